@@ -14,7 +14,9 @@ let package = Package(
     .target(name: "MegatronPlan"),
     .target(name: "MegaplanCLI", dependencies: ["MegatronPlan"]),
     .executableTarget(name: "megaplan", dependencies: ["MegaplanCLI"]),
-    .testTarget(name: "MegatronPlanTests", dependencies: ["MegatronPlan"]),
+    .testTarget(
+      name: "MegatronPlanTests", dependencies: ["MegatronPlan"],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "MegaplanCLITests", dependencies: ["MegaplanCLI", "MegatronPlan"],
       resources: [.copy("Snapshots")]),
