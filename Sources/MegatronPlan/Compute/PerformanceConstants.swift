@@ -1,0 +1,74 @@
+/// Every constant of the step-time model, in one place, each with its reason. The same values
+/// serve every run; none is specific to one published result. `docs/validation.md` shows how
+/// well they reproduce the published A100 runs.
+public struct PerformanceConstants: Sendable, Hashable, Codable {
+  /// Fraction of the dense 16-bit peak a large, well-shaped GEMM sustains. cuBLAS reaches
+  /// roughly 75–85 % of 312 TFLOP/s on A100 for GEMMs of a few thousand per side; the
+  /// Megatron layer GEMMs are of that kind.
+  public var gemmEfficiency: Double
+  /// Fixed cost of one GEMM kernel (launch, wave tail, prologue/epilogue): what makes small
+  /// GEMMs run far below peak. A GEMM takes flops/(peak · gemmEfficiency) + this.
+  public var gemmFixedSeconds: Double
+  /// Fraction of peak for the batched attention GEMMs (QKᵀ, attention over V): their inner
+  /// dimension is the head size (64–128), so they are bandwidth-starved compared with the
+  /// weight GEMMs.
+  public var attentionGEMMEfficiency: Double
+  /// Fraction of the datasheet HBM bandwidth that elementwise kernels (LayerNorm, softmax,
+  /// dropout, GeLU, bias-dropout-add, optimizer) achieve; streaming kernels on A100 reach
+  /// about 80–90 %.
+  public var hbmEfficiency: Double
+  /// Backward elementwise kernels move this many times the bytes of their forward (they read
+  /// the saved input and the incoming gradient and write the outgoing gradient).
+  public var elementwiseBackwardFactor: Double
+  /// Achieved NCCL bus bandwidth over NVLink/NVSwitch as a fraction of the per-direction link
+  /// bandwidth (nccl-tests on DGX A100 report ≈ 230 of 300 GB/s for large messages).
+  public var nvlinkEfficiency: Double
+  /// Achieved bus bandwidth over InfiniBand as a fraction of the HCA line rate (HDR 200 Gb/s
+  /// delivers ≈ 20 GB/s of 25 in nccl-tests).
+  public var interNodeEfficiency: Double
+  /// Latency of one NCCL collective or point-to-point message inside a node.
+  public var nvlinkLatencySeconds: Double
+  /// Latency of one message across nodes.
+  public var interNodeLatencySeconds: Double
+  /// Fraction of the backward tensor-parallel all-reduce hidden behind the weight-gradient GEMM
+  /// (K22 §6.2: Megatron overlaps them; "this benefit increases with model size").
+  public var backwardTPOverlap: Double
+  /// Bytes read and written per parameter by the optimizer step in mixed precision: fp32 grad
+  /// read 4, fp32 master read/write 8, two Adam moments read/write 16, 16-bit copy write 2,
+  /// gradient norm/clip read and zeroing write 6 (a fused Adam pass plus the clip).
+  public var optimizerBytesPerParameter: Double
+
+  public init(
+    gemmEfficiency: Double, gemmFixedSeconds: Double, attentionGEMMEfficiency: Double,
+    hbmEfficiency: Double, elementwiseBackwardFactor: Double, nvlinkEfficiency: Double,
+    interNodeEfficiency: Double, nvlinkLatencySeconds: Double, interNodeLatencySeconds: Double,
+    backwardTPOverlap: Double, optimizerBytesPerParameter: Double
+  ) {
+    self.gemmEfficiency = gemmEfficiency
+    self.gemmFixedSeconds = gemmFixedSeconds
+    self.attentionGEMMEfficiency = attentionGEMMEfficiency
+    self.hbmEfficiency = hbmEfficiency
+    self.elementwiseBackwardFactor = elementwiseBackwardFactor
+    self.nvlinkEfficiency = nvlinkEfficiency
+    self.interNodeEfficiency = interNodeEfficiency
+    self.nvlinkLatencySeconds = nvlinkLatencySeconds
+    self.interNodeLatencySeconds = interNodeLatencySeconds
+    self.backwardTPOverlap = backwardTPOverlap
+    self.optimizerBytesPerParameter = optimizerBytesPerParameter
+  }
+
+  /// The constants megaplan uses. See `docs/validation.md` for the fit.
+  public static let standard = PerformanceConstants(
+    gemmEfficiency: 0.80,
+    gemmFixedSeconds: 20e-6,
+    attentionGEMMEfficiency: 0.50,
+    hbmEfficiency: 0.85,
+    elementwiseBackwardFactor: 2.0,
+    nvlinkEfficiency: 0.77,
+    interNodeEfficiency: 0.80,
+    nvlinkLatencySeconds: 10e-6,
+    interNodeLatencySeconds: 20e-6,
+    backwardTPOverlap: 0.5,
+    optimizerBytesPerParameter: 36
+  )
+}

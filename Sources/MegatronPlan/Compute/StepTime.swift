@@ -1,0 +1,265 @@
+/// Iteration time of a Megatron-style training step, built from the work of one GPU: the GEMMs
+/// of its tensor-parallel shard at an achieved efficiency, memory-bound elementwise kernels at
+/// HBM bandwidth, tensor-parallel collectives over NVLink, recompute, the pipeline bubble,
+/// pipeline point-to-point, the data-parallel gradient reduction and the optimizer step.
+/// Constants: `PerformanceConstants`.
+public struct StepTimeModel: Sendable {
+  public var model: TransformerModel
+  public var layout: Layout
+  public var precision: Precision
+  public var gpu: GPU
+  public var constants: PerformanceConstants
+  /// Overlap the data-parallel gradient reduction with backward (NeMo `optim.overlap_grad_sync`,
+  /// Megatron `--overlap-grad-reduce`).
+  public var overlapGradientReduction: Bool
+
+  public init(
+    model: TransformerModel, layout: Layout, precision: Precision, gpu: GPU,
+    constants: PerformanceConstants = .standard, overlapGradientReduction: Bool = false
+  ) {
+    self.model = model
+    self.layout = layout
+    self.precision = precision
+    self.gpu = gpu
+    self.constants = constants
+    self.overlapGradientReduction = overlapGradientReduction
+  }
+
+  var peak: FLOPsPerSecond { gpu.peak(for: precision) }
+  var e: Double { precision.activationBytes }
+  var t: Double { Double(layout.tensor) }
+
+  // MARK: - Building blocks
+
+  /// One GEMM of `flops` FLOPs on this GPU.
+  func gemm(_ flops: FLOPs, efficiency: Double) -> Seconds {
+    flops / (peak * efficiency) + Seconds(constants.gemmFixedSeconds)
+  }
+
+  /// Streaming `bytes` through HBM.
+  func memoryBound(_ bytes: Double) -> Seconds {
+    Bytes(bytes) / (gpu.hbm * constants.hbmEfficiency)
+  }
+
+  /// Bandwidth and latency of a group of `size` GPUs whose members are `stride` ranks apart:
+  /// NVLink when the group fits in one node, InfiniBand otherwise.
+  func link(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
+    if size * stride <= gpu.gpusPerNode {
+      return (gpu.nvlinkPerDirection * constants.nvlinkEfficiency, Seconds(constants.nvlinkLatencySeconds))
+    }
+    return (gpu.interNodePerGPU * constants.interNodeEfficiency, Seconds(constants.interNodeLatencySeconds))
+  }
+
+  /// Ring all-reduce of `bytes` over `n` GPUs: 2(n − 1)/n of the data crosses each link.
+  func allReduce(_ bytes: Double, n: Int, stride: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    let (bw, lat) = link(size: n, stride: stride)
+    return Bytes(2 * Double(n - 1) / Double(n) * bytes) / bw + lat * Double(2 * (n - 1))
+  }
+
+  /// Ring reduce-scatter or all-gather of `bytes` (the full tensor) over n GPUs: (n − 1)/n.
+  func gatherOrScatter(_ bytes: Double, n: Int, stride: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    let (bw, lat) = link(size: n, stride: stride)
+    return Bytes(Double(n - 1) / Double(n) * bytes) / bw + lat * Double(n - 1)
+  }
+
+  // MARK: - One layer, one microbatch, one GPU
+
+  /// Forward time of one transformer layer for one microbatch, by part.
+  public func layerForward() -> Breakdown<SecondUnit> {
+    let m = model, b = Double(layout.microBatch)
+    let s = Double(m.sequenceLength), h = Double(m.hidden), f = Double(m.ffnHidden)
+    let flops = FLOPCount.layerForward(m, sequences: b)
+    let sbh = s * b * h
+    let r = layout.effectiveSequenceParallel ? t : 1
+    var out = Breakdown<SecondUnit>()
+    // GEMMs of one tensor-parallel shard (column-parallel QKV and fc1, row-parallel projection
+    // and fc2; a/t heads of attention).
+    let weightGEMMs = ["qkv", "projection"].map { gemm(flops[$0] / t, efficiency: constants.gemmEfficiency) }
+      + [gemm(flops["mlp"] / (2 * t), efficiency: constants.gemmEfficiency) * 2]
+    out.add("gemm", weightGEMMs.sum())
+    out.add("attention_core", attentionCoreForward())
+    // Memory-bound kernels outside the attention core: two LayerNorms (read + write), two
+    // bias-dropout-adds (read input and residual, write output and a 1-byte mask), bias-GeLU.
+    let layerNorm = 2 * (2 * e * sbh) / r
+    let biasDropoutAdd = 2 * (3 * e + 1) * sbh / r
+    let gelu = 2 * e * s * b * f / t
+    out.add("elementwise", memoryBound(layerNorm + biasDropoutAdd + gelu))
+    out.add("tensor_parallel_comm", tensorParallelComm())
+    return out
+  }
+
+  /// QKᵀ and attention over V (batched, a/t heads), scaled-masked softmax and its dropout:
+  /// what selective recompute reruns (K22 §5).
+  func attentionCoreForward() -> Seconds {
+    let m = model, b = Double(layout.microBatch)
+    let s = Double(m.sequenceLength), a = Double(m.heads)
+    let flops = FLOPCount.layerForward(m, sequences: b)
+    let bmm = gemm(flops["attention_scores"] / t, efficiency: constants.attentionGEMMEfficiency)
+      + gemm(flops["attention_over_values"] / t, efficiency: constants.attentionGEMMEfficiency)
+    let scores = a * s * s * b / t  // elements of the attention matrix on this GPU
+    let softmax = 2 * e * scores  // read + write
+    let dropout = (2 * e + 1) * scores  // read, write, 1-byte mask
+    return bmm + memoryBound(softmax + dropout)
+  }
+
+  /// Tensor-parallel collectives of one layer's forward: two all-reduces of the b·s·h output
+  /// (attention and MLP), or with sequence parallelism two all-gathers and two reduce-scatters —
+  /// the same bytes (K22 §4.2.2; N21 §3.2: 8bsh(t − 1)/t per layer for forward and backward).
+  func tensorParallelComm() -> Seconds {
+    let n = layout.tensor
+    guard n > 1 else { return .zero }
+    let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+    if layout.effectiveSequenceParallel {
+      return gatherOrScatter(bytes, n: n, stride: 1) * 4
+    }
+    return allReduce(bytes, n: n, stride: 1) * 2
+  }
+
+  /// Backward of one layer: each GEMM's data- and weight-gradient GEMMs (2× the forward FLOPs),
+  /// elementwise backward, the tensor-parallel collectives (partly hidden behind weight-gradient
+  /// GEMMs), plus what recompute reruns first.
+  public func layerBackward() -> Breakdown<SecondUnit> {
+    let fwd = layerForward()
+    var out = Breakdown<SecondUnit>()
+    // Two GEMMs (dgrad, wgrad) of the forward's size each: twice the forward GEMM time.
+    out.add("gemm", fwd["gemm"] * 2)
+    out.add("attention_core", attentionCoreBackward())
+    out.add("elementwise", fwd["elementwise"] * constants.elementwiseBackwardFactor)
+    out.add("tensor_parallel_comm", fwd["tensor_parallel_comm"] * (1 - constants.backwardTPOverlap))
+    return out
+  }
+
+  func attentionCoreBackward() -> Seconds {
+    let fwd = attentionCoreForward()
+    // The two batched GEMMs double; the softmax/dropout kernels move elementwiseBackwardFactor× bytes.
+    return fwd * constants.elementwiseBackwardFactor
+  }
+
+  /// Recompute time of one layer for one microbatch, averaged over a chunk for partial recompute.
+  public func layerRecompute() -> Seconds {
+    switch layout.recompute {
+    case .none: return .zero
+    case .selective: return attentionCoreForward()
+    case .full: return layerForward().total * FLOPCount.recomputedFraction(model, layout)
+    }
+  }
+
+  // MARK: - Stages and the iteration
+
+  /// Output layer and cross entropy on the last stage, one microbatch, forward + backward:
+  /// the logits GEMM 2bshV/t forward and twice that backward; fp32 logits written, read by the
+  /// softmax-cross-entropy, and its gradient written and read back.
+  func outputLayer() -> Seconds {
+    let b = Double(layout.microBatch)
+    let logits = FLOPCount.logitsForward(model, sequences: b) / t
+    let gemms = gemm(logits, efficiency: constants.gemmEfficiency) * 3
+    let elements = Double(model.sequenceLength) * b * Double(model.vocabulary) / t
+    return gemms + memoryBound(4 * elements * 4)
+  }
+
+  public struct StageTime: Sendable, Hashable, Codable {
+    public var forward: Seconds
+    public var backward: Seconds
+    public var recompute: Seconds
+    public var communication: Seconds
+    public var total: Seconds { forward + backward + recompute + communication }
+  }
+
+  /// Compute time of stage `i` for the whole iteration (all m microbatches), split as
+  /// the chart shows it: forward and backward compute, recompute, tensor-parallel communication.
+  public func stage(_ i: Int) -> StageTime {
+    let fwd = layerForward(), bwd = layerBackward()
+    let perStage = Double(model.layers / max(1, layout.pipeline)) * Double(layout.microbatches)
+    let fwdComm = fwd["tensor_parallel_comm"]
+    var forward = (fwd.total - fwdComm) * perStage
+    var backward = (bwd.total - bwd["tensor_parallel_comm"]) * perStage
+    var recompute = layerRecompute() * perStage
+    var communication = (fwdComm + bwd["tensor_parallel_comm"]) * perStage
+    if case .full = layout.recompute, fwd.total.value > 0 {
+      // A recomputed forward includes its own collectives; count them as communication.
+      let rerunComm = fwdComm * (layerRecompute() / fwd.total) * perStage
+      recompute = recompute - rerunComm
+      communication += rerunComm
+    }
+    if i == layout.pipeline - 1 {
+      let out = outputLayer() * Double(layout.microbatches)
+      forward += out / 3
+      backward += out * (2.0 / 3.0)
+    }
+    return StageTime(forward: forward, backward: backward, recompute: recompute, communication: communication)
+  }
+
+  /// Pipeline point-to-point per iteration on the critical path: per microbatch and model chunk,
+  /// one activation sent forward and one gradient sent back, each b·s·h/t elements with the
+  /// scatter/gather optimisation (N21 §4.1), plus the all-gather that rebuilds it on the
+  /// receiving side without sequence parallelism; interleaving multiplies the traffic by v
+  /// (N21 §2.2.2). Stages are t·d ranks apart (Megatron orders ranks TP, DP, PP).
+  public func pipelineComm() -> Seconds {
+    guard layout.pipeline > 1 else { return .zero }
+    let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+    let (bw, lat) = link(size: 2, stride: layout.tensor * layout.data)
+    var message = Bytes(bytes / t) / bw + lat
+    if !layout.effectiveSequenceParallel && layout.tensor > 1 {
+      message += gatherOrScatter(bytes, n: layout.tensor, stride: 1)
+    }
+    return message * Double(2 * layout.microbatches * layout.virtualStages)
+  }
+
+  /// Data-parallel gradient reduction for the most loaded stage's parameters: an all-reduce of
+  /// the fp32 main gradients (4 bytes per parameter), or with the distributed optimizer a
+  /// reduce-scatter of them and an all-gather of the updated 16-bit weights. Tied embeddings with
+  /// p > 1 add the all-reduce of the embedding gradient between the first and last stage.
+  /// DP ranks are t apart.
+  public func dataParallelComm(parameters: Parameters, embeddingParameters: Parameters) -> Seconds {
+    let d = layout.data
+    let gradBytes = 4 * parameters.value
+    var time: Seconds
+    if layout.distributedOptimizer {
+      time = gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
+        + gatherOrScatter(precision.weightBytes * parameters.value, n: d, stride: layout.tensor)
+    } else {
+      time = allReduce(gradBytes, n: d, stride: layout.tensor)
+    }
+    if model.tiedEmbeddings && layout.pipeline > 1 {
+      time += allReduce(4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2)
+    }
+    return time
+  }
+
+  /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
+  public func optimizerStep(parameters: Parameters) -> Seconds {
+    let shard = layout.distributedOptimizer ? Double(layout.data) : 1
+    let perParameter = precision == .fp32 ? constants.optimizerBytesPerParameter - 2 : constants.optimizerBytesPerParameter
+    return memoryBound(parameters.value / shard * perParameter)
+  }
+
+  /// The iteration, by part. `ideal` is the slowest stage's compute; the bubble is
+  /// (p − 1)/(v·m) of it (N21 §2.2).
+  public func iteration() -> Breakdown<SecondUnit> {
+    let stages = (0..<max(1, layout.pipeline)).map { stage($0) }
+    let slowest = stages.max { $0.total < $1.total } ?? stage(0)
+    let schedule = PipelineSchedule(layout)
+    // Parameters of the most loaded stage by count (the first or last one).
+    let params = (0..<max(1, layout.pipeline)).map { ParameterCount.perGPU(model, layout, stage: $0).total }
+    let maxParams = params.max() ?? .zero
+    let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
+    var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
+    if overlapGradientReduction {
+      // Buckets reduce while the last microbatch's backward runs; only what outlasts it shows.
+      let lastBackward = slowest.backward / Double(layout.microbatches)
+      dp = Seconds(max(dp.value - lastBackward.value, dp.value * 0.1))
+    }
+    var out = Breakdown<SecondUnit>()
+    out.add("forward", slowest.forward)
+    out.add("backward", slowest.backward)
+    out.add("recompute", slowest.recompute)
+    out.add("tensor_parallel_comm", slowest.communication)
+    out.add("pipeline_bubble", slowest.total * schedule.bubbleFraction)
+    out.add("pipeline_comm", pipelineComm())
+    out.add("data_parallel_comm", dp)
+    out.add("optimizer", optimizerStep(parameters: maxParams))
+    return out
+  }
+}

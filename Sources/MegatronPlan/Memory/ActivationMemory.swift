@@ -1,0 +1,140 @@
+/// Activation memory, from Korthikanti et al. 2022 [K22] §4.
+///
+/// Elements are 2 bytes in 16-bit training and dropout masks 1 byte per element (K22 §4); the
+/// terms below are written in bytes for that case and scaled by `Precision.activationBytes / 2`
+/// for fp32 training (masks stay 1 byte).
+public enum ActivationMemory {
+  /// Bytes one transformer layer keeps for backward, for one microbatch on one GPU, with every
+  /// activation stored (no recompute). Term by term from K22 §4.1 (attention 11sbh + 5as²b,
+  /// MLP 19sbh, LayerNorms 4sbh, at f = 4h), split by K22 §4.2.2 into what tensor parallelism
+  /// shards (/t) and what it replicates unless sequence parallelism shards it too.
+  /// The sum is K22 Table 2: sbh(10 + 24/t + 5as/(ht)) without SP, sbh(34/t + 5as/(ht)) with SP.
+  public static func fullLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let a = Double(m.heads), f = Double(m.ffnHidden), t = Double(layout.tensor)
+    let e = precision.activationBytes  // bytes per element
+    let sbh = s * b * h
+    // Replicated across tensor ranks without SP; sharded with SP (K22 §4.2.2, Eq. 4).
+    let r = layout.effectiveSequenceParallel ? t : 1
+    var out = Breakdown<ByteUnit>()
+    out.add("layernorm_inputs", Bytes(2 * e * sbh / r))  // two LayerNorm inputs, 2sbh each
+    out.add("qkv_input", Bytes(e * sbh / r))  // shared input of the QKV GEMM
+    out.add("query_key", Bytes(2 * e * sbh / t))  // Q and K for QKᵀ
+    out.add("value", Bytes(e * sbh / t))  // V for attention over values
+    out.add("softmax_output", Bytes(e * a * s * s * b / t))  // 2as²b
+    out.add("softmax_dropout_mask", Bytes(a * s * s * b / t))  // as²b, 1 byte
+    out.add("attention_dropout_output", Bytes(e * a * s * s * b / t))  // 2as²b
+    out.add("projection_input", Bytes(e * sbh / t))
+    out.add("attention_dropout_mask", Bytes(sbh / r))  // sbh, 1 byte
+    out.add("fc1_input", Bytes(e * sbh / r))
+    out.add("gelu_input", Bytes(e * s * b * f / t))  // 8sbh at f = 4h
+    out.add("fc2_input", Bytes(e * s * b * f / t))  // 8sbh at f = 4h
+    out.add("mlp_dropout_mask", Bytes(sbh / r))
+    return out
+  }
+
+  /// The attention-core terms selective recompute drops (K22 §5: QKᵀ output through softmax,
+  /// softmax dropout and attention over V; the 5as²b/t of Table 2).
+  static let attentionCoreTerms: Set<String> = ["softmax_output", "softmax_dropout_mask", "attention_dropout_output"]
+
+  /// Bytes a checkpointed layer keeps: its input, 2sbh (K22 Table 2 last row), sequence-sharded
+  /// (2sbh/t) when sequence parallelism is on, since Megatron checkpoints the layer's SP-sharded
+  /// input.
+  public static func checkpointedLayerInput(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
+    let sbh = Double(m.sequenceLength) * Double(layout.microBatch) * Double(m.hidden)
+    let r = layout.effectiveSequenceParallel ? Double(layout.tensor) : 1
+    return Bytes(precision.activationBytes * sbh / r)
+  }
+
+  /// Layers in one model chunk (L / (p·v)), the unit Megatron applies recompute to.
+  public static func layersPerChunk(_ m: TransformerModel, _ layout: Layout) -> Int {
+    m.layers / max(1, layout.pipeline * layout.virtualStages)
+  }
+
+  /// How a model chunk's layers are stored under `layout.recompute`.
+  public struct ChunkPlan: Sendable, Hashable {
+    /// Layers storing everything (no recompute) or everything but the attention core (selective).
+    public var storedLayers: Int
+    /// Checkpoints stored (one layer input each).
+    public var checkpoints: Int
+    /// Layers rerun in backward (full recompute).
+    public var recomputedLayers: Int
+    /// Layers rebuilt at once while one checkpoint group is backpropagated.
+    public var workingSetLayers: Int
+  }
+
+  /// Megatron's rules (TransformerBlock `_checkpointed_forward`): `uniform` with k checkpoints
+  /// every group of k layers and reruns them all (⌈Lc/k⌉ checkpoints, a group of k rebuilt at a
+  /// time); `block` with k checkpoints each of the first k layers and keeps the rest; k = 0
+  /// recomputes nothing.
+  public static func chunkPlan(_ m: TransformerModel, _ layout: Layout) -> ChunkPlan {
+    let lc = layersPerChunk(m, layout)
+    switch layout.recompute {
+    case .none, .selective:
+      return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0)
+    case .full(let method, let k):
+      if k <= 0 { return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0) }
+      switch method {
+      case .uniform:
+        let group = min(k, lc)
+        return ChunkPlan(storedLayers: 0, checkpoints: (lc + group - 1) / group, recomputedLayers: lc, workingSetLayers: group)
+      case .block:
+        let n = min(k, lc)
+        return ChunkPlan(storedLayers: lc - n, checkpoints: n, recomputedLayers: n, workingSetLayers: n > 0 ? 1 : 0)
+      }
+    }
+  }
+
+  /// What one stored (not checkpointed) layer keeps under the layout's recompute setting.
+  public static func storedLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+    let full = fullLayer(m, layout, precision: precision)
+    guard case .selective = layout.recompute else { return full }
+    return Breakdown(full.terms.filter { !attentionCoreTerms.contains($0.name) })
+  }
+
+  /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
+  /// setting — K22 Table 2's quantity. With partial full recompute, the average over a model chunk.
+  public static func perLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
+    chunk(m, layout, precision: precision) / Double(max(1, layersPerChunk(m, layout)))
+  }
+
+  /// Bytes one model chunk keeps for one microbatch: stored layers plus checkpoints.
+  public static func chunk(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
+    let plan = chunkPlan(m, layout)
+    return storedLayer(m, layout, precision: precision).total * Double(plan.storedLayers)
+      + checkpointedLayerInput(m, layout, precision: precision) * Double(plan.checkpoints)
+  }
+
+  /// Activation memory of pipeline stage `stage` (0-based) at its peak, with named terms:
+  /// - `layers`: chunks in flight (PipelineSchedule) × one chunk's bytes. For stage 0 this is
+  ///   K22 Eq. 5 / Eq. 6 × (1 + (p − 1)/(p·v)).
+  /// - `recompute_working_set`: with full recompute, the layers rebuilt from one checkpoint for
+  ///   one microbatch during backward (a group of k with `uniform`, one layer with `block`).
+  /// - `embedding_dropout_mask` (first stage): sbh per microbatch in flight (K22 §4.3), /t with SP.
+  /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
+  ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
+  ///   its forward and backward there.
+  public static func stage(_ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+    let schedule = PipelineSchedule(layout)
+    let plan = chunkPlan(m, layout)
+    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let t = Double(layout.tensor), V = Double(m.vocabulary)
+    let e = precision.activationBytes
+    let r = layout.effectiveSequenceParallel ? t : 1
+    var out = Breakdown<ByteUnit>()
+    out.add("layers", chunk(m, layout, precision: precision) * Double(schedule.chunksInFlight(stage: i)))
+    if plan.workingSetLayers > 0 {
+      out.add("recompute_working_set", fullLayer(m, layout, precision: precision).total * Double(plan.workingSetLayers))
+    }
+    if i == 0 {
+      out.add("embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
+    }
+    if i == layout.pipeline - 1 {
+      let n = Double(schedule.outputMicrobatchesInFlight)
+      out.add("final_layernorm_input", Bytes(e * s * b * h / r * n))
+      out.add("output_layer_input", Bytes(e * s * b * h / r * n))
+      out.add("logits", Bytes(4 * s * b * V / t * n))  // fp32 logits for the cross entropy
+    }
+    return out
+  }
+}

@@ -1,0 +1,48 @@
+/// A GPT-style decoder as Megatron-LM builds it: pre-LayerNorm layers of multi-head attention
+/// (fused QKV with biases) and a GeLU MLP h → f → h, learned absolute position embeddings and a
+/// (by default tied) word embedding / output layer. Symbols follow K22 Table 1 and N21 §3.1.
+public struct TransformerModel: Sendable, Hashable, Codable {
+  /// L: transformer layers.
+  public var layers: Int
+  /// h: hidden size.
+  public var hidden: Int
+  /// a: attention heads.
+  public var heads: Int
+  /// f: MLP width (4h for GPT-3).
+  public var ffnHidden: Int
+  /// s: sequence length.
+  public var sequenceLength: Int
+  /// Rows of the learned position-embedding table (NeMo `max_position_embeddings`; s by default).
+  public var maxPositionEmbeddings: Int
+  /// V: the padded vocabulary actually used by the embedding and the output layer.
+  public var vocabulary: Int
+  /// Word embedding and output layer share one weight (NeMo `share_embeddings_and_output_weights`).
+  public var tiedEmbeddings: Bool
+
+  public init(
+    layers: Int, hidden: Int, heads: Int, ffnHidden: Int? = nil, sequenceLength: Int,
+    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true
+  ) {
+    self.layers = layers
+    self.hidden = hidden
+    self.heads = heads
+    self.ffnHidden = ffnHidden ?? 4 * hidden
+    self.sequenceLength = sequenceLength
+    self.maxPositionEmbeddings = maxPositionEmbeddings ?? sequenceLength
+    self.vocabulary = vocabulary
+    self.tiedEmbeddings = tiedEmbeddings
+  }
+}
+
+/// Training numerics. Mixed precision keeps 16-bit weights with fp32 main gradients, fp32 master
+/// weights and fp32 Adam moments (MLM `theoretical_memory_usage.py` comment; docs `dist_optimizer.md`).
+public enum Precision: String, Sendable, Hashable, Codable, CaseIterable {
+  case bf16
+  case fp16
+  case fp32
+
+  /// Bytes of one activation element (K22 §4: 2 bytes in 16-bit training).
+  public var activationBytes: Double { self == .fp32 ? 4 : 2 }
+  /// Bytes of one model weight as the forward pass reads it.
+  public var weightBytes: Double { self == .fp32 ? 4 : 2 }
+}

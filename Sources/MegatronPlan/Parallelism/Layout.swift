@@ -1,0 +1,183 @@
+/// How activations are recomputed (NeMo `activations_checkpoint_granularity`, `_method`,
+/// `_num_layers`; Megatron `--recompute-granularity`, `--recompute-method`, `--recompute-num-layers`).
+public enum Recompute: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// Keep every activation (K22 Table 2 rows 1–3).
+  case none
+  /// Recompute only the attention core: QKᵀ, softmax, softmax dropout, attention over V (K22 §5).
+  case selective
+  /// Checkpoint layer inputs and rerun whole layers in backward (K22 Table 2 last row; N21 §3.5).
+  case full(method: RecomputeMethod, layers: Int)
+
+  /// The name used in reports and JSON (`layout.recompute`).
+  public var name: String {
+    switch self {
+    case .none: "none"
+    case .selective: "selective"
+    case .full: "full"
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .full(let method, let k): "full (\(method.rawValue), \(k) layer\(k == 1 ? "" : "s"))"
+    default: name
+    }
+  }
+}
+
+/// Megatron's two ways to apply full recompute inside one model chunk (transformer block):
+/// `uniform` checkpoints the input of every group of k consecutive layers and recomputes all of
+/// them; `block` checkpoints (and recomputes) only the first k layers and keeps the rest.
+/// (Megatron-LM `TransformerBlock._checkpointed_forward`.)
+public enum RecomputeMethod: String, Sendable, Hashable, Codable, CaseIterable {
+  case uniform
+  case block
+}
+
+/// The parallel layout and batch of one training run (symbols of N21 §3.1).
+public struct Layout: Sendable, Hashable, Codable {
+  /// t: tensor-parallel size.
+  public var tensor: Int
+  /// p: pipeline-parallel size.
+  public var pipeline: Int
+  /// d: data-parallel size.
+  public var data: Int
+  /// v: model chunks per GPU with the interleaved schedule; 1 = not interleaved.
+  public var virtualStages: Int
+  /// b: micro-batch size.
+  public var microBatch: Int
+  /// B: global batch size (sequences per iteration).
+  public var globalBatch: Int
+  /// Megatron sequence parallelism (K22 §4.2.2); only meaningful with t > 1.
+  public var sequenceParallel: Bool
+  public var recompute: Recompute
+  /// Megatron's distributed optimizer (ZeRO-1-style sharding of main weights and Adam state).
+  public var distributedOptimizer: Bool
+
+  public init(
+    tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
+    globalBatch: Int, sequenceParallel: Bool = false, recompute: Recompute = .none,
+    distributedOptimizer: Bool = false
+  ) {
+    self.tensor = tensor
+    self.pipeline = pipeline
+    self.data = data
+    self.virtualStages = virtualStages
+    self.microBatch = microBatch
+    self.globalBatch = globalBatch
+    self.sequenceParallel = sequenceParallel
+    self.recompute = recompute
+    self.distributedOptimizer = distributedOptimizer
+  }
+
+  /// n = t · p · d.
+  public var gpus: Int { tensor * pipeline * data }
+  /// m = B / (b · d), microbatches per pipeline per iteration (N21 §3.2).
+  public var microbatches: Int { globalBatch / max(1, microBatch * data) }
+  /// Sequence parallelism takes effect only with tensor parallelism.
+  public var effectiveSequenceParallel: Bool { sequenceParallel && tensor > 1 }
+  public var interleaved: Bool { virtualStages > 1 }
+}
+
+/// Why a layout cannot run a model. Each case names the config keys involved so a config reader
+/// can point at them, and search can count rejections by reason.
+public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
+  case nonPositive(key: String, value: Int)
+  case tensorDoesNotDivideHeads(tensor: Int, heads: Int)
+  case pipelineDoesNotDivideLayers(pipeline: Int, layers: Int)
+  case gpusNotDivisible(gpus: Int, tensor: Int, pipeline: Int)
+  case batchNotDivisible(globalBatch: Int, microBatch: Int, data: Int)
+  case virtualWithoutPipeline(virtual: Int)
+  case virtualDoesNotDivideLayers(virtual: Int, layersPerStage: Int)
+  case interleavedMicrobatches(microbatches: Int, pipeline: Int)
+  case headsDoNotDivideHidden(heads: Int, hidden: Int)
+  case recomputeLayersNegative(layers: Int)
+
+  /// The config key the message is about (for locating it in a file).
+  public var key: String {
+    switch self {
+    case .nonPositive(let key, _): key
+    case .tensorDoesNotDivideHeads: "model.tensor_model_parallel_size"
+    case .pipelineDoesNotDivideLayers: "model.pipeline_model_parallel_size"
+    case .gpusNotDivisible: "trainer.num_nodes"
+    case .batchNotDivisible: "model.global_batch_size"
+    case .virtualWithoutPipeline, .virtualDoesNotDivideLayers, .interleavedMicrobatches:
+      "model.virtual_pipeline_model_parallel_size"
+    case .headsDoNotDivideHidden: "model.num_attention_heads"
+    case .recomputeLayersNegative: "model.activations_checkpoint_num_layers"
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .nonPositive(let key, let value):
+      "\(Self.leaf(key)) must be a positive integer, found \(value)"
+    case .tensorDoesNotDivideHeads(let t, let a):
+      "tensor_model_parallel_size \(t) does not divide num_attention_heads \(a)"
+    case .pipelineDoesNotDivideLayers(let p, let l):
+      "pipeline_model_parallel_size \(p) does not divide num_layers \(l)"
+    case .gpusNotDivisible(let n, let t, let p):
+      "\(n) GPUs (num_nodes × devices) are not divisible by tensor × pipeline parallel size \(t) × \(p) = \(t * p)"
+    case .batchNotDivisible(let gb, let b, let d):
+      "global_batch_size \(gb) is not divisible by micro_batch_size × data-parallel size \(b) × \(d) = \(b * d)"
+    case .virtualWithoutPipeline(let v):
+      "virtual_pipeline_model_parallel_size \(v) needs pipeline_model_parallel_size > 1"
+    case .virtualDoesNotDivideLayers(let v, let lps):
+      "virtual_pipeline_model_parallel_size \(v) does not divide the \(lps) layers per pipeline stage"
+    case .interleavedMicrobatches(let m, let p):
+      "the interleaved schedule needs the number of microbatches (\(m)) to be a multiple of pipeline_model_parallel_size \(p)"
+    case .headsDoNotDivideHidden(let a, let h):
+      "num_attention_heads \(a) does not divide hidden_size \(h)"
+    case .recomputeLayersNegative(let k):
+      "activations_checkpoint_num_layers must be zero or more, found \(k)"
+    }
+  }
+
+  static func leaf(_ key: String) -> String { key.split(separator: ".").last.map(String.init) ?? key }
+}
+
+extension Layout {
+  /// Every rule a layout must satisfy to run `model` (Megatron-LM `initialize`/`arguments.py`
+  /// checks), in the order a user should fix them. Empty when the layout is valid.
+  public func violations(for model: TransformerModel) -> [LayoutViolation] {
+    var found: [LayoutViolation] = []
+    let sizes: [(String, Int)] = [
+      ("model.num_layers", model.layers), ("model.hidden_size", model.hidden),
+      ("model.num_attention_heads", model.heads), ("model.ffn_hidden_size", model.ffnHidden),
+      ("model.encoder_seq_length", model.sequenceLength),
+      ("model.max_position_embeddings", model.maxPositionEmbeddings),
+      ("megaplan.vocab_size", model.vocabulary),
+      ("model.micro_batch_size", microBatch), ("model.global_batch_size", globalBatch),
+      ("model.tensor_model_parallel_size", tensor), ("model.pipeline_model_parallel_size", pipeline),
+      ("model.virtual_pipeline_model_parallel_size", virtualStages), ("trainer.devices", data),
+    ]
+    for (key, value) in sizes where value <= 0 { found.append(.nonPositive(key: key, value: value)) }
+    guard found.isEmpty else { return found }
+    if model.hidden % model.heads != 0 {
+      found.append(.headsDoNotDivideHidden(heads: model.heads, hidden: model.hidden))
+    }
+    if model.heads % tensor != 0 { found.append(.tensorDoesNotDivideHeads(tensor: tensor, heads: model.heads)) }
+    if model.layers % pipeline != 0 {
+      found.append(.pipelineDoesNotDivideLayers(pipeline: pipeline, layers: model.layers))
+    }
+    if globalBatch % (microBatch * data) != 0 {
+      found.append(.batchNotDivisible(globalBatch: globalBatch, microBatch: microBatch, data: data))
+    }
+    if virtualStages > 1 {
+      if pipeline == 1 {
+        found.append(.virtualWithoutPipeline(virtual: virtualStages))
+      } else if model.layers % pipeline == 0 {
+        let perStage = model.layers / pipeline
+        if perStage % virtualStages != 0 {
+          found.append(.virtualDoesNotDivideLayers(virtual: virtualStages, layersPerStage: perStage))
+        }
+        // Megatron's interleaved schedule requires m to be a multiple of p (N21 §2.2.2).
+        if found.isEmpty, microbatches % pipeline != 0 {
+          found.append(.interleavedMicrobatches(microbatches: microbatches, pipeline: pipeline))
+        }
+      }
+    }
+    if case .full(_, let k) = recompute, k < 0 { found.append(.recomputeLayersNegative(layers: k)) }
+    return found
+  }
+}

@@ -1,0 +1,238 @@
+import Foundation
+
+/// Everything an estimate needs: the model, its layout, numerics, hardware and token budget.
+public struct TrainingRun: Sendable, Hashable {
+  public var model: TransformerModel
+  public var layout: Layout
+  public var precision: Precision
+  public var gpu: GPU
+  /// Token budget for time-to-train (`megaplan.train_tokens`).
+  public var trainTokens: Double?
+  /// Data-parallel gradient reduction overlapped with backward.
+  public var overlapGradientReduction: Bool
+  public var constants: PerformanceConstants
+
+  public init(
+    model: TransformerModel, layout: Layout, precision: Precision = .bf16, gpu: GPU = .a100_80GB,
+    trainTokens: Double? = nil, overlapGradientReduction: Bool = false, constants: PerformanceConstants = .standard
+  ) {
+    self.model = model
+    self.layout = layout
+    self.precision = precision
+    self.gpu = gpu
+    self.trainTokens = trainTokens
+    self.overlapGradientReduction = overlapGradientReduction
+    self.constants = constants
+  }
+}
+
+/// The result of `megaplan estimate`, also the JSON schema (docs/json-schema.md). Field names are
+/// the JSON keys' camel-case forms; JSON keys are snake_case and sorted.
+public struct Estimate: Sendable, Codable, Hashable {
+  public struct ModelSummary: Sendable, Codable, Hashable {
+    public var parameters: Double
+    public var parameterBreakdown: Breakdown<ParameterUnit>
+    public var layers: Int
+    public var hidden: Int
+    public var heads: Int
+    public var ffnHidden: Int
+    public var sequenceLength: Int
+    public var vocabulary: Int
+    public var tiedEmbeddings: Bool
+    public var precision: String
+  }
+
+  public struct LayoutSummary: Sendable, Codable, Hashable {
+    public var tensor: Int
+    public var pipeline: Int
+    public var data: Int
+    /// Model chunks per GPU; null when not interleaved.
+    public var virtual: Int?
+    public var microBatch: Int
+    public var globalBatch: Int
+    public var microbatches: Int
+    public var gpus: Int
+    public var sequenceParallel: Bool
+    /// "none", "selective" or "full".
+    public var recompute: String
+    /// With full recompute: "uniform" or "block"; null otherwise.
+    public var recomputeMethod: String?
+    /// With full recompute: layers per checkpoint group (uniform) or checkpointed layers (block).
+    public var recomputeNumLayers: Int?
+    public var distributedOptimizer: Bool
+  }
+
+  public struct StageMemory: Sendable, Codable, Hashable {
+    public var stage: Int
+    public var parameters: Double
+    public var weightsBytes: Double
+    public var gradientsBytes: Double
+    public var optimizerBytes: Double
+    public var activationsBytes: Double
+    public var activations: Breakdown<ByteUnit>
+    public var totalBytes: Double
+    /// Chunk-microbatches held at the peak (microbatches × v).
+    public var chunksInFlight: Int
+  }
+
+  public struct MemorySummary: Sendable, Codable, Hashable {
+    public var gpu: String
+    public var capacityBytes: Double
+    /// Per transformer layer, one microbatch, the layout's recompute setting (K22 Table 2).
+    public var activationsPerLayerBytes: Double
+    /// Per layer by tensor (stored layers), for `--explain`-style reading.
+    public var activationsPerLayer: Breakdown<ByteUnit>
+    // The most loaded stage:
+    public var mostLoadedStage: Int
+    public var activationsBytes: Double
+    public var weightsBytes: Double
+    public var gradientsBytes: Double
+    public var optimizerBytes: Double
+    public var totalBytes: Double
+    public var fits: Bool
+    public var stages: [StageMemory]
+  }
+
+  public struct FLOPSummary: Sendable, Codable, Hashable {
+    public var modelPerIteration: Double
+    public var hardwarePerIteration: Double
+  }
+
+  public struct TimeSummary: Sendable, Codable, Hashable {
+    public var iterationSeconds: Double
+    public var breakdown: Breakdown<SecondUnit>
+    /// Per layer, one microbatch, on one GPU (forward, backward, recompute).
+    public var layerForwardSeconds: Double
+    public var layerBackwardSeconds: Double
+    public var layerRecomputeSeconds: Double
+    public var bubbleFraction: Double
+  }
+
+  public struct ThroughputSummary: Sendable, Codable, Hashable {
+    public var tokensPerSecond: Double
+    public var modelTflopsPerGpu: Double
+    public var hardwareTflopsPerGpu: Double
+    public var mfu: Double
+    public var hfu: Double
+    public var peakTflopsPerGpu: Double
+  }
+
+  public struct TrainingSummary: Sendable, Codable, Hashable {
+    public var tokens: Double?
+    public var iterations: Double?
+    public var days: Double?
+    public var gpuHours: Double?
+  }
+
+  public var model: ModelSummary
+  public var layout: LayoutSummary
+  public var memory: MemorySummary
+  public var flops: FLOPSummary
+  public var time: TimeSummary
+  public var throughput: ThroughputSummary
+  public var training: TrainingSummary
+}
+
+extension Estimate {
+  /// Estimates a valid run (see `Layout.violations(for:)`; the config reader checks them first).
+  public init(_ run: TrainingRun) {
+    let m = run.model, layout = run.layout
+    let schedule = PipelineSchedule(layout)
+    let totalParams = ParameterCount.total(m)
+    model = ModelSummary(
+      parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers, hidden: m.hidden,
+      heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength, vocabulary: m.vocabulary,
+      tiedEmbeddings: m.tiedEmbeddings, precision: run.precision.rawValue)
+    var method: String? = nil
+    var k: Int? = nil
+    if case .full(let meth, let n) = layout.recompute {
+      method = meth.rawValue
+      k = n
+    }
+    self.layout = LayoutSummary(
+      tensor: layout.tensor, pipeline: layout.pipeline, data: layout.data,
+      virtual: layout.interleaved ? layout.virtualStages : nil, microBatch: layout.microBatch,
+      globalBatch: layout.globalBatch, microbatches: layout.microbatches, gpus: layout.gpus,
+      sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
+      recomputeMethod: method, recomputeNumLayers: k, distributedOptimizer: layout.distributedOptimizer)
+
+    // Memory, every stage; the most loaded decides.
+    var stages: [StageMemory] = []
+    for i in 0..<max(1, layout.pipeline) {
+      let params = ParameterCount.perGPU(m, layout, stage: i).total
+      let states = StateMemory.states(parameters: params, precision: run.precision, layout: layout)
+      let acts = ActivationMemory.stage(m, layout, stage: i, precision: run.precision)
+      let total = states.total + acts.total
+      stages.append(
+        StageMemory(
+          stage: i, parameters: params.value, weightsBytes: states["weights"].value,
+          gradientsBytes: states["gradients"].value, optimizerBytes: states["optimizer"].value,
+          activationsBytes: acts.total.value, activations: acts, totalBytes: total.value,
+          chunksInFlight: schedule.chunksInFlight(stage: i)))
+    }
+    let worst = stages.max { a, b in a.totalBytes < b.totalBytes || (a.totalBytes == b.totalBytes && a.stage > b.stage) } ?? stages[0]
+    memory = MemorySummary(
+      gpu: run.gpu.name, capacityBytes: run.gpu.memory.value,
+      activationsPerLayerBytes: ActivationMemory.perLayer(m, layout, precision: run.precision).value,
+      activationsPerLayer: ActivationMemory.storedLayer(m, layout, precision: run.precision),
+      mostLoadedStage: worst.stage, activationsBytes: worst.activationsBytes, weightsBytes: worst.weightsBytes,
+      gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes, totalBytes: worst.totalBytes,
+      fits: worst.totalBytes <= run.gpu.memory.value, stages: stages)
+
+    let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
+    let hardwareFLOPs = FLOPCount.hardware(m, layout)
+    flops = FLOPSummary(modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value)
+
+    let stepModel = StepTimeModel(
+      model: m, layout: layout, precision: run.precision, gpu: run.gpu, constants: run.constants,
+      overlapGradientReduction: run.overlapGradientReduction)
+    let iteration = stepModel.iteration()
+    let seconds = iteration.total
+    time = TimeSummary(
+      iterationSeconds: seconds.value, breakdown: iteration, layerForwardSeconds: stepModel.layerForward().total.value,
+      layerBackwardSeconds: stepModel.layerBackward().total.value,
+      layerRecomputeSeconds: stepModel.layerRecompute().value, bubbleFraction: schedule.bubbleFraction)
+
+    let peak = run.gpu.peak(for: run.precision)
+    let use = Utilization(modelFLOPs: modelFLOPs, hardwareFLOPs: hardwareFLOPs, seconds: seconds, gpus: layout.gpus, peak: peak)
+    let tokensPerIteration = Double(layout.globalBatch) * Double(m.sequenceLength)
+    throughput = ThroughputSummary(
+      tokensPerSecond: tokensPerIteration / seconds.value, modelTflopsPerGpu: use.modelPerGPU.teraFLOPs,
+      hardwareTflopsPerGpu: use.hardwarePerGPU.teraFLOPs, mfu: use.mfu, hfu: use.hfu, peakTflopsPerGpu: peak.teraFLOPs)
+
+    if let tokens = run.trainTokens {
+      let iterations = tokens / tokensPerIteration
+      let days = iterations * seconds.value / 86_400
+      training = TrainingSummary(tokens: tokens, iterations: iterations, days: days, gpuHours: days * 24 * Double(layout.gpus))
+    } else {
+      training = TrainingSummary(tokens: nil, iterations: nil, days: nil, gpuHours: nil)
+    }
+  }
+
+  /// JSON with sorted keys, snake_case, byte-stable.
+  public func json() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    let data = try encoder.encode(self)
+    return String(decoding: data, as: UTF8.self)
+  }
+}
+
+/// Model and hardware FLOPs utilisation (K22 §6.3, following PaLM): FLOPs per second per GPU
+/// over the accelerator's peak.
+public struct Utilization: Sendable, Hashable {
+  public var modelPerGPU: FLOPsPerSecond
+  public var hardwarePerGPU: FLOPsPerSecond
+  public var mfu: Double
+  public var hfu: Double
+
+  public init(modelFLOPs: FLOPs, hardwareFLOPs: FLOPs, seconds: Seconds, gpus: Int, peak: FLOPsPerSecond) {
+    let n = Double(max(1, gpus))
+    modelPerGPU = (modelFLOPs / seconds) / n
+    hardwarePerGPU = (hardwareFLOPs / seconds) / n
+    mfu = modelPerGPU / peak
+    hfu = hardwarePerGPU / peak
+  }
+}
