@@ -1,8 +1,9 @@
 /// FLOPs of the GEMMs of a GPT model (K22 App. A, following N21 App.): only matrix multiplies
 /// count; a multiply-add is 2 FLOPs; backward = 2 × forward.
 public enum FLOPCount {
-  /// Forward GEMM FLOPs of one transformer layer for `tokens` = B·s tokens of sequence length s,
-  /// by GEMM. At f = 4h they sum to 24Bsh² + 4Bs²h (K22 App. A).
+  /// Forward GEMM FLOPs of one transformer layer for B = `sequences` sequences of length s, by
+  /// GEMM: QKV 6Bsh², QKᵀ 2Bs²h, attention over V 2Bs²h, projection 2Bsh², fc1 2Bsh·f (2f wide
+  /// when gated), fc2 2Bsf·h. At f = 4h they sum to 24Bsh² + 4Bs²h (K22 App. A).
   public static func layerForward(_ m: TransformerModel, sequences: Double) -> Breakdown<FLOPUnit> {
     let s = Double(m.sequenceLength), h = Double(m.hidden), f = Double(m.ffnHidden)
     let tokens = sequences * s
@@ -11,7 +12,8 @@ public enum FLOPCount {
       .init("attention_scores", FLOPs(2 * tokens * s * h)),
       .init("attention_over_values", FLOPs(2 * tokens * s * h)),
       .init("projection", FLOPs(2 * tokens * h * h)),
-      .init("mlp", FLOPs(4 * tokens * h * f)),
+      .init("fc1", FLOPs(2 * tokens * h * Double(m.fc1Width))),
+      .init("fc2", FLOPs(2 * tokens * f * h)),
     ])
   }
 

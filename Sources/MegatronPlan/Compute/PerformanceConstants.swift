@@ -33,9 +33,10 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// Fraction of the backward tensor-parallel all-reduce hidden behind the weight-gradient GEMM
   /// (K22 §6.2: Megatron overlaps them; "this benefit increases with model size").
   public var backwardTPOverlap: Double
-  /// Bytes read and written per parameter by the optimizer step in mixed precision: fp32 grad
-  /// read 4, fp32 master read/write 8, two Adam moments read/write 16, 16-bit copy write 2,
-  /// gradient norm/clip read and zeroing write 6 (a fused Adam pass plus the clip).
+  /// Bytes read and written per parameter by the optimizer step in mixed precision (Megatron's
+  /// `MixedPrecisionOptimizer.step`): inf/NaN check of the fp32 grads 4, gradient-norm pass 4,
+  /// Adam (grad read 4, fp32 master read/write 8, two moments read/write 16), master → 16-bit
+  /// copy (read 4, write 2), zeroing the grad buffer 4 = 46. fp32 training skips the copy: 40.
   public var optimizerBytesPerParameter: Double
 
   public init(
@@ -69,6 +70,6 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     nvlinkLatencySeconds: 10e-6,
     interNodeLatencySeconds: 20e-6,
     backwardTPOverlap: 0.5,
-    optimizerBytesPerParameter: 36
+    optimizerBytesPerParameter: 46
   )
 }

@@ -76,15 +76,15 @@ public struct StepTimeModel: Sendable {
     var out = Breakdown<SecondUnit>()
     // GEMMs of one tensor-parallel shard (column-parallel QKV and fc1, row-parallel projection
     // and fc2; a/t heads of attention).
-    let weightGEMMs = ["qkv", "projection"].map { gemm(flops[$0] / t, efficiency: constants.gemmEfficiency) }
-      + [gemm(flops["mlp"] / (2 * t), efficiency: constants.gemmEfficiency) * 2]
+    let weightGEMMs = ["qkv", "projection", "fc1", "fc2"].map { gemm(flops[$0] / t, efficiency: constants.gemmEfficiency) }
     out.add("gemm", weightGEMMs.sum())
     out.add("attention_core", attentionCoreForward())
     // Memory-bound kernels outside the attention core: two LayerNorms (read + write), two
     // bias-dropout-adds (read input and residual, write output and a 1-byte mask), bias-GeLU.
     let layerNorm = 2 * (2 * e * sbh) / r
     let biasDropoutAdd = 2 * (3 * e + 1) * sbh / r
-    let gelu = 2 * e * s * b * f / t
+    // bias-GeLU reads and writes f wide; a gated activation reads 2f and writes f.
+    let gelu = e * s * b * (Double(m.fc1Width) + f) / t
     out.add("elementwise", memoryBound(layerNorm + biasDropoutAdd + gelu))
     out.add("tensor_parallel_comm", tensorParallelComm())
     return out
@@ -127,7 +127,15 @@ public struct StepTimeModel: Sendable {
     out.add("gemm", fwd["gemm"] * 2)
     out.add("attention_core", attentionCoreBackward())
     out.add("elementwise", fwd["elementwise"] * constants.elementwiseBackwardFactor)
-    out.add("tensor_parallel_comm", fwd["tensor_parallel_comm"] * (1 - constants.backwardTPOverlap))
+    var comm = fwd["tensor_parallel_comm"]
+    if layout.effectiveSequenceParallel {
+      // With sequence parallelism the column-parallel GEMMs (QKV, fc1) keep only their
+      // sequence-sharded input, so backward all-gathers it again for the weight gradient
+      // (Megatron `LinearWithGradAccumulationAndAsyncCommunication`): two more all-gathers.
+      let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+      comm += gatherOrScatter(bytes, n: layout.tensor, stride: 1) * 2
+    }
+    out.add("tensor_parallel_comm", comm * (1 - constants.backwardTPOverlap))
     return out
   }
 
@@ -231,7 +239,7 @@ public struct StepTimeModel: Sendable {
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
   public func optimizerStep(parameters: Parameters) -> Seconds {
     let shard = layout.distributedOptimizer ? Double(layout.data) : 1
-    let perParameter = precision == .fp32 ? constants.optimizerBytesPerParameter - 2 : constants.optimizerBytesPerParameter
+    let perParameter = precision == .fp32 ? constants.optimizerBytesPerParameter - 6 : constants.optimizerBytesPerParameter
     return memoryBound(parameters.value / shard * perParameter)
   }
 

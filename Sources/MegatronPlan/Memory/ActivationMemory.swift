@@ -11,7 +11,7 @@ public enum ActivationMemory {
   /// The sum is K22 Table 2: sbh(10 + 24/t + 5as/(ht)) without SP, sbh(34/t + 5as/(ht)) with SP.
   public static func fullLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
     let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
-    let a = Double(m.heads), f = Double(m.ffnHidden), t = Double(layout.tensor)
+    let a = Double(m.heads), t = Double(layout.tensor)
     let e = precision.activationBytes  // bytes per element
     let sbh = s * b * h
     // Replicated across tensor ranks without SP; sharded with SP (K22 §4.2.2, Eq. 4).
@@ -27,7 +27,8 @@ public enum ActivationMemory {
     out.add("projection_input", Bytes(e * sbh / t))
     out.add("attention_dropout_mask", Bytes(sbh / r))  // sbh, 1 byte
     out.add("fc1_input", Bytes(e * sbh / r))
-    out.add("gelu_input", Bytes(e * s * b * f / t))  // 8sbh at f = 4h
+    // Activation-function input: 8sbh at f = 4h (GeLU); a gated MLP keeps both halves, 2f wide.
+    out.add("activation_input", Bytes(e * s * b * Double(m.fc1Width) / t))
     out.add("fc2_input", Bytes(e * s * b * f / t))  // 8sbh at f = 4h
     out.add("mlp_dropout_mask", Bytes(sbh / r))
     return out

@@ -9,10 +9,12 @@ public enum ParameterCount {
   /// (column/row-parallel weights, column-parallel biases) and the part every tensor rank
   /// replicates (row-parallel biases, LayerNorms) — Megatron-LM `ColumnParallelLinear` /
   /// `RowParallelLinear`.
+  /// A gated MLP's fc1 is h × 2f; without linear biases (`bias: false`) the bias terms vanish.
   public static func layer(_ m: TransformerModel) -> (sharded: Double, replicated: Double) {
-    let h = Double(m.hidden), f = Double(m.ffnHidden)
-    let sharded = (3 * h * h + 3 * h) + (h * h) + (h * f + f) + (f * h)
-    let replicated = h + h + 4 * h  // projection bias, fc2 bias, two LayerNorms (γ, β)
+    let h = Double(m.hidden), f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
+    let bias: Double = m.linearBiases ? 1 : 0
+    let sharded = (3 * h * h + bias * 3 * h) + (h * h) + (h * f1 + bias * f1) + (f * h)
+    let replicated = bias * (h + h) + 4 * h  // projection and fc2 biases, two LayerNorms (γ, β)
     return (sharded, replicated)
   }
 
@@ -23,7 +25,7 @@ public enum ParameterCount {
     var b = Breakdown<ParameterUnit>()
     b.add("transformer_layers", Parameters(Double(m.layers) * (sharded + replicated)))
     b.add("word_embedding", Parameters(V * h))
-    b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
+    if m.learnedPositionEmbeddings { b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h)) }
     b.add("final_layernorm", Parameters(2 * h))
     if !m.tiedEmbeddings { b.add("output_layer", Parameters(V * h)) }
     return b
@@ -43,7 +45,7 @@ public enum ParameterCount {
     b.add("transformer_layers", Parameters(layersHere * (sharded / t + replicated)))
     if stage == 0 {
       b.add("word_embedding", Parameters(V * h / t))
-      b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
+      if m.learnedPositionEmbeddings { b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h)) }
     }
     if stage == p - 1 {
       b.add("final_layernorm", Parameters(2 * h))

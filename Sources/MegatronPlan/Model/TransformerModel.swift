@@ -18,10 +18,19 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var vocabulary: Int
   /// Word embedding and output layer share one weight (NeMo `share_embeddings_and_output_weights`).
   public var tiedEmbeddings: Bool
+  /// Gated MLP (SwiGLU/GeGLU, NeMo `activation: fast-swiglu`): fc1 produces 2f (gate and value),
+  /// so the MLP has 3hf weights instead of 2hf.
+  public var gatedMLP: Bool
+  /// Linear layers carry biases (NeMo `bias`, default true).
+  public var linearBiases: Bool
+  /// Learned absolute position embeddings (NeMo `position_embedding_type: learned_absolute`);
+  /// false for rotary embeddings, which have no parameters.
+  public var learnedPositionEmbeddings: Bool
 
   public init(
     layers: Int, hidden: Int, heads: Int, ffnHidden: Int? = nil, sequenceLength: Int,
-    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true
+    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true, gatedMLP: Bool = false,
+    linearBiases: Bool = true, learnedPositionEmbeddings: Bool = true
   ) {
     self.layers = layers
     self.hidden = hidden
@@ -31,7 +40,13 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.maxPositionEmbeddings = maxPositionEmbeddings ?? sequenceLength
     self.vocabulary = vocabulary
     self.tiedEmbeddings = tiedEmbeddings
+    self.gatedMLP = gatedMLP
+    self.linearBiases = linearBiases
+    self.learnedPositionEmbeddings = learnedPositionEmbeddings
   }
+
+  /// Width of fc1's output: 2f for a gated MLP, f otherwise.
+  public var fc1Width: Int { gatedMLP ? 2 * ffnHidden : ffnHidden }
 }
 
 /// Training numerics. Mixed precision keeps 16-bit weights with fp32 main gradients, fp32 master
