@@ -29,7 +29,7 @@ public enum ActivationMemory {
     out.add("fc1_input", Bytes(e * sbh / r))
     // Activation-function input: 8sbh at f = 4h (GeLU); a gated MLP keeps both halves, 2f wide.
     out.add("activation_input", Bytes(e * s * b * Double(m.fc1Width) / t))
-    out.add("fc2_input", Bytes(e * s * b * f / t))  // 8sbh at f = 4h
+    out.add("fc2_input", Bytes(e * s * b * Double(m.ffnHidden) / t))  // 8sbh at f = 4h
     out.add("mlp_dropout_mask", Bytes(sbh / r))
     return out
   }
