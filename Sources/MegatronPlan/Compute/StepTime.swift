@@ -167,7 +167,8 @@ public struct StepTimeModel: Sendable {
     return gemms + memoryBound(4 * elements * 4)
   }
 
-  public struct StageTime: Sendable, Hashable, Codable {
+  public struct StageTime: Sendable, Hashable, Codable, Comparable {
+    public static func < (a: StageTime, b: StageTime) -> Bool { a.total < b.total }
     public var forward: Seconds
     public var backward: Seconds
     public var recompute: Seconds
@@ -175,19 +176,33 @@ public struct StepTimeModel: Sendable {
     public var total: Seconds { forward + backward + recompute + communication }
   }
 
+  /// Per-layer times for one microbatch, computed once and shared by every stage.
+  public struct LayerTimes: Sendable {
+    public var forward: Breakdown<SecondUnit>
+    public var backward: Breakdown<SecondUnit>
+    public var recompute: Seconds
+  }
+
+  public func layerTimes() -> LayerTimes {
+    LayerTimes(forward: layerForward(), backward: layerBackward(), recompute: layerRecompute())
+  }
+
   /// Compute time of stage `i` for the whole iteration (all m microbatches), split as
   /// the chart shows it: forward and backward compute, recompute, tensor-parallel communication.
-  public func stage(_ i: Int) -> StageTime {
-    let fwd = layerForward(), bwd = layerBackward()
+  /// Every stage runs L/p layers; the last also runs the output layer.
+  public func stage(_ i: Int, layers lt: LayerTimes? = nil) -> StageTime {
+    let lt = lt ?? layerTimes()
+    let fwd = lt.forward, bwd = lt.backward
     let perStage = Double(model.layers / max(1, layout.pipeline)) * Double(layout.microbatches)
     let fwdComm = fwd["tensor_parallel_comm"]
-    var forward = (fwd.total - fwdComm) * perStage
+    let fwdTotal = fwd.total
+    var forward = (fwdTotal - fwdComm) * perStage
     var backward = (bwd.total - bwd["tensor_parallel_comm"]) * perStage
-    var recompute = layerRecompute() * perStage
+    var recompute = lt.recompute * perStage
     var communication = (fwdComm + bwd["tensor_parallel_comm"]) * perStage
-    if case .full = layout.recompute, fwd.total.value > 0 {
+    if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
-      let rerunComm = fwdComm * (layerRecompute() / fwd.total) * perStage
+      let rerunComm = fwdComm * (lt.recompute / fwdTotal) * perStage
       recompute = recompute - rerunComm
       communication += rerunComm
     }
@@ -246,12 +261,16 @@ public struct StepTimeModel: Sendable {
   /// The iteration, by part. `ideal` is the slowest stage's compute; the bubble is
   /// (p − 1)/(v·m) of it (N21 §2.2).
   public func iteration() -> Breakdown<SecondUnit> {
-    let stages = (0..<max(1, layout.pipeline)).map { stage($0) }
-    let slowest = stages.max { $0.total < $1.total } ?? stage(0)
+    let lt = layerTimes()
+    let p = max(1, layout.pipeline)
+    // Stages differ only in the output layer on the last one, so the slowest is the last or,
+    // when p > 1, any other (all alike): two evaluations instead of p.
+    let last = stage(p - 1, layers: lt)
+    let slowest = p > 1 ? max(last, stage(0, layers: lt)) : last
     let schedule = PipelineSchedule(layout)
-    // Parameters of the most loaded stage by count (the first or last one).
-    let params = (0..<max(1, layout.pipeline)).map { ParameterCount.perGPU(model, layout, stage: $0).total }
-    let maxParams = params.max() ?? .zero
+    // States are reduced for the stage with the most parameters (the first or the last).
+    let first = ParameterCount.perGPU(model, layout, stage: 0).total
+    let maxParams = p > 1 ? max(first, ParameterCount.perGPU(model, layout, stage: p - 1).total) : first
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
     var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
     if overlapGradientReduction {

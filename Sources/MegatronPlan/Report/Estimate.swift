@@ -210,14 +210,7 @@ extension Estimate {
   }
 
   /// JSON with sorted keys, snake_case, byte-stable.
-  public func json() throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let data = try encoder.encode(self)
-    return String(decoding: data, as: UTF8.self)
-  }
+  public func json() throws -> String { try JSONOutput.encode(self) }
 }
 
 /// Model and hardware FLOPs utilisation (K22 §6.3, following PaLM): FLOPs per second per GPU

@@ -1,0 +1,69 @@
+/// `megaplan check`: the CI gate. A config passes when it fits with headroom and meets every
+/// limit given; each failure names what, the value, the limit, and a change that would fix it.
+public struct CheckLimits: Sendable, Hashable {
+  /// Total per GPU must stay ≤ capacity × this (default 0.95: CUDA context, NCCL buffers and
+  /// allocator fragmentation need the rest).
+  public var maxMemoryFraction: Double = 0.95
+  public var minMFU: Double? = nil
+  public var maxDays: Double? = nil
+  public var maxGPUs: Int? = nil
+  public init(maxMemoryFraction: Double = 0.95, minMFU: Double? = nil, maxDays: Double? = nil, maxGPUs: Int? = nil) {
+    self.maxMemoryFraction = maxMemoryFraction
+    self.minMFU = minMFU
+    self.maxDays = maxDays
+    self.maxGPUs = maxGPUs
+  }
+}
+
+public struct CheckViolation: Sendable, Hashable, Codable {
+  /// "memory", "mfu", "days" or "gpus".
+  public var what: String
+  public var value: Double
+  public var limit: Double
+  public var message: String
+  /// A change that would fix it, when megaplan finds one.
+  public var suggestion: String?
+  /// The config key to point a CI annotation at.
+  public var key: String
+}
+
+public enum Check {
+  public static func evaluate(_ run: TrainingRun, limits: CheckLimits) -> (Estimate, [CheckViolation]) {
+    let e = Estimate(run)
+    var out: [CheckViolation] = []
+    let budget = e.memory.capacityBytes * limits.maxMemoryFraction
+    if e.memory.totalBytes > budget {
+      let fix = Remedy.find(for: run, headroom: limits.maxMemoryFraction).first
+      out.append(CheckViolation(
+        what: "memory", value: e.memory.totalBytes, limit: budget,
+        message: "needs \(Format.gib(e.memory.totalBytes)) per GPU (stage \(e.memory.mostLoadedStage)), over \(Format.percent(limits.maxMemoryFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
+        suggestion: fix.map { "fits with \($0.change) (\(Format.gib($0.estimate.memory.totalBytes)), \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)" },
+        key: "model.activations_checkpoint_granularity"))
+    }
+    if let minMFU = limits.minMFU, e.throughput.mfu < minMFU {
+      let better = Comparison(run, headroom: limits.maxMemoryFraction).rows.filter {
+        $0.estimate.throughput.mfu >= minMFU && $0.estimate.memory.totalBytes <= budget
+      }.max { $0.estimate.throughput.mfu < $1.estimate.throughput.mfu }
+      out.append(CheckViolation(
+        what: "mfu", value: e.throughput.mfu, limit: minMFU,
+        message: "MFU \(Format.percent(e.throughput.mfu)) is below the minimum \(Format.percent(minMFU))",
+        suggestion: better.map { "recompute \($0.label) reaches MFU \(Format.percent($0.estimate.throughput.mfu))" },
+        key: "model.tensor_model_parallel_size"))
+    }
+    if let maxDays = limits.maxDays, let days = e.training.days, days > maxDays {
+      let needed = Double(run.layout.gpus) * days / maxDays
+      out.append(CheckViolation(
+        what: "days", value: days, limit: maxDays,
+        message: "training takes \(Format.fixed(days, 1)) days, over the limit of \(Format.fixed(maxDays, 1))",
+        suggestion: "about \(Format.grouped(Int(needed.rounded(.up)))) GPUs at the same per-GPU throughput would meet it",
+        key: "megaplan.train_tokens"))
+    }
+    if let maxGPUs = limits.maxGPUs, run.layout.gpus > maxGPUs {
+      out.append(CheckViolation(
+        what: "gpus", value: Double(run.layout.gpus), limit: Double(maxGPUs),
+        message: "uses \(Format.grouped(run.layout.gpus)) GPUs, over the limit of \(Format.grouped(maxGPUs))",
+        suggestion: nil, key: "trainer.num_nodes"))
+    }
+    return (e, out)
+  }
+}
