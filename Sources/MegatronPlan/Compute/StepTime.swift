@@ -260,8 +260,10 @@ public struct StepTimeModel: Sendable {
 
   /// The iteration, by part. `ideal` is the slowest stage's compute; the bubble is
   /// (p − 1)/(v·m) of it (N21 §2.2).
-  public func iteration() -> Breakdown<SecondUnit> {
-    let lt = layerTimes()
+  /// `layers` lets a caller that evaluates many pipeline layouts with the same t, b, SP and
+  /// recompute pass the per-layer times computed once (they do not depend on p, v or d).
+  public func iteration(layers given: LayerTimes? = nil) -> Breakdown<SecondUnit> {
+    let lt = given ?? layerTimes()
     let p = max(1, layout.pipeline)
     // Stages differ only in the output layer on the last one, so the slowest is the last or,
     // when p > 1, any other (all alike): two evaluations instead of p.

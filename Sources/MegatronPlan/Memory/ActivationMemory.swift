@@ -93,17 +93,35 @@ public enum ActivationMemory {
     return Breakdown(full.terms.filter { !attentionCoreTerms.contains($0.name) })
   }
 
+  /// The per-layer quantities a stage is built from, which depend only on the model, t, b, SP,
+  /// the recompute granularity and precision — not on p, v or d. Computed once and reused when
+  /// many pipeline layouts share them (search).
+  public struct LayerProfile: Sendable, Hashable {
+    /// A layer storing what the recompute setting keeps (all, or all but the attention core).
+    public var storedLayer: Bytes
+    /// A layer storing everything (what full recompute rebuilds).
+    public var fullLayer: Bytes
+    /// One checkpointed layer input.
+    public var checkpoint: Bytes
+  }
+
+  public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> LayerProfile {
+    LayerProfile(
+      storedLayer: storedLayer(m, layout, precision: precision).total,
+      fullLayer: fullLayer(m, layout, precision: precision).total,
+      checkpoint: checkpointedLayerInput(m, layout, precision: precision))
+  }
+
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
   /// setting — K22 Table 2's quantity. With partial full recompute, the average over a model chunk.
   public static func perLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
-    chunk(m, layout, precision: precision) / Double(max(1, layersPerChunk(m, layout)))
+    chunk(m, layout, profile: profile(m, layout, precision: precision)) / Double(max(1, layersPerChunk(m, layout)))
   }
 
   /// Bytes one model chunk keeps for one microbatch: stored layers plus checkpoints.
-  public static func chunk(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
+  public static func chunk(_ m: TransformerModel, _ layout: Layout, profile: LayerProfile) -> Bytes {
     let plan = chunkPlan(m, layout)
-    return storedLayer(m, layout, precision: precision).total * Double(plan.storedLayers)
-      + checkpointedLayerInput(m, layout, precision: precision) * Double(plan.checkpoints)
+    return profile.storedLayer * Double(plan.storedLayers) + profile.checkpoint * Double(plan.checkpoints)
   }
 
   /// Activation memory of pipeline stage `stage` (0-based) at its peak, with named terms:
@@ -115,7 +133,10 @@ public enum ActivationMemory {
   /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
   ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
   ///   its forward and backward there.
-  public static func stage(_ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+  public static func stage(
+    _ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16, profile given: LayerProfile? = nil
+  ) -> Breakdown<ByteUnit> {
+    let profile = given ?? self.profile(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
     let plan = chunkPlan(m, layout)
     let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
@@ -123,9 +144,9 @@ public enum ActivationMemory {
     let e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
     var out = Breakdown<ByteUnit>()
-    out.add("layers", chunk(m, layout, precision: precision) * Double(schedule.chunksInFlight(stage: i)))
+    out.add("layers", chunk(m, layout, profile: profile) * Double(schedule.chunksInFlight(stage: i)))
     if plan.workingSetLayers > 0 {
-      out.add("recompute_working_set", fullLayer(m, layout, precision: precision).total * Double(plan.workingSetLayers))
+      out.add("recompute_working_set", profile.fullLayer * Double(plan.workingSetLayers))
     }
     if i == 0 {
       out.add("embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
