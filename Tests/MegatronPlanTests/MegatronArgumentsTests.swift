@@ -285,6 +285,15 @@ import Testing
     #expect(error.location?.column == c.column)
   }
 
+  @Test("a variable that doubles itself stops with an error instead of exhausting memory")
+  func doubling() throws {
+    let script = "A=x\n" + String(repeating: "A=\"$A$A\"\n", count: 40) + "p --num-layers 2\n"
+    let error = try #require(throws: ConfigError.self) { try MegatronArguments.parse(script, file: "g.sh") }
+    #expect(error.message == "variable 'A' grows past 1048576 characters; megaplan stops reading there")
+    // 2^20 = 1048576 is still allowed; the 21st doubling (line 22) is refused.
+    #expect(error.location?.line == 22)
+  }
+
   @Test("unused undefined variables, unknown flags and placeholders are ignored")
   func ignored() throws {
     let script = "python x.py --save $CKPT --load <PATH TO CHECKPOINT> --weird-flag 3 --num-layers 12 $@ \"$1\"\n"

@@ -70,12 +70,16 @@ indirect enum ShellPart {
 
 struct RawWord {
   var parts: [ShellPart] = []
+  /// Where the word starts in the script.
+  var start = 0
   var assignment: (name: String, append: Bool)?
   var arrayElements: [[ShellPart]]?
 }
 
 struct ShellReader {
   static let maxNesting = 32
+  /// A variable that doubles itself (`A="$A$A"`) would otherwise grow without bound.
+  static let maxValueLength = 1 << 20
   static let declarationBuiltins: Set<String> = ["export", "local", "declare", "readonly", "typeset"]
   static let skippedCommands: Set<String> = ["echo", "printf"]
 
@@ -333,6 +337,7 @@ struct ShellReader {
 
   private mutating func lexWord(assignmentsAllowed: Bool) throws -> RawWord {
     var word = RawWord()
+    word.start = i
     if assignmentsAllowed, i < end, isNameStart(chars[i]) {
       var j = i
       while j < end, isNameChar(chars[j]) { j += 1 }
@@ -590,6 +595,7 @@ struct ShellReader {
     var rest: [RawWord] = []
     for word in words {
       if let (name, append) = word.assignment {
+        let assignmentStart = word.start
         var value: ShellValue
         if let elements = word.arrayElements {
           var fields: [[ShellElement]] = []
@@ -605,6 +611,16 @@ struct ShellReader {
           case (.string(let a), .string(let b)): value = .string(a + b)
           case (.string(let a), .array(let b)): value = .array([a] + b)
           }
+        }
+        let size: Int
+        switch value {
+        case .string(let v): size = v.count
+        case .array(let a): size = a.reduce(a.count) { $0 + $1.count }
+        }
+        guard size <= Self.maxValueLength else {
+          throw ConfigError(
+            "variable '\(name)' grows past \(Self.maxValueLength) characters; megaplan stops reading there",
+            at: location(origin(assignmentStart), length: name.count))
         }
         variables[name] = value
       } else {
