@@ -42,12 +42,17 @@ public struct StepTimeModel: Sendable {
   }
 
   /// Bandwidth and latency of a group of `size` GPUs whose members are `stride` ranks apart:
-  /// NVLink when the group fits in one node, InfiniBand otherwise.
+  /// NVLink when the group fits in one node; otherwise InfiniBand, where the k members that share
+  /// a node run k rings in parallel, one per HCA (NCCL's rail-aligned rings), so the group gets
+  /// k × the per-GPU HCA bandwidth (at most NVLink's).
   func link(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
+    let nvlink = gpu.nvlinkPerDirection * constants.nvlinkEfficiency
     if size * stride <= gpu.gpusPerNode {
-      return (gpu.nvlinkPerDirection * constants.nvlinkEfficiency, Seconds(constants.nvlinkLatencySeconds))
+      return (nvlink, Seconds(constants.nvlinkLatencySeconds))
     }
-    return (gpu.interNodePerGPU * constants.interNodeEfficiency, Seconds(constants.interNodeLatencySeconds))
+    let perNode = max(1, min(size, gpu.gpusPerNode / max(1, stride)))
+    let rails = gpu.interNodePerGPU * (constants.interNodeEfficiency * Double(perNode))
+    return (min(rails, nvlink), Seconds(constants.interNodeLatencySeconds))
   }
 
   /// Ring all-reduce of `bytes` over `n` GPUs: 2(n − 1)/n of the data crosses each link.
