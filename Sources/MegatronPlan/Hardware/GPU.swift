@@ -36,7 +36,16 @@ public struct GPU: Sendable, Hashable, Codable {
     peak32: .teraFLOPs(19.5), hbm: .gigabytesPerSecond(1555), nvlinkPerDirection: .gigabytesPerSecond(300),
     gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(25))
 
-  public static let all: [GPU] = [.a100_80GB, .a100_40GB]
+  /// H100 SXM5 80 GB in a DGX H100: 989 TFLOP/s dense BF16 (1,979 with sparsity, halved per
+  /// NVIDIA's footnote), 3.35 TB/s HBM3, NVLink 900 GB/s total, 67 TFLOP/s FP32 (NV H100 product
+  /// page; reference §4.2); 8 × 400 Gb/s ConnectX-7 per node = 50 GB/s per GPU (DGX H100).
+  /// Memory: 81,559 MiB as nvidia-smi reports it.
+  public static let h100SXM = GPU(
+    name: "h100-sxm", displayName: "H100 SXM5 80GB", memory: Bytes(81_559 * 1_048_576.0), peak16: .teraFLOPs(989),
+    peak32: .teraFLOPs(67), hbm: .gigabytesPerSecond(3350), nvlinkPerDirection: .gigabytesPerSecond(450),
+    gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(50))
+
+  public static let all: [GPU] = [.a100_80GB, .a100_40GB, .h100SXM]
 
   /// Looks a GPU up by name, case-insensitively (`A100-80GB`, `a100-80gb`).
   public static func named(_ name: String) -> GPU? {
