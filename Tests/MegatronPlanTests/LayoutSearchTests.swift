@@ -386,3 +386,17 @@ extension Layout: CustomTestStringConvertible {
     "t\(tensor) p\(pipeline) d\(data) v\(virtualStages) b\(microBatch) B\(globalBatch)\(sequenceParallel ? " SP" : "") \(recompute)\(distributedOptimizer ? " DO" : "")"
   }
 }
+
+extension LayoutSearchTests {
+  @Test("JSON carries the counts and the candidates")
+  func json() throws {
+    let r = try LayoutSearch.search(Self.tiny, options: .init(top: 2, constraints: .init(gpus: 8)))
+    let text = try r.json()
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    #expect(object["evaluated"] as? Int == 341)
+    #expect(object["feasible"] as? Int == 318)
+    #expect((object["rejected"] as? [String: Int])?["batch_not_divisible"] == 11)
+    #expect((object["candidates"] as? [Any])?.count == 2)
+    #expect(try r.json() == text)
+  }
+}

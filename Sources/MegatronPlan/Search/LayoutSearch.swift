@@ -343,3 +343,32 @@ extension LayoutSearch {
     }
   }
 }
+
+// MARK: - JSON
+
+extension LayoutSearch.Result {
+  /// `megaplan search --format json`: counts, the reason, and each candidate's full estimate
+  /// (the `estimate` schema); sorted snake_case keys, byte-stable.
+  public func json() throws -> String {
+    struct CandidateJSON: Encodable {
+      var rank: Int
+      var meetsDeadline: Bool?
+      var estimate: Estimate
+    }
+    struct Document: Encodable {
+      var objective: String
+      var evaluated: Int
+      var layouts: Int
+      var feasible: Int
+      var rejected: [String: Int]
+      var gpuCounts: [Int]
+      var reason: String?
+      var candidates: [CandidateJSON]
+    }
+    let doc = Document(
+      objective: objective.rawValue, evaluated: evaluated, layouts: layouts, feasible: feasible,
+      rejected: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }), gpuCounts: gpuCounts,
+      reason: reason, candidates: candidates.map { CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate) })
+    return try JSONOutput.encode(doc)
+  }
+}
