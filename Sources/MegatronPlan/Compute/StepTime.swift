@@ -151,11 +151,14 @@ public struct StepTimeModel: Sendable {
   }
 
   /// Recompute time of one layer for one microbatch, averaged over a chunk for partial recompute.
-  public func layerRecompute() -> Seconds {
+  public func layerRecompute() -> Seconds { layerRecompute(forward: nil) }
+
+  /// `layerRecompute()` given this layout's `layerForward()` when the caller already has it.
+  func layerRecompute(forward: Breakdown<SecondUnit>?) -> Seconds {
     switch layout.recompute {
     case .none: return .zero
     case .selective: return attentionCoreForward()
-    case .full: return layerForward().total * FLOPCount.recomputedFraction(model, layout)
+    case .full: return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
     }
   }
 
@@ -190,6 +193,14 @@ public struct StepTimeModel: Sendable {
 
   public func layerTimes() -> LayerTimes {
     LayerTimes(forward: layerForward(), backward: layerBackward(), recompute: layerRecompute())
+  }
+
+  /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
+  /// a layout with the same t, b and SP (they do not depend on p, v, d or the recompute
+  /// setting); only the recompute term, which depends on the recompute setting and on the layers
+  /// per chunk (partial recompute), is evaluated. Same values as `layerTimes()`.
+  public func layerTimes(reusing shared: LayerTimes) -> LayerTimes {
+    LayerTimes(forward: shared.forward, backward: shared.backward, recompute: layerRecompute(forward: shared.forward))
   }
 
   /// Compute time of stage `i` for the whole iteration (all m microbatches), split as

@@ -1,0 +1,163 @@
+/// `megaplan search --emit-config OUT.yaml`: the input config with the winner's layout written in.
+///
+/// A line-level edit of block-style YAML, not a re-serialisation, so comments, key order and
+/// everything the search does not own stay as they were: a key that exists gets its value
+/// replaced in place (a trailing `# comment` is kept); a missing key is appended at the end of
+/// its section (the section is created, at the end of its parent or of the file, when missing).
+extension LayoutSearch {
+  /// The keys and values `emitConfig` writes for `layout` (paths are NeMo's, dot-separated).
+  /// `trainer.devices` is min(GPUs, `gpusPerNode`) and `trainer.num_nodes` the GPUs over that.
+  /// `model.optim.name` becomes `distributed_fused_adam` with the distributed optimizer; without
+  /// it, a `distributed_fused_adam` already there becomes `fused_adam`, anything else is kept.
+  public static func configValues(for layout: Layout, gpusPerNode: Int, currentOptimizer: String?) -> [(key: String, value: String)] {
+    let devices = max(1, min(layout.gpus, gpusPerNode))
+    var out: [(String, String)] = [
+      ("trainer.num_nodes", String(layout.gpus / devices)),
+      ("trainer.devices", String(devices)),
+      ("model.micro_batch_size", String(layout.microBatch)),
+      ("model.tensor_model_parallel_size", String(layout.tensor)),
+      ("model.pipeline_model_parallel_size", String(layout.pipeline)),
+      ("model.virtual_pipeline_model_parallel_size", layout.interleaved ? String(layout.virtualStages) : "null"),
+      ("model.sequence_parallel", layout.effectiveSequenceParallel ? "true" : "false"),
+    ]
+    switch layout.recompute {
+    case .none:
+      out += [("model.activations_checkpoint_granularity", "null"), ("model.activations_checkpoint_method", "null"),
+              ("model.activations_checkpoint_num_layers", "null")]
+    case .selective:
+      out += [("model.activations_checkpoint_granularity", "selective"), ("model.activations_checkpoint_method", "null"),
+              ("model.activations_checkpoint_num_layers", "null")]
+    case .full(let method, let k):
+      out += [("model.activations_checkpoint_granularity", "full"), ("model.activations_checkpoint_method", method.rawValue),
+              ("model.activations_checkpoint_num_layers", String(k))]
+    }
+    if layout.distributedOptimizer {
+      out.append(("model.optim.name", "distributed_fused_adam"))
+    } else if currentOptimizer == "distributed_fused_adam" {
+      out.append(("model.optim.name", "fused_adam"))
+    }
+    return out.map { (key: $0.0, value: $0.1) }
+  }
+
+  /// `yaml` with `layout` written into it (see the type's note).
+  public static func emitConfig(_ yaml: String, layout: Layout, gpusPerNode: Int) -> String {
+    var doc = YAMLLines(yaml)
+    let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
+    for (key, value) in configValues(for: layout, gpusPerNode: gpusPerNode, currentOptimizer: optimizer) {
+      doc.set(key, value)
+    }
+    return doc.text
+  }
+}
+
+/// Block-style YAML as lines, each with its dotted key path when it is a `key:` line.
+struct YAMLLines {
+  var lines: [String]
+  let endsWithNewline: Bool
+
+  init(_ text: String) {
+    endsWithNewline = text.hasSuffix("\n")
+    var split = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if endsWithNewline { split.removeLast() }
+    lines = split
+  }
+
+  var text: String { lines.joined(separator: "\n") + (endsWithNewline ? "\n" : "") }
+
+  /// (indent, key) of a `key:` or `key: value` line; nil for comments, blanks and list items.
+  static func keyLine(_ line: String) -> (indent: Int, key: String)? {
+    let indent = line.prefix { $0 == " " }.count
+    let rest = line.dropFirst(indent)
+    guard let first = rest.first, first != "#", first != "-" else { return nil }
+    guard let colon = rest.firstIndex(of: ":") else { return nil }
+    let key = rest[..<colon]
+    guard !key.isEmpty, !key.contains(" "), !key.contains("#") else { return nil }
+    let after = rest[rest.index(after: colon)...]
+    guard after.isEmpty || after.first == " " else { return nil }
+    return (indent, String(key))
+  }
+
+  /// Dotted path of every line (nil for non-key lines).
+  func paths() -> [String?] {
+    var stack: [(indent: Int, key: String)] = []
+    return lines.map { line in
+      guard let (indent, key) = Self.keyLine(line) else { return nil }
+      while let top = stack.last, top.indent >= indent { stack.removeLast() }
+      stack.append((indent, key))
+      return stack.map(\.key).joined(separator: ".")
+    }
+  }
+
+  func index(of path: String) -> Int? { paths().firstIndex { $0 == path } }
+
+  /// The scalar value on line `i`, without a trailing comment.
+  func value(at i: Int) -> String {
+    let line = lines[i]
+    guard let colon = line.firstIndex(of: ":") else { return "" }
+    var value = String(line[line.index(after: colon)...])
+    if let hash = value.range(of: " #") { value = String(value[..<hash.lowerBound]) }
+    return value.trimmingCharacters(in: .whitespaces)
+  }
+
+  mutating func set(_ path: String, _ value: String) {
+    if let i = index(of: path) {
+      let line = lines[i]
+      guard let colon = line.firstIndex(of: ":") else { return }
+      let head = line[...colon]
+      let rest = line[line.index(after: colon)...]
+      // Keep the comment and the spaces before it.
+      var comment = ""
+      if let hash = rest.range(of: " #") {
+        let beforeHash = rest[..<hash.lowerBound]
+        let trailingSpaces = beforeHash.reversed().prefix { $0 == " " }.count
+        comment = String(repeating: " ", count: trailingSpaces + 1) + rest[rest.index(after: hash.lowerBound)...]
+      }
+      lines[i] = head + " " + value + comment
+      return
+    }
+    // Missing: append at the end of its section, creating the section if needed.
+    let parts = path.split(separator: ".").map(String.init)
+    let parent = parts.dropLast().joined(separator: ".")
+    let leaf = parts.last ?? path
+    if parent.isEmpty {
+      lines.append("\(leaf): \(value)")
+      return
+    }
+    if index(of: parent) == nil {
+      setSection(parent)
+    }
+    guard let p = index(of: parent), let (parentIndent, _) = Self.keyLine(lines[p]) else { return }
+    // The section ends before the next key line at the parent's indent or less.
+    var end = p + 1
+    var childIndent: Int? = nil
+    var lastContent = p
+    while end < lines.count {
+      if let (indent, _) = Self.keyLine(lines[end]) {
+        if indent <= parentIndent { break }
+        if childIndent == nil { childIndent = indent }
+        lastContent = end
+      } else if !lines[end].trimmingCharacters(in: .whitespaces).isEmpty,
+                lines[end].prefix(while: { $0 == " " }).count > parentIndent {
+        lastContent = end
+      }
+      end += 1
+    }
+    let indent = String(repeating: " ", count: childIndent ?? parentIndent + 2)
+    lines.insert("\(indent)\(leaf): \(value)", at: lastContent + 1)
+  }
+
+  /// Adds an empty section `path` (a `key:` line) at the end of its parent or of the file.
+  mutating func setSection(_ path: String) {
+    let parts = path.split(separator: ".").map(String.init)
+    if parts.count == 1 {
+      if let last = lines.last, !last.isEmpty { lines.append("") }
+      lines.append("\(path):")
+      return
+    }
+    let parent = parts.dropLast().joined(separator: ".")
+    if index(of: parent) == nil { setSection(parent) }
+    // Insert as a child key with an empty value, then drop the value.
+    set(path, "")
+    if let i = index(of: path) { lines[i] = String(lines[i].prefix { $0 != ":" }) + ":" }
+  }
+}

@@ -1,0 +1,374 @@
+import Foundation
+
+/// `megaplan search`: every parallel layout of a run's model, sequence length, global batch and
+/// precision on a number of GPUs, the ones that fit with `check`'s headroom, ranked by an
+/// objective. Design note: docs/search.md.
+///
+/// The model, sequence length, global batch, precision, GPU, token budget and performance
+/// constants come from the base `TrainingRun`; its layout is only a starting point. The space
+/// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute and the distributed optimizer, with
+/// d = GPUs/(t·p); `Constraints` restrict it.
+///
+/// Speed: a layout is evaluated through the same library functions `Estimate` uses, in two
+/// levels. The per-layer quantities (`ActivationMemory.profile`, `StepTimeModel.layerTimes`)
+/// depend only on t, b, SP and the recompute granularity, so they are computed once per such
+/// group; each layout then combines them with its p, v, d, DO and k (memory of the first and last
+/// stage, `StepTimeModel.iteration(layers:)`). The full `Estimate` is built only for the top K.
+public enum LayoutSearch {
+  /// What "best" means.
+  public enum Objective: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Highest tokens per second on the given GPU count (the default).
+    case throughput
+    /// Fewest days for the token budget (`TrainingRun.trainTokens`): the same order as
+    /// throughput at a fixed GPU count, reported in days.
+    case days
+    /// Fewest GPUs that finish the token budget within `Options.maxDays`, then the fastest. The
+    /// GPU count varies over whole nodes from one node up to the given count (and the given
+    /// count itself); see `gpuCounts(upTo:gpusPerNode:)`.
+    case gpus
+  }
+
+  /// Recompute granularity as a constraint: `full` covers full recompute of every layer
+  /// (`uniform`, 1 layer per group) and partial full recompute (`block`, k layers per chunk).
+  public enum Granularity: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case none
+    case selective
+    case full
+
+    public static func < (a: Granularity, b: Granularity) -> Bool { a.order < b.order }
+    var order: Int {
+      switch self {
+      case .none: 0
+      case .selective: 1
+      case .full: 2
+      }
+    }
+  }
+
+  /// Sequence parallelism as a constraint. With t = 1 there is no sequence parallelism (Megatron
+  /// turns it off), so every choice gives a single "off" layout there.
+  public enum SequenceParallelChoice: String, Sendable, Hashable, Codable, CaseIterable {
+    case on
+    case off
+    case any
+  }
+
+  /// Why a candidate was not kept. Divisibility reasons mirror `LayoutViolation`.
+  public enum RejectionReason: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// Total per GPU above capacity × `maxMemoryFraction` (the `check` headroom rule).
+    case memory
+    /// A fixed t above the GPUs of one node without `allowCrossNodeTensor`.
+    case tensorExceedsNode = "tensor_exceeds_node"
+    case tensorDoesNotDivideHeads = "tensor_does_not_divide_heads"
+    case pipelineDoesNotDivideLayers = "pipeline_does_not_divide_layers"
+    /// t·p does not divide the GPU count.
+    case gpusNotDivisible = "gpus_not_divisible"
+    /// b·d does not divide the global batch (or d alone does not).
+    case batchNotDivisible = "batch_not_divisible"
+    /// A fixed v > 1 with p = 1.
+    case virtualWithoutPipeline = "virtual_without_pipeline"
+    /// v does not divide the L/p layers of a stage.
+    case virtualDoesNotDivideLayers = "virtual_does_not_divide_layers"
+    /// Interleaving (v > 1) needs m = B/(b·d) to be a multiple of p.
+    case interleavedMicrobatches = "interleaved_microbatches"
+
+    public static func < (a: Self, b: Self) -> Bool { a.index < b.index }
+    var index: Int { Self.allCases.firstIndex(of: self) ?? 0 }
+  }
+
+  /// Restrictions of the space; nil / `any` / all granularities mean unrestricted.
+  public struct Constraints: Sendable, Hashable {
+    /// GPUs to lay out; nil: the base layout's t·p·d. For `Objective.gpus`, the most allowed.
+    public var gpus: Int?
+    public var tensor: Int?
+    public var pipeline: Int?
+    /// v (1 = no interleaving).
+    public var virtualStages: Int?
+    public var microBatch: Int?
+    public var recompute: Set<Granularity>
+    public var sequenceParallel: SequenceParallelChoice
+    /// nil: both; true/false: only with / without the distributed optimizer.
+    public var distributedOptimizer: Bool?
+    /// Let t exceed the GPUs of one node (tensor-parallel collectives over InfiniBand).
+    public var allowCrossNodeTensor: Bool
+
+    public init(
+      gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil, microBatch: Int? = nil,
+      recompute: Set<Granularity> = Set(Granularity.allCases), sequenceParallel: SequenceParallelChoice = .any,
+      distributedOptimizer: Bool? = nil, allowCrossNodeTensor: Bool = false
+    ) {
+      self.gpus = gpus
+      self.tensor = tensor
+      self.pipeline = pipeline
+      self.virtualStages = virtualStages
+      self.microBatch = microBatch
+      self.recompute = recompute
+      self.sequenceParallel = sequenceParallel
+      self.distributedOptimizer = distributedOptimizer
+      self.allowCrossNodeTensor = allowCrossNodeTensor
+    }
+  }
+
+  public struct Options: Sendable, Hashable {
+    public var objective: Objective
+    /// How many candidates to return (each with its full `Estimate`).
+    public var top: Int
+    /// Deadline for `Objective.gpus` (days for `TrainingRun.trainTokens`).
+    public var maxDays: Double?
+    public var constraints: Constraints
+    /// Fraction of GPU memory a layout may use (`CheckLimits.maxMemoryFraction`, default 0.95).
+    public var maxMemoryFraction: Double
+    /// Worker threads; nil: one per active core.
+    public var threads: Int?
+    /// Order in which work units are evaluated; results do not depend on it (tests vary it).
+    var order: EvaluationOrder = .forward
+
+    public init(
+      objective: Objective = .throughput, top: Int = 5, maxDays: Double? = nil, constraints: Constraints = .init(),
+      maxMemoryFraction: Double = CheckLimits().maxMemoryFraction, threads: Int? = nil
+    ) {
+      self.objective = objective
+      self.top = top
+      self.maxDays = maxDays
+      self.constraints = constraints
+      self.maxMemoryFraction = maxMemoryFraction
+      self.threads = threads
+    }
+  }
+
+  enum EvaluationOrder: Sendable, Hashable {
+    case forward
+    case reversed
+    case shuffled(seed: UInt64)
+  }
+
+  public enum SearchError: Error, Sendable, Hashable, CustomStringConvertible {
+    case nonPositive(what: String, value: Int)
+    case missingTrainTokens(objective: Objective)
+    case missingMaxDays
+
+    public var description: String {
+      switch self {
+      case .nonPositive(let what, let value): "\(what) must be a positive integer, found \(value)"
+      case .missingTrainTokens(let objective):
+        "objective '\(objective.rawValue)' needs a token budget (megaplan.train_tokens)"
+      case .missingMaxDays: "objective 'gpus' needs a deadline (--max-days)"
+      }
+    }
+  }
+
+  /// One ranked layout with its full estimate.
+  public struct Candidate: Sendable {
+    /// 1 = best.
+    public var rank: Int
+    public var run: TrainingRun
+    public var estimate: Estimate
+    /// With `Objective.gpus`: finishes the token budget within `maxDays`.
+    public var meetsDeadline: Bool?
+    public var layout: Layout { run.layout }
+  }
+
+  public struct Result: Sendable {
+    public var objective: Objective
+    /// Best first; empty when nothing fits.
+    public var candidates: [Candidate]
+    /// Every candidate looked at: each complete layout checked for memory, plus each partial
+    /// candidate cut by a divisibility rule (one count per cut value, e.g. one per t that does not
+    /// divide the heads, not per layout it would have expanded to).
+    /// `evaluated == feasible + rejected.values.sum()`.
+    public var evaluated: Int
+    /// Complete layouts checked for memory (`feasible + rejected[.memory]`).
+    public var layouts: Int
+    /// Layouts that fit with the headroom.
+    public var feasible: Int
+    /// Rejections by reason (reasons with no rejection are absent).
+    public var rejected: [RejectionReason: Int]
+    /// GPU counts searched (one, except with `Objective.gpus`).
+    public var gpuCounts: [Int]
+    /// Why the winner beats the runner-up, from their time breakdowns; nil with fewer than two.
+    public var reason: String?
+
+    public var best: Candidate? { candidates.first }
+    public func rejected(_ reason: RejectionReason) -> Int { rejected[reason] ?? 0 }
+  }
+
+  /// Searches the layouts of `base`'s model, batch and precision.
+  public static func search(_ base: TrainingRun, options: Options = .init()) throws -> Result {
+    let c = options.constraints
+    let gpus = c.gpus ?? base.layout.gpus
+    for (what, value) in [("gpus", Optional(gpus)), ("tensor", c.tensor), ("pipeline", c.pipeline),
+                          ("virtual", c.virtualStages), ("micro-batch", c.microBatch), ("top", Optional(options.top))] {
+      if let value, value <= 0 { throw SearchError.nonPositive(what: what, value: value) }
+    }
+    var counts = [gpus]
+    if options.objective == .gpus {
+      guard base.trainTokens != nil else { throw SearchError.missingTrainTokens(objective: .gpus) }
+      guard options.maxDays != nil else { throw SearchError.missingMaxDays }
+      counts = gpuCounts(upTo: gpus, gpusPerNode: base.gpu.gpusPerNode)
+    }
+    var total = Tally(top: options.top)
+    var searched: [Int] = []
+    for n in counts {
+      // Fewest GPUs first: once K candidates meet the deadline, larger counts rank below them.
+      let tally = searchOneCount(base, gpus: n, options: options)
+      total.merge(tally, objective: options.objective)
+      searched.append(n)
+      if options.objective == .gpus && total.best.filter(\.meetsDeadline).count >= options.top { break }
+    }
+    return result(base, total, searched: searched, options: options)
+  }
+
+  /// Candidate GPU counts for `Objective.gpus`: every whole number of nodes up to `limit`, and
+  /// `limit` itself (so a count below one node, or not a whole number of nodes, is still tried).
+  public static func gpuCounts(upTo limit: Int, gpusPerNode: Int) -> [Int] {
+    let node = max(1, gpusPerNode)
+    var out = stride(from: node, through: limit, by: node).map { $0 }
+    if out.last != limit { out.append(limit) }
+    return out
+  }
+}
+
+// MARK: - Ranking
+
+extension LayoutSearch {
+  /// A layout scored without its full estimate.
+  struct Scored: Sendable {
+    var layout: Layout
+    var seconds: Double
+    var tokensPerSecond: Double
+    var meetsDeadline: Bool
+  }
+
+  /// The total order of candidates: the objective, then the simpler layout (smaller t·p, no
+  /// interleaving, then t, p, b, SP off first, recompute none < selective < full < partial with
+  /// fewer layers first, DO off first, fewer GPUs). Total, so any evaluation order and any merge
+  /// give the same ranking.
+  static func better(_ a: Scored, _ b: Scored, objective: Objective) -> Bool {
+    if objective == .gpus {
+      if a.meetsDeadline != b.meetsDeadline { return a.meetsDeadline }
+      if a.meetsDeadline && a.layout.gpus != b.layout.gpus { return a.layout.gpus < b.layout.gpus }
+    }
+    if a.tokensPerSecond != b.tokensPerSecond { return a.tokensPerSecond > b.tokensPerSecond }
+    return tieKey(a.layout).lexicographicallyPrecedes(tieKey(b.layout))
+  }
+
+  static func tieKey(_ l: Layout) -> [Int] {
+    let recompute: (Int, Int)
+    switch l.recompute {
+    case .none: recompute = (0, 0)
+    case .selective: recompute = (1, 0)
+    case .full(.uniform, let k): recompute = (2, k)
+    case .full(.block, let k): recompute = (3, k)
+    }
+    return [
+      l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, l.microBatch, l.effectiveSequenceParallel ? 1 : 0,
+      recompute.0, recompute.1, l.distributedOptimizer ? 1 : 0, l.gpus,
+    ]
+  }
+
+  /// Counts and the best K of one part of the space; merging is order-independent.
+  struct Tally: Sendable {
+    var top: Int
+    var best: [Scored] = []
+    var rejected = [Int](repeating: 0, count: RejectionReason.allCases.count)
+    var feasible = 0
+
+    init(top: Int) { self.top = top }
+
+    mutating func reject(_ reason: RejectionReason, _ n: Int = 1) { rejected[reason.index] += n }
+
+    mutating func offer(_ s: Scored, objective: Objective) {
+      if best.count == top, let last = best.last, !LayoutSearch.better(s, last, objective: objective) { return }
+      var lo = 0, hi = best.count
+      while lo < hi {
+        let mid = (lo + hi) / 2
+        if LayoutSearch.better(best[mid], s, objective: objective) { lo = mid + 1 } else { hi = mid }
+      }
+      best.insert(s, at: lo)
+      if best.count > top { best.removeLast() }
+    }
+
+    mutating func merge(_ other: Tally, objective: Objective) {
+      feasible += other.feasible
+      for i in rejected.indices { rejected[i] += other.rejected[i] }
+      for s in other.best { offer(s, objective: objective) }
+    }
+  }
+
+  static func result(_ base: TrainingRun, _ tally: Tally, searched: [Int], options: Options) -> Result {
+    let candidates = tally.best.enumerated().map { i, s in
+      var run = base
+      run.layout = s.layout
+      return Candidate(
+        rank: i + 1, run: run, estimate: Estimate(run), meetsDeadline: options.objective == .gpus ? s.meetsDeadline : nil)
+    }
+    var rejected: [RejectionReason: Int] = [:]
+    for reason in RejectionReason.allCases where tally.rejected[reason.index] > 0 {
+      rejected[reason] = tally.rejected[reason.index]
+    }
+    let layouts = tally.feasible + tally.rejected[RejectionReason.memory.index]
+    return Result(
+      objective: options.objective, candidates: candidates, evaluated: tally.feasible + tally.rejected.reduce(0, +),
+      layouts: layouts, feasible: tally.feasible, rejected: rejected, gpuCounts: searched,
+      reason: candidates.count >= 2 ? why(candidates[0], beats: candidates[1]) : nil)
+  }
+
+  /// Why `winner` beats `runnerUp`: fewer GPUs when the counts differ (objective `gpus`),
+  /// otherwise the time-breakdown term where the winner saves the most time per iteration.
+  public static func why(_ winner: Candidate, beats runnerUp: Candidate) -> String {
+    let w = winner.estimate, r = runnerUp.estimate
+    if w.layout.gpus != r.layout.gpus {
+      return "fewer GPUs: \(Format.grouped(w.layout.gpus)) vs \(Format.grouped(r.layout.gpus))"
+    }
+    var bestTerm: (name: String, saving: Double)? = nil
+    for term in r.time.breakdown.terms {
+      let saving = term.value.value - w.time.breakdown[term.name].value
+      if saving > (bestTerm?.saving ?? 0) { bestTerm = (term.name, saving) }
+    }
+    guard let name = bestTerm?.name else {
+      return w.time.iterationSeconds == r.time.iterationSeconds
+        ? "same estimated time; simpler layout" : "faster: \(Format.seconds(w.time.iterationSeconds)) vs \(Format.seconds(r.time.iterationSeconds)) per iteration"
+    }
+    let a = w.time.breakdown[name].value, b = r.time.breakdown[name].value
+    switch name {
+    case "pipeline_bubble":
+      return "smaller pipeline bubble: \(Format.percent(w.time.bubbleFraction)) vs \(Format.percent(r.time.bubbleFraction))"
+    default:
+      let phrase = [
+        "forward": "less forward compute", "backward": "less backward compute", "recompute": "less recompute",
+        "tensor_parallel_comm": "less tensor-parallel communication", "pipeline_comm": "less pipeline communication",
+        "data_parallel_comm": "less data-parallel communication", "optimizer": "shorter optimizer step",
+      ][name] ?? "less \(name.replacingOccurrences(of: "_", with: " "))"
+      return "\(phrase): \(Format.fixed(a, 2)) s vs \(Format.fixed(b, 2)) s per iteration"
+    }
+  }
+}
+
+// MARK: - JSON
+
+extension LayoutSearch.Result {
+  /// `megaplan search --format json`: counts, the reason, and each candidate's full estimate
+  /// (the `estimate` schema); sorted snake_case keys, byte-stable.
+  public func json() throws -> String {
+    struct CandidateJSON: Encodable {
+      var rank: Int
+      var meetsDeadline: Bool?
+      var estimate: Estimate
+    }
+    struct Document: Encodable {
+      var objective: String
+      var evaluated: Int
+      var layouts: Int
+      var feasible: Int
+      var rejected: [String: Int]
+      var gpuCounts: [Int]
+      var reason: String?
+      var candidates: [CandidateJSON]
+    }
+    let doc = Document(
+      objective: objective.rawValue, evaluated: evaluated, layouts: layouts, feasible: feasible,
+      rejected: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }), gpuCounts: gpuCounts,
+      reason: reason, candidates: candidates.map { CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate) })
+    return try JSONOutput.encode(doc)
+  }
+}
