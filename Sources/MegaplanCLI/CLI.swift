@@ -20,12 +20,147 @@ public final class CLIOutput: @unchecked Sendable {
   }
 }
 
+/// Exit codes (sysexits.h for usage): 0 done, 1 a check failed or nothing feasible, 64 usage or
+/// config error.
+public enum ExitCode {
+  public static let success: Int32 = 0
+  public static let failure: Int32 = 1
+  public static let usage: Int32 = 64
+}
+
 /// The command-line interface, testable in-process: `CLI.run(arguments, io:)` returns the exit code.
 public enum CLI {
   public static let version = "0.1.0"
 
+  /// Every subcommand: name, one-line summary, options, and what runs it.
+  struct Command {
+    var name: String
+    var summary: String
+    var usage: String
+    var options: [OptionSpec]
+    var run: (ParsedArguments, CLIOutput) throws -> Int32
+  }
+
+  static let commonConfigOptions: [OptionSpec] = [
+    OptionSpec(name: "--set", takesValue: true, repeatable: true, help: "override a config key (repeatable), e.g. --set model.tensor_model_parallel_size=4", valueName: "KEY=VALUE"),
+    OptionSpec(name: "--megatron-args", takesValue: false, help: "FILE is a Megatron-LM launch script or argument list, not NeMo YAML"),
+    OptionSpec(name: "--gpus", takesValue: true, help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
+    OptionSpec(name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb (overrides megaplan.gpu)", valueName: "NAME"),
+    OptionSpec(name: "--help", takesValue: false, help: "show this help"),
+  ]
+
+  static var commands: [Command] {
+    [
+      Command(
+        name: "estimate", summary: "per-GPU memory, FLOPs, step time and time to train for one config",
+        usage: "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
+        options: [OptionSpec(name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")] + commonConfigOptions,
+        run: EstimateCommand.run),
+      Command(
+        name: "compare", summary: "recompute strategies side by side, with the fastest that fits marked",
+        usage: "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...",
+        options: CompareCommand.options, run: CompareCommand.run),
+      Command(
+        name: "check", summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
+        usage: "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github]",
+        options: CheckCommand.options, run: CheckCommand.run),
+      Command(
+        name: "search", summary: "the fastest tensor/pipeline/data layout that fits, found exhaustively",
+        usage: "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
+        options: SearchCommand.options, run: SearchCommand.run),
+      Command(
+        name: "config", summary: "the effective configuration megaplan uses, and where each value came from",
+        usage: "megaplan config FILE [--format text|json] [--set KEY=VALUE]...",
+        options: ConfigCommand.options, run: ConfigCommand.run),
+      Command(
+        name: "validate", summary: "published Megatron runs against megaplan's predictions",
+        usage: "megaplan validate", options: ValidateCommand.options, run: ValidateCommand.run),
+    ]
+  }
+
   public static func run(_ arguments: [String], io: CLIOutput) -> Int32 {
-    io.out("megaplan \(version)\n")
-    return 0
+    guard let first = arguments.first else {
+      io.err(mainHelp())
+      return ExitCode.usage
+    }
+    if first == "--help" || first == "-h" || first == "help" {
+      if arguments.count > 1, let command = commands.first(where: { $0.name == arguments[1] }) {
+        io.out(help(for: command))
+      } else {
+        io.out(mainHelp())
+      }
+      return ExitCode.success
+    }
+    if first == "--version" {
+      io.out("megaplan \(version)\n")
+      return ExitCode.success
+    }
+    guard let command = commands.first(where: { $0.name == first }) else {
+      let hint = Suggestion.didYouMean(first, in: commands.map(\.name))
+      io.err("error: unknown command '\(first)'\(hint)\nrun 'megaplan --help' for the commands\n")
+      return ExitCode.usage
+    }
+    do {
+      let parsed = try ParsedArguments.parse(Array(arguments.dropFirst()), options: command.options, command: command.name)
+      if parsed.has("--help") {
+        io.out(help(for: command))
+        return ExitCode.success
+      }
+      return try command.run(parsed, io)
+    } catch let error as UsageError {
+      io.err("error: \(error.message)\nusage: \(command.usage)\n")
+      return ExitCode.usage
+    } catch let error as ConfigError {
+      io.err(error.rendered() + "\n")
+      return ExitCode.usage
+    } catch {
+      io.err("error: \(error)\n")
+      return ExitCode.usage
+    }
+  }
+
+  static func mainHelp() -> String {
+    var lines = [
+      "megaplan \(version): plan Megatron-LM / NeMo GPT training runs before you book the GPUs",
+      "",
+      "usage: megaplan COMMAND FILE [options]",
+      "",
+      "commands:",
+    ]
+    for command in commands { lines.append("  \(Format.pad(command.name, 10)) \(command.summary)") }
+    lines += [
+      "",
+      "  megaplan COMMAND --help    options of one command",
+      "  megaplan --version",
+      "",
+      "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
+      "Megatron-LM launch script. Exit codes: 0 done, 1 a check failed, 64 usage or config error.",
+    ]
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  static func help(for command: Command) -> String {
+    var lines = ["megaplan \(command.name): \(command.summary)", "", "usage: \(command.usage)", "", "options:"]
+    for option in command.options {
+      let name = option.takesValue ? "\(option.name) \(option.valueName)" : option.name
+      lines.append("  \(Format.pad(name, 26)) \(option.help)")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The single positional FILE argument.
+  static func singleFile(_ parsed: ParsedArguments) throws -> String {
+    guard let file = parsed.positional.first else { throw UsageError(message: "missing FILE (a NeMo YAML config)") }
+    guard parsed.positional.count == 1 else {
+      throw UsageError(message: "expected one FILE, found \(parsed.positional.count): \(parsed.positional.joined(separator: " "))")
+    }
+    return file
+  }
+}
+
+/// `Format` lives in the library; the CLI pads its help with the same helper.
+enum Format {
+  static func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
   }
 }

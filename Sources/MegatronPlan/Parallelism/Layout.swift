@@ -93,6 +93,15 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case headsDoNotDivideHidden(heads: Int, hidden: Int)
   case recomputeLayersNegative(layers: Int)
 
+  /// Whether the rule involves the batch or the data-parallel size (checked once the GPU count
+  /// is known).
+  public var dependsOnBatch: Bool {
+    switch self {
+    case .batchNotDivisible, .interleavedMicrobatches, .gpusNotDivisible: true
+    default: false
+    }
+  }
+
   /// The config key the message is about (for locating it in a file).
   public var key: String {
     switch self {

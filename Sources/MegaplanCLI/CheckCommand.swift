@@ -1,0 +1,151 @@
+import Foundation
+import MegatronPlan
+
+/// `megaplan check FILE... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N]
+/// [--format text|json|github]`: the CI gate.
+enum CheckCommand {
+  static let options: [OptionSpec] = [
+    OptionSpec(name: "--max-memory-fraction", takesValue: true, help: "fail when total per GPU > capacity × F (default 0.95)", valueName: "F"),
+    OptionSpec(name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)", valueName: "X"),
+    OptionSpec(name: "--max-days", takesValue: true, help: "fail when training megaplan.train_tokens takes longer", valueName: "D"),
+    OptionSpec(name: "--max-gpus", takesValue: true, help: "fail when the config uses more GPUs", valueName: "N"),
+    OptionSpec(name: "--format", takesValue: true, help: "text (default), json or github (workflow annotations)", valueName: "FORMAT"),
+  ] + CLI.commonConfigOptions
+
+  struct FileResult: Encodable {
+    var file: String
+    var ok: Bool
+    var error: String?
+    var violations: [CheckViolation]
+    var totalBytes: Double?
+    var capacityBytes: Double?
+    var iterationSeconds: Double?
+    var mfu: Double?
+    var days: Double?
+    var gpus: Int?
+    // Not encoded: where to point annotations.
+    var locations: [String: SourceLocation] = [:]
+    var errorLocation: SourceLocation? = nil
+    enum CodingKeys: String, CodingKey {
+      case file, ok, error, violations, totalBytes, capacityBytes, iterationSeconds, mfu, days, gpus
+    }
+  }
+
+  static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
+    let format = try parsed.choice("--format", in: ["text", "json", "github"], default: "text")
+    var limits = CheckLimits()
+    if let f = try parsed.number("--max-memory-fraction") {
+      guard f > 0, f <= 1 else { throw UsageError(message: "option '--max-memory-fraction' expects a number in (0, 1], found '\(f)'") }
+      limits.maxMemoryFraction = f
+    }
+    if let x = try parsed.number("--min-mfu") {
+      guard x > 0, x <= 100 else { throw UsageError(message: "option '--min-mfu' expects a fraction (0.45) or a percent (45), found '\(x)'") }
+      limits.minMFU = x > 1 ? x / 100 : x
+    }
+    limits.maxDays = try parsed.number("--max-days")
+    limits.maxGPUs = try parsed.positiveInt("--max-gpus", max: Int(Int32.max))
+    guard !parsed.positional.isEmpty else { throw UsageError(message: "missing FILE (NeMo YAML configs, or directories of them)") }
+    let files = try expand(parsed.positional)
+    guard !files.isEmpty else { throw UsageError(message: "no *.yaml files found in \(parsed.positional.joined(separator: " "))") }
+
+    var results: [FileResult] = []
+    for file in files {
+      let warnings = CLIOutput()
+      do {
+        let loaded = try ConfigInput.load(path: file, parsed: parsed, io: warnings)
+        if limits.maxDays != nil && loaded.run.trainTokens == nil {
+          throw ConfigError("--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)", key: "megaplan.train_tokens")
+        }
+        let (estimate, violations) = Check.evaluate(loaded.run, limits: limits)
+        var locations: [String: SourceLocation] = [:]
+        for setting in loaded.settings {
+          switch setting.origin {
+          case .file(let loc), .override(let loc): locations[setting.key] = loc
+          default: break
+          }
+        }
+        results.append(FileResult(
+          file: file, ok: violations.isEmpty, error: nil, violations: violations, totalBytes: estimate.memory.totalBytes,
+          capacityBytes: estimate.memory.capacityBytes, iterationSeconds: estimate.time.iterationSeconds,
+          mfu: estimate.throughput.mfu, days: estimate.training.days, gpus: estimate.layout.gpus, locations: locations))
+      } catch let error as ConfigError {
+        results.append(FileResult(file: file, ok: false, error: error.rendered(), violations: [], errorLocation: error.location))
+      }
+      if format == "text" { io.err(warnings.stderr) }
+    }
+
+    switch format {
+    case "json":
+      struct Doc: Encodable { var files: [FileResult]; var ok: Bool }
+      io.out(try JSONOutput.encode(Doc(files: results, ok: results.allSatisfy(\.ok))) + "\n")
+    case "github":
+      for r in results {
+        if let error = r.error {
+          let loc = r.errorLocation
+          io.out("::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1)::\(escape(error.split(separator: "\n").first.map(String.init) ?? error))\n")
+        }
+        for v in r.violations {
+          let loc = location(for: v.key, in: r)
+          let message = v.message + (v.suggestion.map { "; \($0)" } ?? "")
+          io.out("::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1),title=megaplan check: \(v.what)::\(escape(message))\n")
+        }
+      }
+      let failed = results.filter { !$0.ok }.count
+      io.out("megaplan check: \(results.count - failed) of \(results.count) config\(results.count == 1 ? "" : "s") passed\n")
+    default:
+      for r in results {
+        if let error = r.error {
+          io.out("FAIL \(r.file): config error\n")
+          io.err(error + "\n")
+          continue
+        }
+        if r.ok {
+          io.out("ok   \(r.file): \(gib(r.totalBytes)) of \(gib(r.capacityBytes)) per GPU, \(String(format: "%.2f", r.iterationSeconds ?? 0)) s/iteration, MFU \(String(format: "%.1f%%", (r.mfu ?? 0) * 100))\n")
+        } else {
+          io.out("FAIL \(r.file)\n")
+          for v in r.violations {
+            io.out("  \(v.what): \(v.message)\n")
+            if let s = v.suggestion { io.out("    suggestion: \(s)\n") }
+          }
+        }
+      }
+    }
+    if results.contains(where: { $0.error != nil }) { return ExitCode.usage }
+    return results.allSatisfy(\.ok) ? ExitCode.success : ExitCode.failure
+  }
+
+  static func gib(_ bytes: Double?) -> String { String(format: "%.2f GiB", (bytes ?? 0) / 1_073_741_824) }
+
+  static func location(for key: String, in result: FileResult) -> SourceLocation? {
+    if let loc = result.locations[key] { return loc }
+    // Fall back to a key that is in the file: the model's size is always there.
+    return result.locations["model.micro_batch_size"] ?? result.locations["model.num_layers"]
+  }
+
+  /// GitHub workflow commands escape %, CR and LF in messages.
+  static func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+  }
+
+  /// Files as given; directories become every *.yaml / *.yml below them, sorted.
+  static func expand(_ paths: [String]) throws -> [String] {
+    var out: [String] = []
+    let fm = FileManager.default
+    for path in paths {
+      var isDir: ObjCBool = false
+      if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        guard let walker = fm.enumerator(atPath: path) else { continue }
+        var found: [String] = []
+        while let item = walker.nextObject() as? String {
+          if item.hasSuffix(".yaml") || item.hasSuffix(".yml") {
+            found.append((path as NSString).appendingPathComponent(item))
+          }
+        }
+        out += found.sorted()
+      } else {
+        out.append(path)
+      }
+    }
+    return out
+  }
+}

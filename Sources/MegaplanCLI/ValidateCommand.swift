@@ -1,0 +1,12 @@
+import MegatronPlan
+
+/// `megaplan validate`: published against predicted for the development runs (reference §6).
+enum ValidateCommand {
+  static let options: [OptionSpec] = [OptionSpec(name: "--help", takesValue: false, help: "show this help")]
+
+  static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
+    guard parsed.positional.isEmpty else { throw UsageError(message: "validate takes no FILE") }
+    io.out(ValidationReport.text())
+    return ExitCode.success
+  }
+}

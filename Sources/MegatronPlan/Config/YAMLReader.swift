@@ -1,0 +1,442 @@
+/// A reader for the YAML subset NeMo configs use (shared/configs/README.md lists it): block
+/// mappings and lists (also with the dash at the parent key's indent), one-line flow lists,
+/// comments, quoted and plain scalars. Anything outside that subset (anchors, aliases, tags,
+/// block scalars, flow mappings, multi-line scalars, several documents, tabs in indentation) is
+/// a located "not supported" error, never a wrong value.
+///
+/// Iterative (an explicit stack, depth-bounded), linear in the input, and trap-free on any input.
+public enum YAMLReader {
+  /// Deepest nesting accepted.
+  public static let maximumDepth = 64
+  /// Longest line accepted, in characters.
+  public static let maximumLineLength = 100_000
+  /// Largest input accepted, in bytes.
+  public static let maximumBytes = 16 << 20
+
+  public static func parse(_ text: String, file: String) throws -> ConfigNode {
+    guard text.utf8.count <= maximumBytes else {
+      throw ConfigError("\(file) is larger than \(maximumBytes >> 20) MiB, which is no config file", at: SourceLocation(file: file, line: 1, column: 1))
+    }
+    var parser = Parser(file: file)
+    var number = 0
+    var body = Substring(text)
+    if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
+    for raw in body.split(separator: "\n", omittingEmptySubsequences: false) {
+      number += 1
+      var line = raw
+      if line.hasSuffix("\r") { line = line.dropLast() }
+      try parser.consume(line: Array(line), number: number)
+    }
+    return try parser.finish()
+  }
+
+  /// One open block: a mapping or a list whose entries start at `indent`.
+  struct Frame {
+    var indent: Int
+    var isSequence: Bool
+    var location: SourceLocation
+    var entries: [ConfigNode.MappingEntry] = []
+    var items: [ConfigNode] = []
+    /// Lines of the keys seen, for duplicate detection.
+    var keyLines: [String: Int] = [:]
+    /// A key written as `key:` whose value is a nested block still to come.
+    var pendingKey: (key: String, keyLocation: SourceLocation, valueLocation: SourceLocation)? = nil
+    /// A list item written as a bare `-` whose value is a nested block still to come.
+    var pendingItem: SourceLocation? = nil
+    /// A list opened with its dashes at the parent key's indent (`defaults:\n- a`).
+    var atParentIndent = false
+
+    var node: ConfigNode {
+      ConfigNode(isSequence ? .sequence(items) : .mapping(entries), at: location)
+    }
+  }
+
+  struct Parser {
+    let file: String
+    var stack: [Frame] = []
+    var root: ConfigNode? = nil
+    var sawContent = false
+    var ended = false
+
+    init(file: String) { self.file = file }
+
+    func location(_ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1) -> SourceLocation {
+      SourceLocation(file: file, line: number, column: column + 1, length: max(1, length), lineText: String(line))
+    }
+
+    func error(_ message: String, _ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1) -> ConfigError {
+      ConfigError(message, at: location(line, number, column, length))
+    }
+
+    mutating func consume(line: [Character], number: Int) throws {
+      guard line.count <= YAMLReader.maximumLineLength else {
+        throw ConfigError(
+          "line \(number) is \(line.count) characters long; megaplan reads lines up to \(YAMLReader.maximumLineLength) characters",
+          at: SourceLocation(file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
+      }
+      var indent = 0
+      while indent < line.count, line[indent] == " " { indent += 1 }
+      if indent < line.count, line[indent] == "\t" {
+        throw error("tab in indentation: YAML indents with spaces only", line, number, indent)
+      }
+      // Blank and comment-only lines.
+      guard indent < line.count, line[indent] != "#" else { return }
+      let rest = line[indent...]
+      if rest.starts(with: ["-", "-", "-"]) && (rest.count == 3 || rest.dropFirst(3).first == " ") && indent == 0 {
+        if sawContent { throw error("several YAML documents in one file are not supported", line, number, 0, 3) }
+        return
+      }
+      if rest.starts(with: [".", ".", "."]) && rest.count == 3 && indent == 0 {
+        ended = true
+        return
+      }
+      if ended { throw error("content after the document end marker '...' is not supported", line, number, indent) }
+      if line[indent] == "?" && (indent + 1 == line.count || line[indent + 1] == " ") {
+        throw error("complex mapping keys ('? ') are not supported", line, number, indent)
+      }
+      sawContent = true
+      let isDash = line[indent] == "-" && (indent + 1 == line.count || line[indent + 1] == " ")
+      try place(line: line, number: number, indent: indent, isDash: isDash)
+      if isDash {
+        try listItem(line: line, number: number, indent: indent)
+      } else {
+        try keyValue(line: line, number: number, start: indent)
+      }
+    }
+
+    /// Closes blocks the line's indentation leaves, opens the block a pending key or item
+    /// starts, and checks that the line belongs to the block on top.
+    mutating func place(line: [Character], number: Int, indent: Int, isDash: Bool) throws {
+      if stack.isEmpty {
+        if isDash { throw error("a config file must be a mapping of keys, found a list item", line, number, indent) }
+        stack.append(Frame(indent: indent, isSequence: false, location: location(line, number, indent)))
+        return
+      }
+      while let top = stack.last, top.indent > indent { try pop() }
+      guard var top = stack.last else { return }
+      if top.pendingKey != nil || top.pendingItem != nil {
+        let dashAtKeyIndent = isDash && !top.isSequence && top.pendingKey != nil && indent == top.indent
+        if indent > top.indent || dashAtKeyIndent {
+          guard stack.count < YAMLReader.maximumDepth else {
+            throw error("nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number, indent)
+          }
+          var frame = Frame(indent: indent, isSequence: isDash, location: location(line, number, indent))
+          frame.atParentIndent = dashAtKeyIndent
+          stack.append(frame)
+          return
+        }
+        resolvePendingAsNull(&top)
+        stack[stack.count - 1] = top
+      }
+      if top.atParentIndent && !isDash && indent == top.indent {
+        try pop()
+        guard let parent = stack.last else { return }
+        top = parent
+      }
+      if indent != top.indent {
+        if indent > top.indent {
+          throw error("unexpected indentation: this line is indented more than the block it is in (\(top.indent) spaces)", line, number, indent)
+        }
+        throw error("inconsistent indentation: \(indent) spaces matches no enclosing block", line, number, indent)
+      }
+      if isDash && !top.isSequence {
+        throw error("a list item where a key was expected", line, number, indent)
+      }
+      if !isDash && top.isSequence {
+        throw error("a key where a list item was expected", line, number, indent)
+      }
+    }
+
+    func resolvePendingAsNull(_ frame: inout Frame) {
+      if let pending = frame.pendingKey {
+        frame.entries.append(
+          ConfigNode.MappingEntry(key: pending.key, keyLocation: pending.keyLocation, value: ConfigNode(.scalar("", style: .plain), at: pending.valueLocation)))
+        frame.pendingKey = nil
+      }
+      if let pending = frame.pendingItem {
+        frame.items.append(ConfigNode(.scalar("", style: .plain), at: pending))
+        frame.pendingItem = nil
+      }
+    }
+
+    /// Closes the top block and attaches it to its parent's pending key or item.
+    mutating func pop() throws {
+      guard var frame = stack.popLast() else { return }
+      resolvePendingAsNull(&frame)
+      let node = frame.node
+      guard var parent = stack.popLast() else {
+        root = node
+        return
+      }
+      if let pending = parent.pendingKey {
+        parent.entries.append(ConfigNode.MappingEntry(key: pending.key, keyLocation: pending.keyLocation, value: node))
+        parent.pendingKey = nil
+      } else if parent.pendingItem != nil {
+        parent.items.append(node)
+        parent.pendingItem = nil
+      } else if parent.isSequence {
+        // A mapping opened by `- key: value` is the item itself.
+        parent.items.append(node)
+      }
+      stack.append(parent)
+    }
+
+    mutating func finish() throws -> ConfigNode {
+      while !stack.isEmpty { try pop() }
+      return root ?? ConfigNode(.mapping([]), at: SourceLocation(file: file, line: 1, column: 1))
+    }
+
+    // MARK: - Lines
+
+    mutating func listItem(line: [Character], number: Int, indent: Int) throws {
+      var start = indent + 1
+      while start < line.count, line[start] == " " { start += 1 }
+      if start >= line.count || line[start] == "#" {
+        stack[stack.count - 1].pendingItem = location(line, number, indent)
+        return
+      }
+      if let colon = keySeparator(line, from: start) {
+        // `- key: value`: a mapping item whose keys sit at `start`.
+        guard stack.count < YAMLReader.maximumDepth else {
+          throw error("nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number, start)
+        }
+        stack.append(Frame(indent: start, isSequence: false, location: location(line, number, start)))
+        try keyValue(line: line, number: number, start: start, colon: colon)
+        return
+      }
+      let value = try scalarValue(line: line, number: number, start: start)
+      stack[stack.count - 1].items.append(value)
+    }
+
+    /// Index of the `:` that ends a key: followed by a space or the end of the line, outside
+    /// quotes, brackets and `${…}`.
+    func keySeparator(_ line: [Character], from start: Int) -> Int? {
+      guard start < line.count else { return nil }
+      if line[start] == "\"" || line[start] == "'" {
+        let quote = line[start]
+        var i = start + 1
+        while i < line.count {
+          if line[i] == "\\" && quote == "\"" { i += 2; continue }
+          if line[i] == quote {
+            if quote == "'" && i + 1 < line.count && line[i + 1] == "'" { i += 2; continue }
+            var j = i + 1
+            while j < line.count, line[j] == " " { j += 1 }
+            if j < line.count, line[j] == ":", j + 1 == line.count || line[j + 1] == " " { return j }
+            return nil
+          }
+          i += 1
+        }
+        return nil
+      }
+      if line[start] == "[" || line[start] == "{" { return nil }
+      var depth = 0
+      var i = start
+      while i < line.count {
+        let c = line[i]
+        if c == "#" && i > start && line[i - 1] == " " { return nil }
+        if c == "$" && i + 1 < line.count && line[i + 1] == "{" { depth += 1; i += 2; continue }
+        if c == "}" && depth > 0 { depth -= 1 }
+        if c == ":" && depth == 0 && (i + 1 == line.count || line[i + 1] == " ") { return i }
+        i += 1
+      }
+      return nil
+    }
+
+    mutating func keyValue(line: [Character], number: Int, start: Int, colon given: Int? = nil) throws {
+      guard let colon = given ?? keySeparator(line, from: start) else {
+        throw error("expected 'key: value' (a mapping entry), found '\(String(line[start...]).prefix(40))'", line, number, start, line.count - start)
+      }
+      var keyText = String(line[start..<colon])
+      while keyText.hasSuffix(" ") { keyText.removeLast() }
+      let keyLocation = location(line, number, start, keyText.count)
+      if let first = keyText.first, first == "\"" || first == "'" {
+        let (unquoted, _) = try quoted(line: line, number: number, start: start)
+        keyText = unquoted
+      } else if let first = keyText.first, "&*!|>[{".contains(first) {
+        throw error("YAML key syntax '\(first)' (anchors, aliases, tags, flow collections) is not supported", line, number, start)
+      }
+      guard !keyText.isEmpty else { throw error("empty mapping key", line, number, start) }
+      var frame = stack[stack.count - 1]
+      if let first = frame.keyLines[keyText] {
+        throw error("duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
+      }
+      frame.keyLines[keyText] = number
+      var valueStart = colon + 1
+      while valueStart < line.count, line[valueStart] == " " { valueStart += 1 }
+      if valueStart < line.count, line[valueStart] == "\t" {
+        throw error("tab before a value: YAML separates with spaces", line, number, valueStart)
+      }
+      if valueStart >= line.count || line[valueStart] == "#" {
+        frame.pendingKey = (keyText, keyLocation, location(line, number, min(colon + 1, line.count)))
+        stack[stack.count - 1] = frame
+        return
+      }
+      stack[stack.count - 1] = frame
+      let value = try scalarValue(line: line, number: number, start: valueStart)
+      stack[stack.count - 1].entries.append(ConfigNode.MappingEntry(key: keyText, keyLocation: keyLocation, value: value))
+    }
+
+    // MARK: - Values
+
+    /// The value starting at `start`: a quoted or plain scalar or a one-line flow list.
+    func scalarValue(line: [Character], number: Int, start: Int) throws -> ConfigNode {
+      let c = line[start]
+      switch c {
+      case "\"", "'":
+        let (text, end) = try quoted(line: line, number: number, start: start)
+        try expectNothingAfter(line: line, number: number, from: end)
+        return ConfigNode(.scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted), at: location(line, number, start, end - start))
+      case "[":
+        return try flowList(line: line, number: number, start: start)
+      case "{":
+        throw error("flow mappings ('{ … }') are not supported; write the mapping as indented 'key: value' lines", line, number, start)
+      case "&":
+        throw error("YAML anchors ('&') are not supported", line, number, start)
+      case "*":
+        throw error("YAML aliases ('*') are not supported", line, number, start)
+      case "!":
+        throw error("YAML tags ('!') are not supported", line, number, start)
+      case "|", ">":
+        throw error("block scalars ('\(c)') are not supported; write the value on one line", line, number, start)
+      case "%", "@", "`":
+        throw error("a plain value cannot start with '\(c)' in YAML; quote it", line, number, start)
+      default:
+        let end = plainEnd(line, from: start)
+        let text = String(line[start..<end])
+        return ConfigNode(.scalar(text, style: .plain), at: location(line, number, start, end - start))
+      }
+    }
+
+    /// A plain scalar ends at ` #` or the end of the line; trailing spaces are not part of it.
+    func plainEnd(_ line: [Character], from start: Int) -> Int {
+      var end = line.count
+      var i = start
+      while i < line.count {
+        if line[i] == "#" && i > start && (line[i - 1] == " " || line[i - 1] == "\t") {
+          end = i
+          break
+        }
+        i += 1
+      }
+      while end > start, line[end - 1] == " " || line[end - 1] == "\t" { end -= 1 }
+      return end
+    }
+
+    func expectNothingAfter(line: [Character], number: Int, from end: Int) throws {
+      var i = end
+      while i < line.count, line[i] == " " { i += 1 }
+      if i < line.count && line[i] != "#" {
+        throw error("unexpected text after the quoted value", line, number, i, line.count - i)
+      }
+    }
+
+    /// A single- or double-quoted scalar on one line; returns the text and the index after it.
+    func quoted(line: [Character], number: Int, start: Int) throws -> (String, Int) {
+      let quote = line[start]
+      var out = ""
+      var i = start + 1
+      while i < line.count {
+        let c = line[i]
+        if quote == "'" {
+          if c == "'" {
+            if i + 1 < line.count && line[i + 1] == "'" {
+              out.append("'")
+              i += 2
+              continue
+            }
+            return (out, i + 1)
+          }
+          out.append(c)
+          i += 1
+          continue
+        }
+        if c == "\"" { return (out, i + 1) }
+        if c == "\\" {
+          guard i + 1 < line.count else { break }
+          let e = line[i + 1]
+          switch e {
+          case "n": out.append("\n")
+          case "t": out.append("\t")
+          case "r": out.append("\r")
+          case "0": out.append("\0")
+          case "\\": out.append("\\")
+          case "\"": out.append("\"")
+          case "/": out.append("/")
+          case " ": out.append(" ")
+          case "u", "x", "U":
+            let width = e == "x" ? 2 : (e == "u" ? 4 : 8)
+            guard i + 2 + width <= line.count, let code = UInt32(String(line[(i + 2)..<(i + 2 + width)]), radix: 16),
+              let scalar = Unicode.Scalar(code)
+            else {
+              throw error("invalid \\\(e) escape in a double-quoted string", line, number, i, 2)
+            }
+            out.unicodeScalars.append(scalar)
+            i += 2 + width
+            continue
+          default:
+            throw error("unknown escape '\\\(e)' in a double-quoted string", line, number, i, 2)
+          }
+          i += 2
+          continue
+        }
+        out.append(c)
+        i += 1
+      }
+      throw error(
+        "unclosed \(quote == "\"" ? "double" : "single") quote: the string must end on the same line (multi-line strings are not supported)",
+        line, number, start, line.count - start)
+    }
+
+    /// `[a, b, 'c']` on one line: scalars only.
+    func flowList(line: [Character], number: Int, start: Int) throws -> ConfigNode {
+      var items: [ConfigNode] = []
+      var i = start + 1
+      func skipSpaces() { while i < line.count, line[i] == " " { i += 1 } }
+      skipSpaces()
+      if i < line.count, line[i] == "]" {
+        try expectNothingAfter(line: line, number: number, from: i + 1)
+        return ConfigNode(.sequence([]), at: location(line, number, start, i + 1 - start))
+      }
+      while i < line.count {
+        skipSpaces()
+        guard i < line.count else { break }
+        let c = line[i]
+        if c == "[" || c == "{" {
+          throw error("nested flow collections are not supported", line, number, i)
+        }
+        if c == "\"" || c == "'" {
+          let (text, end) = try quoted(line: line, number: number, start: i)
+          items.append(ConfigNode(.scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted), at: location(line, number, i, end - i)))
+          i = end
+        } else {
+          var end = i
+          var depth = 0
+          while end < line.count {
+            let d = line[end]
+            if d == "$" && end + 1 < line.count && line[end + 1] == "{" { depth += 1; end += 2; continue }
+            if d == "}" && depth > 0 { depth -= 1 }
+            if depth == 0 && (d == "," || d == "]") { break }
+            end += 1
+          }
+          var trimmed = end
+          while trimmed > i, line[trimmed - 1] == " " { trimmed -= 1 }
+          if trimmed == i { throw error("empty item in a flow list", line, number, i) }
+          items.append(ConfigNode(.scalar(String(line[i..<trimmed]), style: .plain), at: location(line, number, i, trimmed - i)))
+          i = end
+        }
+        skipSpaces()
+        guard i < line.count else { break }
+        if line[i] == "," {
+          i += 1
+          continue
+        }
+        if line[i] == "]" {
+          try expectNothingAfter(line: line, number: number, from: i + 1)
+          return ConfigNode(.sequence(items), at: location(line, number, start, i + 1 - start))
+        }
+        throw error("expected ',' or ']' in a flow list", line, number, i)
+      }
+      throw error("unclosed flow list: '[' must be closed by ']' on the same line", line, number, start, line.count - start)
+    }
+  }
+}
