@@ -103,6 +103,8 @@ public struct StepTimeModel: Sendable {
     let flops = FLOPCount.layerForward(m, sequences: b)
     let bmm = gemm(flops["attention_scores"] / t, efficiency: constants.attentionGEMMEfficiency)
       + gemm(flops["attention_over_values"] / t, efficiency: constants.attentionGEMMEfficiency)
+    // A fused (flash) kernel keeps scores, softmax and dropout on chip: no HBM traffic for them.
+    if m.fusedAttention { return bmm }
     let scores = a * s * s * b / t  // elements of the attention matrix on this GPU
     let softmax = 2 * e * scores  // read + write
     let dropout = (2 * e + 1) * scores  // read, write, 1-byte mask
@@ -146,6 +148,9 @@ public struct StepTimeModel: Sendable {
 
   func attentionCoreBackward() -> Seconds {
     let fwd = attentionCoreForward()
+    // Flash attention's backward recomputes QKᵀ and runs four more GEMMs of the same size
+    // (dV, dP, dQ, dK): 2.5× the forward's two (FlashAttention-2 §3.2).
+    if model.fusedAttention { return fwd * 2.5 }
     // The two batched GEMMs double; the softmax/dropout kernels move elementwiseBackwardFactor× bytes.
     return fwd * constants.elementwiseBackwardFactor
   }

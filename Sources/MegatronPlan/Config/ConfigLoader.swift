@@ -11,10 +11,11 @@ public enum ConfigLoader {
       "activations_checkpoint_granularity", "activations_checkpoint_method", "activations_checkpoint_num_layers",
       "optim", "share_embeddings_and_output_weights", "make_vocab_size_divisible_by", "tokenizer", "activation",
       "normalization", "position_embedding_type", "bias", "num_query_groups", "num_moe_experts",
-      "context_parallel_size", "kv_channels", "fp8", "encoder", "decoder",
+      "context_parallel_size", "kv_channels", "fp8", "encoder", "decoder", "use_flash_attention", "transformer_engine",
+      "mcore_gpt",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
-    "megaplan": ["gpu", "vocab_size", "train_tokens", "zero_stage"],
+    "megaplan": ["gpu", "vocab_size", "train_tokens", "zero_stage", "fused_attention"],
   ]
 
   /// The largest size megaplan accepts for any count (layers, hidden, batch, GPUs…): far above any
@@ -42,6 +43,7 @@ public enum ConfigLoader {
     let biases = try r.bool("model.bias", default: true)
     let gated = try gatedActivation(&r)
     let learnedPositions = try learnedPositionEmbeddings(&r)
+    let fused = try fusedAttention(&r)
     let recompute = try readRecompute(&r)
     let distributed = try distributedOptimizer(&r)
     let overlap = try r.bool("model.optim.overlap_grad_sync", default: false)
@@ -69,7 +71,7 @@ public enum ConfigLoader {
     let model = TransformerModel(
       layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq,
       maxPositionEmbeddings: maxPos, vocabulary: vocabulary, tiedEmbeddings: tied, gatedMLP: gated,
-      linearBiases: biases, learnedPositionEmbeddings: learnedPositions)
+      linearBiases: biases, learnedPositionEmbeddings: learnedPositions, fusedAttention: fused)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro, globalBatch: global,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed)
@@ -140,6 +142,26 @@ public enum ConfigLoader {
     default:
       throw r.error("position_embedding_type '\(name)' is not modeled yet; megaplan models learned_absolute and rope", key: "model.position_embedding_type")
     }
+  }
+
+  /// Whether attention runs as one fused (flash) kernel that stores no s × s tensors:
+  /// `megaplan.fused_attention` decides when given; otherwise NeMo's own switches:
+  /// `use_flash_attention: true`, or Megatron-Core with Transformer Engine (`mcore_gpt` and
+  /// `transformer_engine` both true), whose attention picks the fused kernel by default.
+  static func fusedAttention(_ r: inout KeyReader) throws -> Bool {
+    if r.has("megaplan.fused_attention") { return try r.bool("megaplan.fused_attention", default: false) }
+    if try r.bool("model.use_flash_attention", default: false, record: false) {
+      r.derived("fused_attention", "true", why: "use_flash_attention: true")
+      return true
+    }
+    let te = try r.bool("model.transformer_engine", default: false, record: false)
+    let mcore = try r.bool("model.mcore_gpt", default: false, record: false)
+    if te && mcore {
+      r.derived("fused_attention", "true", why: "Megatron-Core with Transformer Engine (mcore_gpt, transformer_engine) uses fused attention")
+      return true
+    }
+    r.defaulted("megaplan.fused_attention", "false")
+    return false
   }
 
   // MARK: - Recompute, optimizer, precision, GPU, vocabulary

@@ -21,9 +21,15 @@ public enum ActivationMemory {
     out.add("qkv_input", Bytes(e * sbh / r))  // shared input of the QKV GEMM
     out.add("query_key", Bytes(2 * e * sbh / t))  // Q and K for QKᵀ
     out.add("value", Bytes(e * sbh / t))  // V for attention over values
-    out.add("softmax_output", Bytes(e * a * s * s * b / t))  // 2as²b
-    out.add("softmax_dropout_mask", Bytes(a * s * s * b / t))  // as²b, 1 byte
-    out.add("attention_dropout_output", Bytes(e * a * s * s * b / t))  // 2as²b
+    if m.fusedAttention {
+      // A fused (flash) attention kernel keeps only the fp32 log-sum-exp of each score row
+      // (4 bytes × a·s·b/t) and regenerates dropout from the RNG state (FlashAttention §3.1).
+      out.add("softmax_statistics", Bytes(4 * a * s * b / t))
+    } else {
+      out.add("softmax_output", Bytes(e * a * s * s * b / t))  // 2as²b
+      out.add("softmax_dropout_mask", Bytes(a * s * s * b / t))  // as²b, 1 byte
+      out.add("attention_dropout_output", Bytes(e * a * s * s * b / t))  // 2as²b
+    }
     out.add("projection_input", Bytes(e * sbh / t))
     out.add("attention_dropout_mask", Bytes(sbh / r))  // sbh, 1 byte
     out.add("fc1_input", Bytes(e * sbh / r))
@@ -36,7 +42,7 @@ public enum ActivationMemory {
 
   /// The attention-core terms selective recompute drops (K22 §5: QKᵀ output through softmax,
   /// softmax dropout and attention over V; the 5as²b/t of Table 2).
-  static let attentionCoreTerms: Set<String> = ["softmax_output", "softmax_dropout_mask", "attention_dropout_output"]
+  static let attentionCoreTerms: Set<String> = ["softmax_output", "softmax_dropout_mask", "attention_dropout_output", "softmax_statistics"]
 
   /// Bytes a checkpointed layer keeps: its input, 2sbh (K22 Table 2 last row), sequence-sharded
   /// (2sbh/t) when sequence parallelism is on, since Megatron checkpoints the layer's SP-sharded

@@ -26,11 +26,16 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// Learned absolute position embeddings (NeMo `position_embedding_type: learned_absolute`);
   /// false for rotary embeddings, which have no parameters.
   public var learnedPositionEmbeddings: Bool
+  /// Fused (flash) attention: the attention core runs in one kernel that keeps the s × s scores
+  /// on chip and recomputes them in backward (FlashAttention; Transformer Engine's fused
+  /// attention, which Megatron-Core uses with `transformer_engine`). Its s² tensors are never
+  /// stored. K22 predates it: off reproduces the paper.
+  public var fusedAttention: Bool
 
   public init(
     layers: Int, hidden: Int, heads: Int, ffnHidden: Int? = nil, sequenceLength: Int,
     maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true, gatedMLP: Bool = false,
-    linearBiases: Bool = true, learnedPositionEmbeddings: Bool = true
+    linearBiases: Bool = true, learnedPositionEmbeddings: Bool = true, fusedAttention: Bool = false
   ) {
     self.layers = layers
     self.hidden = hidden
@@ -43,6 +48,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.gatedMLP = gatedMLP
     self.linearBiases = linearBiases
     self.learnedPositionEmbeddings = learnedPositionEmbeddings
+    self.fusedAttention = fusedAttention
   }
 
   /// Width of fc1's output: 2f for a gated MLP, f otherwise.

@@ -39,6 +39,7 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var sequenceLength: Int
     public var vocabulary: Int
     public var tiedEmbeddings: Bool
+    public var fusedAttention: Bool
     public var precision: String
   }
 
@@ -60,6 +61,29 @@ public struct Estimate: Sendable, Codable, Hashable {
     /// With full recompute: layers per checkpoint group (uniform) or checkpointed layers (block).
     public var recomputeNumLayers: Int?
     public var distributedOptimizer: Bool
+
+    enum CodingKeys: String, CodingKey {
+      case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus, sequenceParallel, recompute,
+        recomputeMethod, recomputeNumLayers, distributedOptimizer
+    }
+
+    /// Absent values are written as null, so every documented path is always present.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(tensor, forKey: .tensor)
+      try c.encode(pipeline, forKey: .pipeline)
+      try c.encode(data, forKey: .data)
+      try c.encode(virtual, forKey: .virtual)
+      try c.encode(microBatch, forKey: .microBatch)
+      try c.encode(globalBatch, forKey: .globalBatch)
+      try c.encode(microbatches, forKey: .microbatches)
+      try c.encode(gpus, forKey: .gpus)
+      try c.encode(sequenceParallel, forKey: .sequenceParallel)
+      try c.encode(recompute, forKey: .recompute)
+      try c.encode(recomputeMethod, forKey: .recomputeMethod)
+      try c.encode(recomputeNumLayers, forKey: .recomputeNumLayers)
+      try c.encode(distributedOptimizer, forKey: .distributedOptimizer)
+    }
   }
 
   public struct StageMemory: Sendable, Codable, Hashable {
@@ -122,6 +146,17 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var iterations: Double?
     public var days: Double?
     public var gpuHours: Double?
+
+    enum CodingKeys: String, CodingKey { case tokens, iterations, days, gpuHours }
+
+    /// null without a token budget (the documented paths are always present).
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(tokens, forKey: .tokens)
+      try c.encode(iterations, forKey: .iterations)
+      try c.encode(days, forKey: .days)
+      try c.encode(gpuHours, forKey: .gpuHours)
+    }
   }
 
   public var model: ModelSummary
@@ -142,7 +177,7 @@ extension Estimate {
     model = ModelSummary(
       parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers, hidden: m.hidden,
       heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength, vocabulary: m.vocabulary,
-      tiedEmbeddings: m.tiedEmbeddings, precision: run.precision.rawValue)
+      tiedEmbeddings: m.tiedEmbeddings, fusedAttention: m.fusedAttention, precision: run.precision.rawValue)
     var method: String? = nil
     var k: Int? = nil
     if case .full(let meth, let n) = layout.recompute {

@@ -10,6 +10,7 @@ public enum TextReport {
                 "sequence \(Format.grouped(m.sequenceLength))", "vocabulary \(Format.grouped(m.vocabulary))"]
     arch.append(m.tiedEmbeddings ? "tied embeddings" : "untied embeddings")
     if !run.model.learnedPositionEmbeddings { arch.append("rotary positions") }
+    if run.model.fusedAttention { arch.append("fused (flash) attention") }
     out.append("Model    GPT, \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
     let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
     out.append("Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatches per iteration")
