@@ -32,10 +32,26 @@ struct KeyReader {
     }
   }
 
-  /// A config error about `key`, located at its value when the file has one.
+  /// A config error about `key`, located at its value when the file has one, else at the
+  /// nearest enclosing key that is there (`model:`), else at the top of the file.
   func error(_ message: String, key: String) -> ConfigError {
-    let location = (try? document.value(at: key))??.location
-    return ConfigError(message, key: key, at: location)
+    ConfigError(message, key: key, at: (try? document.value(at: key))??.location ?? nearestLocation(key))
+  }
+
+  func nearestLocation(_ key: String) -> SourceLocation {
+    var parts = document.parts(key)
+    while !parts.isEmpty {
+      parts.removeLast()
+      var node = document.root
+      var location: SourceLocation? = nil
+      for part in parts {
+        guard let entry = node.entry(part) else { location = nil; break }
+        location = entry.keyLocation
+        node = entry.value
+      }
+      if let location { return location }
+    }
+    return SourceLocation(file: document.file, line: 1, column: 1, length: 1, lineText: "")
   }
 
   mutating func record(_ key: String, _ value: ConfigValue, _ text: String) {
@@ -92,7 +108,7 @@ struct KeyReader {
   mutating func size(_ key: String, default fallback: Int? = nil, why: String? = nil, missing: String? = nil) throws -> Int {
     guard let n = try optionalInt(key, record: true) else {
       guard let fallback else {
-        throw ConfigError("missing required key '\(missing ?? key)'", key: key, at: nil)
+        throw ConfigError("missing required key '\(missing ?? key)'", key: key, at: nearestLocation(key))
       }
       defaulted(key, why.map { "\(fallback) (\($0))" } ?? String(fallback))
       return fallback
