@@ -37,6 +37,9 @@ public enum MegatronArguments {
     ("--num-experts", "model.num_moe_experts"),
     ("--tokenizer-type", "model.tokenizer.type"),
     ("--use-distributed-optimizer", "model.optim.name"),
+    ("--merge-file", "model.tokenizer.type"),
+    ("--use-flash-attn", "model.use_flash_attention"),
+    ("--transformer-impl", "model.transformer_engine"),
     ("--overlap-grad-reduce", "model.optim.overlap_grad_sync"),
     ("--nnodes", "trainer.num_nodes"),
     ("#SBATCH --nodes", "trainer.num_nodes"),
@@ -63,13 +66,14 @@ public enum MegatronArguments {
     "--make-vocab-size-divisible-by", "--normalization", "--position-embedding-type",
     "--num-query-groups", "--num-experts", "--tokenizer-type", "--vocab-size", "--train-samples",
     "--train-iters", "--zero-stage", "--nnodes", "--nproc_per_node", "--nproc-per-node",
+    "--vocab-file", "--merge-file", "--transformer-impl",
   ]
 
   /// Flags that stand alone.
   static let switchFlags: Set<String> = [
     "--sequence-parallel", "--recompute-activations", "--checkpoint-activations",
     "--use-distributed-optimizer", "--untie-embeddings-and-output-weights", "--bf16", "--fp16",
-    "--swiglu", "--group-query-attention", "--overlap-grad-reduce",
+    "--swiglu", "--group-query-attention", "--overlap-grad-reduce", "--use-flash-attn",
   ]
 
   /// Plain scalar keys: flag → NeMo key.
@@ -278,6 +282,16 @@ struct Mapper {
     }
     try copy("--num-experts", to: ["model", "num_moe_experts"], integer: true)
     try copy("--tokenizer-type", to: ["model", "tokenizer", "type"], integer: false)
+    if !has("--tokenizer-type"), let location = flagLocation("--merge-file") ?? flagLocation("--vocab-file") {
+      // Older Megatron scripts name the GPT-2 BPE files instead of a tokenizer type.
+      set(["model", "tokenizer", "type"], "GPT2BPETokenizer", at: location, key: location)
+    }
+    setSwitch("--use-flash-attn", ["model", "use_flash_attention"], "true")
+    if let (impl, location, keyLocation) = try value("--transformer-impl", key: "model.transformer_engine"), impl == "transformer_engine" {
+      // Megatron-Core with Transformer Engine: attention runs as TE's fused kernel.
+      set(["model", "transformer_engine"], "true", at: location, key: keyLocation)
+      set(["model", "mcore_gpt"], "true", at: location, key: keyLocation)
+    }
     if let location = flagLocation("--use-distributed-optimizer") {
       set(["model", "optim", "name"], "distributed_fused_adam", at: location, key: location)
     } else {
