@@ -76,7 +76,8 @@ import Testing
         "model.num_layers", "model.hidden_size", "model.num_attention_heads", "model.encoder_seq_length",
         "model.max_position_embeddings", "model.micro_batch_size", "model.global_batch_size",
         "model.tensor_model_parallel_size", "model.pipeline_model_parallel_size",
-        "model.share_embeddings_and_output_weights", "model.optim.name", "trainer.num_nodes", "trainer.devices",
+        // --vocab-file/--merge-file without --tokenizer-type: GPT-2 BPE.
+        "model.share_embeddings_and_output_weights", "model.tokenizer.type", "model.optim.name", "trainer.num_nodes", "trainer.devices",
         "trainer.precision", "megaplan.train_tokens",
       ])
     #expect(Self.scalar(tree, "model.share_embeddings_and_output_weights")?.value == "true")
