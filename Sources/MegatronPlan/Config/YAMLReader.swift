@@ -112,7 +112,10 @@ public enum YAMLReader {
         stack.append(Frame(indent: indent, isSequence: false, location: location(line, number, indent)))
         return
       }
-      while let top = stack.last, top.indent > indent { try pop() }
+      if let rootIndent = stack.first?.indent, indent < rootIndent {
+        throw error("inconsistent indentation: \(indent) spaces is less than the first line's \(rootIndent)", line, number, indent)
+      }
+      while stack.count > 1, let top = stack.last, top.indent > indent { try pop() }
       guard var top = stack.last else { return }
       if top.pendingKey != nil || top.pendingItem != nil {
         let dashAtKeyIndent = isDash && !top.isSequence && top.pendingKey != nil && indent == top.indent
@@ -128,7 +131,7 @@ public enum YAMLReader {
         resolvePendingAsNull(&top)
         stack[stack.count - 1] = top
       }
-      if top.atParentIndent && !isDash && indent == top.indent {
+      if top.atParentIndent && !isDash && indent == top.indent && stack.count > 1 {
         try pop()
         guard let parent = stack.last else { return }
         top = parent
@@ -191,6 +194,7 @@ public enum YAMLReader {
     mutating func listItem(line: [Character], number: Int, indent: Int) throws {
       var start = indent + 1
       while start < line.count, line[start] == " " { start += 1 }
+      guard !stack.isEmpty else { throw error("a list item outside any list", line, number, indent) }
       if start >= line.count || line[start] == "#" {
         stack[stack.count - 1].pendingItem = location(line, number, indent)
         return
@@ -256,7 +260,7 @@ public enum YAMLReader {
         throw error("YAML key syntax '\(first)' (anchors, aliases, tags, flow collections) is not supported", line, number, start)
       }
       guard !keyText.isEmpty else { throw error("empty mapping key", line, number, start) }
-      var frame = stack[stack.count - 1]
+      guard var frame = stack.last else { throw error("a key outside any mapping", line, number, start) }
       if let first = frame.keyLines[keyText] {
         throw error("duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
       }
