@@ -350,10 +350,18 @@ extension LayoutSearch.Result {
   /// `megaplan search --format json`: counts, the reason, and each candidate's full estimate
   /// (the `estimate` schema); sorted snake_case keys, byte-stable.
   public func json() throws -> String {
+    /// Each candidate is the `estimate` JSON object plus `rank` (and `meets_deadline`).
     struct CandidateJSON: Encodable {
       var rank: Int
       var meetsDeadline: Bool?
       var estimate: Estimate
+      enum Keys: String, CodingKey { case rank, meetsDeadline }
+      func encode(to encoder: any Encoder) throws {
+        try estimate.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(rank, forKey: .rank)
+        try c.encodeIfPresent(meetsDeadline, forKey: .meetsDeadline)
+      }
     }
     struct Document: Encodable {
       var objective: String
