@@ -101,7 +101,7 @@ enum SearchCommand {
         """
         benchmark: \(b.layouts) layouts (\(b.evaluated) evaluated incl. divisibility cuts) in \(String(format: "%.2f", b.seconds * 1e3)) ms on \(b.threads) threads: \(String(format: "%.2f", b.layoutsPerSecond / 1e6)) M layouts/s (\(String(format: "%.2f", b.layoutsPerSecondPerThread / 1e6)) M per thread)
         single thread: \(String(format: "%.2f", b.singleThreadSeconds * 1e3)) ms, \(String(format: "%.2f", b.singleThreadLayoutsPerSecond / 1e6)) M layouts/s
-        one estimate at a time: \(String(format: "%.1f", b.estimateSeconds / Double(max(1, b.estimateSample)) * 1e6)) µs each (sample of \(b.estimateSample)), \(String(format: "%.2f", b.extrapolatedEstimateSeconds)) s for the space: \(String(format: "%.0f", b.speedupOverEstimate))× slower
+        one estimate at a time: \(String(format: "%.1f", b.estimateSeconds * 1e6)) µs each (sample of \(b.estimateSample)), \(String(format: "%.2f", b.extrapolatedEstimateSeconds)) s for the space: \(String(format: "%.0f", b.speedupOverEstimate))× slower
 
         """)
     }
