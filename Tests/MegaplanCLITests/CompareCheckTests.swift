@@ -102,6 +102,23 @@ func scratchDirectory() throws -> URL {
     #expect(!text.contains("<script") && !text.contains("@font-face") && !text.contains("href=\"http"))
   }
 
+  /// 175B at t8 p8 on 64 A100 40GB: even full recompute + SP needs about 48 GiB (the states
+  /// alone are 47 GiB at 18 bytes per parameter, reference §3.6), so nothing fits; more pipeline
+  /// stages (fewer parameters per GPU) would.
+  @Test("when nothing fits, compare says what would, with its estimate")
+  func remedies() throws {
+    let r = runCLI(["compare", rooted("configs/k22-175b.yaml"), "--gpu", "a100-40gb", "--format", "json"])
+    #expect(r.code == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let rows = object?["rows"] as? [[String: Any]] ?? []
+    #expect(rows.allSatisfy { ($0["recommended"] as? Bool) == false })
+    let remedies = object?["remedies"] as? [[String: Any]] ?? []
+    let first = try #require(remedies.first)
+    #expect((first["change"] as? String)?.contains("pipeline_model_parallel_size") == true)
+    let memory = (first["estimate"] as? [String: Any])?["memory"] as? [String: Any]
+    #expect((memory?["fits"] as? Bool) == true)
+  }
+
   @Test("text, csv and markdown formats render every row")
   func formats() {
     for format in ["text", "csv", "markdown"] {

@@ -111,6 +111,7 @@ public struct Remedy: Sendable {
       var parts: [String] = []
       let l = run.layout, b = base.layout
       if l.pipeline != b.pipeline { parts.append("pipeline_model_parallel_size: \(l.pipeline)") }
+      if l.gpus != b.gpus { parts.append("\(l.gpus) GPUs (d = \(l.data))") }
       if l.virtualStages != b.virtualStages { parts.append("virtual_pipeline_model_parallel_size: \(l.interleaved ? String(l.virtualStages) : "null")") }
       if l.microBatch != b.microBatch { parts.append("micro_batch_size: \(l.microBatch)") }
       if l.distributedOptimizer != b.distributedOptimizer { parts.append("optim.name: distributed_fused_adam") }
@@ -142,20 +143,26 @@ public struct Remedy: Sendable {
       run.layout.microBatch = 1
       consider(run)
     }
+    // More pipeline stages: the smallest p > current that divides the layers and makes it fit,
+    // on the same GPUs when they divide (less data parallelism), else with d kept (more GPUs).
     let gpus = base.layout.gpus
     var p = base.layout.pipeline + 1
     while p <= base.model.layers {
-      if base.model.layers % p == 0, gpus % (base.layout.tensor * p) == 0 {
-        var run = base
-        run.layout.pipeline = p
+      defer { p += 1 }
+      guard base.model.layers % p == 0 else { continue }
+      var run = base
+      run.layout.pipeline = p
+      run.layout.virtualStages = 1
+      if gpus % (base.layout.tensor * p) == 0 {
         run.layout.data = gpus / (base.layout.tensor * p)
-        run.layout.virtualStages = 1
-        if run.layout.violations(for: run.model).isEmpty {
-          consider(run)
-          break
-        }
       }
-      p += 1
+      for distributed in [base.layout.distributedOptimizer, true] where run.layout.data > 1 || !distributed {
+        run.layout.distributedOptimizer = distributed
+        guard run.layout.violations(for: run.model).isEmpty, cheapestFitting(run, headroom: headroom) != nil else { continue }
+        let before = out.count
+        consider(run)
+        if out.count > before { return out.sorted { $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds } }
+      }
     }
     return out.sorted { $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds }
   }
