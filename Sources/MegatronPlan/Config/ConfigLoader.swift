@@ -54,6 +54,9 @@ public enum ConfigLoader {
     let tokens = try r.positiveNumber("megaplan.train_tokens")
 
     let gpus = nodes * devices
+    guard gpus <= maximumSize else {
+      throw r.error("num_nodes × devices = \(gpus) GPUs exceeds the largest count megaplan accepts (\(maximumSize))", key: "trainer.num_nodes")
+    }
     // Rules of the model and the parallel sizes first (they do not depend on the GPU count).
     let shape = TransformerModel(
       layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,

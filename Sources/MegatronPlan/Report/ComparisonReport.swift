@@ -20,7 +20,7 @@ public enum ComparisonReport {
       (row.recomputeOverhead >= 0 ? "+" : "") + Format.percent(row.recomputeOverhead),
       Format.percent(e.throughput.mfu),
       Format.percent(e.throughput.hfu),
-      Format.grouped(Int(e.throughput.tokensPerSecond.rounded())),
+      Format.grouped(e.throughput.tokensPerSecond),
     ]
   }
 

@@ -24,6 +24,12 @@ enum Format {
     }
     return (n < 0 ? "-" : "") + String(out.reversed())
   }
+  /// A count held in a Double, rounded, with separators; beyond 10^15 (or not finite) in
+  /// scientific notation, so no value can trap the conversion to Int.
+  static func grouped(_ x: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> String {
+    guard x.isFinite, abs(x) < 1e15 else { return String(format: "%.3g", x) }
+    return grouped(Int(x.rounded(rule)))
+  }
   /// 174.6 B, 13.1 M …
   static func count(_ x: Double) -> String {
     if x >= 1e12 { return fixed(x / 1e12, 2) + " T" }

@@ -9,7 +9,7 @@ public enum SearchReport {
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description, l.distributedOptimizer ? "on" : "off",
       Format.fixed(e.memory.totalBytes / 1_073_741_824, 2), Format.percent(e.memory.totalBytes / e.memory.capacityBytes),
       Format.fixed(e.time.iterationSeconds, 3), Format.percent(e.throughput.mfu),
-      Format.grouped(Int(e.throughput.tokensPerSecond.rounded())), e.training.days.map { Format.fixed($0, 1) } ?? "-",
+      Format.grouped(e.throughput.tokensPerSecond), e.training.days.map { Format.fixed($0, 1) } ?? "-",
     ]
   }
 

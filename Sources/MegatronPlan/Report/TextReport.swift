@@ -66,13 +66,13 @@ public enum TextReport {
     out.append("")
 
     out.append("Throughput")
-    out.append("  \(Format.grouped(Int(e.throughput.tokensPerSecond.rounded()))) tokens/s")
+    out.append("  \(Format.grouped(e.throughput.tokensPerSecond)) tokens/s")
     out.append("  model \(Format.fixed(e.throughput.modelTflopsPerGpu, 1)) TFLOP/s per GPU, MFU \(Format.percent(e.throughput.mfu))")
     out.append("  hardware \(Format.fixed(e.throughput.hardwareTflopsPerGpu, 1)) TFLOP/s per GPU, HFU \(Format.percent(e.throughput.hfu))  (of \(Format.fixed(e.throughput.peakTflopsPerGpu, 0)) TFLOP/s peak)")
     out.append("")
     out.append("Training")
     if let tokens = e.training.tokens, let days = e.training.days, let hours = e.training.gpuHours, let iters = e.training.iterations {
-      out.append("  \(Format.count(tokens)) tokens: \(Format.grouped(Int(iters.rounded(.up)))) iterations, \(Format.fixed(days, 1)) days, \(Format.grouped(Int(hours.rounded()))) GPU-hours")
+      out.append("  \(Format.count(tokens)) tokens: \(Format.grouped(iters, rounding: .up)) iterations, \(Format.fixed(days, 1)) days, \(Format.grouped(hours)) GPU-hours")
     } else {
       out.append("  no token budget (set megaplan.train_tokens for days and GPU-hours)")
     }

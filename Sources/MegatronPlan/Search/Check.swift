@@ -55,7 +55,7 @@ public enum Check {
       out.append(CheckViolation(
         what: "days", value: days, limit: maxDays,
         message: "training takes \(Format.fixed(days, 1)) days, over the limit of \(Format.fixed(maxDays, 1))",
-        suggestion: "about \(Format.grouped(Int(needed.rounded(.up)))) GPUs at the same per-GPU throughput would meet it",
+        suggestion: "about \(Format.grouped(needed, rounding: .up)) GPUs at the same per-GPU throughput would meet it",
         key: "megaplan.train_tokens"))
     }
     if let maxGPUs = limits.maxGPUs, run.layout.gpus > maxGPUs {
