@@ -23,7 +23,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? document.value(at: path)
     _ = document.keys(under: path)
   }
-  _ = try? ConfigLoader.load(document)
+  if let loaded = try? ConfigLoader.load(document) {
+    // A config that loads must also estimate and report without trapping.
+    let estimate = Estimate(loaded.run)
+    _ = TextReport.estimate(estimate, run: loaded.run, source: "fuzz.yaml")
+    _ = try? estimate.json()
+  }
   if let first = paths.first {
     try? document.override(first, with: "${\(first)}", location: SourceLocation(file: "--set", line: 1, column: 1))
     _ = try? document.value(at: first)
