@@ -157,10 +157,3 @@ public enum CLI {
     return file
   }
 }
-
-/// `Format` lives in the library; the CLI pads its help with the same helper.
-enum Format {
-  static func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
-  }
-}

@@ -100,7 +100,7 @@ enum CheckCommand {
           continue
         }
         if r.ok {
-          io.out("ok   \(r.file): \(gib(r.totalBytes)) of \(gib(r.capacityBytes)) per GPU, \(String(format: "%.2f", r.iterationSeconds ?? 0)) s/iteration, MFU \(String(format: "%.1f%%", (r.mfu ?? 0) * 100))\n")
+          io.out("ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n")
         } else {
           io.out("FAIL \(r.file)\n")
           for v in r.violations {
@@ -113,8 +113,6 @@ enum CheckCommand {
     if results.contains(where: { $0.error != nil }) { return ExitCode.usage }
     return results.allSatisfy(\.ok) ? ExitCode.success : ExitCode.failure
   }
-
-  static func gib(_ bytes: Double?) -> String { String(format: "%.2f GiB", (bytes ?? 0) / 1_073_741_824) }
 
   static func location(for key: String, in result: FileResult) -> SourceLocation? {
     if let loc = result.locations[key] { return loc }
