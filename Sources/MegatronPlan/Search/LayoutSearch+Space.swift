@@ -80,11 +80,12 @@ extension LayoutSearch {
   }
 
   /// Recompute settings of one granularity for chunks of `lc` layers.
-  static func recomputeChoices(_ g: Granularity, layersPerChunk lc: Int) -> [Recompute] {
+  static func recomputeChoices(_ g: Granularity, layersPerChunk lc: Int, partial: Bool = true) -> [Recompute] {
     switch g {
     case .none: return [.none]
     case .selective: return [.selective]
-    case .full: return [.full(method: .uniform, layers: 1)] + (1..<max(1, lc)).map { .full(method: .block, layers: $0) }
+    case .full:
+      return [.full(method: .uniform, layers: 1)] + (partial ? (1..<max(1, lc)).map { .full(method: .block, layers: $0) } : [])
     }
   }
 
@@ -166,7 +167,7 @@ extension LayoutSearch {
       guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp)] else { continue }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
         let profile = group.profiles[g.order]
-        for recompute in recomputeChoices(g, layersPerChunk: lc) {
+        for recompute in recomputeChoices(g, layersPerChunk: lc, partial: options.constraints.partialRecompute) {
           var l = layout(u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false)
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),

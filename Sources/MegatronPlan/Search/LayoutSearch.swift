@@ -91,6 +91,9 @@ public enum LayoutSearch {
     public var distributedOptimizer: Bool?
     /// Let t exceed the GPUs of one node (tensor-parallel collectives over InfiniBand).
     public var allowCrossNodeTensor: Bool
+    /// With the `full` granularity, also try partial recompute (`block`, k < Lc layers); off:
+    /// every layer (`uniform`, k = 1) only.
+    public var partialRecompute: Bool = true
 
     public init(
       gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil, microBatch: Int? = nil,

@@ -38,25 +38,17 @@ public enum Validation {
     }
   }
 
-  /// The fastest micro-batch size (dividing B/d) and interleaving (v dividing L/p, with m a
-  /// multiple of p) that fits, t and p unchanged — as N21's authors tuned Table 1.
+  /// The fastest micro-batch size and interleaving that fit, by `LayoutSearch` with t, p, the
+  /// GPU count, full recompute of every layer, SP and the optimizer fixed as published — as N21's
+  /// authors tuned Table 1 (they did not publish b or v). Fits means within the GPU's memory:
+  /// these runs did run.
   public static func fastestMicroBatchAndInterleaving(_ base: TrainingRun) -> TrainingRun {
-    var best: (TrainingRun, Double)? = nil
-    let perPipeline = base.layout.globalBatch / max(1, base.layout.data)
-    let layersPerStage = base.model.layers / max(1, base.layout.pipeline)
-    for b in 1...max(1, min(perPipeline, 64)) where perPipeline % b == 0 {
-      for v in 1...max(1, layersPerStage) where layersPerStage % v == 0 {
-        if v > 1 && base.layout.pipeline == 1 { continue }
-        var run = base
-        run.layout.microBatch = b
-        run.layout.virtualStages = v
-        guard run.layout.violations(for: run.model).isEmpty else { continue }
-        let e = Estimate(run)
-        guard e.memory.fits else { continue }
-        if best == nil || e.time.iterationSeconds < (best?.1 ?? .infinity) { best = (run, e.time.iterationSeconds) }
-      }
-    }
-    return best?.0 ?? base
+    var constraints = LayoutSearch.Constraints(
+      gpus: base.layout.gpus, tensor: base.layout.tensor, pipeline: base.layout.pipeline, recompute: [.full],
+      sequenceParallel: base.layout.sequenceParallel ? .on : .off, distributedOptimizer: base.layout.distributedOptimizer)
+    constraints.partialRecompute = false
+    let options = LayoutSearch.Options(top: 1, constraints: constraints, maxMemoryFraction: 1.0, threads: 1)
+    return (try? LayoutSearch.search(base, options: options))?.best?.run ?? base
   }
 
   /// K22 Table 4: one layer of the 22B model (t = 8, b = 4), forward and backward (incl.
