@@ -78,6 +78,20 @@ import Testing
     }
   }
 
+  /// k_i = k_(i-1) + k_(i-1): resolving each reference afresh would take 2^60 steps; each key
+  /// is resolved once. Strings that double at each step stop at the length cap.
+  @Test("a reference fan-out resolves in linear time; doubling strings are capped")
+  func fanOut() throws {
+    var lines = ["k0: 1"]
+    for i in 1...60 { lines.append("k\(i): ${sum:${k\(i - 1)}, ${k\(i - 1)}}") }
+    let d = try ConfigDocument.parse(lines.joined(separator: "\n"), file: "fan.yaml")
+    #expect(try d.value(at: "k60")?.scalar == .int(1 << 60))
+    var strings = ["s0: ab"]
+    for i in 1...60 { strings.append("s\(i): ${s\(i - 1)}${s\(i - 1)}") }
+    let doubling = try ConfigDocument.parse(strings.joined(separator: "\n"), file: "s.yaml")
+    #expect(throws: ConfigError.self) { _ = try doubling.value(at: "s60") }
+  }
+
   @Test("a whole mapping can be referenced; ??? reads as mandatory")
   func mappingsAndMandatory() throws {
     let v = try ConfigDocument.parse(Self.doc, file: "i.yaml").value(at: "model.whole")
@@ -128,6 +142,12 @@ import Testing
       s:   trailing   # comment
       t: a#b
       u:
+      v: 0x1F
+      w: 010
+      x: 0b101
+      y: 1:30
+      z: 09
+      aa: -.5
       """
     let d = try ConfigDocument.parse(text, file: "t.yaml")
     func v(_ k: String) throws -> ConfigScalar? { try d.value(at: k)?.scalar }
@@ -152,6 +172,14 @@ import Testing
     #expect(try v("s") == .string("trailing"))
     #expect(try v("t") == .string("a#b"))
     #expect(try v("u") == .null)
+    // YAML 1.1 integers as PyYAML reads them; `09` is no integer there, and OmegaConf's float
+    // rule leaves a signed `.5` as text.
+    #expect(try v("v") == .int(31))
+    #expect(try v("w") == .int(8))
+    #expect(try v("x") == .int(5))
+    #expect(try v("y") == .int(90))
+    #expect(try v("z") == .string("09"))
+    #expect(try v("aa") == .string("-.5"))
   }
 
   @Test("block lists, also with the dash at the parent key's indent, and Hydra defaults")
@@ -177,6 +205,14 @@ import Testing
     #expect(try d.value(at: "model.data_prefix.1")?.scalar == .string("/data/a"))
     #expect(try d.value(at: "model.x")?.scalar == .int(1))
     #expect(d.keys(under: "") == ["defaults", "hydra", "model"])
+  }
+
+  @Test("CRLF line ends and a UTF-8 BOM read like plain LF")
+  func lineEnds() throws {
+    let d = try ConfigDocument.parse("\u{FEFF}a: 1\r\nb:\r\n  c: x\r\n", file: "crlf.yaml")
+    #expect(try d.value(at: "a")?.scalar == .int(1))
+    #expect(try d.value(at: "b.c")?.scalar == .string("x"))
+    #expect(try d.value(at: "b.c")?.location.line == 3)
   }
 
   @Test("absurd nesting and line length are errors, not crashes")

@@ -70,7 +70,7 @@ public struct ConfigDocument: Sendable {
   public func value(at path: String) throws -> ConfigValue? {
     let p = parts(path)
     guard let node = node(at: p) else { return nil }
-    let (scalar, resolved) = try resolve(node, keyPath: p, visiting: [p.joined(separator: ".")])
+    let (scalar, resolved) = try resolve(node, keyPath: p, visiting: [p.joined(separator: ".")], cache: ResolutionCache())
     return ConfigValue(
       path: path, scalar: scalar, node: resolved, location: node.location,
       overridden: overriddenPaths.contains(p.joined(separator: ".")))
@@ -149,11 +149,15 @@ public struct ConfigDocument: Sendable {
 
   // MARK: - Resolution
 
-  func resolve(_ node: ConfigNode, keyPath: [String], visiting: [String]) throws -> (ConfigScalar?, ConfigNode) {
+  func resolve(_ node: ConfigNode, keyPath: [String], visiting: [String], cache: ResolutionCache) throws -> (ConfigScalar?, ConfigNode) {
     guard case .scalar(let text, let style) = node.kind else { return (nil, node) }
     if text.contains("${") {
-      var parser = Interpolation(document: self, text: Array(text), keyPath: keyPath, visiting: visiting, node: node)
-      return try parser.evaluateWhole()
+      let path = keyPath.joined(separator: ".")
+      if let known = cache.values[path] { return known }
+      var parser = Interpolation(document: self, text: Array(text), keyPath: keyPath, visiting: visiting, node: node, cache: cache)
+      let result = try parser.evaluateWhole()
+      cache.values[path] = result
+      return result
     }
     if style != .plain { return (.string(text), node) }
     return (try Self.typed(text, at: node.location, key: keyPath.joined(separator: ".")), node)
@@ -171,22 +175,75 @@ public struct ConfigDocument: Sendable {
     case ".nan", ".NaN", ".NAN": return .double(.nan)
     default: break
     }
+    if let n = try yaml11Integer(text, at: location, key: key) { return .int(n) }
     let chars = Array(text)
     var i = 0
     if chars[0] == "+" || chars[0] == "-" { i = 1 }
-    let digits = chars[i...]
-    if !digits.isEmpty, digits.first?.isASCII == true, digits.first?.isNumber == true, digits.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "_" }) {
-      let clean = String(chars.filter { $0 != "_" && $0 != "+" })
-      guard let value = Int(clean) else {
-        throw ConfigError("value \(text) overflows a 64-bit integer", key: key.isEmpty ? nil : key, at: location)
-      }
-      return .int(value)
-    }
+    // OmegaConf's float rule: a sign may precede digits but not a bare ".5" (then it is text).
+    if i == 1, chars.count > 1, chars[1] == "." { return .string(text) }
     if isFloat(chars[i...]) {
       let clean = String(chars.filter { $0 != "_" })
       if let d = Double(clean) { return .double(d) }
     }
     return .string(text)
+  }
+
+  /// PyYAML's YAML 1.1 integers: decimal `0` or `[1-9][0-9_]*`, binary `0b…`, hexadecimal `0x…`,
+  /// octal `0[0-7_]+`, and sexagesimal `1:30` (= 90); each with an optional sign. nil when the
+  /// text is not one (so `09` stays text, as in PyYAML).
+  static func yaml11Integer(_ text: String, at location: SourceLocation, key: String) throws -> Int? {
+    var body = Substring(text)
+    var negative = false
+    if let sign = body.first, sign == "+" || sign == "-" {
+      negative = sign == "-"
+      body = body.dropFirst()
+    }
+    guard let first = body.first, first.isASCII, first.isNumber else { return nil }
+    func digits(_ s: Substring, _ allowed: (Character) -> Bool) -> Bool {
+      !s.isEmpty && s.allSatisfy { allowed($0) || $0 == "_" } && s.contains(where: allowed)
+    }
+    func isDecimal(_ c: Character) -> Bool { c.isASCII && c.isNumber }
+    var magnitude: Int?
+    var overflow = false
+    var signed = false  // magnitude already carries the sign (so Int.min reads)
+    func parse(_ s: Substring, radix: Int) {
+      let clean = (negative ? "-" : "") + String(s.filter { $0 != "_" })
+      if let v = Int(clean, radix: radix) { magnitude = v; signed = true } else { overflow = true }
+    }
+    if body.hasPrefix("0b"), digits(body.dropFirst(2), { $0 == "0" || $0 == "1" }) {
+      parse(body.dropFirst(2), radix: 2)
+    } else if body.hasPrefix("0x"), digits(body.dropFirst(2), { $0.isHexDigit }) {
+      parse(body.dropFirst(2), radix: 16)
+    } else if body == "0" {
+      magnitude = 0
+    } else if body.hasPrefix("0"), digits(body.dropFirst(), { ("0"..."7").contains($0) }) {
+      parse(body.dropFirst(), radix: 8)
+    } else if first != "0", body.allSatisfy({ isDecimal($0) || $0 == "_" }) {
+      parse(body, radix: 10)
+    } else if first != "0", body.contains(":") {
+      // Sexagesimal: [1-9][0-9_]*(:[0-5]?[0-9])+
+      let parts = body.split(separator: ":", omittingEmptySubsequences: false)
+      guard let head = parts.first, digits(head, isDecimal),
+        parts.dropFirst().allSatisfy({ p in (1...2).contains(p.count) && p.allSatisfy(isDecimal) && (p.count == 1 || p.first.map { ("0"..."5").contains($0) } == true) })
+      else { return nil }
+      var value = 0
+      for (index, part) in parts.enumerated() {
+        let clean = index == 0 ? String(part.filter { $0 != "_" }) : String(part)
+        guard let v = Int(clean) else { overflow = true; break }
+        let (m, o1) = value.multipliedReportingOverflow(by: index == 0 ? 1 : 60)
+        let (sum, o2) = m.addingReportingOverflow(v)
+        if o1 || o2 { overflow = true; break }
+        value = sum
+      }
+      if !overflow { magnitude = value }
+    } else {
+      return nil
+    }
+    if overflow {
+      throw ConfigError("value \(text) overflows a 64-bit integer", key: key.isEmpty ? nil : key, at: location)
+    }
+    guard let m = magnitude else { return nil }
+    return negative && !signed ? -m : m
   }
 
   /// OmegaConf's float grammar: `(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?`, with a dot
@@ -220,6 +277,12 @@ public struct ConfigDocument: Sendable {
     }
     return i == s.endIndex && (sawDot || sawExponent)
   }
+}
+
+/// Values already resolved during one `value(at:)`, so a key referenced many times (a chain where
+/// each value uses the previous one twice) is resolved once: linear, not exponential.
+final class ResolutionCache {
+  var values: [String: (ConfigScalar?, ConfigNode)] = [:]
 }
 
 extension ConfigNode.Kind {

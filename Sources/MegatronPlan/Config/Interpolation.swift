@@ -13,17 +13,21 @@ struct Interpolation {
   /// References being resolved, outermost first, for cycle detection.
   let visiting: [String]
   let node: ConfigNode
+  let cache: ResolutionCache
   var i = 0
   var depth = 0
 
   static let maximumNesting = 32
+  /// Longest string an interpolation may build (references can double a string at each step).
+  static let maximumLength = 1_000_000
 
-  init(document: ConfigDocument, text: [Character], keyPath: [String], visiting: [String], node: ConfigNode) {
+  init(document: ConfigDocument, text: [Character], keyPath: [String], visiting: [String], node: ConfigNode, cache: ResolutionCache) {
     self.document = document
     self.text = text
     self.keyPath = keyPath
     self.visiting = visiting
     self.node = node
+    self.cache = cache
   }
 
   enum Part {
@@ -128,6 +132,9 @@ struct Interpolation {
         guard let scalar else { throw error("cannot interpolate a mapping or list into the text of '\(key)'") }
         out += Self.render(scalar)
       }
+      if out.utf8.count > Self.maximumLength {
+        throw error("the text of '\(key)' grows past \(Self.maximumLength) bytes through its references")
+      }
     }
     return (.string(out), node)
   }
@@ -169,7 +176,7 @@ struct Interpolation {
     guard let found = document.node(at: target) else {
       throw error("cannot resolve '${\(path)}' in '\(key)': '\(name)' is not defined in this file")
     }
-    let (scalar, resolved) = try document.resolve(found, keyPath: target, visiting: visiting + [name])
+    let (scalar, resolved) = try document.resolve(found, keyPath: target, visiting: visiting + [name], cache: cache)
     return .value(scalar, resolved)
   }
 

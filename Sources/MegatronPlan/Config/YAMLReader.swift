@@ -19,13 +19,15 @@ public enum YAMLReader {
     }
     var parser = Parser(file: file)
     var number = 0
-    var body = Substring(text)
-    if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
-    for raw in body.split(separator: "\n", omittingEmptySubsequences: false) {
+    // Lines end at LF; a CR before it (Windows files) is dropped. Split on Unicode scalars: as
+    // Characters, "\r\n" is one grapheme and would never equal "\n".
+    var scalars = Substring(text).unicodeScalars[...]
+    if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
+    for raw in scalars.split(separator: "\n", omittingEmptySubsequences: false) {
       number += 1
       var line = raw
-      if line.hasSuffix("\r") { line = line.dropLast() }
-      try parser.consume(line: Array(line), number: number)
+      if line.last == "\r" { line = line.dropLast() }
+      try parser.consume(line: Array(String(String.UnicodeScalarView(line))), number: number)
     }
     return try parser.finish()
   }
@@ -73,6 +75,11 @@ public enum YAMLReader {
         throw ConfigError(
           "line \(number) is \(line.count) characters long; megaplan reads lines up to \(YAMLReader.maximumLineLength) characters",
           at: SourceLocation(file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
+      }
+      if let bad = line.firstIndex(where: { c in c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F } }) {
+        let hex = line[bad].unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
+        let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        throw error("non-printable character \(code) is not allowed in a config file", line, number, bad)
       }
       var indent = 0
       while indent < line.count, line[indent] == " " { indent += 1 }
@@ -260,6 +267,7 @@ public enum YAMLReader {
         throw error("YAML key syntax '\(first)' (anchors, aliases, tags, flow collections) is not supported", line, number, start)
       }
       guard !keyText.isEmpty else { throw error("empty mapping key", line, number, start) }
+      if keyText == "<<" { throw error("merge keys ('<<') are not supported", line, number, start, 2) }
       guard var frame = stack.last else { throw error("a key outside any mapping", line, number, start) }
       if let first = frame.keyLines[keyText] {
         throw error("duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
@@ -304,8 +312,19 @@ public enum YAMLReader {
         throw error("block scalars ('\(c)') are not supported; write the value on one line", line, number, start)
       case "%", "@", "`":
         throw error("a plain value cannot start with '\(c)' in YAML; quote it", line, number, start)
+      case "-" where start + 1 == line.count || line[start + 1] == " ":
+        throw error("a list item '-' cannot follow a key on the same line; put the list on the next lines", line, number, start)
       default:
         let end = plainEnd(line, from: start)
+        // PyYAML rejects ': ' inside a plain value ("mapping values are not allowed here").
+        var depth = 0
+        for i in start..<end {
+          if line[i] == "$" && i + 1 < end && line[i + 1] == "{" { depth += 1 }
+          if line[i] == "}" && depth > 0 { depth -= 1 }
+          if depth == 0 && line[i] == ":" && (i + 1 == end || line[i + 1] == " ") {
+            throw error("':' followed by a space inside the plain value '\(String(line[start..<end]).prefix(40))'; quote the value", line, number, i)
+          }
+        }
         let text = String(line[start..<end])
         return ConfigNode(.scalar(text, style: .plain), at: location(line, number, start, end - start))
       }
