@@ -223,9 +223,15 @@ public enum LayoutSearch {
 
   /// Candidate GPU counts for `Objective.gpus`: every whole number of nodes up to `limit`, and
   /// `limit` itself (so a count below one node, or not a whole number of nodes, is still tried).
+  /// At most `maximumGPUCounts` counts are tried: beyond that the node counts are spaced evenly,
+  /// so a huge limit cannot turn into hours of searching.
+  public static let maximumGPUCounts = 512
+
   public static func gpuCounts(upTo limit: Int, gpusPerNode: Int) -> [Int] {
     let node = max(1, gpusPerNode)
-    var out = stride(from: node, through: limit, by: node).map { $0 }
+    let nodes = limit / node
+    let step = max(1, (nodes + maximumGPUCounts - 1) / maximumGPUCounts) * node
+    var out = stride(from: step, through: limit, by: step).map { $0 }
     if out.last != limit { out.append(limit) }
     return out
   }
