@@ -13,7 +13,7 @@ public enum TextReport {
     if run.model.fusedAttention { arch.append("fused (flash) attention") }
     out.append("Model    GPT, \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
     let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
-    out.append("Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatches per iteration")
+    out.append("Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration")
     let optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
     out.append("         sequence parallel \(l.sequenceParallel ? "on" : "off"), recompute \(run.layout.recompute), \(optimizer), \(run.precision.rawValue)")
     out.append("")
@@ -33,7 +33,8 @@ public enum TextReport {
     out.append("Activations")
     out.append("  per layer, one microbatch: \(Format.mib(mem.activationsPerLayerBytes))")
     if let worst = mem.stages.first(where: { $0.stage == mem.mostLoadedStage }) {
-      let unit = l.virtual == nil ? "microbatches" : "model-chunk microbatches"
+      let plural = worst.chunksInFlight == 1 ? "" : "es"
+      let unit = l.virtual == nil ? "microbatch\(plural)" : "model-chunk microbatch\(plural)"
       out.append("  stage \(worst.stage): \(worst.chunksInFlight) \(unit) in flight")
       for term in worst.activations.terms {
         out.append("    \(Format.pad(term.name.replacingUnderscores, 24))\(Format.left(Format.gib(term.value.value), 12))")
