@@ -92,6 +92,17 @@ import Testing
     #expect(throws: ConfigError.self) { _ = try doubling.value(at: "s60") }
   }
 
+  @Test("an error in a referenced value is located there and says which value needed it")
+  func neededBy() throws {
+    let d = try ConfigDocument.parse("a: ${missing}\nb: ${multiply:2, ${a}}\n", file: "n.yaml")
+    #expect {
+      try d.value(at: "b")
+    } throws: { error in
+      guard let e = error as? ConfigError else { return false }
+      return e.key == "a" && e.location?.line == 1 && e.note == "needed by 'b'"
+    }
+  }
+
   @Test("a whole mapping can be referenced; ??? reads as mandatory")
   func mappingsAndMandatory() throws {
     let v = try ConfigDocument.parse(Self.doc, file: "i.yaml").value(at: "model.whole")

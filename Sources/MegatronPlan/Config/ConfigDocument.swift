@@ -70,7 +70,16 @@ public struct ConfigDocument: Sendable {
   public func value(at path: String) throws -> ConfigValue? {
     let p = parts(path)
     guard let node = node(at: p) else { return nil }
-    let (scalar, resolved) = try resolve(node, keyPath: p, visiting: [p.joined(separator: ".")], cache: ResolutionCache())
+    let scalar: ConfigScalar?
+    let resolved: ConfigNode
+    do {
+      (scalar, resolved) = try resolve(node, keyPath: p, visiting: [p.joined(separator: ".")], cache: ResolutionCache())
+    } catch var error as ConfigError {
+      // The failure is in a value this one refers to: say which value needed it.
+      let asked = p.joined(separator: ".")
+      if let key = error.key, key != asked, error.note == nil { error.note = "needed by '\(asked)'" }
+      throw error
+    }
     return ConfigValue(
       path: path, scalar: scalar, node: resolved, location: node.location,
       overridden: overriddenPaths.contains(p.joined(separator: ".")))
