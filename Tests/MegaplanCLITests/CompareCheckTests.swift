@@ -136,9 +136,10 @@ func scratchDirectory() throws -> URL {
     return url.path
   }
 
-  /// 175B with t8 p8 on 64 GPUs, no recompute, no SP, plain 1F1B: K22 Eq. 2 gives
-  /// (10 + 24/8 + 5·96·2048/(12288·8))·sbh = 23 sbh ≈ 1.08 GiB per layer, ×96 layers on the
-  /// first stage ≈ 104 GiB of activations: far over 80 GB.
+  /// 175B with t8 p8 on 64 GPUs, no recompute, no SP, plain 1F1B: K22 Table 2 gives
+  /// (10 + 24/8 + 5·96·2048/(12288·8))·sbh = 23 sbh ≈ 0.54 GiB per layer (sbh = 2048·12288), × 96
+  /// layers' worth on the first stage ≈ 52 GiB of activations, plus ≈ 47 GiB of weights, gradients
+  /// and Adam states at 18 bytes per parameter (reference §3.6): far over 80 GB.
   static let tooBig = """
     trainer:
       num_nodes: 8
