@@ -30,7 +30,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? estimate.json()
   }
   if let first = paths.first {
-    try? document.override(first, with: "${\(first)}", location: SourceLocation(file: "--set", line: 1, column: 1))
+    try? document.override(
+      first, with: "${\(first)}", location: SourceLocation(file: "--set", line: 1, column: 1))
     _ = try? document.value(at: first)
   }
   // The same bytes as a Megatron-LM launch script.

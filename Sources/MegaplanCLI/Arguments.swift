@@ -24,7 +24,9 @@ struct ParsedArguments {
   func all(_ name: String) -> [String] { values[name] ?? [] }
   func has(_ name: String) -> Bool { flags.contains(name) || values[name] != nil }
 
-  static func parse(_ args: [String], options: [OptionSpec], command: String) throws -> ParsedArguments {
+  static func parse(_ args: [String], options: [OptionSpec], command: String) throws
+    -> ParsedArguments
+  {
     var out = ParsedArguments()
     var i = 0
     var onlyPositional = false
@@ -46,14 +48,19 @@ struct ParsedArguments {
         inline = String(arg[arg.index(after: eq)...])
       }
       guard let spec = options.first(where: { $0.name == name }) else {
-        throw UsageError(message: "unknown option '\(name)' for '\(command)'\(Suggestion.didYouMean(name, in: options.map(\.name)))")
+        throw UsageError(
+          message:
+            "unknown option '\(name)' for '\(command)'\(Suggestion.didYouMean(name, in: options.map(\.name)))"
+        )
       }
       if spec.takesValue {
         let value: String
         if let inline {
           value = inline
         } else {
-          guard i < args.count else { throw UsageError(message: "option '\(name)' needs a value (\(spec.valueName))") }
+          guard i < args.count else {
+            throw UsageError(message: "option '\(name)' needs a value (\(spec.valueName))")
+          }
           value = args[i]
           i += 1
         }
@@ -73,7 +80,8 @@ struct ParsedArguments {
   func positiveInt(_ name: String, max: Int = ConfigLoader.maximumSize) throws -> Int? {
     guard let text = value(name) else { return nil }
     guard let n = Int(text), n > 0, n <= max else {
-      throw UsageError(message: "option '\(name)' expects a positive integer up to \(max), found '\(text)'")
+      throw UsageError(
+        message: "option '\(name)' expects a positive integer up to \(max), found '\(text)'")
     }
     return n
   }
@@ -91,7 +99,10 @@ struct ParsedArguments {
   func choice(_ name: String, in allowed: [String], default fallback: String) throws -> String {
     guard let text = value(name) else { return fallback }
     guard allowed.contains(text) else {
-      throw UsageError(message: "option '\(name)' expects one of \(allowed.joined(separator: ", ")), found '\(text)'\(Suggestion.didYouMean(text, in: allowed))")
+      throw UsageError(
+        message:
+          "option '\(name)' expects one of \(allowed.joined(separator: ", ")), found '\(text)'\(Suggestion.didYouMean(text, in: allowed))"
+      )
     }
     return text
   }

@@ -42,34 +42,55 @@ public enum CLI {
   }
 
   static let commonConfigOptions: [OptionSpec] = [
-    OptionSpec(name: "--set", takesValue: true, repeatable: true, help: "override a config key (repeatable), e.g. --set model.tensor_model_parallel_size=4", valueName: "KEY=VALUE"),
-    OptionSpec(name: "--megatron-args", takesValue: false, help: "FILE is a Megatron-LM launch script or argument list, not NeMo YAML"),
-    OptionSpec(name: "--gpus", takesValue: true, help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
-    OptionSpec(name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb (overrides megaplan.gpu)", valueName: "NAME"),
+    OptionSpec(
+      name: "--set", takesValue: true, repeatable: true,
+      help: "override a config key (repeatable), e.g. --set model.tensor_model_parallel_size=4",
+      valueName: "KEY=VALUE"),
+    OptionSpec(
+      name: "--megatron-args", takesValue: false,
+      help: "FILE is a Megatron-LM launch script or argument list, not NeMo YAML"),
+    OptionSpec(
+      name: "--gpus", takesValue: true,
+      help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
+    OptionSpec(
+      name: "--gpu", takesValue: true,
+      help: "GPU type: a100-80gb, a100-40gb (overrides megaplan.gpu)", valueName: "NAME"),
     OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
 
   static var commands: [Command] {
     [
       Command(
-        name: "estimate", summary: "per-GPU memory, FLOPs, step time and time to train for one config",
-        usage: "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
-        options: [OptionSpec(name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")] + commonConfigOptions,
+        name: "estimate",
+        summary: "per-GPU memory, FLOPs, step time and time to train for one config",
+        usage:
+          "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
+        options: [
+          OptionSpec(
+            name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
+        ] + commonConfigOptions,
         run: EstimateCommand.run),
       Command(
-        name: "compare", summary: "recompute strategies side by side, with the fastest that fits marked",
-        usage: "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...",
+        name: "compare",
+        summary: "recompute strategies side by side, with the fastest that fits marked",
+        usage:
+          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...",
         options: CompareCommand.options, run: CompareCommand.run),
       Command(
-        name: "check", summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
-        usage: "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github]",
+        name: "check",
+        summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
+        usage:
+          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github]",
         options: CheckCommand.options, run: CheckCommand.run),
       Command(
-        name: "search", summary: "the fastest tensor/pipeline/data layout that fits, found exhaustively",
-        usage: "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
+        name: "search",
+        summary: "the fastest tensor/pipeline/data layout that fits, found exhaustively",
+        usage:
+          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
-        name: "config", summary: "the effective configuration megaplan uses, and where each value came from",
+        name: "config",
+        summary: "the effective configuration megaplan uses, and where each value came from",
         usage: "megaplan config FILE [--format text|json] [--set KEY=VALUE]...",
         options: ConfigCommand.options, run: ConfigCommand.run),
       Command(
@@ -101,7 +122,8 @@ public enum CLI {
       return ExitCode.usage
     }
     do {
-      let parsed = try ParsedArguments.parse(Array(arguments.dropFirst()), options: command.options, command: command.name)
+      let parsed = try ParsedArguments.parse(
+        Array(arguments.dropFirst()), options: command.options, command: command.name)
       if parsed.has("--help") {
         io.out(help(for: command))
         return ExitCode.success
@@ -140,7 +162,9 @@ public enum CLI {
   }
 
   static func help(for command: Command) -> String {
-    var lines = ["megaplan \(command.name): \(command.summary)", "", "usage: \(command.usage)", "", "options:"]
+    var lines = [
+      "megaplan \(command.name): \(command.summary)", "", "usage: \(command.usage)", "", "options:",
+    ]
     for option in command.options {
       let name = option.takesValue ? "\(option.name) \(option.valueName)" : option.name
       lines.append("  \(Format.pad(name, 26)) \(option.help)")
@@ -150,9 +174,14 @@ public enum CLI {
 
   /// The single positional FILE argument.
   static func singleFile(_ parsed: ParsedArguments) throws -> String {
-    guard let file = parsed.positional.first else { throw UsageError(message: "missing FILE (a NeMo YAML config)") }
+    guard let file = parsed.positional.first else {
+      throw UsageError(message: "missing FILE (a NeMo YAML config)")
+    }
     guard parsed.positional.count == 1 else {
-      throw UsageError(message: "expected one FILE, found \(parsed.positional.count): \(parsed.positional.joined(separator: " "))")
+      throw UsageError(
+        message:
+          "expected one FILE, found \(parsed.positional.count): \(parsed.positional.joined(separator: " "))"
+      )
     }
     return file
   }

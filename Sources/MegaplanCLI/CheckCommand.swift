@@ -4,13 +4,24 @@ import MegatronPlan
 /// `megaplan check FILE... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N]
 /// [--format text|json|github]`: the CI gate.
 enum CheckCommand {
-  static let options: [OptionSpec] = [
-    OptionSpec(name: "--max-memory-fraction", takesValue: true, help: "fail when total per GPU > capacity × F (default 0.95)", valueName: "F"),
-    OptionSpec(name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)", valueName: "X"),
-    OptionSpec(name: "--max-days", takesValue: true, help: "fail when training megaplan.train_tokens takes longer", valueName: "D"),
-    OptionSpec(name: "--max-gpus", takesValue: true, help: "fail when the config uses more GPUs", valueName: "N"),
-    OptionSpec(name: "--format", takesValue: true, help: "text (default), json or github (workflow annotations)", valueName: "FORMAT"),
-  ] + CLI.commonConfigOptions
+  static let options: [OptionSpec] =
+    [
+      OptionSpec(
+        name: "--max-memory-fraction", takesValue: true,
+        help: "fail when total per GPU > capacity × F (default 0.95)", valueName: "F"),
+      OptionSpec(
+        name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)",
+        valueName: "X"),
+      OptionSpec(
+        name: "--max-days", takesValue: true,
+        help: "fail when training megaplan.train_tokens takes longer", valueName: "D"),
+      OptionSpec(
+        name: "--max-gpus", takesValue: true, help: "fail when the config uses more GPUs",
+        valueName: "N"),
+      OptionSpec(
+        name: "--format", takesValue: true,
+        help: "text (default), json or github (workflow annotations)", valueName: "FORMAT"),
+    ] + CLI.commonConfigOptions
 
   struct FileResult: Encodable {
     var file: String
@@ -35,18 +46,29 @@ enum CheckCommand {
     let format = try parsed.choice("--format", in: ["text", "json", "github"], default: "text")
     var limits = CheckLimits()
     if let f = try parsed.number("--max-memory-fraction") {
-      guard f > 0, f <= 1 else { throw UsageError(message: "option '--max-memory-fraction' expects a number in (0, 1], found '\(f)'") }
+      guard f > 0, f <= 1 else {
+        throw UsageError(
+          message: "option '--max-memory-fraction' expects a number in (0, 1], found '\(f)'")
+      }
       limits.maxMemoryFraction = f
     }
     if let x = try parsed.number("--min-mfu") {
-      guard x > 0, x <= 100 else { throw UsageError(message: "option '--min-mfu' expects a fraction (0.45) or a percent (45), found '\(x)'") }
+      guard x > 0, x <= 100 else {
+        throw UsageError(
+          message: "option '--min-mfu' expects a fraction (0.45) or a percent (45), found '\(x)'")
+      }
       limits.minMFU = x > 1 ? x / 100 : x
     }
     limits.maxDays = try parsed.number("--max-days")
     limits.maxGPUs = try parsed.positiveInt("--max-gpus", max: Int(Int32.max))
-    guard !parsed.positional.isEmpty else { throw UsageError(message: "missing FILE (NeMo YAML configs, or directories of them)") }
+    guard !parsed.positional.isEmpty else {
+      throw UsageError(message: "missing FILE (NeMo YAML configs, or directories of them)")
+    }
     let files = try expand(parsed.positional)
-    guard !files.isEmpty else { throw UsageError(message: "no *.yaml files found in \(parsed.positional.joined(separator: " "))") }
+    guard !files.isEmpty else {
+      throw UsageError(
+        message: "no *.yaml files found in \(parsed.positional.joined(separator: " "))")
+    }
 
     var results: [FileResult] = []
     for file in files {
@@ -54,7 +76,9 @@ enum CheckCommand {
       do {
         let loaded = try ConfigInput.load(path: file, parsed: parsed, io: warnings)
         if limits.maxDays != nil && loaded.run.trainTokens == nil {
-          throw ConfigError("--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)", key: "megaplan.train_tokens")
+          throw ConfigError(
+            "--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)",
+            key: "megaplan.train_tokens")
         }
         let (estimate, violations) = Check.evaluate(loaded.run, limits: limits)
         var locations: [String: SourceLocation] = [:]
@@ -64,12 +88,19 @@ enum CheckCommand {
           default: break
           }
         }
-        results.append(FileResult(
-          file: file, ok: violations.isEmpty, error: nil, violations: violations, totalBytes: estimate.memory.totalBytes,
-          capacityBytes: estimate.memory.capacityBytes, iterationSeconds: estimate.time.iterationSeconds,
-          mfu: estimate.throughput.mfu, days: estimate.training.days, gpus: estimate.layout.gpus, locations: locations))
+        results.append(
+          FileResult(
+            file: file, ok: violations.isEmpty, error: nil, violations: violations,
+            totalBytes: estimate.memory.totalBytes,
+            capacityBytes: estimate.memory.capacityBytes,
+            iterationSeconds: estimate.time.iterationSeconds,
+            mfu: estimate.throughput.mfu, days: estimate.training.days, gpus: estimate.layout.gpus,
+            locations: locations))
       } catch let error as ConfigError {
-        results.append(FileResult(file: file, ok: false, error: error.rendered(), violations: [], errorLocation: error.location))
+        results.append(
+          FileResult(
+            file: file, ok: false, error: error.rendered(), violations: [],
+            errorLocation: error.location))
       }
       if format == "text" { io.err(warnings.stderr) }
     }
@@ -82,16 +113,22 @@ enum CheckCommand {
       for r in results {
         if let error = r.error {
           let loc = r.errorLocation
-          io.out("::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1)::\(escape(error.split(separator: "\n").first.map(String.init) ?? error))\n")
+          io.out(
+            "::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1)::\(escape(error.split(separator: "\n").first.map(String.init) ?? error))\n"
+          )
         }
         for v in r.violations {
           let loc = location(for: v.key, in: r)
           let message = v.message + (v.suggestion.map { "; \($0)" } ?? "")
-          io.out("::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1),title=megaplan check: \(v.what)::\(escape(message))\n")
+          io.out(
+            "::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1),title=megaplan check: \(v.what)::\(escape(message))\n"
+          )
         }
       }
       let failed = results.filter { !$0.ok }.count
-      io.out("megaplan check: \(results.count - failed) of \(results.count) config\(results.count == 1 ? "" : "s") passed\n")
+      io.out(
+        "megaplan check: \(results.count - failed) of \(results.count) config\(results.count == 1 ? "" : "s") passed\n"
+      )
     default:
       for r in results {
         if let error = r.error {
@@ -100,7 +137,9 @@ enum CheckCommand {
           continue
         }
         if r.ok {
-          io.out("ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n")
+          io.out(
+            "ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
+          )
         } else {
           io.out("FAIL \(r.file)\n")
           for v in r.violations {
@@ -122,7 +161,8 @@ enum CheckCommand {
 
   /// GitHub workflow commands escape %, CR and LF in messages.
   static func escape(_ s: String) -> String {
-    s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+    s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
+      .replacingOccurrences(of: "\n", with: "%0A")
   }
 
   /// Files as given; directories become every *.yaml / *.yml below them, sorted.

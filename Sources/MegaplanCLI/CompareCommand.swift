@@ -3,22 +3,31 @@ import MegatronPlan
 
 /// `megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...`
 enum CompareCommand {
-  static let options: [OptionSpec] = [
-    OptionSpec(name: "--format", takesValue: true, help: "text (default), json, csv or markdown", valueName: "FORMAT"),
-    OptionSpec(name: "--chart", takesValue: true, help: "also write an SVG chart of memory and iteration time per strategy", valueName: "OUT.svg"),
-  ] + CLI.commonConfigOptions
+  static let options: [OptionSpec] =
+    [
+      OptionSpec(
+        name: "--format", takesValue: true, help: "text (default), json, csv or markdown",
+        valueName: "FORMAT"),
+      OptionSpec(
+        name: "--chart", takesValue: true,
+        help: "also write an SVG chart of memory and iteration time per strategy",
+        valueName: "OUT.svg"),
+    ] + CLI.commonConfigOptions
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
-    let format = try parsed.choice("--format", in: ["text", "json", "csv", "markdown"], default: "text")
+    let format = try parsed.choice(
+      "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io)
     let comparison = Comparison(loaded.run)
     if let chart = parsed.value("--chart") {
-      let svg = ComparisonChart.svg(comparison, title: "Recompute strategies: \((file as NSString).lastPathComponent)")
+      let svg = ComparisonChart.svg(
+        comparison, title: "Recompute strategies: \((file as NSString).lastPathComponent)")
       do {
         try svg.write(toFile: chart, atomically: true, encoding: .utf8)
       } catch {
-        throw UsageError(message: "cannot write the chart to '\(chart)': \(error.localizedDescription)")
+        throw UsageError(
+          message: "cannot write the chart to '\(chart)': \(error.localizedDescription)")
       }
     }
     switch format {

@@ -3,9 +3,11 @@ import MegatronPlan
 /// `megaplan config FILE`: the effective configuration megaplan uses, with where each value came
 /// from (file:line:column, --set, default, or derived).
 enum ConfigCommand {
-  static let options: [OptionSpec] = [
-    OptionSpec(name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
-  ] + CLI.commonConfigOptions
+  static let options: [OptionSpec] =
+    [
+      OptionSpec(
+        name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
+    ] + CLI.commonConfigOptions
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
     let format = try parsed.choice("--format", in: ["text", "json"], default: "text")
@@ -14,7 +16,9 @@ enum ConfigCommand {
     switch format {
     case "json":
       struct Entry: Encodable { var key: String; var value: String; var source: String }
-      let entries = loaded.settings.map { Entry(key: $0.key, value: $0.value, source: origin($0.origin)) }
+      let entries = loaded.settings.map {
+        Entry(key: $0.key, value: $0.value, source: origin($0.origin))
+      }
       io.out(try JSONOutput.encode(entries) + "\n")
     default:
       io.out("megaplan config: \(file)\n\n")

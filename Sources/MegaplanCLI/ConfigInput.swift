@@ -22,7 +22,8 @@ enum ConfigInput {
     defer { try? handle.close() }
     let data = (try? handle.read(upToCount: maximumFileBytes + 1)) ?? Data()
     if data.count > maximumFileBytes {
-      throw ConfigError("cannot read '\(path)': larger than \(maximumFileBytes >> 20) MiB, which is no config file")
+      throw ConfigError(
+        "cannot read '\(path)': larger than \(maximumFileBytes >> 20) MiB, which is no config file")
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw ConfigError("cannot read '\(path)': not UTF-8 text")
@@ -34,33 +35,45 @@ enum ConfigInput {
   static func applyOverrides(_ sets: [String], to document: inout ConfigDocument) throws {
     for (index, text) in sets.enumerated() {
       guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-        throw UsageError(message: "--set expects KEY=VALUE (e.g. --set model.tensor_model_parallel_size=4), found '\(text)'")
+        throw UsageError(
+          message:
+            "--set expects KEY=VALUE (e.g. --set model.tensor_model_parallel_size=4), found '\(text)'"
+        )
       }
       let key = String(text[..<eq])
       let value = String(text[text.index(after: eq)...])
       let column = text.distance(from: text.startIndex, to: eq) + 2
-      let location = SourceLocation(file: "--set", line: index + 1, column: column, length: max(1, value.count), lineText: text)
-      guard key.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }) else {
-        throw ConfigError("--set key '\(key)' is not a dotted key path like model.hidden_size", key: key, at: location)
+      let location = SourceLocation(
+        file: "--set", line: index + 1, column: column, length: max(1, value.count), lineText: text)
+      guard key.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty })
+      else {
+        throw ConfigError(
+          "--set key '\(key)' is not a dotted key path like model.hidden_size", key: key,
+          at: location)
       }
       try document.override(key, with: value, location: location)
     }
   }
 
   /// Reads, overrides and loads; warnings go to `io`'s stderr.
-  static func load(path: String, parsed: ParsedArguments, io: CLIOutput, applyGPUCount: Bool = true) throws -> LoadedConfig {
+  static func load(path: String, parsed: ParsedArguments, io: CLIOutput, applyGPUCount: Bool = true)
+    throws -> LoadedConfig
+  {
     let text = try readText(path)
     var document: ConfigDocument
     if parsed.has("--megatron-args") {
       let root = try MegatronArguments.parse(
-        text, file: path, gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil, gpuName: parsed.value("--gpu"))
+        text, file: path, gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
+        gpuName: parsed.value("--gpu"))
       document = ConfigDocument(root: root, file: path)
     } else {
       document = try ConfigDocument.parse(text, file: path)
       if applyGPUCount, let gpus = try parsed.positiveInt("--gpus") {
         try applyOverrides(["trainer.num_nodes=1", "trainer.devices=\(gpus)"], to: &document)
       }
-      if let gpu = parsed.value("--gpu") { try applyOverrides(["megaplan.gpu=\(gpu)"], to: &document) }
+      if let gpu = parsed.value("--gpu") {
+        try applyOverrides(["megaplan.gpu=\(gpu)"], to: &document)
+      }
     }
     try applyOverrides(parsed.all("--set"), to: &document)
     let loaded = try ConfigLoader.load(document)

@@ -5,38 +5,76 @@ import MegatronPlan
 /// the fastest layout that fits, found exhaustively.
 enum SearchCommand {
   static let options: [OptionSpec] = [
-    OptionSpec(name: "--gpus", takesValue: true, help: "GPUs to lay out (default: the file's nodes × devices)", valueName: "N"),
-    OptionSpec(name: "--nodes", takesValue: true, help: "nodes to lay out (× GPUs per node)", valueName: "N"),
-    OptionSpec(name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb, h100-sxm", valueName: "NAME"),
-    OptionSpec(name: "--top", takesValue: true, help: "how many layouts to show (default 5)", valueName: "K"),
-    OptionSpec(name: "--objective", takesValue: true, help: "throughput (default), days, or gpus (fewest GPUs meeting --max-days)", valueName: "NAME"),
-    OptionSpec(name: "--max-days", takesValue: true, help: "deadline for --objective gpus", valueName: "D"),
+    OptionSpec(
+      name: "--gpus", takesValue: true,
+      help: "GPUs to lay out (default: the file's nodes × devices)", valueName: "N"),
+    OptionSpec(
+      name: "--nodes", takesValue: true, help: "nodes to lay out (× GPUs per node)", valueName: "N"),
+    OptionSpec(
+      name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb, h100-sxm",
+      valueName: "NAME"),
+    OptionSpec(
+      name: "--top", takesValue: true, help: "how many layouts to show (default 5)", valueName: "K"),
+    OptionSpec(
+      name: "--objective", takesValue: true,
+      help: "throughput (default), days, or gpus (fewest GPUs meeting --max-days)",
+      valueName: "NAME"),
+    OptionSpec(
+      name: "--max-days", takesValue: true, help: "deadline for --objective gpus", valueName: "D"),
     OptionSpec(name: "--tensor", takesValue: true, help: "fix t", valueName: "N"),
     OptionSpec(name: "--pipeline", takesValue: true, help: "fix p", valueName: "N"),
-    OptionSpec(name: "--virtual", takesValue: true, help: "fix v (1 = no interleaving)", valueName: "N"),
+    OptionSpec(
+      name: "--virtual", takesValue: true, help: "fix v (1 = no interleaving)", valueName: "N"),
     OptionSpec(name: "--micro-batch", takesValue: true, help: "fix b", valueName: "N"),
-    OptionSpec(name: "--recompute", takesValue: true, help: "allowed recompute: a comma list of none, selective, full (full includes partial)", valueName: "LIST"),
-    OptionSpec(name: "--sequence-parallel", takesValue: true, help: "on, off or any (default any)", valueName: "WHICH"),
-    OptionSpec(name: "--distributed-optimizer", takesValue: true, help: "on, off or any (default any)", valueName: "WHICH"),
-    OptionSpec(name: "--allow-cross-node-tensor", takesValue: false, help: "let t exceed the GPUs of one node"),
-    OptionSpec(name: "--max-memory-fraction", takesValue: true, help: "headroom rule as in check (default 0.95)", valueName: "F"),
-    OptionSpec(name: "--emit-config", takesValue: true, help: "write the winner as NeMo YAML (FILE with the layout keys replaced)", valueName: "OUT.yaml"),
-    OptionSpec(name: "--format", takesValue: true, help: "text (default), json, csv or markdown", valueName: "FORMAT"),
-    OptionSpec(name: "--benchmark", takesValue: false, help: "also time the search and print layouts evaluated, wall time and layouts/s"),
-    OptionSpec(name: "--set", takesValue: true, repeatable: true, help: "override a config key (repeatable)", valueName: "KEY=VALUE"),
-    OptionSpec(name: "--megatron-args", takesValue: false, help: "FILE is a Megatron-LM launch script or argument list"),
+    OptionSpec(
+      name: "--recompute", takesValue: true,
+      help: "allowed recompute: a comma list of none, selective, full (full includes partial)",
+      valueName: "LIST"),
+    OptionSpec(
+      name: "--sequence-parallel", takesValue: true, help: "on, off or any (default any)",
+      valueName: "WHICH"),
+    OptionSpec(
+      name: "--distributed-optimizer", takesValue: true, help: "on, off or any (default any)",
+      valueName: "WHICH"),
+    OptionSpec(
+      name: "--allow-cross-node-tensor", takesValue: false,
+      help: "let t exceed the GPUs of one node"),
+    OptionSpec(
+      name: "--max-memory-fraction", takesValue: true,
+      help: "headroom rule as in check (default 0.95)", valueName: "F"),
+    OptionSpec(
+      name: "--emit-config", takesValue: true,
+      help: "write the winner as NeMo YAML (FILE with the layout keys replaced)",
+      valueName: "OUT.yaml"),
+    OptionSpec(
+      name: "--format", takesValue: true, help: "text (default), json, csv or markdown",
+      valueName: "FORMAT"),
+    OptionSpec(
+      name: "--benchmark", takesValue: false,
+      help: "also time the search and print layouts evaluated, wall time and layouts/s"),
+    OptionSpec(
+      name: "--set", takesValue: true, repeatable: true, help: "override a config key (repeatable)",
+      valueName: "KEY=VALUE"),
+    OptionSpec(
+      name: "--megatron-args", takesValue: false,
+      help: "FILE is a Megatron-LM launch script or argument list"),
     OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
-    let format = try parsed.choice("--format", in: ["text", "json", "csv", "markdown"], default: "text")
+    let format = try parsed.choice(
+      "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
-    if parsed.has("--gpus") && parsed.has("--nodes") { throw UsageError(message: "give --gpus or --nodes, not both") }
+    if parsed.has("--gpus") && parsed.has("--nodes") {
+      throw UsageError(message: "give --gpus or --nodes, not both")
+    }
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
     var base = loaded.run
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
-    if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) { constraints.gpus = nodes * base.gpu.gpusPerNode }
+    if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) {
+      constraints.gpus = nodes * base.gpu.gpusPerNode
+    }
     constraints.tensor = try parsed.positiveInt("--tensor")
     constraints.pipeline = try parsed.positiveInt("--pipeline")
     constraints.virtualStages = try parsed.positiveInt("--virtual")
@@ -45,7 +83,10 @@ enum SearchCommand {
       var set = Set<LayoutSearch.Granularity>()
       for word in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
         guard let g = LayoutSearch.Granularity(rawValue: word) else {
-          throw UsageError(message: "option '--recompute' expects a comma list of none, selective, full; found '\(word)'\(Suggestion.didYouMean(word, in: ["none", "selective", "full"]))")
+          throw UsageError(
+            message:
+              "option '--recompute' expects a comma list of none, selective, full; found '\(word)'\(Suggestion.didYouMean(word, in: ["none", "selective", "full"]))"
+          )
         }
         set.insert(g)
       }
@@ -59,12 +100,17 @@ enum SearchCommand {
     default: constraints.distributedOptimizer = nil
     }
     constraints.allowCrossNodeTensor = parsed.has("--allow-cross-node-tensor")
-    let objectiveName = try parsed.choice("--objective", in: LayoutSearch.Objective.allCases.map(\.rawValue), default: "throughput")
+    let objectiveName = try parsed.choice(
+      "--objective", in: LayoutSearch.Objective.allCases.map(\.rawValue), default: "throughput")
     var options = LayoutSearch.Options(
-      objective: LayoutSearch.Objective(rawValue: objectiveName) ?? .throughput, top: try parsed.positiveInt("--top", max: 1000) ?? 5,
+      objective: LayoutSearch.Objective(rawValue: objectiveName) ?? .throughput,
+      top: try parsed.positiveInt("--top", max: 1000) ?? 5,
       maxDays: try parsed.number("--max-days"), constraints: constraints)
     if let f = try parsed.number("--max-memory-fraction") {
-      guard f > 0, f <= 1 else { throw UsageError(message: "option '--max-memory-fraction' expects a number in (0, 1], found '\(f)'") }
+      guard f > 0, f <= 1 else {
+        throw UsageError(
+          message: "option '--max-memory-fraction' expects a number in (0, 1], found '\(f)'")
+      }
       options.maxMemoryFraction = f
     }
     base.constants = .standard
@@ -84,9 +130,12 @@ enum SearchCommand {
     }
 
     if let out = parsed.value("--emit-config"), let best = result.best {
-      guard !parsed.has("--megatron-args") else { throw UsageError(message: "--emit-config writes NeMo YAML and needs a YAML FILE") }
+      guard !parsed.has("--megatron-args") else {
+        throw UsageError(message: "--emit-config writes NeMo YAML and needs a YAML FILE")
+      }
       let text = try ConfigInput.readText(file)
-      let emitted = LayoutSearch.emitConfig(text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
+      let emitted = LayoutSearch.emitConfig(
+        text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
       do {
         try emitted.write(toFile: out, atomically: true, encoding: .utf8)
       } catch {

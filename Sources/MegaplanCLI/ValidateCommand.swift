@@ -2,7 +2,9 @@ import MegatronPlan
 
 /// `megaplan validate`: published against predicted for the development runs (reference §6).
 enum ValidateCommand {
-  static let options: [OptionSpec] = [OptionSpec(name: "--help", takesValue: false, help: "show this help")]
+  static let options: [OptionSpec] = [
+    OptionSpec(name: "--help", takesValue: false, help: "show this help")
+  ]
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
     guard parsed.positional.isEmpty else { throw UsageError(message: "validate takes no FILE") }

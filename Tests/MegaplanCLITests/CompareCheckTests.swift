@@ -22,7 +22,8 @@ let k22Shares: [ShareCase] = [
 ]
 
 func scratchDirectory() throws -> URL {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("megaplan-tests-\(UUID().uuidString)")
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "megaplan-tests-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   return dir
 }
@@ -56,20 +57,32 @@ func scratchDirectory() throws -> URL {
     #expect(abs(perLayer("full") / baseline - c.full) < 0.001)
   }
 
-  @Test("the recommended row is the fastest that fits; SP + selective beats full recompute", arguments: k22Shares.map(\.config))
+  @Test(
+    "the recommended row is the fastest that fits; SP + selective beats full recompute",
+    arguments: k22Shares.map(\.config))
   func recommended(_ config: String) throws {
     let rows = try rows(config)
     let fitting = rows.filter { (value($0, "memory.fits") as? Bool) == true }
-    let fastest = fitting.min { (value($0, "time.iteration_seconds") as? Double ?? .infinity) < (value($1, "time.iteration_seconds") as? Double ?? .infinity) }
+    let fastest = fitting.min {
+      (value($0, "time.iteration_seconds") as? Double ?? .infinity)
+        < (value($1, "time.iteration_seconds") as? Double ?? .infinity)
+    }
     let marked = rows.filter { ($0["recommended"] as? Bool) == true }
     #expect(marked.count == 1)
     #expect((marked.first?["label"] as? String) == (fastest?["label"] as? String))
-    let t = { (label: String) in rows.first { ($0["label"] as? String) == label }.flatMap { value($0, "time.iteration_seconds") as? Double } ?? .nan }
+    let t = { (label: String) in
+      rows.first { ($0["label"] as? String) == label }.flatMap {
+        value($0, "time.iteration_seconds") as? Double
+      } ?? .nan
+    }
     // K22 Table 5: present work (SP + selective) is 29–32 % faster than full recompute.
     let speedup = t("full") / t("selective + SP") - 1
     #expect(speedup > 0.2 && speedup < 0.45, "speedup \(speedup)")
     // K22 Fig. 1 / §1.8: none of the four models fits without SP + selective together... at least the no-recompute baseline does not.
-    #expect((rows.first { ($0["label"] as? String) == "none" }.flatMap { value($0, "memory.fits") as? Bool }) == false)
+    #expect(
+      (rows.first { ($0["label"] as? String) == "none" }.flatMap {
+        value($0, "memory.fits") as? Bool
+      }) == false)
   }
 
   @Test("the chart is valid SVG with one bar group per strategy and the capacity line")
@@ -82,7 +95,10 @@ func scratchDirectory() throws -> URL {
     let data = try Data(contentsOf: out)
     final class Counter: NSObject, XMLParserDelegate {
       var bars = 0, capacity = 0, panels = 0, root = ""
-      func parser(_ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+      func parser(
+        _ p: XMLParser, didStartElement e: String, namespaceURI: String?, qualifiedName: String?,
+        attributes: [String: String]
+      ) {
         if root.isEmpty { root = e }
         if attributes["class"] == "bar" { bars += 1 }
         if attributes["class"] == "capacity" { capacity += 1 }
@@ -99,7 +115,8 @@ func scratchDirectory() throws -> URL {
     #expect(counter.panels == 2)
     #expect(counter.capacity == 1)
     let text = String(decoding: data, as: UTF8.self)
-    #expect(!text.contains("<script") && !text.contains("@font-face") && !text.contains("href=\"http"))
+    #expect(
+      !text.contains("<script") && !text.contains("@font-face") && !text.contains("href=\"http"))
   }
 
   /// 175B at t8 p8 on 64 A100 40GB: even full recompute + SP needs about 48 GiB (the states
@@ -107,7 +124,9 @@ func scratchDirectory() throws -> URL {
   /// stages (fewer parameters per GPU) would.
   @Test("when nothing fits, compare says what would, with its estimate")
   func remedies() throws {
-    let r = runCLI(["compare", rooted("configs/k22-175b.yaml"), "--gpu", "a100-40gb", "--format", "json"])
+    let r = runCLI([
+      "compare", rooted("configs/k22-175b.yaml"), "--gpu", "a100-40gb", "--format", "json",
+    ])
     #expect(r.code == 0)
     let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
     let rows = object?["rows"] as? [[String: Any]] ?? []
@@ -205,7 +224,9 @@ func scratchDirectory() throws -> URL {
     let dir = try scratchDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     _ = try write(Self.tooBig, in: dir, "a-too-big.yaml")
-    _ = try write(String(contentsOfFile: rooted("configs/k22-22b.yaml"), encoding: .utf8), in: dir, "b-fits.yaml")
+    _ = try write(
+      String(contentsOfFile: rooted("configs/k22-22b.yaml"), encoding: .utf8), in: dir,
+      "b-fits.yaml")
     let r = runCLI(["check", dir.path, "--format", "json"])
     #expect(r.code == 1)
     let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]

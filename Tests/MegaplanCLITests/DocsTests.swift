@@ -6,13 +6,17 @@ import Testing
 /// Meta-tests: the docs list every key, flag and command, every bundled config estimates, and the
 /// recorded validation report is current.
 @Suite struct DocsTests {
-  func doc(_ name: String) -> String { (try? String(contentsOfFile: rooted("docs/\(name)"), encoding: .utf8)) ?? "" }
+  func doc(_ name: String) -> String {
+    (try? String(contentsOfFile: rooted("docs/\(name)"), encoding: .utf8)) ?? ""
+  }
 
   @Test("docs/config.md lists every key megaplan reads")
   func configKeys() {
     let text = doc("config.md")
     for (section, keys) in ConfigLoader.knownKeys {
-      for key in keys { #expect(text.contains("`\(section).\(key)`"), "docs/config.md lacks \(section).\(key)") }
+      for key in keys {
+        #expect(text.contains("`\(section).\(key)`"), "docs/config.md lacks \(section).\(key)")
+      }
     }
   }
 
@@ -20,18 +24,28 @@ import Testing
   func cliOptions() {
     let text = doc("cli.md")
     for command in CLI.commands {
-      #expect(text.contains("megaplan \(command.name)"), "docs/cli.md lacks the \(command.name) command")
-      for option in command.options { #expect(text.contains("`\(option.name)"), "docs/cli.md lacks \(option.name) of \(command.name)") }
+      #expect(
+        text.contains("megaplan \(command.name)"), "docs/cli.md lacks the \(command.name) command")
+      for option in command.options {
+        #expect(
+          text.contains("`\(option.name)"), "docs/cli.md lacks \(option.name) of \(command.name)")
+      }
     }
   }
 
   @Test("docs/megatron-args.md lists every Megatron flag megaplan maps")
   func megatronFlags() {
     let text = doc("megatron-args.md")
-    for (flag, _) in MegatronArguments.mappedFlags { #expect(text.contains(flag), "docs/megatron-args.md lacks \(flag)") }
+    for (flag, _) in MegatronArguments.mappedFlags {
+      #expect(text.contains(flag), "docs/megatron-args.md lacks \(flag)")
+    }
   }
 
-  @Test("every bundled config estimates", arguments: (try? FileManager.default.contentsOfDirectory(atPath: rooted("configs")))?.filter { $0.hasSuffix(".yaml") }.sorted() ?? [])
+  @Test(
+    "every bundled config estimates",
+    arguments: (try? FileManager.default.contentsOfDirectory(atPath: rooted("configs")))?.filter {
+      $0.hasSuffix(".yaml")
+    }.sorted() ?? [])
   func bundled(_ name: String) {
     let r = runCLI(["estimate", rooted("configs/\(name)"), "--format", "json"])
     #expect(r.code == 0, "\(name): \(r.stderr)")
@@ -40,6 +54,8 @@ import Testing
 
   @Test("docs/validation.md holds the current `megaplan validate` output")
   func validationCurrent() {
-    #expect(doc("validation.md").contains(ValidationReport.text()), "rerun `megaplan validate` and paste its output into docs/validation.md")
+    #expect(
+      doc("validation.md").contains(ValidationReport.text()),
+      "rerun `megaplan validate` and paste its output into docs/validation.md")
   }
 }

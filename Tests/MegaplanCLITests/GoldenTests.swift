@@ -8,7 +8,9 @@ import Testing
 @Suite struct GoldenTests {
   static let malformed: [String] = {
     let dir = packageRoot.appendingPathComponent("Tests/MegaplanCLITests/Snapshots/malformed").path
-    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
+    return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+      $0.hasSuffix(".yaml")
+    }.sorted()
   }()
 
   @Test("malformed inputs: exit 64 and the golden message with its location", arguments: malformed)
@@ -17,12 +19,17 @@ import Testing
     let r = runCLI(["estimate", rooted(path)])
     #expect(r.code == 64)
     #expect(r.stdout.isEmpty)
-    assertSnapshot(relativized(r.stderr), named: "malformed/\(name.replacingOccurrences(of: ".yaml", with: ".txt"))")
+    assertSnapshot(
+      relativized(r.stderr),
+      named: "malformed/\(name.replacingOccurrences(of: ".yaml", with: ".txt"))")
   }
 
   @Test("end to end: estimate on a bundled config, text and JSON, against golden outputs")
   func estimate() {
-    let text = runCLI(["estimate", "configs/gpt3-175b-1024gpu.yaml"].map { $0.hasPrefix("configs/") ? rooted($0) : $0 })
+    let text = runCLI(
+      ["estimate", "configs/gpt3-175b-1024gpu.yaml"].map {
+        $0.hasPrefix("configs/") ? rooted($0) : $0
+      })
     #expect(text.code == 0 && text.stderr.isEmpty)
     assertSnapshot(relativized(text.stdout), named: "estimate-gpt3-175b-1024gpu.txt")
     let json = runCLI(["estimate", rooted("configs/k22-175b.yaml"), "--format", "json"])

@@ -30,15 +30,20 @@ import Testing
     torchrun --nproc_per_node $GPUS_PER_NODE --nnodes $SLURM_NNODES pretrain_gpt.py "${MODEL_ARGS[@]}" $options
     """#
 
-  @Test("a launch script with variables and continuations estimates exactly like the equivalent NeMo YAML")
+  @Test(
+    "a launch script with variables and continuations estimates exactly like the equivalent NeMo YAML"
+  )
   func sameEstimate() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("megaplan-tests-\(UUID().uuidString)")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "megaplan-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("train.sh")
     try Self.script.write(to: file, atomically: true, encoding: .utf8)
     let fromScript = runCLI(["estimate", "--megatron-args", file.path, "--format", "json"])
-    let fromYAML = runCLI(["estimate", rooted("configs/gpt3-175b-1024gpu.yaml"), "--format", "json"])
+    let fromYAML = runCLI([
+      "estimate", rooted("configs/gpt3-175b-1024gpu.yaml"), "--format", "json",
+    ])
     #expect(fromScript.code == 0, "\(fromScript.stderr)")
     #expect(fromYAML.code == 0)
     #expect(fromScript.stdout == fromYAML.stdout)
@@ -46,16 +51,33 @@ import Testing
 
   @Test("the real Megatron-LM example reads; a template whose node count cannot hold t·p says so")
   func realScripts() {
-    let example = runCLI(["estimate", "--megatron-args", rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/pretrain_gpt3_175B.sh")])
+    let example = runCLI([
+      "estimate", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/pretrain_gpt3_175B.sh"),
+    ])
     #expect(example.code == 0, "\(example.stderr)")
     #expect(example.stdout.contains("1,024 × A100"))
     // NUM_NODES=1 with t8 p16: 8 GPUs cannot hold 128-way model parallelism.
-    let template = runCLI(["estimate", "--megatron-args", rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh")])
-    #expect(template.code == 64 && template.stderr.contains("not divisible by tensor × pipeline parallel size 8 × 16"))
-    let fixed = runCLI(["estimate", "--megatron-args", rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"), "--gpus", "1024"])
+    let template = runCLI([
+      "estimate", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
+    ])
+    #expect(
+      template.code == 64
+        && template.stderr.contains("not divisible by tensor × pipeline parallel size 8 × 16"))
+    let fixed = runCLI([
+      "estimate", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
+      "--gpus", "1024",
+    ])
     #expect(fixed.code == 0 || fixed.stderr.contains("megaplan.vocab_size"), "\(fixed.stderr)")
     // BLOOM uses ALiBi, which megaplan does not model yet: refused with the flag's place.
-    let bloom = runCLI(["estimate", "--megatron-args", rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/bloom-tr11-176B-ml.slurm")])
-    #expect(bloom.code == 64 && bloom.stderr.contains("alibi") && bloom.stderr.contains("not modeled yet"))
+    let bloom = runCLI([
+      "estimate", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/bloom-tr11-176B-ml.slurm"),
+    ])
+    #expect(
+      bloom.code == 64 && bloom.stderr.contains("alibi") && bloom.stderr.contains("not modeled yet")
+    )
   }
 }

@@ -3,13 +3,18 @@ import Testing
 @testable import MegaplanCLI
 
 @Suite struct SearchCommandTests {
-  @Test("search finds a layout at least as fast as K22's for the 22B model and emits a config that estimates the same")
+  @Test(
+    "search finds a layout at least as fast as K22's for the 22B model and emits a config that estimates the same"
+  )
   func emitRoundTrip() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("megaplan-tests-\(UUID().uuidString)")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "megaplan-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("best.yaml")
-    let search = runCLI(["search", rooted("configs/k22-22b.yaml"), "--format", "json", "--emit-config", out.path])
+    let search = runCLI([
+      "search", rooted("configs/k22-22b.yaml"), "--format", "json", "--emit-config", out.path,
+    ])
     #expect(search.code == 0, "\(search.stderr)")
     let object = try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [String: Any]
     let candidates = object?["candidates"] as? [[String: Any]] ?? []
@@ -17,13 +22,16 @@ import Testing
     let bestTime = ((best["time"] as? [String: Any])?["iteration_seconds"] as? Double) ?? .nan
     // The published layout's own estimate.
     let published = runCLI(["estimate", rooted("configs/k22-22b.yaml"), "--format", "json"])
-    let publishedObject = try JSONSerialization.jsonObject(with: Data(published.stdout.utf8)) as? [String: Any]
-    let publishedTime = ((publishedObject?["time"] as? [String: Any])?["iteration_seconds"] as? Double) ?? .nan
+    let publishedObject =
+      try JSONSerialization.jsonObject(with: Data(published.stdout.utf8)) as? [String: Any]
+    let publishedTime =
+      ((publishedObject?["time"] as? [String: Any])?["iteration_seconds"] as? Double) ?? .nan
     #expect(bestTime <= publishedTime)
     // The emitted YAML reads back to the same numbers.
     let again = runCLI(["estimate", out.path, "--format", "json"])
     #expect(again.code == 0, "\(again.stderr)")
-    let againObject = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+    let againObject =
+      try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
     #expect(((againObject?["time"] as? [String: Any])?["iteration_seconds"] as? Double) == bestTime)
     #expect((againObject?["layout"] as? NSDictionary) == (best["layout"] as? NSDictionary))
     #expect((object?["evaluated"] as? Int ?? 0) >= (object?["feasible"] as? Int ?? 0))

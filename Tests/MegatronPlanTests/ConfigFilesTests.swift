@@ -16,22 +16,58 @@ struct GPTFile: CustomStringConvertible, Sendable {
 }
 
 let gptFiles: [GPTFile] = [
-  GPTFile(path: "nemo-launcher/gpt3/126m.yaml", layers: 12, hidden: 768, heads: 12, seq: 2048, micro: 4, global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
-  GPTFile(path: "nemo-launcher/gpt3/175b.yaml", layers: 96, hidden: 12288, heads: 96, seq: 2048, micro: 1, global: 2048, t: 4, p: 8, v: 6, sp: true, recompute: "none", gpus: 1024, vocab: 50688),
-  GPTFile(path: "nemo-launcher/gpt3/1b_improved.yaml", layers: 24, hidden: 2048, heads: 16, seq: 2048, micro: 2, global: 512, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
-  GPTFile(path: "nemo-launcher/gpt3/20b.yaml", layers: 44, hidden: 6144, heads: 48, seq: 2048, micro: 2, global: 2048, t: 2, p: 1, v: nil, sp: true, recompute: "none", gpus: 512, vocab: 50432),
-  GPTFile(path: "nemo-launcher/gpt3/400m_improved.yaml", layers: 24, hidden: 1024, heads: 16, seq: 2048, micro: 4, global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
-  GPTFile(path: "nemo-launcher/gpt3/40b.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048, micro: 2, global: 2048, t: 2, p: 4, v: nil, sp: true, recompute: "none", gpus: 1024, vocab: 50432),
-  GPTFile(path: "nemo-launcher/gpt3/40b_improved.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048, micro: 1, global: 1536, t: 8, p: 2, v: nil, sp: false, recompute: "none", gpus: 768, vocab: 51200),
-  GPTFile(path: "nemo-launcher/gpt3/5b.yaml", layers: 24, hidden: 4096, heads: 32, seq: 2048, micro: 4, global: 2048, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 128, vocab: 50304),
-  GPTFile(path: "nemo-launcher/gpt3/7b_improved.yaml", layers: 32, hidden: 4096, heads: 32, seq: 2048, micro: 1, global: 512, t: 4, p: 1, v: nil, sp: false, recompute: "none", gpus: 128, vocab: 50688),
+  GPTFile(
+    path: "nemo-launcher/gpt3/126m.yaml", layers: 12, hidden: 768, heads: 12, seq: 2048, micro: 4,
+    global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher/gpt3/175b.yaml", layers: 96, hidden: 12288, heads: 96, seq: 2048, micro: 1,
+    global: 2048, t: 4, p: 8, v: 6, sp: true, recompute: "none", gpus: 1024, vocab: 50688),
+  GPTFile(
+    path: "nemo-launcher/gpt3/1b_improved.yaml", layers: 24, hidden: 2048, heads: 16, seq: 2048,
+    micro: 2, global: 512, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher/gpt3/20b.yaml", layers: 44, hidden: 6144, heads: 48, seq: 2048, micro: 2,
+    global: 2048, t: 2, p: 1, v: nil, sp: true, recompute: "none", gpus: 512, vocab: 50432),
+  GPTFile(
+    path: "nemo-launcher/gpt3/400m_improved.yaml", layers: 24, hidden: 1024, heads: 16, seq: 2048,
+    micro: 4, global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher/gpt3/40b.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048, micro: 2,
+    global: 2048, t: 2, p: 4, v: nil, sp: true, recompute: "none", gpus: 1024, vocab: 50432),
+  GPTFile(
+    path: "nemo-launcher/gpt3/40b_improved.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048,
+    micro: 1, global: 1536, t: 8, p: 2, v: nil, sp: false, recompute: "none", gpus: 768,
+    vocab: 51200),
+  GPTFile(
+    path: "nemo-launcher/gpt3/5b.yaml", layers: 24, hidden: 4096, heads: 32, seq: 2048, micro: 4,
+    global: 2048, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 128, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher/gpt3/7b_improved.yaml", layers: 32, hidden: 4096, heads: 32, seq: 2048,
+    micro: 1, global: 512, t: 4, p: 1, v: nil, sp: false, recompute: "none", gpus: 128, vocab: 50688
+  ),
   // 2022 launcher: `full` with activations_checkpoint_num_layers 0 recomputes nothing.
-  GPTFile(path: "nemo-launcher-2022/gpt3/126m.yaml", layers: 12, hidden: 768, heads: 12, seq: 2048, micro: 4, global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
-  GPTFile(path: "nemo-launcher-2022/gpt3/175b.yaml", layers: 96, hidden: 12288, heads: 96, seq: 2048, micro: 2, global: 2048, t: 8, p: 8, v: nil, sp: true, recompute: "selective", gpus: 1024, vocab: 51200),
-  GPTFile(path: "nemo-launcher-2022/gpt3/20b.yaml", layers: 44, hidden: 6144, heads: 48, seq: 2048, micro: 4, global: 2048, t: 4, p: 1, v: nil, sp: true, recompute: "selective", gpus: 512, vocab: 50688),
-  GPTFile(path: "nemo-launcher-2022/gpt3/40b.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048, micro: 2, global: 2048, t: 4, p: 2, v: nil, sp: true, recompute: "selective", gpus: 1024, vocab: 50688),
-  GPTFile(path: "nemo-launcher-2022/gpt3/5b.yaml", layers: 24, hidden: 4096, heads: 32, seq: 2048, micro: 2, global: 2048, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 128, vocab: 50304),
-  GPTFile(path: "nemo/megatron_gpt_config.yaml", layers: 12, hidden: 768, heads: 12, seq: 512, micro: 4, global: 8, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 1, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher-2022/gpt3/126m.yaml", layers: 12, hidden: 768, heads: 12, seq: 2048,
+    micro: 4, global: 256, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 64, vocab: 50304),
+  GPTFile(
+    path: "nemo-launcher-2022/gpt3/175b.yaml", layers: 96, hidden: 12288, heads: 96, seq: 2048,
+    micro: 2, global: 2048, t: 8, p: 8, v: nil, sp: true, recompute: "selective", gpus: 1024,
+    vocab: 51200),
+  GPTFile(
+    path: "nemo-launcher-2022/gpt3/20b.yaml", layers: 44, hidden: 6144, heads: 48, seq: 2048,
+    micro: 4, global: 2048, t: 4, p: 1, v: nil, sp: true, recompute: "selective", gpus: 512,
+    vocab: 50688),
+  GPTFile(
+    path: "nemo-launcher-2022/gpt3/40b.yaml", layers: 48, hidden: 8192, heads: 64, seq: 2048,
+    micro: 2, global: 2048, t: 4, p: 2, v: nil, sp: true, recompute: "selective", gpus: 1024,
+    vocab: 50688),
+  GPTFile(
+    path: "nemo-launcher-2022/gpt3/5b.yaml", layers: 24, hidden: 4096, heads: 32, seq: 2048,
+    micro: 2, global: 2048, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 128,
+    vocab: 50304),
+  GPTFile(
+    path: "nemo/megatron_gpt_config.yaml", layers: 12, hidden: 768, heads: 12, seq: 512, micro: 4,
+    global: 8, t: 1, p: 1, v: nil, sp: false, recompute: "none", gpus: 1, vocab: 50304),
 ]
 
 /// Files megaplan must refuse, with the key the one-line message names.
@@ -41,7 +77,8 @@ let refusedFiles: [(String, String)] = [
   ("nemo-launcher/t5/220m.yaml", "model.encoder"), ("nemo-launcher/t5/3b.yaml", "model.encoder"),
   ("nemo-launcher/t5/11b.yaml", "model.encoder"), ("nemo-launcher/mt5/170m.yaml", "model.encoder"),
   ("nemo-launcher/mt5/390m.yaml", "model.encoder"), ("nemo-launcher/mt5/3b.yaml", "model.encoder"),
-  ("nemo-launcher-2022/t5/220m.yaml", "model.encoder"), ("nemo-launcher-2022/t5/3b.yaml", "model.encoder"),
+  ("nemo-launcher-2022/t5/220m.yaml", "model.encoder"),
+  ("nemo-launcher-2022/t5/3b.yaml", "model.encoder"),
 ]
 
 func fixture(_ path: String) throws -> (text: String, file: String) {
@@ -64,10 +101,14 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
     let (text, file) = try fixture(f.path)
     let loaded = try ConfigLoader.load(try ConfigDocument.parse(text, file: file))
     let e = Estimate(loaded.run)
-    #expect(e.model.layers == f.layers && e.model.hidden == f.hidden && e.model.heads == f.heads && e.model.sequenceLength == f.seq)
+    #expect(
+      e.model.layers == f.layers && e.model.hidden == f.hidden && e.model.heads == f.heads
+        && e.model.sequenceLength == f.seq)
     #expect(e.model.vocabulary == f.vocab)
     let l = e.layout
-    #expect(l.tensor == f.t && l.pipeline == f.p && l.virtual == f.v && l.microBatch == f.micro && l.globalBatch == f.global)
+    #expect(
+      l.tensor == f.t && l.pipeline == f.p && l.virtual == f.v && l.microBatch == f.micro
+        && l.globalBatch == f.global)
     #expect(l.gpus == f.gpus && l.data == f.gpus / (f.t * f.p))
     #expect(l.sequenceParallel == (f.sp && f.t > 1))
     #expect(l.recompute == f.recompute)
@@ -75,7 +116,9 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
     #expect(loaded.warnings.isEmpty, "spurious warnings: \(loaded.warnings)")
   }
 
-  @Test("Llama 2 and T5/mT5 files are refused with one line naming the key", arguments: refusedFiles.map(\.0))
+  @Test(
+    "Llama 2 and T5/mT5 files are refused with one line naming the key",
+    arguments: refusedFiles.map(\.0))
   func refused(_ path: String) throws {
     let (text, file) = try fixture(path)
     let expected = refusedFiles.first { $0.0 == path }?.1 ?? "?"
@@ -83,7 +126,8 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
       try ConfigLoader.load(try ConfigDocument.parse(text, file: file))
     } throws: { error in
       guard let e = error as? ConfigError else { return false }
-      return e.message.contains(expected) && e.message.contains("not modeled yet") && e.location?.line ?? 0 > 0
+      return e.message.contains(expected) && e.message.contains("not modeled yet")
+        && e.location?.line ?? 0 > 0
     }
   }
 
@@ -105,23 +149,41 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
       """
     let loaded = try ConfigLoader.load(try ConfigDocument.parse(text, file: "typo.yaml"))
     #expect(loaded.warnings.count == 2)
-    #expect(loaded.warnings.first?.message == "unknown key 'model.tensor_model_paralel_size'; did you mean 'tensor_model_parallel_size'?")
+    #expect(
+      loaded.warnings.first?.message
+        == "unknown key 'model.tensor_model_paralel_size'; did you mean 'tensor_model_parallel_size'?"
+    )
     #expect(loaded.warnings.first?.location?.line == 8)
-    #expect(loaded.warnings.last?.message.hasPrefix("unknown key 'megaplan.gpux'; did you mean 'gpu'?") == true)
+    #expect(
+      loaded.warnings.last?.message.hasPrefix("unknown key 'megaplan.gpux'; did you mean 'gpu'?")
+        == true)
   }
 
   @Test("the effective config records where each value came from")
   func provenance() throws {
-    var doc = try ConfigDocument.parse(try fixture("nemo-launcher/gpt3/175b.yaml").text, file: "175b.yaml")
-    try doc.override("model.micro_batch_size", with: "2", location: SourceLocation(file: "--set", line: 1, column: 24))
+    var doc = try ConfigDocument.parse(
+      try fixture("nemo-launcher/gpt3/175b.yaml").text, file: "175b.yaml")
+    try doc.override(
+      "model.micro_batch_size", with: "2",
+      location: SourceLocation(file: "--set", line: 1, column: 24))
     let loaded = try ConfigLoader.load(doc)
     let byKey = Dictionary(loaded.settings.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
     // 175b.yaml line 69: "  num_layers: 96".
-    if case .file(let loc) = byKey["model.num_layers"]?.origin { #expect(loc.line == 69) } else { Issue.record("num_layers not from the file") }
-    if case .override = byKey["model.micro_batch_size"]?.origin {} else { Issue.record("micro_batch_size not from --set") }
+    if case .file(let loc) = byKey["model.num_layers"]?.origin {
+      #expect(loc.line == 69)
+    } else {
+      Issue.record("num_layers not from the file")
+    }
+    if case .override = byKey["model.micro_batch_size"]?.origin {
+    } else {
+      Issue.record("micro_batch_size not from --set")
+    }
     #expect(byKey["model.micro_batch_size"]?.value == "2")
     #expect(byKey["model.ffn_hidden_size"]?.value == "49152")
-    if case .derived = byKey["vocab_size"]?.origin {} else { Issue.record("vocab_size not derived") }
+    if case .derived = byKey["vocab_size"]?.origin {
+    } else {
+      Issue.record("vocab_size not derived")
+    }
   }
 
   @Test("a tokenizer megaplan cannot read asks for megaplan.vocab_size")

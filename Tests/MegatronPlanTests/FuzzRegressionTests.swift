@@ -13,7 +13,8 @@ import Testing
 
   @Test("fuzzer-found inputs are read or rejected, never a crash", arguments: crashes)
   func noCrash(_ name: String) throws {
-    let url = try #require(Bundle.module.url(forResource: "Fixtures/fuzz/\(name)", withExtension: nil))
+    let url = try #require(
+      Bundle.module.url(forResource: "Fixtures/fuzz/\(name)", withExtension: nil))
     let text = String(decoding: try Data(contentsOf: url), as: UTF8.self)
     if let document = try? ConfigDocument.parse(text, file: name) {
       for key in document.keys(under: "model") { _ = try? document.value(at: "model.\(key)") }

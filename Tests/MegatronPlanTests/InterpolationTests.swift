@@ -38,7 +38,8 @@ import Testing
   @Test("absolute, relative (. and ..), mounted root, and text around references")
   func references() throws {
     #expect(try value("model.copy") == .int(4096))
-    #expect(try value("model.mounted") == .int(24))  // ${training.…}: the launcher mounts the file under training
+    // ${training.…}: the launcher mounts the file under training.
+    #expect(try value("model.mounted") == .int(24))
     #expect(try value("model.parent") == .string("gpt3_5b"))
     #expect(try value("model.optim.mirror") == .int(4096))
     #expect(try value("model.text") == .string("layers=24"))
@@ -61,7 +62,8 @@ import Testing
     #expect {
       try value("model.loop_a")
     } throws: { error in
-      (error as? ConfigError)?.message == "interpolation cycle: model.loop_a → model.loop_b → model.loop_a"
+      (error as? ConfigError)?.message
+        == "interpolation cycle: model.loop_a → model.loop_b → model.loop_a"
     }
   }
 
@@ -73,7 +75,8 @@ import Testing
       try document.value(at: "run.results_dir")
     } throws: { error in
       guard let e = error as? ConfigError else { return false }
-      return e.message == "cannot resolve '${base_results_dir}' in 'run.results_dir': 'base_results_dir' is not defined in this file"
+      return e.message
+        == "cannot resolve '${base_results_dir}' in 'run.results_dir': 'base_results_dir' is not defined in this file"
         && e.location?.line == 3 && e.location?.column == 16
     }
   }
@@ -111,7 +114,8 @@ import Testing
     #expect(try value("model.missing") == .mandatory)
   }
 
-  @Test("--set overrides: an existing key, a new one, typed as YAML; a mapping cannot become a value")
+  @Test(
+    "--set overrides: an existing key, a new one, typed as YAML; a mapping cannot become a value")
   func overrides() throws {
     var document = try ConfigDocument.parse(Self.doc, file: "i.yaml")
     let at = SourceLocation(file: "--set", line: 1, column: 1)
@@ -120,11 +124,16 @@ import Testing
     try document.override("model.flag", with: "true", location: at)
     #expect(try document.value(at: "model.num_layers")?.scalar == .int(48))
     #expect(try document.value(at: "model.num_layers")?.overridden == true)
-    #expect(try document.value(at: "model.offload")?.scalar == .int(47))  // references see the override
+    // References see the override.
+    #expect(try document.value(at: "model.offload")?.scalar == .int(47))
     #expect(try document.value(at: "megaplan.gpu")?.scalar == .string("a100-40gb"))
     #expect(try document.value(at: "model.flag")?.scalar == .bool(true))
-    #expect(throws: ConfigError.self) { try document.override("model.optim", with: "adam", location: at) }
-    #expect(throws: ConfigError.self) { try document.override("model.hidden_size.x", with: "1", location: at) }
+    #expect(throws: ConfigError.self) {
+      try document.override("model.optim", with: "adam", location: at)
+    }
+    #expect(throws: ConfigError.self) {
+      try document.override("model.hidden_size.x", with: "1", location: at)
+    }
   }
 }
 
@@ -176,8 +185,16 @@ import Testing
     #expect(try v("l") == .string("900,50,50"))
     #expect(try v("m") == .string("0-01:00:00"))
     #expect(try v("n") == .string("megatron_gpt--{val_loss:.2f}-{step}"))
-    if case .sequence(let items) = try d.value(at: "o")?.node.kind { #expect(items.count == 2) } else { Issue.record("o is not a list") }
-    if case .sequence(let items) = try d.value(at: "p")?.node.kind { #expect(items.isEmpty) } else { Issue.record("p is not a list") }
+    if case .sequence(let items) = try d.value(at: "o")?.node.kind {
+      #expect(items.count == 2)
+    } else {
+      Issue.record("o is not a list")
+    }
+    if case .sequence(let items) = try d.value(at: "p")?.node.kind {
+      #expect(items.isEmpty)
+    } else {
+      Issue.record("p is not a list")
+    }
     #expect(try v("q") == .string("it's"))
     #expect(try v("r") == .double(300e9))
     #expect(try v("s") == .string("trailing"))
@@ -209,10 +226,14 @@ import Testing
         x: 1
       """
     let d = try ConfigDocument.parse(text, file: "l.yaml")
-    guard case .sequence(let defaults) = d.root.entry("defaults")?.value.kind else { Issue.record("defaults"); return }
+    guard case .sequence(let defaults) = d.root.entry("defaults")?.value.kind else {
+      Issue.record("defaults"); return
+    }
     #expect(defaults.count == 2)
     #expect(defaults[1].entry("optional tp_overlap@model.ub_tp_comm_overlap_cfg") != nil)
-    #expect(try d.value(at: "hydra.searchpath.0")?.scalar == .string("file:///opt/NeMo/examples/nlp/language_modeling/conf"))
+    #expect(
+      try d.value(at: "hydra.searchpath.0")?.scalar
+        == .string("file:///opt/NeMo/examples/nlp/language_modeling/conf"))
     #expect(try d.value(at: "model.data_prefix.1")?.scalar == .string("/data/a"))
     #expect(try d.value(at: "model.x")?.scalar == .int(1))
     #expect(d.keys(under: "") == ["defaults", "hydra", "model"])
@@ -228,7 +249,8 @@ import Testing
 
   @Test("absurd nesting and line length are errors, not crashes")
   func limits() {
-    let deep = (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n")
+    let deep = (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(
+      separator: "\n")
     #expect(throws: ConfigError.self) { try YAMLReader.parse(deep, file: "deep.yaml") }
     let long = "a: " + String(repeating: "x", count: 200_000)
     #expect(throws: ConfigError.self) { try YAMLReader.parse(long, file: "long.yaml") }

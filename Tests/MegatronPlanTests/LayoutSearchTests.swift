@@ -3,20 +3,28 @@ import Testing
 @testable import MegatronPlan
 
 @Suite struct LayoutSearchTests {
-  static func base(_ run: PaperRun, sp: Bool = true, recompute: Recompute = .selective, gpu: GPU = .a100_80GB) -> TrainingRun {
+  static func base(
+    _ run: PaperRun, sp: Bool = true, recompute: Recompute = .selective, gpu: GPU = .a100_80GB
+  ) -> TrainingRun {
     TrainingRun(model: run.model, layout: run.layout(sp: sp, recompute: recompute), gpu: gpu)
   }
 
   // MARK: - K22 Table 3
 
-  @Test("the published K22 layout is feasible and the best found is at least as fast", arguments: PaperRun.all)
+  @Test(
+    "the published K22 layout is feasible and the best found is at least as fast",
+    arguments: PaperRun.all)
   func paperLayoutIsFeasibleAndBeaten(_ paper: PaperRun) throws {
     let base = Self.base(paper)
     let published = base.layout
     // The published layout alone (t8, p, v, b fixed; SP on; selective): it must be feasible.
-    let only = try LayoutSearch.search(base, options: .init(constraints: .init(
-      gpus: paper.gpus, tensor: paper.t, pipeline: paper.p, virtualStages: paper.v, microBatch: paper.micro,
-      recompute: [.selective], sequenceParallel: .on)))
+    let only = try LayoutSearch.search(
+      base,
+      options: .init(
+        constraints: .init(
+          gpus: paper.gpus, tensor: paper.t, pipeline: paper.p, virtualStages: paper.v,
+          microBatch: paper.micro,
+          recompute: [.selective], sequenceParallel: .on)))
     // d = 1 (K22: no data parallelism), so exactly one layout: SP + selective, DO off.
     #expect(only.layouts == 1)
     #expect(only.feasible == 1)
@@ -52,7 +60,8 @@ import Testing
     let paper = PaperRun.all[1]  // 175B, 64 GPUs
     var reference: LayoutSearch.Result? = nil
     let orders: [(LayoutSearch.EvaluationOrder, Int)] = [
-      (.forward, 1), (.reversed, 1), (.forward, 2), (.reversed, 4), (.shuffled(seed: 1), 3), (.shuffled(seed: 42), 8),
+      (.forward, 1), (.reversed, 1), (.forward, 2), (.reversed, 4), (.shuffled(seed: 1), 3),
+      (.shuffled(seed: 42), 8),
       (.shuffled(seed: 7), 1),
     ]
     for (order, threads) in orders {
@@ -63,7 +72,8 @@ import Testing
         reference = r
         continue
       }
-      #expect(r.candidates.map(\.layout) == ref.candidates.map(\.layout), "\(order), \(threads) threads")
+      #expect(
+        r.candidates.map(\.layout) == ref.candidates.map(\.layout), "\(order), \(threads) threads")
       #expect(r.evaluated == ref.evaluated)
       #expect(r.feasible == ref.feasible)
       #expect(r.rejected == ref.rejected)
@@ -78,7 +88,8 @@ import Testing
   func agreesWithBruteForce() throws {
     let model = PaperRun.all[0].model  // 22B: 48 layers, 64 heads, h 6144
     let gpus = 8, batch = 16
-    let base = TrainingRun(model: model, layout: Layout(tensor: 8, microBatch: 1, globalBatch: batch), gpu: .a100_40GB)
+    let base = TrainingRun(
+      model: model, layout: Layout(tensor: 8, microBatch: 1, globalBatch: batch), gpu: .a100_40GB)
     var fits: [(Layout, Double)] = []
     var tooBig = 0
     for t in 1...8 where model.heads % t == 0 {
@@ -86,15 +97,18 @@ import Testing
         let d = gpus / (t * p)
         for b in 1...batch where batch % (b * d) == 0 {
           let m = batch / (b * d)
-          for v in 1...(model.layers / p) where (model.layers / p) % v == 0 && (v == 1 || (p > 1 && m % p == 0)) {
+          for v in 1...(model.layers / p)
+          where (model.layers / p) % v == 0 && (v == 1 || (p > 1 && m % p == 0)) {
             let lc = model.layers / (p * v)
-            let recomputes: [Recompute] = [.none, .selective, .full(method: .uniform, layers: 1)]
+            let recomputes: [Recompute] =
+              [.none, .selective, .full(method: .uniform, layers: 1)]
               + (1..<lc).map { .full(method: .block, layers: $0) }
             for sp in t > 1 ? [false, true] : [false] {
               for rc in recomputes {
                 for dOpt in d > 1 ? [false, true] : [false] {
                   let l = Layout(
-                    tensor: t, pipeline: p, data: d, virtualStages: v, microBatch: b, globalBatch: batch,
+                    tensor: t, pipeline: p, data: d, virtualStages: v, microBatch: b,
+                    globalBatch: batch,
                     sequenceParallel: sp, recompute: rc, distributedOptimizer: dOpt)
                   #expect(l.violations(for: model).isEmpty)
                   var run = base
@@ -112,12 +126,14 @@ import Testing
         }
       }
     }
-    let result = try LayoutSearch.search(base, options: .init(top: 10, constraints: .init(gpus: gpus)))
+    let result = try LayoutSearch.search(
+      base, options: .init(top: 10, constraints: .init(gpus: gpus)))
     #expect(result.feasible == fits.count)
     #expect(result.rejected(.memory) == tooBig)
     #expect(tooBig > 0)  // the 40 GB part makes memory bind
     let expected = fits.sorted { a, b in
-      a.1 != b.1 ? a.1 > b.1 : LayoutSearch.tieKey(a.0).lexicographicallyPrecedes(LayoutSearch.tieKey(b.0))
+      a.1 != b.1
+        ? a.1 > b.1 : LayoutSearch.tieKey(a.0).lexicographicallyPrecedes(LayoutSearch.tieKey(b.0))
     }.prefix(10).map(\.0)
     #expect(result.candidates.map(\.layout) == Array(expected))
   }
@@ -158,7 +174,8 @@ import Testing
 
   @Test("with no memory allowed every layout is a memory rejection")
   func everythingRejectedForMemory() throws {
-    let r = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 8), maxMemoryFraction: 0))
+    let r = try LayoutSearch.search(
+      Self.tiny, options: .init(constraints: .init(gpus: 8), maxMemoryFraction: 0))
     #expect(r.feasible == 0)
     #expect(r.rejected(.memory) == 318)
     #expect(r.candidates.isEmpty)
@@ -169,17 +186,25 @@ import Testing
   func constraints() throws {
     // t = 2 only, SP on, recompute none, DO off: (2,1,4) b 1, 2 → 2; (2,2,2) b 1, 2, 4 with v 1
     // and v 2 for b 1, 2 → 5; (2,4,1) b 1, 2, 4, 8 → 4. 11 layouts.
-    let r = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(
-      gpus: 8, tensor: 2, recompute: [.none], sequenceParallel: .on, distributedOptimizer: false)))
+    let r = try LayoutSearch.search(
+      Self.tiny,
+      options: .init(
+        constraints: .init(
+          gpus: 8, tensor: 2, recompute: [.none], sequenceParallel: .on, distributedOptimizer: false
+        )))
     #expect(r.layouts == 11)
     for c in r.candidates {
-      #expect(c.layout.tensor == 2 && c.layout.sequenceParallel && c.layout.recompute == .none && !c.layout.distributedOptimizer)
+      #expect(
+        c.layout.tensor == 2 && c.layout.sequenceParallel && c.layout.recompute == .none
+          && !c.layout.distributedOptimizer)
     }
     // A fixed t that cannot work is counted, not an error.
-    let bad = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 8, tensor: 3)))
+    let bad = try LayoutSearch.search(
+      Self.tiny, options: .init(constraints: .init(gpus: 8, tensor: 3)))
     #expect(bad.layouts == 0)
     #expect(bad.rejected(.tensorDoesNotDivideHeads) == 1)
-    let wide = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 8, tensor: 16)))
+    let wide = try LayoutSearch.search(
+      Self.tiny, options: .init(constraints: .init(gpus: 8, tensor: 16)))
     #expect(wide.rejected(.tensorExceedsNode) == 1)
     #expect(throws: LayoutSearch.SearchError.self) {
       try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 0)))
@@ -192,7 +217,8 @@ import Testing
   func fewestGPUs() throws {
     var base = Self.base(PaperRun.all[1])  // 175B
     base.trainTokens = 1e9
-    let r = try LayoutSearch.search(base, options: .init(objective: .gpus, top: 3, maxDays: 1000, constraints: .init(gpus: 64)))
+    let r = try LayoutSearch.search(
+      base, options: .init(objective: .gpus, top: 3, maxDays: 1000, constraints: .init(gpus: 64)))
     let best = try #require(r.best)
     #expect(best.meetsDeadline == true)
     // No smaller whole-node count has any feasible layout (checked count by count).
@@ -231,8 +257,10 @@ import Testing
     let winner = Self.base(paper)
     var runnerUp = winner
     runnerUp.layout.virtualStages = 1
-    let w = LayoutSearch.Candidate(rank: 1, run: winner, estimate: Estimate(winner), meetsDeadline: nil)
-    let r = LayoutSearch.Candidate(rank: 2, run: runnerUp, estimate: Estimate(runnerUp), meetsDeadline: nil)
+    let w = LayoutSearch.Candidate(
+      rank: 1, run: winner, estimate: Estimate(winner), meetsDeadline: nil)
+    let r = LayoutSearch.Candidate(
+      rank: 2, run: runnerUp, estimate: Estimate(runnerUp), meetsDeadline: nil)
     #expect(LayoutSearch.why(w, beats: r) == "smaller pipeline bubble: 3.6% vs 10.9%")
   }
 
@@ -251,7 +279,8 @@ import Testing
 
   @Test("benchmark figures are consistent")
   func benchmarkFigures() throws {
-    let b = try LayoutSearch.benchmark(Self.tiny, options: .init(constraints: .init(gpus: 8)), repetitions: 1, estimateSample: 20)
+    let b = try LayoutSearch.benchmark(
+      Self.tiny, options: .init(constraints: .init(gpus: 8)), repetitions: 1, estimateSample: 20)
     #expect(b.layouts == 318)
     #expect(b.evaluated == 341)
     #expect(b.seconds > 0 && b.layoutsPerSecond > 0 && b.estimateSeconds > 0)
@@ -306,32 +335,44 @@ import Testing
 
   static func layout(from v: [String: String]) -> Layout? {
     func int(_ k: String) -> Int? { v[k].flatMap { Int($0) } }
-    guard let t = int("model.tensor_model_parallel_size"), let p = int("model.pipeline_model_parallel_size"),
-          let nodes = int("trainer.num_nodes"), let devices = int("trainer.devices"),
-          let b = int("model.micro_batch_size"), let gb = int("model.global_batch_size") else { return nil }
+    guard let t = int("model.tensor_model_parallel_size"),
+      let p = int("model.pipeline_model_parallel_size"),
+      let nodes = int("trainer.num_nodes"), let devices = int("trainer.devices"),
+      let b = int("model.micro_batch_size"), let gb = int("model.global_batch_size")
+    else { return nil }
     let recompute: Recompute
     switch v["model.activations_checkpoint_granularity"] {
     case "selective": recompute = .selective
     case "full":
-      guard let method = v["model.activations_checkpoint_method"].flatMap(RecomputeMethod.init(rawValue:)),
-            let k = int("model.activations_checkpoint_num_layers") else { return nil }
+      guard
+        let method = v["model.activations_checkpoint_method"].flatMap(
+          RecomputeMethod.init(rawValue:)),
+        let k = int("model.activations_checkpoint_num_layers")
+      else { return nil }
       recompute = .full(method: method, layers: k)
     default: recompute = .none
     }
     return Layout(
-      tensor: t, pipeline: p, data: nodes * devices / (t * p), virtualStages: int("model.virtual_pipeline_model_parallel_size") ?? 1,
-      microBatch: b, globalBatch: gb, sequenceParallel: v["model.sequence_parallel"] == "true", recompute: recompute,
+      tensor: t, pipeline: p, data: nodes * devices / (t * p),
+      virtualStages: int("model.virtual_pipeline_model_parallel_size") ?? 1,
+      microBatch: b, globalBatch: gb, sequenceParallel: v["model.sequence_parallel"] == "true",
+      recompute: recompute,
       distributedOptimizer: v["model.optim.name"] == "distributed_fused_adam")
   }
 
   static let emitCases: [Layout] = [
-    Layout(tensor: 4, pipeline: 4, data: 8, virtualStages: 1, microBatch: 2, globalBatch: 64, sequenceParallel: false,
-           recompute: .full(method: .block, layers: 3), distributedOptimizer: true),
-    Layout(tensor: 8, pipeline: 8, data: 1, virtualStages: 3, microBatch: 1, globalBatch: 64, sequenceParallel: true,
-           recompute: .selective),
+    Layout(
+      tensor: 4, pipeline: 4, data: 8, virtualStages: 1, microBatch: 2, globalBatch: 64,
+      sequenceParallel: false,
+      recompute: .full(method: .block, layers: 3), distributedOptimizer: true),
+    Layout(
+      tensor: 8, pipeline: 8, data: 1, virtualStages: 3, microBatch: 1, globalBatch: 64,
+      sequenceParallel: true,
+      recompute: .selective),
     Layout(tensor: 2, pipeline: 1, data: 2, microBatch: 4, globalBatch: 64, recompute: .none),
-    Layout(tensor: 8, pipeline: 2, data: 4, microBatch: 1, globalBatch: 64, sequenceParallel: true,
-           recompute: .full(method: .uniform, layers: 1), distributedOptimizer: false),
+    Layout(
+      tensor: 8, pipeline: 2, data: 4, microBatch: 1, globalBatch: 64, sequenceParallel: true,
+      recompute: .full(method: .uniform, layers: 1), distributedOptimizer: false),
   ]
 
   @Test("emitted config round-trips the layout", arguments: emitCases)
@@ -374,7 +415,8 @@ import Testing
     let text = "model:\n  num_layers: 96\n  global_batch_size: 64\n"
     let layout = Self.emitCases[0]
     let out = LayoutSearch.emitConfig(text, layout: layout, gpusPerNode: 8)
-    #expect(out.hasPrefix("model:\n  num_layers: 96\n  global_batch_size: 64\n  micro_batch_size: 2\n"))
+    #expect(
+      out.hasPrefix("model:\n  num_layers: 96\n  global_batch_size: 64\n  micro_batch_size: 2\n"))
     #expect(out.contains("\n  optim:\n    name: distributed_fused_adam\n"))
     #expect(out.contains("trainer:\n  num_nodes: 16\n  devices: 8\n"))
     #expect(Self.layout(from: Self.values(out)) == layout)
@@ -392,7 +434,8 @@ extension LayoutSearchTests {
   func json() throws {
     let r = try LayoutSearch.search(Self.tiny, options: .init(top: 2, constraints: .init(gpus: 8)))
     let text = try r.json()
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     #expect(object["evaluated"] as? Int == 341)
     #expect(object["feasible"] as? Int == 318)
     #expect((object["rejected"] as? [String: Int])?["batch_not_divisible"] == 11)

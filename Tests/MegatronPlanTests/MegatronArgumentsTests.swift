@@ -5,16 +5,19 @@ import Testing
 /// Expected values and columns below are read by hand off the scripts in
 /// Fixtures/megatron-lm/ (line numbers as `cat -n` shows them), never copied from the program.
 @Suite struct MegatronArgumentsTests {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
     .deletingLastPathComponent()
 
   static func fixture(_ name: String) throws -> String {
     try String(
-      contentsOf: root.appendingPathComponent("Tests/MegatronPlanTests/Fixtures/megatron-lm/\(name)"), encoding: .utf8)
+      contentsOf: root.appendingPathComponent(
+        "Tests/MegatronPlanTests/Fixtures/megatron-lm/\(name)"), encoding: .utf8)
   }
 
   /// The scalar at a dotted path, with where it points.
-  static func scalar(_ node: ConfigNode, _ path: String) -> (value: String, line: Int, column: Int)? {
+  static func scalar(_ node: ConfigNode, _ path: String) -> (value: String, line: Int, column: Int)?
+  {
     var current = node
     for part in path.split(separator: ".") {
       guard let entry = current.entry(String(part)) else { return nil }
@@ -27,7 +30,9 @@ import Testing
   /// Every scalar's dotted key, in tree order.
   static func keys(_ node: ConfigNode, prefix: String = "") -> [String] {
     guard case .mapping(let entries) = node.kind else { return [prefix] }
-    return entries.flatMap { keys($0.value, prefix: prefix.isEmpty ? $0.key : prefix + "." + $0.key) }
+    return entries.flatMap {
+      keys($0.value, prefix: prefix.isEmpty ? $0.key : prefix + "." + $0.key)
+    }
   }
 
   struct Expected: CustomStringConvertible, Sendable {
@@ -61,7 +66,8 @@ import Testing
 
   @Test("train_gpt3_175b_distributed.sh maps each flag to its NeMo key", arguments: distributed)
   func distributedScript(_ expected: Expected) throws {
-    let tree = try MegatronArguments.parse(try Self.fixture("train_gpt3_175b_distributed.sh"), file: "d.sh")
+    let tree = try MegatronArguments.parse(
+      try Self.fixture("train_gpt3_175b_distributed.sh"), file: "d.sh")
     let found = try #require(Self.scalar(tree, expected.key))
     #expect(found.value == expected.value)
     #expect(found.line == expected.line)
@@ -70,14 +76,17 @@ import Testing
 
   @Test("train_gpt3_175b_distributed.sh gives exactly these keys, with Megatron's defaults")
   func distributedShape() throws {
-    let tree = try MegatronArguments.parse(try Self.fixture("train_gpt3_175b_distributed.sh"), file: "d.sh")
+    let tree = try MegatronArguments.parse(
+      try Self.fixture("train_gpt3_175b_distributed.sh"), file: "d.sh")
     #expect(
       Self.keys(tree) == [
-        "model.num_layers", "model.hidden_size", "model.num_attention_heads", "model.encoder_seq_length",
+        "model.num_layers", "model.hidden_size", "model.num_attention_heads",
+        "model.encoder_seq_length",
         "model.max_position_embeddings", "model.micro_batch_size", "model.global_batch_size",
         "model.tensor_model_parallel_size", "model.pipeline_model_parallel_size",
         // --vocab-file/--merge-file without --tokenizer-type: GPT-2 BPE.
-        "model.share_embeddings_and_output_weights", "model.tokenizer.type", "model.optim.name", "trainer.num_nodes", "trainer.devices",
+        "model.share_embeddings_and_output_weights", "model.tokenizer.type", "model.optim.name",
+        "trainer.num_nodes", "trainer.devices",
         "trainer.precision", "megaplan.train_tokens",
       ])
     #expect(Self.scalar(tree, "model.share_embeddings_and_output_weights")?.value == "true")
@@ -156,7 +165,8 @@ import Testing
 
   @Test("bloom-tr11-176B-ml.slurm reads through variables, strings and #SBATCH", arguments: bloom)
   func bloomScript(_ expected: Expected) throws {
-    let tree = try MegatronArguments.parse(try Self.fixture("bloom-tr11-176B-ml.slurm"), file: "b.slurm")
+    let tree = try MegatronArguments.parse(
+      try Self.fixture("bloom-tr11-176B-ml.slurm"), file: "b.slurm")
     let found = try #require(Self.scalar(tree, expected.key))
     #expect(found.value == expected.value)
     #expect(found.line == expected.line)
@@ -204,7 +214,8 @@ import Testing
     // 32 layers / (4 stages × 2 layers per virtual stage) = 4.
     .init(key: "model.virtual_pipeline_model_parallel_size", value: "4", line: 17, column: 43),
     .init(key: "model.sequence_parallel", value: "true", line: 19, column: 3),
-    .init(key: "model.activations_checkpoint_granularity", value: "selective", line: 18, column: 27),
+    .init(
+      key: "model.activations_checkpoint_granularity", value: "selective", line: 18, column: 27),
     .init(key: "model.share_embeddings_and_output_weights", value: "false", line: 20, column: 36),
     .init(key: "model.activation", value: "swiglu", line: 20, column: 27),
     .init(key: "model.normalization", value: "rmsnorm", line: 20, column: 19),
@@ -218,7 +229,8 @@ import Testing
     .init(key: "megaplan.train_tokens", value: "4096000", line: 22, column: 55),
   ]
 
-  @Test("variables, defaults, arrays, options strings and --flag=value", arguments: syntheticExpected)
+  @Test(
+    "variables, defaults, arrays, options strings and --flag=value", arguments: syntheticExpected)
   func syntheticScript(_ expected: Expected) throws {
     let tree = try MegatronArguments.parse(Self.synthetic, file: "s.sh")
     let found = try #require(Self.scalar(tree, expected.key))
@@ -254,7 +266,8 @@ import Testing
     .init(
       name: "a mapped flag needs an unset variable",
       script: "python pretrain_gpt.py \\\n  --hidden-size 1024 \\\n  --num-layers $NLAYERS\n",
-      message: "--num-layers needs variable 'NLAYERS', which is not set in e.sh", line: 3, column: 16),
+      message: "--num-layers needs variable 'NLAYERS', which is not set in e.sh", line: 3,
+      column: 16),
     .init(
       name: "virtual stages that do not split the layers",
       script:
@@ -269,7 +282,8 @@ import Testing
     .init(
       name: "a value from a command",
       script: "L=$(cat layers.txt)\npython x.py --num-layers $L\n",
-      message: "--num-layers takes its value from the command '$(cat layers.txt)', which megaplan does not run",
+      message:
+        "--num-layers takes its value from the command '$(cat layers.txt)', which megaplan does not run",
       line: 1, column: 3),
     .init(
       name: "an unclosed quote",
@@ -279,7 +293,9 @@ import Testing
 
   @Test("errors name the flag and point at the script", arguments: errors)
   func errorCases(_ c: ErrorCase) throws {
-    let error = try #require(throws: ConfigError.self) { try MegatronArguments.parse(c.script, file: "e.sh") }
+    let error = try #require(throws: ConfigError.self) {
+      try MegatronArguments.parse(c.script, file: "e.sh")
+    }
     #expect(error.message == c.message)
     #expect(error.location?.file == "e.sh")
     #expect(error.location?.line == c.line)
@@ -289,15 +305,19 @@ import Testing
   @Test("a variable that doubles itself stops with an error instead of exhausting memory")
   func doubling() throws {
     let script = "A=x\n" + String(repeating: "A=\"$A$A\"\n", count: 40) + "p --num-layers 2\n"
-    let error = try #require(throws: ConfigError.self) { try MegatronArguments.parse(script, file: "g.sh") }
-    #expect(error.message == "variable 'A' grows past 1048576 characters; megaplan stops reading there")
+    let error = try #require(throws: ConfigError.self) {
+      try MegatronArguments.parse(script, file: "g.sh")
+    }
+    #expect(
+      error.message == "variable 'A' grows past 1048576 characters; megaplan stops reading there")
     // 2^20 = 1048576 is still allowed; the 21st doubling (line 22) is refused.
     #expect(error.location?.line == 22)
   }
 
   @Test("unused undefined variables, unknown flags and placeholders are ignored")
   func ignored() throws {
-    let script = "python x.py --save $CKPT --load <PATH TO CHECKPOINT> --weird-flag 3 --num-layers 12 $@ \"$1\"\n"
+    let script =
+      "python x.py --save $CKPT --load <PATH TO CHECKPOINT> --weird-flag 3 --num-layers 12 $@ \"$1\"\n"
     let tree = try MegatronArguments.parse(script, file: "i.sh")
     #expect(Self.scalar(tree, "model.num_layers")?.value == "12")
   }
@@ -313,11 +333,16 @@ import Testing
     #expect(error.message == "--num-layers uses '$((2**4))', which megaplan cannot evaluate")
   }
 
-  @Test("odd input never traps", arguments: [
-    "", "$", "${", "$((", "\"", "'", "A=(", "${A:-${B:-${C:-${D:-", "<<EOF\n", "--num-layers", "--num-layers=",
-    "x=$(( 9223372036854775807 + 1 )); p --num-layers $x", String(repeating: "${A:-", count: 100) + "1" + String(repeating: "}", count: 100) + "\np --num-layers $Q",
-    "\u{0}\r\n\t--fp16\\", "cat <<-'E'\n\tx\n\tE\n--bf16",
-  ])
+  @Test(
+    "odd input never traps",
+    arguments: [
+      "", "$", "${", "$((", "\"", "'", "A=(", "${A:-${B:-${C:-${D:-", "<<EOF\n", "--num-layers",
+      "--num-layers=",
+      "x=$(( 9223372036854775807 + 1 )); p --num-layers $x",
+      String(repeating: "${A:-", count: 100) + "1" + String(repeating: "}", count: 100)
+        + "\np --num-layers $Q",
+      "\u{0}\r\n\t--fp16\\", "cat <<-'E'\n\tx\n\tE\n--bf16",
+    ])
   func robustness(_ text: String) {
     _ = try? MegatronArguments.parse(text, file: "r.sh")
   }
@@ -326,7 +351,8 @@ import Testing
 
   @Test("docs/megatron-args.md lists every mapped flag and key")
   func docs() throws {
-    let doc = try String(contentsOf: Self.root.appendingPathComponent("docs/megatron-args.md"), encoding: .utf8)
+    let doc = try String(
+      contentsOf: Self.root.appendingPathComponent("docs/megatron-args.md"), encoding: .utf8)
     for (flag, key) in MegatronArguments.mappedFlags {
       #expect(doc.contains("`\(flag)`"), "\(flag) is not documented")
       #expect(doc.contains("`\(key)`"), "\(key) is not documented")

@@ -39,15 +39,19 @@ import Testing
   @Test("K22 Eq. 5/6 first-stage activations × interleave factor + extras", arguments: PaperRun.all)
   func firstStage(run: PaperRun) {
     let s = Double(run.s), b = Double(run.micro), h = Double(run.hidden), a = Double(run.heads)
-    let t = Double(run.t), p = Double(run.p), v = Double(run.v), L = Double(run.layers), V = Double(run.vocab)
+    let t = Double(run.t), p = Double(run.p), v = Double(run.v), L = Double(run.layers),
+      V = Double(run.vocab)
     // The factor applies to the interleaved schedule only (v > 1); 1F1B holds exactly L layers' worth.
     let factor = run.v > 1 ? 1 + (p - 1) / (p * v) : 1
     var extra = s * b * h * p / t * factor
     if run.p == 1 { extra += 4 * s * b * h / t * (1 + V / h) }
     let eq5 = s * b * h * L / t * (34 + 5 * a * s / h)
     let eq6 = 34 * s * b * h * L / t
-    let none = ActivationMemory.stage(run.model, run.layout(sp: true, recompute: .none), stage: 0).total.value
-    let selective = ActivationMemory.stage(run.model, run.layout(sp: true, recompute: .selective), stage: 0).total.value
+    let none = ActivationMemory.stage(run.model, run.layout(sp: true, recompute: .none), stage: 0)
+      .total.value
+    let selective = ActivationMemory.stage(
+      run.model, run.layout(sp: true, recompute: .selective), stage: 0
+    ).total.value
     // Tolerance: one part in 10^12 for floating-point summation order.
     #expect(abs(none - (eq5 * factor + extra)) <= 1e-12 * none)
     #expect(abs(selective - (eq6 * factor + extra)) <= 1e-12 * selective)
@@ -55,20 +59,28 @@ import Testing
 
   /// Reference §3.6 (derived from K22 Eq. 6 × factor): 22B 9.56, 175B 12.35, 530B 23.08,
   /// 1T 26.56 GiB without the extra terms; the extras add well under 1 GiB.
-  @Test("K22 Eq. 6 × factor matches the reference's worked GiB figures", arguments: zip(PaperRun.all, [9.56, 12.35, 23.08, 26.56]))
+  @Test(
+    "K22 Eq. 6 × factor matches the reference's worked GiB figures",
+    arguments: zip(PaperRun.all, [9.56, 12.35, 23.08, 26.56]))
   func workedGiB(run: PaperRun, gib: Double) {
-    let layers = ActivationMemory.stage(run.model, run.layout(sp: true, recompute: .selective), stage: 0)["layers"]
+    let layers = ActivationMemory.stage(
+      run.model, run.layout(sp: true, recompute: .selective), stage: 0)["layers"]
     #expect(abs(layers.gibibytes - gib) < 0.006)
   }
 
   /// N21 Table 1's parameter column (billions), reproduced to 0.1 B (V = 51,200, s = 2048).
-  @Test("N21 Table 1 parameter counts", arguments: [
-    (1.7, 24, 2304, 24), (3.6, 32, 3072, 30), (7.5, 32, 4096, 36), (18.4, 48, 6144, 40), (39.1, 64, 8192, 48),
-    (76.1, 80, 10240, 60), (145.6, 96, 12288, 80), (310.1, 128, 16384, 96), (529.6, 128, 20480, 105),
-    (1008.0, 160, 25600, 128),
-  ])
+  @Test(
+    "N21 Table 1 parameter counts",
+    arguments: [
+      (1.7, 24, 2304, 24), (3.6, 32, 3072, 30), (7.5, 32, 4096, 36), (18.4, 48, 6144, 40),
+      (39.1, 64, 8192, 48),
+      (76.1, 80, 10240, 60), (145.6, 96, 12288, 80), (310.1, 128, 16384, 96),
+      (529.6, 128, 20480, 105),
+      (1008.0, 160, 25600, 128),
+    ])
   func n21Parameters(billions: Double, heads: Int, hidden: Int, layers: Int) {
-    let m = TransformerModel(layers: layers, hidden: hidden, heads: heads, sequenceLength: 2048, vocabulary: 51_200)
+    let m = TransformerModel(
+      layers: layers, hidden: hidden, heads: heads, sequenceLength: 2048, vocabulary: 51_200)
     let count = ParameterCount.total(m).total.value / 1e9
     #expect(abs(count - billions) <= 0.05 + 1e-9, "\(count) B vs published \(billions) B")
   }
@@ -80,7 +92,8 @@ import Testing
   func table5Utilization(run: PaperRun) {
     let layout = run.layout(sp: true, recompute: .selective)
     let use = Utilization(
-      modelFLOPs: FLOPCount.model(run.model, globalBatch: run.batch), hardwareFLOPs: FLOPCount.hardware(run.model, layout),
+      modelFLOPs: FLOPCount.model(run.model, globalBatch: run.batch),
+      hardwareFLOPs: FLOPCount.hardware(run.model, layout),
       seconds: Seconds(run.presentWorkSeconds), gpus: run.gpus, peak: .teraFLOPs(312))
     #expect(abs(use.mfu - run.mfu) <= 0.003, "MFU \(use.mfu)")
     #expect(abs(use.hfu - run.hfu) <= 0.003, "HFU \(use.hfu)")
@@ -90,7 +103,8 @@ import Testing
   @Test("K22 §6.3 data-parallel MFU") func dataParallelMFU() {
     let run = PaperRun.all[2]
     let use = Utilization(
-      modelFLOPs: FLOPCount.model(run.model, globalBatch: 2240), hardwareFLOPs: FLOPCount.model(run.model, globalBatch: 2240),
+      modelFLOPs: FLOPCount.model(run.model, globalBatch: 2240),
+      hardwareFLOPs: FLOPCount.model(run.model, globalBatch: 2240),
       seconds: Seconds(39.15), gpus: 2240, peak: .teraFLOPs(312))
     #expect(abs(use.mfu - 0.542) <= 0.003)
   }
@@ -98,23 +112,32 @@ import Testing
   /// FLOP formulas in closed form: K22 Eq. 7 and 8 and N21 Eq. 3, evaluated here directly.
   @Test("FLOPs per iteration: K22 Eq. 7, Eq. 8 and N21 Eq. 3", arguments: PaperRun.all)
   func flopFormulas(run: PaperRun) {
-    let B = Double(run.batch), L = Double(run.layers), s = Double(run.s), h = Double(run.hidden), V = Double(run.vocab)
+    let B = Double(run.batch), L = Double(run.layers), s = Double(run.s), h = Double(run.hidden),
+      V = Double(run.vocab)
     let eq7 = 72 * B * L * s * h * h * (1 + s / (6 * h) + V / (12 * h * L))
     let eq8 = 72 * B * L * s * h * h * (1 + s / (3 * h) + V / (12 * h * L))
     let eq3 = 96 * B * s * L * h * h * (1 + s / (6 * h) + V / (16 * L * h))
     func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 * b }
     #expect(close(FLOPCount.model(run.model, globalBatch: run.batch).value, eq7))
-    #expect(close(FLOPCount.hardware(run.model, run.layout(sp: true, recompute: .selective)).value, eq8))
-    #expect(close(FLOPCount.hardware(run.model, run.layout(sp: false, recompute: .full(method: .uniform, layers: 1))).value, eq3))
+    #expect(
+      close(FLOPCount.hardware(run.model, run.layout(sp: true, recompute: .selective)).value, eq8))
+    #expect(
+      close(
+        FLOPCount.hardware(
+          run.model, run.layout(sp: false, recompute: .full(method: .uniform, layers: 1))
+        ).value, eq3))
     #expect(close(FLOPCount.hardware(run.model, run.layout(sp: true, recompute: .none)).value, eq7))
   }
 
   /// K22 §5: selective recompute costs 2.7 % more FLOPs for GPT-3 and 1.6 % for MT-NLG
   /// (Eq. 8 / Eq. 7 − 1).
-  @Test("selective recompute FLOP overhead", arguments: zip([PaperRun.all[1], PaperRun.all[2]], [0.027, 0.016]))
+  @Test(
+    "selective recompute FLOP overhead",
+    arguments: zip([PaperRun.all[1], PaperRun.all[2]], [0.027, 0.016]))
   func selectiveOverhead(run: PaperRun, overhead: Double) {
     let layout = run.layout(sp: true, recompute: .selective)
-    let ratio = FLOPCount.hardware(run.model, layout) / FLOPCount.model(run.model, globalBatch: run.batch) - 1
+    let ratio =
+      FLOPCount.hardware(run.model, layout) / FLOPCount.model(run.model, globalBatch: run.batch) - 1
     #expect(abs(ratio - overhead) < 0.0005)
   }
 

@@ -7,7 +7,9 @@ import Testing
   @Test("K22 Table 5, K22 §6.3 and the 175B/1,024-GPU run: mean |error| ≤ 3 %, max ≤ 6 %")
   func endToEnd() {
     let errors = PublishedRun.endToEnd.map { Validation.predict($0) }
-    for r in errors { #expect(abs(r.error) <= 0.06, "\(r.name): published \(r.published), predicted \(r.predicted)") }
+    for r in errors {
+      #expect(abs(r.error) <= 0.06, "\(r.name): published \(r.published), predicted \(r.predicted)")
+    }
     let mean = errors.map { abs($0.error) }.reduce(0, +) / Double(errors.count)
     #expect(mean <= 0.03, "mean |error| \(mean)")
   }
@@ -15,24 +17,37 @@ import Testing
   @Test("K22 Table 4 per-layer forward and backward times within 10 %")
   func table4() {
     for l in Validation.table4() {
-      #expect(abs(l.predictedForward / l.publishedForward - 1) <= 0.10, "\(l.name) forward \(l.predictedForward) ms")
-      #expect(abs(l.predictedBackward / l.publishedBackward - 1) <= 0.10, "\(l.name) backward \(l.predictedBackward) ms")
+      #expect(
+        abs(l.predictedForward / l.publishedForward - 1) <= 0.10,
+        "\(l.name) forward \(l.predictedForward) ms")
+      #expect(
+        abs(l.predictedBackward / l.publishedBackward - 1) <= 0.10,
+        "\(l.name) backward \(l.predictedBackward) ms")
     }
   }
 
-  @Test("N21 Table 1 within 10 % with the micro-batch and interleaving megaplan picks", arguments: PublishedRun.weakScaling.map(\.name))
+  @Test(
+    "N21 Table 1 within 10 % with the micro-batch and interleaving megaplan picks",
+    arguments: PublishedRun.weakScaling.map(\.name))
   func weakScaling(name: String) {
     guard let run = PublishedRun.weakScaling.first(where: { $0.name == name }) else { return }
     let r = Validation.predict(run)
-    #expect(abs(r.error) <= 0.10, "\(name): published \(r.published) TFLOP/s, predicted \(r.predicted)")
+    #expect(
+      abs(r.error) <= 0.10, "\(name): published \(r.published) TFLOP/s, predicted \(r.predicted)")
   }
 
   /// K22 Table 5's throughput column: SP + selective beats full recompute by 29–32 %; megaplan's
   /// own ratio must land within a few points of the published one for each model.
-  @Test("SP + selective is faster than full recompute by about K22 Table 5's margin", arguments: PaperRun.all)
+  @Test(
+    "SP + selective is faster than full recompute by about K22 Table 5's margin",
+    arguments: PaperRun.all)
   func presentWorkSpeedup(run: PaperRun) {
-    let full = Estimate(TrainingRun(model: run.model, layout: run.layout(sp: false, recompute: .full(method: .uniform, layers: 1))))
-    let present = Estimate(TrainingRun(model: run.model, layout: run.layout(sp: true, recompute: .selective)))
+    let full = Estimate(
+      TrainingRun(
+        model: run.model,
+        layout: run.layout(sp: false, recompute: .full(method: .uniform, layers: 1))))
+    let present = Estimate(
+      TrainingRun(model: run.model, layout: run.layout(sp: true, recompute: .selective)))
     let speedup = full.time.iterationSeconds / present.time.iterationSeconds - 1
     let published = run.fullRecomputeSeconds / run.presentWorkSeconds - 1
     // "Roughly": within 10 points (22B, the smallest, has the largest share of fixed per-iteration costs).

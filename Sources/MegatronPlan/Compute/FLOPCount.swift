@@ -26,7 +26,8 @@ public enum FLOPCount {
   /// 72BLsh²(1 + s/6h + V/12hL) at f = 4h, B = global batch.
   public static func model(_ m: TransformerModel, globalBatch: Int) -> FLOPs {
     let B = Double(globalBatch)
-    return (layerForward(m, sequences: B).total * Double(m.layers) + logitsForward(m, sequences: B)) * 3
+    return (layerForward(m, sequences: B).total * Double(m.layers) + logitsForward(m, sequences: B))
+      * 3
   }
 
   /// Hardware FLOPs per iteration: model FLOPs plus what recompute adds.
@@ -53,6 +54,7 @@ public enum FLOPCount {
   public static func recomputedFraction(_ m: TransformerModel, _ layout: Layout) -> Double {
     guard case .full = layout.recompute else { return 0 }
     let plan = ActivationMemory.chunkPlan(m, layout)
-    return Double(plan.recomputedLayers) / Double(max(1, ActivationMemory.layersPerChunk(m, layout)))
+    return Double(plan.recomputedLayers)
+      / Double(max(1, ActivationMemory.layersPerChunk(m, layout)))
   }
 }

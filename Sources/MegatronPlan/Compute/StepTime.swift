@@ -81,7 +81,9 @@ public struct StepTimeModel: Sendable {
     var out = Breakdown<SecondUnit>()
     // GEMMs of one tensor-parallel shard (column-parallel QKV and fc1, row-parallel projection
     // and fc2; a/t heads of attention).
-    let weightGEMMs = ["qkv", "projection", "fc1", "fc2"].map { gemm(flops[$0] / t, efficiency: constants.gemmEfficiency) }
+    let weightGEMMs = ["qkv", "projection", "fc1", "fc2"].map {
+      gemm(flops[$0] / t, efficiency: constants.gemmEfficiency)
+    }
     out.add("gemm", weightGEMMs.sum())
     out.add("attention_core", attentionCoreForward())
     // Memory-bound kernels outside the attention core: two LayerNorms (read + write), two
@@ -101,7 +103,8 @@ public struct StepTimeModel: Sendable {
     let m = model, b = Double(layout.microBatch)
     let s = Double(m.sequenceLength), a = Double(m.heads)
     let flops = FLOPCount.layerForward(m, sequences: b)
-    let bmm = gemm(flops["attention_scores"] / t, efficiency: constants.attentionGEMMEfficiency)
+    let bmm =
+      gemm(flops["attention_scores"] / t, efficiency: constants.attentionGEMMEfficiency)
       + gemm(flops["attention_over_values"] / t, efficiency: constants.attentionGEMMEfficiency)
     // A fused (flash) kernel keeps scores, softmax and dropout on chip: no HBM traffic for them.
     if m.fusedAttention { return bmm }
@@ -139,7 +142,8 @@ public struct StepTimeModel: Sendable {
       // With sequence parallelism the column-parallel GEMMs (QKV, fc1) keep only their
       // sequence-sharded input, so backward all-gathers it again for the weight gradient
       // (Megatron `LinearWithGradAccumulationAndAsyncCommunication`): two more all-gathers.
-      let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+      let bytes =
+        e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
       comm += gatherOrScatter(bytes, n: layout.tensor, stride: 1) * 2
     }
     out.add("tensor_parallel_comm", comm * (1 - constants.backwardTPOverlap))
@@ -163,7 +167,8 @@ public struct StepTimeModel: Sendable {
     switch layout.recompute {
     case .none: return .zero
     case .selective: return attentionCoreForward()
-    case .full: return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
+    case .full:
+      return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
     }
   }
 
@@ -205,7 +210,9 @@ public struct StepTimeModel: Sendable {
   /// setting); only the recompute term, which depends on the recompute setting and on the layers
   /// per chunk (partial recompute), is evaluated. Same values as `layerTimes()`.
   public func layerTimes(reusing shared: LayerTimes) -> LayerTimes {
-    LayerTimes(forward: shared.forward, backward: shared.backward, recompute: layerRecompute(forward: shared.forward))
+    LayerTimes(
+      forward: shared.forward, backward: shared.backward,
+      recompute: layerRecompute(forward: shared.forward))
   }
 
   /// Compute time of stage `i` for the whole iteration (all m microbatches), split as
@@ -232,7 +239,8 @@ public struct StepTimeModel: Sendable {
       forward += out / 3
       backward += out * (2.0 / 3.0)
     }
-    return StageTime(forward: forward, backward: backward, recompute: recompute, communication: communication)
+    return StageTime(
+      forward: forward, backward: backward, recompute: recompute, communication: communication)
   }
 
   /// Pipeline point-to-point per iteration on the critical path: per microbatch and model chunk,
@@ -261,7 +269,8 @@ public struct StepTimeModel: Sendable {
     let gradBytes = 4 * parameters.value
     var time: Seconds
     if layout.distributedOptimizer {
-      time = gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
+      time =
+        gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
         + gatherOrScatter(precision.weightBytes * parameters.value, n: d, stride: layout.tensor)
     } else {
       time = allReduce(gradBytes, n: d, stride: layout.tensor)
@@ -275,7 +284,9 @@ public struct StepTimeModel: Sendable {
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
   public func optimizerStep(parameters: Parameters) -> Seconds {
     let shard = layout.distributedOptimizer ? Double(layout.data) : 1
-    let perParameter = precision == .fp32 ? constants.optimizerBytesPerParameter - 6 : constants.optimizerBytesPerParameter
+    let perParameter =
+      precision == .fp32
+      ? constants.optimizerBytesPerParameter - 6 : constants.optimizerBytesPerParameter
     return memoryBound(parameters.value / shard * perParameter)
   }
 
@@ -293,7 +304,8 @@ public struct StepTimeModel: Sendable {
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first or the last).
     let first = ParameterCount.perGPU(model, layout, stage: 0).total
-    let maxParams = p > 1 ? max(first, ParameterCount.perGPU(model, layout, stage: p - 1).total) : first
+    let maxParams =
+      p > 1 ? max(first, ParameterCount.perGPU(model, layout, stage: p - 1).total) : first
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
     var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
     if overlapGradientReduction {

@@ -46,7 +46,9 @@ public struct ConfigDocument: Sendable {
   /// means the document root.
   func parts(_ path: String) -> [String] {
     var parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-    if parts.first == "training" && parts.count > 1 && root.entry("training") == nil { parts.removeFirst() }
+    if parts.first == "training" && parts.count > 1 && root.entry("training") == nil {
+      parts.removeFirst()
+    }
     return parts
   }
 
@@ -73,11 +75,14 @@ public struct ConfigDocument: Sendable {
     let scalar: ConfigScalar?
     let resolved: ConfigNode
     do {
-      (scalar, resolved) = try resolve(node, keyPath: p, visiting: [p.joined(separator: ".")], cache: ResolutionCache())
+      (scalar, resolved) = try resolve(
+        node, keyPath: p, visiting: [p.joined(separator: ".")], cache: ResolutionCache())
     } catch var error as ConfigError {
       // The failure is in a value this one refers to: say which value needed it.
       let asked = p.joined(separator: ".")
-      if let key = error.key, key != asked, error.note == nil { error.note = "needed by '\(asked)'" }
+      if let key = error.key, key != asked, error.note == nil {
+        error.note = "needed by '\(asked)'"
+      }
       throw error
     }
     return ConfigValue(
@@ -93,10 +98,15 @@ public struct ConfigDocument: Sendable {
 
   // MARK: - Overrides
 
-  public mutating func override(_ path: String, with text: String, location: SourceLocation) throws {
+  public mutating func override(_ path: String, with text: String, location: SourceLocation) throws
+  {
     let p = parts(path)
-    guard !p.isEmpty, p.allSatisfy({ !$0.isEmpty }), p.count <= ConfigDocument.maximumResolutionDepth else {
-      throw ConfigError("--set key '\(path)' is not a dotted key path like model.hidden_size", key: path, at: location)
+    guard !p.isEmpty, p.allSatisfy({ !$0.isEmpty }),
+      p.count <= ConfigDocument.maximumResolutionDepth
+    else {
+      throw ConfigError(
+        "--set key '\(path)' is not a dotted key path like model.hidden_size", key: path,
+        at: location)
     }
     var style = ConfigNode.ScalarStyle.plain
     var value = text
@@ -110,20 +120,27 @@ public struct ConfigDocument: Sendable {
   }
 
   /// `node` with `leaf` placed at `path` (iterative descent, then rebuilt bottom-up).
-  static func setting(_ leaf: ConfigNode, at path: ArraySlice<String>, in node: ConfigNode, full: [String], location: SourceLocation) throws -> ConfigNode {
+  static func setting(
+    _ leaf: ConfigNode, at path: ArraySlice<String>, in node: ConfigNode, full: [String],
+    location: SourceLocation
+  ) throws -> ConfigNode {
     // Walk down, remembering each mapping on the way.
     var chain: [ConfigNode] = [node]
     var current = node
     for (depth, part) in path.enumerated() {
       guard case .mapping(let entries) = current.kind else {
         let prefix = full.prefix(depth).joined(separator: ".")
-        throw ConfigError("cannot set '\(full.joined(separator: "."))': '\(prefix)' is a value, not a mapping", key: full.joined(separator: "."), at: location)
+        throw ConfigError(
+          "cannot set '\(full.joined(separator: "."))': '\(prefix)' is a value, not a mapping",
+          key: full.joined(separator: "."), at: location)
       }
       if depth == path.count - 1 {
         if let existing = entries.first(where: { $0.key == part }) {
           switch existing.value.kind {
           case .mapping, .sequence:
-            throw ConfigError("cannot set '\(full.joined(separator: "."))' to a value: it is a \(existing.value.kind.isMapping ? "mapping" : "list") in the file", key: full.joined(separator: "."), at: location)
+            throw ConfigError(
+              "cannot set '\(full.joined(separator: "."))' to a value: it is a \(existing.value.kind.isMapping ? "mapping" : "list") in the file",
+              key: full.joined(separator: "."), at: location)
           case .scalar: break
           }
         }
@@ -131,7 +148,9 @@ public struct ConfigDocument: Sendable {
       }
       if let existing = entries.first(where: { $0.key == part }) {
         current = existing.value
-        if case .scalar(let text, _) = current.kind, text.isEmpty || ["null", "~", "Null", "NULL"].contains(text) {
+        if case .scalar(let text, _) = current.kind,
+          text.isEmpty || ["null", "~", "Null", "NULL"].contains(text)
+        {
           current = ConfigNode(.mapping([]), at: location)
         }
       } else {
@@ -158,12 +177,16 @@ public struct ConfigDocument: Sendable {
 
   // MARK: - Resolution
 
-  func resolve(_ node: ConfigNode, keyPath: [String], visiting: [String], cache: ResolutionCache) throws -> (ConfigScalar?, ConfigNode) {
+  func resolve(_ node: ConfigNode, keyPath: [String], visiting: [String], cache: ResolutionCache)
+    throws -> (ConfigScalar?, ConfigNode)
+  {
     guard case .scalar(let text, let style) = node.kind else { return (nil, node) }
     if text.contains("${") {
       let path = keyPath.joined(separator: ".")
       if let known = cache.values[path] { return known }
-      var parser = Interpolation(document: self, text: Array(text), keyPath: keyPath, visiting: visiting, node: node, cache: cache)
+      var parser = Interpolation(
+        document: self, text: Array(text), keyPath: keyPath, visiting: visiting, node: node,
+        cache: cache)
       let result = try parser.evaluateWhole()
       cache.values[path] = result
       return result
@@ -173,7 +196,8 @@ public struct ConfigDocument: Sendable {
   }
 
   /// Types a plain scalar as PyYAML's SafeLoader (YAML 1.1) with OmegaConf's float rule does.
-  static func typed(_ text: String, at location: SourceLocation, key: String) throws -> ConfigScalar {
+  static func typed(_ text: String, at location: SourceLocation, key: String) throws -> ConfigScalar
+  {
     switch text {
     case "", "~", "null", "Null", "NULL": return .null
     case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return .bool(true)
@@ -200,7 +224,8 @@ public struct ConfigDocument: Sendable {
   /// PyYAML's YAML 1.1 integers: decimal `0` or `[1-9][0-9_]*`, binary `0b…`, hexadecimal `0x…`,
   /// octal `0[0-7_]+`, and sexagesimal `1:30` (= 90); each with an optional sign. nil when the
   /// text is not one (so `09` stays text, as in PyYAML).
-  static func yaml11Integer(_ text: String, at location: SourceLocation, key: String) throws -> Int? {
+  static func yaml11Integer(_ text: String, at location: SourceLocation, key: String) throws -> Int?
+  {
     var body = Substring(text)
     var negative = false
     if let sign = body.first, sign == "+" || sign == "-" {
@@ -233,7 +258,10 @@ public struct ConfigDocument: Sendable {
       // Sexagesimal: [1-9][0-9_]*(:[0-5]?[0-9])+
       let parts = body.split(separator: ":", omittingEmptySubsequences: false)
       guard let head = parts.first, digits(head, isDecimal),
-        parts.dropFirst().allSatisfy({ p in (1...2).contains(p.count) && p.allSatisfy(isDecimal) && (p.count == 1 || p.first.map { ("0"..."5").contains($0) } == true) })
+        parts.dropFirst().allSatisfy({ p in
+          (1...2).contains(p.count) && p.allSatisfy(isDecimal)
+            && (p.count == 1 || p.first.map { ("0"..."5").contains($0) } == true)
+        })
       else { return nil }
       var value = 0
       for (index, part) in parts.enumerated() {
@@ -249,7 +277,8 @@ public struct ConfigDocument: Sendable {
       return nil
     }
     if overflow {
-      throw ConfigError("value \(text) overflows a 64-bit integer", key: key.isEmpty ? nil : key, at: location)
+      throw ConfigError(
+        "value \(text) overflows a 64-bit integer", key: key.isEmpty ? nil : key, at: location)
     }
     guard let m = magnitude else { return nil }
     return negative && !signed ? -m : m

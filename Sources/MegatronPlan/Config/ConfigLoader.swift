@@ -5,13 +5,18 @@ public enum ConfigLoader {
   /// Keys megaplan reads, per section — for the config reference and misspelling warnings.
   public static let knownKeys: [String: [String]] = [
     "model": [
-      "num_layers", "hidden_size", "num_attention_heads", "encoder_seq_length", "seq_length", "ffn_hidden_size",
-      "max_position_embeddings", "micro_batch_size", "global_batch_size", "tensor_model_parallel_size",
+      "num_layers", "hidden_size", "num_attention_heads", "encoder_seq_length", "seq_length",
+      "ffn_hidden_size",
+      "max_position_embeddings", "micro_batch_size", "global_batch_size",
+      "tensor_model_parallel_size",
       "pipeline_model_parallel_size", "virtual_pipeline_model_parallel_size", "sequence_parallel",
-      "activations_checkpoint_granularity", "activations_checkpoint_method", "activations_checkpoint_num_layers",
-      "optim", "share_embeddings_and_output_weights", "make_vocab_size_divisible_by", "tokenizer", "activation",
+      "activations_checkpoint_granularity", "activations_checkpoint_method",
+      "activations_checkpoint_num_layers",
+      "optim", "share_embeddings_and_output_weights", "make_vocab_size_divisible_by", "tokenizer",
+      "activation",
       "normalization", "position_embedding_type", "bias", "num_query_groups", "num_moe_experts",
-      "context_parallel_size", "kv_channels", "fp8", "encoder", "decoder", "use_flash_attention", "transformer_engine",
+      "context_parallel_size", "kv_channels", "fp8", "encoder", "decoder", "use_flash_attention",
+      "transformer_engine",
       "mcore_gpt",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
@@ -32,12 +37,14 @@ public enum ConfigLoader {
     let seqKey = r.has("model.encoder_seq_length") ? "model.encoder_seq_length" : "model.seq_length"
     let seq = try r.size(seqKey, missing: "model.encoder_seq_length (or model.seq_length)")
     let ffn = try r.size("model.ffn_hidden_size", default: 4 * hidden, why: "4 × hidden_size")
-    let maxPos = try r.size("model.max_position_embeddings", default: seq, why: "the sequence length")
+    let maxPos = try r.size(
+      "model.max_position_embeddings", default: seq, why: "the sequence length")
     let micro = try r.size("model.micro_batch_size")
     let global = try r.size("model.global_batch_size")
     let t = try r.size("model.tensor_model_parallel_size", default: 1)
     let p = try r.size("model.pipeline_model_parallel_size", default: 1)
-    let v = try r.size("model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
+    let v = try r.size(
+      "model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
     let sp = try r.bool("model.sequence_parallel", default: false)
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let biases = try r.bool("model.bias", default: true)
@@ -55,19 +62,25 @@ public enum ConfigLoader {
 
     let gpus = nodes * devices
     guard gpus <= maximumSize else {
-      throw r.error("num_nodes × devices = \(gpus) GPUs exceeds the largest count megaplan accepts (\(maximumSize))", key: "trainer.num_nodes")
+      throw r.error(
+        "num_nodes × devices = \(gpus) GPUs exceeds the largest count megaplan accepts (\(maximumSize))",
+        key: "trainer.num_nodes")
     }
     // Rules of the model and the parallel sizes first (they do not depend on the GPU count).
     let shape = TransformerModel(
-      layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
+      layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq,
+      maxPositionEmbeddings: maxPos,
       vocabulary: 1)
-    let probe = Layout(tensor: t, pipeline: p, data: 1, virtualStages: v, microBatch: 1, globalBatch: 1, recompute: recompute)
+    let probe = Layout(
+      tensor: t, pipeline: p, data: 1, virtualStages: v, microBatch: 1, globalBatch: 1,
+      recompute: recompute)
     if let first = probe.violations(for: shape).first(where: { !$0.dependsOnBatch }) {
       throw r.error(first.description, key: first.key)
     }
     if gpus % (t * p) != 0 {
       let key = r.has("trainer.num_nodes") ? "trainer.num_nodes" : "trainer.devices"
-      throw r.error(LayoutViolation.gpusNotDivisible(gpus: gpus, tensor: t, pipeline: p).description, key: key)
+      throw r.error(
+        LayoutViolation.gpusNotDivisible(gpus: gpus, tensor: t, pipeline: p).description, key: key)
     }
     r.derived("data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
     let vocabulary = try readVocabulary(&r, tensor: t)
@@ -76,7 +89,8 @@ public enum ConfigLoader {
       maxPositionEmbeddings: maxPos, vocabulary: vocabulary, tiedEmbeddings: tied, gatedMLP: gated,
       linearBiases: biases, learnedPositionEmbeddings: learnedPositions, fusedAttention: fused)
     let layout = Layout(
-      tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro, globalBatch: global,
+      tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
+      globalBatch: global,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed)
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
@@ -84,7 +98,8 @@ public enum ConfigLoader {
     let run = TrainingRun(
       model: model, layout: layout, precision: precision, gpu: gpu, trainTokens: tokens,
       overlapGradientReduction: overlap)
-    return LoadedConfig(file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
+    return LoadedConfig(
+      file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
   }
 
   // MARK: - What megaplan does not model yet
@@ -93,35 +108,56 @@ public enum ConfigLoader {
   /// if they were GPT-3.
   static func refuseUnmodeled(_ r: inout KeyReader) throws {
     for key in ["model.encoder", "model.decoder"] where r.has(key) {
-      throw r.error("encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models GPT decoders", key: key)
+      throw r.error(
+        "encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models GPT decoders",
+        key: key)
     }
-    if let norm = try r.optionalString("model.normalization"), !["layernorm", "layernorm1p", "layer_norm"].contains(norm.lowercased()) {
-      throw r.error("normalization '\(norm)' is not modeled yet; megaplan models layernorm and layernorm1p", key: "model.normalization")
+    if let norm = try r.optionalString("model.normalization"),
+      !["layernorm", "layernorm1p", "layer_norm"].contains(norm.lowercased())
+    {
+      throw r.error(
+        "normalization '\(norm)' is not modeled yet; megaplan models layernorm and layernorm1p",
+        key: "model.normalization")
     }
-    if let groups = try r.optionalInt("model.num_query_groups"), let heads = try r.optionalInt("model.num_attention_heads"), groups != heads {
-      throw r.error("grouped-query attention (num_query_groups \(groups) with \(heads) heads) is not modeled yet", key: "model.num_query_groups")
+    if let groups = try r.optionalInt("model.num_query_groups"),
+      let heads = try r.optionalInt("model.num_attention_heads"), groups != heads
+    {
+      throw r.error(
+        "grouped-query attention (num_query_groups \(groups) with \(heads) heads) is not modeled yet",
+        key: "model.num_query_groups")
     }
     if let experts = try r.optionalInt("model.num_moe_experts"), experts > 1 {
-      throw r.error("mixture of experts (num_moe_experts \(experts)) is not modeled yet", key: "model.num_moe_experts")
+      throw r.error(
+        "mixture of experts (num_moe_experts \(experts)) is not modeled yet",
+        key: "model.num_moe_experts")
     }
     if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
-      throw r.error("context parallelism (context_parallel_size \(cp)) is not modeled yet", key: "model.context_parallel_size")
+      throw r.error(
+        "context parallelism (context_parallel_size \(cp)) is not modeled yet",
+        key: "model.context_parallel_size")
     }
-    if let kv = try r.optionalInt("model.kv_channels"), let h = try r.optionalInt("model.hidden_size"),
+    if let kv = try r.optionalInt("model.kv_channels"),
+      let h = try r.optionalInt("model.hidden_size"),
       let a = try r.optionalInt("model.num_attention_heads"), a > 0, kv * a != h
     {
-      throw r.error("kv_channels \(kv) × num_attention_heads \(a) ≠ hidden_size \(h) is not modeled yet", key: "model.kv_channels")
+      throw r.error(
+        "kv_channels \(kv) × num_attention_heads \(a) ≠ hidden_size \(h) is not modeled yet",
+        key: "model.kv_channels")
     }
     if try r.bool("model.fp8", default: false, record: false) {
       throw r.error("fp8 training (fp8: true) is not modeled yet", key: "model.fp8")
     }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
-      throw r.error("DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)", key: "megaplan.zero_stage")
+      throw r.error(
+        "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)",
+        key: "megaplan.zero_stage")
     }
   }
 
   static let plainActivations = ["gelu", "fast-gelu", "approx-gelu"]
-  static let gatedActivations = ["swiglu", "fast-swiglu", "geglu", "fast-geglu", "reglu", "fast-reglu"]
+  static let gatedActivations = [
+    "swiglu", "fast-swiglu", "geglu", "fast-geglu", "reglu", "fast-reglu",
+  ]
 
   static func gatedActivation(_ r: inout KeyReader) throws -> Bool {
     guard let name = try r.optionalString("model.activation", record: true) else {
@@ -131,7 +167,9 @@ public enum ConfigLoader {
     let lower = name.lowercased()
     if plainActivations.contains(lower) { return false }
     if gatedActivations.contains(lower) { return true }
-    throw r.error("activation '\(name)' is not modeled yet; megaplan models gelu and gated (swiglu, geglu, reglu) MLPs", key: "model.activation")
+    throw r.error(
+      "activation '\(name)' is not modeled yet; megaplan models gelu and gated (swiglu, geglu, reglu) MLPs",
+      key: "model.activation")
   }
 
   static func learnedPositionEmbeddings(_ r: inout KeyReader) throws -> Bool {
@@ -143,7 +181,9 @@ public enum ConfigLoader {
     case "learned_absolute": return true
     case "rope": return false
     default:
-      throw r.error("position_embedding_type '\(name)' is not modeled yet; megaplan models learned_absolute and rope", key: "model.position_embedding_type")
+      throw r.error(
+        "position_embedding_type '\(name)' is not modeled yet; megaplan models learned_absolute and rope",
+        key: "model.position_embedding_type")
     }
   }
 
@@ -152,7 +192,9 @@ public enum ConfigLoader {
   /// `use_flash_attention: true`, or Megatron-Core with Transformer Engine (`mcore_gpt` and
   /// `transformer_engine` both true), whose attention picks the fused kernel by default.
   static func fusedAttention(_ r: inout KeyReader) throws -> Bool {
-    if r.has("megaplan.fused_attention") { return try r.bool("megaplan.fused_attention", default: false) }
+    if r.has("megaplan.fused_attention") {
+      return try r.bool("megaplan.fused_attention", default: false)
+    }
     if try r.bool("model.use_flash_attention", default: false, record: false) {
       r.derived("fused_attention", "true", why: "use_flash_attention: true")
       return true
@@ -160,7 +202,11 @@ public enum ConfigLoader {
     let te = try r.bool("model.transformer_engine", default: false, record: false)
     let mcore = try r.bool("model.mcore_gpt", default: false, record: false)
     if te && mcore {
-      r.derived("fused_attention", "true", why: "Megatron-Core with Transformer Engine (mcore_gpt, transformer_engine) uses fused attention")
+      r.derived(
+        "fused_attention", "true",
+        why:
+          "Megatron-Core with Transformer Engine (mcore_gpt, transformer_engine) uses fused attention"
+      )
       return true
     }
     r.defaulted("megaplan.fused_attention", "false")
@@ -182,7 +228,9 @@ public enum ConfigLoader {
       var method = RecomputeMethod.uniform
       if let name = try r.optionalString(methodKey, record: true) {
         guard let m = RecomputeMethod(rawValue: name.lowercased()) else {
-          throw r.error("unknown activations_checkpoint_method '\(name)'; expected uniform or block\(Suggestion.didYouMean(name, in: ["uniform", "block"]))", key: methodKey)
+          throw r.error(
+            "unknown activations_checkpoint_method '\(name)'; expected uniform or block\(Suggestion.didYouMean(name, in: ["uniform", "block"]))",
+            key: methodKey)
         }
         method = m
       } else {
@@ -192,11 +240,19 @@ public enum ConfigLoader {
       let given = try r.optionalInt(numKey, record: true)
       if given == nil { r.defaulted(numKey, "1") }
       let k = given ?? 1
-      if k < 0 { throw r.error(LayoutViolation.recomputeLayersNegative(layers: k).description, key: numKey) }
-      if k > maximumSize { throw r.error("activations_checkpoint_num_layers \(k) exceeds the largest size megaplan accepts (\(maximumSize))", key: numKey) }
+      if k < 0 {
+        throw r.error(LayoutViolation.recomputeLayersNegative(layers: k).description, key: numKey)
+      }
+      if k > maximumSize {
+        throw r.error(
+          "activations_checkpoint_num_layers \(k) exceeds the largest size megaplan accepts (\(maximumSize))",
+          key: numKey)
+      }
       if k == 0 {
         // Megatron/NeMo: full granularity with 0 layers checkpoints nothing.
-        r.derived("recompute", "none", why: "full granularity with activations_checkpoint_num_layers 0 recomputes nothing")
+        r.derived(
+          "recompute", "none",
+          why: "full granularity with activations_checkpoint_num_layers 0 recomputes nothing")
         return .none
       }
       return .full(method: method, layers: k)
@@ -229,7 +285,8 @@ public enum ConfigLoader {
     case "16", "16-mixed", "fp16", "16-true": return .fp16
     case "32", "32-true", "fp32": return .fp32
     default:
-      throw r.error("unknown precision '\(value)'; expected bf16, bf16-mixed, 16, 16-mixed or 32", key: key)
+      throw r.error(
+        "unknown precision '\(value)'; expected bf16, bf16-mixed, 16, 16-mixed or 32", key: key)
     }
   }
 
@@ -241,7 +298,9 @@ public enum ConfigLoader {
     }
     guard let gpu = GPU.named(name) else {
       let names = GPU.all.map(\.name)
-      throw r.error("unknown GPU '\(name)'; megaplan knows \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names, limit: 3))", key: key)
+      throw r.error(
+        "unknown GPU '\(name)'; megaplan knows \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names, limit: 3))",
+        key: key)
     }
     return gpu
   }
@@ -257,8 +316,12 @@ public enum ConfigLoader {
     let typeKey = "model.tokenizer.type"
     let type = try r.optionalString(typeKey, record: true)
     let library = try r.optionalString("model.tokenizer.library") ?? "megatron"
-    guard let type, library.lowercased() == "megatron", let raw = tokenizerVocabularies[type.lowercased()] else {
-      let what = type.map { "tokenizer '\($0)' (library '\(library)')" } ?? "the tokenizer (model.tokenizer.type is not set)"
+    guard let type, library.lowercased() == "megatron",
+      let raw = tokenizerVocabularies[type.lowercased()]
+    else {
+      let what =
+        type.map { "tokenizer '\($0)' (library '\(library)')" }
+        ?? "the tokenizer (model.tokenizer.type is not set)"
       throw r.error(
         "cannot derive the vocabulary from \(what): set megaplan.vocab_size to the padded vocabulary size",
         key: r.has(typeKey) ? typeKey : "megaplan.vocab_size")
@@ -266,7 +329,11 @@ public enum ConfigLoader {
     let divisor = try r.size("model.make_vocab_size_divisible_by", default: 128)
     let multiple = divisor * tensor
     let padded = (raw + multiple - 1) / multiple * multiple
-    r.derived("vocab_size", "\(padded)", why: "\(type) has \(raw) tokens, padded to a multiple of make_vocab_size_divisible_by × t = \(multiple)")
+    r.derived(
+      "vocab_size", "\(padded)",
+      why:
+        "\(type) has \(raw) tokens, padded to a multiple of make_vocab_size_divisible_by × t = \(multiple)"
+    )
     return padded
   }
 
@@ -279,12 +346,17 @@ public enum ConfigLoader {
     var warnings: [ConfigWarning] = []
     for section in ["model", "trainer", "megaplan"] {
       let known = knownKeys[section] ?? []
-      guard let node = document.root.entry(section)?.value, case .mapping(let entries) = node.kind else { continue }
+      guard let node = document.root.entry(section)?.value, case .mapping(let entries) = node.kind
+      else { continue }
       for entry in entries where !known.contains(entry.key) {
         let suggestion = Suggestion.closest(to: entry.key, in: known)
         if suggestion == nil && section != "megaplan" { continue }
-        let hint = suggestion.map { "; did you mean '\($0)'?" } ?? "; megaplan reads \(known.joined(separator: ", "))"
-        warnings.append(ConfigWarning(message: "unknown key '\(section).\(entry.key)'\(hint)", location: entry.keyLocation))
+        let hint =
+          suggestion.map { "; did you mean '\($0)'?" }
+          ?? "; megaplan reads \(known.joined(separator: ", "))"
+        warnings.append(
+          ConfigWarning(
+            message: "unknown key '\(section).\(entry.key)'\(hint)", location: entry.keyLocation))
       }
     }
     return warnings

@@ -21,7 +21,10 @@ struct Interpolation {
   /// Longest string an interpolation may build (references can double a string at each step).
   static let maximumLength = 1_000_000
 
-  init(document: ConfigDocument, text: [Character], keyPath: [String], visiting: [String], node: ConfigNode, cache: ResolutionCache) {
+  init(
+    document: ConfigDocument, text: [Character], keyPath: [String], visiting: [String],
+    node: ConfigNode, cache: ResolutionCache
+  ) {
     self.document = document
     self.text = text
     self.keyPath = keyPath
@@ -76,17 +79,23 @@ struct Interpolation {
   mutating func parseExpression() throws -> Part {
     depth += 1
     defer { depth -= 1 }
-    guard depth <= Self.maximumNesting else { throw error("interpolation in '\(key)' is nested deeper than \(Self.maximumNesting) levels") }
+    guard depth <= Self.maximumNesting else {
+      throw error("interpolation in '\(key)' is nested deeper than \(Self.maximumNesting) levels")
+    }
     let start = i
     var head = ""
     while i < text.count, text[i] != ":", text[i] != "}" {
       if text[i] == "$" || text[i] == "{" {
-        throw error("a reference built from another reference ('${\(String(text[start...]).prefix(40))') is not supported")
+        throw error(
+          "a reference built from another reference ('${\(String(text[start...]).prefix(40))') is not supported"
+        )
       }
       head.append(text[i])
       i += 1
     }
-    guard i < text.count else { throw error("unclosed interpolation '${\(head)' in '\(key)': missing '}'") }
+    guard i < text.count else {
+      throw error("unclosed interpolation '${\(head)' in '\(key)': missing '}'")
+    }
     let name = head.trimmingCharacters(in: .whitespaces)
     if text[i] == "}" {
       i += 1
@@ -96,14 +105,17 @@ struct Interpolation {
     var args: [(ConfigScalar?, ConfigNode)] = []
     while true {
       let parts = try parseParts(terminators: [",", "}"])
-      guard i < text.count else { throw error("unclosed resolver '${\(name):' in '\(key)': missing '}'") }
+      guard i < text.count else {
+        throw error("unclosed resolver '${\(name):' in '\(key)': missing '}'")
+      }
       args.append(try combine(parts, argument: true))
       let terminator = text[i]
       i += 1
       if terminator == "}" { break }
     }
     let result = try apply(name, args)
-    return .value(result, ConfigNode(.scalar(Self.render(result), style: .plain), at: node.location))
+    return .value(
+      result, ConfigNode(.scalar(Self.render(result), style: .plain), at: node.location))
   }
 
   /// One part alone keeps its type; otherwise the parts are joined as text. Resolver arguments
@@ -111,7 +123,9 @@ struct Interpolation {
   func combine(_ parts: [Part], argument: Bool) throws -> (ConfigScalar?, ConfigNode) {
     var kept = parts
     if argument {
-      kept = parts.filter { if case .literal(let s) = $0 { return !s.allSatisfy { $0 == " " } } else { return true } }
+      kept = parts.filter {
+        if case .literal(let s) = $0 { return !s.allSatisfy { $0 == " " } } else { return true }
+      }
     }
     if kept.count == 1, case .value(let scalar, let n) = kept[0] { return (scalar, n) }
     if argument, kept.count == 1, case .literal(let s) = kept[0] {
@@ -129,11 +143,14 @@ struct Interpolation {
       switch part {
       case .literal(let s): out += s
       case .value(let scalar, _):
-        guard let scalar else { throw error("cannot interpolate a mapping or list into the text of '\(key)'") }
+        guard let scalar else {
+          throw error("cannot interpolate a mapping or list into the text of '\(key)'")
+        }
         out += Self.render(scalar)
       }
       if out.utf8.count > Self.maximumLength {
-        throw error("the text of '\(key)' grows past \(Self.maximumLength) bytes through its references")
+        throw error(
+          "the text of '\(key)' grows past \(Self.maximumLength) bytes through its references")
       }
     }
     return (.string(out), node)
@@ -161,7 +178,9 @@ struct Interpolation {
       guard keyPath.count >= dots else {
         throw error("relative reference '${\(path)}' in '\(key)' goes above the top of the file")
       }
-      target = Array(keyPath.dropLast(dots)) + rest.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+      target =
+        Array(keyPath.dropLast(dots))
+        + rest.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
     } else {
       target = document.parts(rest)
     }
@@ -176,7 +195,8 @@ struct Interpolation {
     guard let found = document.node(at: target) else {
       throw error("cannot resolve '${\(path)}' in '\(key)': '\(name)' is not defined in this file")
     }
-    let (scalar, resolved) = try document.resolve(found, keyPath: target, visiting: visiting + [name], cache: cache)
+    let (scalar, resolved) = try document.resolve(
+      found, keyPath: target, visiting: visiting + [name], cache: cache)
     return .value(scalar, resolved)
   }
 
@@ -210,19 +230,28 @@ struct Interpolation {
         var acc = name == "multiply" ? 1 : 0
         for n in numbers {
           guard case .int(let v) = n else { continue }
-          let (r, overflow) = name == "multiply" ? acc.multipliedReportingOverflow(by: v) : acc.addingReportingOverflow(v)
+          let (r, overflow) =
+            name == "multiply"
+            ? acc.multipliedReportingOverflow(by: v) : acc.addingReportingOverflow(v)
           if overflow { throw error("resolver '\(name)' in '\(key)' overflows a 64-bit integer") }
           acc = r
         }
         return .int(acc)
       }
-      return .double(numbers.reduce(name == "multiply" ? 1.0 : 0.0) { name == "multiply" ? $0 * $1.double : $0 + $1.double })
+      return .double(
+        numbers.reduce(name == "multiply" ? 1.0 : 0.0) {
+          name == "multiply" ? $0 * $1.double : $0 + $1.double
+        })
     case "divide_floor", "divide_ceil":
-      guard args.count == 2 else { throw error("resolver '\(name)' in '\(key)' takes two arguments, found \(args.count)") }
+      guard args.count == 2 else {
+        throw error("resolver '\(name)' in '\(key)' takes two arguments, found \(args.count)")
+      }
       let a = try number(args[0], name), b = try number(args[1], name)
       guard b.double != 0 else { throw error("resolver '\(name)' in '\(key)' divides by zero") }
       if case .int(let x) = a, case .int(let y) = b {
-        guard !(x == Int.min && y == -1) else { throw error("resolver '\(name)' in '\(key)' overflows a 64-bit integer") }
+        guard !(x == Int.min && y == -1) else {
+          throw error("resolver '\(name)' in '\(key)' overflows a 64-bit integer")
+        }
         let q = x / y, r = x % y
         if r == 0 { return .int(q) }
         let negative = (r < 0) != (y < 0)
@@ -230,10 +259,14 @@ struct Interpolation {
       }
       let q = a.double / b.double
       let rounded = name == "divide_floor" ? q.rounded(.down) : q.rounded(.up)
-      guard rounded.isFinite, abs(rounded) < 9.2e18 else { throw error("resolver '\(name)' in '\(key)' gives \(q), not an integer") }
+      guard rounded.isFinite, abs(rounded) < 9.2e18 else {
+        throw error("resolver '\(name)' in '\(key)' gives \(q), not an integer")
+      }
       return .int(Int(rounded))
     default:
-      throw error("unknown resolver '\(name)' in '\(key)'; megaplan knows multiply, divide_floor, divide_ceil and sum")
+      throw error(
+        "unknown resolver '\(name)' in '\(key)'; megaplan knows multiply, divide_floor, divide_ceil and sum"
+      )
     }
   }
 }

@@ -35,7 +35,8 @@ struct KeyReader {
   /// A config error about `key`, located at its value when the file has one, else at the
   /// nearest enclosing key that is there (`model:`), else at the top of the file.
   func error(_ message: String, key: String) -> ConfigError {
-    ConfigError(message, key: key, at: (try? document.value(at: key))??.location ?? nearestLocation(key))
+    ConfigError(
+      message, key: key, at: (try? document.value(at: key))??.location ?? nearestLocation(key))
   }
 
   func nearestLocation(_ key: String) -> SourceLocation {
@@ -57,7 +58,10 @@ struct KeyReader {
   mutating func record(_ key: String, _ value: ConfigValue, _ text: String) {
     guard !recorded.contains(key) else { return }
     recorded.insert(key)
-    settings.append(EffectiveSetting(key: key, value: text, origin: value.overridden ? .override(value.location) : .file(value.location)))
+    settings.append(
+      EffectiveSetting(
+        key: key, value: text,
+        origin: value.overridden ? .override(value.location) : .file(value.location)))
   }
 
   mutating func defaulted(_ key: String, _ text: String) {
@@ -83,7 +87,9 @@ struct KeyReader {
   }
 
   func mandatory(_ key: String, _ value: ConfigValue) -> ConfigError {
-    ConfigError("'\(key)' is ??? (mandatory) in this file and megaplan needs it; give it a value or use --set \(key)=…", key: key, at: value.location)
+    ConfigError(
+      "'\(key)' is ??? (mandatory) in this file and megaplan needs it; give it a value or use --set \(key)=…",
+      key: key, at: value.location)
   }
 
   /// An integer or nil when absent or null.
@@ -94,28 +100,36 @@ struct KeyReader {
     case .int(let i):
       if record { self.record(key, value, String(i)) }
       return i
-    case .double(let d) where d.isFinite && d == d.rounded() && abs(d) <= Double(ConfigLoader.maximumSize):
+    case .double(let d)
+    where d.isFinite && d == d.rounded() && abs(d) <= Double(ConfigLoader.maximumSize):
       // OmegaConf yields floats from `divide` resolvers; a whole float is the integer it equals.
       if record { self.record(key, value, String(Int(d))) }
       return Int(d)
     case .mandatory: throw mandatory(key, value)
     default:
-      throw ConfigError("expected an integer for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key, at: value.location)
+      throw ConfigError(
+        "expected an integer for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'",
+        key: key, at: value.location)
     }
   }
 
   /// A positive integer no larger than `ConfigLoader.maximumSize`; required unless `default` is given.
-  mutating func size(_ key: String, default fallback: Int? = nil, why: String? = nil, missing: String? = nil) throws -> Int {
+  mutating func size(
+    _ key: String, default fallback: Int? = nil, why: String? = nil, missing: String? = nil
+  ) throws -> Int {
     guard let n = try optionalInt(key, record: true) else {
       guard let fallback else {
-        throw ConfigError("missing required key '\(missing ?? key)'", key: key, at: nearestLocation(key))
+        throw ConfigError(
+          "missing required key '\(missing ?? key)'", key: key, at: nearestLocation(key))
       }
       defaulted(key, why.map { "\(fallback) (\($0))" } ?? String(fallback))
       return fallback
     }
     if n <= 0 { throw error("\(Self.leaf(key)) must be a positive integer, found \(n)", key: key) }
     if n > ConfigLoader.maximumSize {
-      throw error("\(Self.leaf(key)) \(n) exceeds the largest size megaplan accepts (\(ConfigLoader.maximumSize))", key: key)
+      throw error(
+        "\(Self.leaf(key)) \(n) exceeds the largest size megaplan accepts (\(ConfigLoader.maximumSize))",
+        key: key)
     }
     return n
   }
@@ -134,13 +148,17 @@ struct KeyReader {
       return b
     case .mandatory: throw mandatory(key, value)
     default:
-      throw ConfigError("expected true or false for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key, at: value.location)
+      throw ConfigError(
+        "expected true or false for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'",
+        key: key, at: value.location)
     }
   }
 
   /// A string, or nil when absent or null. With `acceptNumbers`, integers read as their text
   /// (`precision: 16`).
-  mutating func optionalString(_ key: String, record: Bool = false, acceptNumbers: Bool = false) throws -> String? {
+  mutating func optionalString(_ key: String, record: Bool = false, acceptNumbers: Bool = false)
+    throws -> String?
+  {
     guard let value = try lookup(key) else { return nil }
     switch value.scalar {
     case .null: return nil
@@ -152,7 +170,9 @@ struct KeyReader {
       return String(i)
     case .mandatory: throw mandatory(key, value)
     default:
-      throw ConfigError("expected a name for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key, at: value.location)
+      throw ConfigError(
+        "expected a name for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key,
+        at: value.location)
     }
   }
 
@@ -166,13 +186,19 @@ struct KeyReader {
     case .double(let d): number = d
     case .mandatory: throw mandatory(key, value)
     default:
-      throw ConfigError("expected a number for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key, at: value.location)
+      throw ConfigError(
+        "expected a number for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key,
+        at: value.location)
     }
     guard number.isFinite else {
-      throw ConfigError("\(Self.leaf(key)) must be a finite number, found '\(Self.shown(value.scalar))'", key: key, at: value.location)
+      throw ConfigError(
+        "\(Self.leaf(key)) must be a finite number, found '\(Self.shown(value.scalar))'", key: key,
+        at: value.location)
     }
     guard number > 0, number < 1e30 else {
-      throw ConfigError("\(Self.leaf(key)) must be a positive number below 1e30, found \(Self.shown(value.scalar))", key: key, at: value.location)
+      throw ConfigError(
+        "\(Self.leaf(key)) must be a positive number below 1e30, found \(Self.shown(value.scalar))",
+        key: key, at: value.location)
     }
     record(key, value, Self.shown(value.scalar))
     return number

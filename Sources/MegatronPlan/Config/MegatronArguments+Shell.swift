@@ -80,7 +80,9 @@ struct ShellReader {
   static let maxNesting = 32
   /// A variable that doubles itself (`A="$A$A"`) would otherwise grow without bound.
   static let maxValueLength = 1 << 20
-  static let declarationBuiltins: Set<String> = ["export", "local", "declare", "readonly", "typeset"]
+  static let declarationBuiltins: Set<String> = [
+    "export", "local", "declare", "readonly", "typeset",
+  ]
   static let skippedCommands: Set<String> = ["echo", "printf"]
 
   let file: String
@@ -147,7 +149,9 @@ struct ShellReader {
   func origin(_ span: Range<Int>) -> ShellOrigin {
     var o = origin(span.lowerBound)
     let last = origin(max(span.lowerBound, span.upperBound - 1))
-    o.width = last.line == o.line ? max(1, last.column - o.column + 1) : max(1, lineLength(o.line) - o.column + 1)
+    o.width =
+      last.line == o.line
+      ? max(1, last.column - o.column + 1) : max(1, lineLength(o.line) - o.column + 1)
     return o
   }
 
@@ -157,13 +161,16 @@ struct ShellReader {
 
   func location(_ o: ShellOrigin, length: Int) -> SourceLocation {
     let text = o.line >= 1 && o.line <= lineTexts.count ? lineTexts[o.line - 1] : ""
-    return SourceLocation(file: file, line: o.line, column: o.column, length: length, lineText: text)
+    return SourceLocation(
+      file: file, line: o.line, column: o.column, length: length, lineText: text)
   }
 
   /// The location of an expanded word: where its first character was written, as wide as the
   /// run of characters that sit next to each other in the script.
   func location(of elements: [ShellElement]) -> SourceLocation {
-    guard let first = elements.first else { return location(ShellOrigin(line: 1, column: 1, width: 0), length: 1) }
+    guard let first = elements.first else {
+      return location(ShellOrigin(line: 1, column: 1, width: 0), length: 1)
+    }
     let start = first.origin
     if start.width > 0 { return location(start, length: start.width) }
     var length = 0
@@ -219,7 +226,8 @@ struct ShellReader {
           name = String(text[2..<eq])
           valueStart = start + eq + 1
           value = Array(text[(eq + 1)...])
-        } else if s == "-N" || ["--nodes", "--gpus-per-node", "--gres", "--ntasks-per-node"].contains(s),
+        } else if s == "-N"
+          || ["--nodes", "--gpus-per-node", "--gres", "--ntasks-per-node"].contains(s),
           t + 1 < tokens.count, tokens[t + 1].text.first != "-"
         {
           name = s == "-N" ? "nodes" : String(s.dropFirst(2))
@@ -233,11 +241,13 @@ struct ShellReader {
         }
         if let name, ["nodes", "gpus-per-node", "gres", "ntasks-per-node"].contains(name) {
           let elements = value.enumerated().map {
-            ShellElement.char($0.element, ShellOrigin(line: n + 1, column: valueStart + $0.offset + 1, width: 0))
+            ShellElement.char(
+              $0.element, ShellOrigin(line: n + 1, column: valueStart + $0.offset + 1, width: 0))
           }
           sbatch[name] = SBatchOption(
             flag: ShellOrigin(line: n + 1, column: start + 1, width: 0),
-            flagLength: name == "nodes" && s == "-N" ? 2 : min(text.count, (text.firstIndex(of: "=") ?? text.count)),
+            flagLength: name == "nodes" && s == "-N"
+              ? 2 : min(text.count, (text.firstIndex(of: "=") ?? text.count)),
             value: elements)
         }
         t += 1
@@ -333,7 +343,9 @@ struct ShellReader {
   }
 
   private func isNameStart(_ c: Character) -> Bool { c == "_" || (c.isASCII && c.isLetter) }
-  private func isNameChar(_ c: Character) -> Bool { c == "_" || (c.isASCII && (c.isLetter || c.isNumber)) }
+  private func isNameChar(_ c: Character) -> Bool {
+    c == "_" || (c.isASCII && (c.isLetter || c.isNumber))
+  }
 
   private mutating func lexWord(assignmentsAllowed: Bool) throws -> RawWord {
     var word = RawWord()
@@ -362,7 +374,9 @@ struct ShellReader {
   private mutating func lexArray(open: Int, name: String) throws -> [[ShellPart]] {
     var elements: [[ShellPart]] = []
     while true {
-      guard i < end else { throw error("array '\(name)' opened here is never closed with ')'", at: open) }
+      guard i < end else {
+        throw error("array '\(name)' opened here is never closed with ')'", at: open)
+      }
       let c = chars[i]
       if c == " " || c == "\t" || c == "\r" || c == "\n" { i += 1; continue }
       if c == "\\", i + 1 < end, chars[i + 1] == "\n" { i += 2; continue }
@@ -526,12 +540,14 @@ struct ShellReader {
       try lexDoubleQuoted(into: &parts)
     default:
       if n.isASCII && n.isNumber {
-        parts.append(.parameter(String(n), op: "", word: [], quoted: quoted, span: start..<(start + 2)))
+        parts.append(
+          .parameter(String(n), op: "", word: [], quoted: quoted, span: start..<(start + 2)))
         i += 2
       } else if isNameStart(n) {
         var j = i + 1
         while j < end, isNameChar(chars[j]) { j += 1 }
-        parts.append(.parameter(String(chars[(i + 1)..<j]), op: "", word: [], quoted: quoted, span: start..<j))
+        parts.append(
+          .parameter(String(chars[(i + 1)..<j]), op: "", word: [], quoted: quoted, span: start..<j))
         i = j
       } else {
         parts.append(.literal("$", at: i, quoted: quoted))
@@ -541,7 +557,9 @@ struct ShellReader {
   }
 
   /// The inside of `${...}`.
-  private mutating func braced(_ inner: Range<Int>, quoted: Bool, span: Range<Int>) throws -> ShellPart {
+  private mutating func braced(_ inner: Range<Int>, quoted: Bool, span: Range<Int>) throws
+    -> ShellPart
+  {
     let text = String(chars[span])
     var j = inner.lowerBound
     while j < inner.upperBound, isNameChar(chars[j]) { j += 1 }
@@ -549,8 +567,12 @@ struct ShellReader {
     guard !name.isEmpty, name.first.map({ isNameStart($0) || $0.isNumber }) == true else {
       return .problem(.unsupported(text), span: span)
     }
-    if name.first?.isNumber == true, !name.allSatisfy(\.isNumber) { return .problem(.unsupported(text), span: span) }
-    if j == inner.upperBound { return .parameter(name, op: "", word: [], quoted: quoted, span: span) }
+    if name.first?.isNumber == true, !name.allSatisfy(\.isNumber) {
+      return .problem(.unsupported(text), span: span)
+    }
+    if j == inner.upperBound {
+      return .parameter(name, op: "", word: [], quoted: quoted, span: span)
+    }
     let rest = String(chars[j..<inner.upperBound])
     if rest == "[@]" || rest == "[*]" { return .arrayAll(name, quoted: quoted, span: span) }
     var op = ""
@@ -631,7 +653,9 @@ struct ShellReader {
     for word in rest { fields += expand(word.parts, split: true) }
     guard let first = fields.first else { return }
     let command = Self.text(first)
-    if Self.declarationBuiltins.contains(command) || Self.skippedCommands.contains(command) { return }
+    if Self.declarationBuiltins.contains(command) || Self.skippedCommands.contains(command) {
+      return
+    }
     commands.append(fields)
   }
 
@@ -717,7 +741,11 @@ struct ShellReader {
         }
         for (k, element) in elements.enumerated() {
           if k > 0 {
-            if out.split { out.close() } else { out.add(.char(" ", origin(span)), splittable: false) }
+            if out.split {
+              out.close()
+            } else {
+              out.add(.char(" ", origin(span)), splittable: false)
+            }
           }
           for e in element { out.add(e, splittable: !quoted) }
           if quoted { out.open = true }
@@ -800,14 +828,20 @@ struct ShellReader {
         guard k < cs.count, cs[k] == "}" else { return .failure(unsupported) }
         k += 1
       }
-      guard !name.isEmpty, let first = name.first, isNameStart(first) else { return .failure(unsupported) }
+      guard !name.isEmpty, let first = name.first, isNameStart(first) else {
+        return .failure(unsupported)
+      }
       guard let v = value(of: name) else { return .failure(.unset(name)) }
       for case .problem(let p, _) in v { return .failure(p) }
-      guard let n = Int(Self.text(v).filter { $0 != " " && $0 != "\t" }) else { return .failure(unsupported) }
+      guard let n = Int(Self.text(v).filter { $0 != " " && $0 != "\t" }) else {
+        return .failure(unsupported)
+      }
       tokens.append(.number(n))
     }
     var parser = ArithmeticParser(tokens: tokens)
-    guard let n = parser.expression(depth: 0), parser.position == tokens.count else { return .failure(unsupported) }
+    guard let n = parser.expression(depth: 0), parser.position == tokens.count else {
+      return .failure(unsupported)
+    }
     return .success(n)
   }
 
@@ -820,7 +854,8 @@ struct ShellReader {
       while position < tokens.count, case .op(let c) = tokens[position], c == "+" || c == "-" {
         position += 1
         guard let right = term(depth: depth) else { return nil }
-        let (r, overflow) = c == "+" ? left.addingReportingOverflow(right) : left.subtractingReportingOverflow(right)
+        let (r, overflow) =
+          c == "+" ? left.addingReportingOverflow(right) : left.subtractingReportingOverflow(right)
         if overflow { return nil }
         left = r
       }
@@ -829,14 +864,18 @@ struct ShellReader {
 
     mutating func term(depth: Int) -> Int? {
       guard var left = factor(depth: depth) else { return nil }
-      while position < tokens.count, case .op(let c) = tokens[position], c == "*" || c == "/" || c == "%" {
+      while position < tokens.count, case .op(let c) = tokens[position],
+        c == "*" || c == "/" || c == "%"
+      {
         position += 1
         guard let right = factor(depth: depth) else { return nil }
         let (r, overflow): (Int, Bool)
         switch c {
         case "*": (r, overflow) = left.multipliedReportingOverflow(by: right)
         case "/": (r, overflow) = right == 0 ? (0, true) : left.dividedReportingOverflow(by: right)
-        default: (r, overflow) = right == 0 ? (0, true) : left.remainderReportingOverflow(dividingBy: right)
+        default:
+          (r, overflow) =
+            right == 0 ? (0, true) : left.remainderReportingOverflow(dividingBy: right)
         }
         if overflow { return nil }
         left = r
@@ -860,7 +899,9 @@ struct ShellReader {
         return factor(depth: depth + 1)
       case .op("("):
         position += 1
-        guard let n = expression(depth: depth + 1), position < tokens.count, tokens[position] == .op(")") else {
+        guard let n = expression(depth: depth + 1), position < tokens.count,
+          tokens[position] == .op(")")
+        else {
           return nil
         }
         position += 1

@@ -62,7 +62,8 @@ public enum MegatronArguments {
     "--max-position-embeddings", "--micro-batch-size", "--global-batch-size",
     "--tensor-model-parallel-size", "--pipeline-model-parallel-size",
     "--virtual-pipeline-model-parallel-size", "--num-layers-per-virtual-pipeline-stage",
-    "--context-parallel-size", "--recompute-granularity", "--recompute-method", "--recompute-num-layers",
+    "--context-parallel-size", "--recompute-granularity", "--recompute-method",
+    "--recompute-num-layers",
     "--make-vocab-size-divisible-by", "--normalization", "--position-embedding-type",
     "--num-query-groups", "--num-experts", "--tokenizer-type", "--vocab-size", "--train-samples",
     "--train-iters", "--zero-stage", "--nnodes", "--nproc_per_node", "--nproc-per-node",
@@ -92,7 +93,8 @@ public enum MegatronArguments {
 
   /// Reads a launch script or argument list. `gpus`/`gpuName` are megaplan's own --gpus/--gpu
   /// flags (they win over the script).
-  public static func parse(_ text: String, file: String, gpus: Int? = nil, gpuName: String? = nil) throws
+  public static func parse(_ text: String, file: String, gpus: Int? = nil, gpuName: String? = nil)
+    throws
     -> ConfigNode
   {
     guard text.utf8.count <= maxBytes else {
@@ -159,7 +161,9 @@ struct Mapper {
         var name = text
         var flagElements = token
         var value: [ShellElement]?
-        if let eq = token.firstIndex(where: { if case .char("=", _) = $0 { return true } else { return false } }) {
+        if let eq = token.firstIndex(where: {
+          if case .char("=", _) = $0 { return true } else { return false }
+        }) {
           flagElements = Array(token[..<eq])
           name = ShellReader.text(flagElements)
           value = Array(token[(eq + 1)...])
@@ -189,7 +193,9 @@ struct Mapper {
 
   /// The value of a flag, checked for variables that are not set and commands megaplan does not
   /// run.
-  func value(_ flag: String, key: String) throws -> (text: String, location: SourceLocation, keyLocation: SourceLocation)? {
+  func value(_ flag: String, key: String) throws -> (
+    text: String, location: SourceLocation, keyLocation: SourceLocation
+  )? {
     guard let occurrence = flags[flag] else { return nil }
     let keyLocation = reader.location(of: occurrence.flag)
     guard let elements = occurrence.value, !elements.isEmpty else {
@@ -201,17 +207,21 @@ struct Mapper {
       case .unset(let name):
         throw ConfigError(
           "\(flag) needs variable '\(name)', which is not set in \(file)", key: key, at: at,
-          note: Int(name) != nil ? "positional parameters ($1, $2, ...) are empty when megaplan reads a script" : nil)
+          note: Int(name) != nil
+            ? "positional parameters ($1, $2, ...) are empty when megaplan reads a script" : nil)
       case .commandSubstitution(let text):
         throw ConfigError(
-          "\(flag) takes its value from the command '\(text)', which megaplan does not run", key: key, at: at)
+          "\(flag) takes its value from the command '\(text)', which megaplan does not run",
+          key: key, at: at)
       case .unsupported(let text):
-        throw ConfigError("\(flag) uses '\(text)', which megaplan cannot evaluate", key: key, at: at)
+        throw ConfigError(
+          "\(flag) uses '\(text)', which megaplan cannot evaluate", key: key, at: at)
       }
     }
     let text = ShellReader.text(elements)
     if text.isEmpty {
-      throw ConfigError("\(flag) has an empty value; it sets '\(key)'", key: key, at: reader.location(of: elements))
+      throw ConfigError(
+        "\(flag) has an empty value; it sets '\(key)'", key: key, at: reader.location(of: elements))
     }
     return (text, reader.location(of: elements), keyLocation)
   }
@@ -226,13 +236,17 @@ struct Mapper {
       body = body.dropFirst()
     }
     let groups = body.split(separator: "_", omittingEmptySubsequences: false)
-    guard !groups.isEmpty, groups.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }) else {
+    guard !groups.isEmpty,
+      groups.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } })
+    else {
       return nil
     }
     return sign + groups.joined()
   }
 
-  func integer(_ flag: String, key: String) throws -> (value: Int, location: SourceLocation, keyLocation: SourceLocation)? {
+  func integer(_ flag: String, key: String) throws -> (
+    value: Int, location: SourceLocation, keyLocation: SourceLocation
+  )? {
     guard let (text, location, keyLocation) = try value(flag, key: key) else { return nil }
     guard let digits = Self.integerText(text), let n = Int(digits) else {
       throw ConfigError("expected an integer for \(flag), found '\(text)'", key: key, at: location)
@@ -240,13 +254,18 @@ struct Mapper {
     return (n, location, keyLocation)
   }
 
-  mutating func set(_ path: [String], _ value: String, at location: SourceLocation, key keyLocation: SourceLocation) {
+  mutating func set(
+    _ path: [String], _ value: String, at location: SourceLocation, key keyLocation: SourceLocation
+  ) {
     entries.removeAll { $0.path == path }
-    entries.append(TreeEntry(path: path, value: value, valueLocation: location, keyLocation: keyLocation))
+    entries.append(
+      TreeEntry(path: path, value: value, valueLocation: location, keyLocation: keyLocation))
   }
 
   /// Copies a flag's value to a key; integers lose Python's `_` digit separators.
-  mutating func copy(_ flag: String, to path: [String], integer: Bool, transform: (String) -> String = { $0 }) throws {
+  mutating func copy(
+    _ flag: String, to path: [String], integer: Bool, transform: (String) -> String = { $0 }
+  ) throws {
     let key = path.joined(separator: ".")
     guard let (text, location, keyLocation) = try value(flag, key: key) else { return }
     let written = integer ? (Self.integerText(text) ?? text) : transform(text)
@@ -271,9 +290,13 @@ struct Mapper {
     if let location = flagLocation("--untie-embeddings-and-output-weights") {
       set(["model", "share_embeddings_and_output_weights"], "false", at: location, key: location)
     } else {
-      set(["model", "share_embeddings_and_output_weights"], "true", at: defaultLocation, key: defaultLocation)
+      set(
+        ["model", "share_embeddings_and_output_weights"], "true", at: defaultLocation,
+        key: defaultLocation)
     }
-    try copy("--make-vocab-size-divisible-by", to: ["model", "make_vocab_size_divisible_by"], integer: true)
+    try copy(
+      "--make-vocab-size-divisible-by", to: ["model", "make_vocab_size_divisible_by"], integer: true
+    )
     setSwitch("--swiglu", ["model", "activation"], "swiglu")
     try copy("--normalization", to: ["model", "normalization"], integer: false) { $0.lowercased() }
     try copy("--position-embedding-type", to: ["model", "position_embedding_type"], integer: false)
@@ -282,12 +305,16 @@ struct Mapper {
     }
     try copy("--num-experts", to: ["model", "num_moe_experts"], integer: true)
     try copy("--tokenizer-type", to: ["model", "tokenizer", "type"], integer: false)
-    if !has("--tokenizer-type"), let location = flagLocation("--merge-file") ?? flagLocation("--vocab-file") {
+    if !has("--tokenizer-type"),
+      let location = flagLocation("--merge-file") ?? flagLocation("--vocab-file")
+    {
       // Older Megatron scripts name the GPT-2 BPE files instead of a tokenizer type.
       set(["model", "tokenizer", "type"], "GPT2BPETokenizer", at: location, key: location)
     }
     setSwitch("--use-flash-attn", ["model", "use_flash_attention"], "true")
-    if let (impl, location, keyLocation) = try value("--transformer-impl", key: "model.transformer_engine"), impl == "transformer_engine" {
+    if let (impl, location, keyLocation) = try value(
+      "--transformer-impl", key: "model.transformer_engine"), impl == "transformer_engine"
+    {
       // Megatron-Core with Transformer Engine: attention runs as TE's fused kernel.
       set(["model", "transformer_engine"], "true", at: location, key: keyLocation)
       set(["model", "mcore_gpt"], "true", at: location, key: keyLocation)
@@ -309,13 +336,15 @@ struct Mapper {
       let location = Self.commandLine("--gpu", gpuName)
       set(["megaplan", "gpu"], gpuName, at: location, key: location)
     }
-    return Self.build(entries, root: reader.location(ShellOrigin(line: 1, column: 1, width: 0), length: 1))
+    return Self.build(
+      entries, root: reader.location(ShellOrigin(line: 1, column: 1, width: 0), length: 1))
   }
 
   /// A location for a value given on megaplan's own command line.
   static func commandLine(_ flag: String, _ value: String) -> SourceLocation {
     SourceLocation(
-      file: "<command line>", line: 1, column: flag.count + 2, length: value.count, lineText: "\(flag) \(value)")
+      file: "<command line>", line: 1, column: flag.count + 2, length: value.count,
+      lineText: "\(flag) \(value)")
   }
 
   /// `--num-layers-per-virtual-pipeline-stage N` becomes Megatron's
@@ -323,17 +352,24 @@ struct Mapper {
   mutating func virtualPipeline() throws {
     let key = "model.virtual_pipeline_model_parallel_size"
     if has("--virtual-pipeline-model-parallel-size") {
-      try copy("--virtual-pipeline-model-parallel-size", to: ["model", "virtual_pipeline_model_parallel_size"], integer: true)
+      try copy(
+        "--virtual-pipeline-model-parallel-size",
+        to: ["model", "virtual_pipeline_model_parallel_size"], integer: true)
       return
     }
     let flag = "--num-layers-per-virtual-pipeline-stage"
     guard let (perStage, location, keyLocation) = try integer(flag, key: key) else { return }
     guard let (layers, _, _) = try integer("--num-layers", key: "model.num_layers") else {
-      throw ConfigError("\(flag) \(perStage) needs --num-layers, which is not given", key: key, at: location)
+      throw ConfigError(
+        "\(flag) \(perStage) needs --num-layers, which is not given", key: key, at: location)
     }
-    guard let (pipeline, _, _) = try integer("--pipeline-model-parallel-size", key: "model.pipeline_model_parallel_size")
+    guard
+      let (pipeline, _, _) = try integer(
+        "--pipeline-model-parallel-size", key: "model.pipeline_model_parallel_size")
     else {
-      throw ConfigError("\(flag) \(perStage) needs --pipeline-model-parallel-size, which is not given", key: key, at: location)
+      throw ConfigError(
+        "\(flag) \(perStage) needs --pipeline-model-parallel-size, which is not given", key: key,
+        at: location)
     }
     let (stage, overflow) = pipeline.multipliedReportingOverflow(by: perStage)
     guard !overflow, stage > 0, layers % stage == 0 else {
@@ -341,24 +377,34 @@ struct Mapper {
         "\(flag) \(perStage) does not split num_layers \(layers) evenly: pipeline_model_parallel_size \(pipeline) × \(perStage) = \(overflow ? "overflow" : String(stage)) does not divide \(layers)",
         key: key, at: location)
     }
-    set(["model", "virtual_pipeline_model_parallel_size"], String(layers / stage), at: location, key: keyLocation)
+    set(
+      ["model", "virtual_pipeline_model_parallel_size"], String(layers / stage), at: location,
+      key: keyLocation)
   }
 
   mutating func recompute() throws {
     let granularity = ["model", "activations_checkpoint_granularity"]
     let method = ["model", "activations_checkpoint_method"]
     let layers = ["model", "activations_checkpoint_num_layers"]
-    if let (text, location, keyLocation) = try value("--recompute-granularity", key: granularity.joined(separator: ".")) {
+    if let (text, location, keyLocation) = try value(
+      "--recompute-granularity", key: granularity.joined(separator: "."))
+    {
       guard text == "full" || text == "selective" else {
-        throw ConfigError("--recompute-granularity '\(text)' is not full or selective", key: granularity.joined(separator: "."), at: location)
+        throw ConfigError(
+          "--recompute-granularity '\(text)' is not full or selective",
+          key: granularity.joined(separator: "."), at: location)
       }
       set(granularity, text, at: location, key: keyLocation)
     }
     // Megatron: `--recompute-activations` sets the granularity to selective, whatever else says.
     setSwitch("--recompute-activations", granularity, "selective")
-    if let (text, location, keyLocation) = try value("--recompute-method", key: method.joined(separator: ".")) {
+    if let (text, location, keyLocation) = try value(
+      "--recompute-method", key: method.joined(separator: "."))
+    {
       guard text == "uniform" || text == "block" else {
-        throw ConfigError("--recompute-method '\(text)' is not uniform or block", key: method.joined(separator: "."), at: location)
+        throw ConfigError(
+          "--recompute-method '\(text)' is not uniform or block",
+          key: method.joined(separator: "."), at: location)
       }
       set(method, text, at: location, key: keyLocation)
     }
@@ -378,7 +424,9 @@ struct Mapper {
     let bf16 = flagLocation("--bf16")
     let fp16 = flagLocation("--fp16")
     if let bf16, let fp16 {
-      throw ConfigError("--bf16 and --fp16 are both given; megaplan needs one precision", key: "trainer.precision", at: fp16, note: "--bf16 is at \(bf16)")
+      throw ConfigError(
+        "--bf16 and --fp16 are both given; megaplan needs one precision", key: "trainer.precision",
+        at: fp16, note: "--bf16 is at \(bf16)")
     }
     if let bf16 {
       set(["trainer", "precision"], "bf16", at: bf16, key: bf16)
@@ -390,17 +438,21 @@ struct Mapper {
   }
 
   /// A node or GPU count from a variable, an `#SBATCH` option or a flag value.
-  func count(_ elements: [ShellElement], what: String, key: String, keyLocation: SourceLocation) throws -> (String, SourceLocation) {
+  func count(_ elements: [ShellElement], what: String, key: String, keyLocation: SourceLocation)
+    throws -> (String, SourceLocation)
+  {
     let location = reader.location(of: elements)
     for case .problem(let problem, let origin) in elements {
       let at = reader.location(origin, length: max(1, origin.width))
       let reason: String
       switch problem {
       case .unset(let name): reason = "needs variable '\(name)', which is not set in \(file)"
-      case .commandSubstitution(let text): reason = "takes its value from the command '\(text)', which megaplan does not run"
+      case .commandSubstitution(let text):
+        reason = "takes its value from the command '\(text)', which megaplan does not run"
       case .unsupported(let text): reason = "uses '\(text)', which megaplan cannot evaluate"
       }
-      throw ConfigError("\(what) \(reason)", key: key, at: at, note: "give the GPU count with --gpus")
+      throw ConfigError(
+        "\(what) \(reason)", key: key, at: at, note: "give the GPU count with --gpus")
     }
     let text = ShellReader.text(elements)
     if text.contains(":") || (text.dropFirst().contains("-")) {
@@ -423,18 +475,24 @@ struct Mapper {
     if let occurrence = flags["--nnodes"] {
       let keyLocation = reader.location(of: occurrence.flag)
       guard let value = occurrence.value, !value.isEmpty else {
-        throw ConfigError("--nnodes has no value; it sets '\(nodesKey)'", key: nodesKey, at: keyLocation)
+        throw ConfigError(
+          "--nnodes has no value; it sets '\(nodesKey)'", key: nodesKey, at: keyLocation)
       }
-      let (text, location) = try count(value, what: "--nnodes", key: nodesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        value, what: "--nnodes", key: nodesKey, keyLocation: keyLocation)
       set(["trainer", "num_nodes"], text, at: location, key: keyLocation)
-    } else if let name = ["NNODES", "NUM_NODES"].first(where: { reader.value(of: $0)?.isEmpty == false }),
+    } else if let name = ["NNODES", "NUM_NODES"].first(where: {
+      reader.value(of: $0)?.isEmpty == false
+    }),
       let value = reader.value(of: name)
     {
-      let (text, location) = try count(value, what: name, key: nodesKey, keyLocation: reader.location(of: value))
+      let (text, location) = try count(
+        value, what: name, key: nodesKey, keyLocation: reader.location(of: value))
       set(["trainer", "num_nodes"], text, at: location, key: location)
     } else if let nodes = reader.sbatch["nodes"] {
       let keyLocation = reader.location(nodes.flag, length: nodes.flagLength)
-      let (text, location) = try count(nodes.value, what: "#SBATCH --nodes", key: nodesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        nodes.value, what: "#SBATCH --nodes", key: nodesKey, keyLocation: keyLocation)
       set(["trainer", "num_nodes"], text, at: location, key: keyLocation)
     }
 
@@ -442,34 +500,45 @@ struct Mapper {
     if let occurrence = perNode.last {
       let keyLocation = reader.location(of: occurrence.flag)
       guard let value = occurrence.value, !value.isEmpty else {
-        throw ConfigError("\(occurrence.name) has no value; it sets '\(devicesKey)'", key: devicesKey, at: keyLocation)
+        throw ConfigError(
+          "\(occurrence.name) has no value; it sets '\(devicesKey)'", key: devicesKey,
+          at: keyLocation)
       }
-      let (text, location) = try count(value, what: occurrence.name, key: devicesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        value, what: occurrence.name, key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     } else if let value = reader.value(of: "GPUS_PER_NODE"), !value.isEmpty {
-      let (text, location) = try count(value, what: "GPUS_PER_NODE", key: devicesKey, keyLocation: reader.location(of: value))
+      let (text, location) = try count(
+        value, what: "GPUS_PER_NODE", key: devicesKey, keyLocation: reader.location(of: value))
       set(["trainer", "devices"], text, at: location, key: location)
     } else if let option = reader.sbatch["gpus-per-node"] {
       let keyLocation = reader.location(option.flag, length: option.flagLength)
       var value = option.value
       // `--gpus-per-node=a100:8`: the count is after the type.
-      if let colon = value.lastIndex(where: { if case .char(":", _) = $0 { return true } else { return false } }) {
+      if let colon = value.lastIndex(where: {
+        if case .char(":", _) = $0 { return true } else { return false }
+      }) {
         value = Array(value[(colon + 1)...])
       }
-      let (text, location) = try count(value, what: "#SBATCH --gpus-per-node", key: devicesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        value, what: "#SBATCH --gpus-per-node", key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     } else if let option = reader.sbatch["gres"], ShellReader.text(option.value).hasPrefix("gpu:") {
       let keyLocation = reader.location(option.flag, length: option.flagLength)
       var value = option.value
-      if let colon = value.lastIndex(where: { if case .char(":", _) = $0 { return true } else { return false } }) {
+      if let colon = value.lastIndex(where: {
+        if case .char(":", _) = $0 { return true } else { return false }
+      }) {
         value = Array(value[(colon + 1)...])
       }
-      let (text, location) = try count(value, what: "#SBATCH --gres", key: devicesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        value, what: "#SBATCH --gres", key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     } else if let option = reader.sbatch["ntasks-per-node"] {
       // Launched by srun without torchrun, Megatron runs one task per GPU.
       let keyLocation = reader.location(option.flag, length: option.flagLength)
-      let (text, location) = try count(option.value, what: "#SBATCH --ntasks-per-node", key: devicesKey, keyLocation: keyLocation)
+      let (text, location) = try count(
+        option.value, what: "#SBATCH --ntasks-per-node", key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     }
   }
@@ -478,7 +547,9 @@ struct Mapper {
   /// seq length.
   mutating func trainTokens() throws {
     let key = "megaplan.train_tokens"
-    guard let (seq, _, _) = try integer("--seq-length", key: "model.encoder_seq_length") else { return }
+    guard let (seq, _, _) = try integer("--seq-length", key: "model.encoder_seq_length") else {
+      return
+    }
     var product: (Int, Bool)
     var source: (value: Int, location: SourceLocation, keyLocation: SourceLocation)
     var flag: String
@@ -498,9 +569,12 @@ struct Mapper {
       return
     }
     guard !product.1, product.0 >= 0 else {
-      throw ConfigError("\(flag) \(source.value) gives more training tokens than megaplan can count", key: key, at: source.location)
+      throw ConfigError(
+        "\(flag) \(source.value) gives more training tokens than megaplan can count", key: key,
+        at: source.location)
     }
-    set(["megaplan", "train_tokens"], String(product.0), at: source.location, key: source.keyLocation)
+    set(
+      ["megaplan", "train_tokens"], String(product.0), at: source.location, key: source.keyLocation)
   }
 
   /// Nests the entries into mappings, keys in the order they were first set.
@@ -519,10 +593,12 @@ struct Mapper {
         guard let first = group.first else { continue }
         if first.path.count == depth + 1 {
           let value = ConfigNode(.scalar(first.value, style: .plain), at: first.valueLocation)
-          mapping.append(ConfigNode.MappingEntry(key: key, keyLocation: first.keyLocation, value: value))
+          mapping.append(
+            ConfigNode.MappingEntry(key: key, keyLocation: first.keyLocation, value: value))
         } else {
           let child = node(group, depth: depth + 1, at: first.keyLocation)
-          mapping.append(ConfigNode.MappingEntry(key: key, keyLocation: first.keyLocation, value: child))
+          mapping.append(
+            ConfigNode.MappingEntry(key: key, keyLocation: first.keyLocation, value: child))
         }
       }
       return ConfigNode(.mapping(mapping), at: location)

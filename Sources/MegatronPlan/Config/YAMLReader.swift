@@ -15,7 +15,9 @@ public enum YAMLReader {
 
   public static func parse(_ text: String, file: String) throws -> ConfigNode {
     guard text.utf8.count <= maximumBytes else {
-      throw ConfigError("\(file) is larger than \(maximumBytes >> 20) MiB, which is no config file", at: SourceLocation(file: file, line: 1, column: 1))
+      throw ConfigError(
+        "\(file) is larger than \(maximumBytes >> 20) MiB, which is no config file",
+        at: SourceLocation(file: file, line: 1, column: 1))
     }
     var parser = Parser(file: file)
     var number = 0
@@ -62,11 +64,17 @@ public enum YAMLReader {
 
     init(file: String) { self.file = file }
 
-    func location(_ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1) -> SourceLocation {
-      SourceLocation(file: file, line: number, column: column + 1, length: max(1, length), lineText: String(line))
+    func location(_ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1)
+      -> SourceLocation
+    {
+      SourceLocation(
+        file: file, line: number, column: column + 1, length: max(1, length), lineText: String(line)
+      )
     }
 
-    func error(_ message: String, _ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1) -> ConfigError {
+    func error(
+      _ message: String, _ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1
+    ) -> ConfigError {
       ConfigError(message, at: location(line, number, column, length))
     }
 
@@ -74,12 +82,17 @@ public enum YAMLReader {
       guard line.count <= YAMLReader.maximumLineLength else {
         throw ConfigError(
           "line \(number) is \(line.count) characters long; megaplan reads lines up to \(YAMLReader.maximumLineLength) characters",
-          at: SourceLocation(file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
+          at: SourceLocation(
+            file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
       }
-      if let bad = line.firstIndex(where: { c in c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F } }) {
-        let hex = line[bad].unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
+      if let bad = line.firstIndex(where: { c in
+        c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
+      }) {
+        let hex =
+          line[bad].unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
         let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-        throw error("non-printable character \(code) is not allowed in a config file", line, number, bad)
+        throw error(
+          "non-printable character \(code) is not allowed in a config file", line, number, bad)
       }
       var indent = 0
       while indent < line.count, line[indent] == " " { indent += 1 }
@@ -89,15 +102,22 @@ public enum YAMLReader {
       // Blank and comment-only lines.
       guard indent < line.count, line[indent] != "#" else { return }
       let rest = line[indent...]
-      if rest.starts(with: ["-", "-", "-"]) && (rest.count == 3 || rest.dropFirst(3).first == " ") && indent == 0 {
-        if sawContent { throw error("several YAML documents in one file are not supported", line, number, 0, 3) }
+      if rest.starts(with: ["-", "-", "-"]) && (rest.count == 3 || rest.dropFirst(3).first == " ")
+        && indent == 0
+      {
+        if sawContent {
+          throw error("several YAML documents in one file are not supported", line, number, 0, 3)
+        }
         return
       }
       if rest.starts(with: [".", ".", "."]) && rest.count == 3 && indent == 0 {
         ended = true
         return
       }
-      if ended { throw error("content after the document end marker '...' is not supported", line, number, indent) }
+      if ended {
+        throw error(
+          "content after the document end marker '...' is not supported", line, number, indent)
+      }
       if line[indent] == "?" && (indent + 1 == line.count || line[indent + 1] == " ") {
         throw error("complex mapping keys ('? ') are not supported", line, number, indent)
       }
@@ -115,22 +135,32 @@ public enum YAMLReader {
     /// starts, and checks that the line belongs to the block on top.
     mutating func place(line: [Character], number: Int, indent: Int, isDash: Bool) throws {
       if stack.isEmpty {
-        if isDash { throw error("a config file must be a mapping of keys, found a list item", line, number, indent) }
-        stack.append(Frame(indent: indent, isSequence: false, location: location(line, number, indent)))
+        if isDash {
+          throw error(
+            "a config file must be a mapping of keys, found a list item", line, number, indent)
+        }
+        stack.append(
+          Frame(indent: indent, isSequence: false, location: location(line, number, indent)))
         return
       }
       if let rootIndent = stack.first?.indent, indent < rootIndent {
-        throw error("inconsistent indentation: \(indent) spaces is less than the first line's \(rootIndent)", line, number, indent)
+        throw error(
+          "inconsistent indentation: \(indent) spaces is less than the first line's \(rootIndent)",
+          line, number, indent)
       }
       while stack.count > 1, let top = stack.last, top.indent > indent { try pop() }
       guard var top = stack.last else { return }
       if top.pendingKey != nil || top.pendingItem != nil {
-        let dashAtKeyIndent = isDash && !top.isSequence && top.pendingKey != nil && indent == top.indent
+        let dashAtKeyIndent =
+          isDash && !top.isSequence && top.pendingKey != nil && indent == top.indent
         if indent > top.indent || dashAtKeyIndent {
           guard stack.count < YAMLReader.maximumDepth else {
-            throw error("nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number, indent)
+            throw error(
+              "nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line,
+              number, indent)
           }
-          var frame = Frame(indent: indent, isSequence: isDash, location: location(line, number, indent))
+          var frame = Frame(
+            indent: indent, isSequence: isDash, location: location(line, number, indent))
           frame.atParentIndent = dashAtKeyIndent
           stack.append(frame)
           return
@@ -145,9 +175,13 @@ public enum YAMLReader {
       }
       if indent != top.indent {
         if indent > top.indent {
-          throw error("unexpected indentation: this line is indented more than the block it is in (\(top.indent) spaces)", line, number, indent)
+          throw error(
+            "unexpected indentation: this line is indented more than the block it is in (\(top.indent) spaces)",
+            line, number, indent)
         }
-        throw error("inconsistent indentation: \(indent) spaces matches no enclosing block", line, number, indent)
+        throw error(
+          "inconsistent indentation: \(indent) spaces matches no enclosing block", line, number,
+          indent)
       }
       if isDash && !top.isSequence {
         throw error("a list item where a key was expected", line, number, indent)
@@ -160,7 +194,9 @@ public enum YAMLReader {
     func resolvePendingAsNull(_ frame: inout Frame) {
       if let pending = frame.pendingKey {
         frame.entries.append(
-          ConfigNode.MappingEntry(key: pending.key, keyLocation: pending.keyLocation, value: ConfigNode(.scalar("", style: .plain), at: pending.valueLocation)))
+          ConfigNode.MappingEntry(
+            key: pending.key, keyLocation: pending.keyLocation,
+            value: ConfigNode(.scalar("", style: .plain), at: pending.valueLocation)))
         frame.pendingKey = nil
       }
       if let pending = frame.pendingItem {
@@ -179,7 +215,8 @@ public enum YAMLReader {
         return
       }
       if let pending = parent.pendingKey {
-        parent.entries.append(ConfigNode.MappingEntry(key: pending.key, keyLocation: pending.keyLocation, value: node))
+        parent.entries.append(
+          ConfigNode.MappingEntry(key: pending.key, keyLocation: pending.keyLocation, value: node))
         parent.pendingKey = nil
       } else if parent.pendingItem != nil {
         parent.items.append(node)
@@ -201,7 +238,9 @@ public enum YAMLReader {
     mutating func listItem(line: [Character], number: Int, indent: Int) throws {
       var start = indent + 1
       while start < line.count, line[start] == " " { start += 1 }
-      guard !stack.isEmpty else { throw error("a list item outside any list", line, number, indent) }
+      guard !stack.isEmpty else {
+        throw error("a list item outside any list", line, number, indent)
+      }
       if start >= line.count || line[start] == "#" {
         stack[stack.count - 1].pendingItem = location(line, number, indent)
         return
@@ -209,9 +248,12 @@ public enum YAMLReader {
       if let colon = keySeparator(line, from: start) {
         // `- key: value`: a mapping item whose keys sit at `start`.
         guard stack.count < YAMLReader.maximumDepth else {
-          throw error("nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number, start)
+          throw error(
+            "nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number,
+            start)
         }
-        stack.append(Frame(indent: start, isSequence: false, location: location(line, number, start)))
+        stack.append(
+          Frame(indent: start, isSequence: false, location: location(line, number, start)))
         try keyValue(line: line, number: number, start: start, colon: colon)
         return
       }
@@ -232,7 +274,9 @@ public enum YAMLReader {
             if quote == "'" && i + 1 < line.count && line[i + 1] == "'" { i += 2; continue }
             var j = i + 1
             while j < line.count, line[j] == " " { j += 1 }
-            if j < line.count, line[j] == ":", j + 1 == line.count || line[j + 1] == " " { return j }
+            if j < line.count, line[j] == ":", j + 1 == line.count || line[j + 1] == " " {
+              return j
+            }
             return nil
           }
           i += 1
@@ -253,9 +297,13 @@ public enum YAMLReader {
       return nil
     }
 
-    mutating func keyValue(line: [Character], number: Int, start: Int, colon given: Int? = nil) throws {
+    mutating func keyValue(line: [Character], number: Int, start: Int, colon given: Int? = nil)
+      throws
+    {
       guard let colon = given ?? keySeparator(line, from: start) else {
-        throw error("expected 'key: value' (a mapping entry), found '\(String(line[start...]).prefix(40))'", line, number, start, line.count - start)
+        throw error(
+          "expected 'key: value' (a mapping entry), found '\(String(line[start...]).prefix(40))'",
+          line, number, start, line.count - start)
       }
       var keyText = String(line[start..<colon])
       while keyText.hasSuffix(" ") { keyText.removeLast() }
@@ -264,13 +312,20 @@ public enum YAMLReader {
         let (unquoted, _) = try quoted(line: line, number: number, start: start)
         keyText = unquoted
       } else if let first = keyText.first, "&*!|>[{".contains(first) {
-        throw error("YAML key syntax '\(first)' (anchors, aliases, tags, flow collections) is not supported", line, number, start)
+        throw error(
+          "YAML key syntax '\(first)' (anchors, aliases, tags, flow collections) is not supported",
+          line, number, start)
       }
       guard !keyText.isEmpty else { throw error("empty mapping key", line, number, start) }
-      if keyText == "<<" { throw error("merge keys ('<<') are not supported", line, number, start, 2) }
-      guard var frame = stack.last else { throw error("a key outside any mapping", line, number, start) }
+      if keyText == "<<" {
+        throw error("merge keys ('<<') are not supported", line, number, start, 2)
+      }
+      guard var frame = stack.last else {
+        throw error("a key outside any mapping", line, number, start)
+      }
       if let first = frame.keyLines[keyText] {
-        throw error("duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
+        throw error(
+          "duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
       }
       frame.keyLines[keyText] = number
       var valueStart = colon + 1
@@ -279,13 +334,16 @@ public enum YAMLReader {
         throw error("tab before a value: YAML separates with spaces", line, number, valueStart)
       }
       if valueStart >= line.count || line[valueStart] == "#" {
-        frame.pendingKey = (keyText, keyLocation, location(line, number, min(colon + 1, line.count)))
+        frame.pendingKey = (
+          keyText, keyLocation, location(line, number, min(colon + 1, line.count))
+        )
         stack[stack.count - 1] = frame
         return
       }
       stack[stack.count - 1] = frame
       let value = try scalarValue(line: line, number: number, start: valueStart)
-      stack[stack.count - 1].entries.append(ConfigNode.MappingEntry(key: keyText, keyLocation: keyLocation, value: value))
+      stack[stack.count - 1].entries.append(
+        ConfigNode.MappingEntry(key: keyText, keyLocation: keyLocation, value: value))
     }
 
     // MARK: - Values
@@ -297,11 +355,15 @@ public enum YAMLReader {
       case "\"", "'":
         let (text, end) = try quoted(line: line, number: number, start: start)
         try expectNothingAfter(line: line, number: number, from: end)
-        return ConfigNode(.scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted), at: location(line, number, start, end - start))
+        return ConfigNode(
+          .scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted),
+          at: location(line, number, start, end - start))
       case "[":
         return try flowList(line: line, number: number, start: start)
       case "{":
-        throw error("flow mappings ('{ … }') are not supported; write the mapping as indented 'key: value' lines", line, number, start)
+        throw error(
+          "flow mappings ('{ … }') are not supported; write the mapping as indented 'key: value' lines",
+          line, number, start)
       case "&":
         throw error("YAML anchors ('&') are not supported", line, number, start)
       case "*":
@@ -309,11 +371,15 @@ public enum YAMLReader {
       case "!":
         throw error("YAML tags ('!') are not supported", line, number, start)
       case "|", ">":
-        throw error("block scalars ('\(c)') are not supported; write the value on one line", line, number, start)
+        throw error(
+          "block scalars ('\(c)') are not supported; write the value on one line", line, number,
+          start)
       case "%", "@", "`":
         throw error("a plain value cannot start with '\(c)' in YAML; quote it", line, number, start)
       case "-" where start + 1 == line.count || line[start + 1] == " ":
-        throw error("a list item '-' cannot follow a key on the same line; put the list on the next lines", line, number, start)
+        throw error(
+          "a list item '-' cannot follow a key on the same line; put the list on the next lines",
+          line, number, start)
       default:
         let end = plainEnd(line, from: start)
         // PyYAML rejects ': ' inside a plain value ("mapping values are not allowed here").
@@ -322,11 +388,14 @@ public enum YAMLReader {
           if line[i] == "$" && i + 1 < end && line[i + 1] == "{" { depth += 1 }
           if line[i] == "}" && depth > 0 { depth -= 1 }
           if depth == 0 && line[i] == ":" && (i + 1 == end || line[i + 1] == " ") {
-            throw error("':' followed by a space inside the plain value '\(String(line[start..<end]).prefix(40))'; quote the value", line, number, i)
+            throw error(
+              "':' followed by a space inside the plain value '\(String(line[start..<end]).prefix(40))'; quote the value",
+              line, number, i)
           }
         }
         let text = String(line[start..<end])
-        return ConfigNode(.scalar(text, style: .plain), at: location(line, number, start, end - start))
+        return ConfigNode(
+          .scalar(text, style: .plain), at: location(line, number, start, end - start))
       }
     }
 
@@ -388,7 +457,8 @@ public enum YAMLReader {
           case " ": out.append(" ")
           case "u", "x", "U":
             let width = e == "x" ? 2 : (e == "u" ? 4 : 8)
-            guard i + 2 + width <= line.count, let code = UInt32(String(line[(i + 2)..<(i + 2 + width)]), radix: 16),
+            guard i + 2 + width <= line.count,
+              let code = UInt32(String(line[(i + 2)..<(i + 2 + width)]), radix: 16),
               let scalar = Unicode.Scalar(code)
             else {
               throw error("invalid \\\(e) escape in a double-quoted string", line, number, i, 2)
@@ -429,14 +499,19 @@ public enum YAMLReader {
         }
         if c == "\"" || c == "'" {
           let (text, end) = try quoted(line: line, number: number, start: i)
-          items.append(ConfigNode(.scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted), at: location(line, number, i, end - i)))
+          items.append(
+            ConfigNode(
+              .scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted),
+              at: location(line, number, i, end - i)))
           i = end
         } else {
           var end = i
           var depth = 0
           while end < line.count {
             let d = line[end]
-            if d == "$" && end + 1 < line.count && line[end + 1] == "{" { depth += 1; end += 2; continue }
+            if d == "$" && end + 1 < line.count && line[end + 1] == "{" {
+              depth += 1; end += 2; continue
+            }
             if d == "}" && depth > 0 { depth -= 1 }
             if depth == 0 && (d == "," || d == "]") { break }
             end += 1
@@ -444,7 +519,10 @@ public enum YAMLReader {
           var trimmed = end
           while trimmed > i, line[trimmed - 1] == " " { trimmed -= 1 }
           if trimmed == i { throw error("empty item in a flow list", line, number, i) }
-          items.append(ConfigNode(.scalar(String(line[i..<trimmed]), style: .plain), at: location(line, number, i, trimmed - i)))
+          items.append(
+            ConfigNode(
+              .scalar(String(line[i..<trimmed]), style: .plain),
+              at: location(line, number, i, trimmed - i)))
           i = end
         }
         skipSpaces()
@@ -459,7 +537,9 @@ public enum YAMLReader {
         }
         throw error("expected ',' or ']' in a flow list", line, number, i)
       }
-      throw error("unclosed flow list: '[' must be closed by ']' on the same line", line, number, start, line.count - start)
+      throw error(
+        "unclosed flow list: '[' must be closed by ']' on the same line", line, number, start,
+        line.count - start)
     }
   }
 }

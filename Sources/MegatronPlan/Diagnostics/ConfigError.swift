@@ -14,7 +14,9 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
   /// An optional hint, rendered as a `note:` line.
   public var note: String?
 
-  public init(_ message: String, key: String? = nil, at location: SourceLocation? = nil, note: String? = nil) {
+  public init(
+    _ message: String, key: String? = nil, at location: SourceLocation? = nil, note: String? = nil
+  ) {
     self.message = message
     self.key = key
     self.location = location
@@ -53,7 +55,11 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     let limit = 200
     var out = ""
     for scalar in text.unicodeScalars.prefix(limit) {
-      if scalar.value < 0x20 || scalar.value == 0x7F { out.append(" ") } else { out.unicodeScalars.append(scalar) }
+      if scalar.value < 0x20 || scalar.value == 0x7F {
+        out.append(" ")
+      } else {
+        out.unicodeScalars.append(scalar)
+      }
     }
     if text.unicodeScalars.count > limit { out += " …" }
     return out

@@ -26,14 +26,18 @@ public struct GPU: Sendable, Hashable, Codable {
   /// HDR InfiniBand HCAs per node, one per GPU = 25 GB/s per GPU (N21 §5, K22 §6).
   /// Memory: 80 GiB (the 80 GB part exposes 81,920 MiB).
   public static let a100_80GB = GPU(
-    name: "a100-80gb", displayName: "A100 SXM4 80GB", memory: .gibibytes(80), peak16: .teraFLOPs(312),
-    peak32: .teraFLOPs(19.5), hbm: .gigabytesPerSecond(2039), nvlinkPerDirection: .gigabytesPerSecond(300),
+    name: "a100-80gb", displayName: "A100 SXM4 80GB", memory: .gibibytes(80),
+    peak16: .teraFLOPs(312),
+    peak32: .teraFLOPs(19.5), hbm: .gigabytesPerSecond(2039),
+    nvlinkPerDirection: .gigabytesPerSecond(300),
     gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(25))
 
   /// A100 SXM4 40 GB: as the 80 GB part but 40 GiB of HBM2 at 1,555 GB/s (NV A100 datasheet).
   public static let a100_40GB = GPU(
-    name: "a100-40gb", displayName: "A100 SXM4 40GB", memory: .gibibytes(40), peak16: .teraFLOPs(312),
-    peak32: .teraFLOPs(19.5), hbm: .gigabytesPerSecond(1555), nvlinkPerDirection: .gigabytesPerSecond(300),
+    name: "a100-40gb", displayName: "A100 SXM4 40GB", memory: .gibibytes(40),
+    peak16: .teraFLOPs(312),
+    peak32: .teraFLOPs(19.5), hbm: .gigabytesPerSecond(1555),
+    nvlinkPerDirection: .gigabytesPerSecond(300),
     gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(25))
 
   /// H100 SXM5 80 GB in a DGX H100: 989 TFLOP/s dense BF16 (1,979 with sparsity, halved per
@@ -41,8 +45,10 @@ public struct GPU: Sendable, Hashable, Codable {
   /// page; reference §4.2); 8 × 400 Gb/s ConnectX-7 per node = 50 GB/s per GPU (DGX H100).
   /// Memory: 81,559 MiB as nvidia-smi reports it.
   public static let h100SXM = GPU(
-    name: "h100-sxm", displayName: "H100 SXM5 80GB", memory: Bytes(81_559 * 1_048_576.0), peak16: .teraFLOPs(989),
-    peak32: .teraFLOPs(67), hbm: .gigabytesPerSecond(3350), nvlinkPerDirection: .gigabytesPerSecond(450),
+    name: "h100-sxm", displayName: "H100 SXM5 80GB", memory: Bytes(81_559 * 1_048_576.0),
+    peak16: .teraFLOPs(989),
+    peak32: .teraFLOPs(67), hbm: .gigabytesPerSecond(3350),
+    nvlinkPerDirection: .gigabytesPerSecond(450),
     gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(50))
 
   public static let all: [GPU] = [.a100_80GB, .a100_40GB, .h100SXM]
@@ -54,5 +60,7 @@ public struct GPU: Sendable, Hashable, Codable {
   }
 
   /// The peak for the training precision.
-  public func peak(for precision: Precision) -> FLOPsPerSecond { precision == .fp32 ? peak32 : peak16 }
+  public func peak(for precision: Precision) -> FLOPsPerSecond {
+    precision == .fp32 ? peak32 : peak16
+  }
 }

@@ -9,7 +9,9 @@ public enum ActivationMemory {
   /// MLP 19sbh, LayerNorms 4sbh, at f = 4h), split by K22 §4.2.2 into what tensor parallelism
   /// shards (/t) and what it replicates unless sequence parallelism shards it too.
   /// The sum is K22 Table 2: sbh(10 + 24/t + 5as/(ht)) without SP, sbh(34/t + 5as/(ht)) with SP.
-  public static func fullLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+  public static func fullLayer(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> Breakdown<ByteUnit> {
     let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
     let a = Double(m.heads), t = Double(layout.tensor)
     let e = precision.activationBytes  // bytes per element
@@ -42,12 +44,16 @@ public enum ActivationMemory {
 
   /// The attention-core terms selective recompute drops (K22 §5: QKᵀ output through softmax,
   /// softmax dropout and attention over V; the 5as²b/t of Table 2).
-  static let attentionCoreTerms: Set<String> = ["softmax_output", "softmax_dropout_mask", "attention_dropout_output", "softmax_statistics"]
+  static let attentionCoreTerms: Set<String> = [
+    "softmax_output", "softmax_dropout_mask", "attention_dropout_output", "softmax_statistics",
+  ]
 
   /// Bytes a checkpointed layer keeps: its input, 2sbh (K22 Table 2 last row), sequence-sharded
   /// (2sbh/t) when sequence parallelism is on, since Megatron checkpoints the layer's SP-sharded
   /// input.
-  public static func checkpointedLayerInput(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
+  public static func checkpointedLayerInput(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> Bytes {
     let sbh = Double(m.sequenceLength) * Double(layout.microBatch) * Double(m.hidden)
     let r = layout.effectiveSequenceParallel ? Double(layout.tensor) : 1
     return Bytes(precision.activationBytes * sbh / r)
@@ -80,20 +86,28 @@ public enum ActivationMemory {
     case .none, .selective:
       return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0)
     case .full(let method, let k):
-      if k <= 0 { return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0) }
+      if k <= 0 {
+        return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0)
+      }
       switch method {
       case .uniform:
         let group = min(k, lc)
-        return ChunkPlan(storedLayers: 0, checkpoints: (lc + group - 1) / group, recomputedLayers: lc, workingSetLayers: group)
+        return ChunkPlan(
+          storedLayers: 0, checkpoints: (lc + group - 1) / group, recomputedLayers: lc,
+          workingSetLayers: group)
       case .block:
         let n = min(k, lc)
-        return ChunkPlan(storedLayers: lc - n, checkpoints: n, recomputedLayers: n, workingSetLayers: n > 0 ? 1 : 0)
+        return ChunkPlan(
+          storedLayers: lc - n, checkpoints: n, recomputedLayers: n, workingSetLayers: n > 0 ? 1 : 0
+        )
       }
     }
   }
 
   /// What one stored (not checkpointed) layer keeps under the layout's recompute setting.
-  public static func storedLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Breakdown<ByteUnit> {
+  public static func storedLayer(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> Breakdown<ByteUnit> {
     let full = fullLayer(m, layout, precision: precision)
     guard case .selective = layout.recompute else { return full }
     return Breakdown(full.terms.filter { !attentionCoreTerms.contains($0.name) })
@@ -111,7 +125,9 @@ public enum ActivationMemory {
     public var checkpoint: Bytes
   }
 
-  public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> LayerProfile {
+  public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
+    -> LayerProfile
+  {
     LayerProfile(
       storedLayer: storedLayer(m, layout, precision: precision).total,
       fullLayer: fullLayer(m, layout, precision: precision).total,
@@ -120,14 +136,19 @@ public enum ActivationMemory {
 
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
   /// setting — K22 Table 2's quantity. With partial full recompute, the average over a model chunk.
-  public static func perLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16) -> Bytes {
-    chunk(m, layout, profile: profile(m, layout, precision: precision)) / Double(max(1, layersPerChunk(m, layout)))
+  public static func perLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
+    -> Bytes
+  {
+    chunk(m, layout, profile: profile(m, layout, precision: precision))
+      / Double(max(1, layersPerChunk(m, layout)))
   }
 
   /// Bytes one model chunk keeps for one microbatch: stored layers plus checkpoints.
-  public static func chunk(_ m: TransformerModel, _ layout: Layout, profile: LayerProfile) -> Bytes {
+  public static func chunk(_ m: TransformerModel, _ layout: Layout, profile: LayerProfile) -> Bytes
+  {
     let plan = chunkPlan(m, layout)
-    return profile.storedLayer * Double(plan.storedLayers) + profile.checkpoint * Double(plan.checkpoints)
+    return profile.storedLayer * Double(plan.storedLayers) + profile.checkpoint
+      * Double(plan.checkpoints)
   }
 
   /// Activation memory of pipeline stage `stage` (0-based) at its peak, with named terms:
@@ -140,7 +161,8 @@ public enum ActivationMemory {
   ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
   ///   its forward and backward there.
   public static func stage(
-    _ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16, profile given: LayerProfile? = nil
+    _ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16,
+    profile given: LayerProfile? = nil
   ) -> Breakdown<ByteUnit> {
     let profile = given ?? self.profile(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
@@ -150,12 +172,14 @@ public enum ActivationMemory {
     let e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
     var out = Breakdown<ByteUnit>()
-    out.add("layers", chunk(m, layout, profile: profile) * Double(schedule.chunksInFlight(stage: i)))
+    out.add(
+      "layers", chunk(m, layout, profile: profile) * Double(schedule.chunksInFlight(stage: i)))
     if plan.workingSetLayers > 0 {
       out.add("recompute_working_set", profile.fullLayer * Double(plan.workingSetLayers))
     }
     if i == 0 {
-      out.add("embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
+      out.add(
+        "embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == layout.pipeline - 1 {
       let n = Double(schedule.outputMicrobatchesInFlight)

@@ -25,7 +25,9 @@ public enum ParameterCount {
     var b = Breakdown<ParameterUnit>()
     b.add("transformer_layers", Parameters(Double(m.layers) * (sharded + replicated)))
     b.add("word_embedding", Parameters(V * h))
-    if m.learnedPositionEmbeddings { b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h)) }
+    if m.learnedPositionEmbeddings {
+      b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
+    }
     b.add("final_layernorm", Parameters(2 * h))
     if !m.tiedEmbeddings { b.add("output_layer", Parameters(V * h)) }
     return b
@@ -36,7 +38,9 @@ public enum ParameterCount {
   /// the final LayerNorm and output layer (/t) on the last — with tied weights and p > 1 the last
   /// stage keeps its own copy of the embedding for the output layer (Megatron-LM
   /// `setup_embeddings_and_output_layer`).
-  public static func perGPU(_ m: TransformerModel, _ layout: Layout, stage: Int) -> Breakdown<ParameterUnit> {
+  public static func perGPU(_ m: TransformerModel, _ layout: Layout, stage: Int) -> Breakdown<
+    ParameterUnit
+  > {
     let (sharded, replicated) = layer(m)
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
@@ -45,7 +49,9 @@ public enum ParameterCount {
     b.add("transformer_layers", Parameters(layersHere * (sharded / t + replicated)))
     if stage == 0 {
       b.add("word_embedding", Parameters(V * h / t))
-      if m.learnedPositionEmbeddings { b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h)) }
+      if m.learnedPositionEmbeddings {
+        b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
+      }
     }
     if stage == p - 1 {
       b.add("final_layernorm", Parameters(2 * h))

@@ -17,7 +17,9 @@ public enum StateMemory {
     public var total: Double { weights + gradients + optimizer }
   }
 
-  public static func bytesPerParameter(precision: Precision, distributedOptimizer: Bool, data: Int) -> BytesPerParameter {
+  public static func bytesPerParameter(precision: Precision, distributedOptimizer: Bool, data: Int)
+    -> BytesPerParameter
+  {
     let shard = distributedOptimizer ? Double(max(1, data)) : 1
     switch precision {
     case .bf16, .fp16:
@@ -28,8 +30,11 @@ public enum StateMemory {
   }
 
   /// Weights, gradients and optimizer bytes for a GPU holding `parameters`.
-  public static func states(parameters: Parameters, precision: Precision, layout: Layout) -> Breakdown<ByteUnit> {
-    let per = bytesPerParameter(precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data)
+  public static func states(parameters: Parameters, precision: Precision, layout: Layout)
+    -> Breakdown<ByteUnit>
+  {
+    let per = bytesPerParameter(
+      precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data)
     let n = parameters.value
     return Breakdown([
       .init("weights", Bytes(n * per.weights)),

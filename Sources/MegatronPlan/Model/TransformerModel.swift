@@ -34,7 +34,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
 
   public init(
     layers: Int, hidden: Int, heads: Int, ffnHidden: Int? = nil, sequenceLength: Int,
-    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true, gatedMLP: Bool = false,
+    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true,
+    gatedMLP: Bool = false,
     linearBiases: Bool = true, learnedPositionEmbeddings: Bool = true, fusedAttention: Bool = false
   ) {
     self.layers = layers

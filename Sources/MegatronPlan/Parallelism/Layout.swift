@@ -142,7 +142,9 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
     }
   }
 
-  static func leaf(_ key: String) -> String { key.split(separator: ".").last.map(String.init) ?? key }
+  static func leaf(_ key: String) -> String {
+    key.split(separator: ".").last.map(String.init) ?? key
+  }
 }
 
 extension Layout {
@@ -157,15 +159,20 @@ extension Layout {
       ("model.max_position_embeddings", model.maxPositionEmbeddings),
       ("megaplan.vocab_size", model.vocabulary),
       ("model.micro_batch_size", microBatch), ("model.global_batch_size", globalBatch),
-      ("model.tensor_model_parallel_size", tensor), ("model.pipeline_model_parallel_size", pipeline),
+      ("model.tensor_model_parallel_size", tensor),
+      ("model.pipeline_model_parallel_size", pipeline),
       ("model.virtual_pipeline_model_parallel_size", virtualStages), ("trainer.devices", data),
     ]
-    for (key, value) in sizes where value <= 0 { found.append(.nonPositive(key: key, value: value)) }
+    for (key, value) in sizes where value <= 0 {
+      found.append(.nonPositive(key: key, value: value))
+    }
     guard found.isEmpty else { return found }
     if model.hidden % model.heads != 0 {
       found.append(.headsDoNotDivideHidden(heads: model.heads, hidden: model.hidden))
     }
-    if model.heads % tensor != 0 { found.append(.tensorDoesNotDivideHeads(tensor: tensor, heads: model.heads)) }
+    if model.heads % tensor != 0 {
+      found.append(.tensorDoesNotDivideHeads(tensor: tensor, heads: model.heads))
+    }
     if model.layers % pipeline != 0 {
       found.append(.pipelineDoesNotDivideLayers(pipeline: pipeline, layers: model.layers))
     }
@@ -178,7 +185,8 @@ extension Layout {
       } else if model.layers % pipeline == 0 {
         let perStage = model.layers / pipeline
         if perStage % virtualStages != 0 {
-          found.append(.virtualDoesNotDivideLayers(virtual: virtualStages, layersPerStage: perStage))
+          found.append(
+            .virtualDoesNotDivideLayers(virtual: virtualStages, layersPerStage: perStage))
         }
         // Megatron's interleaved schedule requires m to be a multiple of p (N21 §2.2.2).
         if found.isEmpty, microbatches % pipeline != 0 {

@@ -16,7 +16,9 @@ public struct PipelineSchedule: Sendable, Hashable {
   }
 
   public init(_ layout: Layout) {
-    self.init(stages: layout.pipeline, chunksPerStage: layout.virtualStages, microbatches: layout.microbatches)
+    self.init(
+      stages: layout.pipeline, chunksPerStage: layout.virtualStages,
+      microbatches: layout.microbatches)
   }
 
   /// Chunk-microbatches whose activations a stage holds at its peak (the end of warm-up, just

@@ -22,64 +22,95 @@ public enum ComparisonChart {
     let panelWidth = 470.0, panelHeight = 300.0, top = 70.0, left = 70.0, gap = 110.0
     let width = left + panelWidth * 2 + gap + 30, height = top + panelHeight + 150
     var s: [String] = []
-    s.append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">")
+    s.append(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
+    )
     s.append("<title>\(escape(title))</title>")
-    s.append("<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"white\"/>")
-    s.append("<text x=\"\(Int(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>")
+    s.append(
+      "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"white\"/>")
+    s.append(
+      "<text x=\"\(Int(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>"
+    )
 
     // Memory panel.
     let capacity = rows.first?.estimate.memory.capacityBytes ?? 1
-    let memoryMax = niceCeiling(max(capacity, rows.map(\.estimate.memory.totalBytes).max() ?? 0) / 1_073_741_824)
+    let memoryMax = niceCeiling(
+      max(capacity, rows.map(\.estimate.memory.totalBytes).max() ?? 0) / 1_073_741_824)
     let memoryValues: [[Double]] = rows.map { r in
       let m = r.estimate.memory
-      return [m.weightsBytes, m.gradientsBytes, m.optimizerBytes, m.activationsBytes].map { $0 / 1_073_741_824 }
+      return [m.weightsBytes, m.gradientsBytes, m.optimizerBytes, m.activationsBytes].map {
+        $0 / 1_073_741_824
+      }
     }
     s += panel(
-      x: left, y: top, width: panelWidth, height: panelHeight, maxValue: memoryMax, values: memoryValues,
+      x: left, y: top, width: panelWidth, height: panelHeight, maxValue: memoryMax,
+      values: memoryValues,
       labels: rows.map(\.label), recommended: rows.map(\.recommended), segments: memorySegments,
       title: "Memory per GPU, most loaded stage", axis: "GiB per GPU")
     let capY = top + panelHeight * (1 - capacity / 1_073_741_824 / memoryMax)
-    s.append("<line class=\"capacity\" x1=\"\(fmt(left))\" y1=\"\(fmt(capY))\" x2=\"\(fmt(left + panelWidth))\" y2=\"\(fmt(capY))\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>")
-    s.append("<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">capacity \(Format.fixed(capacity / 1_073_741_824, 0)) GiB</text>")
+    s.append(
+      "<line class=\"capacity\" x1=\"\(fmt(left))\" y1=\"\(fmt(capY))\" x2=\"\(fmt(left + panelWidth))\" y2=\"\(fmt(capY))\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
+    )
+    s.append(
+      "<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">capacity \(Format.fixed(capacity / 1_073_741_824, 0)) GiB</text>"
+    )
 
     // Time panel.
     let timeValues: [[Double]] = rows.map { r in
       let b = r.estimate.time.breakdown
       let comm = b["tensor_parallel_comm"] + b["pipeline_comm"] + b["data_parallel_comm"]
-      return [b["forward"].value, b["backward"].value, b["recompute"].value, comm.value,
-              (b["pipeline_bubble"] + b["optimizer"]).value]
+      return [
+        b["forward"].value, b["backward"].value, b["recompute"].value, comm.value,
+        (b["pipeline_bubble"] + b["optimizer"]).value,
+      ]
     }
     let timeMax = niceCeiling(rows.map(\.estimate.time.iterationSeconds).max() ?? 1)
     s += panel(
-      x: left + panelWidth + gap, y: top, width: panelWidth, height: panelHeight, maxValue: timeMax, values: timeValues,
+      x: left + panelWidth + gap, y: top, width: panelWidth, height: panelHeight, maxValue: timeMax,
+      values: timeValues,
       labels: rows.map(\.label), recommended: rows.map(\.recommended), segments: timeSegments,
       title: "Iteration time", axis: "seconds per iteration")
 
     // Legends.
     s += legend(x: left, y: height - 30, segments: memorySegments)
     s += legend(x: left + panelWidth + gap, y: height - 30, segments: timeSegments)
-    s.append("<text x=\"\(fmt(left))\" y=\"\(fmt(height - 10))\" fill=\"#555\">★ recommended: the fastest strategy that fits</text>")
+    s.append(
+      "<text x=\"\(fmt(left))\" y=\"\(fmt(height - 10))\" fill=\"#555\">★ recommended: the fastest strategy that fits</text>"
+    )
     s.append("</svg>")
     return s.joined(separator: "\n") + "\n"
   }
 
   static func panel(
-    x: Double, y: Double, width: Double, height: Double, maxValue: Double, values: [[Double]], labels: [String],
+    x: Double, y: Double, width: Double, height: Double, maxValue: Double, values: [[Double]],
+    labels: [String],
     recommended: [Bool], segments: [Segment], title: String, axis: String
   ) -> [String] {
     var s: [String] = []
     s.append("<g class=\"panel\">")
-    s.append("<text x=\"\(fmt(x + width / 2))\" y=\"\(fmt(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(escape(title))</text>")
+    s.append(
+      "<text x=\"\(fmt(x + width / 2))\" y=\"\(fmt(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(escape(title))</text>"
+    )
     // Axes and ticks.
-    s.append("<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>")
-    s.append("<line x1=\"\(fmt(x))\" y1=\"\(fmt(y + height))\" x2=\"\(fmt(x + width))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>")
+    s.append(
+      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
+    )
+    s.append(
+      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y + height))\" x2=\"\(fmt(x + width))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
+    )
     for i in 0...5 {
       let v = maxValue * Double(i) / 5
       let ty = y + height * (1 - Double(i) / 5)
-      s.append("<line x1=\"\(fmt(x - 4))\" y1=\"\(fmt(ty))\" x2=\"\(fmt(x))\" y2=\"\(fmt(ty))\" stroke=\"black\"/>")
-      s.append("<text x=\"\(fmt(x - 6))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>")
+      s.append(
+        "<line x1=\"\(fmt(x - 4))\" y1=\"\(fmt(ty))\" x2=\"\(fmt(x))\" y2=\"\(fmt(ty))\" stroke=\"black\"/>"
+      )
+      s.append(
+        "<text x=\"\(fmt(x - 6))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>"
+      )
     }
-    s.append("<text transform=\"translate(\(fmt(x - 48)) \(fmt(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(axis))</text>")
+    s.append(
+      "<text transform=\"translate(\(fmt(x - 48)) \(fmt(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(axis))</text>"
+    )
     let n = max(1, values.count)
     let slot = width / Double(n)
     let barWidth = min(44, slot * 0.6)
@@ -92,12 +123,18 @@ public enum ComparisonChart {
         base -= h
         let color = j < segments.count ? segments[j].color : "#999"
         let name = j < segments.count ? segments[j].name : ""
-        s.append("<rect x=\"\(fmt(bx))\" y=\"\(fmt(base))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(h))\" fill=\"\(color)\"><title>\(escape(labels[i])): \(escape(name)) \(Format.fixed(value, 2))</title></rect>")
+        s.append(
+          "<rect x=\"\(fmt(bx))\" y=\"\(fmt(base))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(h))\" fill=\"\(color)\"><title>\(escape(labels[i])): \(escape(name)) \(Format.fixed(value, 2))</title></rect>"
+        )
       }
       let total = stack.reduce(0, +)
-      s.append("<text x=\"\(fmt(bx + barWidth / 2))\" y=\"\(fmt(base - 4))\" text-anchor=\"middle\">\(Format.fixed(total, total < 10 ? 2 : 1))\(recommended[i] ? " ★" : "")</text>")
+      s.append(
+        "<text x=\"\(fmt(bx + barWidth / 2))\" y=\"\(fmt(base - 4))\" text-anchor=\"middle\">\(Format.fixed(total, total < 10 ? 2 : 1))\(recommended[i] ? " ★" : "")</text>"
+      )
       let lx = bx + barWidth / 2, ly = y + height + 12
-      s.append("<text transform=\"translate(\(fmt(lx)) \(fmt(ly))) rotate(-30)\" text-anchor=\"end\">\(escape(labels[i]))</text>")
+      s.append(
+        "<text transform=\"translate(\(fmt(lx)) \(fmt(ly))) rotate(-30)\" text-anchor=\"end\">\(escape(labels[i]))</text>"
+      )
       s.append("</g>")
     }
     s.append("</g>")
@@ -108,7 +145,9 @@ public enum ComparisonChart {
     var s: [String] = ["<g class=\"legend\">"]
     var cx = x
     for seg in segments {
-      s.append("<rect x=\"\(fmt(cx))\" y=\"\(fmt(y - 9))\" width=\"10\" height=\"10\" fill=\"\(seg.color)\"/>")
+      s.append(
+        "<rect x=\"\(fmt(cx))\" y=\"\(fmt(y - 9))\" width=\"10\" height=\"10\" fill=\"\(seg.color)\"/>"
+      )
       s.append("<text x=\"\(fmt(cx + 14))\" y=\"\(fmt(y))\">\(escape(seg.name))</text>")
       cx += 20 + Double(seg.name.count) * 6.2
     }

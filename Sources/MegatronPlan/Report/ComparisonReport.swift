@@ -3,7 +3,8 @@ import Foundation
 /// Text, CSV, Markdown and JSON renderings of a `Comparison`.
 public enum ComparisonReport {
   static let headers = [
-    "strategy", "act/layer (MiB)", "act/stage (GiB)", "total (GiB)", "% of cap", "fits", "iteration (s)",
+    "strategy", "act/layer (MiB)", "act/stage (GiB)", "total (GiB)", "% of cap", "fits",
+    "iteration (s)",
     "overhead", "MFU", "HFU", "tokens/s",
   ]
 
@@ -29,22 +30,35 @@ public enum ComparisonReport {
     let table = [headers] + c.rows.map(cells)
     let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
     for (n, row) in table.enumerated() {
-      let line = row.indices.map { i in i == 0 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i]) }
+      let line = row.indices.map { i in
+        i == 0 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+      }
       out.append(line.joined(separator: "  "))
-      if n == 0 { out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+      if n == 0 {
+        out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+      }
     }
     out.append("")
-    out.append("overhead: iteration time against no recompute with the same sequence-parallel setting")
+    out.append(
+      "overhead: iteration time against no recompute with the same sequence-parallel setting")
     if let best = c.recommended {
-      out.append("recommended (*): \(best.label), the fastest strategy that fits: \(Format.fixed(best.estimate.time.iterationSeconds, 3)) s per iteration, \(Format.gib(best.estimate.memory.totalBytes)) per GPU")
+      out.append(
+        "recommended (*): \(best.label), the fastest strategy that fits: \(Format.fixed(best.estimate.time.iterationSeconds, 3)) s per iteration, \(Format.gib(best.estimate.memory.totalBytes)) per GPU"
+      )
     } else {
-      out.append("nothing fits on \(Format.gib(c.rows.first?.estimate.memory.capacityBytes ?? 0)) per GPU with this layout.")
+      out.append(
+        "nothing fits on \(Format.gib(c.rows.first?.estimate.memory.capacityBytes ?? 0)) per GPU with this layout."
+      )
       if c.remedies.isEmpty {
-        out.append("no single change megaplan tries (recompute, distributed optimizer, micro-batch 1, more pipeline stages) makes it fit; try `megaplan search`")
+        out.append(
+          "no single change megaplan tries (recompute, distributed optimizer, micro-batch 1, more pipeline stages) makes it fit; try `megaplan search`"
+        )
       } else {
         out.append("these would fit:")
         for r in c.remedies {
-          out.append("  \(r.change): \(Format.gib(r.estimate.memory.totalBytes)) per GPU, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))")
+          out.append(
+            "  \(r.change): \(Format.gib(r.estimate.memory.totalBytes)) per GPU, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))"
+          )
         }
       }
     }
@@ -52,18 +66,28 @@ public enum ComparisonReport {
   }
 
   public static func csv(_ c: Comparison) -> String {
-    func quote(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-    let header = ["strategy", "recompute", "sequence_parallel", "activations_per_layer_bytes", "activations_bytes", "total_bytes",
-                  "capacity_fraction", "fits", "iteration_seconds", "recompute_overhead", "mfu", "hfu", "tokens_per_second", "recommended"]
+    func quote(_ s: String) -> String {
+      s.contains(",") || s.contains("\"")
+        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+    let header = [
+      "strategy", "recompute", "sequence_parallel", "activations_per_layer_bytes",
+      "activations_bytes", "total_bytes",
+      "capacity_fraction", "fits", "iteration_seconds", "recompute_overhead", "mfu", "hfu",
+      "tokens_per_second", "recommended",
+    ]
     var lines = [header.joined(separator: ",")]
     for r in c.rows {
       let e = r.estimate
       let values: [String] = [
-        quote(r.label), e.layout.recompute, String(e.layout.sequenceParallel), Format.fixed(e.memory.activationsPerLayerBytes, 0),
+        quote(r.label), e.layout.recompute, String(e.layout.sequenceParallel),
+        Format.fixed(e.memory.activationsPerLayerBytes, 0),
         Format.fixed(e.memory.activationsBytes, 0), Format.fixed(e.memory.totalBytes, 0),
         Format.fixed(e.memory.totalBytes / e.memory.capacityBytes, 4), String(e.memory.fits),
-        Format.fixed(e.time.iterationSeconds, 4), Format.fixed(r.recomputeOverhead, 4), Format.fixed(e.throughput.mfu, 4),
-        Format.fixed(e.throughput.hfu, 4), Format.fixed(e.throughput.tokensPerSecond, 1), String(r.recommended),
+        Format.fixed(e.time.iterationSeconds, 4), Format.fixed(r.recomputeOverhead, 4),
+        Format.fixed(e.throughput.mfu, 4),
+        Format.fixed(e.throughput.hfu, 4), Format.fixed(e.throughput.tokensPerSecond, 1),
+        String(r.recommended),
       ]
       lines.append(values.joined(separator: ","))
     }
@@ -71,9 +95,20 @@ public enum ComparisonReport {
   }
 
   public static func markdown(_ c: Comparison) -> String {
-    var lines = ["| " + headers.joined(separator: " | ") + " |", "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
-    for r in c.rows { lines.append("| " + cells(r).map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |") }
-    if let best = c.recommended { lines.append(""); lines.append("\\* recommended: \(best.label), the fastest strategy that fits.") }
+    var lines = [
+      "| " + headers.joined(separator: " | ") + " |",
+      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|",
+    ]
+    for r in c.rows {
+      lines.append(
+        "| "
+          + cells(r).map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ")
+          + " |")
+    }
+    if let best = c.recommended {
+      lines.append("");
+      lines.append("\\* recommended: \(best.label), the fastest strategy that fits.")
+    }
     return lines.joined(separator: "\n") + "\n"
   }
 
@@ -103,7 +138,11 @@ public enum ComparisonReport {
       var remedies: [RemedyJSON]
     }
     let doc = Document(
-      rows: c.rows.map { Row(estimate: $0.estimate, label: $0.label, recomputeOverhead: $0.recomputeOverhead, recommended: $0.recommended) },
+      rows: c.rows.map {
+        Row(
+          estimate: $0.estimate, label: $0.label, recomputeOverhead: $0.recomputeOverhead,
+          recommended: $0.recommended)
+      },
       remedies: c.remedies.map { RemedyJSON(change: $0.change, estimate: $0.estimate) })
     return try JSONOutput.encode(doc)
   }
@@ -115,7 +154,8 @@ public enum JSONOutput {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try encoder.encode(value), as: UTF8.self)
   }
 }

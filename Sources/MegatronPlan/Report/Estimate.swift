@@ -14,7 +14,8 @@ public struct TrainingRun: Sendable, Hashable {
 
   public init(
     model: TransformerModel, layout: Layout, precision: Precision = .bf16, gpu: GPU = .a100_80GB,
-    trainTokens: Double? = nil, overlapGradientReduction: Bool = false, constants: PerformanceConstants = .standard
+    trainTokens: Double? = nil, overlapGradientReduction: Bool = false,
+    constants: PerformanceConstants = .standard
   ) {
     self.model = model
     self.layout = layout
@@ -63,7 +64,8 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var distributedOptimizer: Bool
 
     enum CodingKeys: String, CodingKey {
-      case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus, sequenceParallel, recompute,
+      case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
+        sequenceParallel, recompute,
         recomputeMethod, recomputeNumLayers, distributedOptimizer
     }
 
@@ -175,9 +177,12 @@ extension Estimate {
     let schedule = PipelineSchedule(layout)
     let totalParams = ParameterCount.total(m)
     model = ModelSummary(
-      parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers, hidden: m.hidden,
-      heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength, vocabulary: m.vocabulary,
-      tiedEmbeddings: m.tiedEmbeddings, fusedAttention: m.fusedAttention, precision: run.precision.rawValue)
+      parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers,
+      hidden: m.hidden,
+      heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength,
+      vocabulary: m.vocabulary,
+      tiedEmbeddings: m.tiedEmbeddings, fusedAttention: m.fusedAttention,
+      precision: run.precision.rawValue)
     var method: String? = nil
     var k: Int? = nil
     if case .full(let meth, let n) = layout.recompute {
@@ -189,7 +194,8 @@ extension Estimate {
       virtual: layout.interleaved ? layout.virtualStages : nil, microBatch: layout.microBatch,
       globalBatch: layout.globalBatch, microbatches: layout.microbatches, gpus: layout.gpus,
       sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
-      recomputeMethod: method, recomputeNumLayers: k, distributedOptimizer: layout.distributedOptimizer)
+      recomputeMethod: method, recomputeNumLayers: k,
+      distributedOptimizer: layout.distributedOptimizer)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []
@@ -205,18 +211,25 @@ extension Estimate {
           activationsBytes: acts.total.value, activations: acts, totalBytes: total.value,
           chunksInFlight: schedule.chunksInFlight(stage: i)))
     }
-    let worst = stages.max { a, b in a.totalBytes < b.totalBytes || (a.totalBytes == b.totalBytes && a.stage > b.stage) } ?? stages[0]
+    let worst =
+      stages.max { a, b in
+        a.totalBytes < b.totalBytes || (a.totalBytes == b.totalBytes && a.stage > b.stage)
+      } ?? stages[0]
     memory = MemorySummary(
       gpu: run.gpu.name, capacityBytes: run.gpu.memory.value,
-      activationsPerLayerBytes: ActivationMemory.perLayer(m, layout, precision: run.precision).value,
+      activationsPerLayerBytes: ActivationMemory.perLayer(m, layout, precision: run.precision)
+        .value,
       activationsPerLayer: ActivationMemory.storedLayer(m, layout, precision: run.precision),
-      mostLoadedStage: worst.stage, activationsBytes: worst.activationsBytes, weightsBytes: worst.weightsBytes,
-      gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes, totalBytes: worst.totalBytes,
+      mostLoadedStage: worst.stage, activationsBytes: worst.activationsBytes,
+      weightsBytes: worst.weightsBytes,
+      gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes,
+      totalBytes: worst.totalBytes,
       fits: worst.totalBytes <= run.gpu.memory.value, stages: stages)
 
     let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
     let hardwareFLOPs = FLOPCount.hardware(m, layout)
-    flops = FLOPSummary(modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value)
+    flops = FLOPSummary(
+      modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value)
 
     let stepModel = StepTimeModel(
       model: m, layout: layout, precision: run.precision, gpu: run.gpu, constants: run.constants,
@@ -224,21 +237,29 @@ extension Estimate {
     let iteration = stepModel.iteration()
     let seconds = iteration.total
     time = TimeSummary(
-      iterationSeconds: seconds.value, breakdown: iteration, layerForwardSeconds: stepModel.layerForward().total.value,
+      iterationSeconds: seconds.value, breakdown: iteration,
+      layerForwardSeconds: stepModel.layerForward().total.value,
       layerBackwardSeconds: stepModel.layerBackward().total.value,
-      layerRecomputeSeconds: stepModel.layerRecompute().value, bubbleFraction: schedule.bubbleFraction)
+      layerRecomputeSeconds: stepModel.layerRecompute().value,
+      bubbleFraction: schedule.bubbleFraction)
 
     let peak = run.gpu.peak(for: run.precision)
-    let use = Utilization(modelFLOPs: modelFLOPs, hardwareFLOPs: hardwareFLOPs, seconds: seconds, gpus: layout.gpus, peak: peak)
+    let use = Utilization(
+      modelFLOPs: modelFLOPs, hardwareFLOPs: hardwareFLOPs, seconds: seconds, gpus: layout.gpus,
+      peak: peak)
     let tokensPerIteration = Double(layout.globalBatch) * Double(m.sequenceLength)
     throughput = ThroughputSummary(
-      tokensPerSecond: tokensPerIteration / seconds.value, modelTflopsPerGpu: use.modelPerGPU.teraFLOPs,
-      hardwareTflopsPerGpu: use.hardwarePerGPU.teraFLOPs, mfu: use.mfu, hfu: use.hfu, peakTflopsPerGpu: peak.teraFLOPs)
+      tokensPerSecond: tokensPerIteration / seconds.value,
+      modelTflopsPerGpu: use.modelPerGPU.teraFLOPs,
+      hardwareTflopsPerGpu: use.hardwarePerGPU.teraFLOPs, mfu: use.mfu, hfu: use.hfu,
+      peakTflopsPerGpu: peak.teraFLOPs)
 
     if let tokens = run.trainTokens {
       let iterations = tokens / tokensPerIteration
       let days = iterations * seconds.value / 86_400
-      training = TrainingSummary(tokens: tokens, iterations: iterations, days: days, gpuHours: days * 24 * Double(layout.gpus))
+      training = TrainingSummary(
+        tokens: tokens, iterations: iterations, days: days,
+        gpuHours: days * 24 * Double(layout.gpus))
     } else {
       training = TrainingSummary(tokens: nil, iterations: nil, days: nil, gpuHours: nil)
     }
@@ -256,7 +277,9 @@ public struct Utilization: Sendable, Hashable {
   public var mfu: Double
   public var hfu: Double
 
-  public init(modelFLOPs: FLOPs, hardwareFLOPs: FLOPs, seconds: Seconds, gpus: Int, peak: FLOPsPerSecond) {
+  public init(
+    modelFLOPs: FLOPs, hardwareFLOPs: FLOPs, seconds: Seconds, gpus: Int, peak: FLOPsPerSecond
+  ) {
     let n = Double(max(1, gpus))
     modelPerGPU = (modelFLOPs / seconds) / n
     hardwarePerGPU = (hardwareFLOPs / seconds) / n

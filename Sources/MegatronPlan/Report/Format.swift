@@ -8,7 +8,9 @@ public enum Format {
   }
   public static func gib(_ bytes: Double) -> String { fixed(bytes / 1_073_741_824, 2) + " GiB" }
   public static func mib(_ bytes: Double) -> String { fixed(bytes / 1_048_576, 1) + " MiB" }
-  public static func percent(_ fraction: Double, _ digits: Int = 1) -> String { fixed(fraction * 100, digits) + "%" }
+  public static func percent(_ fraction: Double, _ digits: Int = 1) -> String {
+    fixed(fraction * 100, digits) + "%"
+  }
   public static func seconds(_ s: Double) -> String {
     if s >= 1 { return fixed(s, 2) + " s" }
     if s >= 1e-3 { return fixed(s * 1e3, 2) + " ms" }
@@ -26,7 +28,9 @@ public enum Format {
   }
   /// A count held in a Double, rounded, with separators; beyond 10^15 (or not finite) in
   /// scientific notation, so no value can trap the conversion to Int.
-  public static func grouped(_ x: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero) -> String {
+  public static func grouped(
+    _ x: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrAwayFromZero
+  ) -> String {
     guard x.isFinite, abs(x) < 1e15 else { return String(format: "%.3g", x) }
     return grouped(Int(x.rounded(rule)))
   }
@@ -39,7 +43,9 @@ public enum Format {
   }
   /// FLOPs with an SI prefix: 1.42 EFLOP.
   public static func flops(_ x: Double) -> String {
-    let units: [(Double, String)] = [(1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP")]
+    let units: [(Double, String)] = [
+      (1e18, "EFLOP"), (1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"),
+    ]
     for (scale, name) in units where x >= scale { return fixed(x / scale, 2) + " " + name }
     return fixed(x, 0) + " FLOP"
   }

@@ -1,15 +1,22 @@
 /// Text, CSV and Markdown renderings of a layout search (JSON: `LayoutSearch.Result.json()`).
 public enum SearchReport {
-  static let headers = ["#", "t", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap", "iteration (s)", "MFU", "tokens/s", "days"]
+  static let headers = [
+    "#", "t", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap",
+    "iteration (s)", "MFU", "tokens/s", "days",
+  ]
 
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
     return [
-      String(c.rank), String(l.tensor), String(l.pipeline), String(l.data), String(l.virtualStages), String(l.microBatch),
-      l.effectiveSequenceParallel ? "on" : "off", l.recompute.description, l.distributedOptimizer ? "on" : "off",
-      Format.fixed(e.memory.totalBytes / 1_073_741_824, 2), Format.percent(e.memory.totalBytes / e.memory.capacityBytes),
+      String(c.rank), String(l.tensor), String(l.pipeline), String(l.data), String(l.virtualStages),
+      String(l.microBatch),
+      l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
+      l.distributedOptimizer ? "on" : "off",
+      Format.fixed(e.memory.totalBytes / 1_073_741_824, 2),
+      Format.percent(e.memory.totalBytes / e.memory.capacityBytes),
       Format.fixed(e.time.iterationSeconds, 3), Format.percent(e.throughput.mfu),
-      Format.grouped(e.throughput.tokensPerSecond), e.training.days.map { Format.fixed($0, 1) } ?? "-",
+      Format.grouped(e.throughput.tokensPerSecond),
+      e.training.days.map { Format.fixed($0, 1) } ?? "-",
     ]
   }
 
@@ -21,42 +28,67 @@ public enum SearchReport {
       let table = [headers] + r.candidates.map(cells)
       let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
       for (n, row) in table.enumerated() {
-        out.append(row.indices.map { i in i == 7 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i]) }.joined(separator: "  "))
-        if n == 0 { out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+        out.append(
+          row.indices.map { i in
+            i == 7 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+          }.joined(separator: "  "))
+        if n == 0 {
+          out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        }
       }
     }
     out.append("")
-    let rejected = r.rejected.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \(Format.grouped($0.value))" }
-    out.append("evaluated \(Format.grouped(r.evaluated)) (\(Format.grouped(r.layouts)) complete layouts), feasible \(Format.grouped(r.feasible)); rejected: \(rejected.isEmpty ? "none" : rejected.joined(separator: ", "))")
-    if r.gpuCounts.count > 1 { out.append("GPU counts searched: \(r.gpuCounts.map(Format.grouped).joined(separator: ", "))") }
+    let rejected = r.rejected.sorted { $0.key < $1.key }.map {
+      "\($0.key.rawValue) \(Format.grouped($0.value))"
+    }
+    out.append(
+      "evaluated \(Format.grouped(r.evaluated)) (\(Format.grouped(r.layouts)) complete layouts), feasible \(Format.grouped(r.feasible)); rejected: \(rejected.isEmpty ? "none" : rejected.joined(separator: ", "))"
+    )
+    if r.gpuCounts.count > 1 {
+      out.append("GPU counts searched: \(r.gpuCounts.map(Format.grouped).joined(separator: ", "))")
+    }
     if let reason = r.reason { out.append("why #1 beats #2: \(reason)") }
     return out.joined(separator: "\n") + "\n"
   }
 
   public static func csv(_ r: LayoutSearch.Result) -> String {
-    let header = ["rank", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel", "recompute", "recompute_method",
-                  "recompute_num_layers", "distributed_optimizer", "total_bytes", "capacity_bytes", "iteration_seconds", "mfu", "hfu",
-                  "tokens_per_second", "days"]
+    let header = [
+      "rank", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
+      "recompute", "recompute_method",
+      "recompute_num_layers", "distributed_optimizer", "total_bytes", "capacity_bytes",
+      "iteration_seconds", "mfu", "hfu",
+      "tokens_per_second", "days",
+    ]
     var lines = [header.joined(separator: ",")]
     for c in r.candidates {
       let e = c.estimate
-      lines.append([
-        String(c.rank), String(e.layout.tensor), String(e.layout.pipeline), String(e.layout.data), String(e.layout.virtual ?? 1),
-        String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute, e.layout.recomputeMethod ?? "",
-        e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-        Format.fixed(e.memory.totalBytes, 0), Format.fixed(e.memory.capacityBytes, 0), Format.fixed(e.time.iterationSeconds, 4),
-        Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4), Format.fixed(e.throughput.tokensPerSecond, 1),
-        e.training.days.map { Format.fixed($0, 2) } ?? "",
-      ].joined(separator: ","))
+      lines.append(
+        [
+          String(c.rank), String(e.layout.tensor), String(e.layout.pipeline), String(e.layout.data),
+          String(e.layout.virtual ?? 1),
+          String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
+          e.layout.recomputeMethod ?? "",
+          e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
+          Format.fixed(e.memory.totalBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+          Format.fixed(e.time.iterationSeconds, 4),
+          Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
+          Format.fixed(e.throughput.tokensPerSecond, 1),
+          e.training.days.map { Format.fixed($0, 2) } ?? "",
+        ].joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"
   }
 
   public static func markdown(_ r: LayoutSearch.Result) -> String {
-    var lines = ["| " + headers.joined(separator: " | ") + " |", "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
+    var lines = [
+      "| " + headers.joined(separator: " | ") + " |",
+      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|",
+    ]
     for c in r.candidates { lines.append("| " + cells(c).joined(separator: " | ") + " |") }
     lines.append("")
-    lines.append("Evaluated \(Format.grouped(r.evaluated)), feasible \(Format.grouped(r.feasible)).\(r.reason.map { " Why #1 beats #2: \($0)." } ?? "")")
+    lines.append(
+      "Evaluated \(Format.grouped(r.evaluated)), feasible \(Format.grouped(r.feasible)).\(r.reason.map { " Why #1 beats #2: \($0)." } ?? "")"
+    )
     return lines.joined(separator: "\n") + "\n"
   }
 }

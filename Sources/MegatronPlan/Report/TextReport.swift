@@ -5,29 +5,44 @@ public enum TextReport {
     let m = e.model, l = e.layout, mem = e.memory
     out.append("megaplan estimate: \(source)")
     out.append("")
-    var arch = ["\(m.layers) layers", "hidden \(Format.grouped(m.hidden))", "\(m.heads) heads",
-                "FFN \(Format.grouped(m.ffnHidden))\(run.model.gatedMLP ? " (gated)" : "")",
-                "sequence \(Format.grouped(m.sequenceLength))", "vocabulary \(Format.grouped(m.vocabulary))"]
+    var arch = [
+      "\(m.layers) layers", "hidden \(Format.grouped(m.hidden))", "\(m.heads) heads",
+      "FFN \(Format.grouped(m.ffnHidden))\(run.model.gatedMLP ? " (gated)" : "")",
+      "sequence \(Format.grouped(m.sequenceLength))", "vocabulary \(Format.grouped(m.vocabulary))",
+    ]
     arch.append(m.tiedEmbeddings ? "tied embeddings" : "untied embeddings")
     if !run.model.learnedPositionEmbeddings { arch.append("rotary positions") }
     if run.model.fusedAttention { arch.append("fused (flash) attention") }
-    out.append("Model    GPT, \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
+    out.append(
+      "Model    GPT, \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
     let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
-    out.append("Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration")
+    out.append(
+      "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
+    )
     let optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
-    out.append("         sequence parallel \(l.sequenceParallel ? "on" : "off"), recompute \(run.layout.recompute), \(optimizer), \(run.precision.rawValue)")
+    out.append(
+      "         sequence parallel \(l.sequenceParallel ? "on" : "off"), recompute \(run.layout.recompute), \(optimizer), \(run.precision.rawValue)"
+    )
     out.append("")
 
-    out.append("Memory per GPU — stage \(mem.mostLoadedStage) of \(l.pipeline), the most loaded (capacity \(Format.gib(mem.capacityBytes)))")
+    out.append(
+      "Memory per GPU — stage \(mem.mostLoadedStage) of \(l.pipeline), the most loaded (capacity \(Format.gib(mem.capacityBytes)))"
+    )
     let rows: [(String, Double)] = [
-      ("weights", mem.weightsBytes), ("gradients", mem.gradientsBytes), ("optimizer states", mem.optimizerBytes),
+      ("weights", mem.weightsBytes), ("gradients", mem.gradientsBytes),
+      ("optimizer states", mem.optimizerBytes),
       ("activations", mem.activationsBytes),
     ]
     for (name, bytes) in rows {
-      out.append("  \(Format.pad(name, 18))\(Format.left(Format.gib(bytes), 12))  \(Format.left(Format.percent(bytes / mem.capacityBytes), 6))")
+      out.append(
+        "  \(Format.pad(name, 18))\(Format.left(Format.gib(bytes), 12))  \(Format.left(Format.percent(bytes / mem.capacityBytes), 6))"
+      )
     }
-    let verdict = mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.totalBytes - mem.capacityBytes)))"
-    out.append("  \(Format.pad("total", 18))\(Format.left(Format.gib(mem.totalBytes), 12))  \(Format.left(Format.percent(mem.totalBytes / mem.capacityBytes), 6))  \(verdict)")
+    let verdict =
+      mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.totalBytes - mem.capacityBytes)))"
+    out.append(
+      "  \(Format.pad("total", 18))\(Format.left(Format.gib(mem.totalBytes), 12))  \(Format.left(Format.percent(mem.totalBytes / mem.capacityBytes), 6))  \(verdict)"
+    )
     out.append("")
 
     out.append("Activations")
@@ -37,13 +52,19 @@ public enum TextReport {
       let unit = l.virtual == nil ? "microbatch\(plural)" : "model-chunk microbatch\(plural)"
       out.append("  stage \(worst.stage): \(worst.chunksInFlight) \(unit) in flight")
       for term in worst.activations.terms {
-        out.append("    \(Format.pad(term.name.replacingUnderscores, 24))\(Format.left(Format.gib(term.value.value), 12))")
+        out.append(
+          "    \(Format.pad(term.name.replacingUnderscores, 24))\(Format.left(Format.gib(term.value.value), 12))"
+        )
       }
     }
-    out.append("  by stage:    \(Format.pad("stage", 6))\(Format.left("states", 12))\(Format.left("activations", 14))\(Format.left("total", 12))")
+    out.append(
+      "  by stage:    \(Format.pad("stage", 6))\(Format.left("states", 12))\(Format.left("activations", 14))\(Format.left("total", 12))"
+    )
     for stage in mem.stages {
       let states = stage.weightsBytes + stage.gradientsBytes + stage.optimizerBytes
-      out.append("               \(Format.pad(String(stage.stage), 6))\(Format.left(Format.gib(states), 12))\(Format.left(Format.gib(stage.activationsBytes), 14))\(Format.left(Format.gib(stage.totalBytes), 12))")
+      out.append(
+        "               \(Format.pad(String(stage.stage), 6))\(Format.left(Format.gib(states), 12))\(Format.left(Format.gib(stage.activationsBytes), 14))\(Format.left(Format.gib(stage.totalBytes), 12))"
+      )
     }
     out.append("")
 
@@ -59,21 +80,35 @@ public enum TextReport {
     out.append("")
 
     out.append("Step time")
-    out.append("  per layer, one microbatch: forward \(Format.seconds(e.time.layerForwardSeconds)), backward \(Format.seconds(e.time.layerBackwardSeconds)), recompute \(Format.seconds(e.time.layerRecomputeSeconds))")
+    out.append(
+      "  per layer, one microbatch: forward \(Format.seconds(e.time.layerForwardSeconds)), backward \(Format.seconds(e.time.layerBackwardSeconds)), recompute \(Format.seconds(e.time.layerRecomputeSeconds))"
+    )
     for term in e.time.breakdown.terms {
-      out.append("  \(Format.pad(term.name.replacingUnderscores, 22))\(Format.left(Format.seconds(term.value.value), 12))  \(Format.left(Format.percent(term.value.value / e.time.iterationSeconds), 6))")
+      out.append(
+        "  \(Format.pad(term.name.replacingUnderscores, 22))\(Format.left(Format.seconds(term.value.value), 12))  \(Format.left(Format.percent(term.value.value / e.time.iterationSeconds), 6))"
+      )
     }
-    out.append("  \(Format.pad("iteration", 22))\(Format.left(Format.seconds(e.time.iterationSeconds), 12))  (bubble fraction \(Format.percent(e.time.bubbleFraction)))")
+    out.append(
+      "  \(Format.pad("iteration", 22))\(Format.left(Format.seconds(e.time.iterationSeconds), 12))  (bubble fraction \(Format.percent(e.time.bubbleFraction)))"
+    )
     out.append("")
 
     out.append("Throughput")
     out.append("  \(Format.grouped(e.throughput.tokensPerSecond)) tokens/s")
-    out.append("  model \(Format.fixed(e.throughput.modelTflopsPerGpu, 1)) TFLOP/s per GPU, MFU \(Format.percent(e.throughput.mfu))")
-    out.append("  hardware \(Format.fixed(e.throughput.hardwareTflopsPerGpu, 1)) TFLOP/s per GPU, HFU \(Format.percent(e.throughput.hfu))  (of \(Format.fixed(e.throughput.peakTflopsPerGpu, 0)) TFLOP/s peak)")
+    out.append(
+      "  model \(Format.fixed(e.throughput.modelTflopsPerGpu, 1)) TFLOP/s per GPU, MFU \(Format.percent(e.throughput.mfu))"
+    )
+    out.append(
+      "  hardware \(Format.fixed(e.throughput.hardwareTflopsPerGpu, 1)) TFLOP/s per GPU, HFU \(Format.percent(e.throughput.hfu))  (of \(Format.fixed(e.throughput.peakTflopsPerGpu, 0)) TFLOP/s peak)"
+    )
     out.append("")
     out.append("Training")
-    if let tokens = e.training.tokens, let days = e.training.days, let hours = e.training.gpuHours, let iters = e.training.iterations {
-      out.append("  \(Format.count(tokens)) tokens: \(Format.grouped(iters, rounding: .up)) iterations, \(Format.fixed(days, 1)) days, \(Format.grouped(hours)) GPU-hours")
+    if let tokens = e.training.tokens, let days = e.training.days, let hours = e.training.gpuHours,
+      let iters = e.training.iterations
+    {
+      out.append(
+        "  \(Format.count(tokens)) tokens: \(Format.grouped(iters, rounding: .up)) iterations, \(Format.fixed(days, 1)) days, \(Format.grouped(hours)) GPU-hours"
+      )
     } else {
       out.append("  no token budget (set megaplan.train_tokens for days and GPU-hours)")
     }

@@ -7,7 +7,10 @@ public struct CheckLimits: Sendable, Hashable {
   public var minMFU: Double? = nil
   public var maxDays: Double? = nil
   public var maxGPUs: Int? = nil
-  public init(maxMemoryFraction: Double = 0.95, minMFU: Double? = nil, maxDays: Double? = nil, maxGPUs: Int? = nil) {
+  public init(
+    maxMemoryFraction: Double = 0.95, minMFU: Double? = nil, maxDays: Double? = nil,
+    maxGPUs: Int? = nil
+  ) {
     self.maxMemoryFraction = maxMemoryFraction
     self.minMFU = minMFU
     self.maxDays = maxDays
@@ -28,41 +31,56 @@ public struct CheckViolation: Sendable, Hashable, Codable {
 }
 
 public enum Check {
-  public static func evaluate(_ run: TrainingRun, limits: CheckLimits) -> (Estimate, [CheckViolation]) {
+  public static func evaluate(_ run: TrainingRun, limits: CheckLimits) -> (
+    Estimate, [CheckViolation]
+  ) {
     let e = Estimate(run)
     var out: [CheckViolation] = []
     let budget = e.memory.capacityBytes * limits.maxMemoryFraction
     if e.memory.totalBytes > budget {
       let fix = Remedy.find(for: run, headroom: limits.maxMemoryFraction).first
-      out.append(CheckViolation(
-        what: "memory", value: e.memory.totalBytes, limit: budget,
-        message: "needs \(Format.gib(e.memory.totalBytes)) per GPU (stage \(e.memory.mostLoadedStage)), over \(Format.percent(limits.maxMemoryFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
-        suggestion: fix.map { "fits with \($0.change) (\(Format.gib($0.estimate.memory.totalBytes)), \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)" },
-        key: "model.activations_checkpoint_granularity"))
+      out.append(
+        CheckViolation(
+          what: "memory", value: e.memory.totalBytes, limit: budget,
+          message:
+            "needs \(Format.gib(e.memory.totalBytes)) per GPU (stage \(e.memory.mostLoadedStage)), over \(Format.percent(limits.maxMemoryFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
+          suggestion: fix.map {
+            "fits with \($0.change) (\(Format.gib($0.estimate.memory.totalBytes)), \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)"
+          },
+          key: "model.activations_checkpoint_granularity"))
     }
     if let minMFU = limits.minMFU, e.throughput.mfu < minMFU {
       let better = Comparison(run, headroom: limits.maxMemoryFraction).rows.filter {
         $0.estimate.throughput.mfu >= minMFU && $0.estimate.memory.totalBytes <= budget
       }.max { $0.estimate.throughput.mfu < $1.estimate.throughput.mfu }
-      out.append(CheckViolation(
-        what: "mfu", value: e.throughput.mfu, limit: minMFU,
-        message: "MFU \(Format.percent(e.throughput.mfu)) is below the minimum \(Format.percent(minMFU))",
-        suggestion: better.map { "recompute \($0.label) reaches MFU \(Format.percent($0.estimate.throughput.mfu))" },
-        key: "model.tensor_model_parallel_size"))
+      out.append(
+        CheckViolation(
+          what: "mfu", value: e.throughput.mfu, limit: minMFU,
+          message:
+            "MFU \(Format.percent(e.throughput.mfu)) is below the minimum \(Format.percent(minMFU))",
+          suggestion: better.map {
+            "recompute \($0.label) reaches MFU \(Format.percent($0.estimate.throughput.mfu))"
+          },
+          key: "model.tensor_model_parallel_size"))
     }
     if let maxDays = limits.maxDays, let days = e.training.days, days > maxDays {
       let needed = Double(run.layout.gpus) * days / maxDays
-      out.append(CheckViolation(
-        what: "days", value: days, limit: maxDays,
-        message: "training takes \(Format.fixed(days, 1)) days, over the limit of \(Format.fixed(maxDays, 1))",
-        suggestion: "about \(Format.grouped(needed, rounding: .up)) GPUs at the same per-GPU throughput would meet it",
-        key: "megaplan.train_tokens"))
+      out.append(
+        CheckViolation(
+          what: "days", value: days, limit: maxDays,
+          message:
+            "training takes \(Format.fixed(days, 1)) days, over the limit of \(Format.fixed(maxDays, 1))",
+          suggestion:
+            "about \(Format.grouped(needed, rounding: .up)) GPUs at the same per-GPU throughput would meet it",
+          key: "megaplan.train_tokens"))
     }
     if let maxGPUs = limits.maxGPUs, run.layout.gpus > maxGPUs {
-      out.append(CheckViolation(
-        what: "gpus", value: Double(run.layout.gpus), limit: Double(maxGPUs),
-        message: "uses \(Format.grouped(run.layout.gpus)) GPUs, over the limit of \(Format.grouped(maxGPUs))",
-        suggestion: nil, key: "trainer.num_nodes"))
+      out.append(
+        CheckViolation(
+          what: "gpus", value: Double(run.layout.gpus), limit: Double(maxGPUs),
+          message:
+            "uses \(Format.grouped(run.layout.gpus)) GPUs, over the limit of \(Format.grouped(maxGPUs))",
+          suggestion: nil, key: "trainer.num_nodes"))
     }
     return (e, out)
   }

@@ -32,25 +32,40 @@ public struct Comparison: Sendable {
         run.layout.sequenceParallel = sp
         run.layout.recompute = recompute
         let label = recompute.name + (sp ? " + SP" : "")
-        rows.append(Row(label: label, run: run, estimate: Estimate(run), recomputeOverhead: 0, recommended: false))
+        rows.append(
+          Row(
+            label: label, run: run, estimate: Estimate(run), recomputeOverhead: 0,
+            recommended: false))
       }
     }
     let fits = { (e: Estimate) in e.memory.totalBytes <= e.memory.capacityBytes * headroom }
-    let cheaperFit = rows.contains { $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.estimate) }
-    if !cheaperFit, let partial = Comparison.smallestPartialRecompute(base, sequenceParallel: spChoices.last ?? false, headroom: headroom) {
+    let cheaperFit = rows.contains {
+      $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.estimate)
+    }
+    if !cheaperFit,
+      let partial = Comparison.smallestPartialRecompute(
+        base, sequenceParallel: spChoices.last ?? false, headroom: headroom)
+    {
       rows.append(partial)
     }
     // Overhead against the same-SP no-recompute row.
     for i in rows.indices {
       let sp = rows[i].run.layout.sequenceParallel
-      if let reference = rows.first(where: { $0.run.layout.recompute == .none && $0.run.layout.sequenceParallel == sp }) {
-        rows[i].recomputeOverhead = rows[i].estimate.time.iterationSeconds / reference.estimate.time.iterationSeconds - 1
+      if let reference = rows.first(where: {
+        $0.run.layout.recompute == .none && $0.run.layout.sequenceParallel == sp
+      }) {
+        rows[i].recomputeOverhead =
+          rows[i].estimate.time.iterationSeconds / reference.estimate.time.iterationSeconds - 1
       }
     }
     // The recommended row: the fastest that fits (ties: the earlier, simpler row).
     var best: Int? = nil
     for i in rows.indices where fits(rows[i].estimate) {
-      if best == nil || rows[i].estimate.time.iterationSeconds < rows[best ?? i].estimate.time.iterationSeconds { best = i }
+      if best == nil
+        || rows[i].estimate.time.iterationSeconds < rows[best ?? i].estimate.time.iterationSeconds
+      {
+        best = i
+      }
     }
     if let best { rows[best].recommended = true }
     self.rows = rows
@@ -58,7 +73,9 @@ public struct Comparison: Sendable {
   }
 
   /// Full recompute with `block` on the fewest layers per model chunk that makes the run fit.
-  static func smallestPartialRecompute(_ base: TrainingRun, sequenceParallel: Bool, headroom: Double) -> Row? {
+  static func smallestPartialRecompute(
+    _ base: TrainingRun, sequenceParallel: Bool, headroom: Double
+  ) -> Row? {
     let lc = ActivationMemory.layersPerChunk(base.model, base.layout)
     guard lc > 1 else { return nil }
     for k in 1..<lc {
@@ -84,10 +101,13 @@ public struct Remedy: Sendable {
 
   /// The cheapest recompute setting under which `run` fits, if any (none, selective + SP,
   /// full + SP in that order; SP only with t > 1).
-  public static func cheapestFitting(_ run: TrainingRun, headroom: Double) -> (TrainingRun, Estimate)? {
+  public static func cheapestFitting(_ run: TrainingRun, headroom: Double) -> (
+    TrainingRun, Estimate
+  )? {
     let sp = run.layout.tensor > 1
     let options: [(Recompute, Bool)] = [
-      (run.layout.recompute, run.layout.sequenceParallel), (.selective, sp), (.full(method: .uniform, layers: 1), sp),
+      (run.layout.recompute, run.layout.sequenceParallel), (.selective, sp),
+      (.full(method: .uniform, layers: 1), sp),
     ]
     var best: (TrainingRun, Estimate)? = nil
     for (recompute, sequenceParallel) in options {
@@ -97,7 +117,9 @@ public struct Remedy: Sendable {
       guard candidate.layout.violations(for: candidate.model).isEmpty else { continue }
       let e = Estimate(candidate)
       guard e.memory.totalBytes <= e.memory.capacityBytes * headroom else { continue }
-      if best == nil || e.time.iterationSeconds < (best?.1.time.iterationSeconds ?? .infinity) { best = (candidate, e) }
+      if best == nil || e.time.iterationSeconds < (best?.1.time.iterationSeconds ?? .infinity) {
+        best = (candidate, e)
+      }
     }
     return best
   }
@@ -112,18 +134,28 @@ public struct Remedy: Sendable {
       let l = run.layout, b = base.layout
       if l.pipeline != b.pipeline { parts.append("pipeline_model_parallel_size: \(l.pipeline)") }
       if l.gpus != b.gpus { parts.append("\(l.gpus) GPUs (d = \(l.data))") }
-      if l.virtualStages != b.virtualStages { parts.append("virtual_pipeline_model_parallel_size: \(l.interleaved ? String(l.virtualStages) : "null")") }
+      if l.virtualStages != b.virtualStages {
+        parts.append(
+          "virtual_pipeline_model_parallel_size: \(l.interleaved ? String(l.virtualStages) : "null")"
+        )
+      }
       if l.microBatch != b.microBatch { parts.append("micro_batch_size: \(l.microBatch)") }
-      if l.distributedOptimizer != b.distributedOptimizer { parts.append("optim.name: distributed_fused_adam") }
+      if l.distributedOptimizer != b.distributedOptimizer {
+        parts.append("optim.name: distributed_fused_adam")
+      }
       if l.recompute != b.recompute {
         switch l.recompute {
         case .none: parts.append("activations_checkpoint_granularity: null")
         case .selective: parts.append("activations_checkpoint_granularity: selective")
         case .full(let method, let k):
-          parts.append("activations_checkpoint_granularity: full (\(method.rawValue), \(k) layer\(k == 1 ? "" : "s"))")
+          parts.append(
+            "activations_checkpoint_granularity: full (\(method.rawValue), \(k) layer\(k == 1 ? "" : "s"))"
+          )
         }
       }
-      if l.sequenceParallel != b.sequenceParallel { parts.append("sequence_parallel: \(l.sequenceParallel)") }
+      if l.sequenceParallel != b.sequenceParallel {
+        parts.append("sequence_parallel: \(l.sequenceParallel)")
+      }
       return parts.joined(separator: ", ")
     }
     func consider(_ run: TrainingRun) {
@@ -156,12 +188,19 @@ public struct Remedy: Sendable {
       if gpus % (base.layout.tensor * p) == 0 {
         run.layout.data = gpus / (base.layout.tensor * p)
       }
-      for distributed in [base.layout.distributedOptimizer, true] where run.layout.data > 1 || !distributed {
+      for distributed in [base.layout.distributedOptimizer, true]
+      where run.layout.data > 1 || !distributed {
         run.layout.distributedOptimizer = distributed
-        guard run.layout.violations(for: run.model).isEmpty, cheapestFitting(run, headroom: headroom) != nil else { continue }
+        guard run.layout.violations(for: run.model).isEmpty,
+          cheapestFitting(run, headroom: headroom) != nil
+        else { continue }
         let before = out.count
         consider(run)
-        if out.count > before { return out.sorted { $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds } }
+        if out.count > before {
+          return out.sorted {
+            $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds
+          }
+        }
       }
     }
     return out.sorted { $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds }

@@ -55,8 +55,11 @@ extension LayoutSearch {
       sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel).flatMap { sp in
         Granularity.allCases.filter(options.constraints.recompute.contains).flatMap { g in
           recomputeChoices(g, layersPerChunk: base.model.layers / (u.p * u.v)).flatMap { rc in
-            distributedOptimizerChoices(d: u.d, options.constraints.distributedOptimizer).map { dOpt in
-              layout(u, globalBatch: base.layout.globalBatch, sp: sp, recompute: rc, distributedOptimizer: dOpt)
+            distributedOptimizerChoices(d: u.d, options.constraints.distributedOptimizer).map {
+              dOpt in
+              layout(
+                u, globalBatch: base.layout.globalBatch, sp: sp, recompute: rc,
+                distributedOptimizer: dOpt)
             }
           }
         }
@@ -76,7 +79,8 @@ extension LayoutSearch {
     let layouts = Double(result.layouts)
     return Benchmark(
       layouts: result.layouts, evaluated: result.evaluated, threads: threads, seconds: seconds,
-      layoutsPerSecond: layouts / seconds, layoutsPerSecondPerThread: layouts / seconds / Double(threads),
+      layoutsPerSecond: layouts / seconds,
+      layoutsPerSecondPerThread: layouts / seconds / Double(threads),
       singleThreadSeconds: singleSeconds, singleThreadLayoutsPerSecond: layouts / singleSeconds,
       estimateSeconds: perEstimate, estimateSample: sample.count,
       extrapolatedEstimateSeconds: perEstimate * layouts,

@@ -9,7 +9,9 @@ extension LayoutSearch {
   /// `trainer.devices` is min(GPUs, `gpusPerNode`) and `trainer.num_nodes` the GPUs over that.
   /// `model.optim.name` becomes `distributed_fused_adam` with the distributed optimizer; without
   /// it, a `distributed_fused_adam` already there becomes `fused_adam`, anything else is kept.
-  public static func configValues(for layout: Layout, gpusPerNode: Int, currentOptimizer: String?) -> [(key: String, value: String)] {
+  public static func configValues(for layout: Layout, gpusPerNode: Int, currentOptimizer: String?)
+    -> [(key: String, value: String)]
+  {
     let devices = max(1, min(layout.gpus, gpusPerNode))
     var out: [(String, String)] = [
       ("trainer.num_nodes", String(layout.gpus / devices)),
@@ -17,19 +19,31 @@ extension LayoutSearch {
       ("model.micro_batch_size", String(layout.microBatch)),
       ("model.tensor_model_parallel_size", String(layout.tensor)),
       ("model.pipeline_model_parallel_size", String(layout.pipeline)),
-      ("model.virtual_pipeline_model_parallel_size", layout.interleaved ? String(layout.virtualStages) : "null"),
+      (
+        "model.virtual_pipeline_model_parallel_size",
+        layout.interleaved ? String(layout.virtualStages) : "null"
+      ),
       ("model.sequence_parallel", layout.effectiveSequenceParallel ? "true" : "false"),
     ]
     switch layout.recompute {
     case .none:
-      out += [("model.activations_checkpoint_granularity", "null"), ("model.activations_checkpoint_method", "null"),
-              ("model.activations_checkpoint_num_layers", "null")]
+      out += [
+        ("model.activations_checkpoint_granularity", "null"),
+        ("model.activations_checkpoint_method", "null"),
+        ("model.activations_checkpoint_num_layers", "null"),
+      ]
     case .selective:
-      out += [("model.activations_checkpoint_granularity", "selective"), ("model.activations_checkpoint_method", "null"),
-              ("model.activations_checkpoint_num_layers", "null")]
+      out += [
+        ("model.activations_checkpoint_granularity", "selective"),
+        ("model.activations_checkpoint_method", "null"),
+        ("model.activations_checkpoint_num_layers", "null"),
+      ]
     case .full(let method, let k):
-      out += [("model.activations_checkpoint_granularity", "full"), ("model.activations_checkpoint_method", method.rawValue),
-              ("model.activations_checkpoint_num_layers", String(k))]
+      out += [
+        ("model.activations_checkpoint_granularity", "full"),
+        ("model.activations_checkpoint_method", method.rawValue),
+        ("model.activations_checkpoint_num_layers", String(k)),
+      ]
     }
     if layout.distributedOptimizer {
       out.append(("model.optim.name", "distributed_fused_adam"))
@@ -43,7 +57,9 @@ extension LayoutSearch {
   public static func emitConfig(_ yaml: String, layout: Layout, gpusPerNode: Int) -> String {
     var doc = YAMLLines(yaml)
     let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
-    for (key, value) in configValues(for: layout, gpusPerNode: gpusPerNode, currentOptimizer: optimizer) {
+    for (key, value) in configValues(
+      for: layout, gpusPerNode: gpusPerNode, currentOptimizer: optimizer)
+    {
       doc.set(key, value)
     }
     return doc.text
@@ -110,7 +126,9 @@ struct YAMLLines {
       if let hash = rest.range(of: " #") {
         let beforeHash = rest[..<hash.lowerBound]
         let trailingSpaces = beforeHash.reversed().prefix { $0 == " " }.count
-        comment = String(repeating: " ", count: trailingSpaces + 1) + rest[rest.index(after: hash.lowerBound)...]
+        comment =
+          String(repeating: " ", count: trailingSpaces + 1)
+          + rest[rest.index(after: hash.lowerBound)...]
       }
       lines[i] = head + " " + value + comment
       return
@@ -137,7 +155,8 @@ struct YAMLLines {
         if childIndent == nil { childIndent = indent }
         lastContent = end
       } else if !lines[end].trimmingCharacters(in: .whitespaces).isEmpty,
-                lines[end].prefix(while: { $0 == " " }).count > parentIndent {
+        lines[end].prefix(while: { $0 == " " }).count > parentIndent
+      {
         lastContent = end
       }
       end += 1

@@ -36,7 +36,9 @@ extension LayoutSearch {
   }
 
   /// Work units of one GPU count, with the divisibility cuts counted into `tally`.
-  static func units(_ base: TrainingRun, gpus: Int, constraints c: Constraints, tally: inout Tally) -> [Unit] {
+  static func units(_ base: TrainingRun, gpus: Int, constraints c: Constraints, tally: inout Tally)
+    -> [Unit]
+  {
     let m = base.model, B = base.layout.globalBatch, L = m.layers
     let node = base.gpu.gpusPerNode
     var out: [Unit] = []
@@ -80,31 +82,41 @@ extension LayoutSearch {
   }
 
   /// Recompute settings of one granularity for chunks of `lc` layers.
-  static func recomputeChoices(_ g: Granularity, layersPerChunk lc: Int, partial: Bool = true) -> [Recompute] {
+  static func recomputeChoices(_ g: Granularity, layersPerChunk lc: Int, partial: Bool = true)
+    -> [Recompute]
+  {
     switch g {
     case .none: return [.none]
     case .selective: return [.selective]
     case .full:
-      return [.full(method: .uniform, layers: 1)] + (partial ? (1..<max(1, lc)).map { .full(method: .block, layers: $0) } : [])
+      return [.full(method: .uniform, layers: 1)]
+        + (partial ? (1..<max(1, lc)).map { .full(method: .block, layers: $0) } : [])
     }
   }
 
-  static func layout(_ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool) -> Layout {
+  static func layout(
+    _ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool
+  ) -> Layout {
     Layout(
-      tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b, globalBatch: globalBatch,
+      tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b,
+      globalBatch: globalBatch,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer)
   }
 
   /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
   static func group(_ base: TrainingRun, _ key: GroupKey) -> Group {
-    var l = Layout(tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch, sequenceParallel: key.sp)
+    var l = Layout(
+      tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
+      sequenceParallel: key.sp)
     let times = StepTimeModel(
-      model: base.model, layout: l, precision: base.precision, gpu: base.gpu, constants: base.constants,
+      model: base.model, layout: l, precision: base.precision, gpu: base.gpu,
+      constants: base.constants,
       overlapGradientReduction: base.overlapGradientReduction
     ).layerTimes()
     var profiles: [ActivationMemory.LayerProfile] = []
     for g in Granularity.allCases {
-      l.recompute = g == .none ? .none : g == .selective ? .selective : .full(method: .uniform, layers: 1)
+      l.recompute =
+        g == .none ? .none : g == .selective ? .selective : .full(method: .uniform, layers: 1)
       profiles.append(ActivationMemory.profile(base.model, l, precision: base.precision))
     }
     return Group(times: times, profiles: profiles)
@@ -140,7 +152,9 @@ extension LayoutSearch {
     // (the merge is order-independent anyway: counts add, the ranking is a total order).
     let chunkCount = min(units.count, threads == 1 ? 1 : threads * 8)
     guard chunkCount > 0 else { return tally }
-    let chunks = (0..<chunkCount).map { i in units.count * i / chunkCount..<units.count * (i + 1) / chunkCount }
+    let chunks = (0..<chunkCount).map { i in
+      units.count * i / chunkCount..<units.count * (i + 1) / chunkCount
+    }
     let tallies = parallelMap(chunks, threads: threads) { range in
       var local = Tally(top: options.top)
       for i in range { evaluate(base, units[i], groups: groups, options: options, into: &local) }
@@ -151,7 +165,10 @@ extension LayoutSearch {
   }
 
   /// Every complete layout of one work unit.
-  static func evaluate(_ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group], options: Options, into tally: inout Tally) {
+  static func evaluate(
+    _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group], options: Options,
+    into tally: inout Tally
+  ) {
     let m = base.model, B = base.layout.globalBatch
     let budget = base.gpu.memory.value * options.maxMemoryFraction
     let lc = m.layers / (u.p * u.v)
@@ -167,28 +184,42 @@ extension LayoutSearch {
       guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp)] else { continue }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
         let profile = group.profiles[g.order]
-        for recompute in recomputeChoices(g, layersPerChunk: lc, partial: options.constraints.partialRecompute) {
-          var l = layout(u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false)
+        for recompute in recomputeChoices(
+          g, layersPerChunk: lc, partial: options.constraints.partialRecompute)
+        {
+          var l = layout(
+            u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false)
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
           // embedding (parameters and its dropout mask) and only the last the output layer and
           // logits. So a middle stage never needs more than the first.
-          let act0 = ActivationMemory.stage(m, l, stage: 0, precision: base.precision, profile: profile).total
-          let actLast = last == 0 ? act0 : ActivationMemory.stage(m, l, stage: last, precision: base.precision, profile: profile).total
+          let act0 = ActivationMemory.stage(
+            m, l, stage: 0, precision: base.precision, profile: profile
+          ).total
+          let actLast =
+            last == 0
+            ? act0
+            : ActivationMemory.stage(m, l, stage: last, precision: base.precision, profile: profile)
+              .total
           var times: StepTimeModel.LayerTimes? = nil
           for dOpt in dos {
             l.distributedOptimizer = dOpt
-            let first = StateMemory.states(parameters: paramsFirst, precision: base.precision, layout: l).total + act0
+            let first =
+              StateMemory.states(parameters: paramsFirst, precision: base.precision, layout: l)
+              .total + act0
             var total = first
             if last > 0 {
-              let lastTotal = StateMemory.states(parameters: paramsLast, precision: base.precision, layout: l).total + actLast
+              let lastTotal =
+                StateMemory.states(parameters: paramsLast, precision: base.precision, layout: l)
+                .total + actLast
               total = max(first, lastTotal)
             }
             guard total.value <= budget else { tally.reject(.memory); continue }
             tally.feasible += 1
             let model = StepTimeModel(
-              model: m, layout: l, precision: base.precision, gpu: base.gpu, constants: base.constants,
+              model: m, layout: l, precision: base.precision, gpu: base.gpu,
+              constants: base.constants,
               overlapGradientReduction: base.overlapGradientReduction)
             if times == nil { times = model.layerTimes(reusing: group.times) }
             let seconds = model.iteration(layers: times).total.value
@@ -197,7 +228,9 @@ extension LayoutSearch {
             if let deadline, let tokens = base.trainTokens {
               meets = tokens / tokensPerIteration * seconds / 86_400 <= deadline
             }
-            tally.offer(Scored(layout: l, seconds: seconds, tokensPerSecond: tps, meetsDeadline: meets), objective: options.objective)
+            tally.offer(
+              Scored(layout: l, seconds: seconds, tokensPerSecond: tps, meetsDeadline: meets),
+              objective: options.objective)
           }
         }
       }
@@ -205,7 +238,9 @@ extension LayoutSearch {
   }
 
   /// `transform` over `items` on up to `threads` threads, results in input order.
-  static func parallelMap<T: Sendable, R: Sendable>(_ items: [T], threads: Int, _ transform: @Sendable (T) -> R) -> [R] {
+  static func parallelMap<T: Sendable, R: Sendable>(
+    _ items: [T], threads: Int, _ transform: @Sendable (T) -> R
+  ) -> [R] {
     if threads <= 1 || items.count <= 1 { return items.map(transform) }
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)

@@ -96,8 +96,10 @@ public enum LayoutSearch {
     public var partialRecompute: Bool = true
 
     public init(
-      gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil, microBatch: Int? = nil,
-      recompute: Set<Granularity> = Set(Granularity.allCases), sequenceParallel: SequenceParallelChoice = .any,
+      gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil,
+      microBatch: Int? = nil,
+      recompute: Set<Granularity> = Set(Granularity.allCases),
+      sequenceParallel: SequenceParallelChoice = .any,
       distributedOptimizer: Bool? = nil, allowCrossNodeTensor: Bool = false
     ) {
       self.gpus = gpus
@@ -127,7 +129,8 @@ public enum LayoutSearch {
     var order: EvaluationOrder = .forward
 
     public init(
-      objective: Objective = .throughput, top: Int = 5, maxDays: Double? = nil, constraints: Constraints = .init(),
+      objective: Objective = .throughput, top: Int = 5, maxDays: Double? = nil,
+      constraints: Constraints = .init(),
       maxMemoryFraction: Double = CheckLimits().maxMemoryFraction, threads: Int? = nil
     ) {
       self.objective = objective
@@ -199,8 +202,10 @@ public enum LayoutSearch {
   public static func search(_ base: TrainingRun, options: Options = .init()) throws -> Result {
     let c = options.constraints
     let gpus = c.gpus ?? base.layout.gpus
-    for (what, value) in [("gpus", Optional(gpus)), ("tensor", c.tensor), ("pipeline", c.pipeline),
-                          ("virtual", c.virtualStages), ("micro-batch", c.microBatch), ("top", Optional(options.top))] {
+    for (what, value) in [
+      ("gpus", Optional(gpus)), ("tensor", c.tensor), ("pipeline", c.pipeline),
+      ("virtual", c.virtualStages), ("micro-batch", c.microBatch), ("top", Optional(options.top)),
+    ] {
       if let value, value <= 0 { throw SearchError.nonPositive(what: what, value: value) }
     }
     var counts = [gpus]
@@ -216,7 +221,9 @@ public enum LayoutSearch {
       let tally = searchOneCount(base, gpus: n, options: options)
       total.merge(tally, objective: options.objective)
       searched.append(n)
-      if options.objective == .gpus && total.best.filter(\.meetsDeadline).count >= options.top { break }
+      if options.objective == .gpus && total.best.filter(\.meetsDeadline).count >= options.top {
+        break
+      }
     }
     return result(base, total, searched: searched, options: options)
   }
@@ -270,7 +277,8 @@ extension LayoutSearch {
     case .full(.block, let k): recompute = (3, k)
     }
     return [
-      l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, l.microBatch, l.effectiveSequenceParallel ? 1 : 0,
+      l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, l.microBatch,
+      l.effectiveSequenceParallel ? 1 : 0,
       recompute.0, recompute.1, l.distributedOptimizer ? 1 : 0, l.gpus,
     ]
   }
@@ -287,11 +295,19 @@ extension LayoutSearch {
     mutating func reject(_ reason: RejectionReason, _ n: Int = 1) { rejected[reason.index] += n }
 
     mutating func offer(_ s: Scored, objective: Objective) {
-      if best.count == top, let last = best.last, !LayoutSearch.better(s, last, objective: objective) { return }
+      if best.count == top, let last = best.last,
+        !LayoutSearch.better(s, last, objective: objective)
+      {
+        return
+      }
       var lo = 0, hi = best.count
       while lo < hi {
         let mid = (lo + hi) / 2
-        if LayoutSearch.better(best[mid], s, objective: objective) { lo = mid + 1 } else { hi = mid }
+        if LayoutSearch.better(best[mid], s, objective: objective) {
+          lo = mid + 1
+        } else {
+          hi = mid
+        }
       }
       best.insert(s, at: lo)
       if best.count > top { best.removeLast() }
@@ -304,12 +320,15 @@ extension LayoutSearch {
     }
   }
 
-  static func result(_ base: TrainingRun, _ tally: Tally, searched: [Int], options: Options) -> Result {
+  static func result(_ base: TrainingRun, _ tally: Tally, searched: [Int], options: Options)
+    -> Result
+  {
     let candidates = tally.best.enumerated().map { i, s in
       var run = base
       run.layout = s.layout
       return Candidate(
-        rank: i + 1, run: run, estimate: Estimate(run), meetsDeadline: options.objective == .gpus ? s.meetsDeadline : nil)
+        rank: i + 1, run: run, estimate: Estimate(run),
+        meetsDeadline: options.objective == .gpus ? s.meetsDeadline : nil)
     }
     var rejected: [RejectionReason: Int] = [:]
     for reason in RejectionReason.allCases where tally.rejected[reason.index] > 0 {
@@ -317,7 +336,8 @@ extension LayoutSearch {
     }
     let layouts = tally.feasible + tally.rejected[RejectionReason.memory.index]
     return Result(
-      objective: options.objective, candidates: candidates, evaluated: tally.feasible + tally.rejected.reduce(0, +),
+      objective: options.objective, candidates: candidates,
+      evaluated: tally.feasible + tally.rejected.reduce(0, +),
       layouts: layouts, feasible: tally.feasible, rejected: rejected, gpuCounts: searched,
       reason: candidates.count >= 2 ? why(candidates[0], beats: candidates[1]) : nil)
   }
@@ -336,18 +356,24 @@ extension LayoutSearch {
     }
     guard let name = bestTerm?.name else {
       return w.time.iterationSeconds == r.time.iterationSeconds
-        ? "same estimated time; simpler layout" : "faster: \(Format.seconds(w.time.iterationSeconds)) vs \(Format.seconds(r.time.iterationSeconds)) per iteration"
+        ? "same estimated time; simpler layout"
+        : "faster: \(Format.seconds(w.time.iterationSeconds)) vs \(Format.seconds(r.time.iterationSeconds)) per iteration"
     }
     let a = w.time.breakdown[name].value, b = r.time.breakdown[name].value
     switch name {
     case "pipeline_bubble":
-      return "smaller pipeline bubble: \(Format.percent(w.time.bubbleFraction)) vs \(Format.percent(r.time.bubbleFraction))"
+      return
+        "smaller pipeline bubble: \(Format.percent(w.time.bubbleFraction)) vs \(Format.percent(r.time.bubbleFraction))"
     default:
-      let phrase = [
-        "forward": "less forward compute", "backward": "less backward compute", "recompute": "less recompute",
-        "tensor_parallel_comm": "less tensor-parallel communication", "pipeline_comm": "less pipeline communication",
-        "data_parallel_comm": "less data-parallel communication", "optimizer": "shorter optimizer step",
-      ][name] ?? "less \(name.replacingOccurrences(of: "_", with: " "))"
+      let phrase =
+        [
+          "forward": "less forward compute", "backward": "less backward compute",
+          "recompute": "less recompute",
+          "tensor_parallel_comm": "less tensor-parallel communication",
+          "pipeline_comm": "less pipeline communication",
+          "data_parallel_comm": "less data-parallel communication",
+          "optimizer": "shorter optimizer step",
+        ][name] ?? "less \(name.replacingOccurrences(of: "_", with: " "))"
       return "\(phrase): \(Format.fixed(a, 2)) s vs \(Format.fixed(b, 2)) s per iteration"
     }
   }
@@ -384,8 +410,12 @@ extension LayoutSearch.Result {
     }
     let doc = Document(
       objective: objective.rawValue, evaluated: evaluated, layouts: layouts, feasible: feasible,
-      rejected: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }), gpuCounts: gpuCounts,
-      reason: reason, candidates: candidates.map { CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate) })
+      rejected: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }),
+      gpuCounts: gpuCounts,
+      reason: reason,
+      candidates: candidates.map {
+        CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate)
+      })
     return try JSONOutput.encode(doc)
   }
 }

@@ -5,7 +5,9 @@ public protocol QuantityUnit: Sendable {
   static var symbol: String { get }
 }
 
-public struct Quantity<Unit: QuantityUnit>: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct Quantity<Unit: QuantityUnit>: Sendable, Hashable, Comparable, Codable,
+  CustomStringConvertible
+{
   public var value: Double
 
   @inlinable public init(_ value: Double) { self.value = value }
@@ -53,9 +55,15 @@ public typealias Seconds = Quantity<SecondUnit>
 public typealias BytesPerSecond = Quantity<ByteRateUnit>
 public typealias FLOPsPerSecond = Quantity<FLOPRateUnit>
 
-@inlinable public func / (bytes: Bytes, rate: BytesPerSecond) -> Seconds { Seconds(bytes.value / rate.value) }
-@inlinable public func / (work: FLOPs, rate: FLOPsPerSecond) -> Seconds { Seconds(work.value / rate.value) }
-@inlinable public func / (work: FLOPs, time: Seconds) -> FLOPsPerSecond { FLOPsPerSecond(work.value / time.value) }
+@inlinable public func / (bytes: Bytes, rate: BytesPerSecond) -> Seconds {
+  Seconds(bytes.value / rate.value)
+}
+@inlinable public func / (work: FLOPs, rate: FLOPsPerSecond) -> Seconds {
+  Seconds(work.value / rate.value)
+}
+@inlinable public func / (work: FLOPs, time: Seconds) -> FLOPsPerSecond {
+  FLOPsPerSecond(work.value / time.value)
+}
 
 extension Quantity where Unit == ByteUnit {
   /// 2^30 bytes. Binary prefixes are spelled GiB; decimal GB only where a datasheet means it.

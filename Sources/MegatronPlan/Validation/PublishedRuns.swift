@@ -18,17 +18,22 @@ public struct PublishedRun: Sendable, Hashable {
   public var searchMicroBatchAndInterleaving: Bool = false
 
   static func gpt(layers: Int, hidden: Int, heads: Int) -> TransformerModel {
-    TransformerModel(layers: layers, hidden: hidden, heads: heads, sequenceLength: 2048, vocabulary: 51_200)
+    TransformerModel(
+      layers: layers, hidden: hidden, heads: heads, sequenceLength: 2048, vocabulary: 51_200)
   }
 
   static func k22(
-    _ name: String, _ model: TransformerModel, t: Int, p: Int, d: Int = 1, v: Int, b: Int, batch: Int,
+    _ name: String, _ model: TransformerModel, t: Int, p: Int, d: Int = 1, v: Int, b: Int,
+    batch: Int,
     present: Bool, seconds: Double, source: String
   ) -> PublishedRun {
     let layout = Layout(
       tensor: t, pipeline: p, data: d, virtualStages: v, microBatch: b, globalBatch: batch,
-      sequenceParallel: present, recompute: present ? .selective : .full(method: .uniform, layers: 1))
-    return PublishedRun(name: name, source: source, run: TrainingRun(model: model, layout: layout), published: .iterationSeconds(seconds))
+      sequenceParallel: present,
+      recompute: present ? .selective : .full(method: .uniform, layers: 1))
+    return PublishedRun(
+      name: name, source: source, run: TrainingRun(model: model, layout: layout),
+      published: .iterationSeconds(seconds))
   }
 
   static let m22B = gpt(layers: 48, hidden: 6144, heads: 64)
@@ -39,21 +44,41 @@ public struct PublishedRun: Sendable, Hashable {
   /// K22 Table 5 (full recompute without SP; "present work" = SP + selective), K22 §6.3 and the
   /// Megatron-LM 175B/1,024-GPU example.
   public static let endToEnd: [PublishedRun] = [
-    k22("22B full recompute", m22B, t: 8, p: 1, v: 1, b: 4, batch: 4, present: false, seconds: 1.42, source: "K22 Table 5"),
-    k22("22B SP + selective", m22B, t: 8, p: 1, v: 1, b: 4, batch: 4, present: true, seconds: 1.10, source: "K22 Table 5"),
-    k22("175B full recompute", m175B, t: 8, p: 8, v: 3, b: 1, batch: 64, present: false, seconds: 18.13, source: "K22 Table 5"),
-    k22("175B SP + selective", m175B, t: 8, p: 8, v: 3, b: 1, batch: 64, present: true, seconds: 13.75, source: "K22 Table 5"),
-    k22("530B full recompute", m530B, t: 8, p: 35, v: 3, b: 1, batch: 280, present: false, seconds: 49.05, source: "K22 Table 5"),
-    k22("530B SP + selective", m530B, t: 8, p: 35, v: 3, b: 1, batch: 280, present: true, seconds: 37.83, source: "K22 Table 5"),
-    k22("530B SP + selective, d=8", m530B, t: 8, p: 35, d: 8, v: 3, b: 1, batch: 2240, present: true, seconds: 39.15, source: "K22 §6.3"),
-    k22("1T full recompute", m1T, t: 8, p: 64, v: 1, b: 1, batch: 512, present: false, seconds: 94.42, source: "K22 Table 5"),
-    k22("1T SP + selective", m1T, t: 8, p: 64, v: 1, b: 1, batch: 512, present: true, seconds: 71.49, source: "K22 Table 5"),
+    k22(
+      "22B full recompute", m22B, t: 8, p: 1, v: 1, b: 4, batch: 4, present: false, seconds: 1.42,
+      source: "K22 Table 5"),
+    k22(
+      "22B SP + selective", m22B, t: 8, p: 1, v: 1, b: 4, batch: 4, present: true, seconds: 1.10,
+      source: "K22 Table 5"),
+    k22(
+      "175B full recompute", m175B, t: 8, p: 8, v: 3, b: 1, batch: 64, present: false,
+      seconds: 18.13, source: "K22 Table 5"),
+    k22(
+      "175B SP + selective", m175B, t: 8, p: 8, v: 3, b: 1, batch: 64, present: true,
+      seconds: 13.75, source: "K22 Table 5"),
+    k22(
+      "530B full recompute", m530B, t: 8, p: 35, v: 3, b: 1, batch: 280, present: false,
+      seconds: 49.05, source: "K22 Table 5"),
+    k22(
+      "530B SP + selective", m530B, t: 8, p: 35, v: 3, b: 1, batch: 280, present: true,
+      seconds: 37.83, source: "K22 Table 5"),
+    k22(
+      "530B SP + selective, d=8", m530B, t: 8, p: 35, d: 8, v: 3, b: 1, batch: 2240, present: true,
+      seconds: 39.15, source: "K22 §6.3"),
+    k22(
+      "1T full recompute", m1T, t: 8, p: 64, v: 1, b: 1, batch: 512, present: false, seconds: 94.42,
+      source: "K22 Table 5"),
+    k22(
+      "1T SP + selective", m1T, t: 8, p: 64, v: 1, b: 1, batch: 512, present: true, seconds: 71.49,
+      source: "K22 Table 5"),
     PublishedRun(
       name: "175B on 1,024 GPUs, full recompute",
       source: "Megatron-LM README / examples/pretrain_gpt3_175B.sh (≈ 32 s, 138 TFLOP/s per GPU)",
       run: TrainingRun(
         model: m175B,
-        layout: Layout(tensor: 8, pipeline: 16, data: 8, microBatch: 1, globalBatch: 1536, recompute: .full(method: .uniform, layers: 1)),
+        layout: Layout(
+          tensor: 8, pipeline: 16, data: 8, microBatch: 1, globalBatch: 1536,
+          recompute: .full(method: .uniform, layers: 1)),
         precision: .fp16),
       published: .hardwareTFLOPsPerGPU(138)),
   ]
@@ -63,9 +88,12 @@ public struct PublishedRun: Sendable, Hashable {
     let rows: [(String, Int, Int, Int, Int, Int, Int, Int, Double)] = [
       ("1.7B", 24, 2304, 24, 1, 1, 32, 512, 137), ("3.6B", 32, 3072, 30, 2, 1, 64, 512, 138),
       ("7.5B", 32, 4096, 36, 4, 1, 128, 512, 142), ("18.4B", 48, 6144, 40, 8, 1, 256, 1024, 135),
-      ("39.1B", 64, 8192, 48, 8, 2, 512, 1536, 138), ("76.1B", 80, 10240, 60, 8, 4, 1024, 1792, 140),
-      ("145.6B", 96, 12288, 80, 8, 8, 1536, 2304, 148), ("310.1B", 128, 16384, 96, 8, 16, 1920, 2160, 155),
-      ("529.6B", 128, 20480, 105, 8, 35, 2520, 2520, 163), ("1008.0B", 160, 25600, 128, 8, 64, 3072, 3072, 163),
+      ("39.1B", 64, 8192, 48, 8, 2, 512, 1536, 138),
+      ("76.1B", 80, 10240, 60, 8, 4, 1024, 1792, 140),
+      ("145.6B", 96, 12288, 80, 8, 8, 1536, 2304, 148),
+      ("310.1B", 128, 16384, 96, 8, 16, 1920, 2160, 155),
+      ("529.6B", 128, 20480, 105, 8, 35, 2520, 2520, 163),
+      ("1008.0B", 160, 25600, 128, 8, 64, 3072, 3072, 163),
     ]
     return rows.map { name, heads, hidden, layers, t, p, n, batch, tflops in
       let layout = Layout(

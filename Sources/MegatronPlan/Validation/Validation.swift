@@ -20,7 +20,9 @@ public struct LayerValidationResult: Sendable {
 }
 
 public enum Validation {
-  public static func predict(_ published: PublishedRun, constants: PerformanceConstants = .standard) -> ValidationResult {
+  public static func predict(_ published: PublishedRun, constants: PerformanceConstants = .standard)
+    -> ValidationResult
+  {
     var run = published.run
     run.constants = constants
     if published.searchMicroBatchAndInterleaving { run = fastestMicroBatchAndInterleaving(run) }
@@ -29,7 +31,8 @@ public enum Validation {
     case .iterationSeconds(let s):
       return ValidationResult(
         name: published.name, source: published.source, unit: "s/iteration", published: s,
-        predicted: e.time.iterationSeconds, error: e.time.iterationSeconds / s - 1, estimate: e, layout: run.layout)
+        predicted: e.time.iterationSeconds, error: e.time.iterationSeconds / s - 1, estimate: e,
+        layout: run.layout)
     case .hardwareTFLOPsPerGPU(let x):
       let predicted = e.throughput.hardwareTflopsPerGpu
       return ValidationResult(
@@ -44,16 +47,20 @@ public enum Validation {
   /// these runs did run.
   public static func fastestMicroBatchAndInterleaving(_ base: TrainingRun) -> TrainingRun {
     var constraints = LayoutSearch.Constraints(
-      gpus: base.layout.gpus, tensor: base.layout.tensor, pipeline: base.layout.pipeline, recompute: [.full],
-      sequenceParallel: base.layout.sequenceParallel ? .on : .off, distributedOptimizer: base.layout.distributedOptimizer)
+      gpus: base.layout.gpus, tensor: base.layout.tensor, pipeline: base.layout.pipeline,
+      recompute: [.full],
+      sequenceParallel: base.layout.sequenceParallel ? .on : .off,
+      distributedOptimizer: base.layout.distributedOptimizer)
     constraints.partialRecompute = false
-    let options = LayoutSearch.Options(top: 1, constraints: constraints, maxMemoryFraction: 1.0, threads: 1)
+    let options = LayoutSearch.Options(
+      top: 1, constraints: constraints, maxMemoryFraction: 1.0, threads: 1)
     return (try? LayoutSearch.search(base, options: options))?.best?.run ?? base
   }
 
   /// K22 Table 4: one layer of the 22B model (t = 8, b = 4), forward and backward (incl.
   /// recompute) in ms.
-  public static func table4(constants: PerformanceConstants = .standard) -> [LayerValidationResult] {
+  public static func table4(constants: PerformanceConstants = .standard) -> [LayerValidationResult]
+  {
     let cases: [(String, Bool, Recompute, Double, Double)] = [
       ("baseline, no recompute", false, .none, 7.7, 11.9),
       ("sequence parallelism", true, .none, 7.2, 11.8),
@@ -62,11 +69,16 @@ public enum Validation {
       ("selective + sequence parallelism", true, .selective, 7.2, 13.1),
     ]
     return cases.map { name, sp, recompute, fwd, bwd in
-      let layout = Layout(tensor: 8, pipeline: 1, data: 1, microBatch: 4, globalBatch: 4, sequenceParallel: sp, recompute: recompute)
-      let model = StepTimeModel(model: PublishedRun.m22B, layout: layout, precision: .bf16, gpu: .a100_80GB, constants: constants)
+      let layout = Layout(
+        tensor: 8, pipeline: 1, data: 1, microBatch: 4, globalBatch: 4, sequenceParallel: sp,
+        recompute: recompute)
+      let model = StepTimeModel(
+        model: PublishedRun.m22B, layout: layout, precision: .bf16, gpu: .a100_80GB,
+        constants: constants)
       let lt = model.layerTimes()
       return LayerValidationResult(
-        name: name, publishedForward: fwd, publishedBackward: bwd, predictedForward: lt.forward.total.value * 1e3,
+        name: name, publishedForward: fwd, publishedBackward: bwd,
+        predictedForward: lt.forward.total.value * 1e3,
         predictedBackward: (lt.backward.total + lt.recompute).value * 1e3)
     }
   }

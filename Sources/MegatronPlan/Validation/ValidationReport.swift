@@ -4,34 +4,53 @@ public enum ValidationReport {
     var out: [String] = []
     func section(_ title: String, _ runs: [PublishedRun]) {
       out.append(title)
-      out.append(Format.pad("run", 40) + Format.left("published", 12) + Format.left("predicted", 12) + Format.left("error", 9) + "  layout / predicted breakdown")
+      out.append(
+        Format.pad("run", 40) + Format.left("published", 12) + Format.left("predicted", 12)
+          + Format.left("error", 9) + "  layout / predicted breakdown")
       var errors: [Double] = []
       for run in runs {
         let r = Validation.predict(run, constants: constants)
         errors.append(abs(r.error))
         let l = r.layout
-        let layout = "t\(l.tensor) p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)"
+        let layout =
+          "t\(l.tensor) p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)"
         out.append(
-          Format.pad(r.name, 40) + Format.left(Format.fixed(r.published, 2), 12) + Format.left(Format.fixed(r.predicted, 2), 12)
-            + Format.left((r.error >= 0 ? "+" : "") + Format.percent(r.error), 9) + "  \(layout); \(r.unit)")
+          Format.pad(r.name, 40) + Format.left(Format.fixed(r.published, 2), 12)
+            + Format.left(Format.fixed(r.predicted, 2), 12)
+            + Format.left((r.error >= 0 ? "+" : "") + Format.percent(r.error), 9)
+            + "  \(layout); \(r.unit)")
         let b = r.estimate.time.breakdown
-        let parts = b.terms.filter { $0.value.value > 0 }.map { "\($0.name.replacingUnderscores) \(Format.seconds($0.value.value))" }
+        let parts = b.terms.filter { $0.value.value > 0 }.map {
+          "\($0.name.replacingUnderscores) \(Format.seconds($0.value.value))"
+        }
         out.append(String(repeating: " ", count: 42) + parts.joined(separator: ", "))
       }
       let mean = errors.reduce(0, +) / Double(max(1, errors.count))
-      out.append("mean |error| \(Format.percent(mean)), max |error| \(Format.percent(errors.max() ?? 0))")
+      out.append(
+        "mean |error| \(Format.percent(mean)), max |error| \(Format.percent(errors.max() ?? 0))")
       out.append("")
     }
-    section("End-to-end iteration time (K22 Table 5, K22 §6.3) and the 175B / 1,024-GPU run (TFLOP/s per GPU, N21 Eq. 3)", PublishedRun.endToEnd)
-    section("N21 Table 1 weak scaling (TFLOP/s per GPU; micro-batch and interleaving chosen as the fastest that fits)", PublishedRun.weakScaling)
+    section(
+      "End-to-end iteration time (K22 Table 5, K22 §6.3) and the 175B / 1,024-GPU run (TFLOP/s per GPU, N21 Eq. 3)",
+      PublishedRun.endToEnd)
+    section(
+      "N21 Table 1 weak scaling (TFLOP/s per GPU; micro-batch and interleaving chosen as the fastest that fits)",
+      PublishedRun.weakScaling)
     out.append("K22 Table 4: one layer of the 22B model (t = 8, b = 4), milliseconds")
-    out.append(Format.pad("variant", 36) + Format.left("fwd pub", 9) + Format.left("fwd pred", 10) + Format.left("err", 8) + Format.left("bwd pub", 9) + Format.left("bwd pred", 10) + Format.left("err", 8))
+    out.append(
+      Format.pad("variant", 36) + Format.left("fwd pub", 9) + Format.left("fwd pred", 10)
+        + Format.left("err", 8) + Format.left("bwd pub", 9) + Format.left("bwd pred", 10)
+        + Format.left("err", 8))
     for l in Validation.table4(constants: constants) {
-      let ef = l.predictedForward / l.publishedForward - 1, eb = l.predictedBackward / l.publishedBackward - 1
+      let ef = l.predictedForward / l.publishedForward - 1,
+        eb = l.predictedBackward / l.publishedBackward - 1
       out.append(
-        Format.pad(l.name, 36) + Format.left(Format.fixed(l.publishedForward, 1), 9) + Format.left(Format.fixed(l.predictedForward, 2), 10)
-          + Format.left(Format.percent(ef), 8) + Format.left(Format.fixed(l.publishedBackward, 1), 9)
-          + Format.left(Format.fixed(l.predictedBackward, 2), 10) + Format.left(Format.percent(eb), 8))
+        Format.pad(l.name, 36) + Format.left(Format.fixed(l.publishedForward, 1), 9)
+          + Format.left(Format.fixed(l.predictedForward, 2), 10)
+          + Format.left(Format.percent(ef), 8)
+          + Format.left(Format.fixed(l.publishedBackward, 1), 9)
+          + Format.left(Format.fixed(l.predictedBackward, 2), 10)
+          + Format.left(Format.percent(eb), 8))
     }
     return out.joined(separator: "\n") + "\n"
   }
