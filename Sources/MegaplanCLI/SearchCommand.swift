@@ -4,7 +4,15 @@ import MegatronPlan
 /// `megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective ...] ...`:
 /// the fastest layout that fits, found exhaustively.
 enum SearchCommand {
-  static let options: [OptionSpec] = [
+  /// The config options every command takes, less `--gpus`/`--gpu`, which search declares with
+  /// its own meaning (the GPUs to lay out, not an override of the file).
+  static let options: [OptionSpec] =
+    searchOptions
+    + CLI.commonConfigOptions.filter {
+      !["--gpus", "--gpu"].contains($0.name)
+    }
+
+  static let searchOptions: [OptionSpec] = [
     OptionSpec(
       name: "--gpus", takesValue: true,
       help: "GPUs to lay out (default: the file's nodes × devices)", valueName: "N"),
@@ -52,13 +60,6 @@ enum SearchCommand {
     OptionSpec(
       name: "--benchmark", takesValue: false,
       help: "also time the search and print layouts evaluated, wall time and layouts/s"),
-    OptionSpec(
-      name: "--set", takesValue: true, repeatable: true, help: "override a config key (repeatable)",
-      valueName: "KEY=VALUE"),
-    OptionSpec(
-      name: "--megatron-args", takesValue: false,
-      help: "FILE is a Megatron-LM launch script or argument list"),
-    OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {

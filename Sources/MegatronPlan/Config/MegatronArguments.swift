@@ -279,6 +279,15 @@ struct Mapper {
 
   // MARK: - The tree
 
+  /// The `#SBATCH` directive that gives GPUs per node: `--gpus-per-node`, else `--gres=gpu:N`.
+  func gpusPerNodeDirective() -> (String, SBatchOption)? {
+    if let option = reader.sbatch["gpus-per-node"] { return ("gpus-per-node", option) }
+    if let option = reader.sbatch["gres"], ShellReader.text(option.value).hasPrefix("gpu:") {
+      return ("gres", option)
+    }
+    return nil
+  }
+
   mutating func tree(gpus: Int?, gpuName: String?) throws -> ConfigNode {
     for (flag, path, integer) in MegatronArguments.plainKeys {
       try copy(flag, to: path, integer: integer)
@@ -511,28 +520,17 @@ struct Mapper {
       let (text, location) = try count(
         value, what: "GPUS_PER_NODE", key: devicesKey, keyLocation: reader.location(of: value))
       set(["trainer", "devices"], text, at: location, key: location)
-    } else if let option = reader.sbatch["gpus-per-node"] {
+    } else if let (name, option) = gpusPerNodeDirective() {
       let keyLocation = reader.location(option.flag, length: option.flagLength)
       var value = option.value
-      // `--gpus-per-node=a100:8`: the count is after the type.
+      // `--gpus-per-node=a100:8`, `--gres=gpu:8`: the count is after the last colon.
       if let colon = value.lastIndex(where: {
         if case .char(":", _) = $0 { return true } else { return false }
       }) {
         value = Array(value[(colon + 1)...])
       }
       let (text, location) = try count(
-        value, what: "#SBATCH --gpus-per-node", key: devicesKey, keyLocation: keyLocation)
-      set(["trainer", "devices"], text, at: location, key: keyLocation)
-    } else if let option = reader.sbatch["gres"], ShellReader.text(option.value).hasPrefix("gpu:") {
-      let keyLocation = reader.location(option.flag, length: option.flagLength)
-      var value = option.value
-      if let colon = value.lastIndex(where: {
-        if case .char(":", _) = $0 { return true } else { return false }
-      }) {
-        value = Array(value[(colon + 1)...])
-      }
-      let (text, location) = try count(
-        value, what: "#SBATCH --gres", key: devicesKey, keyLocation: keyLocation)
+        value, what: "#SBATCH --\(name)", key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     } else if let option = reader.sbatch["ntasks-per-node"] {
       // Launched by srun without torchrun, Megatron runs one task per GPU.
