@@ -1,20 +1,15 @@
-/// FLOPs of the GEMMs of a GPT model (K22 App. A, following N21 App.): only matrix multiplies
-/// count; a multiply-add is 2 FLOPs; backward = 2 × forward.
+/// FLOPs of the GEMMs of a transformer (K22 App. A, following N21 App.): only matrix multiplies
+/// count; a multiply-add is 2 FLOPs; backward = 2 × forward. The GEMMs are the layer
+/// description's (`LayerDescription`), so grouped-query attention, gated MLPs and head sizes
+/// other than h/a count as Megatron-Core's `num_floating_point_operations` counts them. The
+/// attention GEMMs count the full s × s scores (no causal halving), as K22 and Megatron do.
 public enum FLOPCount {
   /// Forward GEMM FLOPs of one transformer layer for B = `sequences` sequences of length s, by
-  /// GEMM: QKV 6Bsh², QKᵀ 2Bs²h, attention over V 2Bs²h, projection 2Bsh², fc1 2Bsh·f (2f wide
-  /// when gated), fc2 2Bsf·h. At f = 4h they sum to 24Bsh² + 4Bs²h (K22 App. A).
+  /// GEMM: QKV 2Bs·h·(a + 2g)·d_h (6Bsh² for multi-head attention with d_h = h/a), QKᵀ
+  /// 2Bs²·a·d_h, attention over V 2Bs²·a·d_h, projection 2Bs·a·d_h·h, fc1 2Bsh·f (2f wide when
+  /// gated), fc2 2Bsf·h. For GPT-3 at f = 4h they sum to 24Bsh² + 4Bs²h (K22 App. A).
   public static func layerForward(_ m: TransformerModel, sequences: Double) -> Breakdown<FLOPUnit> {
-    let s = Double(m.sequenceLength), h = Double(m.hidden), f = Double(m.ffnHidden)
-    let tokens = sequences * s
-    return Breakdown([
-      .init("qkv", FLOPs(6 * tokens * h * h)),
-      .init("attention_scores", FLOPs(2 * tokens * s * h)),
-      .init("attention_over_values", FLOPs(2 * tokens * s * h)),
-      .init("projection", FLOPs(2 * tokens * h * h)),
-      .init("fc1", FLOPs(2 * tokens * h * Double(m.fc1Width))),
-      .init("fc2", FLOPs(2 * tokens * f * h)),
-    ])
+    LayerDescription(m, .whole(sequences: sequences)).gemmFLOPs
   }
 
   /// Forward FLOPs of the output layer (logits): 2BshV (K22 App. A).
@@ -49,12 +44,27 @@ public enum FLOPCount {
     return model(m, globalBatch: layout.globalBatch) + extra * Double(m.layers)
   }
 
-  /// Share of the layers whose forward full recompute reruns (Megatron's uniform/block rules,
-  /// `ActivationMemory.chunkPlan`); 0 without full recompute.
+  /// Share of the model's layers whose forward full recompute reruns (Megatron's uniform/block
+  /// rules, `ActivationMemory.chunkPlan`, applied to each stage's chunks); 0 without full
+  /// recompute.
   public static func recomputedFraction(_ m: TransformerModel, _ layout: Layout) -> Double {
+    guard case .full = layout.recompute, m.layers > 0 else { return 0 }
+    let p = max(1, layout.pipeline), v = Double(max(1, layout.virtualStages))
+    if layout.split.isEven {
+      return recomputedFraction(m, layout, stage: 0)
+    }
+    var rerun = 0.0
+    for i in 0..<p { rerun += Double(ActivationMemory.chunkPlan(m, layout, stage: i).recomputedLayers) * v }
+    return rerun / Double(m.layers)
+  }
+
+  /// Share of stage `stage`'s layers that full recompute reruns.
+  public static func recomputedFraction(_ m: TransformerModel, _ layout: Layout, stage: Int)
+    -> Double
+  {
     guard case .full = layout.recompute else { return 0 }
-    let plan = ActivationMemory.chunkPlan(m, layout)
+    let plan = ActivationMemory.chunkPlan(m, layout, stage: stage)
     return Double(plan.recomputedLayers)
-      / Double(max(1, ActivationMemory.layersPerChunk(m, layout)))
+      / Double(max(1, ActivationMemory.layersPerChunk(m, layout, stage: stage)))
   }
 }

@@ -71,47 +71,40 @@ public struct StepTimeModel: Sendable {
 
   // MARK: - One layer, one microbatch, one GPU
 
+  /// The layer's ops on this GPU for one microbatch (`LayerDescription`).
+  var layer: LayerDescription { LayerDescription(model, .init(layout, precision: precision)) }
+
   /// Forward time of one transformer layer for one microbatch, by part.
-  public func layerForward() -> Breakdown<SecondUnit> {
-    let m = model, b = Double(layout.microBatch)
-    let s = Double(m.sequenceLength), h = Double(m.hidden), f = Double(m.ffnHidden)
-    let flops = FLOPCount.layerForward(m, sequences: b)
-    let sbh = s * b * h
-    let r = layout.effectiveSequenceParallel ? t : 1
+  public func layerForward() -> Breakdown<SecondUnit> { layerForward(layer) }
+
+  func layerForward(_ layer: LayerDescription) -> Breakdown<SecondUnit> {
     var out = Breakdown<SecondUnit>()
     // GEMMs of one tensor-parallel shard (column-parallel QKV and fc1, row-parallel projection
-    // and fc2; a/t heads of attention).
-    let weightGEMMs = ["qkv", "projection", "fc1", "fc2"].map {
-      gemm(flops[$0] / t, efficiency: constants.gemmEfficiency)
+    // and fc2), each at the GEMM efficiency plus its fixed cost.
+    var weightGEMMs = Seconds.zero
+    var elementwise = 0.0
+    for op in layer.ops where op.name != "attention_core" {
+      for g in op.gemms { weightGEMMs += gemm(g.flops, efficiency: constants.gemmEfficiency) }
+      // Memory-bound kernels outside the attention core: norms (read + write), bias-dropout-
+      // adds (read input and residual, write output and a 1-byte mask), the activation (reads
+      // fc1's output, writes f), rotary and QK norms where present.
+      elementwise += op.elementwiseBytes
     }
-    out.add("gemm", weightGEMMs.sum())
-    out.add("attention_core", attentionCoreForward())
-    // Memory-bound kernels outside the attention core: two LayerNorms (read + write), two
-    // bias-dropout-adds (read input and residual, write output and a 1-byte mask), bias-GeLU.
-    let layerNorm = 2 * (2 * e * sbh) / r
-    let biasDropoutAdd = 2 * (3 * e + 1) * sbh / r
-    // bias-GeLU reads and writes f wide; a gated activation reads 2f and writes f.
-    let gelu = e * s * b * (Double(m.fc1Width) + f) / t
-    out.add("elementwise", memoryBound(layerNorm + biasDropoutAdd + gelu))
+    out.add("gemm", weightGEMMs)
+    out.add("attention_core", attentionCoreForward(layer))
+    out.add("elementwise", memoryBound(elementwise))
     out.add("tensor_parallel_comm", tensorParallelComm())
     return out
   }
 
   /// QKᵀ and attention over V (batched, a/t heads), scaled-masked softmax and its dropout:
-  /// what selective recompute reruns (K22 §5).
-  func attentionCoreForward() -> Seconds {
-    let m = model, b = Double(layout.microBatch)
-    let s = Double(m.sequenceLength), a = Double(m.heads)
-    let flops = FLOPCount.layerForward(m, sequences: b)
-    let bmm =
-      gemm(flops["attention_scores"] / t, efficiency: constants.attentionGEMMEfficiency)
-      + gemm(flops["attention_over_values"] / t, efficiency: constants.attentionGEMMEfficiency)
-    // A fused (flash) kernel keeps scores, softmax and dropout on chip: no HBM traffic for them.
-    if m.fusedAttention { return bmm }
-    let scores = a * s * s * b / t  // elements of the attention matrix on this GPU
-    let softmax = 2 * e * scores  // read + write
-    let dropout = (2 * e + 1) * scores  // read, write, 1-byte mask
-    return bmm + memoryBound(softmax + dropout)
+  /// what selective recompute reruns (K22 §5). A fused (flash) kernel keeps scores, softmax and
+  /// dropout on chip: its description moves no elementwise bytes for them.
+  func attentionCoreForward(_ layer: LayerDescription) -> Seconds {
+    guard let core = layer.op("attention_core") else { return .zero }
+    var time = Seconds.zero
+    for g in core.gemms { time += gemm(g.flops, efficiency: constants.attentionGEMMEfficiency) }
+    return time + memoryBound(core.elementwiseBytes)
   }
 
   /// Tensor-parallel collectives of one layer's forward: two all-reduces of the b·s·h output
@@ -130,12 +123,14 @@ public struct StepTimeModel: Sendable {
   /// Backward of one layer: each GEMM's data- and weight-gradient GEMMs (2× the forward FLOPs),
   /// elementwise backward, the tensor-parallel collectives (partly hidden behind weight-gradient
   /// GEMMs), plus what recompute reruns first.
-  public func layerBackward() -> Breakdown<SecondUnit> {
-    let fwd = layerForward()
+  public func layerBackward() -> Breakdown<SecondUnit> { layerBackward(layer) }
+
+  func layerBackward(_ layer: LayerDescription) -> Breakdown<SecondUnit> {
+    let fwd = layerForward(layer)
     var out = Breakdown<SecondUnit>()
     // Two GEMMs (dgrad, wgrad) of the forward's size each: twice the forward GEMM time.
     out.add("gemm", fwd["gemm"] * 2)
-    out.add("attention_core", attentionCoreBackward())
+    out.add("attention_core", attentionCoreBackward(layer))
     out.add("elementwise", fwd["elementwise"] * constants.elementwiseBackwardFactor)
     var comm = fwd["tensor_parallel_comm"]
     if layout.effectiveSequenceParallel {
@@ -150,8 +145,8 @@ public struct StepTimeModel: Sendable {
     return out
   }
 
-  func attentionCoreBackward() -> Seconds {
-    let fwd = attentionCoreForward()
+  func attentionCoreBackward(_ layer: LayerDescription) -> Seconds {
+    let fwd = attentionCoreForward(layer)
     // Flash attention's backward recomputes QKᵀ and runs four more GEMMs of the same size
     // (dV, dP, dQ, dK): 2.5× the forward's two (FlashAttention-2 §3.2).
     if model.fusedAttention { return fwd * 2.5 }
@@ -166,7 +161,7 @@ public struct StepTimeModel: Sendable {
   func layerRecompute(forward: Breakdown<SecondUnit>?) -> Seconds {
     switch layout.recompute {
     case .none: return .zero
-    case .selective: return attentionCoreForward()
+    case .selective: return forward?["attention_core"] ?? attentionCoreForward(layer)
     case .full:
       return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
     }
@@ -202,7 +197,10 @@ public struct StepTimeModel: Sendable {
   }
 
   public func layerTimes() -> LayerTimes {
-    LayerTimes(forward: layerForward(), backward: layerBackward(), recompute: layerRecompute())
+    let layer = self.layer
+    let forward = layerForward(layer)
+    return LayerTimes(
+      forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward))
   }
 
   /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
@@ -221,16 +219,21 @@ public struct StepTimeModel: Sendable {
   public func stage(_ i: Int, layers lt: LayerTimes? = nil) -> StageTime {
     let lt = lt ?? layerTimes()
     let fwd = lt.forward, bwd = lt.backward
-    let perStage = Double(model.layers / max(1, layout.pipeline)) * Double(layout.microbatches)
+    let perStage = Double(layout.layers(onStage: i, of: model)) * Double(layout.microbatches)
     let fwdComm = fwd["tensor_parallel_comm"]
     let fwdTotal = fwd.total
     var forward = (fwdTotal - fwdComm) * perStage
     var backward = (bwd.total - bwd["tensor_parallel_comm"]) * perStage
-    var recompute = lt.recompute * perStage
+    var recomputePerLayer = lt.recompute
+    if case .full = layout.recompute, !layout.split.isEven {
+      // Partial recompute applies per chunk, so stages of different sizes rerun different shares.
+      recomputePerLayer = fwdTotal * FLOPCount.recomputedFraction(model, layout, stage: i)
+    }
+    var recompute = recomputePerLayer * perStage
     var communication = (fwdComm + bwd["tensor_parallel_comm"]) * perStage
     if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
-      let rerunComm = fwdComm * (lt.recompute / fwdTotal) * perStage
+      let rerunComm = fwdComm * (recomputePerLayer / fwdTotal) * perStage
       recompute = recompute - rerunComm
       communication += rerunComm
     }
@@ -297,15 +300,20 @@ public struct StepTimeModel: Sendable {
   public func iteration(layers given: LayerTimes? = nil) -> Breakdown<SecondUnit> {
     let lt = given ?? layerTimes()
     let p = max(1, layout.pipeline)
-    // Stages differ only in the output layer on the last one, so the slowest is the last or,
-    // when p > 1, any other (all alike): two evaluations instead of p.
+    // With an even split, stages differ only in the output layer on the last one, so the
+    // slowest is the last or, when p > 1, any other (all alike): two evaluations instead of p.
+    // An uneven split differs on the first and last stage and is alike in between: three.
     let last = stage(p - 1, layers: lt)
-    let slowest = p > 1 ? max(last, stage(0, layers: lt)) : last
+    var slowest = p > 1 ? max(last, stage(0, layers: lt)) : last
+    if p > 2 && !layout.split.isEven { slowest = max(slowest, stage(1, layers: lt)) }
     let schedule = PipelineSchedule(layout)
-    // States are reduced for the stage with the most parameters (the first or the last).
-    let first = ParameterCount.perGPU(model, layout, stage: 0).total
-    let maxParams =
-      p > 1 ? max(first, ParameterCount.perGPU(model, layout, stage: p - 1).total) : first
+    // States are reduced for the stage with the most parameters (the first, the last, or with
+    // an uneven split a middle one).
+    var maxParams = ParameterCount.perGPU(model, layout, stage: 0).total
+    if p > 1 { maxParams = max(maxParams, ParameterCount.perGPU(model, layout, stage: p - 1).total) }
+    if p > 2 && !layout.split.isEven {
+      maxParams = max(maxParams, ParameterCount.perGPU(model, layout, stage: 1).total)
+    }
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
     var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
     if overlapGradientReduction {

@@ -47,9 +47,8 @@ public enum ConfigLoader {
       "model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
     let sp = try r.bool("model.sequence_parallel", default: false)
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
-    let biases = try r.bool("model.bias", default: true)
-    let gated = try gatedActivation(&r)
-    let learnedPositions = try learnedPositionEmbeddings(&r)
+    let arch = try readArchitecture(&r, hidden: hidden, heads: heads)
+    let split = try readPipelineSplit(&r)
     let fused = try fusedAttention(&r)
     let recompute = try readRecompute(&r)
     let distributed = try distributedOptimizer(&r)
@@ -68,12 +67,12 @@ public enum ConfigLoader {
     }
     // Rules of the model and the parallel sizes first (they do not depend on the GPU count).
     let shape = TransformerModel(
-      layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq,
-      maxPositionEmbeddings: maxPos,
+      layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
+      headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
       vocabulary: 1)
     let probe = Layout(
       tensor: t, pipeline: p, data: 1, virtualStages: v, microBatch: 1, globalBatch: 1,
-      recompute: recompute)
+      recompute: recompute, split: split)
     if let first = probe.violations(for: shape).first(where: { !$0.dependsOnBatch }) {
       throw r.error(first.description, key: first.key)
     }
@@ -85,13 +84,16 @@ public enum ConfigLoader {
     r.derived("data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
     let vocabulary = try readVocabulary(&r, tensor: t)
     let model = TransformerModel(
-      layers: layers, hidden: hidden, heads: heads, ffnHidden: ffn, sequenceLength: seq,
-      maxPositionEmbeddings: maxPos, vocabulary: vocabulary, tiedEmbeddings: tied, gatedMLP: gated,
-      linearBiases: biases, learnedPositionEmbeddings: learnedPositions, fusedAttention: fused)
+      layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
+      headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
+      vocabulary: vocabulary, tiedEmbeddings: tied, normalization: arch.normalization,
+      activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
+      qkLayerNorm: arch.qkLayerNorm, positionEmbedding: arch.position, dropout: arch.dropout,
+      fusions: arch.fusions, fusedAttention: fused)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
       globalBatch: global,
-      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed)
+      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split)
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
@@ -100,91 +102,6 @@ public enum ConfigLoader {
       overlapGradientReduction: overlap)
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
-  }
-
-  // MARK: - What megaplan does not model yet
-
-  /// Architectures outside the GPT model are refused with the key and value, never estimated as
-  /// if they were GPT-3.
-  static func refuseUnmodeled(_ r: inout KeyReader) throws {
-    for key in ["model.encoder", "model.decoder"] where r.has(key) {
-      throw r.error(
-        "encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models GPT decoders",
-        key: key)
-    }
-    if let norm = try r.optionalString("model.normalization"),
-      !["layernorm", "layernorm1p", "layer_norm"].contains(norm.lowercased())
-    {
-      throw r.error(
-        "normalization '\(norm)' is not modeled yet; megaplan models layernorm and layernorm1p",
-        key: "model.normalization")
-    }
-    if let groups = try r.optionalInt("model.num_query_groups"),
-      let heads = try r.optionalInt("model.num_attention_heads"), groups != heads
-    {
-      throw r.error(
-        "grouped-query attention (num_query_groups \(groups) with \(heads) heads) is not modeled yet",
-        key: "model.num_query_groups")
-    }
-    if let experts = try r.optionalInt("model.num_moe_experts"), experts > 1 {
-      throw r.error(
-        "mixture of experts (num_moe_experts \(experts)) is not modeled yet",
-        key: "model.num_moe_experts")
-    }
-    if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
-      throw r.error(
-        "context parallelism (context_parallel_size \(cp)) is not modeled yet",
-        key: "model.context_parallel_size")
-    }
-    if let kv = try r.optionalInt("model.kv_channels"),
-      let h = try r.optionalInt("model.hidden_size"),
-      let a = try r.optionalInt("model.num_attention_heads"), a > 0, kv * a != h
-    {
-      throw r.error(
-        "kv_channels \(kv) × num_attention_heads \(a) ≠ hidden_size \(h) is not modeled yet",
-        key: "model.kv_channels")
-    }
-    if try r.bool("model.fp8", default: false, record: false) {
-      throw r.error("fp8 training (fp8: true) is not modeled yet", key: "model.fp8")
-    }
-    if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
-      throw r.error(
-        "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)",
-        key: "megaplan.zero_stage")
-    }
-  }
-
-  static let plainActivations = ["gelu", "fast-gelu", "approx-gelu"]
-  static let gatedActivations = [
-    "swiglu", "fast-swiglu", "geglu", "fast-geglu", "reglu", "fast-reglu",
-  ]
-
-  static func gatedActivation(_ r: inout KeyReader) throws -> Bool {
-    guard let name = try r.optionalString("model.activation", record: true) else {
-      r.defaulted("model.activation", "gelu")
-      return false
-    }
-    let lower = name.lowercased()
-    if plainActivations.contains(lower) { return false }
-    if gatedActivations.contains(lower) { return true }
-    throw r.error(
-      "activation '\(name)' is not modeled yet; megaplan models gelu and gated (swiglu, geglu, reglu) MLPs",
-      key: "model.activation")
-  }
-
-  static func learnedPositionEmbeddings(_ r: inout KeyReader) throws -> Bool {
-    guard let name = try r.optionalString("model.position_embedding_type", record: true) else {
-      r.defaulted("model.position_embedding_type", "learned_absolute")
-      return true
-    }
-    switch name.lowercased() {
-    case "learned_absolute": return true
-    case "rope": return false
-    default:
-      throw r.error(
-        "position_embedding_type '\(name)' is not modeled yet; megaplan models learned_absolute and rope",
-        key: "model.position_embedding_type")
-    }
   }
 
   /// Whether attention runs as one fused (flash) kernel that stores no s × s tensors:

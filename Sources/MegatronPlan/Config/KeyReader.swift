@@ -176,6 +176,29 @@ struct KeyReader {
     }
   }
 
+  /// A probability in [0, 1) (dropout), or nil when absent or null.
+  mutating func probability(_ key: String) throws -> Double? {
+    guard let value = try lookup(key) else { return nil }
+    let number: Double
+    switch value.scalar {
+    case .null: return nil
+    case .int(let i): number = Double(i)
+    case .double(let d): number = d
+    case .mandatory: throw mandatory(key, value)
+    default:
+      throw ConfigError(
+        "expected a number for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key,
+        at: value.location)
+    }
+    guard number >= 0, number < 1 else {
+      throw ConfigError(
+        "\(Self.leaf(key)) must be a probability in [0, 1), found \(Self.shown(value.scalar))",
+        key: key, at: value.location)
+    }
+    record(key, value, Self.shown(value.scalar))
+    return number
+  }
+
   /// A positive finite number (integer or float), or nil when absent or null.
   mutating func positiveNumber(_ key: String) throws -> Double? {
     guard let value = try lookup(key) else { return nil }

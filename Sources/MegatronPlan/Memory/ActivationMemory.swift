@@ -5,48 +5,17 @@
 /// for fp32 training (masks stay 1 byte).
 public enum ActivationMemory {
   /// Bytes one transformer layer keeps for backward, for one microbatch on one GPU, with every
-  /// activation stored (no recompute). Term by term from K22 §4.1 (attention 11sbh + 5as²b,
-  /// MLP 19sbh, LayerNorms 4sbh, at f = 4h), split by K22 §4.2.2 into what tensor parallelism
-  /// shards (/t) and what it replicates unless sequence parallelism shards it too.
-  /// The sum is K22 Table 2: sbh(10 + 24/t + 5as/(ht)) without SP, sbh(34/t + 5as/(ht)) with SP.
+  /// activation stored (no recompute), tensor by tensor from the layer's description
+  /// (`LayerDescription`, K22 §4.1's method). For GPT-3 (LayerNorm, GeLU with f = 4h, dropout,
+  /// unfused attention) the terms are attention 11sbh + 5as²b, MLP 19sbh, LayerNorms 4sbh, split
+  /// by K22 §4.2.2 into what tensor parallelism shards (/t) and what it replicates unless
+  /// sequence parallelism shards it too: K22 Table 2, sbh(10 + 24/t + 5as/(ht)) without SP,
+  /// sbh(34/t + 5as/(ht)) with SP.
   public static func fullLayer(
     _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
   ) -> Breakdown<ByteUnit> {
-    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
-    let a = Double(m.heads), t = Double(layout.tensor)
-    let e = precision.activationBytes  // bytes per element
-    let sbh = s * b * h
-    // Replicated across tensor ranks without SP; sharded with SP (K22 §4.2.2, Eq. 4).
-    let r = layout.effectiveSequenceParallel ? t : 1
-    var out = Breakdown<ByteUnit>()
-    out.add("layernorm_inputs", Bytes(2 * e * sbh / r))  // two LayerNorm inputs, 2sbh each
-    out.add("qkv_input", Bytes(e * sbh / r))  // shared input of the QKV GEMM
-    out.add("query_key", Bytes(2 * e * sbh / t))  // Q and K for QKᵀ
-    out.add("value", Bytes(e * sbh / t))  // V for attention over values
-    if m.fusedAttention {
-      // A fused (flash) attention kernel keeps only the fp32 log-sum-exp of each score row
-      // (4 bytes × a·s·b/t) and regenerates dropout from the RNG state (FlashAttention §3.1).
-      out.add("softmax_statistics", Bytes(4 * a * s * b / t))
-    } else {
-      out.add("softmax_output", Bytes(e * a * s * s * b / t))  // 2as²b
-      out.add("softmax_dropout_mask", Bytes(a * s * s * b / t))  // as²b, 1 byte
-      out.add("attention_dropout_output", Bytes(e * a * s * s * b / t))  // 2as²b
-    }
-    out.add("projection_input", Bytes(e * sbh / t))
-    out.add("attention_dropout_mask", Bytes(sbh / r))  // sbh, 1 byte
-    out.add("fc1_input", Bytes(e * sbh / r))
-    // Activation-function input: 8sbh at f = 4h (GeLU); a gated MLP keeps both halves, 2f wide.
-    out.add("activation_input", Bytes(e * s * b * Double(m.fc1Width) / t))
-    out.add("fc2_input", Bytes(e * s * b * Double(m.ffnHidden) / t))  // 8sbh at f = 4h
-    out.add("mlp_dropout_mask", Bytes(sbh / r))
-    return out
+    LayerDescription(m, .init(layout, precision: precision)).saved
   }
-
-  /// The attention-core terms selective recompute drops (K22 §5: QKᵀ output through softmax,
-  /// softmax dropout and attention over V; the 5as²b/t of Table 2).
-  static let attentionCoreTerms: Set<String> = [
-    "softmax_output", "softmax_dropout_mask", "attention_dropout_output", "softmax_statistics",
-  ]
 
   /// Bytes a checkpointed layer keeps: its input, 2sbh (K22 Table 2 last row), sequence-sharded
   /// (2sbh/t) when sequence parallelism is on, since Megatron checkpoints the layer's SP-sharded
@@ -59,9 +28,12 @@ public enum ActivationMemory {
     return Bytes(precision.activationBytes * sbh / r)
   }
 
-  /// Layers in one model chunk (L / (p·v)), the unit Megatron applies recompute to.
-  public static func layersPerChunk(_ m: TransformerModel, _ layout: Layout) -> Int {
-    m.layers / max(1, layout.pipeline * layout.virtualStages)
+  /// Layers in one model chunk of pipeline stage `stage` (L / (p·v) with an even split), the
+  /// unit Megatron applies recompute to.
+  public static func layersPerChunk(_ m: TransformerModel, _ layout: Layout, stage: Int = 0)
+    -> Int
+  {
+    layout.layers(onStage: stage, of: m) / max(1, layout.virtualStages)
   }
 
   /// How a model chunk's layers are stored under `layout.recompute`.
@@ -80,8 +52,10 @@ public enum ActivationMemory {
   /// every group of k layers and reruns them all (⌈Lc/k⌉ checkpoints, a group of k rebuilt at a
   /// time); `block` with k checkpoints each of the first k layers and keeps the rest; k = 0
   /// recomputes nothing.
-  public static func chunkPlan(_ m: TransformerModel, _ layout: Layout) -> ChunkPlan {
-    let lc = layersPerChunk(m, layout)
+  public static func chunkPlan(_ m: TransformerModel, _ layout: Layout, stage: Int = 0)
+    -> ChunkPlan
+  {
+    let lc = layersPerChunk(m, layout, stage: stage)
     switch layout.recompute {
     case .none, .selective:
       return ChunkPlan(storedLayers: lc, checkpoints: 0, recomputedLayers: 0, workingSetLayers: 0)
@@ -108,9 +82,9 @@ public enum ActivationMemory {
   public static func storedLayer(
     _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
   ) -> Breakdown<ByteUnit> {
-    let full = fullLayer(m, layout, precision: precision)
-    guard case .selective = layout.recompute else { return full }
-    return Breakdown(full.terms.filter { !attentionCoreTerms.contains($0.name) })
+    let layer = LayerDescription(m, .init(layout, precision: precision))
+    guard case .selective = layout.recompute else { return layer.saved }
+    return layer.savedUnderSelective
   }
 
   /// The per-layer quantities a stage is built from, which depend only on the model, t, b, SP,
@@ -128,9 +102,12 @@ public enum ActivationMemory {
   public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
     -> LayerProfile
   {
-    LayerProfile(
-      storedLayer: storedLayer(m, layout, precision: precision).total,
-      fullLayer: fullLayer(m, layout, precision: precision).total,
+    let layer = LayerDescription(m, .init(layout, precision: precision))
+    let full = layer.saved.total
+    var stored = full
+    if case .selective = layout.recompute { stored = layer.savedUnderSelective.total }
+    return LayerProfile(
+      storedLayer: stored, fullLayer: full,
       checkpoint: checkpointedLayerInput(m, layout, precision: precision))
   }
 
@@ -144,9 +121,10 @@ public enum ActivationMemory {
   }
 
   /// Bytes one model chunk keeps for one microbatch: stored layers plus checkpoints.
-  public static func chunk(_ m: TransformerModel, _ layout: Layout, profile: LayerProfile) -> Bytes
-  {
-    let plan = chunkPlan(m, layout)
+  public static func chunk(
+    _ m: TransformerModel, _ layout: Layout, profile: LayerProfile, stage: Int = 0
+  ) -> Bytes {
+    let plan = chunkPlan(m, layout, stage: stage)
     return profile.storedLayer * Double(plan.storedLayers) + profile.checkpoint
       * Double(plan.checkpoints)
   }
@@ -156,7 +134,8 @@ public enum ActivationMemory {
   ///   K22 Eq. 5 / Eq. 6 × (1 + (p − 1)/(p·v)).
   /// - `recompute_working_set`: with full recompute, the layers rebuilt from one checkpoint for
   ///   one microbatch during backward (a group of k with `uniform`, one layer with `block`).
-  /// - `embedding_dropout_mask` (first stage): sbh per microbatch in flight (K22 §4.3), /t with SP.
+  /// - `embedding_dropout_mask` (first stage, with hidden dropout on): sbh per microbatch in
+  ///   flight (K22 §4.3), /t with SP.
   /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
   ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
   ///   its forward and backward there.
@@ -166,18 +145,19 @@ public enum ActivationMemory {
   ) -> Breakdown<ByteUnit> {
     let profile = given ?? self.profile(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
-    let plan = chunkPlan(m, layout)
+    let plan = chunkPlan(m, layout, stage: i)
     let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
     let t = Double(layout.tensor), V = Double(m.vocabulary)
     let e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
     var out = Breakdown<ByteUnit>()
     out.add(
-      "layers", chunk(m, layout, profile: profile) * Double(schedule.chunksInFlight(stage: i)))
+      "layers",
+      chunk(m, layout, profile: profile, stage: i) * Double(schedule.chunksInFlight(stage: i)))
     if plan.workingSetLayers > 0 {
       out.add("recompute_working_set", profile.fullLayer * Double(plan.workingSetLayers))
     }
-    if i == 0 {
+    if i == 0 && m.dropout.hidden > 0 {
       out.add(
         "embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
     }

@@ -1,13 +1,22 @@
-/// A GPT-style decoder as Megatron-LM builds it: pre-LayerNorm layers of multi-head attention
-/// (fused QKV with biases) and a GeLU MLP h → f → h, learned absolute position embeddings and a
-/// (by default tied) word embedding / output layer. Symbols follow K22 Table 1 and N21 §3.1.
+/// A decoder-only transformer as Megatron-LM / Megatron-Core builds it: pre-norm layers of
+/// self-attention (fused QKV, multi-head, grouped-query or multi-query) and an MLP, a word
+/// embedding with optional learned positions, a final norm and an output layer. GPT-3 (K22,
+/// N21) and the Llama family (Llama 2/3, Mistral, Qwen 2, Gemma, Nemotron-4) are all instances.
+/// Symbols follow K22 Table 1 and N21 §3.1; what one layer computes and saves is derived from
+/// this in `LayerDescription`, the one place that lists a layer's ops.
 public struct TransformerModel: Sendable, Hashable, Codable {
   /// L: transformer layers.
   public var layers: Int
   /// h: hidden size.
   public var hidden: Int
-  /// a: attention heads.
+  /// a: attention (query) heads.
   public var heads: Int
+  /// g: key/value head groups (NeMo `num_query_groups`, Megatron `--num-query-groups`); a for
+  /// multi-head attention, 1 for multi-query attention.
+  public var queryGroups: Int
+  /// d_h: size of one attention head (NeMo `kv_channels`, Megatron `--kv-channels`); h/a unless
+  /// set (Gemma: 256 with h = 3584 and 16 heads).
+  public var headDim: Int
   /// f: MLP width (4h for GPT-3).
   public var ffnHidden: Int
   /// s: sequence length.
@@ -18,14 +27,19 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var vocabulary: Int
   /// Word embedding and output layer share one weight (NeMo `share_embeddings_and_output_weights`).
   public var tiedEmbeddings: Bool
-  /// Gated MLP (SwiGLU/GeGLU, NeMo `activation: fast-swiglu`): fc1 produces 2f (gate and value),
-  /// so the MLP has 3hf weights instead of 2hf.
-  public var gatedMLP: Bool
-  /// Linear layers carry biases (NeMo `bias`, default true).
+  public var normalization: Normalization
+  public var activation: Activation
+  /// Every linear layer carries a bias (NeMo `bias`, Megatron without `--disable-bias-linear`).
   public var linearBiases: Bool
-  /// Learned absolute position embeddings (NeMo `position_embedding_type: learned_absolute`);
-  /// false for rotary embeddings, which have no parameters.
-  public var learnedPositionEmbeddings: Bool
+  /// The QKV projection carries a bias even when the other linear layers do not (Qwen 2:
+  /// Megatron `--add-qkv-bias`, NeMo `qkv_bias`).
+  public var qkvBias: Bool
+  /// Layer norms on the queries and keys, per head, after the QKV projection (Megatron-Core
+  /// `qk_layernorm`).
+  public var qkLayerNorm: Bool
+  public var positionEmbedding: PositionEmbedding
+  public var dropout: Dropout
+  public var fusions: KernelFusions
   /// Fused (flash) attention: the attention core runs in one kernel that keeps the s × s scores
   /// on chip and recomputes them in backward (FlashAttention; Transformer Engine's fused
   /// attention, which Megatron-Core uses with `transformer_engine`). Its s² tensors are never
@@ -33,27 +47,148 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var fusedAttention: Bool
 
   public init(
-    layers: Int, hidden: Int, heads: Int, ffnHidden: Int? = nil, sequenceLength: Int,
-    maxPositionEmbeddings: Int? = nil, vocabulary: Int, tiedEmbeddings: Bool = true,
-    gatedMLP: Bool = false,
-    linearBiases: Bool = true, learnedPositionEmbeddings: Bool = true, fusedAttention: Bool = false
+    layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
+    ffnHidden: Int? = nil, sequenceLength: Int, maxPositionEmbeddings: Int? = nil,
+    vocabulary: Int, tiedEmbeddings: Bool = true, normalization: Normalization = .layerNorm,
+    activation: Activation = .gelu, linearBiases: Bool = true, qkvBias: Bool? = nil,
+    qkLayerNorm: Bool = false, positionEmbedding: PositionEmbedding = .learnedAbsolute,
+    dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
+    fusedAttention: Bool = false
   ) {
     self.layers = layers
     self.hidden = hidden
     self.heads = heads
+    self.queryGroups = queryGroups ?? heads
+    self.headDim = headDim ?? (heads > 0 ? hidden / heads : 0)
     self.ffnHidden = ffnHidden ?? 4 * hidden
     self.sequenceLength = sequenceLength
     self.maxPositionEmbeddings = maxPositionEmbeddings ?? sequenceLength
     self.vocabulary = vocabulary
     self.tiedEmbeddings = tiedEmbeddings
-    self.gatedMLP = gatedMLP
+    self.normalization = normalization
+    self.activation = activation
     self.linearBiases = linearBiases
-    self.learnedPositionEmbeddings = learnedPositionEmbeddings
+    self.qkvBias = qkvBias ?? linearBiases
+    self.qkLayerNorm = qkLayerNorm
+    self.positionEmbedding = positionEmbedding
+    self.dropout = dropout
+    self.fusions = fusions
     self.fusedAttention = fusedAttention
   }
 
+  /// Gated MLP (SwiGLU, GeGLU, ReGLU): fc1 produces gate and value, 2f wide.
+  public var gatedMLP: Bool { activation.gated }
   /// Width of fc1's output: 2f for a gated MLP, f otherwise.
   public var fc1Width: Int { gatedMLP ? 2 * ffnHidden : ffnHidden }
+  /// Width of the queries, a·d_h (h unless `kv_channels` says otherwise).
+  public var queryWidth: Int { heads * headDim }
+  /// Width of the keys (and of the values), g·d_h.
+  public var keyValueWidth: Int { queryGroups * headDim }
+  /// Output width of the fused QKV projection: a·d_h + 2·g·d_h (h + 2·g·d_h when d_h = h/a).
+  public var qkvWidth: Int { queryWidth + 2 * keyValueWidth }
+  /// A learned absolute position table exists (GPT-2/GPT-3); rotary and ALiBi have no weights.
+  public var learnedPositionEmbeddings: Bool { positionEmbedding == .learnedAbsolute }
+}
+
+/// The norm before attention and before the MLP, and after the last layer.
+public enum Normalization: String, Sendable, Hashable, Codable, CaseIterable {
+  /// LayerNorm: weight and bias (2h parameters).
+  case layerNorm = "layernorm"
+  /// LayerNorm with zero-centred gamma (NeMo `layernorm1p`, Nemotron): same shapes as LayerNorm.
+  case layerNorm1p = "layernorm1p"
+  /// RMSNorm (Llama): a weight, no bias (h parameters); no mean is subtracted.
+  case rmsNorm = "rmsnorm"
+
+  /// Parameters per normalised feature: γ and β, or γ alone.
+  public var parametersPerFeature: Int { self == .rmsNorm ? 1 : 2 }
+}
+
+/// The MLP's activation function.
+public enum Activation: String, Sendable, Hashable, Codable, CaseIterable {
+  case gelu
+  /// SiLU-gated (Llama, Mistral, Qwen): silu(x·W_gate) ⊙ (x·W_up).
+  case swiglu
+  /// GeLU-gated (Gemma).
+  case geglu
+  /// ReLU-gated (T5 v1.1 variants).
+  case reglu
+  /// ReLU (OPT-style).
+  case relu
+  /// relu(x)² (Nemotron-4, Primer).
+  case squaredReLU = "squared-relu"
+
+  public var gated: Bool { self == .swiglu || self == .geglu || self == .reglu }
+}
+
+/// How positions enter the model.
+public enum PositionEmbedding: Sendable, Hashable, Codable {
+  /// A learned table of max_position_embeddings × h (GPT-2/GPT-3).
+  case learnedAbsolute
+  /// Rotary embeddings applied to queries and keys (no weights); `percentage` of each head's
+  /// dimensions are rotated (NeMo `rotary_percentage`, Megatron `--rotary-percent`), with the
+  /// rope base (`rotary_base`, `--rotary-base`; 10,000 for Llama 2, 500,000 for Llama 3).
+  case rotary(percentage: Double, base: Double)
+  /// Attention with linear biases (BLOOM): a fixed per-head slope times the distance, added to
+  /// the scores; no weights.
+  case alibi
+
+  public var name: String {
+    switch self {
+    case .learnedAbsolute: "learned_absolute"
+    case .rotary: "rope"
+    case .alibi: "alibi"
+    }
+  }
+}
+
+/// Dropout probabilities (NeMo `hidden_dropout`, `attention_dropout`, `ffn_dropout`; Megatron
+/// `--hidden-dropout`, `--attention-dropout`). A probability of zero stores no mask and no
+/// dropped copy: Megatron skips the op (its bias-dropout-add and the attention dropout are
+/// no-ops in training when p = 0, and the dropout module returns its input).
+public struct Dropout: Sendable, Hashable, Codable {
+  /// After the attention projection and after the MLP (bias-dropout-add), and on the embeddings.
+  public var hidden: Double
+  /// On the attention probabilities.
+  public var attention: Double
+  /// Inside the MLP, after the activation (NeMo `ffn_dropout`).
+  public var ffn: Double
+
+  public init(hidden: Double, attention: Double, ffn: Double = 0) {
+    self.hidden = hidden
+    self.attention = attention
+    self.ffn = ffn
+  }
+
+  /// Megatron-LM's defaults (`--hidden-dropout 0.1 --attention-dropout 0.1`), which GPT-3 and
+  /// K22 use.
+  public static let megatronDefault = Dropout(hidden: 0.1, attention: 0.1)
+  /// No dropout anywhere (Llama recipes).
+  public static let none = Dropout(hidden: 0, attention: 0)
+}
+
+/// Fused elementwise kernels, which change what is saved for backward (Megatron-Core
+/// `TransformerConfig`; NeMo keys of the same names). Defaults are Megatron-Core's: all on.
+public struct KernelFusions: Sendable, Hashable, Codable {
+  /// `bias_activation_fusion`: the bias add and the activation (GeLU, SwiGLU) run as one
+  /// kernel that saves only its input. Unfused SwiGLU also keeps silu(gate) for the product's
+  /// backward.
+  public var biasActivation: Bool
+  /// `masked_softmax_fusion`: scale, mask and softmax in one kernel that saves its 16-bit
+  /// output. Unfused (softmax in fp32, Megatron-Core's `attention_softmax_in_fp32` default), the
+  /// softmax saves its fp32 output and the 16-bit copy goes on to the next op.
+  public var maskedSoftmax: Bool
+  /// `apply_rope_fusion`: rotary embedding in one kernel. Either way rotary saves no
+  /// activation-sized tensor (its backward needs only the cos/sin tables); fusion changes only
+  /// the bytes moved.
+  public var rope: Bool
+
+  public init(biasActivation: Bool = true, maskedSoftmax: Bool = true, rope: Bool = true) {
+    self.biasActivation = biasActivation
+    self.maskedSoftmax = maskedSoftmax
+    self.rope = rope
+  }
+
+  public static let megatronDefault = KernelFusions()
 }
 
 /// Training numerics. Mixed precision keeps 16-bit weights with fp32 main gradients, fp32 master

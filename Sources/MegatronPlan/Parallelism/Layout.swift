@@ -53,11 +53,13 @@ public struct Layout: Sendable, Hashable, Codable {
   public var recompute: Recompute
   /// Megatron's distributed optimizer (ZeRO-1-style sharding of main weights and Adam state).
   public var distributedOptimizer: Bool
+  /// How the layers are split over the pipeline stages (even unless the config says otherwise).
+  public var split: PipelineSplit
 
   public init(
     tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
     globalBatch: Int, sequenceParallel: Bool = false, recompute: Recompute = .none,
-    distributedOptimizer: Bool = false
+    distributedOptimizer: Bool = false, split: PipelineSplit = .even
   ) {
     self.tensor = tensor
     self.pipeline = pipeline
@@ -68,6 +70,12 @@ public struct Layout: Sendable, Hashable, Codable {
     self.sequenceParallel = sequenceParallel
     self.recompute = recompute
     self.distributedOptimizer = distributedOptimizer
+    self.split = split
+  }
+
+  /// Transformer layers on pipeline stage `i` (`PipelineSplit`).
+  public func layers(onStage i: Int, of model: TransformerModel) -> Int {
+    split.layers(onStage: i, of: model.layers, stages: pipeline)
   }
 
   /// n = t · p · d.
@@ -92,6 +100,9 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case interleavedMicrobatches(microbatches: Int, pipeline: Int)
   case headsDoNotDivideHidden(heads: Int, hidden: Int)
   case recomputeLayersNegative(layers: Int)
+  case groupsDoNotDivideHeads(groups: Int, heads: Int)
+  case tensorDoesNotDivideGroups(tensor: Int, groups: Int)
+  case unevenSplit(String)
 
   /// Whether the rule involves the batch or the data-parallel size (checked once the GPU count
   /// is known).
@@ -114,6 +125,8 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "model.virtual_pipeline_model_parallel_size"
     case .headsDoNotDivideHidden: "model.num_attention_heads"
     case .recomputeLayersNegative: "model.activations_checkpoint_num_layers"
+    case .groupsDoNotDivideHeads, .tensorDoesNotDivideGroups: "model.num_query_groups"
+    case .unevenSplit: "model.pipeline_model_parallel_size"
     }
   }
 
@@ -139,6 +152,11 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "num_attention_heads \(a) does not divide hidden_size \(h)"
     case .recomputeLayersNegative(let k):
       "activations_checkpoint_num_layers must be zero or more, found \(k)"
+    case .groupsDoNotDivideHeads(let g, let a):
+      "num_query_groups \(g) does not divide num_attention_heads \(a)"
+    case .tensorDoesNotDivideGroups(let t, let g):
+      "tensor_model_parallel_size \(t) does not divide num_query_groups \(g) (Megatron-Core splits whole key/value groups over the tensor-parallel ranks and does not replicate them)"
+    case .unevenSplit(let why): why
     }
   }
 
@@ -167,14 +185,25 @@ extension Layout {
       found.append(.nonPositive(key: key, value: value))
     }
     guard found.isEmpty else { return found }
-    if model.hidden % model.heads != 0 {
+    // Without kv_channels the head size is h/a, which must be whole.
+    if model.hidden % model.heads != 0 && model.headDim == model.hidden / model.heads {
       found.append(.headsDoNotDivideHidden(heads: model.heads, hidden: model.hidden))
+    }
+    if model.headDim <= 0 { found.append(.nonPositive(key: "model.kv_channels", value: 0)) }
+    if model.queryGroups <= 0 || model.heads % model.queryGroups != 0 {
+      found.append(.groupsDoNotDivideHeads(groups: model.queryGroups, heads: model.heads))
     }
     if model.heads % tensor != 0 {
       found.append(.tensorDoesNotDivideHeads(tensor: tensor, heads: model.heads))
+    } else if model.queryGroups > 0, model.queryGroups % tensor != 0 {
+      found.append(.tensorDoesNotDivideGroups(tensor: tensor, groups: model.queryGroups))
     }
-    if model.layers % pipeline != 0 {
+    if split.isEven, model.layers % pipeline != 0 {
       found.append(.pipelineDoesNotDivideLayers(pipeline: pipeline, layers: model.layers))
+    } else if !split.isEven,
+      let why = split.problem(layers: model.layers, stages: pipeline, virtual: virtualStages)
+    {
+      found.append(.unevenSplit(why))
     }
     if globalBatch % (microBatch * data) != 0 {
       found.append(.batchNotDivisible(globalBatch: globalBatch, microBatch: microBatch, data: data))
@@ -182,9 +211,9 @@ extension Layout {
     if virtualStages > 1 {
       if pipeline == 1 {
         found.append(.virtualWithoutPipeline(virtual: virtualStages))
-      } else if model.layers % pipeline == 0 {
+      } else if !split.isEven || model.layers % pipeline == 0 {
         let perStage = model.layers / pipeline
-        if perStage % virtualStages != 0 {
+        if split.isEven, perStage % virtualStages != 0 {
           found.append(
             .virtualDoesNotDivideLayers(virtual: virtualStages, layersPerStage: perStage))
         }

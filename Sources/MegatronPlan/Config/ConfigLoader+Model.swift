@@ -1,0 +1,208 @@
+/// Reading the model's architecture: NeMo's keys (Megatron-LM scripts and Hugging Face
+/// `config.json` are read into the same keys first), with NeMo's defaults.
+extension ConfigLoader {
+  /// The architecture keys of one decoder, read and checked. Sizes that the layout rules need
+  /// (layers, hidden, heads…) are read by `load`; this reads the rest.
+  struct Architecture {
+    var queryGroups: Int
+    var headDim: Int
+    var normalization: Normalization
+    var activation: Activation
+    var linearBiases: Bool
+    var qkvBias: Bool
+    var qkLayerNorm: Bool
+    var position: PositionEmbedding
+    var dropout: Dropout
+    var fusions: KernelFusions
+  }
+
+  static func readArchitecture(_ r: inout KeyReader, hidden: Int, heads: Int) throws
+    -> Architecture
+  {
+    let groups = try r.size(
+      "model.num_query_groups", default: heads, why: "null: multi-head attention, one group per head")
+    let headDim: Int
+    if r.has("model.kv_channels") {
+      headDim = try r.size("model.kv_channels")
+    } else {
+      guard hidden % heads == 0 else {
+        throw r.error(
+          LayoutViolation.headsDoNotDivideHidden(heads: heads, hidden: hidden).description
+            + " (set kv_channels for a head size other than hidden_size / num_attention_heads)",
+          key: "model.num_attention_heads")
+      }
+      headDim = hidden / heads
+      r.defaulted("model.kv_channels", "\(headDim) (hidden_size / num_attention_heads)")
+    }
+    let biases = try r.bool("model.bias", default: true)
+    // Qwen 2 keeps a QKV bias with the other biases off (Megatron `--add-qkv-bias`; NeMo 2
+    // `add_qkv_bias`, older NeMo `qkv_bias`).
+    let qkvKey = r.has("model.add_qkv_bias") ? "model.add_qkv_bias" : "model.qkv_bias"
+    let qkvBias = try r.bool(qkvKey, default: biases, record: r.has(qkvKey))
+    let qkNorm = try r.bool("model.qk_layernorm", default: false, record: r.has("model.qk_layernorm"))
+    let fusions = KernelFusions(
+      biasActivation: try r.bool("model.bias_activation_fusion", default: true),
+      maskedSoftmax: try r.bool("model.masked_softmax_fusion", default: true),
+      rope: try r.bool("model.apply_rope_fusion", default: false))
+    return Architecture(
+      queryGroups: groups, headDim: headDim, normalization: try readNormalization(&r),
+      activation: try readActivation(&r), linearBiases: biases, qkvBias: qkvBias,
+      qkLayerNorm: qkNorm, position: try readPositionEmbedding(&r), dropout: try readDropout(&r),
+      fusions: fusions)
+  }
+
+  static func readNormalization(_ r: inout KeyReader) throws -> Normalization {
+    let key = "model.normalization"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "layernorm")
+      return .layerNorm
+    }
+    switch name.lowercased().replacingOccurrences(of: "_", with: "") {
+    case "layernorm", "fusedlayernorm", "mixedfusedlayernorm": return .layerNorm
+    case "layernorm1p": return .layerNorm1p
+    case "rmsnorm": return .rmsNorm
+    default:
+      throw r.error(
+        "normalization '\(name)' is not modeled; megaplan models layernorm, layernorm1p and rmsnorm\(Suggestion.didYouMean(name.lowercased(), in: Normalization.allCases.map(\.rawValue)))",
+        key: key)
+    }
+  }
+
+  /// NeMo's activation names (`fast-` variants are the same function, fused).
+  static let activationNames: [String: Activation] = [
+    "gelu": .gelu, "fast-gelu": .gelu, "approx-gelu": .gelu, "openai-gelu": .gelu,
+    "swiglu": .swiglu, "fast-swiglu": .swiglu, "geglu": .geglu, "fast-geglu": .geglu,
+    "reglu": .reglu, "fast-reglu": .reglu, "squared-relu": .squaredReLU, "relu": .relu,
+  ]
+
+  static func readActivation(_ r: inout KeyReader) throws -> Activation {
+    let key = "model.activation"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "gelu")
+      return .gelu
+    }
+    if let activation = activationNames[name.lowercased()] { return activation }
+    let names = activationNames.keys.sorted()
+    throw r.error(
+      "activation '\(name)' is not modeled; megaplan models \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names))",
+      key: key)
+  }
+
+  static func readPositionEmbedding(_ r: inout KeyReader) throws -> PositionEmbedding {
+    let key = "model.position_embedding_type"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "learned_absolute")
+      return .learnedAbsolute
+    }
+    switch name.lowercased() {
+    case "learned_absolute": return .learnedAbsolute
+    case "rope":
+      let percentage = try r.positiveNumber("model.rotary_percentage") ?? 1
+      if !r.has("model.rotary_percentage") { r.defaulted("model.rotary_percentage", "1.0") }
+      guard percentage <= 1 else {
+        throw r.error(
+          "rotary_percentage \(percentage) must be in (0, 1]", key: "model.rotary_percentage")
+      }
+      let base = try r.positiveNumber("model.rotary_base") ?? 10_000
+      if !r.has("model.rotary_base") { r.defaulted("model.rotary_base", "10000") }
+      return .rotary(percentage: percentage, base: base)
+    case "alibi": return .alibi
+    default:
+      throw r.error(
+        "position_embedding_type '\(name)' is not modeled; megaplan models learned_absolute, rope and alibi",
+        key: key)
+    }
+  }
+
+  /// Dropout probabilities, NeMo's defaults (0.1, 0.1, 0.0: `megatron_gpt_config.yaml`).
+  static func readDropout(_ r: inout KeyReader) throws -> Dropout {
+    func probability(_ key: String, _ fallback: Double) throws -> Double {
+      guard r.has(key) else {
+        r.defaulted(key, String(fallback))
+        return fallback
+      }
+      guard let value = try r.probability(key) else { return fallback }
+      return value
+    }
+    return Dropout(
+      hidden: try probability("model.hidden_dropout", 0.1),
+      attention: try probability("model.attention_dropout", 0.1),
+      ffn: try probability("model.ffn_dropout", 0))
+  }
+
+  /// The pipeline split: even unless the file fixes the first/last stage's layers or counts the
+  /// embedding/loss as a layer (`PipelineSplit`).
+  static func readPipelineSplit(_ r: inout KeyReader) throws -> PipelineSplit {
+    var split = PipelineSplit()
+    for (key, path) in [
+      ("model.num_layers_in_first_pipeline_stage", \PipelineSplit.firstStageLayers),
+      ("model.num_layers_in_last_pipeline_stage", \PipelineSplit.lastStageLayers),
+    ] where r.has(key) {
+      guard let n = try r.optionalInt(key, record: true), n >= 0, n <= maximumSize else {
+        throw r.error("\(KeyReader.leaf(key)) must be zero or a positive integer", key: key)
+      }
+      split[keyPath: path] = n
+    }
+    split.embeddingCountsAsLayer = try r.bool(
+      "model.account_for_embedding_in_pipeline_split", default: false,
+      record: r.has("model.account_for_embedding_in_pipeline_split"))
+    split.lossCountsAsLayer = try r.bool(
+      "model.account_for_loss_in_pipeline_split", default: false,
+      record: r.has("model.account_for_loss_in_pipeline_split"))
+    return split
+  }
+
+  // MARK: - What megaplan does not model yet
+
+  /// Architectures and features megaplan does not model, each with the key that asks for it.
+  /// Every one in the file is reported in one error (the first located, the rest in its note),
+  /// so a user fixes them in one pass; nothing is estimated as if it were something else.
+  static func refuseUnmodeled(_ r: inout KeyReader) throws {
+    var found: [(key: String, message: String)] = []
+    for key in ["model.encoder", "model.decoder"] where r.has(key) {
+      found.append(
+        (
+          key,
+          "encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models decoder-only transformers"
+        ))
+      break
+    }
+    if let experts = try r.optionalInt("model.num_moe_experts"), experts > 1 {
+      found.append(
+        ("model.num_moe_experts", "mixture of experts (num_moe_experts \(experts)) is not modeled yet"))
+    }
+    if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
+      found.append(
+        (
+          "model.context_parallel_size",
+          "context parallelism (context_parallel_size \(cp)) is not modeled yet"
+        ))
+    }
+    if try r.bool("model.fp8", default: false, record: false) {
+      found.append(("model.fp8", "fp8 training (fp8: true) is not modeled yet"))
+    }
+    if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
+      found.append(
+        ("megaplan.zero_stage", "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)"))
+    }
+    if let block = try r.optionalString("model.transformer_block_type"),
+      block.lowercased() != "pre_ln"
+    {
+      found.append(
+        (
+          "model.transformer_block_type",
+          "transformer_block_type '\(block)' is not modeled yet; megaplan models pre_ln layers"
+        ))
+    }
+    guard let first = found.first else { return }
+    var error = r.error(first.message, key: first.key)
+    if found.count > 1 {
+      let others = found.dropFirst().map { item -> String in
+        let at = r.error(item.message, key: item.key).location
+        return "\(item.message)" + (at.map { " (line \($0.line))" } ?? "")
+      }
+      error.note = "also not modeled in this file: " + others.joined(separator: "; ")
+    }
+    throw error
+  }
+}

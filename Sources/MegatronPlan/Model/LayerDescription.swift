@@ -1,0 +1,336 @@
+/// One transformer layer as a list of ops, for one GPU of a tensor-parallel group and one
+/// microbatch: the GEMMs it runs, the tensors it saves for backward and the bytes its
+/// memory-bound kernels move. Activation memory (`ActivationMemory`), FLOPs (`FLOPCount`),
+/// parameters (`ParameterCount`) and step time (`StepTimeModel`) all read this description, so
+/// an architecture feature is a local change here.
+///
+/// Saved tensors follow K22 §4.1's method, tensor by tensor (2-byte elements in 16-bit training,
+/// 1-byte dropout masks); for GPT-3 they sum to K22 Table 2 exactly. Per-row statistics of the
+/// norms (fp32 mean and 1/σ, 8 bytes per token) are left out as K22 leaves them out: they are
+/// 4/h of one norm input, under 0.1 % for h ≥ 4096. docs/formulas.md lists every tensor.
+public struct LayerDescription: Sendable, Hashable {
+  public var ops: [LayerOp]
+
+  /// Where a layer runs: its tensor-parallel size, sequence parallelism, the sequences in the
+  /// microbatch and the element size.
+  public struct Shard: Sendable, Hashable {
+    public var tensor: Int
+    public var sequenceParallel: Bool
+    /// b: sequences in the microbatch (fractional values are allowed for per-token scaling).
+    public var sequences: Double
+    public var precision: Precision
+
+    public init(tensor: Int, sequenceParallel: Bool, sequences: Double, precision: Precision) {
+      self.tensor = max(1, tensor)
+      self.sequenceParallel = sequenceParallel && tensor > 1
+      self.sequences = sequences
+      self.precision = precision
+    }
+
+    public init(_ layout: Layout, precision: Precision) {
+      self.init(
+        tensor: layout.tensor, sequenceParallel: layout.effectiveSequenceParallel,
+        sequences: Double(layout.microBatch), precision: precision)
+    }
+
+    /// The unsharded layer for B sequences (what FLOP counts of the whole model use).
+    public static func whole(sequences: Double, precision: Precision = .bf16) -> Shard {
+      Shard(tensor: 1, sequenceParallel: false, sequences: sequences, precision: precision)
+    }
+  }
+
+  public init(_ m: TransformerModel, _ shard: Shard) {
+    let t = Double(shard.tensor)
+    let e = shard.precision.activationBytes
+    let s = Double(m.sequenceLength)
+    let tokens = s * shard.sequences  // s·b
+    let h = Double(m.hidden), f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
+    let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth), a = Double(m.heads)
+    let dh = Double(m.headDim)
+    // Tensors sharded only with sequence parallelism are replicated on the t ranks otherwise
+    // (K22 §4.2.2, Eq. 4).
+    let r = shard.sequenceParallel ? t : 1
+    let bias: Double = m.linearBiases ? 1 : 0
+    let normParams = Double(m.normalization.parametersPerFeature)
+    let hiddenDropout = m.dropout.hidden > 0
+    var ops: [LayerOp] = []
+
+    // A pre-norm saves its input (K22 §4.1: "each LayerNorm stores its input, 2sbh"); RMSNorm
+    // likewise (it needs x and the per-row 1/rms, which is left out as above). Reads and writes
+    // s·b·h once.
+    func norm(_ name: String) -> LayerOp {
+      LayerOp(
+        name: name, saved: [SavedTensor("layernorm_inputs", e * tokens * h / r)],
+        elementwiseBytes: 2 * e * tokens * h / r,
+        parameters: .init(replicated: normParams * h))
+    }
+    // Bias-dropout-add after the projection and after fc2: a 1-byte mask of s·b·h when the
+    // dropout is on (K22 §4.1); it reads the input and the residual and writes the sum.
+    func residual(_ name: String, mask: String) -> LayerOp {
+      LayerOp(
+        name: name,
+        saved: hiddenDropout ? [SavedTensor(mask, tokens * h / r)] : [],
+        elementwiseBytes: (3 * e + (hiddenDropout ? 1 : 0)) * tokens * h / r)
+    }
+
+    ops.append(norm("input_norm"))
+    // Fused QKV, column-parallel: h → (a + 2g)·d_h / t. Saves its input, 2sbh (replicated
+    // without SP; with SP Megatron saves the sequence-sharded input and all-gathers it again in
+    // backward).
+    ops.append(
+      LayerOp(
+        name: "qkv",
+        gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h)],
+        saved: [SavedTensor("qkv_input", e * tokens * h / r)],
+        parameters: .init(
+          sharded: h * Double(m.qkvWidth) + (m.qkvBias ? Double(m.qkvWidth) : 0))))
+    if m.qkLayerNorm {
+      // Per-head norms of queries and keys (Megatron-Core `q_layernorm`, `k_layernorm`, each
+      // of size d_h): each saves its input.
+      ops.append(
+        LayerOp(
+          name: "qk_norm", saved: [SavedTensor("qk_norm_inputs", e * tokens * (qw + kvw) / t)],
+          elementwiseBytes: 2 * e * tokens * (qw + kvw) / t,
+          parameters: .init(replicated: 2 * normParams * dh)))
+    }
+    if case .rotary(let percentage, _) = m.positionEmbedding {
+      // Rotary embedding of queries and keys: multiplications by the constant cos/sin tables,
+      // so backward needs only the tables, not the inputs; nothing activation-sized is saved.
+      // The fused kernel reads and writes the rotated part once; unfused, PyTorch runs four
+      // elementwise passes (×cos, rotate-half, ×sin, add).
+      let rotated = e * tokens * (qw + kvw) * percentage / t
+      ops.append(
+        LayerOp(name: "rotary", elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4)))
+    }
+    ops.append(Self.attentionCore(m, shard, tokens: tokens))
+    // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
+    // 2sbh/t), which a fused attention kernel also keeps as its output: one tensor.
+    ops.append(
+      LayerOp(
+        name: "projection", gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t)],
+        saved: [SavedTensor("projection_input", e * tokens * qw / t)],
+        parameters: .init(sharded: qw * h, replicated: bias * h)))
+    ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
+    ops.append(norm("pre_mlp_norm"))
+    // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
+    ops.append(
+      LayerOp(
+        name: "fc1", gemms: [GEMMShape("fc1", m: tokens, n: f1 / t, k: h)],
+        saved: [SavedTensor("fc1_input", e * tokens * h / r)],
+        parameters: .init(sharded: h * f1 + bias * f1)))
+    ops.append(Self.activation(m, shard, tokens: tokens))
+    // fc2, row-parallel: f/t → h. Saves its input, the activation output (8sbh/t at f = 4h).
+    ops.append(
+      LayerOp(
+        name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t)],
+        saved: [SavedTensor("fc2_input", e * tokens * f / t)],
+        parameters: .init(sharded: f * h, replicated: bias * h)))
+    ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
+    self.ops = ops
+  }
+
+  /// QKᵀ, softmax, dropout and attention over V for a/t heads.
+  static func attentionCore(_ m: TransformerModel, _ shard: Shard, tokens: Double) -> LayerOp {
+    let t = Double(shard.tensor), e = shard.precision.activationBytes
+    let s = Double(m.sequenceLength), a = Double(m.heads), dh = Double(m.headDim)
+    let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
+    // Batched GEMMs over b·a/t heads: QKᵀ [s, d_h]·[d_h, s] and probabilities × V [s, s]·[s, d_h],
+    // 2·s²·d_h FLOPs each per head (K22 App. A: 2Bs²h each for a·d_h = h).
+    let heads = shard.sequences * a / t
+    let gemms = [
+      GEMMShape("attention_scores", m: s, n: s, k: dh, batch: heads, kind: .attention),
+      GEMMShape("attention_over_values", m: s, n: dh, k: s, batch: heads, kind: .attention),
+    ]
+    let attentionDropout = m.dropout.attention > 0
+    var saved: [SavedTensor] = []
+    var bytes = 0.0
+    if m.fusedAttention {
+      // A fused (flash) kernel saves Q, K, V, its output (the projection's input, counted
+      // there) and the fp32 log-sum-exp of each score row (4 bytes × a·s·b/t); dropout is
+      // regenerated from the RNG state (FlashAttention §3.1). Grouped-query K and V are read
+      // as they are (g·d_h wide). Selective recompute keeps Q, K, V as the checkpoint's inputs
+      // and drops the statistics.
+      saved.append(SavedTensor("query_key", e * tokens * (qw + kvw) / t))
+      saved.append(SavedTensor("value", e * tokens * kvw / t))
+      saved.append(SavedTensor("softmax_statistics", 4 * a * tokens / t, underSelective: 0))
+    } else {
+      // Unfused (Megatron-Core `DotProductAttention`): with g < a, K and V are repeated to a
+      // heads before the batched GEMMs, which save the expanded copies (2sbh/t for Q and K and
+      // sbh/t for V when a·d_h = h: K22's 4sbh/t and 2sbh/t). Selective recompute checkpoints
+      // the core with its unexpanded inputs.
+      saved.append(
+        SavedTensor(
+          "query_key", e * tokens * 2 * qw / t, underSelective: e * tokens * (qw + kvw) / t))
+      saved.append(
+        SavedTensor("value", e * tokens * qw / t, underSelective: e * tokens * kvw / t))
+      let scores = a * s * tokens / t  // a·s²·b/t elements
+      if m.fusions.maskedSoftmax || shard.precision == .fp32 {
+        // The fused scale-mask-softmax saves its 16-bit output, 2as²b/t (K22 §4.1); the GEMM
+        // over V saves the same tensor when there is no dropout.
+        saved.append(SavedTensor("softmax_output", e * scores, underSelective: 0))
+      } else {
+        // Unfused, softmax in fp32 (`attention_softmax_in_fp32`): the softmax saves its fp32
+        // output; without dropout the GEMM over V saves the 16-bit copy as well.
+        saved.append(SavedTensor("softmax_output", 4 * scores, underSelective: 0))
+        if !attentionDropout {
+          saved.append(SavedTensor("softmax_output_16bit", e * scores, underSelective: 0))
+        }
+      }
+      if attentionDropout {
+        // Dropout on the probabilities: a 1-byte mask as²b/t and the dropped copy 2as²b/t,
+        // which the GEMM over V saves (K22 §4.1).
+        saved.append(SavedTensor("softmax_dropout_mask", scores, underSelective: 0))
+        saved.append(SavedTensor("attention_dropout_output", e * scores, underSelective: 0))
+      }
+      // Memory-bound kernels on the scores: softmax reads and writes them; ALiBi adds its
+      // bias (read + write); dropout reads, writes and writes a mask.
+      bytes += 2 * e * scores
+      if m.positionEmbedding == .alibi { bytes += 2 * e * scores }
+      if attentionDropout { bytes += (2 * e + 1) * scores }
+    }
+    return LayerOp(name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes)
+  }
+
+  /// The MLP's activation between fc1 and fc2.
+  static func activation(_ m: TransformerModel, _ shard: Shard, tokens: Double) -> LayerOp {
+    let t = Double(shard.tensor), e = shard.precision.activationBytes
+    let f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
+    var saved: [SavedTensor] = []
+    var bytes = e * tokens * (f1 + f) / t  // read fc1's output, write f
+    // Every activation keeps one fc1-output-sized input for its backward: GeLU its input
+    // (fused bias-GeLU saves input and bias), a fused gated kernel its 2f-wide input, ReLU and
+    // squared ReLU the ReLU output (which the square's backward reuses).
+    saved.append(SavedTensor("activation_input", e * tokens * f1 / t))
+    if m.gatedMLP && !m.fusions.biasActivation {
+      // Unfused act(gate) ⊙ up: the product also saves act(gate), f wide.
+      saved.append(SavedTensor("activation_gate_output", e * tokens * f / t))
+      bytes += 2 * e * tokens * f / t
+    }
+    if m.dropout.ffn > 0 {
+      // NeMo `ffn_dropout` after the activation: a 1-byte mask of f/t per token.
+      saved.append(SavedTensor("ffn_dropout_mask", tokens * f / t))
+      bytes += (2 * e + 1) * tokens * f / t
+    }
+    return LayerOp(name: "activation", saved: saved, elementwiseBytes: bytes)
+  }
+
+  // MARK: - What the rest of megaplan reads
+
+  /// Bytes saved for backward with every activation stored, by tensor.
+  public var saved: Breakdown<ByteUnit> {
+    var out = Breakdown<ByteUnit>()
+    for op in ops { for tensor in op.saved { out.add(tensor.name, Bytes(tensor.bytes)) } }
+    return out
+  }
+
+  /// Bytes saved under selective recompute (attention core recomputed), by tensor; tensors
+  /// selective recompute drops entirely are left out.
+  public var savedUnderSelective: Breakdown<ByteUnit> {
+    var out = Breakdown<ByteUnit>()
+    for op in ops {
+      for tensor in op.saved where tensor.underSelective > 0 {
+        out.add(tensor.name, Bytes(tensor.underSelective))
+      }
+    }
+    return out
+  }
+
+  /// Forward FLOPs of every GEMM, by GEMM name.
+  public var gemmFLOPs: Breakdown<FLOPUnit> {
+    var out = Breakdown<FLOPUnit>()
+    for op in ops { for g in op.gemms { out.add(g.name, g.flops) } }
+    return out
+  }
+
+  /// Every GEMM with its op.
+  public var gemms: [GEMMShape] { ops.flatMap(\.gemms) }
+
+  public func op(_ name: String) -> LayerOp? { ops.first { $0.name == name } }
+
+  /// Parameters of one layer on one GPU of the tensor-parallel group, as the layer's ops hold
+  /// them: sharded weights (column- and row-parallel) and what each rank replicates.
+  public var parameters: LayerOp.Parameters {
+    ops.reduce(LayerOp.Parameters()) { $0 + $1.parameters }
+  }
+}
+
+/// One op of a layer.
+public struct LayerOp: Sendable, Hashable {
+  public struct Parameters: Sendable, Hashable {
+    /// Weights tensor parallelism splits over t (counted whole here: the caller divides).
+    public var sharded: Double
+    /// Weights every tensor-parallel rank holds in full (norms, row-parallel biases).
+    public var replicated: Double
+    public init(sharded: Double = 0, replicated: Double = 0) {
+      self.sharded = sharded
+      self.replicated = replicated
+    }
+    static func + (a: Parameters, b: Parameters) -> Parameters {
+      Parameters(sharded: a.sharded + b.sharded, replicated: a.replicated + b.replicated)
+    }
+  }
+
+  public var name: String
+  public var gemms: [GEMMShape]
+  public var saved: [SavedTensor]
+  /// Bytes the op's memory-bound kernels read and write in forward, on this GPU.
+  public var elementwiseBytes: Double
+  public var parameters: Parameters
+
+  public init(
+    name: String, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
+    parameters: Parameters = .init()
+  ) {
+    self.name = name
+    self.gemms = gemms
+    self.saved = saved
+    self.elementwiseBytes = elementwiseBytes
+    self.parameters = parameters
+  }
+}
+
+/// A tensor kept for backward.
+public struct SavedTensor: Sendable, Hashable {
+  public var name: String
+  /// Bytes on one GPU for one microbatch.
+  public var bytes: Double
+  /// Bytes kept under selective recompute: the same unless the tensor belongs to the
+  /// recomputed attention core (0, or the smaller checkpoint input).
+  public var underSelective: Double
+
+  public init(_ name: String, _ bytes: Double, underSelective: Double? = nil) {
+    self.name = name
+    self.bytes = bytes
+    self.underSelective = underSelective ?? bytes
+  }
+}
+
+/// A GEMM of one GPU: `batch` independent products of [m, k] × [k, n].
+public struct GEMMShape: Sendable, Hashable {
+  public enum Kind: Sendable, Hashable {
+    /// A weight GEMM (QKV, projection, fc1, fc2).
+    case weight
+    /// A batched attention GEMM whose inner or outer dimension is the head size.
+    case attention
+  }
+  public var name: String
+  public var m: Double
+  public var n: Double
+  public var k: Double
+  public var batch: Double
+  public var kind: Kind
+
+  public init(
+    _ name: String, m: Double, n: Double, k: Double, batch: Double = 1, kind: Kind = .weight
+  ) {
+    self.name = name
+    self.m = m
+    self.n = n
+    self.k = k
+    self.batch = batch
+    self.kind = kind
+  }
+
+  /// 2·m·n·k per product (a multiply-add is 2 FLOPs).
+  public var flops: FLOPs { FLOPs(2 * m * n * k * batch) }
+}
