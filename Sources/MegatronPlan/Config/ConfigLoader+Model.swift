@@ -11,6 +11,7 @@ extension ConfigLoader {
     var linearBiases: Bool
     var qkvBias: Bool
     var qkLayerNorm: Bool
+    var sandwichNorm: Bool
     var position: PositionEmbedding
     var dropout: Dropout
     var fusions: KernelFusions
@@ -40,6 +41,9 @@ extension ConfigLoader {
     let qkvKey = r.has("model.add_qkv_bias") ? "model.add_qkv_bias" : "model.qkv_bias"
     let qkvBias = try r.bool(qkvKey, default: biases, record: r.has(qkvKey))
     let qkNorm = try r.bool("model.qk_layernorm", default: false, record: r.has("model.qk_layernorm"))
+    // Gemma 2's norms after attention and after the MLP; NeMo has no key for them.
+    let sandwich = try r.bool(
+      "megaplan.sandwich_norm", default: false, record: r.has("megaplan.sandwich_norm"))
     let fusions = KernelFusions(
       biasActivation: try r.bool("model.bias_activation_fusion", default: true),
       maskedSoftmax: try r.bool("model.masked_softmax_fusion", default: true),
@@ -47,7 +51,7 @@ extension ConfigLoader {
     return Architecture(
       queryGroups: groups, headDim: headDim, normalization: try readNormalization(&r),
       activation: try readActivation(&r), linearBiases: biases, qkvBias: qkvBias,
-      qkLayerNorm: qkNorm, position: try readPositionEmbedding(&r), dropout: try readDropout(&r),
+      qkLayerNorm: qkNorm, sandwichNorm: sandwich, position: try readPositionEmbedding(&r), dropout: try readDropout(&r),
       fusions: fusions)
   }
 

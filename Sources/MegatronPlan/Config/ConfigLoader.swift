@@ -17,10 +17,16 @@ public enum ConfigLoader {
       "normalization", "position_embedding_type", "bias", "num_query_groups", "num_moe_experts",
       "context_parallel_size", "kv_channels", "fp8", "encoder", "decoder", "use_flash_attention",
       "transformer_engine",
-      "mcore_gpt",
+      "mcore_gpt", "hidden_dropout", "attention_dropout", "ffn_dropout", "rotary_percentage",
+      "rotary_base", "add_qkv_bias", "qkv_bias", "qk_layernorm", "bias_activation_fusion",
+      "masked_softmax_fusion", "apply_rope_fusion", "transformer_block_type",
+      "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage",
+      "account_for_embedding_in_pipeline_split", "account_for_loss_in_pipeline_split",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
-    "megaplan": ["gpu", "vocab_size", "train_tokens", "zero_stage", "fused_attention"],
+    "megaplan": [
+      "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "train_tokens", "zero_stage", "fused_attention",
+    ],
   ]
 
   /// The largest size megaplan accepts for any count (layers, hidden, batch, GPUs…): far above any
@@ -88,7 +94,7 @@ public enum ConfigLoader {
       headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
       vocabulary: vocabulary, tiedEmbeddings: tied, normalization: arch.normalization,
       activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
-      qkLayerNorm: arch.qkLayerNorm, positionEmbedding: arch.position, dropout: arch.dropout,
+      qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm, positionEmbedding: arch.position, dropout: arch.dropout,
       fusions: arch.fusions, fusedAttention: fused)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
@@ -222,26 +228,61 @@ public enum ConfigLoader {
     return gpu
   }
 
-  /// Known tokenizer vocabularies (unpadded). GPT2BPETokenizer: 50,257 tokens (GPT-2's BPE).
-  static let tokenizerVocabularies: [String: Int] = ["gpt2bpetokenizer": 50_257]
+  /// Known tokenizer vocabularies (unpadded), by the name the config gives the tokenizer:
+  /// - Megatron `GPT2BPETokenizer`: 50,257 tokens (GPT-2's BPE).
+  /// - SentencePiece model files the NeMo launcher ships: `llama_tokenizer.model` under
+  ///   `${data_dir}/llama/` is Llama 2's tokenizer, 32,000 tokens (Llama 2 `config.json`
+  ///   `vocab_size`).
+  /// - Hugging Face tokenizer names (`library: huggingface`, `type: <repo>`): each model's
+  ///   `config.json` `vocab_size`.
+  static let tokenizerVocabularies: [String: Int] = [
+    "gpt2bpetokenizer": 50_257,
+    "llama_tokenizer.model": 32_000,
+    "meta-llama/llama-2-7b-hf": 32_000, "meta-llama/llama-2-70b-hf": 32_000,
+    "meta-llama/meta-llama-3-8b": 128_256, "meta-llama/meta-llama-3-70b": 128_256,
+    "meta-llama/llama-3.1-8b": 128_256, "meta-llama/llama-3.1-70b": 128_256,
+    "meta-llama/llama-3.1-405b": 128_256, "meta-llama/meta-llama-3.1-405b": 128_256,
+    "mistralai/mistral-7b-v0.1": 32_000, "google/gemma-2-9b": 256_000,
+    "qwen/qwen2.5-72b": 152_064, "nvidia/nemotron-4-340b-base": 256_000,
+  ]
 
-  /// `megaplan.vocab_size` (the padded vocabulary as used) or, without it, the tokenizer's
-  /// vocabulary padded up to a multiple of make_vocab_size_divisible_by × t, as Megatron's
-  /// `_vocab_size_with_padding` does.
+  /// The padded vocabulary: `megaplan.vocab_size` as given (already padded), or the unpadded
+  /// vocabulary — `megaplan.tokenizer_vocab_size`, or the tokenizer's, from
+  /// `tokenizerVocabularies` — padded up to a multiple of make_vocab_size_divisible_by × t, as
+  /// Megatron's `_vocab_size_with_padding` does.
   static func readVocabulary(_ r: inout KeyReader, tensor: Int) throws -> Int {
     if r.has("megaplan.vocab_size") { return try r.size("megaplan.vocab_size") }
-    let typeKey = "model.tokenizer.type"
-    let type = try r.optionalString(typeKey, record: true)
-    let library = try r.optionalString("model.tokenizer.library") ?? "megatron"
-    guard let type, library.lowercased() == "megatron",
-      let raw = tokenizerVocabularies[type.lowercased()]
-    else {
-      let what =
-        type.map { "tokenizer '\($0)' (library '\(library)')" }
-        ?? "the tokenizer (model.tokenizer.type is not set)"
-      throw r.error(
-        "cannot derive the vocabulary from \(what): set megaplan.vocab_size to the padded vocabulary size",
-        key: r.has(typeKey) ? typeKey : "megaplan.vocab_size")
+    let raw: Int
+    let source: String
+    if r.has("megaplan.tokenizer_vocab_size") {
+      raw = try r.size("megaplan.tokenizer_vocab_size")
+      source = "megaplan.tokenizer_vocab_size"
+    } else {
+      let typeKey = "model.tokenizer.type"
+      let type = try r.optionalString(typeKey, record: true)
+      let library = (try r.optionalString("model.tokenizer.library") ?? "megatron").lowercased()
+      // The SentencePiece model's file name; its folder is often `${data_dir}`, defined outside
+      // the file, so the name is read as written.
+      let modelFile = r.writtenText("model.tokenizer.model")
+      let name: String? =
+        switch library {
+        case "megatron", "huggingface": type
+        case "sentencepiece": modelFile.map { String($0.split(separator: "/").last ?? "") }
+        default: nil
+        }
+      guard let name, let known = tokenizerVocabularies[name.lowercased()] else {
+        let what =
+          name.map { "tokenizer '\($0)' (library '\(library)')" }
+          ?? "the tokenizer (model.tokenizer.type is not set)"
+        let key =
+          library == "sentencepiece" && r.has("model.tokenizer.model")
+          ? "model.tokenizer.model" : r.has(typeKey) ? typeKey : "model.tokenizer"
+        throw r.error(
+          "cannot derive the vocabulary from \(what): set megaplan.tokenizer_vocab_size to the tokenizer's vocabulary (megaplan pads it as Megatron does) or megaplan.vocab_size to the padded size",
+          key: key)
+      }
+      raw = known
+      source = "the \(library) tokenizer '\(name)' (\(known) tokens)"
     }
     let divisor = try r.size("model.make_vocab_size_divisible_by", default: 128)
     let multiple = divisor * tensor
@@ -249,7 +290,7 @@ public enum ConfigLoader {
     r.derived(
       "vocab_size", "\(padded)",
       why:
-        "\(type) has \(raw) tokens, padded to a multiple of make_vocab_size_divisible_by × t = \(multiple)"
+        "\(source): \(raw) padded to a multiple of make_vocab_size_divisible_by × t = \(multiple)"
     )
     return padded
   }

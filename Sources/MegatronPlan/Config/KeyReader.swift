@@ -20,6 +20,14 @@ struct KeyReader {
     }
   }
 
+  /// The text of a scalar as written, before interpolation (`${data_dir}/llama/x.model`): for
+  /// values whose unresolvable parts do not matter (the tokenizer file's name).
+  func writtenText(_ key: String) -> String? {
+    guard let node = document.node(at: document.parts(key)), case .scalar(let text, _) = node.kind
+    else { return nil }
+    return text
+  }
+
   /// Present with a non-null value (an interpolation that fails to resolve counts as present: reading
   /// it reports why).
   func has(_ key: String) -> Bool {

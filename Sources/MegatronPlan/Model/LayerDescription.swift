@@ -110,6 +110,7 @@ public struct LayerDescription: Sendable, Hashable {
         name: "projection", gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t)],
         saved: [SavedTensor("projection_input", e * tokens * qw / t)],
         parameters: .init(sharded: qw * h, replicated: bias * h)))
+    if m.sandwichNorm { ops.append(norm("post_attention_norm")) }
     ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
     ops.append(norm("pre_mlp_norm"))
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
@@ -125,6 +126,7 @@ public struct LayerDescription: Sendable, Hashable {
         name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t)],
         saved: [SavedTensor("fc2_input", e * tokens * f / t)],
         parameters: .init(sharded: f * h, replicated: bias * h)))
+    if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
     ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
     self.ops = ops
   }

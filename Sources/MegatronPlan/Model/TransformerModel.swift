@@ -37,6 +37,9 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// Layer norms on the queries and keys, per head, after the QKV projection (Megatron-Core
   /// `qk_layernorm`).
   public var qkLayerNorm: Bool
+  /// A second norm after attention and after the MLP, before each residual add ("sandwich"
+  /// norms: Gemma 2's `post_attention_layernorm` and `post_feedforward_layernorm`).
+  public var sandwichNorm: Bool
   public var positionEmbedding: PositionEmbedding
   public var dropout: Dropout
   public var fusions: KernelFusions
@@ -51,7 +54,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     ffnHidden: Int? = nil, sequenceLength: Int, maxPositionEmbeddings: Int? = nil,
     vocabulary: Int, tiedEmbeddings: Bool = true, normalization: Normalization = .layerNorm,
     activation: Activation = .gelu, linearBiases: Bool = true, qkvBias: Bool? = nil,
-    qkLayerNorm: Bool = false, positionEmbedding: PositionEmbedding = .learnedAbsolute,
+    qkLayerNorm: Bool = false, sandwichNorm: Bool = false, positionEmbedding: PositionEmbedding = .learnedAbsolute,
     dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
     fusedAttention: Bool = false
   ) {
@@ -70,6 +73,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.linearBiases = linearBiases
     self.qkvBias = qkvBias ?? linearBiases
     self.qkLayerNorm = qkLayerNorm
+    self.sandwichNorm = sandwichNorm
     self.positionEmbedding = positionEmbedding
     self.dropout = dropout
     self.fusions = fusions
