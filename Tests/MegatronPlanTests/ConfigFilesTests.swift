@@ -72,13 +72,26 @@ let gptFiles: [GPTFile] = [
 
 /// Files megaplan must refuse, with the key the one-line message names.
 let refusedFiles: [(String, String)] = [
-  ("nemo-launcher/llama/llama2_7b.yaml", "normalization 'rmsnorm'"),
-  ("nemo-launcher/llama/llama2_70b.yaml", "normalization 'rmsnorm'"),
   ("nemo-launcher/t5/220m.yaml", "model.encoder"), ("nemo-launcher/t5/3b.yaml", "model.encoder"),
   ("nemo-launcher/t5/11b.yaml", "model.encoder"), ("nemo-launcher/mt5/170m.yaml", "model.encoder"),
   ("nemo-launcher/mt5/390m.yaml", "model.encoder"), ("nemo-launcher/mt5/3b.yaml", "model.encoder"),
   ("nemo-launcher-2022/t5/220m.yaml", "model.encoder"),
   ("nemo-launcher-2022/t5/3b.yaml", "model.encoder"),
+]
+
+struct LlamaFile: CustomStringConvertible, Sendable {
+  var path: String
+  var layers: Int, hidden: Int, heads: Int, groups: Int, ffn: Int, vocab: Int, published: Int
+  var description: String { path }
+}
+
+let llamaFiles: [LlamaFile] = [
+  LlamaFile(
+    path: "nemo-launcher/llama/llama2_7b.yaml", layers: 32, hidden: 4096, heads: 32, groups: 32,
+    ffn: 11008, vocab: 32_000, published: 6_738_415_616),
+  LlamaFile(
+    path: "nemo-launcher/llama/llama2_70b.yaml", layers: 80, hidden: 8192, heads: 64, groups: 8,
+    ffn: 28672, vocab: 32_256, published: 68_976_648_192),
 ]
 
 func fixture(_ path: String) throws -> (text: String, file: String) {
@@ -89,7 +102,9 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
 }
 
 @Suite struct ConfigFilesTests {
-  @Test("25 fixtures: every file is read", arguments: gptFiles.map(\.path) + refusedFiles.map(\.0))
+  @Test(
+    "25 fixtures: every file is read",
+    arguments: gptFiles.map(\.path) + refusedFiles.map(\.0) + llamaFiles.map(\.path))
   func reads(_ path: String) throws {
     let (text, file) = try fixture(path)
     let doc = try ConfigDocument.parse(text, file: file)
@@ -117,7 +132,7 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
   }
 
   @Test(
-    "Llama 2 and T5/mT5 files are refused with one line naming the key",
+    "T5/mT5 files are refused with one line naming the key",
     arguments: refusedFiles.map(\.0))
   func refused(_ path: String) throws {
     let (text, file) = try fixture(path)
@@ -129,6 +144,28 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
       return e.message.contains(expected) && e.message.contains("not modeled yet")
         && e.location?.line ?? 0 > 0
     }
+  }
+
+  /// The launcher's Llama 2 files as written: shapes from the files; parameters counted by hand
+  /// from Llama 2's architecture (RMSNorm, SwiGLU, no biases, untied, 32,000-token vocabulary
+  /// padded to a multiple of 128·t): per layer h(a + 2g)d_h + a·d_h·h + 3hf + 2h, plus 2Vh and
+  /// the final norm h. With V = 32,000 these are Llama 2's published totals (7B: 6,738,415,616;
+  /// 70B: 68,976,648,192, Touvron et al. 2023 / the Hugging Face checkpoints); 70B at t = 4 pads V
+  /// to 32,256, adding 2·256·8,192.
+  @Test("Llama 2 launcher files estimate as written", arguments: llamaFiles)
+  func llama(_ f: LlamaFile) throws {
+    let (text, file) = try fixture(f.path)
+    let loaded = try ConfigLoader.load(try ConfigDocument.parse(text, file: file))
+    let m = loaded.run.model
+    #expect(m.normalization == .rmsNorm && m.activation == .swiglu && !m.linearBiases)
+    #expect(m.queryGroups == f.groups && m.vocabulary == f.vocab && !m.tiedEmbeddings)
+    #expect(m.dropout == .none && m.fusedAttention)
+    let h = f.hidden, dh = f.hidden / f.heads
+    let layer = h * (f.heads + 2 * f.groups) * dh + f.heads * dh * h + 3 * h * f.ffn + 2 * h
+    let total = f.layers * layer + 2 * f.vocab * h + h
+    #expect(Estimate(loaded.run).model.parameters == Double(total))
+    #expect(total == f.published + 2 * (f.vocab - 32_000) * h)
+    #expect(loaded.warnings.isEmpty, "spurious warnings: \(loaded.warnings)")
   }
 
   @Test("a misspelled key warns with a suggestion; NeMo's other keys stay silent")
@@ -186,7 +223,7 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
     }
   }
 
-  @Test("a tokenizer megaplan cannot read asks for megaplan.vocab_size")
+  @Test("a tokenizer megaplan cannot read asks for its vocabulary, pointing at the tokenizer")
   func vocabularyNeeded() throws {
     let text = """
       model:
@@ -203,7 +240,9 @@ func fixture(_ path: String) throws -> (text: String, file: String) {
     #expect {
       try ConfigLoader.load(try ConfigDocument.parse(text, file: "sp.yaml"))
     } throws: { error in
-      (error as? ConfigError)?.message.contains("set megaplan.vocab_size") == true
+      guard let e = error as? ConfigError else { return false }
+      return e.message.contains("set megaplan.tokenizer_vocab_size")
+        && e.message.contains("megaplan.vocab_size") && e.location?.line == 8
     }
   }
 }
