@@ -194,13 +194,16 @@ public struct StepTimeModel: Sendable {
     public var forward: Breakdown<SecondUnit>
     public var backward: Breakdown<SecondUnit>
     public var recompute: Seconds
+    /// One layer's parameters (from the same description), for the stage states.
+    public var layerParameters: LayerOp.Parameters
   }
 
   public func layerTimes() -> LayerTimes {
     let layer = self.layer
     let forward = layerForward(layer)
     return LayerTimes(
-      forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward))
+      forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward),
+      layerParameters: layer.parameters)
   }
 
   /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
@@ -210,7 +213,7 @@ public struct StepTimeModel: Sendable {
   public func layerTimes(reusing shared: LayerTimes) -> LayerTimes {
     LayerTimes(
       forward: shared.forward, backward: shared.backward,
-      recompute: layerRecompute(forward: shared.forward))
+      recompute: layerRecompute(forward: shared.forward), layerParameters: shared.layerParameters)
   }
 
   /// Compute time of stage `i` for the whole iteration (all m microbatches), split as
@@ -309,11 +312,12 @@ public struct StepTimeModel: Sendable {
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first, the last, or with
     // an uneven split a middle one).
-    var maxParams = ParameterCount.perGPU(model, layout, stage: 0).total
-    if p > 1 { maxParams = max(maxParams, ParameterCount.perGPU(model, layout, stage: p - 1).total) }
-    if p > 2 && !layout.split.isEven {
-      maxParams = max(maxParams, ParameterCount.perGPU(model, layout, stage: 1).total)
+    func params(_ i: Int) -> Parameters {
+      ParameterCount.perGPU(model, layout, stage: i, layer: lt.layerParameters).total
     }
+    var maxParams = params(0)
+    if p > 1 { maxParams = max(maxParams, params(p - 1)) }
+    if p > 2 && !layout.split.isEven { maxParams = max(maxParams, params(1)) }
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
     var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
     if overlapGradientReduction {

@@ -43,7 +43,14 @@ public enum ParameterCount {
   public static func perGPU(_ m: TransformerModel, _ layout: Layout, stage: Int) -> Breakdown<
     ParameterUnit
   > {
-    let (sharded, replicated) = layer(m)
+    perGPU(m, layout, stage: stage, layer: LayerDescription(m, .whole(sequences: 1)).parameters)
+  }
+
+  /// `perGPU` given one layer's parameters when the caller already has them.
+  public static func perGPU(
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layer: LayerOp.Parameters
+  ) -> Breakdown<ParameterUnit> {
+    let sharded = layer.sharded, replicated = layer.replicated
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let layersHere = Double(layout.layers(onStage: stage, of: m))
