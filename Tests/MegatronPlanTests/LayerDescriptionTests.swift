@@ -27,7 +27,9 @@ import Testing
   }
 
   static func layout(sp: Bool = false, _ r: Recompute = .none) -> Layout {
-    Layout(tensor: t, pipeline: 1, data: 1, microBatch: b, globalBatch: b, sequenceParallel: sp, recompute: r)
+    Layout(
+      tensor: t, pipeline: 1, data: 1, microBatch: b, globalBatch: b, sequenceParallel: sp,
+      recompute: r)
   }
 
   static func saved(_ m: TransformerModel, _ l: Layout) -> Double {
@@ -52,7 +54,8 @@ import Testing
       Self.saved(Self.llama(), Self.layout(.selective))
         == Double(replicated + sharded - 4 * Self.a * sb / t))
     #expect(
-      Self.saved(Self.llama(), Self.layout(.full(method: .uniform, layers: 1))) == Double(2 * sb * h))
+      Self.saved(Self.llama(), Self.layout(.full(method: .uniform, layers: 1)))
+        == Double(2 * sb * h))
   }
 
   @Test("unfused grouped-query attention saves K and V repeated to a heads; selective keeps g")
@@ -192,7 +195,9 @@ import Testing
     #expect(bloom.problem(layers: 70, stages: 12, virtual: 1) == nil)
     // First stage 2, last 2, the other 28 over 7 middle stages: 4 each.
     let mc = PipelineSplit(firstStageLayers: 2, lastStageLayers: 2)
-    #expect((0..<9).map { mc.layers(onStage: $0, of: 32, stages: 9) } == [2] + Array(repeating: 4, count: 7) + [2])
+    #expect(
+      (0..<9).map { mc.layers(onStage: $0, of: 32, stages: 9) } == [2]
+        + Array(repeating: 4, count: 7) + [2])
     #expect(mc.problem(layers: 33, stages: 9, virtual: 1) != nil)
     // Parameters follow the split: stage 1 of the BLOOM split holds 6 layers' weights.
     let m = TransformerModel(

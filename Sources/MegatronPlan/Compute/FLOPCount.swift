@@ -54,7 +54,9 @@ public enum FLOPCount {
       return recomputedFraction(m, layout, stage: 0)
     }
     var rerun = 0.0
-    for i in 0..<p { rerun += Double(ActivationMemory.chunkPlan(m, layout, stage: i).recomputedLayers) * v }
+    for i in 0..<p {
+      rerun += Double(ActivationMemory.chunkPlan(m, layout, stage: i).recomputedLayers) * v
+    }
     return rerun / Double(m.layers)
   }
 

@@ -12,6 +12,7 @@ extension ConfigLoader {
     var qkvBias: Bool
     var qkLayerNorm: Bool
     var sandwichNorm: Bool
+    var embeddingNorm: Bool
     var position: PositionEmbedding
     var dropout: Dropout
     var fusions: KernelFusions
@@ -21,7 +22,8 @@ extension ConfigLoader {
     -> Architecture
   {
     let groups = try r.size(
-      "model.num_query_groups", default: heads, why: "null: multi-head attention, one group per head")
+      "model.num_query_groups", default: heads,
+      why: "null: multi-head attention, one group per head")
     let headDim: Int
     if r.has("model.kv_channels") {
       headDim = try r.size("model.kv_channels")
@@ -40,10 +42,14 @@ extension ConfigLoader {
     // `add_qkv_bias`, older NeMo `qkv_bias`).
     let qkvKey = r.has("model.add_qkv_bias") ? "model.add_qkv_bias" : "model.qkv_bias"
     let qkvBias = try r.bool(qkvKey, default: biases, record: r.has(qkvKey))
-    let qkNorm = try r.bool("model.qk_layernorm", default: false, record: r.has("model.qk_layernorm"))
+    let qkNorm = try r.bool(
+      "model.qk_layernorm", default: false, record: r.has("model.qk_layernorm"))
     // Gemma 2's norms after attention and after the MLP; NeMo has no key for them.
     let sandwich = try r.bool(
       "megaplan.sandwich_norm", default: false, record: r.has("megaplan.sandwich_norm"))
+    // BLOOM's norm after the word embedding (Megatron-DeepSpeed `--embed-layernorm`).
+    let embeddingNorm = try r.bool(
+      "megaplan.embedding_norm", default: false, record: r.has("megaplan.embedding_norm"))
     let fusions = KernelFusions(
       biasActivation: try r.bool("model.bias_activation_fusion", default: true),
       maskedSoftmax: try r.bool("model.masked_softmax_fusion", default: true),
@@ -51,7 +57,9 @@ extension ConfigLoader {
     return Architecture(
       queryGroups: groups, headDim: headDim, normalization: try readNormalization(&r),
       activation: try readActivation(&r), linearBiases: biases, qkvBias: qkvBias,
-      qkLayerNorm: qkNorm, sandwichNorm: sandwich, position: try readPositionEmbedding(&r), dropout: try readDropout(&r),
+      qkLayerNorm: qkNorm, sandwichNorm: sandwich,
+      embeddingNorm: embeddingNorm, position: try readPositionEmbedding(&r),
+      dropout: try readDropout(&r),
       fusions: fusions)
   }
 
@@ -173,7 +181,10 @@ extension ConfigLoader {
     }
     if let experts = try r.optionalInt("model.num_moe_experts"), experts > 1 {
       found.append(
-        ("model.num_moe_experts", "mixture of experts (num_moe_experts \(experts)) is not modeled yet"))
+        (
+          "model.num_moe_experts",
+          "mixture of experts (num_moe_experts \(experts)) is not modeled yet"
+        ))
     }
     if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
       found.append(
@@ -187,7 +198,10 @@ extension ConfigLoader {
     }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
-        ("megaplan.zero_stage", "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)"))
+        (
+          "megaplan.zero_stage",
+          "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)"
+        ))
     }
     if let block = try r.optionalString("model.transformer_block_type"),
       block.lowercased() != "pre_ln"

@@ -25,7 +25,8 @@ public enum ConfigLoader {
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
-      "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "train_tokens", "zero_stage", "fused_attention",
+      "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm",
+      "train_tokens", "zero_stage", "fused_attention",
     ],
   ]
 
@@ -94,7 +95,8 @@ public enum ConfigLoader {
       headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
       vocabulary: vocabulary, tiedEmbeddings: tied, normalization: arch.normalization,
       activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
-      qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm, positionEmbedding: arch.position, dropout: arch.dropout,
+      qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm,
+      embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
       fusions: arch.fusions, fusedAttention: fused)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,

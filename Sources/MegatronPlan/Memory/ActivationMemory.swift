@@ -135,7 +135,7 @@ public enum ActivationMemory {
   /// - `recompute_working_set`: with full recompute, the layers rebuilt from one checkpoint for
   ///   one microbatch during backward (a group of k with `uniform`, one layer with `block`).
   /// - `embedding_dropout_mask` (first stage, with hidden dropout on): sbh per microbatch in
-  ///   flight (K22 §4.3), /t with SP.
+  ///   flight (K22 §4.3), /t with SP; `embedding_norm_input` 2sbh likewise with an embedding norm.
   /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
   ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
   ///   its forward and backward there.
@@ -160,6 +160,12 @@ public enum ActivationMemory {
     if i == 0 && m.dropout.hidden > 0 {
       out.add(
         "embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
+    }
+    if i == 0 && m.embeddingNorm {
+      // The embedding norm saves its input, 2sbh per microbatch in flight (/t with SP).
+      out.add(
+        "embedding_norm_input",
+        Bytes(e * s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == layout.pipeline - 1 {
       let n = Double(schedule.outputMicrobatchesInFlight)

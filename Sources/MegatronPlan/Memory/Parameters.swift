@@ -15,7 +15,8 @@ public enum ParameterCount {
     return (p.sharded, p.replicated)
   }
 
-  /// The final norm's weights: h for RMSNorm, 2h for LayerNorm.
+  /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
+  /// for LayerNorm.
   static func finalNorm(_ m: TransformerModel) -> Double {
     Double(m.normalization.parametersPerFeature * m.hidden)
   }
@@ -27,6 +28,7 @@ public enum ParameterCount {
     var b = Breakdown<ParameterUnit>()
     b.add("transformer_layers", Parameters(Double(m.layers) * (sharded + replicated)))
     b.add("word_embedding", Parameters(V * h))
+    if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
     if m.learnedPositionEmbeddings {
       b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
     }
@@ -58,6 +60,7 @@ public enum ParameterCount {
     b.add("transformer_layers", Parameters(layersHere * (sharded / t + replicated)))
     if stage == 0 {
       b.add("word_embedding", Parameters(V * h / t))
+      if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
       if m.learnedPositionEmbeddings {
         b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
       }

@@ -40,6 +40,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// A second norm after attention and after the MLP, before each residual add ("sandwich"
   /// norms: Gemma 2's `post_attention_layernorm` and `post_feedforward_layernorm`).
   public var sandwichNorm: Bool
+  /// A norm right after the word embedding (BLOOM: Megatron-DeepSpeed `--embed-layernorm`).
+  public var embeddingNorm: Bool
   public var positionEmbedding: PositionEmbedding
   public var dropout: Dropout
   public var fusions: KernelFusions
@@ -54,7 +56,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     ffnHidden: Int? = nil, sequenceLength: Int, maxPositionEmbeddings: Int? = nil,
     vocabulary: Int, tiedEmbeddings: Bool = true, normalization: Normalization = .layerNorm,
     activation: Activation = .gelu, linearBiases: Bool = true, qkvBias: Bool? = nil,
-    qkLayerNorm: Bool = false, sandwichNorm: Bool = false, positionEmbedding: PositionEmbedding = .learnedAbsolute,
+    qkLayerNorm: Bool = false, sandwichNorm: Bool = false, embeddingNorm: Bool = false,
+    positionEmbedding: PositionEmbedding = .learnedAbsolute,
     dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
     fusedAttention: Bool = false
   ) {
@@ -74,6 +77,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.qkvBias = qkvBias ?? linearBiases
     self.qkLayerNorm = qkLayerNorm
     self.sandwichNorm = sandwichNorm
+    self.embeddingNorm = embeddingNorm
     self.positionEmbedding = positionEmbedding
     self.dropout = dropout
     self.fusions = fusions

@@ -50,7 +50,9 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
   /// The most layers any stage holds.
   public func maxLayersPerStage(of layers: Int, stages p: Int) -> Int {
     guard p > 1 else { return layers }
-    var most = max(self.layers(onStage: 0, of: layers, stages: p), self.layers(onStage: p - 1, of: layers, stages: p))
+    var most = max(
+      self.layers(onStage: 0, of: layers, stages: p),
+      self.layers(onStage: p - 1, of: layers, stages: p))
     if p > 2 { most = max(most, self.layers(onStage: 1, of: layers, stages: p)) }
     return most
   }
@@ -81,7 +83,8 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
     } else {
       for (name, n) in [("first", firstStageLayers), ("last", lastStageLayers)] {
         if let n, n < 0 || n > layers {
-          return "the \(name) pipeline stage's \(n) layers are not between 0 and num_layers \(layers)"
+          return
+            "the \(name) pipeline stage's \(n) layers are not between 0 and num_layers \(layers)"
         }
       }
       let middle = p - (firstStageLayers == nil ? 0 : 1) - (lastStageLayers == nil ? 0 : 1)
