@@ -86,6 +86,8 @@ import Testing
         "model.tensor_model_parallel_size", "model.pipeline_model_parallel_size",
         // --vocab-file/--merge-file without --tokenizer-type: GPT-2 BPE.
         "model.share_embeddings_and_output_weights", "model.tokenizer.type", "model.optim.name",
+        // Megatron-LM fuses rotary unless --no-rope-fusion (arguments.py: store_false).
+        "model.apply_rope_fusion",
         "trainer.num_nodes", "trainer.devices",
         "trainer.precision", "megaplan.train_tokens",
       ])

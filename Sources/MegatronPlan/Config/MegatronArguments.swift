@@ -8,7 +8,9 @@ public enum MegatronArguments {
   public static let maxBytes = 16 << 20
 
   /// The Megatron flags megaplan maps, with the NeMo key each becomes (for docs and tests).
-  public static let mappedFlags: [(flag: String, key: String)] = [
+  public static let mappedFlags: [(flag: String, key: String)] = coreFlags + architectureFlags
+
+  static let coreFlags: [(flag: String, key: String)] = [
     ("--num-layers", "model.num_layers"),
     ("--hidden-size", "model.hidden_size"),
     ("--ffn-hidden-size", "model.ffn_hidden_size"),
@@ -168,12 +170,16 @@ struct Mapper {
           name = ShellReader.text(flagElements)
           value = Array(token[(eq + 1)...])
         }
-        if MegatronArguments.valueFlags.contains(name) {
+        if MegatronArguments.valueFlags.contains(name)
+          || MegatronArguments.architectureValueFlags.contains(name)
+        {
           if value == nil, k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
             value = tokens[k]
             k += 1
           }
-        } else if !MegatronArguments.switchFlags.contains(name) {
+        } else if !MegatronArguments.switchFlags.contains(name)
+          && !MegatronArguments.architectureSwitchFlags.contains(name)
+        {
           continue
         }
         if first == nil { first = reader.location(of: flagElements) }
@@ -334,6 +340,7 @@ struct Mapper {
       set(["model", "optim", "name"], "fused_adam", at: defaultLocation, key: defaultLocation)
     }
     setSwitch("--overlap-grad-reduce", ["model", "optim", "overlap_grad_sync"], "true")
+    try architecture()
 
     try gpuCount(gpus: gpus)
     try precision()

@@ -1,0 +1,108 @@
+/// The Megatron-LM (and Megatron-DeepSpeed) flags that shape a dense decoder layer beyond GPT-3:
+/// each becomes the NeMo key `ConfigLoader` reads. Defaults are Megatron-LM's
+/// (`megatron/training/arguments.py`): dropout 0.1/0.1, fused kernels on (the `--no-…-fusion`
+/// flags are `store_false`).
+extension MegatronArguments {
+  static let architectureFlags: [(flag: String, key: String)] = [
+    ("--disable-bias-linear", "model.bias"),
+    ("--add-qkv-bias", "model.add_qkv_bias"),
+    ("--qk-layernorm", "model.qk_layernorm"),
+    ("--kv-channels", "model.kv_channels"),
+    ("--rotary-percent", "model.rotary_percentage"),
+    ("--rotary-base", "model.rotary_base"),
+    ("--hidden-dropout", "model.hidden_dropout"),
+    ("--attention-dropout", "model.attention_dropout"),
+    ("--squared-relu", "model.activation"),
+    ("--apply-layernorm-1p", "model.normalization"),
+    ("--no-bias-gelu-fusion", "model.bias_activation_fusion"),
+    ("--no-bias-swiglu-fusion", "model.bias_activation_fusion"),
+    ("--no-masked-softmax-fusion", "model.masked_softmax_fusion"),
+    ("--no-rope-fusion", "model.apply_rope_fusion"),
+    ("--decoder-first-pipeline-num-layers", "model.num_layers_in_first_pipeline_stage"),
+    ("--decoder-last-pipeline-num-layers", "model.num_layers_in_last_pipeline_stage"),
+    ("--account-for-embedding-in-pipeline-split", "model.account_for_embedding_in_pipeline_split"),
+    ("--account-for-loss-in-pipeline-split", "model.account_for_loss_in_pipeline_split"),
+    ("--pp-partition-method", "model.account_for_embedding_in_pipeline_split"),
+    ("--embed-layernorm", "megaplan.embedding_norm"),
+    ("--pad-vocab-size-to", "megaplan.vocab_size"),
+  ]
+
+  static let architectureValueFlags: Set<String> = [
+    "--kv-channels", "--rotary-percent", "--rotary-base", "--hidden-dropout", "--attention-dropout",
+    "--decoder-first-pipeline-num-layers", "--decoder-last-pipeline-num-layers",
+    "--pp-partition-method", "--pad-vocab-size-to",
+  ]
+
+  static let architectureSwitchFlags: Set<String> = [
+    "--disable-bias-linear", "--add-qkv-bias", "--qk-layernorm", "--squared-relu",
+    "--apply-layernorm-1p", "--no-bias-gelu-fusion", "--no-bias-swiglu-fusion",
+    "--no-masked-softmax-fusion", "--no-rope-fusion", "--account-for-embedding-in-pipeline-split",
+    "--account-for-loss-in-pipeline-split", "--embed-layernorm",
+  ]
+}
+
+extension Mapper {
+  /// Architecture flags into NeMo keys.
+  mutating func architecture() throws {
+    setSwitch("--disable-bias-linear", ["model", "bias"], "false")
+    setSwitch("--add-qkv-bias", ["model", "add_qkv_bias"], "true")
+    setSwitch("--qk-layernorm", ["model", "qk_layernorm"], "true")
+    try copy("--kv-channels", to: ["model", "kv_channels"], integer: true)
+    // `--rotary-percent` and the base are numbers; the loader checks their range.
+    try copy("--rotary-percent", to: ["model", "rotary_percentage"], integer: false)
+    try copy("--rotary-base", to: ["model", "rotary_base"], integer: false)
+    // Megatron-LM's dropout defaults are 0.1 each, as NeMo's: absent flags keep the loader's.
+    try copy("--hidden-dropout", to: ["model", "hidden_dropout"], integer: false)
+    try copy("--attention-dropout", to: ["model", "attention_dropout"], integer: false)
+    setSwitch("--squared-relu", ["model", "activation"], "squared-relu")
+    setSwitch("--apply-layernorm-1p", ["model", "normalization"], "layernorm1p")
+    setSwitch("--no-bias-gelu-fusion", ["model", "bias_activation_fusion"], "false")
+    setSwitch("--no-bias-swiglu-fusion", ["model", "bias_activation_fusion"], "false")
+    setSwitch("--no-masked-softmax-fusion", ["model", "masked_softmax_fusion"], "false")
+    // Megatron-LM fuses rotary unless `--no-rope-fusion` (NeMo's default is unfused).
+    if let location = flagLocation("--no-rope-fusion") {
+      set(["model", "apply_rope_fusion"], "false", at: location, key: location)
+    } else {
+      set(["model", "apply_rope_fusion"], "true", at: defaultLocation, key: defaultLocation)
+    }
+    try copy(
+      "--decoder-first-pipeline-num-layers", to: ["model", "num_layers_in_first_pipeline_stage"],
+      integer: true)
+    try copy(
+      "--decoder-last-pipeline-num-layers", to: ["model", "num_layers_in_last_pipeline_stage"],
+      integer: true)
+    setSwitch(
+      "--account-for-embedding-in-pipeline-split",
+      ["model", "account_for_embedding_in_pipeline_split"], "true")
+    setSwitch(
+      "--account-for-loss-in-pipeline-split", ["model", "account_for_loss_in_pipeline_split"],
+      "true")
+    try partitionMethod()
+    setSwitch("--embed-layernorm", ["megaplan", "embedding_norm"], "true")
+    try copy("--pad-vocab-size-to", to: ["megaplan", "vocab_size"], integer: true)
+  }
+
+  /// Megatron-DeepSpeed's `--pp-partition-method`: `type:transformer` balances transformer
+  /// layers (Megatron's even split); `type:transformer|embedding` also counts the input and the
+  /// tied output embedding as one part each (BLOOM), which is Megatron-Core's split with the
+  /// embedding and the loss counted as layers. Other methods (`parameters`, `uniform`) balance
+  /// what megaplan does not model and are refused.
+  mutating func partitionMethod() throws {
+    let key = "model.account_for_embedding_in_pipeline_split"
+    guard let (text, location, keyLocation) = try value("--pp-partition-method", key: key)
+    else { return }
+    let method = text.lowercased().filter { $0 != " " && $0 != "'" && $0 != "\"" }
+    switch method {
+    case "type:transformer": return
+    case "type:transformer|embedding", "type:embedding|transformer":
+      set(
+        ["model", "account_for_embedding_in_pipeline_split"], "true", at: location, key: keyLocation
+      )
+      set(["model", "account_for_loss_in_pipeline_split"], "true", at: location, key: keyLocation)
+    default:
+      throw ConfigError(
+        "--pp-partition-method '\(text)' is not modeled; megaplan models type:transformer (an even split) and type:transformer|embedding",
+        key: key, at: location)
+    }
+  }
+}
