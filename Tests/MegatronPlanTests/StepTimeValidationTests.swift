@@ -14,6 +14,18 @@ import Testing
     #expect(mean <= 0.03, "mean |error| \(mean)")
   }
 
+  /// Issue 11's target for the modern development runs (published-modern-dev.json, encoded in
+  /// `PublishedRun.modern` with their source): mean |error| ≤ 8 %, max ≤ 15 %.
+  @Test("modern H100 FP8 runs (Megatron-Bridge): mean |error| ≤ 8 %, max ≤ 15 %")
+  func modern() {
+    let results = PublishedRun.modern.map { Validation.predict($0) }
+    for r in results {
+      #expect(abs(r.error) <= 0.15, "\(r.name): published \(r.published), predicted \(r.predicted)")
+    }
+    let mean = results.map { abs($0.error) }.reduce(0, +) / Double(max(1, results.count))
+    #expect(mean <= 0.08, "mean |error| \(mean)")
+  }
+
   @Test("K22 Table 4 per-layer forward and backward times within 10 %")
   func table4() {
     for l in Validation.table4() {

@@ -38,12 +38,20 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// Adam (grad read 4, fp32 master read/write 8, two moments read/write 16), master → 16-bit
   /// copy (read 4, write 2), zeroing the grad buffer 4 = 46. fp32 training skips the copy: 40.
   public var optimizerBytesPerParameter: Double
+  /// Fraction of the dense FP8 peak a large FP8 GEMM of a tensor-parallel shard sustains
+  /// (Transformer Engine's cuBLASLt FP8 GEMMs). Unused on GPUs without FP8.
+  public var fp8GEMMEfficiency: Double
+  /// Fraction of the forward tensor-parallel collectives hidden behind GEMMs when Megatron-Core
+  /// overlaps them (`tp_comm_overlap`, Transformer Engine userbuffers); without the switch the
+  /// forward collectives are exposed, as in 2021–2022 Megatron-LM.
+  public var forwardTPOverlap: Double
 
   public init(
     gemmEfficiency: Double, gemmFixedSeconds: Double, attentionGEMMEfficiency: Double,
     hbmEfficiency: Double, elementwiseBackwardFactor: Double, nvlinkEfficiency: Double,
     interNodeEfficiency: Double, nvlinkLatencySeconds: Double, interNodeLatencySeconds: Double,
-    backwardTPOverlap: Double, optimizerBytesPerParameter: Double
+    backwardTPOverlap: Double, optimizerBytesPerParameter: Double, fp8GEMMEfficiency: Double = 0,
+    forwardTPOverlap: Double = 0.9
   ) {
     self.gemmEfficiency = gemmEfficiency
     self.gemmFixedSeconds = gemmFixedSeconds
@@ -56,6 +64,18 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     self.interNodeLatencySeconds = interNodeLatencySeconds
     self.backwardTPOverlap = backwardTPOverlap
     self.optimizerBytesPerParameter = optimizerBytesPerParameter
+    self.fp8GEMMEfficiency = fp8GEMMEfficiency
+    self.forwardTPOverlap = forwardTPOverlap
+  }
+
+  /// The constants for a GPU generation: Ampere's are fitted (`standard`); Hopper's and
+  /// Blackwell's are set from public measurements of those GPUs (`hopper`), since no H100
+  /// measurement of megaplan's own harness is recorded yet.
+  public static func forGeneration(_ generation: GPU.Generation) -> PerformanceConstants {
+    switch generation {
+    case .ampere: .standard
+    case .hopper, .blackwell: .hopper
+    }
   }
 
   /// The constants megaplan uses: fitted once, together, to the development runs of reference §6
@@ -83,5 +103,34 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     interNodeLatencySeconds: 20e-6,
     backwardTPOverlap: 0.9,
     optimizerBytesPerParameter: 46
+  )
+
+  /// Hopper (and, until measured, Blackwell, with its own peaks and bandwidths — the efficiencies
+  /// are fractions of those): the A100 fit's memory-bound, overlap and network constants, with
+  /// what differs on Hopper set from public measurements rather than fitted to a published run:
+  /// - GEMMs at 75 % of the 16-bit peak and FP8 GEMMs at 65 % of the FP8 peak: cuBLASLt on H100
+  ///   SXM sustains about 700–780 TFLOP/s BF16 and 1,200–1,400 TFLOP/s FP8 on GEMMs of a few
+  ///   thousand per side (NVIDIA Transformer Engine and cuBLAS benchmark posts);
+  /// - the fixed cost per GEMM scaled from A100's 80 µs by the peak ratio 312/989 (a wave's tail
+  ///   lasts as long as a wave, which is shorter in proportion to the throughput): 25 µs;
+  /// - fused (flash) attention at 45 % of peak: cuDNN/FlashAttention-2 forward on H100 at head
+  ///   size 128 runs at 400–500 TFLOP/s (FlashAttention-3 paper, Fig. 5 baselines);
+  /// - NCCL over NVLink 4 at 80 % of 450 GB/s (nccl-tests all-reduce bus bandwidth ≈ 360 GB/s on
+  ///   DGX H100).
+  /// docs/validation.md records how this set reproduces the published H100 runs.
+  public static let hopper = PerformanceConstants(
+    gemmEfficiency: 0.75,
+    gemmFixedSeconds: 25e-6,
+    attentionGEMMEfficiency: 0.45,
+    hbmEfficiency: 0.90,
+    elementwiseBackwardFactor: 2.0,
+    nvlinkEfficiency: 0.80,
+    interNodeEfficiency: 0.50,
+    nvlinkLatencySeconds: 10e-6,
+    interNodeLatencySeconds: 20e-6,
+    backwardTPOverlap: 0.9,
+    optimizerBytesPerParameter: 46,
+    fp8GEMMEfficiency: 0.65,
+    forwardTPOverlap: 0.9
   )
 }

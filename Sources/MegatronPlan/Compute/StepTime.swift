@@ -9,20 +9,26 @@ public struct StepTimeModel: Sendable {
   public var precision: Precision
   public var gpu: GPU
   public var constants: PerformanceConstants
+  /// What the software overlaps (`Overlap`: Megatron-Core's switches).
+  public var overlap: Overlap
   /// Overlap the data-parallel gradient reduction with backward (NeMo `optim.overlap_grad_sync`,
   /// Megatron `--overlap-grad-reduce`).
-  public var overlapGradientReduction: Bool
+  public var overlapGradientReduction: Bool {
+    get { overlap.gradientReduction }
+    set { overlap.gradientReduction = newValue }
+  }
 
   public init(
     model: TransformerModel, layout: Layout, precision: Precision, gpu: GPU,
-    constants: PerformanceConstants = .standard, overlapGradientReduction: Bool = false
+    constants: PerformanceConstants = .standard, overlapGradientReduction: Bool = false,
+    overlap: Overlap? = nil
   ) {
     self.model = model
     self.layout = layout
     self.precision = precision
     self.gpu = gpu
     self.constants = constants
-    self.overlapGradientReduction = overlapGradientReduction
+    self.overlap = overlap ?? Overlap(gradientReduction: overlapGradientReduction)
   }
 
   var peak: FLOPsPerSecond { gpu.peak(for: precision) }
@@ -36,6 +42,19 @@ public struct StepTimeModel: Sendable {
     flops / (peak * efficiency) + Seconds(constants.gemmFixedSeconds)
   }
 
+  /// One GEMM of the layer description: FP8 GEMMs at the FP8 peak × `fp8GEMMEfficiency` (on a
+  /// GPU without FP8 they run at the 16-bit rate), weight GEMMs at `gemmEfficiency`, attention
+  /// GEMMs at `attentionGEMMEfficiency` of their peak.
+  func time(of g: GEMMShape) -> Seconds {
+    let efficiency =
+      g.kind == .attention ? constants.attentionGEMMEfficiency : constants.gemmEfficiency
+    if g.fp8, let peak8 = gpu.peak8 {
+      let scaled = g.kind == .attention ? efficiency : constants.fp8GEMMEfficiency
+      return g.executedFLOPs / (peak8 * scaled) + Seconds(constants.gemmFixedSeconds)
+    }
+    return gemm(g.executedFLOPs, efficiency: efficiency)
+  }
+
   /// Streaming `bytes` through HBM.
   func memoryBound(_ bytes: Double) -> Seconds {
     Bytes(bytes) / (gpu.hbm * constants.hbmEfficiency)
@@ -47,7 +66,8 @@ public struct StepTimeModel: Sendable {
   /// k × the per-GPU HCA bandwidth (at most NVLink's).
   func link(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
     let nvlink = gpu.nvlinkPerDirection * constants.nvlinkEfficiency
-    if size * stride <= gpu.gpusPerNode {
+    // Placement follows the NVLink domain (8 GPUs of a DGX node, 72 of an NVL72 rack).
+    if size * stride <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) {
       return (nvlink, Seconds(constants.nvlinkLatencySeconds))
     }
     let perNode = max(1, min(size, gpu.gpusPerNode / max(1, stride)))
@@ -84,7 +104,7 @@ public struct StepTimeModel: Sendable {
     var weightGEMMs = Seconds.zero
     var elementwise = 0.0
     for op in layer.ops where op.name != "attention_core" {
-      for g in op.gemms { weightGEMMs += gemm(g.flops, efficiency: constants.gemmEfficiency) }
+      for g in op.gemms { weightGEMMs += time(of: g) }
       // Memory-bound kernels outside the attention core: norms (read + write), bias-dropout-
       // adds (read input and residual, write output and a 1-byte mask), the activation (reads
       // fc1's output, writes f), rotary and QK norms where present.
@@ -93,7 +113,10 @@ public struct StepTimeModel: Sendable {
     out.add("gemm", weightGEMMs)
     out.add("attention_core", attentionCoreForward(layer))
     out.add("elementwise", memoryBound(elementwise))
-    out.add("tensor_parallel_comm", tensorParallelComm())
+    // Megatron-Core's `tp_comm_overlap` hides most of the forward collectives behind the GEMMs;
+    // 2021–2022 Megatron-LM exposed them.
+    let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
+    out.add("tensor_parallel_comm", tensorParallelComm() * (1 - hidden))
     return out
   }
 
@@ -103,7 +126,7 @@ public struct StepTimeModel: Sendable {
   func attentionCoreForward(_ layer: LayerDescription) -> Seconds {
     guard let core = layer.op("attention_core") else { return .zero }
     var time = Seconds.zero
-    for g in core.gemms { time += gemm(g.flops, efficiency: constants.attentionGEMMEfficiency) }
+    for g in core.gemms { time += self.time(of: g) }
     return time + memoryBound(core.elementwiseBytes)
   }
 
@@ -132,7 +155,7 @@ public struct StepTimeModel: Sendable {
     out.add("gemm", fwd["gemm"] * 2)
     out.add("attention_core", attentionCoreBackward(layer))
     out.add("elementwise", fwd["elementwise"] * constants.elementwiseBackwardFactor)
-    var comm = fwd["tensor_parallel_comm"]
+    var comm = tensorParallelComm()
     if layout.effectiveSequenceParallel {
       // With sequence parallelism the column-parallel GEMMs (QKV, fc1) keep only their
       // sequence-sharded input, so backward all-gathers it again for the weight gradient
@@ -262,34 +285,66 @@ public struct StepTimeModel: Sendable {
     if !layout.effectiveSequenceParallel && layout.tensor > 1 {
       message += gatherOrScatter(bytes, n: layout.tensor, stride: 1)
     }
-    return message * Double(2 * layout.microbatches * layout.virtualStages)
+    let total = message * Double(2 * layout.microbatches * layout.virtualStages)
+    // `overlap_p2p_comm` (interleaved schedule) runs the sends and receives beside compute.
+    if overlap.pipelineP2P && layout.interleaved { return total * (1 - constants.forwardTPOverlap) }
+    return total
   }
 
-  /// Data-parallel gradient reduction for the most loaded stage's parameters: an all-reduce of
-  /// the fp32 main gradients (4 bytes per parameter), or with the distributed optimizer a
-  /// reduce-scatter of them and an all-gather of the updated 16-bit weights. Tied embeddings with
-  /// p > 1 add the all-reduce of the embedding gradient between the first and last stage.
-  /// DP ranks are t apart.
-  public func dataParallelComm(parameters: Parameters, embeddingParameters: Parameters) -> Seconds {
+  /// Data-parallel gradient reduction for the most loaded stage's parameters, as two parts
+  /// (reduce, gather): an all-reduce of the fp32 main gradients (4 bytes per parameter), or with
+  /// the distributed optimizer a reduce-scatter of them and an all-gather of the updated weights
+  /// (16-bit, or 1 byte with FP8 primary weights). Tied embeddings with p > 1 add the all-reduce
+  /// of the embedding gradient between the first and last stage. DP ranks are t apart.
+  /// With full sharding (FSDP) the gradients are reduce-scattered per microbatch in
+  /// `fullyShardedComm` instead and nothing is left here but the embedding all-reduce.
+  public func dataParallelComm(parameters: Parameters, embeddingParameters: Parameters) -> (
+    reduce: Seconds, gather: Seconds
+  ) {
     let d = layout.data
     let gradBytes = 4 * parameters.value
-    var time: Seconds
-    if layout.distributedOptimizer {
-      time =
-        gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
-        + gatherOrScatter(precision.weightBytes * parameters.value, n: d, stride: layout.tensor)
+    var reduce = Seconds.zero
+    var gather = Seconds.zero
+    if layout.fullySharded {
+      // Reduced per microbatch (`fullyShardedComm`).
+    } else if layout.distributedOptimizer {
+      reduce = gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
+      gather = gatherOrScatter(weightBytes * parameters.value, n: d, stride: layout.tensor)
     } else {
-      time = allReduce(gradBytes, n: d, stride: layout.tensor)
+      reduce = allReduce(gradBytes, n: d, stride: layout.tensor)
     }
     if model.tiedEmbeddings && layout.pipeline > 1 {
-      time += allReduce(4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2)
+      reduce += allReduce(4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2)
     }
-    return time
+    return (reduce, gather)
+  }
+
+  /// Bytes of one weight as the data-parallel all-gathers move it: 1 with FP8 primary weights,
+  /// else the training precision's.
+  var weightBytes: Double { model.fp8?.primaryWeights == true ? 1 : precision.weightBytes }
+
+  /// Fully sharded data parallelism (Megatron-FSDP, `data_parallel_sharding_strategy:
+  /// optim_grads_params`): for every microbatch each layer's weights are all-gathered before its
+  /// forward and again before its backward, and its gradients reduce-scattered after its
+  /// backward, over the d data-parallel ranks; Megatron-FSDP prefetches the next layer's
+  /// gather while the current one computes, so only what outlasts the compute shows, plus the
+  /// first layer's gather, which nothing hides. Per iteration, for the stage's parameters.
+  public func fullyShardedComm(parameters: Parameters, compute: Seconds, layers: Int) -> Seconds {
+    guard layout.fullySharded, layout.data > 1 else { return .zero }
+    let d = layout.data, stride = layout.tensor
+    let gathers = gatherOrScatter(weightBytes * parameters.value, n: d, stride: stride) * 2
+    let scatter = gatherOrScatter(
+      precision.weightBytes * parameters.value, n: d, stride: stride)
+    let perMicrobatch = gathers + scatter
+    let computePerMicrobatch = compute / Double(max(1, layout.microbatches))
+    let firstLayer = perMicrobatch / Double(max(1, layers))
+    let exposed = Seconds(max(0, (perMicrobatch - computePerMicrobatch).value)) + firstLayer
+    return exposed * Double(layout.microbatches)
   }
 
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
   public func optimizerStep(parameters: Parameters) -> Seconds {
-    let shard = layout.distributedOptimizer ? Double(layout.data) : 1
+    let shard = layout.distributedOptimizer || layout.fullySharded ? Double(layout.data) : 1
     let perParameter =
       precision == .fp32
       ? constants.optimizerBytesPerParameter - 6 : constants.optimizerBytesPerParameter
@@ -319,12 +374,22 @@ public struct StepTimeModel: Sendable {
     if p > 1 { maxParams = max(maxParams, params(p - 1)) }
     if p > 2 && !layout.split.isEven { maxParams = max(maxParams, params(1)) }
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
-    var dp = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
-    if overlapGradientReduction {
+    let (reduce, gather) = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
+    var dp = reduce + gather
+    if overlap.gradientReduction {
       // Buckets reduce while the last microbatch's backward runs; only what outlasts it shows.
       let lastBackward = slowest.backward / Double(layout.microbatches)
-      dp = Seconds(max(dp.value - lastBackward.value, dp.value * 0.1))
+      dp = Seconds(max(reduce.value - lastBackward.value, reduce.value * 0.1)) + gather
     }
+    if overlap.parameterGather {
+      // The updated weights are gathered bucket by bucket as the next forward needs them.
+      let firstForward = slowest.forward / Double(layout.microbatches)
+      dp = dp - gather + Seconds(max(gather.value - firstForward.value, gather.value * 0.1))
+    }
+    let stageLayers = layout.split.maxLayersPerStage(of: model.layers, stages: p)
+    dp += fullyShardedComm(
+      parameters: maxParams, compute: slowest.forward + slowest.backward + slowest.recompute,
+      layers: stageLayers)
     var out = Breakdown<SecondUnit>()
     out.add("forward", slowest.forward)
     out.add("backward", slowest.backward)

@@ -193,9 +193,6 @@ extension ConfigLoader {
           "context parallelism (context_parallel_size \(cp)) is not modeled yet"
         ))
     }
-    if try r.bool("model.fp8", default: false, record: false) {
-      found.append(("model.fp8", "fp8 training (fp8: true) is not modeled yet"))
-    }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
         (

@@ -22,10 +22,13 @@ public enum ConfigLoader {
       "masked_softmax_fusion", "apply_rope_fusion", "transformer_block_type",
       "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage",
       "account_for_embedding_in_pipeline_split", "account_for_loss_in_pipeline_split",
+      "fp8_e4m3", "fp8_hybrid", "fp8_recipe", "fp8_params", "fp8_param_gather",
+      "fp8_dot_product_attention", "ub_tp_comm_overlap", "tp_comm_overlap", "overlap_p2p_comm",
+      "fsdp", "fsdp_sharding_strategy", "data_parallel_sharding_strategy",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
-      "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm",
+      "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
       "train_tokens", "zero_stage", "fused_attention",
     ],
   ]
@@ -59,11 +62,13 @@ public enum ConfigLoader {
     let fused = try fusedAttention(&r)
     let recompute = try readRecompute(&r)
     let distributed = try distributedOptimizer(&r)
-    let overlap = try r.bool("model.optim.overlap_grad_sync", default: false)
     let nodes = try r.size("trainer.num_nodes", default: 1)
     let devices = try r.size("trainer.devices", default: 1)
     let precision = try readPrecision(&r)
-    let gpu = try readGPU(&r)
+    let gpu = try readHardware(&r, base: try readGPU(&r))
+    let fp8 = try readFP8(&r, gpu: gpu)
+    let overlap = try readOverlap(&r, sequenceParallel: sp, tensor: t)
+    let fullySharded = try readFullySharded(&r)
     let tokens = try r.positiveNumber("megaplan.train_tokens")
 
     let gpus = nodes * devices
@@ -97,17 +102,18 @@ public enum ConfigLoader {
       activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
       qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm,
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
-      fusions: arch.fusions, fusedAttention: fused)
+      fusions: arch.fusions, fusedAttention: fused, fp8: fp8)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
       globalBatch: global,
-      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split)
+      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split,
+      fullySharded: fullySharded)
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
     let run = TrainingRun(
       model: model, layout: layout, precision: precision, gpu: gpu, trainTokens: tokens,
-      overlapGradientReduction: overlap)
+      overlap: overlap)
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
   }

@@ -73,5 +73,17 @@ public enum ParameterCount {
   }
 }
 
+extension ParameterCount {
+  /// The tensor-parallel-sharded weights of stage `stage`'s layers on one GPU (the linear
+  /// layers that FP8 training casts, with their column-parallel biases, a rounding error).
+  public static func linearPerGPU(_ m: TransformerModel, _ layout: Layout, stage: Int)
+    -> Parameters
+  {
+    let layer = LayerDescription(m, .whole(sequences: 1)).parameters
+    return Parameters(
+      Double(layout.layers(onStage: stage, of: m)) * layer.sharded / Double(max(1, layout.tensor)))
+  }
+}
+
 public enum ParameterUnit: QuantityUnit { public static let symbol = "params" }
 public typealias Parameters = Quantity<ParameterUnit>

@@ -17,29 +17,53 @@ public enum StateMemory {
     public var total: Double { weights + gradients + optimizer }
   }
 
-  public static func bytesPerParameter(precision: Precision, distributedOptimizer: Bool, data: Int)
-    -> BytesPerParameter
-  {
-    let shard = distributedOptimizer ? Double(max(1, data)) : 1
+  public static func bytesPerParameter(
+    precision: Precision, distributedOptimizer: Bool, data: Int, fullySharded: Bool = false
+  ) -> BytesPerParameter {
+    let shard = distributedOptimizer || fullySharded ? Double(max(1, data)) : 1
+    // Megatron-FSDP shards the weights and the gradients too (ZeRO-3).
+    let all = fullySharded ? Double(max(1, data)) : 1
     switch precision {
     case .bf16, .fp16:
-      return BytesPerParameter(weights: 2, gradients: 4, optimizer: 12 / shard)
+      return BytesPerParameter(weights: 2 / all, gradients: 4 / all, optimizer: 12 / shard)
     case .fp32:
-      return BytesPerParameter(weights: 4, gradients: 4, optimizer: 8 / shard)
+      return BytesPerParameter(weights: 4 / all, gradients: 4 / all, optimizer: 8 / shard)
     }
   }
 
-  /// Weights, gradients and optimizer bytes for a GPU holding `parameters`.
-  public static func states(parameters: Parameters, precision: Precision, layout: Layout)
-    -> Breakdown<ByteUnit>
-  {
+  /// Weights, gradients and optimizer bytes for a GPU holding `parameters`, of which
+  /// `linearParameters` are the linear layers' weights that FP8 training casts:
+  /// - FP8 primary weights keep those in 1 byte instead of 2;
+  /// - Transformer Engine caches an FP8 copy of each linear weight and its transpose for the
+  ///   microbatches of a step (`FP8Training.Recipe.weightCacheBytesPerElement`; with FP8 primary
+  ///   weights the weight is its own FP8 copy and only the other copy is extra):
+  ///   `fp8_weight_cache`.
+  public static func states(
+    parameters: Parameters, precision: Precision, layout: Layout,
+    linearParameters: Parameters = .zero, fp8: FP8Training? = nil
+  ) -> Breakdown<ByteUnit> {
     let per = bytesPerParameter(
-      precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data)
+      precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data,
+      fullySharded: layout.fullySharded)
     let n = parameters.value
-    return Breakdown([
-      .init("weights", Bytes(n * per.weights)),
-      .init("gradients", Bytes(n * per.gradients)),
-      .init("optimizer", Bytes(n * per.optimizer)),
-    ])
+    var weights = n * per.weights
+    var out = Breakdown<ByteUnit>()
+    var cache = 0.0
+    if let fp8 {
+      let shard = layout.fullySharded ? Double(max(1, layout.data)) : 1
+      let linear = linearParameters.value / shard
+      let copies = fp8.recipe.weightCacheBytesPerElement
+      if fp8.primaryWeights {
+        weights -= linear * (precision.weightBytes - 1)
+        cache = linear * (copies - 1)
+      } else {
+        cache = linear * copies
+      }
+    }
+    out.add("weights", Bytes(weights))
+    out.add("gradients", Bytes(n * per.gradients))
+    out.add("optimizer", Bytes(n * per.optimizer))
+    if cache > 0 { out.add("fp8_weight_cache", Bytes(cache)) }
+    return out
   }
 }

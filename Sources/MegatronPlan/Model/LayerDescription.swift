@@ -53,6 +53,15 @@ public struct LayerDescription: Sendable, Hashable {
     let bias: Double = m.linearBiases ? 1 : 0
     let normParams = Double(m.normalization.parametersPerFeature)
     let hiddenDropout = m.dropout.hidden > 0
+    // FP8 (Transformer Engine): each linear layer keeps its input for the weight gradient as
+    // FP8 (`FP8Training.Recipe.savedBytesPerElement`) instead of 16-bit, and casts it (and, in
+    // backward, its output gradient) with memory-bound kernels: a fused norm writes the FP8
+    // copy and its transpose directly (2 bytes per element), a standalone cast reads e and writes
+    // 2. The norms' own inputs stay 16-bit.
+    let fp8 = m.fp8
+    let linearInput = fp8?.recipe.savedBytesPerElement ?? e
+    let castAfterNorm: Double = fp8 == nil ? 0 : 2
+    let castStandalone: Double = fp8 == nil ? 0 : e + 2
     var ops: [LayerOp] = []
 
     // A pre-norm saves its input (K22 §4.1: "each LayerNorm stores its input, 2sbh"); RMSNorm
@@ -80,8 +89,9 @@ public struct LayerDescription: Sendable, Hashable {
     ops.append(
       LayerOp(
         name: "qkv",
-        gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h)],
-        saved: [SavedTensor("qkv_input", e * tokens * h / r)],
+        gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil)],
+        saved: [SavedTensor("qkv_input", linearInput * tokens * h / r)],
+        elementwiseBytes: castAfterNorm * tokens * h / r,
         parameters: .init(
           sharded: h * Double(m.qkvWidth) + (m.qkvBias ? Double(m.qkvWidth) : 0))))
     if m.qkLayerNorm {
@@ -105,10 +115,17 @@ public struct LayerDescription: Sendable, Hashable {
     ops.append(Self.attentionCore(m, shard, tokens: tokens))
     // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
     // 2sbh/t), which a fused attention kernel also keeps as its output: one tensor.
+    // In FP8 the projection keeps an FP8 copy of its input, and a fused attention kernel still
+    // keeps its 16-bit output for its own backward: two tensors.
+    var projectionSaved = [SavedTensor("projection_input", linearInput * tokens * qw / t)]
+    if fp8 != nil && m.fusedAttention {
+      projectionSaved.append(SavedTensor("attention_output", e * tokens * qw / t))
+    }
     ops.append(
       LayerOp(
-        name: "projection", gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t)],
-        saved: [SavedTensor("projection_input", e * tokens * qw / t)],
+        name: "projection",
+        gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
+        saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
         parameters: .init(sharded: qw * h, replicated: bias * h)))
     if m.sandwichNorm { ops.append(norm("post_attention_norm")) }
     ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
@@ -116,15 +133,17 @@ public struct LayerDescription: Sendable, Hashable {
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
     ops.append(
       LayerOp(
-        name: "fc1", gemms: [GEMMShape("fc1", m: tokens, n: f1 / t, k: h)],
-        saved: [SavedTensor("fc1_input", e * tokens * h / r)],
+        name: "fc1", gemms: [GEMMShape("fc1", m: tokens, n: f1 / t, k: h, fp8: fp8 != nil)],
+        saved: [SavedTensor("fc1_input", linearInput * tokens * h / r)],
+        elementwiseBytes: castAfterNorm * tokens * h / r,
         parameters: .init(sharded: h * f1 + bias * f1)))
     ops.append(Self.activation(m, shard, tokens: tokens))
     // fc2, row-parallel: f/t → h. Saves its input, the activation output (8sbh/t at f = 4h).
     ops.append(
       LayerOp(
-        name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t)],
-        saved: [SavedTensor("fc2_input", e * tokens * f / t)],
+        name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t, fp8: fp8 != nil)],
+        saved: [SavedTensor("fc2_input", linearInput * tokens * f / t)],
+        elementwiseBytes: castStandalone * tokens * f / t,
         parameters: .init(sharded: f * h, replicated: bias * h)))
     if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
     ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
@@ -139,9 +158,18 @@ public struct LayerDescription: Sendable, Hashable {
     // Batched GEMMs over b·a/t heads: QKᵀ [s, d_h]·[d_h, s] and probabilities × V [s, s]·[s, d_h],
     // 2·s²·d_h FLOPs each per head (K22 App. A: 2Bs²h each for a·d_h = h).
     let heads = shard.sequences * a / t
+    let fp8 = m.fp8?.attention ?? false
+    // A fused (flash) kernel skips the blocks above the causal diagonal, so it does about half
+    // of the s² work (FlashAttention-2 §3.1.1); the unfused path computes every score and masks
+    // them. FLOP counts keep the full s² (K22's convention); only the time uses the fraction.
+    let executed = m.fusedAttention ? 0.5 : 1
     let gemms = [
-      GEMMShape("attention_scores", m: s, n: s, k: dh, batch: heads, kind: .attention),
-      GEMMShape("attention_over_values", m: s, n: dh, k: s, batch: heads, kind: .attention),
+      GEMMShape(
+        "attention_scores", m: s, n: s, k: dh, batch: heads, kind: .attention, fp8: fp8,
+        executedFraction: executed),
+      GEMMShape(
+        "attention_over_values", m: s, n: dh, k: s, batch: heads, kind: .attention, fp8: fp8,
+        executedFraction: executed),
     ]
     let attentionDropout = m.dropout.attention > 0
     var saved: [SavedTensor] = []
@@ -321,18 +349,29 @@ public struct GEMMShape: Sendable, Hashable {
   public var k: Double
   public var batch: Double
   public var kind: Kind
+  /// Runs on the FP8 tensor cores (Transformer Engine FP8 training).
+  public var fp8: Bool
+  /// Share of `flops` the kernel actually performs: ½ for causal fused attention, which skips
+  /// the masked blocks; 1 otherwise.
+  public var executedFraction: Double
 
   public init(
-    _ name: String, m: Double, n: Double, k: Double, batch: Double = 1, kind: Kind = .weight
+    _ name: String, m: Double, n: Double, k: Double, batch: Double = 1, kind: Kind = .weight,
+    fp8: Bool = false, executedFraction: Double = 1
   ) {
+    self.executedFraction = executedFraction
     self.name = name
     self.m = m
     self.n = n
     self.k = k
     self.batch = batch
     self.kind = kind
+    self.fp8 = fp8
   }
 
   /// 2·m·n·k per product (a multiply-add is 2 FLOPs).
   public var flops: FLOPs { FLOPs(2 * m * n * k * batch) }
+
+  /// The FLOPs the kernel performs (`flops` × `executedFraction`): what its time follows.
+  public var executedFLOPs: FLOPs { flops * executedFraction }
 }

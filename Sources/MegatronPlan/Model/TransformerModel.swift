@@ -50,6 +50,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// attention, which Megatron-Core uses with `transformer_engine`). Its s² tensors are never
   /// stored. K22 predates it: off reproduces the paper.
   public var fusedAttention: Bool
+  /// The linear layers train in FP8 (Transformer Engine); nil for 16-bit (or fp32) GEMMs.
+  public var fp8: FP8Training?
 
   public init(
     layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
@@ -59,7 +61,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     qkLayerNorm: Bool = false, sandwichNorm: Bool = false, embeddingNorm: Bool = false,
     positionEmbedding: PositionEmbedding = .learnedAbsolute,
     dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
-    fusedAttention: Bool = false
+    fusedAttention: Bool = false, fp8: FP8Training? = nil
   ) {
     self.layers = layers
     self.hidden = hidden
@@ -82,6 +84,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.dropout = dropout
     self.fusions = fusions
     self.fusedAttention = fusedAttention
+    self.fp8 = fp8
   }
 
   /// Gated MLP (SwiGLU, GeGLU, ReGLU): fc1 produces gate and value, 2f wide.

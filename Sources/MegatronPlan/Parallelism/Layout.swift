@@ -55,11 +55,14 @@ public struct Layout: Sendable, Hashable, Codable {
   public var distributedOptimizer: Bool
   /// How the layers are split over the pipeline stages (even unless the config says otherwise).
   public var split: PipelineSplit
+  /// Fully sharded data parallelism (Megatron-FSDP, ZeRO-3-style): weights, gradients and
+  /// optimizer states sharded over the d data-parallel ranks.
+  public var fullySharded: Bool
 
   public init(
     tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
     globalBatch: Int, sequenceParallel: Bool = false, recompute: Recompute = .none,
-    distributedOptimizer: Bool = false, split: PipelineSplit = .even
+    distributedOptimizer: Bool = false, split: PipelineSplit = .even, fullySharded: Bool = false
   ) {
     self.tensor = tensor
     self.pipeline = pipeline
@@ -71,6 +74,7 @@ public struct Layout: Sendable, Hashable, Codable {
     self.recompute = recompute
     self.distributedOptimizer = distributedOptimizer
     self.split = split
+    self.fullySharded = fullySharded
   }
 
   /// Transformer layers on pipeline stage `i` (`PipelineSplit`).

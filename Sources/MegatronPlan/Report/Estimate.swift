@@ -8,22 +8,35 @@ public struct TrainingRun: Sendable, Hashable {
   public var gpu: GPU
   /// Token budget for time-to-train (`megaplan.train_tokens`).
   public var trainTokens: Double?
+  /// What the software overlaps (Megatron-Core's switches).
+  public var overlap: Overlap
   /// Data-parallel gradient reduction overlapped with backward.
-  public var overlapGradientReduction: Bool
+  public var overlapGradientReduction: Bool {
+    get { overlap.gradientReduction }
+    set { overlap.gradientReduction = newValue }
+  }
   public var constants: PerformanceConstants
 
+  /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
   public init(
     model: TransformerModel, layout: Layout, precision: Precision = .bf16, gpu: GPU = .a100_80GB,
-    trainTokens: Double? = nil, overlapGradientReduction: Bool = false,
-    constants: PerformanceConstants = .standard
+    trainTokens: Double? = nil, overlapGradientReduction: Bool = false, overlap: Overlap? = nil,
+    constants: PerformanceConstants? = nil
   ) {
     self.model = model
     self.layout = layout
     self.precision = precision
     self.gpu = gpu
     self.trainTokens = trainTokens
-    self.overlapGradientReduction = overlapGradientReduction
-    self.constants = constants
+    self.overlap = overlap ?? Overlap(gradientReduction: overlapGradientReduction)
+    self.constants = constants ?? .forGeneration(gpu.generation)
+  }
+
+  /// The step-time model of this run.
+  public var stepTimeModel: StepTimeModel {
+    StepTimeModel(
+      model: model, layout: layout, precision: precision, gpu: gpu, constants: constants,
+      overlap: overlap)
   }
 }
 
@@ -94,6 +107,8 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var weightsBytes: Double
     public var gradientsBytes: Double
     public var optimizerBytes: Double
+    /// Transformer Engine's FP8 weight copies (0 without FP8).
+    public var fp8WeightCacheBytes: Double
     public var activationsBytes: Double
     public var activations: Breakdown<ByteUnit>
     public var totalBytes: Double
@@ -201,13 +216,16 @@ extension Estimate {
     var stages: [StageMemory] = []
     for i in 0..<max(1, layout.pipeline) {
       let params = ParameterCount.perGPU(m, layout, stage: i).total
-      let states = StateMemory.states(parameters: params, precision: run.precision, layout: layout)
+      let states = StateMemory.states(
+        parameters: params, precision: run.precision, layout: layout,
+        linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8)
       let acts = ActivationMemory.stage(m, layout, stage: i, precision: run.precision)
       let total = states.total + acts.total
       stages.append(
         StageMemory(
           stage: i, parameters: params.value, weightsBytes: states["weights"].value,
           gradientsBytes: states["gradients"].value, optimizerBytes: states["optimizer"].value,
+          fp8WeightCacheBytes: states["fp8_weight_cache"].value,
           activationsBytes: acts.total.value, activations: acts, totalBytes: total.value,
           chunksInFlight: schedule.chunksInFlight(stage: i)))
     }
@@ -231,9 +249,7 @@ extension Estimate {
     flops = FLOPSummary(
       modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value)
 
-    let stepModel = StepTimeModel(
-      model: m, layout: layout, precision: run.precision, gpu: run.gpu, constants: run.constants,
-      overlapGradientReduction: run.overlapGradientReduction)
+    let stepModel = run.stepTimeModel
     let iteration = stepModel.iteration()
     let seconds = iteration.total
     time = TimeSummary(

@@ -68,6 +68,8 @@ public typealias FLOPsPerSecond = Quantity<FLOPRateUnit>
 extension Quantity where Unit == ByteUnit {
   /// 2^30 bytes. Binary prefixes are spelled GiB; decimal GB only where a datasheet means it.
   public static func gibibytes(_ n: Double) -> Bytes { Bytes(n * 1_073_741_824) }
+  /// Decimal gigabytes, as datasheets give HBM capacities (141 GB).
+  public static func gigabytes(_ n: Double) -> Bytes { Bytes(n * 1e9) }
   public var gibibytes: Double { value / 1_073_741_824 }
 }
 

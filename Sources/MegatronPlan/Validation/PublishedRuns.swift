@@ -83,6 +83,56 @@ public struct PublishedRun: Sendable, Hashable {
       published: .hardwareTFLOPsPerGPU(138)),
   ]
 
+  /// Llama 3 as Megatron-Core + Transformer Engine train it (Meta-Llama-3-8B/70B `config.json`:
+  /// RMSNorm, SwiGLU, no biases, 8 key/value groups, rope θ 500,000, untied, V 128,256; the NeMo
+  /// recipes' dropout 0 and fused attention).
+  static func llama3(layers: Int, hidden: Int, ffn: Int, heads: Int, fp8: FP8Training)
+    -> TransformerModel
+  {
+    TransformerModel(
+      layers: layers, hidden: hidden, heads: heads, queryGroups: 8, ffnHidden: ffn,
+      sequenceLength: 8192, vocabulary: 128_256, tiedEmbeddings: false, normalization: .rmsNorm,
+      activation: .swiglu, linearBiases: false,
+      positionEmbedding: .rotary(percentage: 1, base: 500_000), dropout: .none,
+      fusedAttention: true, fp8: fp8)
+  }
+
+  /// The modern development runs of `../shared/reference/published-modern-dev.json`: NVIDIA's
+  /// Megatron-Bridge performance summary (25.11 NeMo container, DGX-H100 table), FP8 with current
+  /// (tensorwise) scaling. Iteration time = global batch × sequence / (tokens/s/GPU × GPUs). The
+  /// overlaps are those the Megatron-Bridge recipes turn on (gradient reduce and parameter gather
+  /// with the distributed optimizer or FSDP; tensor-parallel and pipeline overlap with t > 1 and
+  /// the interleaved schedule). The 405B row needs context parallelism (not modeled yet) and is
+  /// left out.
+  public static let modern: [PublishedRun] = {
+    let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise)
+    let source = "Megatron-Bridge docs/performance-summary.md, 25.11 container, DGX-H100"
+    let overlapAll = Overlap(
+      tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
+    return [
+      PublishedRun(
+        name: "Llama 3 8B, 8 H100, FP8, FSDP",
+        source: source + " (14,451 tokens/s/GPU)",
+        run: TrainingRun(
+          model: llama3(layers: 32, hidden: 4096, ffn: 14336, heads: 32, fp8: fp8),
+          layout: Layout(
+            tensor: 1, pipeline: 1, data: 8, microBatch: 1, globalBatch: 128,
+            distributedOptimizer: true, fullySharded: true),
+          gpu: .h100SXM, overlap: overlapAll),
+        published: .iterationSeconds(128 * 8192 / (14_451 * 8.0))),
+      PublishedRun(
+        name: "Llama 3 70B, 64 H100, FP8, t4 p8 v5",
+        source: source + " (1,602 tokens/s/GPU)",
+        run: TrainingRun(
+          model: llama3(layers: 80, hidden: 8192, ffn: 28672, heads: 64, fp8: fp8),
+          layout: Layout(
+            tensor: 4, pipeline: 8, data: 2, virtualStages: 5, microBatch: 1, globalBatch: 128,
+            sequenceParallel: true, distributedOptimizer: true),
+          gpu: .h100SXM, overlap: overlapAll),
+        published: .iterationSeconds(128 * 8192 / (1_602 * 64.0))),
+    ]
+  }()
+
   /// N21 Table 1: weak scaling, full recompute, interleaved schedule; micro-batch sizes not published.
   public static let weakScaling: [PublishedRun] = {
     let rows: [(String, Int, Int, Int, Int, Int, Int, Int, Double)] = [

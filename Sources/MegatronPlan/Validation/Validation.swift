@@ -20,11 +20,12 @@ public struct LayerValidationResult: Sendable {
 }
 
 public enum Validation {
-  public static func predict(_ published: PublishedRun, constants: PerformanceConstants = .standard)
+  /// `constants` default to the run's GPU generation's.
+  public static func predict(_ published: PublishedRun, constants: PerformanceConstants? = nil)
     -> ValidationResult
   {
     var run = published.run
-    run.constants = constants
+    if let constants { run.constants = constants }
     if published.searchMicroBatchAndInterleaving { run = fastestMicroBatchAndInterleaving(run) }
     let e = Estimate(run)
     switch published.published {

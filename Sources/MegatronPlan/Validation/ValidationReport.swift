@@ -1,6 +1,7 @@
 /// The text `megaplan validate` prints and `docs/validation.md` records.
 public enum ValidationReport {
-  public static func text(constants: PerformanceConstants = .standard) -> String {
+  /// `constants` default to each run's GPU generation's (Ampere for the A100 runs).
+  public static func text(constants: PerformanceConstants? = nil) -> String {
     var out: [String] = []
     func section(_ title: String, _ runs: [PublishedRun]) {
       out.append(title)
@@ -36,12 +37,15 @@ public enum ValidationReport {
     section(
       "N21 Table 1 weak scaling (TFLOP/s per GPU; micro-batch and interleaving chosen as the fastest that fits)",
       PublishedRun.weakScaling)
+    section(
+      "Modern H100 runs, Megatron-Core + Transformer Engine, FP8 (Megatron-Bridge performance summary; s/iteration)",
+      PublishedRun.modern)
     out.append("K22 Table 4: one layer of the 22B model (t = 8, b = 4), milliseconds")
     out.append(
       Format.pad("variant", 36) + Format.left("fwd pub", 9) + Format.left("fwd pred", 10)
         + Format.left("err", 8) + Format.left("bwd pub", 9) + Format.left("bwd pred", 10)
         + Format.left("err", 8))
-    for l in Validation.table4(constants: constants) {
+    for l in Validation.table4(constants: constants ?? .standard) {
       let ef = l.predictedForward / l.publishedForward - 1,
         eb = l.predictedBackward / l.publishedBackward - 1
       out.append(

@@ -1,0 +1,151 @@
+/// Reading FP8 training, Megatron-Core's overlap switches, fully sharded data parallelism and
+/// the `megaplan.hardware` section.
+extension ConfigLoader {
+  static let fp8Recipes: [String: FP8Training.Recipe] = [
+    "delayed": .delayed, "tensorwise": .tensorwise, "current": .tensorwise,
+    "current_scaling": .tensorwise, "blockwise": .blockwise, "mxfp8": .mxfp8,
+  ]
+
+  /// NeMo `fp8` (with `fp8_hybrid`/`fp8_e4m3`, `fp8_recipe`, `fp8_params`/`fp8_param_gather`,
+  /// `fp8_dot_product_attention`); nil when FP8 is off.
+  static func readFP8(_ r: inout KeyReader, gpu: GPU) throws -> FP8Training? {
+    guard try r.bool("model.fp8", default: false) else { return nil }
+    guard gpu.peak8 != nil else {
+      throw r.error(
+        "fp8: true needs FP8 tensor cores, which the \(gpu.displayName) does not have (Hopper or newer)",
+        key: "model.fp8")
+    }
+    var fp8 = FP8Training()
+    if try r.bool("model.fp8_e4m3", default: false, record: r.has("model.fp8_e4m3")) {
+      fp8.format = .e4m3
+    }
+    if try r.bool("model.fp8_hybrid", default: false, record: r.has("model.fp8_hybrid")) {
+      fp8.format = .hybrid
+    }
+    let recipeKey = "model.fp8_recipe"
+    if let name = try r.optionalString(recipeKey, record: true) {
+      guard let recipe = fp8Recipes[name.lowercased()] else {
+        let names = fp8Recipes.keys.sorted()
+        throw r.error(
+          "unknown fp8_recipe '\(name)'; expected \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names))",
+          key: recipeKey)
+      }
+      if recipe == .mxfp8 && gpu.generation != .blackwell {
+        throw r.error(
+          "fp8_recipe mxfp8 needs Blackwell's microscaling tensor cores, not the \(gpu.displayName)",
+          key: recipeKey)
+      }
+      fp8.recipe = recipe
+    } else {
+      r.defaulted(recipeKey, "delayed")
+    }
+    for key in ["model.fp8_params", "model.fp8_param_gather"] where r.has(key) {
+      fp8.primaryWeights = try r.bool(key, default: false) || fp8.primaryWeights
+    }
+    fp8.attention = try r.bool(
+      "model.fp8_dot_product_attention", default: false,
+      record: r.has("model.fp8_dot_product_attention"))
+    return fp8
+  }
+
+  /// Megatron-Core's overlap switches, with Megatron's defaults (all off).
+  static func readOverlap(_ r: inout KeyReader, sequenceParallel: Bool, tensor: Int) throws
+    -> Overlap
+  {
+    var o = Overlap()
+    o.gradientReduction = try r.bool("model.optim.overlap_grad_sync", default: false)
+    o.parameterGather = try r.bool("model.optim.overlap_param_sync", default: false)
+    o.pipelineP2P = try r.bool("model.overlap_p2p_comm", default: false)
+    let key = r.has("model.tp_comm_overlap") ? "model.tp_comm_overlap" : "model.ub_tp_comm_overlap"
+    let tp = try r.bool(key, default: false)
+    if tp && tensor > 1 && !sequenceParallel {
+      // Megatron-Core asserts this: the userbuffer overlap splits the sequence-parallel
+      // all-gathers and reduce-scatters.
+      throw r.error(
+        "\(KeyReader.leaf(key)): true needs sequence_parallel: true (Megatron-Core overlaps the sequence-parallel collectives)",
+        key: key)
+    }
+    o.tensorParallel = tp && tensor > 1
+    return o
+  }
+
+  /// Fully sharded data parallelism: NeMo `fsdp: true` with `fsdp_sharding_strategy: full`, or
+  /// Megatron-FSDP's `data_parallel_sharding_strategy: optim_grads_params` (Megatron-LM
+  /// `--use-custom-fsdp`/`--use-megatron-fsdp`). `optim` is the distributed optimizer; the other
+  /// strategies (gradients sharded but weights replicated, hybrid sharding) are refused.
+  static func readFullySharded(_ r: inout KeyReader) throws -> Bool {
+    if r.has("model.data_parallel_sharding_strategy") {
+      let key = "model.data_parallel_sharding_strategy"
+      let name = try r.optionalString(key, record: true) ?? "no_shard"
+      switch name.lowercased() {
+      case "optim_grads_params": return true
+      case "no_shard", "optim": return false
+      default:
+        throw r.error(
+          "data_parallel_sharding_strategy '\(name)' is not modeled yet; megaplan models no_shard, optim (the distributed optimizer) and optim_grads_params (full sharding)",
+          key: key)
+      }
+    }
+    guard try r.bool("model.fsdp", default: false, record: r.has("model.fsdp")) else {
+      return false
+    }
+    let key = "model.fsdp_sharding_strategy"
+    let strategy = try r.optionalString(key, record: true) ?? "full"
+    guard strategy.lowercased() == "full" else {
+      throw r.error(
+        "fsdp_sharding_strategy '\(strategy)' is not modeled yet; megaplan models full sharding",
+        key: key)
+    }
+    return true
+  }
+
+  /// `megaplan.hardware`: a GPU of the user's own, or a profile with some figures replaced.
+  /// Keys: `base` (a profile name; a100-80gb when absent), `name`, `memory_gib`,
+  /// `peak_bf16_tflops`, `peak_fp8_tflops`, `peak_fp32_tflops`, `hbm_gbps` (GB/s),
+  /// `nvlink_gbps` (per direction, GB/s), `nvlink_domain`, `gpus_per_node`, `network_gbps` (per
+  /// GPU and direction, GB/s), `generation` (ampere, hopper, blackwell).
+  static func readHardware(_ r: inout KeyReader, base: GPU) throws -> GPU {
+    guard r.has("megaplan.hardware") else { return base }
+    var gpu = base
+    if let name = try r.optionalString("megaplan.hardware.base", record: true) {
+      guard let profile = GPU.named(name) else {
+        let names = GPU.all.map(\.name)
+        throw r.error(
+          "unknown GPU '\(name)'; megaplan knows \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names, limit: 3))",
+          key: "megaplan.hardware.base")
+      }
+      gpu = profile
+    }
+    if let name = try r.optionalString("megaplan.hardware.name", record: true) {
+      gpu.name = name.lowercased()
+      gpu.displayName = name
+    } else {
+      gpu.displayName += " (modified)"
+    }
+    func number(_ key: String) throws -> Double? {
+      try r.positiveNumber("megaplan.hardware." + key)
+    }
+    if let x = try number("memory_gib") { gpu.memory = .gibibytes(x) }
+    if let x = try number("peak_bf16_tflops") { gpu.peak16 = .teraFLOPs(x) }
+    if let x = try number("peak_fp8_tflops") { gpu.peak8 = .teraFLOPs(x) }
+    if let x = try number("peak_fp32_tflops") { gpu.peak32 = .teraFLOPs(x) }
+    if let x = try number("hbm_gbps") { gpu.hbm = .gigabytesPerSecond(x) }
+    if let x = try number("nvlink_gbps") { gpu.nvlinkPerDirection = .gigabytesPerSecond(x) }
+    if let x = try number("network_gbps") { gpu.interNodePerGPU = .gigabytesPerSecond(x) }
+    if r.has("megaplan.hardware.nvlink_domain") {
+      gpu.nvlinkDomain = try r.size("megaplan.hardware.nvlink_domain")
+    }
+    if r.has("megaplan.hardware.gpus_per_node") {
+      gpu.gpusPerNode = try r.size("megaplan.hardware.gpus_per_node")
+    }
+    let generationKey = "megaplan.hardware.generation"
+    if let name = try r.optionalString(generationKey, record: true) {
+      guard let generation = GPU.Generation(rawValue: name.lowercased()) else {
+        throw r.error(
+          "unknown generation '\(name)'; expected ampere, hopper or blackwell", key: generationKey)
+      }
+      gpu.generation = generation
+    }
+    return gpu
+  }
+}

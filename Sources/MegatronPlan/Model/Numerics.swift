@@ -1,0 +1,99 @@
+/// FP8 training as Transformer Engine runs it (NeMo `fp8: true` with `fp8_hybrid`/`fp8_e4m3`
+/// and `fp8_recipe`; Megatron-LM `--fp8-format`, `--fp8-recipe`, `--fp8-param-gather`): the
+/// linear layers' GEMMs (QKV, projection, fc1, fc2 — forward, data and weight gradients) run
+/// in FP8; the attention core stays in 16-bit unless FP8 attention is on; norms, activations and
+/// the output layer stay in 16-bit (Megatron keeps the first/last layers' precision for the
+/// embedding and output layer).
+public struct FP8Training: Sendable, Hashable, Codable {
+  /// E4M3 everywhere, or the hybrid (E4M3 forward, E5M2 gradients): the same bytes and speed.
+  public enum Format: String, Sendable, Hashable, Codable, CaseIterable {
+    case e4m3
+    case hybrid
+  }
+
+  /// How scales are kept (Transformer Engine recipes).
+  public enum Recipe: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Per-tensor scales from an amax history (`DelayedScaling`).
+    case delayed
+    /// Per-tensor scales from the current amax (`Float8CurrentScaling`, "tensorwise").
+    case tensorwise
+    /// 1×128 / 128×128 blocks with fp32 scales (`Float8BlockScaling`, DeepSeek-V3 style).
+    case blockwise
+    /// Blackwell's microscaling: 32-element blocks with 8-bit scales (`MXFP8BlockScaling`).
+    case mxfp8
+
+    /// Bytes per element of an FP8 tensor Transformer Engine keeps for a GEMM in backward. Per-
+    /// tensor recipes on Hopper keep one copy, transposed for the weight-gradient GEMM (1 byte).
+    /// Block recipes keep a row-wise and a column-wise copy, each with its scales: 2 × (1 + 4/128)
+    /// bytes for 128-element blocks with fp32 scales, 2 × (1 + 1/32) for MXFP8's 32-element
+    /// blocks with E8M0 scales.
+    public var savedBytesPerElement: Double {
+      switch self {
+      case .delayed, .tensorwise: 1
+      case .blockwise: 2 * (1 + 4.0 / 128)
+      case .mxfp8: 2 * (1 + 1.0 / 32)
+      }
+    }
+
+    /// Bytes per weight element of the FP8 weight copies Transformer Engine caches across the
+    /// microbatches of a step: the FP8 weight and its transpose (or row- and column-wise block
+    /// copies with their scales).
+    public var weightCacheBytesPerElement: Double {
+      switch self {
+      case .delayed, .tensorwise: 2
+      case .blockwise: 2 * (1 + 4.0 / (128 * 128))
+      case .mxfp8: 2 * (1 + 1.0 / 32)
+      }
+    }
+  }
+
+  public var format: Format
+  public var recipe: Recipe
+  /// FP8 primary weights (`fp8_param_gather`, NeMo `fp8_params`): the model's weights are kept in
+  /// FP8 (1 byte instead of 2; the fp32 master copy stays in the optimizer), and the distributed
+  /// optimizer all-gathers them in FP8. The cached FP8 copy is then the weight itself; only the
+  /// transpose is extra.
+  public var primaryWeights: Bool
+  /// FP8 attention (`fp8_dot_product_attention`): the attention core's GEMMs in FP8 too.
+  public var attention: Bool
+
+  public init(
+    format: Format = .hybrid, recipe: Recipe = .delayed, primaryWeights: Bool = false,
+    attention: Bool = false
+  ) {
+    self.format = format
+    self.recipe = recipe
+    self.primaryWeights = primaryWeights
+    self.attention = attention
+  }
+}
+
+/// What today's Megatron-Core overlaps that 2021 Megatron-LM did not, each a switch read from the
+/// config with Megatron's default (docs/formulas.md, "Step time").
+public struct Overlap: Sendable, Hashable, Codable {
+  /// Tensor-parallel collectives overlapped with the GEMMs in forward as well as backward
+  /// (`tp_comm_overlap`, NeMo `ub_tp_comm_overlap`; off by default).
+  public var tensorParallel: Bool
+  /// The data-parallel gradient reduce(-scatter) overlapped with backward (`overlap_grad_reduce`,
+  /// NeMo `optim.overlap_grad_sync`).
+  public var gradientReduction: Bool
+  /// The distributed optimizer's parameter all-gather overlapped with the next forward
+  /// (`overlap_param_gather`, NeMo `optim.overlap_param_sync`).
+  public var parameterGather: Bool
+  /// Pipeline sends and receives overlapped with compute (`overlap_p2p_comm`, with the
+  /// interleaved schedule).
+  public var pipelineP2P: Bool
+
+  public init(
+    tensorParallel: Bool = false, gradientReduction: Bool = false, parameterGather: Bool = false,
+    pipelineP2P: Bool = false
+  ) {
+    self.tensorParallel = tensorParallel
+    self.gradientReduction = gradientReduction
+    self.parameterGather = parameterGather
+    self.pipelineP2P = pipelineP2P
+  }
+
+  /// 2021–2022 Megatron-LM: nothing overlapped but the backward tensor-parallel collectives.
+  public static let none = Overlap()
+}
