@@ -20,14 +20,14 @@ public struct StepTimeModel: Sendable {
 
   public init(
     model: TransformerModel, layout: Layout, precision: Precision, gpu: GPU,
-    constants: PerformanceConstants = .standard, overlapGradientReduction: Bool = false,
+    constants: PerformanceConstants? = nil, overlapGradientReduction: Bool = false,
     overlap: Overlap? = nil
   ) {
     self.model = model
     self.layout = layout
     self.precision = precision
     self.gpu = gpu
-    self.constants = constants
+    self.constants = constants ?? .forGeneration(gpu.generation)
     self.overlap = overlap ?? Overlap(gradientReduction: overlapGradientReduction)
   }
 

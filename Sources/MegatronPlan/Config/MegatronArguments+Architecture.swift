@@ -25,19 +25,31 @@ extension MegatronArguments {
     ("--pp-partition-method", "model.account_for_embedding_in_pipeline_split"),
     ("--embed-layernorm", "megaplan.embedding_norm"),
     ("--pad-vocab-size-to", "megaplan.vocab_size"),
+    ("--fp8-format", "model.fp8"),
+    ("--fp8-recipe", "model.fp8_recipe"),
+    ("--fp8-param-gather", "model.fp8_param_gather"),
+    ("--tp-comm-overlap", "model.tp_comm_overlap"),
+    ("--overlap-param-gather", "model.optim.overlap_param_sync"),
+    ("--overlap-p2p-communication", "model.overlap_p2p_comm"),
+    ("--use-custom-fsdp", "model.data_parallel_sharding_strategy"),
+    ("--use-megatron-fsdp", "model.data_parallel_sharding_strategy"),
+    ("--data-parallel-sharding-strategy", "model.data_parallel_sharding_strategy"),
   ]
 
   static let architectureValueFlags: Set<String> = [
     "--kv-channels", "--rotary-percent", "--rotary-base", "--hidden-dropout", "--attention-dropout",
     "--decoder-first-pipeline-num-layers", "--decoder-last-pipeline-num-layers",
-    "--pp-partition-method", "--pad-vocab-size-to",
+    "--pp-partition-method", "--pad-vocab-size-to", "--fp8-format", "--fp8-recipe",
+    "--data-parallel-sharding-strategy",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
     "--disable-bias-linear", "--add-qkv-bias", "--qk-layernorm", "--squared-relu",
     "--apply-layernorm-1p", "--no-bias-gelu-fusion", "--no-bias-swiglu-fusion",
     "--no-masked-softmax-fusion", "--no-rope-fusion", "--account-for-embedding-in-pipeline-split",
-    "--account-for-loss-in-pipeline-split", "--embed-layernorm",
+    "--account-for-loss-in-pipeline-split", "--embed-layernorm", "--fp8-param-gather",
+    "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
+    "--use-custom-fsdp", "--use-megatron-fsdp",
   ]
 }
 
@@ -80,6 +92,33 @@ extension Mapper {
     try partitionMethod()
     setSwitch("--embed-layernorm", ["megaplan", "embedding_norm"], "true")
     try copy("--pad-vocab-size-to", to: ["megaplan", "vocab_size"], integer: true)
+    try numerics()
+  }
+
+  /// FP8 (`--fp8-format e4m3|hybrid` turns it on), Megatron-Core's overlaps and Megatron-FSDP.
+  mutating func numerics() throws {
+    if let (text, location, keyLocation) = try value("--fp8-format", key: "model.fp8") {
+      let format = text.lowercased().filter { $0 != "'" && $0 != "\"" }
+      guard format == "e4m3" || format == "hybrid" else {
+        throw ConfigError(
+          "--fp8-format '\(text)' is not e4m3 or hybrid", key: "model.fp8", at: location)
+      }
+      set(["model", "fp8"], "true", at: location, key: keyLocation)
+      set(["model", "fp8_\(format)"], "true", at: location, key: keyLocation)
+    }
+    try copy("--fp8-recipe", to: ["model", "fp8_recipe"], integer: false)
+    setSwitch("--fp8-param-gather", ["model", "fp8_param_gather"], "true")
+    setSwitch("--tp-comm-overlap", ["model", "tp_comm_overlap"], "true")
+    setSwitch("--overlap-param-gather", ["model", "optim", "overlap_param_sync"], "true")
+    setSwitch("--overlap-p2p-communication", ["model", "overlap_p2p_comm"], "true")
+    // Megatron-FSDP shards optimizer states, gradients and weights unless told otherwise.
+    let strategy = ["model", "data_parallel_sharding_strategy"]
+    for flag in ["--use-custom-fsdp", "--use-megatron-fsdp"] {
+      if let location = flagLocation(flag) {
+        set(strategy, "optim_grads_params", at: location, key: location)
+      }
+    }
+    try copy("--data-parallel-sharding-strategy", to: strategy, integer: false)
   }
 
   /// Megatron-DeepSpeed's `--pp-partition-method`: `type:transformer` balances transformer

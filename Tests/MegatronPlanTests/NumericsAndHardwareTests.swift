@@ -1,0 +1,134 @@
+import Testing
+
+@testable import MegatronPlan
+
+/// FP8, fully sharded data parallelism, the overlap switches and the hardware profiles, each
+/// against a hand derivation (docs/formulas.md) in integer arithmetic.
+@Suite struct NumericsAndHardwareTests {
+  static let s = 128, b = 2, h = 256, a = 8, g = 2, f = 688, t = 2
+  static let qw = 256, kvw = 64
+
+  static func llama(fp8: FP8Training?) -> TransformerModel {
+    TransformerModel(
+      layers: 4, hidden: h, heads: a, queryGroups: g, ffnHidden: f, sequenceLength: s,
+      vocabulary: 1024, tiedEmbeddings: false, normalization: .rmsNorm, activation: .swiglu,
+      linearBiases: false, positionEmbedding: .rotary(percentage: 1, base: 10_000), dropout: .none,
+      fusedAttention: true, fp8: fp8)
+  }
+
+  static let layout = Layout(tensor: t, microBatch: b, globalBatch: b)
+
+  @Test("FP8 linear layers keep their inputs in FP8; flash keeps its 16-bit output beside")
+  func fp8Saved() {
+    let sb = Self.sb
+    let bf16 = LayerDescription(Self.llama(fp8: nil), .init(Self.layout, precision: .bf16)).saved
+    let fp8 = LayerDescription(
+      Self.llama(fp8: FP8Training(recipe: .tensorwise)), .init(Self.layout, precision: .bf16)
+    ).saved
+    // Per-tensor scaling: 1 byte per element instead of 2 for the four linear inputs.
+    #expect(fp8["qkv_input"].value == Double(sb * Self.h))
+    #expect(fp8["fc1_input"].value == Double(sb * Self.h))
+    #expect(fp8["fc2_input"].value == Double(sb * Self.f / Self.t))
+    #expect(fp8["projection_input"].value == Double(sb * Self.qw / Self.t))
+    #expect(fp8["attention_output"].value == Double(2 * sb * Self.qw / Self.t))
+    // Everything else is unchanged.
+    #expect(fp8["layernorm_inputs"] == bf16["layernorm_inputs"])
+    #expect(fp8["activation_input"] == bf16["activation_input"])
+    // MXFP8: row- and column-wise copies with one E8M0 scale per 32 elements: 2·(1 + 1/32).
+    let mx = LayerDescription(
+      Self.llama(fp8: FP8Training(recipe: .mxfp8)), .init(Self.layout, precision: .bf16)
+    ).saved
+    #expect(mx["qkv_input"].value == Double(sb * Self.h) * 2 * (1 + 1.0 / 32))
+  }
+  static var sb: Int { s * b }
+
+  @Test("FP8 weight copies; FP8 primary weights; full sharding divides all states by d")
+  func states() {
+    let layout = Layout(data: 4, microBatch: 1, globalBatch: 4, distributedOptimizer: true)
+    let n = Parameters(1_000_000), linear = Parameters(800_000)
+    let cached = StateMemory.states(
+      parameters: n, precision: .bf16, layout: layout, linearParameters: linear,
+      fp8: FP8Training(recipe: .delayed))
+    // 2 bytes per linear weight: the FP8 weight and its transpose.
+    #expect(cached["fp8_weight_cache"].value == 1_600_000)
+    #expect(cached["weights"].value == 2_000_000)
+    let primary = StateMemory.states(
+      parameters: n, precision: .bf16, layout: layout, linearParameters: linear,
+      fp8: FP8Training(recipe: .delayed, primaryWeights: true))
+    // Linear weights in 1 byte, the rest in 2; only the transpose is extra.
+    #expect(primary["weights"].value == 800_000 + 2 * 200_000)
+    #expect(primary["fp8_weight_cache"].value == 800_000)
+    var fsdp = layout
+    fsdp.fullySharded = true
+    let sharded = StateMemory.states(parameters: n, precision: .bf16, layout: fsdp)
+    #expect(sharded["weights"].value == 2_000_000 / 4)
+    #expect(sharded["gradients"].value == 4_000_000 / 4)
+    #expect(sharded["optimizer"].value == 12_000_000 / 4)
+  }
+
+  @Test("tp_comm_overlap hides all but 1 − forwardTPOverlap of the forward collectives")
+  func tensorParallelOverlap() {
+    let m = Self.llama(fp8: nil)
+    let layout = Layout(
+      tensor: 4, microBatch: 1, globalBatch: 1, sequenceParallel: true)
+    let plain = StepTimeModel(model: m, layout: layout, precision: .bf16, gpu: .h100SXM)
+    let overlapped = StepTimeModel(
+      model: m, layout: layout, precision: .bf16, gpu: .h100SXM,
+      overlap: Overlap(tensorParallel: true))
+    let exposed = plain.layerForward()["tensor_parallel_comm"].value
+    let hidden = overlapped.layerForward()["tensor_parallel_comm"].value
+    let fraction = 1 - PerformanceConstants.standard.forwardTPOverlap
+    #expect(abs(hidden - exposed * fraction) <= 1e-15)
+    // Backward is unchanged by the switch (its overlap is always on).
+    #expect(
+      plain.layerBackward()["tensor_parallel_comm"]
+        == overlapped.layerBackward()["tensor_parallel_comm"])
+  }
+
+  @Test("placement follows the NVLink domain: t = 16 is NVLink on NVL72, network on DGX H100")
+  func placement() {
+    let m = Self.llama(fp8: nil)
+    let layout = Layout(tensor: 16, microBatch: 1, globalBatch: 1)
+    // Both use the Hopper/Blackwell constants by default (`PerformanceConstants.forGeneration`).
+    let nvl72 = StepTimeModel(model: m, layout: layout, precision: .bf16, gpu: .gb200NVL72)
+    let dgx = StepTimeModel(model: m, layout: layout, precision: .bf16, gpu: .h100SXM)
+    // NVLink 5: 900 GB/s × 0.80; DGX H100 across 2 nodes: 8 rails × 50 GB/s × 0.5, capped at
+    // NVLink's 450 × 0.8 = 360 GB/s.
+    #expect(nvl72.link(size: 16, stride: 1).0.value == 900e9 * 0.80)
+    #expect(dgx.link(size: 16, stride: 1).0.value == min(8 * 50e9 * 0.5, 450e9 * 0.80))
+    #expect(GPU.gb200NVL72.nvlinkGroup(devicesPerNode: 4) == 72)
+    #expect(GPU.h100SXM.nvlinkGroup(devicesPerNode: 4) == 4)
+  }
+
+  @Test("megaplan.hardware defines or adjusts a profile; fp8 needs FP8 tensor cores")
+  func hardwareSection() throws {
+    let text = """
+      model:
+        num_layers: 4
+        hidden_size: 256
+        num_attention_heads: 4
+        encoder_seq_length: 128
+        micro_batch_size: 1
+        global_batch_size: 8
+      trainer:
+        devices: 8
+      megaplan:
+        vocab_size: 1024
+        hardware:
+          base: h100-sxm
+          name: My-H100
+          memory_gib: 64
+          peak_fp8_tflops: 1500
+          nvlink_domain: 4
+      """
+    let run = try ConfigLoader.load(try ConfigDocument.parse(text, file: "hw.yaml")).run
+    #expect(run.gpu.name == "my-h100" && run.gpu.memory.value == 64 * 1_073_741_824)
+    #expect(run.gpu.peak8?.value == 1500e12 && run.gpu.peak16.value == 989e12)
+    #expect(run.gpu.nvlinkDomain == 4 && run.gpu.generation == .hopper)
+    let a100 = text.replacingOccurrences(of: "  hardware:\n", with: "  unused:\n")
+      .replacingOccurrences(of: "  num_layers: 4", with: "  num_layers: 4\n  fp8: true")
+    #expect(throws: ConfigError.self) {
+      try ConfigLoader.load(try ConfigDocument.parse(a100, file: "a.yaml"))
+    }
+  }
+}
