@@ -49,10 +49,13 @@ import Testing
     #expect(Self.saved(Self.llama(), Self.layout()) == Double(replicated + sharded))
     // Sequence parallelism shards the replicated part by t too.
     #expect(Self.saved(Self.llama(), Self.layout(sp: true)) == Double(replicated / t + sharded))
-    // Selective recompute drops only the log-sum-exp; full recompute keeps the layer input.
+    // Selective recompute drops the log-sum-exp; its checkpoint of the core keeps the rotated
+    // Q and K beside the whole QKV output (V is a view of it): 2sb(a + g)d_h/t more (Megatron-Core
+    // `_checkpointed_attention_forward`; measured on CPU, validation/results/llama-layer-cpu.json).
+    // Full recompute keeps the layer input.
     #expect(
       Self.saved(Self.llama(), Self.layout(.selective))
-        == Double(replicated + sharded - 4 * Self.a * sb / t))
+        == Double(replicated + sharded - 4 * Self.a * sb / t + 2 * sb * (Self.qw + Self.kvw) / t))
     #expect(
       Self.saved(Self.llama(), Self.layout(.full(method: .uniform, layers: 1)))
         == Double(2 * sb * h))
@@ -71,9 +74,21 @@ import Testing
     #expect(full["softmax_dropout_mask"].value == 0 && full["attention_dropout_output"].value == 0)
     let selective = LayerDescription(m, .init(Self.layout(.selective), precision: .bf16))
       .savedUnderSelective
-    #expect(selective["query_key"].value == Double(2 * sb * (Self.qw + Self.kvw) / t))
+    // The QKV output (its Q, K and V parts) plus the rotated Q and K.
+    #expect(selective["query_key"].value == Double(2 * 2 * sb * (Self.qw + Self.kvw) / t))
     #expect(selective["value"].value == Double(2 * sb * Self.kvw / t))
     #expect(selective["softmax_output"].value == 0)
+  }
+
+  @Test("unfused attention with g = a and rotary: V's view keeps the whole QKV output")
+  func viewKeepsQKV() {
+    let m = Self.llama(
+      fused: false, groups: Self.a, fusions: KernelFusions(biasActivation: true, rope: false))
+    let saved = LayerDescription(m, .init(Self.layout(), precision: .bf16)).saved
+    // 3·a·d_h wide QKV output, 2 bytes: the unrotated Q and K stay alive through V's view.
+    #expect(saved["value"].value == Double(2 * Self.sb * 3 * Self.qw / Self.t))
+    // Unfused rotary keeps four s × d_h tables in 16-bit.
+    #expect(saved["rotary_tables"].value == Double(4 * 2 * Self.s * Self.dh))
   }
 
   @Test("unfused softmax in fp32 keeps the fp32 output and, without dropout, the 16-bit copy")

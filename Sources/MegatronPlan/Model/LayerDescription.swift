@@ -108,9 +108,15 @@ public struct LayerDescription: Sendable, Hashable {
       // so backward needs only the tables, not the inputs; nothing activation-sized is saved.
       // The fused kernel reads and writes the rotated part once; unfused, PyTorch runs four
       // elementwise passes (×cos, rotate-half, ×sin, add).
+      // Unfused, Megatron-Core's `apply_rotary_pos_emb` recomputes cos(freqs) and sin(freqs)
+      // in the activation dtype on every call, for queries and for keys, and the products save
+      // them: four s × d_h tables per layer (measured on CPU: validation/results/
+      // llama-layer-cpu.json). The fused kernel saves none.
       let rotated = e * tokens * (qw + kvw) * percentage / t
+      let tables = m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * s * dh)]
       ops.append(
-        LayerOp(name: "rotary", elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4)))
+        LayerOp(
+          name: "rotary", saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4)))
     }
     ops.append(Self.attentionCore(m, shard, tokens: tokens))
     // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
@@ -172,6 +178,19 @@ public struct LayerDescription: Sendable, Hashable {
         executedFraction: executed),
     ]
     let attentionDropout = m.dropout.attention > 0
+    // What selective recompute's checkpoint of the core holds (Megatron-Core
+    // `_checkpointed_attention_forward` saves Q, K and V): V is a view of the fused QKV output, so
+    // that whole output, eT(a + 2g)d_h/t, stays alive; rotary and QK norms make Q and K new
+    // tensors beside it, eT(a + g)d_h/t; without them, with g < a split over more than one group
+    // per rank, the query reshape copies Q, eT·a·d_h/t (Megatron-Core's grouped QKV layout).
+    // Measured on CPU with the harness: validation/results/llama-layer-cpu.json.
+    let qkvOutput = e * tokens * Double(m.qkvWidth) / t  // its Q, K and V parts: (a + 2g)d_h
+    let transformsQK = m.qkLayerNorm || { if case .rotary = m.positionEmbedding { true } else { false } }()
+    let groupsHere = m.queryGroups / max(1, shard.tensor)
+    let checkpointExtra =
+      transformsQK
+      ? e * tokens * (qw + kvw) / t
+      : (m.queryGroups < m.heads && groupsHere > 1 ? e * tokens * qw / t : 0)
     var saved: [SavedTensor] = []
     var bytes = 0.0
     if m.fusedAttention {
@@ -180,7 +199,11 @@ public struct LayerDescription: Sendable, Hashable {
       // regenerated from the RNG state (FlashAttention §3.1). Grouped-query K and V are read
       // as they are (g·d_h wide). Selective recompute keeps Q, K, V as the checkpoint's inputs
       // and drops the statistics.
-      saved.append(SavedTensor("query_key", e * tokens * (qw + kvw) / t))
+      // Transformer Engine makes V contiguous, so the QKV output is not kept without recompute.
+      saved.append(
+        SavedTensor(
+          "query_key", e * tokens * (qw + kvw) / t,
+          underSelective: e * tokens * (qw + kvw) / t + checkpointExtra))
       saved.append(SavedTensor("value", e * tokens * kvw / t))
       saved.append(SavedTensor("softmax_statistics", 4 * a * tokens / t, underSelective: 0))
     } else {
@@ -188,11 +211,15 @@ public struct LayerDescription: Sendable, Hashable {
       // heads before the batched GEMMs, which save the expanded copies (2sbh/t for Q and K and
       // sbh/t for V when a·d_h = h: K22's 4sbh/t and 2sbh/t). Selective recompute checkpoints
       // the core with its unexpanded inputs.
+      // With g = a there is no repeat: the GEMM over V saves V as a view of the QKV output,
+      // which then keeps the untransformed Q and K alive too when rotary or QK norms replaced
+      // them (measured on CPU: validation/results/llama-layer-cpu.json).
+      let value = m.queryGroups == m.heads && transformsQK ? qkvOutput : e * tokens * qw / t
       saved.append(
         SavedTensor(
-          "query_key", e * tokens * 2 * qw / t, underSelective: e * tokens * (qw + kvw) / t))
-      saved.append(
-        SavedTensor("value", e * tokens * qw / t, underSelective: e * tokens * kvw / t))
+          "query_key", e * tokens * 2 * qw / t,
+          underSelective: e * tokens * (qw + kvw) / t + checkpointExtra))
+      saved.append(SavedTensor("value", value, underSelective: e * tokens * kvw / t))
       let scores = a * s * tokens / t  // a·s²·b/t elements
       if m.fusions.maskedSoftmax || shard.precision == .fp32 {
         // The fused scale-mask-softmax saves its 16-bit output, 2as²b/t (K22 §4.1); the GEMM

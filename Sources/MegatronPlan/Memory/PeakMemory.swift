@@ -1,0 +1,160 @@
+/// The memory a GPU actually reaches: the steady state (weights, gradients, optimizer states,
+/// FP8 weight copies and the activations in flight) plus what lives only for a moment and what
+/// the allocator, CUDA and NCCL hold beside it. Every term is named with its mechanism
+/// (docs/formulas.md, "Peak memory").
+///
+/// Two figures, as PyTorch reports them:
+/// - `allocated`: what `torch.cuda.max_memory_allocated` would report: the steady state plus the
+///   largest set of transients alive at one moment of the step;
+/// - `device`: what `nvidia-smi` would show: that plus the caching allocator's slack (reserved −
+///   allocated), the CUDA context, NCCL's buffers and the buffers libraries allocate outside the
+///   caching allocator.
+public enum PeakMemory {
+  /// Settings that change the peak but not the steady state, with Megatron's and PyTorch's
+  /// defaults.
+  public struct Settings: Sendable, Hashable, Codable {
+    /// PyTorch's `expandable_segments` (`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`,
+    /// which NeMo and Megatron-Bridge set): segments grow in place, so little is stranded.
+    public var expandableSegments: Bool
+    /// NCCL's NVLink SHARP (NVLS) on NVSwitch systems of Hopper and later (on by default there):
+    /// it reserves multicast buffers per communicator.
+    public var ncclNVLS: Bool
+    /// Megatron-Core's fused vocabulary-parallel cross entropy (`cross_entropy_loss_fusion`):
+    /// no 16-bit logits copy beside the fp32 one.
+    public var crossEntropyFusion: Bool
+
+    public init(
+      expandableSegments: Bool = false, ncclNVLS: Bool = true, crossEntropyFusion: Bool = false
+    ) {
+      self.expandableSegments = expandableSegments
+      self.ncclNVLS = ncclNVLS
+      self.crossEntropyFusion = crossEntropyFusion
+    }
+  }
+
+  /// Figures no mechanism of megaplan's derives, each with its source.
+  public enum Constants {
+    /// CUDA context with lazy module loading (CUDA ≥ 11.7, PyTorch's default): about 500 MiB
+    /// on A100/H100 (PyTorch's "CUDA semantics" notes and `nvidia-smi` on an idle process that
+    /// only initialised CUDA report 300–600 MiB; megaplan takes 512 MiB).
+    public static let cudaContextBytes = 512.0 * 1_048_576
+    /// cuBLAS/cuBLASLt workspaces PyTorch allocates through the caching allocator: 32 MiB per
+    /// handle on Hopper and later (PyTorch `getChosenWorkspaceSize`: 4,096 KiB × 8), 4 MiB ×
+    /// … on Ampere; megaplan takes two handles (compute and communication streams).
+    public static func cublasWorkspaceBytes(_ gpu: GPU) -> Double {
+      (gpu.generation == .ampere ? 8.0 : 32.0) * 1_048_576 * 2
+    }
+    /// NCCL buffers per communicator: NCCL_BUFFSIZE (4 MiB) per channel and direction with up
+    /// to 16 channels on NVLink rings: 128 MiB; NVLS adds its multicast buffers, several
+    /// hundred MiB per communicator on H100 (NCCL's NVLS notes; the reason Megatron guides suggest
+    /// NCCL_NVLS_ENABLE=0 when memory is tight): megaplan takes 512 MiB with NVLS.
+    public static func ncclBytesPerCommunicator(nvls: Bool) -> Double {
+      (nvls ? 512.0 : 128.0) * 1_048_576
+    }
+    /// Caching-allocator slack at the peak (reserved − allocated) as a share of the allocated
+    /// peak: blocks split and stranded between sizes. About 10 % without expandable segments and
+    /// 2 % with them in PyTorch memory snapshots of large-model training (PyTorch "Understanding
+    /// CUDA memory usage"); the one constant no mechanism here models.
+    public static func allocatorSlack(expandableSegments: Bool) -> Double {
+      expandableSegments ? 0.02 : 0.10
+    }
+  }
+
+  /// One stage's peak, with the moment it happens.
+  public struct Stage: Sendable, Hashable, Codable {
+    /// Transients alive on top of the steady state at the peak (allocated).
+    public var transients: Breakdown<ByteUnit>
+    /// What the device holds outside allocated memory.
+    public var reserved: Breakdown<ByteUnit>
+    public var allocatedBytes: Double
+    public var deviceBytes: Double
+    /// "forward", "backward" or "output layer" (the last stage's loss).
+    public var moment: String
+  }
+
+  /// The transients of one stage at each moment, the largest taken.
+  /// - forward (end of warm-up, the most activations in flight): the largest tensor a layer's
+  ///   forward makes and frees — with sequence parallelism the all-gathered input of a
+  ///   column-parallel GEMM (e·s·b·h, not sharded); unfused attention's score matrix beside the
+  ///   softmax's output (e·as²b/t, 4 bytes with the softmax in fp32); pipeline receive buffers;
+  /// - backward (its first microbatch): the incoming gradient (e·s·b·h/r), the gradient of the
+  ///   widest intermediate (fc1's output, e·s·b·f₁/t) and, unfused, the scores' gradient;
+  /// - the output layer (last stage): the 16-bit logits (e·s·b·V/t) beside the fp32 ones already
+  ///   counted, in forward and again as the 16-bit gradient in backward; with the fused cross
+  ///   entropy no 16-bit copy.
+  /// Plus buffers alive throughout: pipeline send/receive buffers (two of e·s·b·h/r when p > 1),
+  /// Megatron-FSDP's gathered weights of two layers and one layer's unsharded gradients.
+  public static func stage(
+    _ run: TrainingRun, stage i: Int, steadyBytes: Double, settings: Settings = .init()
+  ) -> Stage {
+    let m = run.model, layout = run.layout, gpu = run.gpu
+    let e = run.precision.activationBytes
+    let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
+    let tokens = Double(m.sequenceLength) * Double(layout.microBatch)
+    let h = Double(m.hidden), V = Double(m.vocabulary)
+    let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
+
+    var forward = 0.0
+    if layout.effectiveSequenceParallel { forward = max(forward, e * tokens * h) }
+    if !m.fusedAttention {
+      let softmaxInput = m.fusions.maskedSoftmax || run.precision == .fp32 ? e : 4
+      forward = max(forward, softmaxInput * scores)
+    }
+    var backward = e * tokens * h / r + e * tokens * Double(m.fc1Width) / t
+    if !m.fusedAttention { backward += 2 * e * scores }
+    var output = 0.0
+    if i == layout.pipeline - 1 && !settings.crossEntropyFusion { output = e * tokens * V / t }
+
+    var transients = Breakdown<ByteUnit>()
+    let moment: String
+    if output >= max(forward, backward) && output > 0 {
+      transients.add("logits_16bit", Bytes(output))
+      moment = "output layer"
+    } else if backward >= forward {
+      transients.add("backward_gradients", Bytes(backward))
+      moment = "backward"
+    } else {
+      transients.add("forward_temporaries", Bytes(forward))
+      moment = "forward"
+    }
+    if layout.pipeline > 1 {
+      transients.add("pipeline_buffers", Bytes(2 * e * tokens * h / r))
+    }
+    transients.add("cublas_workspace", Bytes(Constants.cublasWorkspaceBytes(gpu)))
+    if layout.fullySharded && layout.data > 1 {
+      let layer = ParameterCount.layer(m)
+      let perLayer = (layer.sharded / t + layer.replicated)
+      transients.add("fsdp_unsharded_buffers", Bytes(perLayer * (2 * e + e)))
+    }
+    let allocated = steadyBytes + transients.total.value
+
+    var reserved = Breakdown<ByteUnit>()
+    reserved.add(
+      "allocator_slack",
+      Bytes(allocated * Constants.allocatorSlack(expandableSegments: settings.expandableSegments)))
+    reserved.add("cuda_context", Bytes(Constants.cudaContextBytes))
+    let nvls = settings.ncclNVLS && gpu.generation != .ampere
+    reserved.add(
+      "nccl", Bytes(Double(communicators(layout)) * Constants.ncclBytesPerCommunicator(nvls: nvls)))
+    if run.overlap.tensorParallel {
+      // Transformer Engine's userbuffers for the overlapped collectives, allocated with
+      // cudaMalloc outside the caching allocator: the all-gathered input of a column-parallel
+      // GEMM and the reduce-scatter staging, each e·s·b·h.
+      reserved.add("tp_overlap_buffers", Bytes(2 * e * tokens * h))
+    }
+    return Stage(
+      transients: transients, reserved: reserved, allocatedBytes: allocated,
+      deviceBytes: allocated + reserved.total.value, moment: moment)
+  }
+
+  /// NCCL communicators a GPU belongs to: tensor-parallel, data-parallel, pipeline (its two
+  /// neighbours), and the embedding group with tied embeddings and p > 1; groups of one GPU
+  /// create none.
+  static func communicators(_ layout: Layout) -> Int {
+    var n = 0
+    if layout.tensor > 1 { n += 1 }
+    if layout.data > 1 { n += 1 }
+    if layout.pipeline > 1 { n += 2 }
+    return max(1, n)
+  }
+}
