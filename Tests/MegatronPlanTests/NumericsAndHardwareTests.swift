@@ -132,3 +132,55 @@ import Testing
     }
   }
 }
+
+/// The peak model against runs that did run: each published H100 run fits its GPU at its peak
+/// (they trained on 80 GB H100s), and the peak is above the steady state by its named terms.
+@Suite struct PeakMemoryTests {
+  @Test("published H100 runs fit at their modeled peak", arguments: PublishedRun.modern.map(\.name))
+  func publishedRunsFit(name: String) throws {
+    let run = try #require(PublishedRun.modern.first { $0.name == name })
+    let e = Estimate(run.run)
+    #expect(e.memory.fits, "\(name): peak \(e.memory.peakBytes) of \(e.memory.capacityBytes)")
+    #expect(e.memory.peakBytes > e.memory.peakAllocatedBytes)
+    #expect(e.memory.peakAllocatedBytes > e.memory.totalBytes)
+  }
+
+  /// Every term by hand for a small GPT on A100s: s = 128, b = 2, h = 256, a = 4, f = 1024,
+  /// V = 1024, t = 2 with SP, p = 2, unfused attention with the fused softmax, bf16.
+  @Test("each peak term by hand for one small configuration")
+  func smallByHand() {
+    let s = 128, b = 2, h = 256, a = 4, f = 1024, V = 1024, t = 2
+    let model = TransformerModel(
+      layers: 4, hidden: h, heads: a, ffnHidden: f, sequenceLength: s, vocabulary: V)
+    let layout = Layout(
+      tensor: t, pipeline: 2, data: 1, microBatch: b, globalBatch: 8, sequenceParallel: true)
+    let run = TrainingRun(model: model, layout: layout)
+    let e = Estimate(run)
+    let T = s * b, scores = a * s * s * b / t
+    // Backward moment: incoming gradient 2Th/t + fc1 output gradient 2Tf/t + the scores'
+    // gradients 2 × 2as²b/t, larger than forward's all-gathered input 2Th (SP) or scores 2as²b/t.
+    let backward = 2 * T * h / t + 2 * T * f / t + 2 * 2 * scores
+    let forward = max(2 * T * h, 2 * scores)
+    #expect(backward > forward)
+    let last = e.memory.stages[1], first = e.memory.stages[0]
+    // The last stage's 16-bit logits (2TV/t) are smaller than the backward set here.
+    #expect(2 * T * V / t < backward && last.peakMoment == "backward")
+    #expect(first.peak["backward_gradients"].value == Double(backward))
+    // Two pipeline buffers of 2Th/t, two cuBLAS workspaces of 8 MiB (Ampere).
+    #expect(first.peak["pipeline_buffers"].value == Double(2 * 2 * T * h / t))
+    #expect(first.peak["cublas_workspace"].value == Double(2 * 8 * 1_048_576))
+    let transients = Double(backward + 2 * 2 * T * h / t + 2 * 8 * 1_048_576)
+    #expect(first.peakAllocatedBytes == first.totalBytes + transients)
+    // Allocator slack: 10 % of what comes and goes (activations + transients); CUDA context
+    // 512 MiB; NCCL: the tensor-parallel group and the two pipeline neighbours, 128 MiB each
+    // without NVLS (Ampere).
+    #expect(first.peak["allocator_slack"].value == 0.10 * (first.activationsBytes + transients))
+    #expect(first.peak["cuda_context"].value == 512 * 1_048_576)
+    #expect(first.peak["nccl"].value == 3 * 128 * 1_048_576)
+    #expect(
+      abs(
+        first.peakBytes
+          - (first.peakAllocatedBytes + first.peak["allocator_slack"].value
+            + (512 + 3 * 128) * 1_048_576)) <= 1e-6 * first.peakBytes)
+  }
+}

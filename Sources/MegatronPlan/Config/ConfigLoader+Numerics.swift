@@ -148,4 +148,35 @@ extension ConfigLoader {
     }
     return gpu
   }
+
+  /// The settings that change the peak but not the steady state: Megatron-Core's fused cross
+  /// entropy (`cross_entropy_loss_fusion`), PyTorch's `expandable_segments`
+  /// (`megaplan.expandable_segments`, as `PYTORCH_CUDA_ALLOC_CONF` sets it), NCCL's NVLS
+  /// (`megaplan.nccl_nvls`, NCCL's default on NVSwitch systems, `NCCL_NVLS_ENABLE=0` turns it off).
+  static func readPeakSettings(_ r: inout KeyReader) throws -> PeakMemory.Settings {
+    PeakMemory.Settings(
+      expandableSegments: try r.bool("megaplan.expandable_segments", default: false),
+      ncclNVLS: try r.bool("megaplan.nccl_nvls", default: true),
+      crossEntropyFusion: try r.bool("model.cross_entropy_loss_fusion", default: false))
+  }
+
+  /// Whether Megatron's gradient buffer is fp32: `model.grad_reduce_in_fp32` (Megatron-Core's
+  /// DDP setting), or NeMo's `optim.grad_sync_dtype` (`bf16` or `fp32`); fp32 by default, as
+  /// Megatron-LM forces for bf16 training.
+  static func readFP32Gradients(_ r: inout KeyReader) throws -> Bool {
+    if r.has("model.grad_reduce_in_fp32") {
+      return try r.bool("model.grad_reduce_in_fp32", default: true)
+    }
+    let key = "model.optim.grad_sync_dtype"
+    guard let dtype = try r.optionalString(key, record: true) else {
+      r.defaulted("model.grad_reduce_in_fp32", "true")
+      return true
+    }
+    switch dtype.lowercased() {
+    case "fp32", "float32": return true
+    case "bf16", "bfloat16", "fp16", "float16": return false
+    default:
+      throw r.error("unknown grad_sync_dtype '\(dtype)'; expected fp32 or bf16", key: key)
+    }
+  }
 }

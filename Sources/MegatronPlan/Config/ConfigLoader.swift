@@ -25,10 +25,12 @@ public enum ConfigLoader {
       "fp8_e4m3", "fp8_hybrid", "fp8_recipe", "fp8_params", "fp8_param_gather",
       "fp8_dot_product_attention", "ub_tp_comm_overlap", "tp_comm_overlap", "overlap_p2p_comm",
       "fsdp", "fsdp_sharding_strategy", "data_parallel_sharding_strategy",
+      "cross_entropy_loss_fusion", "grad_reduce_in_fp32",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
       "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
+      "expandable_segments", "nccl_nvls",
       "train_tokens", "zero_stage", "fused_attention",
     ],
   ]
@@ -69,6 +71,8 @@ public enum ConfigLoader {
     let fp8 = try readFP8(&r, gpu: gpu)
     let overlap = try readOverlap(&r, sequenceParallel: sp, tensor: t)
     let fullySharded = try readFullySharded(&r)
+    let peakSettings = try readPeakSettings(&r)
+    let fp32Gradients = try readFP32Gradients(&r)
     let tokens = try r.positiveNumber("megaplan.train_tokens")
 
     let gpus = nodes * devices
@@ -111,9 +115,11 @@ public enum ConfigLoader {
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
-    let run = TrainingRun(
+    var run = TrainingRun(
       model: model, layout: layout, precision: precision, gpu: gpu, trainTokens: tokens,
       overlap: overlap)
+    run.peakSettings = peakSettings
+    run.fp32Gradients = fp32Gradients
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
   }

@@ -34,6 +34,8 @@ extension MegatronArguments {
     ("--use-custom-fsdp", "model.data_parallel_sharding_strategy"),
     ("--use-megatron-fsdp", "model.data_parallel_sharding_strategy"),
     ("--data-parallel-sharding-strategy", "model.data_parallel_sharding_strategy"),
+    ("--cross-entropy-loss-fusion", "model.cross_entropy_loss_fusion"),
+    ("--grad-reduce-in-bf16", "model.grad_reduce_in_fp32"),
   ]
 
   static let architectureValueFlags: Set<String> = [
@@ -49,7 +51,8 @@ extension MegatronArguments {
     "--no-masked-softmax-fusion", "--no-rope-fusion", "--account-for-embedding-in-pipeline-split",
     "--account-for-loss-in-pipeline-split", "--embed-layernorm", "--fp8-param-gather",
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
-    "--use-custom-fsdp", "--use-megatron-fsdp",
+    "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
+    "--grad-reduce-in-bf16",
   ]
 }
 
@@ -119,6 +122,8 @@ extension Mapper {
       }
     }
     try copy("--data-parallel-sharding-strategy", to: strategy, integer: false)
+    setSwitch("--cross-entropy-loss-fusion", ["model", "cross_entropy_loss_fusion"], "true")
+    setSwitch("--grad-reduce-in-bf16", ["model", "grad_reduce_in_fp32"], "false")
   }
 
   /// Megatron-DeepSpeed's `--pp-partition-method`: `type:transformer` balances transformer

@@ -51,10 +51,12 @@ public enum PeakMemory {
     public static func ncclBytesPerCommunicator(nvls: Bool) -> Double {
       (nvls ? 512.0 : 128.0) * 1_048_576
     }
-    /// Caching-allocator slack at the peak (reserved − allocated) as a share of the allocated
-    /// peak: blocks split and stranded between sizes. About 10 % without expandable segments and
-    /// 2 % with them in PyTorch memory snapshots of large-model training (PyTorch "Understanding
-    /// CUDA memory usage"); the one constant no mechanism here models.
+    /// Caching-allocator slack at the peak (reserved − allocated) as a share of the memory that
+    /// is allocated and freed during the step (activations and transients; Megatron's weight,
+    /// gradient and optimizer buffers are allocated once, contiguously): blocks split and
+    /// stranded between sizes. About 10 % without expandable segments and 2 % with them in
+    /// PyTorch memory snapshots of large-model training (PyTorch "Understanding CUDA memory
+    /// usage"); the one constant no mechanism here models.
     public static func allocatorSlack(expandableSegments: Bool) -> Double {
       expandableSegments ? 0.02 : 0.10
     }
@@ -85,8 +87,9 @@ public enum PeakMemory {
   /// Plus buffers alive throughout: pipeline send/receive buffers (two of e·s·b·h/r when p > 1),
   /// Megatron-FSDP's gathered weights of two layers and one layer's unsharded gradients.
   public static func stage(
-    _ run: TrainingRun, stage i: Int, steadyBytes: Double, settings: Settings = .init()
+    _ run: TrainingRun, stage i: Int, steadyBytes: Double, activationBytes: Double
   ) -> Stage {
+    let settings = run.peakSettings
     let m = run.model, layout = run.layout, gpu = run.gpu
     let e = run.precision.activationBytes
     let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
@@ -129,9 +132,12 @@ public enum PeakMemory {
     let allocated = steadyBytes + transients.total.value
 
     var reserved = Breakdown<ByteUnit>()
+    // Weights, gradients and optimizer states live in contiguous buffers Megatron allocates
+    // once; what fragments is what comes and goes every microbatch: activations and transients.
+    let dynamic = activationBytes + transients.total.value
     reserved.add(
       "allocator_slack",
-      Bytes(allocated * Constants.allocatorSlack(expandableSegments: settings.expandableSegments)))
+      Bytes(dynamic * Constants.allocatorSlack(expandableSegments: settings.expandableSegments)))
     reserved.add("cuda_context", Bytes(Constants.cudaContextBytes))
     let nvls = settings.ncclNVLS && gpu.generation != .ampere
     reserved.add(

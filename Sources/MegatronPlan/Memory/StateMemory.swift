@@ -17,15 +17,20 @@ public enum StateMemory {
     public var total: Double { weights + gradients + optimizer }
   }
 
+  /// `fp32Gradients`: Megatron-Core's gradient buffer is fp32 (`grad_reduce_in_fp32`, Megatron-LM's
+  /// `--accumulate-allreduce-grads-in-fp32`, forced on for bf16 unless `--grad-reduce-in-bf16`;
+  /// NeMo `optim.grad_sync_dtype: fp32`), else 16-bit: 2 bytes per parameter.
   public static func bytesPerParameter(
-    precision: Precision, distributedOptimizer: Bool, data: Int, fullySharded: Bool = false
+    precision: Precision, distributedOptimizer: Bool, data: Int, fullySharded: Bool = false,
+    fp32Gradients: Bool = true
   ) -> BytesPerParameter {
     let shard = distributedOptimizer || fullySharded ? Double(max(1, data)) : 1
     // Megatron-FSDP shards the weights and the gradients too (ZeRO-3).
     let all = fullySharded ? Double(max(1, data)) : 1
     switch precision {
     case .bf16, .fp16:
-      return BytesPerParameter(weights: 2 / all, gradients: 4 / all, optimizer: 12 / shard)
+      return BytesPerParameter(
+        weights: 2 / all, gradients: (fp32Gradients ? 4 : 2) / all, optimizer: 12 / shard)
     case .fp32:
       return BytesPerParameter(weights: 4 / all, gradients: 4 / all, optimizer: 8 / shard)
     }
@@ -40,11 +45,11 @@ public enum StateMemory {
   ///   `fp8_weight_cache`.
   public static func states(
     parameters: Parameters, precision: Precision, layout: Layout,
-    linearParameters: Parameters = .zero, fp8: FP8Training? = nil
+    linearParameters: Parameters = .zero, fp8: FP8Training? = nil, fp32Gradients: Bool = true
   ) -> Breakdown<ByteUnit> {
     let per = bytesPerParameter(
       precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data,
-      fullySharded: layout.fullySharded)
+      fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
     let n = parameters.value
     var weights = n * per.weights
     var out = Breakdown<ByteUnit>()
@@ -53,12 +58,10 @@ public enum StateMemory {
       let shard = layout.fullySharded ? Double(max(1, layout.data)) : 1
       let linear = linearParameters.value / shard
       let copies = fp8.recipe.weightCacheBytesPerElement
-      if fp8.primaryWeights {
-        weights -= linear * (precision.weightBytes - 1)
-        cache = linear * (copies - 1)
-      } else {
-        cache = linear * copies
-      }
+      if fp8.primaryWeights { weights -= linear * (precision.weightBytes - 1) }
+      // Megatron-FSDP gathers each layer's weights when it runs and keeps no FP8 copies across
+      // microbatches (`keep_fp8_transpose_cache` off, as Megatron-Bridge runs it).
+      if !layout.fullySharded { cache = linear * (fp8.primaryWeights ? copies - 1 : copies) }
     }
     out.add("weights", Bytes(weights))
     out.add("gradients", Bytes(n * per.gradients))

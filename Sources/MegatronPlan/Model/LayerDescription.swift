@@ -185,7 +185,8 @@ public struct LayerDescription: Sendable, Hashable {
     // per rank, the query reshape copies Q, eT·a·d_h/t (Megatron-Core's grouped QKV layout).
     // Measured on CPU with the harness: validation/results/llama-layer-cpu.json.
     let qkvOutput = e * tokens * Double(m.qkvWidth) / t  // its Q, K and V parts: (a + 2g)d_h
-    let transformsQK = m.qkLayerNorm || { if case .rotary = m.positionEmbedding { true } else { false } }()
+    let transformsQK =
+      m.qkLayerNorm || { if case .rotary = m.positionEmbedding { true } else { false } }()
     let groupsHere = m.queryGroups / max(1, shard.tensor)
     let checkpointExtra =
       transformsQK

@@ -10,6 +10,10 @@ public struct TrainingRun: Sendable, Hashable {
   public var trainTokens: Double?
   /// What the software overlaps (Megatron-Core's switches).
   public var overlap: Overlap
+  /// Settings that change the peak but not the steady state (allocator, NCCL, fused loss).
+  public var peakSettings: PeakMemory.Settings = .init()
+  /// Megatron's gradient buffer in fp32 (`StateMemory.bytesPerParameter`).
+  public var fp32Gradients: Bool = true
   /// Data-parallel gradient reduction overlapped with backward.
   public var overlapGradientReduction: Bool {
     get { overlap.gradientReduction }
@@ -114,6 +118,16 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var totalBytes: Double
     /// Chunk-microbatches held at the peak (microbatches × v).
     public var chunksInFlight: Int
+    /// What `torch.cuda.max_memory_allocated` would report: `totalBytes` (the steady state)
+    /// plus the transients alive at the peak (`PeakMemory`).
+    public var peakAllocatedBytes: Double
+    /// What the device holds at the peak (`nvidia-smi`): allocated plus allocator slack, CUDA
+    /// context, NCCL and library buffers.
+    public var peakBytes: Double
+    /// The terms on top of the steady state, transients and reserved.
+    public var peak: Breakdown<ByteUnit>
+    /// When the peak happens: "forward", "backward" or "output layer".
+    public var peakMoment: String
   }
 
   public struct MemorySummary: Sendable, Codable, Hashable {
@@ -130,6 +144,10 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var gradientsBytes: Double
     public var optimizerBytes: Double
     public var totalBytes: Double
+    /// The most loaded stage's peak (see `StageMemory`); `fits` compares `peakBytes`.
+    public var peakAllocatedBytes: Double
+    public var peakBytes: Double
+    public var peakMoment: String
     public var fits: Bool
     public var stages: [StageMemory]
   }
@@ -218,20 +236,25 @@ extension Estimate {
       let params = ParameterCount.perGPU(m, layout, stage: i).total
       let states = StateMemory.states(
         parameters: params, precision: run.precision, layout: layout,
-        linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8)
+        linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8,
+        fp32Gradients: run.fp32Gradients)
       let acts = ActivationMemory.stage(m, layout, stage: i, precision: run.precision)
       let total = states.total + acts.total
+      let peak = PeakMemory.stage(
+        run, stage: i, steadyBytes: total.value, activationBytes: acts.total.value)
       stages.append(
         StageMemory(
           stage: i, parameters: params.value, weightsBytes: states["weights"].value,
           gradientsBytes: states["gradients"].value, optimizerBytes: states["optimizer"].value,
           fp8WeightCacheBytes: states["fp8_weight_cache"].value,
           activationsBytes: acts.total.value, activations: acts, totalBytes: total.value,
-          chunksInFlight: schedule.chunksInFlight(stage: i)))
+          chunksInFlight: schedule.chunksInFlight(stage: i),
+          peakAllocatedBytes: peak.allocatedBytes, peakBytes: peak.deviceBytes,
+          peak: Breakdown(peak.transients.terms + peak.reserved.terms), peakMoment: peak.moment))
     }
     let worst =
       stages.max { a, b in
-        a.totalBytes < b.totalBytes || (a.totalBytes == b.totalBytes && a.stage > b.stage)
+        a.peakBytes < b.peakBytes || (a.peakBytes == b.peakBytes && a.stage > b.stage)
       } ?? stages[0]
     memory = MemorySummary(
       gpu: run.gpu.name, capacityBytes: run.gpu.memory.value,
@@ -241,8 +264,9 @@ extension Estimate {
       mostLoadedStage: worst.stage, activationsBytes: worst.activationsBytes,
       weightsBytes: worst.weightsBytes,
       gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes,
-      totalBytes: worst.totalBytes,
-      fits: worst.totalBytes <= run.gpu.memory.value, stages: stages)
+      totalBytes: worst.totalBytes, peakAllocatedBytes: worst.peakAllocatedBytes,
+      peakBytes: worst.peakBytes, peakMoment: worst.peakMoment,
+      fits: worst.peakBytes <= run.gpu.memory.value, stages: stages)
 
     let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
     let hardwareFLOPs = FLOPCount.hardware(m, layout)
