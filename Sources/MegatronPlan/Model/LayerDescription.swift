@@ -45,7 +45,7 @@ public struct LayerDescription: Sendable, Hashable {
     let s = Double(m.sequenceLength)
     let tokens = s * shard.sequences  // s·b
     let h = Double(m.hidden), f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
-    let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth), a = Double(m.heads)
+    let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
     let dh = Double(m.headDim)
     // Tensors sharded only with sequence parallelism are replicated on the t ranks otherwise
     // (K22 §4.2.2, Eq. 4).
