@@ -33,7 +33,9 @@ import Testing
 
   @Test("an error in config.json exits 64 with its file:line:column")
   func error() {
-    let r = runCLI(["estimate", "--hf-config", rooted("Tests/MegatronPlanTests/Fixtures/hf/README.md")])
+    let r = runCLI([
+      "estimate", "--hf-config", rooted("Tests/MegatronPlanTests/Fixtures/hf/README.md"),
+    ])
     #expect(r.code == 64)
     #expect(r.stderr.contains("README.md:1:1: error:") && r.stderr.contains("not valid JSON"))
     let missing = runCLI(["estimate"])

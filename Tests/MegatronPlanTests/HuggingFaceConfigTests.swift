@@ -117,7 +117,9 @@ let hfCases: [HFCase] = [
     return try ConfigLoader.load(document)
   }
 
-  @Test("config.json's parameter count equals the hand count and the published total", arguments: hfCases)
+  @Test(
+    "config.json's parameter count equals the hand count and the published total",
+    arguments: hfCases)
   func parameterCount(_ c: HFCase) throws {
     let loaded = try Self.alone(c.file)
     let total = ParameterCount.total(loaded.run.model).total.value
@@ -220,7 +222,8 @@ let hfCases: [HFCase] = [
     #expect(e.location?.line == 2 && e.location?.column == 22)
     #expect(e.message.contains("'FalconForCausalLM' is not modeled"))
     let moe = try #require(
-      Self.error("{\n  \"architectures\": [\"MixtralForCausalLM\"],\n  \"num_local_experts\": 8\n}"))
+      Self.error("{\n  \"architectures\": [\"MixtralForCausalLM\"],\n  \"num_local_experts\": 8\n}")
+    )
     #expect(moe.location?.line == 2 && moe.location?.column == 22)
     #expect(moe.message.contains("mixture of experts is not modeled yet"))
   }

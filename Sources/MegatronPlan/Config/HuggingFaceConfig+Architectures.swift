@@ -217,7 +217,8 @@ extension HuggingFaceConfig {
         "'use_sliding_window': true (attention over a window of the sequence) is not modeled; megaplan counts full causal attention",
         key: "use_sliding_window", at: at)
     }
-    if family == .gpt2, let (on, at) = try f.bool("add_cross_attention", key: "add_cross_attention"),
+    if family == .gpt2,
+      let (on, at) = try f.bool("add_cross_attention", key: "add_cross_attention"),
       on
     {
       throw ConfigError(
