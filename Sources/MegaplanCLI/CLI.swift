@@ -50,6 +50,11 @@ public enum CLI {
       name: "--megatron-args", takesValue: false,
       help: "FILE is a Megatron-LM launch script or argument list, not NeMo YAML"),
     OptionSpec(
+      name: "--hf-config", takesValue: true,
+      help:
+        "the model from a Hugging Face config.json (wins over FILE's model keys); without FILE it is the whole input, with t = p = 1, micro-batch 1, global batch = GPUs, 8 GPUs, sequence min(max_position_embeddings, 4096), bf16, fused attention, distributed optimizer, dropout 0",
+      valueName: "config.json"),
+    OptionSpec(
       name: "--gpus", takesValue: true,
       help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
     OptionSpec(
@@ -172,10 +177,12 @@ public enum CLI {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// The single positional FILE argument.
+  /// The single positional FILE argument (config.json's path when --hf-config is the input).
   static func singleFile(_ parsed: ParsedArguments) throws -> String {
     guard let file = parsed.positional.first else {
-      throw UsageError(message: "missing FILE (a NeMo YAML config)")
+      // --hf-config alone is the whole input.
+      if let hf = parsed.value("--hf-config"), !parsed.has("--megatron-args") { return hf }
+      throw UsageError(message: "missing FILE (a NeMo YAML config, or --hf-config config.json)")
     }
     guard parsed.positional.count == 1 else {
       throw UsageError(

@@ -61,10 +61,13 @@ enum CheckCommand {
     }
     limits.maxDays = try parsed.number("--max-days")
     limits.maxGPUs = try parsed.positiveInt("--max-gpus", max: Int(Int32.max))
-    guard !parsed.positional.isEmpty else {
+    // --hf-config without FILE checks config.json alone.
+    let inputs =
+      parsed.positional.isEmpty ? parsed.value("--hf-config").map { [$0] } ?? [] : parsed.positional
+    guard !inputs.isEmpty else {
       throw UsageError(message: "missing FILE (NeMo YAML configs, or directories of them)")
     }
-    let files = try expand(parsed.positional)
+    let files = try expand(inputs)
     guard !files.isEmpty else {
       throw UsageError(
         message: "no *.yaml files found in \(parsed.positional.joined(separator: " "))")

@@ -1,7 +1,8 @@
 import Foundation
 import MegatronPlan
 
-/// Reading a config from disk (NeMo YAML, or a Megatron-LM script with `--megatron-args`),
+/// Reading a config from disk (NeMo YAML, a Megatron-LM script with `--megatron-args`, a
+/// Hugging Face config.json with `--hf-config`),
 /// applying `--set` overrides, and loading it into a run. File system access lives here, not in
 /// the library.
 enum ConfigInput {
@@ -61,19 +62,31 @@ enum ConfigInput {
   {
     let text = try readText(path)
     var document: ConfigDocument
+    // --hf-config without FILE: config.json is the whole input (CLI.singleFile gives its path).
+    let hfAlone = parsed.has("--hf-config") && parsed.positional.isEmpty
+    if hfAlone && parsed.has("--megatron-args") {
+      throw UsageError(message: "--megatron-args needs FILE, the Megatron-LM script")
+    }
     if parsed.has("--megatron-args") {
       let root = try MegatronArguments.parse(
         text, file: path, gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
         gpuName: parsed.value("--gpu"))
       document = ConfigDocument(root: root, file: path)
     } else {
-      document = try ConfigDocument.parse(text, file: path)
+      document =
+        hfAlone
+        ? ConfigDocument(root: try HuggingFaceConfig.standalone(text, file: path), file: path)
+        : try ConfigDocument.parse(text, file: path)
       if applyGPUCount, let gpus = try parsed.positiveInt("--gpus") {
         try applyOverrides(["trainer.num_nodes=1", "trainer.devices=\(gpus)"], to: &document)
       }
       if let gpu = parsed.value("--gpu") {
         try applyOverrides(["megaplan.gpu=\(gpu)"], to: &document)
       }
+    }
+    if let hf = parsed.value("--hf-config"), !hfAlone {
+      // config.json supplies the model's shape, FILE the rest (config.json wins for the model).
+      document.root = try HuggingFaceConfig.merged(readText(hf), file: hf, into: document.root)
     }
     try applyOverrides(parsed.all("--set"), to: &document)
     let loaded = try ConfigLoader.load(document)

@@ -131,8 +131,9 @@ enum SearchCommand {
     }
 
     if let out = parsed.value("--emit-config"), let best = result.best {
-      guard !parsed.has("--megatron-args") else {
-        throw UsageError(message: "--emit-config writes NeMo YAML and needs a YAML FILE")
+      guard !parsed.has("--megatron-args"), !parsed.has("--hf-config") else {
+        throw UsageError(
+          message: "--emit-config writes NeMo YAML and needs a YAML FILE without --hf-config")
       }
       let text = try ConfigInput.readText(file)
       let emitted = LayoutSearch.emitConfig(

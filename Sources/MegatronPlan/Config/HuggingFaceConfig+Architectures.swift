@@ -1,0 +1,430 @@
+/// Each supported architecture's config.json fields, mapped to NeMo's keys. Field names and
+/// defaults (the value `transformers` uses when config.json leaves a field out) are those of the
+/// architecture's `configuration_*.py` and `modeling_*.py` in huggingface/transformers
+/// (src/transformers/models/<name>/).
+extension HuggingFaceConfig {
+  /// The model read from config.json: `shape` replaces a YAML's keys, `training` (dropout) only
+  /// fills them.
+  struct Model {
+    var shape: [TreeEntry] = []
+    var training: [TreeEntry] = []
+    var maxPositions = 0
+    var root: SourceLocation
+  }
+
+  enum Family: String {
+    case llama, mistral, qwen2, gemma, gemma2, nemotron, gpt2
+  }
+
+  /// Fields megaplan reads from one config.json, typed, with errors located at the field.
+  struct Fields {
+    let json: JSONObjectReader
+    let architecture: String
+    /// Where the architecture is named: values the architecture fixes point here.
+    let origin: SourceLocation
+
+    func field(_ name: String) -> JSONField? {
+      guard let f = json.fields[name], f.value != .null else { return nil }
+      return f
+    }
+
+    func wrongType(_ f: JSONField, _ expected: String, key: String) -> ConfigError {
+      ConfigError(
+        "expected \(expected) for '\(f.name)' in \(json.file), found \(f.raw)", key: key,
+        at: f.location)
+    }
+
+    /// A size (a positive integer no larger than `ConfigLoader.maximumSize`), or nil when absent
+    /// or null.
+    func size(_ name: String, key: String) throws -> (Int, SourceLocation)? {
+      guard let f = field(name) else { return nil }
+      guard case .int(let n) = f.value, n > 0, n <= ConfigLoader.maximumSize else {
+        throw wrongType(
+          f, "a positive integer no larger than \(ConfigLoader.maximumSize)", key: key)
+      }
+      return (n, f.location)
+    }
+
+    func requiredSize(_ name: String, key: String) throws -> (Int, SourceLocation) {
+      guard let found = try size(name, key: key) else {
+        throw ConfigError(
+          "\(json.file) has no '\(name)', which megaplan needs for \(architecture) (it sets \(key))",
+          key: key, at: origin)
+      }
+      return found
+    }
+
+    func bool(_ name: String, key: String) throws -> (Bool, SourceLocation)? {
+      guard let f = field(name) else { return nil }
+      guard case .bool(let b) = f.value else { throw wrongType(f, "true or false", key: key) }
+      return (b, f.location)
+    }
+
+    func number(_ name: String, key: String) throws -> (Double, SourceLocation)? {
+      guard let f = field(name) else { return nil }
+      switch f.value {
+      case .int(let n): return (Double(n), f.location)
+      case .double(let d) where d.isFinite: return (d, f.location)
+      default: throw wrongType(f, "a number", key: key)
+      }
+    }
+
+    func string(_ name: String, key: String) throws -> (String, SourceLocation)? {
+      guard let f = field(name) else { return nil }
+      guard case .string(let s) = f.value else { throw wrongType(f, "a string", key: key) }
+      return (s, f.location)
+    }
+  }
+
+  /// The architecture, from `architectures[0]` (what `from_pretrained` instantiates), else
+  /// `model_type`.
+  static func identify(_ json: JSONObjectReader, text: String, file: String) throws -> (
+    Family, String, SourceLocation
+  ) {
+    let top = SourceLocation(
+      file: file, line: 1, column: 1, lineText: JSONObjectReader.lines(text).first ?? "")
+    var name: String?
+    var location = top
+    if let f = json.fields["architectures"] {
+      guard case .array = f.value else {
+        throw ConfigError(
+          "expected a list of class names for 'architectures' in \(file), found \(f.raw)",
+          key: "architectures", at: f.location)
+      }
+      let list = ArchitectureList(text: text, at: f.location)
+      (name, location) = (list.first, list.location)
+    }
+    if name == nil, let f = json.fields["model_type"], case .string(let type) = f.value {
+      let known = supportedArchitectures.first { $0.modelType == type }
+      (name, location) = (known?.name ?? type, f.location)
+    }
+    guard let name else {
+      throw ConfigError(
+        "\(file) names no architecture: megaplan reads 'architectures' (or 'model_type') to know the model",
+        key: "architectures", at: top)
+    }
+    if mixtureOfExperts.contains(name) {
+      throw ConfigError(
+        "\(name) is a mixture-of-experts model; mixture of experts is not modeled yet (megaplan models dense decoders)",
+        key: "architectures", at: location)
+    }
+    guard let known = supportedArchitectures.first(where: { $0.name == name }),
+      let family = Family(rawValue: known.modelType)
+    else {
+      let names = supportedArchitectures.map(\.name)
+      throw ConfigError(
+        "architecture '\(name)' is not modeled; megaplan reads \(names.joined(separator: ", "))\(Suggestion.didYouMean(name, in: names))",
+        key: "architectures", at: location)
+    }
+    return (family, name, location)
+  }
+
+  /// The first class name of `"architectures": ["LlamaForCausalLM"]`, located at its string.
+  struct ArchitectureList {
+    var first: String?
+    var location: SourceLocation
+
+    init(text: String, at start: SourceLocation) {
+      // The scan gives the list's opening bracket; the first string after it is the name.
+      // start.column is 1-based and points at '[': index start.column is just after it.
+      var offset = start.column
+      var chars = Array(start.lineText.unicodeScalars)
+      var name = ""
+      while offset < chars.count, chars[offset] != "\"", chars[offset] != "]" { offset += 1 }
+      if offset >= chars.count {
+        // The name is on a later line (pretty-printed list): find it in the text.
+        let lines = JSONObjectReader.lines(text)
+        var lineIndex = start.line
+        while lineIndex < lines.count {
+          chars = Array(lines[lineIndex].unicodeScalars)
+          if let q = chars.firstIndex(of: "\"") {
+            offset = q
+            break
+          }
+          if chars.contains("]") { break }
+          lineIndex += 1
+        }
+        guard lineIndex < lines.count, offset < chars.count, chars[offset] == "\"" else {
+          self.first = nil
+          self.location = start
+          return
+        }
+        var end = offset + 1
+        while end < chars.count, chars[end] != "\"" { end += 1 }
+        name.unicodeScalars.append(contentsOf: chars[(offset + 1)..<end])
+        self.first = name
+        self.location = SourceLocation(
+          file: start.file, line: lineIndex + 1, column: offset + 2, length: name.count,
+          lineText: lines[lineIndex])
+        return
+      }
+      guard chars[offset] == "\"" else {
+        self.first = nil
+        self.location = start
+        return
+      }
+      var end = offset + 1
+      while end < chars.count, chars[end] != "\"" { end += 1 }
+      name.unicodeScalars.append(contentsOf: chars[(offset + 1)..<end])
+      self.first = name
+      self.location = SourceLocation(
+        file: start.file, line: start.line, column: offset + 2, length: name.count,
+        lineText: start.lineText)
+    }
+  }
+
+  // MARK: - Reading
+
+  static func read(_ text: String, file: String) throws -> Model {
+    guard text.utf8.count <= maxBytes else {
+      throw ConfigError(
+        "\(file) is \(text.utf8.count) bytes; megaplan reads config.json files up to \(maxBytes) bytes",
+        at: SourceLocation(file: file, line: 1, column: 1))
+    }
+    let json = try JSONObjectReader(text, file: file)
+    let (family, name, origin) = try identify(json, text: text, file: file)
+    let f = Fields(json: json, architecture: name, origin: origin)
+    var model = Model(root: SourceLocation(file: file, line: 1, column: 1))
+    func set(_ key: String, _ value: String, _ at: SourceLocation, _ training: Bool) {
+      let entry = TreeEntry(
+        path: key.split(separator: ".").map(String.init), value: value, valueLocation: at,
+        keyLocation: at)
+      if training { model.training.append(entry) } else { model.shape.append(entry) }
+    }
+    try refuseUnmodeled(f, family: family)
+    let positions =
+      family == .gpt2
+      ? try readGPT2(f, set: set) : try readLlamaLike(f, family: family, set: set)
+    model.maxPositions = positions
+    return model
+  }
+
+  /// Fields that change the model in ways megaplan does not model: refused, not ignored.
+  static func refuseUnmodeled(_ f: Fields, family: Family) throws {
+    for name in ["num_local_experts", "num_experts", "n_routed_experts"] {
+      if let (n, at) = try f.size(name, key: "model.num_moe_experts"), n > 1 {
+        throw ConfigError(
+          "'\(name)': \(n) asks for mixture of experts, which is not modeled yet",
+          key: "model.num_moe_experts", at: at)
+      }
+    }
+    // Qwen 2: sliding-window attention only when use_sliding_window is true
+    // (modeling_qwen2.py); megaplan counts full causal attention.
+    if family == .qwen2, let (on, at) = try f.bool("use_sliding_window", key: "use_sliding_window"),
+      on
+    {
+      throw ConfigError(
+        "'use_sliding_window': true (attention over a window of the sequence) is not modeled; megaplan counts full causal attention",
+        key: "use_sliding_window", at: at)
+    }
+    if family == .gpt2,
+      let (on, at) = try f.bool("add_cross_attention", key: "add_cross_attention"),
+      on
+    {
+      throw ConfigError(
+        "'add_cross_attention': true (an encoder-decoder GPT-2) is not modeled; megaplan models decoder-only transformers",
+        key: "model.decoder", at: at)
+    }
+  }
+
+  /// Llama, Mistral, Qwen 2, Gemma, Gemma 2 and Nemotron: pre-norm decoders with rotary
+  /// positions, grouped-query attention and q/k/v/o projections; gated MLPs (gate_proj, up_proj,
+  /// down_proj) except Nemotron's (up_proj, down_proj).
+  static func readLlamaLike(
+    _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> Int {
+    let (layers, layersAt) = try f.requiredSize("num_hidden_layers", key: "model.num_layers")
+    let (hidden, hiddenAt) = try f.requiredSize("hidden_size", key: "model.hidden_size")
+    let (ffn, ffnAt) = try f.requiredSize("intermediate_size", key: "model.ffn_hidden_size")
+    let (heads, headsAt) = try f.requiredSize(
+      "num_attention_heads", key: "model.num_attention_heads")
+    let (vocab, vocabAt) = try f.requiredSize("vocab_size", key: "megaplan.tokenizer_vocab_size")
+    let (positions, positionsAt) = try f.requiredSize(
+      "max_position_embeddings", key: "model.max_position_embeddings")
+    set("model.num_layers", String(layers), layersAt, false)
+    set("model.hidden_size", String(hidden), hiddenAt, false)
+    set("model.ffn_hidden_size", String(ffn), ffnAt, false)
+    set("model.num_attention_heads", String(heads), headsAt, false)
+    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
+    set("model.max_position_embeddings", String(positions), positionsAt, false)
+
+    // num_key_value_heads: None → num_attention_heads (every configuration_*.py here).
+    let groups = try f.size("num_key_value_heads", key: "model.num_query_groups")
+    set("model.num_query_groups", String(groups?.0 ?? heads), groups?.1 ?? headsAt, false)
+
+    // head_dim: None → hidden_size // num_attention_heads (Llama, Mistral, Qwen 2, Nemotron);
+    // GemmaConfig and Gemma2Config default to 256.
+    if let (d, at) = try f.size("head_dim", key: "model.kv_channels") {
+      set("model.kv_channels", String(d), at, false)
+    } else if family == .gemma || family == .gemma2 {
+      set("model.kv_channels", "256", f.origin, false)
+    } else {
+      guard hidden % heads == 0 else {
+        throw ConfigError(
+          "num_attention_heads \(heads) does not divide hidden_size \(hidden), and \(f.json.file) gives no 'head_dim'",
+          key: "model.kv_channels", at: headsAt)
+      }
+      set("model.kv_channels", String(hidden / heads), headsAt, false)
+    }
+
+    // Norms: RMSNorm (LlamaRMSNorm; GemmaRMSNorm scales by 1 + w, the same h weights);
+    // Nemotron's NemotronLayerNorm1P is LayerNorm with zero-centred gamma (NeMo layernorm1p).
+    let norm = family == .nemotron ? "layernorm1p" : "rmsnorm"
+    set("model.normalization", norm, f.origin, false)
+    // Gemma 2: post_attention_layernorm and post_feedforward_layernorm after each block.
+    set("megaplan.sandwich_norm", family == .gemma2 ? "true" : "false", f.origin, false)
+    set("model.qk_layernorm", "false", f.origin, false)
+
+    try readActivation(f, family: family, set: set)
+    try readBiases(f, family: family, set: set)
+
+    // tie_word_embeddings: PretrainedConfig's default is true; LlamaConfig, MistralConfig,
+    // Qwen2Config and NemotronConfig default it to false, GemmaConfig and Gemma2Config to true.
+    let tiedDefault = family == .gemma || family == .gemma2
+    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
+    set(
+      "model.share_embeddings_and_output_weights", String(tied?.0 ?? tiedDefault),
+      tied?.1 ?? f.origin, false)
+
+    // Rotary embeddings: rope_theta (default 10000.0 in every configuration_*.py here);
+    // partial_rotary_factor (NemotronConfig default 0.5; others 1.0, as transformers'
+    // `_compute_default_rope_parameters` reads it). rope_scaling changes frequencies only.
+    set("model.position_embedding_type", "rope", f.origin, false)
+    let theta = try f.number("rope_theta", key: "model.rotary_base")
+    set("model.rotary_base", String(theta?.0 ?? 10_000), theta?.1 ?? f.origin, false)
+    let partial = try f.number("partial_rotary_factor", key: "model.rotary_percentage")
+    let partialDefault = family == .nemotron ? 0.5 : 1.0
+    set(
+      "model.rotary_percentage", String(partial?.0 ?? partialDefault), partial?.1 ?? f.origin,
+      false)
+
+    // attention_dropout (LlamaConfig et al., default 0.0) on the attention probabilities; these
+    // models have no hidden dropout.
+    if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
+      set("model.attention_dropout", String(p), at, true)
+    }
+    return positions
+  }
+
+  /// The MLP's activation: `hidden_act` (Gemma: `hidden_activation`, which GemmaMLP prefers)
+  /// applied to gate_proj in a gated MLP, or to up_proj in Nemotron's plain MLP.
+  static func readActivation(
+    _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws {
+    let key = "model.activation"
+    let preferred =
+      family == .gemma || family == .gemma2 ? try f.string("hidden_activation", key: key) : nil
+    let given = try preferred ?? f.string("hidden_act", key: key)
+    // Defaults: "silu" (Llama, Mistral, Qwen 2), "gelu_pytorch_tanh" (Gemma, Gemma 2), "relu2"
+    // (Nemotron).
+    let fallback =
+      switch family {
+      case .gemma, .gemma2: "gelu_pytorch_tanh"
+      case .nemotron: "relu2"
+      default: "silu"
+      }
+    let act = given?.0 ?? fallback
+    let at = given?.1 ?? f.origin
+    // transformers' ACT2FN names → NeMo's activation names.
+    let gated: [String: String] = [
+      "silu": "fast-swiglu", "swish": "fast-swiglu", "gelu": "fast-geglu",
+      "gelu_pytorch_tanh": "fast-geglu", "gelu_new": "fast-geglu", "gelu_fast": "fast-geglu",
+      "relu": "reglu",
+    ]
+    let plain: [String: String] = [
+      "relu2": "squared-relu", "relu": "relu", "gelu": "gelu", "gelu_new": "gelu",
+      "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu",
+    ]
+    let table = family == .nemotron || family == .gpt2 ? plain : gated
+    guard let name = table[act] else {
+      throw ConfigError(
+        "hidden_act '\(act)' is not modeled for \(f.architecture); megaplan maps \(table.keys.sorted().joined(separator: ", "))",
+        key: key, at: at)
+    }
+    set(key, name, at, false)
+  }
+
+  /// Biases: Llama and Nemotron put `attention_bias` on q/k/v/o and `mlp_bias` on the MLP
+  /// (Megatron's one `bias` covers both, so they must agree); Qwen 2 has a bias on q/k/v only
+  /// (Megatron `add_qkv_bias` with `bias` false); Mistral and Gemma have none.
+  static func readBiases(
+    _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws {
+    if family == .qwen2 {
+      set("model.bias", "false", f.origin, false)
+      set("model.add_qkv_bias", "true", f.origin, false)
+      return
+    }
+    let attention = try f.bool("attention_bias", key: "model.bias")
+    let mlp =
+      family == .llama || family == .nemotron || family == .mistral
+      ? try f.bool("mlp_bias", key: "model.bias") : nil
+    let a = attention?.0 ?? false
+    let m = mlp?.0 ?? false
+    if a != m {
+      let at = (a ? attention?.1 : mlp?.1) ?? f.origin
+      throw ConfigError(
+        "attention_bias \(a) with mlp_bias \(m) is not modeled: Megatron's one 'bias' covers attention and MLP alike",
+        key: "model.bias", at: at)
+    }
+    set("model.bias", String(a), attention?.1 ?? mlp?.1 ?? f.origin, false)
+    set("model.add_qkv_bias", String(a), attention?.1 ?? f.origin, false)
+  }
+
+  /// GPT-2 (modeling_gpt2.py): LayerNorm, biases on every linear layer, learned positions, a
+  /// 4h MLP unless n_inner says otherwise, tied embeddings.
+  static func readGPT2(
+    _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> Int {
+    let (layers, layersAt) = try f.requiredSize("n_layer", key: "model.num_layers")
+    let (hidden, hiddenAt) = try f.requiredSize("n_embd", key: "model.hidden_size")
+    let (heads, headsAt) = try f.requiredSize("n_head", key: "model.num_attention_heads")
+    let (vocab, vocabAt) = try f.requiredSize("vocab_size", key: "megaplan.tokenizer_vocab_size")
+    let (positions, positionsAt) = try f.requiredSize(
+      "n_positions", key: "model.max_position_embeddings")
+    guard hidden % heads == 0 else {
+      throw ConfigError(
+        "n_head \(heads) does not divide n_embd \(hidden)", key: "model.num_attention_heads",
+        at: headsAt)
+    }
+    set("model.num_layers", String(layers), layersAt, false)
+    set("model.hidden_size", String(hidden), hiddenAt, false)
+    set("model.num_attention_heads", String(heads), headsAt, false)
+    set("model.num_query_groups", String(heads), headsAt, false)
+    set("model.kv_channels", String(hidden / heads), headsAt, false)
+    // n_inner: None → 4 × n_embd (GPT2MLP).
+    let inner = try f.size("n_inner", key: "model.ffn_hidden_size")
+    set("model.ffn_hidden_size", String(inner?.0 ?? 4 * hidden), inner?.1 ?? hiddenAt, false)
+    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
+    set("model.max_position_embeddings", String(positions), positionsAt, false)
+    set("model.position_embedding_type", "learned_absolute", f.origin, false)
+    set("model.normalization", "layernorm", f.origin, false)
+    set("model.bias", "true", f.origin, false)
+    set("model.add_qkv_bias", "true", f.origin, false)
+    set("model.qk_layernorm", "false", f.origin, false)
+    set("megaplan.sandwich_norm", "false", f.origin, false)
+    // activation_function: default "gelu_new" (GPT2Config).
+    let act = try f.string("activation_function", key: "model.activation")
+    let plain = ["gelu_new": "gelu", "gelu": "gelu", "gelu_fast": "gelu", "relu": "relu"]
+    guard let name = plain[act?.0 ?? "gelu_new"] else {
+      throw ConfigError(
+        "activation_function '\(act?.0 ?? "")' is not modeled for GPT-2; megaplan maps \(plain.keys.sorted().joined(separator: ", "))",
+        key: "model.activation", at: act?.1 ?? f.origin)
+    }
+    set("model.activation", name, act?.1 ?? f.origin, false)
+    // GPT2Config's tie_word_embeddings is PretrainedConfig's default, true.
+    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
+    set(
+      "model.share_embeddings_and_output_weights", String(tied?.0 ?? true), tied?.1 ?? f.origin,
+      false)
+    // resid_pdrop after attention and MLP (Megatron hidden_dropout); attn_pdrop on the
+    // probabilities. GPT2Config defaults both to 0.1.
+    for (field, key) in [
+      ("resid_pdrop", "model.hidden_dropout"), ("attn_pdrop", "model.attention_dropout"),
+    ] {
+      let p = try f.number(field, key: key)
+      set(key, String(p?.0 ?? 0.1), p?.1 ?? f.origin, true)
+    }
+    return positions
+  }
+}
