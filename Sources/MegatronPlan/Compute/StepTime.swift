@@ -217,8 +217,8 @@ public struct StepTimeModel: Sendable {
     public var forward: Breakdown<SecondUnit>
     public var backward: Breakdown<SecondUnit>
     public var recompute: Seconds
-    /// One layer's parameters (from the same description), for the stage states.
-    public var layerParameters: LayerOp.Parameters
+    /// The layers' parameters, for the stage states.
+    public var layerParameters: ParameterCount.LayerParameters
   }
 
   public func layerTimes() -> LayerTimes {
@@ -226,7 +226,7 @@ public struct StepTimeModel: Sendable {
     let forward = layerForward(layer)
     return LayerTimes(
       forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward),
-      layerParameters: layer.parameters)
+      layerParameters: ParameterCount.LayerParameters(model))
   }
 
   /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
@@ -368,7 +368,7 @@ public struct StepTimeModel: Sendable {
     // States are reduced for the stage with the most parameters (the first, the last, or with
     // an uneven split a middle one).
     func params(_ i: Int) -> Parameters {
-      ParameterCount.perGPU(model, layout, stage: i, layer: lt.layerParameters).total
+      ParameterCount.perGPU(model, layout, stage: i, layers: lt.layerParameters).total
     }
     var maxParams = params(0)
     if p > 1 { maxParams = max(maxParams, params(p - 1)) }

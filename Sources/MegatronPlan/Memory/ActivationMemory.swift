@@ -97,18 +97,39 @@ public enum ActivationMemory {
     public var fullLayer: Bytes
     /// One checkpointed layer input.
     public var checkpoint: Bytes
+    /// The same two for an MoE layer (equal to the dense ones for a dense model).
+    public var moeStoredLayer: Bytes
+    public var moeFullLayer: Bytes
+
+    /// The average stored and full layer of stage `i` (its dense and MoE layers weighted).
+    func onStage(_ i: Int, _ m: TransformerModel, _ layout: Layout) -> (stored: Bytes, full: Bytes)
+    {
+      guard m.moe != nil else { return (storedLayer, fullLayer) }
+      let kinds = layout.layerKinds(onStage: i, of: m)
+      let n = Double(max(1, kinds.dense + kinds.moe))
+      let dense = Double(kinds.dense) / n, moe = Double(kinds.moe) / n
+      return (
+        storedLayer * dense + moeStoredLayer * moe,
+        kinds.moe > 0 ? moeFullLayer : fullLayer
+      )
+    }
   }
 
   public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
     -> LayerProfile
   {
-    let layer = LayerDescription(m, .init(layout, precision: precision))
-    let full = layer.saved.total
-    var stored = full
-    if case .selective = layout.recompute { stored = layer.savedUnderSelective.total }
+    func sizes(_ layer: LayerDescription) -> (stored: Bytes, full: Bytes) {
+      let full = layer.saved.total
+      if case .selective = layout.recompute { return (layer.savedUnderSelective.total, full) }
+      return (full, full)
+    }
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let dense = sizes(LayerDescription(m, shard))
+    let moe = m.moe == nil ? dense : sizes(LayerDescription(m, shard, moe: true))
     return LayerProfile(
-      storedLayer: stored, fullLayer: full,
-      checkpoint: checkpointedLayerInput(m, layout, precision: precision))
+      storedLayer: dense.stored, fullLayer: dense.full,
+      checkpoint: checkpointedLayerInput(m, layout, precision: precision),
+      moeStoredLayer: moe.stored, moeFullLayer: moe.full)
   }
 
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
@@ -125,7 +146,7 @@ public enum ActivationMemory {
     _ m: TransformerModel, _ layout: Layout, profile: LayerProfile, stage: Int = 0
   ) -> Bytes {
     let plan = chunkPlan(m, layout, stage: stage)
-    return profile.storedLayer * Double(plan.storedLayers) + profile.checkpoint
+    return profile.onStage(stage, m, layout).stored * Double(plan.storedLayers) + profile.checkpoint
       * Double(plan.checkpoints)
   }
 
@@ -155,7 +176,9 @@ public enum ActivationMemory {
       "layers",
       chunk(m, layout, profile: profile, stage: i) * Double(schedule.chunksInFlight(stage: i)))
     if plan.workingSetLayers > 0 {
-      out.add("recompute_working_set", profile.fullLayer * Double(plan.workingSetLayers))
+      out.add(
+        "recompute_working_set",
+        profile.onStage(i, m, layout).full * Double(plan.workingSetLayers))
     }
     if i == 0 && m.dropout.hidden > 0 {
       out.add(

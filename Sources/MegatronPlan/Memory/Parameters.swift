@@ -15,6 +15,39 @@ public enum ParameterCount {
     return (p.sharded, p.replicated)
   }
 
+  /// One dense layer's and (for an MoE model) one MoE layer's parameters, by how they shard.
+  public struct LayerParameters: Sendable, Hashable {
+    public var dense: LayerOp.Parameters
+    public var moe: LayerOp.Parameters
+
+    public init(_ m: TransformerModel) {
+      dense = LayerDescription(m, .whole(sequences: 1)).parameters
+      moe = m.moe == nil ? dense : LayerDescription(m, .whole(sequences: 1), moe: true).parameters
+    }
+
+    /// Parameters of `kinds` layers on one GPU of `layout`.
+    public func perGPU(_ kinds: (dense: Int, moe: Int), _ layout: Layout) -> (
+      all: Double, expert: Double
+    ) {
+      let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+      return (
+        Double(kinds.dense) * dense.perGPU(layout) + Double(kinds.moe) * moe.perGPU(layout),
+        Double(kinds.moe) * moe.expert / expertShard
+      )
+    }
+  }
+
+  /// Parameters each token uses: the whole model less the routed experts it is not sent to
+  /// (E − k of E per MoE layer), as Megatron-Core and NeMo count "active" parameters.
+  public static func active(_ m: TransformerModel) -> Parameters {
+    let all = total(m).total
+    guard let experts = m.moe else { return all }
+    let kinds = m.layerKinds(in: 0..<m.layers)
+    let perExpert = LayerParameters(m).moe.expert / Double(max(1, experts.experts))
+    return all - Parameters(
+      Double(kinds.moe) * perExpert * Double(experts.experts - experts.topK))
+  }
+
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
   /// for LayerNorm.
   static func finalNorm(_ m: TransformerModel) -> Double {
@@ -23,10 +56,13 @@ public enum ParameterCount {
 
   /// Whole-model parameters (each tied weight counted once).
   public static func total(_ m: TransformerModel) -> Breakdown<ParameterUnit> {
-    let (sharded, replicated) = layer(m)
+    let layers = LayerParameters(m)
+    let kinds = m.layerKinds(in: 0..<m.layers)
     let h = Double(m.hidden), V = Double(m.vocabulary)
     var b = Breakdown<ParameterUnit>()
-    b.add("transformer_layers", Parameters(Double(m.layers) * (sharded + replicated)))
+    b.add(
+      "transformer_layers",
+      Parameters(Double(kinds.dense) * layers.dense.total + Double(kinds.moe) * layers.moe.total))
     b.add("word_embedding", Parameters(V * h))
     if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
     if m.learnedPositionEmbeddings {
@@ -45,19 +81,21 @@ public enum ParameterCount {
   public static func perGPU(_ m: TransformerModel, _ layout: Layout, stage: Int) -> Breakdown<
     ParameterUnit
   > {
-    perGPU(m, layout, stage: stage, layer: LayerDescription(m, .whole(sequences: 1)).parameters)
+    perGPU(m, layout, stage: stage, layers: LayerParameters(m))
   }
 
-  /// `perGPU` given one layer's parameters when the caller already has them.
+  /// `perGPU` given the layers' parameters when the caller already has them. With MoE layers,
+  /// `expert_layers` is the share of `transformer_layers` that the expert data-parallel group
+  /// (not d) reduces and shards.
   public static func perGPU(
-    _ m: TransformerModel, _ layout: Layout, stage: Int, layer: LayerOp.Parameters
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
   ) -> Breakdown<ParameterUnit> {
-    let sharded = layer.sharded, replicated = layer.replicated
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
-    let layersHere = Double(layout.layers(onStage: stage, of: m))
+    let here = layers.perGPU(layout.layerKinds(onStage: stage, of: m), layout)
     var b = Breakdown<ParameterUnit>()
-    b.add("transformer_layers", Parameters(layersHere * (sharded / t + replicated)))
+    b.add("transformer_layers", Parameters(here.all - here.expert))
+    if here.expert > 0 { b.add("expert_layers", Parameters(here.expert)) }
     if stage == 0 {
       b.add("word_embedding", Parameters(V * h / t))
       if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
@@ -79,9 +117,13 @@ extension ParameterCount {
   public static func linearPerGPU(_ m: TransformerModel, _ layout: Layout, stage: Int)
     -> Parameters
   {
-    let layer = LayerDescription(m, .whole(sequences: 1)).parameters
+    let layers = LayerParameters(m)
+    let kinds = layout.layerKinds(onStage: stage, of: m)
+    let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+    let t = Double(max(1, layout.tensor))
     return Parameters(
-      Double(layout.layers(onStage: stage, of: m)) * layer.sharded / Double(max(1, layout.tensor)))
+      Double(kinds.dense) * layers.dense.sharded / t
+        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard))
   }
 }
 

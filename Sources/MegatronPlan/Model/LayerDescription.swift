@@ -19,27 +19,43 @@ public struct LayerDescription: Sendable, Hashable {
     /// b: sequences in the microbatch (fractional values are allowed for per-token scaling).
     public var sequences: Double
     public var precision: Precision
+    /// EP and ETP for MoE layers.
+    public var expertParallel: Int
+    public var expertTensor: Int
+    /// Size the busiest GPU (`MixtureOfExperts.imbalance`, capacity); off for FLOP counts, which
+    /// count k experts per token as Megatron does.
+    public var busiest: Bool
 
-    public init(tensor: Int, sequenceParallel: Bool, sequences: Double, precision: Precision) {
+    public init(
+      tensor: Int, sequenceParallel: Bool, sequences: Double, precision: Precision,
+      expertParallel: Int = 1, expertTensor: Int? = nil, busiest: Bool = true
+    ) {
       self.tensor = max(1, tensor)
       self.sequenceParallel = sequenceParallel && tensor > 1
       self.sequences = sequences
       self.precision = precision
+      self.expertParallel = max(1, expertParallel)
+      self.expertTensor = max(1, expertTensor ?? tensor)
+      self.busiest = busiest
     }
 
     public init(_ layout: Layout, precision: Precision) {
       self.init(
         tensor: layout.tensor, sequenceParallel: layout.effectiveSequenceParallel,
-        sequences: Double(layout.microBatch), precision: precision)
+        sequences: Double(layout.microBatch), precision: precision,
+        expertParallel: layout.expertParallel, expertTensor: layout.expertTensorParallel)
     }
 
     /// The unsharded layer for B sequences (what FLOP counts of the whole model use).
     public static func whole(sequences: Double, precision: Precision = .bf16) -> Shard {
-      Shard(tensor: 1, sequenceParallel: false, sequences: sequences, precision: precision)
+      Shard(
+        tensor: 1, sequenceParallel: false, sequences: sequences, precision: precision,
+        expertParallel: 1, expertTensor: 1, busiest: false)
     }
   }
 
-  public init(_ m: TransformerModel, _ shard: Shard) {
+  /// A dense layer, or with `moe` the model's MoE layer (its MLP replaced by experts).
+  public init(_ m: TransformerModel, _ shard: Shard, moe: Bool = false) {
     let t = Double(shard.tensor)
     let e = shard.precision.activationBytes
     let s = Double(m.sequenceLength)
@@ -136,6 +152,15 @@ public struct LayerDescription: Sendable, Hashable {
     if m.sandwichNorm { ops.append(norm("post_attention_norm")) }
     ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
     ops.append(norm("pre_mlp_norm"))
+    if moe, let experts = m.moe {
+      ops += Self.moeMLP(
+        m, experts, shard, tokens: tokens, linearInput: linearInput,
+        castStandalone: castStandalone)
+      if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
+      ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
+      self.ops = ops
+      return
+    }
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
     ops.append(
       LayerOp(
@@ -249,24 +274,106 @@ public struct LayerDescription: Sendable, Hashable {
     return LayerOp(name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes)
   }
 
-  /// The MLP's activation between fc1 and fc2.
-  static func activation(_ m: TransformerModel, _ shard: Shard, tokens: Double) -> LayerOp {
+  /// An MoE layer's MLP (Megatron-Core `MoELayer`), on the busiest GPU of its expert-parallel
+  /// group. T_in = s·b/t tokens enter on each rank (Megatron-Core requires sequence parallelism
+  /// for MoE with t > 1); each goes to k experts, so with the all-to-all dispatcher the rank's
+  /// E/EP local experts process T_in·k·imbalance token copies, gathered over ETP
+  /// (`MixtureOfExperts.routedFactor`), each expert's MLP split ETP ways:
+  /// - router: a replicated h × E GEMM; saves its input (the norm's output) and the fp32
+  ///   probabilities T_in·E (aux-loss and z-loss terms reuse them: free in memory);
+  /// - expert fc1 / activation / fc2 as in a dense MLP of width f_e/ETP over the routed tokens
+  ///   (`expert_fc1_input` is the permuted tokens, `expert_output` what the combine keeps to
+  ///   weight by the probabilities);
+  /// - shared experts: a dense, tensor-parallel MLP of width f_s over the same input.
+  static func moeMLP(
+    _ m: TransformerModel, _ experts: MixtureOfExperts, _ shard: Shard, tokens: Double,
+    linearInput: Double, castStandalone: Double
+  ) -> [LayerOp] {
     let t = Double(shard.tensor), e = shard.precision.activationBytes
-    let f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
+    let h = Double(m.hidden), E = Double(experts.experts)
+    let etp = Double(shard.expertTensor)
+    let fe = Double(experts.expertFFN), fe1 = m.gatedMLP ? 2 * fe : fe
+    let bias: Double = m.linearBiases ? 1 : 0
+    let fp8 = m.fp8 != nil
+    let tokensIn = tokens / t
+    let factor = shard.busiest ? experts.routedFactor : Double(experts.topK)
+    let routed = tokensIn * factor * (t > 1 ? etp : 1)
+    var ops: [LayerOp] = []
+    ops.append(
+      LayerOp(
+        name: "router", gemms: [GEMMShape("router", m: tokensIn, n: E, k: h)],
+        saved: [
+          SavedTensor("router_input", e * tokensIn * h),
+          SavedTensor("router_probabilities", 4 * tokensIn * E),
+        ],
+        elementwiseBytes: 3 * 4 * tokensIn * E,  // softmax/sigmoid and top-k over fp32 scores
+        parameters: .init(replicated: h * E)))
+    // Dispatch: permute the token copies (read and write them).
+    ops.append(LayerOp(name: "dispatch", elementwiseBytes: 2 * e * routed * h))
+    ops.append(
+      LayerOp(
+        name: "expert_fc1",
+        gemms: [GEMMShape("expert_fc1", m: routed, n: fe1 / etp, k: h, fp8: fp8)],
+        saved: [SavedTensor("expert_fc1_input", linearInput * routed * h)],
+        elementwiseBytes: castStandalone * routed * h,
+        parameters: .init(expert: E * (h * fe1 + bias * fe1))))
+    var act = activation(m, shard, tokens: routed, ffn: fe / etp * t, prefix: "expert_")
+    act.name = "expert_activation"
+    ops.append(act)
+    ops.append(
+      LayerOp(
+        name: "expert_fc2",
+        gemms: [GEMMShape("expert_fc2", m: routed, n: h, k: fe / etp, fp8: fp8)],
+        saved: [SavedTensor("expert_fc2_input", linearInput * routed * fe / etp)],
+        elementwiseBytes: castStandalone * routed * fe / etp,
+        parameters: .init(expert: E * (fe * h + bias * h))))
+    // Combine: unpermute and weight by the probabilities; it keeps the expert outputs (reduce-
+    // scattered over ETP) for the probabilities' gradient.
+    ops.append(
+      LayerOp(
+        name: "combine", saved: [SavedTensor("expert_output", e * routed * h / etp)],
+        elementwiseBytes: 3 * e * routed * h / etp))
+    if experts.sharedExpertFFN > 0 {
+      let fs = Double(experts.sharedExpertFFN), fs1 = m.gatedMLP ? 2 * fs : fs
+      // Column-parallel over t with its input all-gathered from the sequence shards; the
+      // sequence-sharded input itself is the router's (one tensor).
+      ops.append(
+        LayerOp(
+          name: "shared_fc1", gemms: [GEMMShape("shared_fc1", m: tokens, n: fs1 / t, k: h, fp8: fp8)],
+          parameters: .init(sharded: h * fs1 + bias * fs1)))
+      var sharedAct = activation(m, shard, tokens: tokens, ffn: fs, prefix: "shared_")
+      sharedAct.name = "shared_activation"
+      ops.append(sharedAct)
+      ops.append(
+        LayerOp(
+          name: "shared_fc2", gemms: [GEMMShape("shared_fc2", m: tokens, n: h, k: fs / t, fp8: fp8)],
+          saved: [SavedTensor("shared_fc2_input", linearInput * tokens * fs / t)],
+          parameters: .init(sharded: fs * h)))
+    }
+    return ops
+  }
+
+  /// The MLP's activation between fc1 and fc2 (of width `ffn`, sharded over t; a gated one reads
+  /// 2·ffn), over `tokens` tokens.
+  static func activation(
+    _ m: TransformerModel, _ shard: Shard, tokens: Double, ffn: Double? = nil, prefix: String = ""
+  ) -> LayerOp {
+    let t = Double(shard.tensor), e = shard.precision.activationBytes
+    let f = ffn ?? Double(m.ffnHidden), f1 = m.gatedMLP ? 2 * f : f
     var saved: [SavedTensor] = []
     var bytes = e * tokens * (f1 + f) / t  // read fc1's output, write f
     // Every activation keeps one fc1-output-sized input for its backward: GeLU its input
     // (fused bias-GeLU saves input and bias), a fused gated kernel its 2f-wide input, ReLU and
     // squared ReLU the ReLU output (which the square's backward reuses).
-    saved.append(SavedTensor("activation_input", e * tokens * f1 / t))
+    saved.append(SavedTensor(prefix + "activation_input", e * tokens * f1 / t))
     if m.gatedMLP && !m.fusions.biasActivation {
       // Unfused act(gate) ⊙ up: the product also saves act(gate), f wide.
-      saved.append(SavedTensor("activation_gate_output", e * tokens * f / t))
+      saved.append(SavedTensor(prefix + "activation_gate_output", e * tokens * f / t))
       bytes += 2 * e * tokens * f / t
     }
     if m.dropout.ffn > 0 {
       // NeMo `ffn_dropout` after the activation: a 1-byte mask of f/t per token.
-      saved.append(SavedTensor("ffn_dropout_mask", tokens * f / t))
+      saved.append(SavedTensor(prefix + "ffn_dropout_mask", tokens * f / t))
       bytes += (2 * e + 1) * tokens * f / t
     }
     return LayerOp(name: "activation", saved: saved, elementwiseBytes: bytes)
@@ -317,15 +424,26 @@ public struct LayerOp: Sendable, Hashable {
   public struct Parameters: Sendable, Hashable {
     /// Weights tensor parallelism splits over t (counted whole here: the caller divides).
     public var sharded: Double
-    /// Weights every tensor-parallel rank holds in full (norms, row-parallel biases).
+    /// Weights every tensor-parallel rank holds in full (norms, row-parallel biases, router).
     public var replicated: Double
-    public init(sharded: Double = 0, replicated: Double = 0) {
+    /// Routed experts' weights, split over EP × ETP (counted whole here).
+    public var expert: Double
+    public init(sharded: Double = 0, replicated: Double = 0, expert: Double = 0) {
       self.sharded = sharded
       self.replicated = replicated
+      self.expert = expert
     }
     static func + (a: Parameters, b: Parameters) -> Parameters {
-      Parameters(sharded: a.sharded + b.sharded, replicated: a.replicated + b.replicated)
+      Parameters(
+        sharded: a.sharded + b.sharded, replicated: a.replicated + b.replicated,
+        expert: a.expert + b.expert)
     }
+    /// On one GPU of a layout.
+    public func perGPU(_ layout: Layout) -> Double {
+      sharded / Double(max(1, layout.tensor)) + replicated + expert
+        / Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+    }
+    public var total: Double { sharded + replicated + expert }
   }
 
   public var name: String

@@ -52,6 +52,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var fusedAttention: Bool
   /// The linear layers train in FP8 (Transformer Engine); nil for 16-bit (or fp32) GEMMs.
   public var fp8: FP8Training?
+  /// Mixture-of-experts MLPs in some or all layers; nil for a dense model.
+  public var moe: MixtureOfExperts?
 
   public init(
     layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
@@ -61,7 +63,7 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     qkLayerNorm: Bool = false, sandwichNorm: Bool = false, embeddingNorm: Bool = false,
     positionEmbedding: PositionEmbedding = .learnedAbsolute,
     dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
-    fusedAttention: Bool = false, fp8: FP8Training? = nil
+    fusedAttention: Bool = false, fp8: FP8Training? = nil, moe: MixtureOfExperts? = nil
   ) {
     self.layers = layers
     self.hidden = hidden
@@ -85,6 +87,13 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.fusions = fusions
     self.fusedAttention = fusedAttention
     self.fp8 = fp8
+    self.moe = moe
+  }
+
+  /// Dense and MoE layers among layers `range` (0-based, of the whole model).
+  public func layerKinds(in range: Range<Int>) -> (dense: Int, moe: Int) {
+    let moe = self.moe?.moeLayers(in: range) ?? 0
+    return (range.count - moe, moe)
   }
 
   /// Gated MLP (SwiGLU, GeGLU, ReGLU): fc1 produces gate and value, 2f wide.

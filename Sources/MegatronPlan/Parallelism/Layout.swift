@@ -58,11 +58,18 @@ public struct Layout: Sendable, Hashable, Codable {
   /// Fully sharded data parallelism (Megatron-FSDP, ZeRO-3-style): weights, gradients and
   /// optimizer states sharded over the d data-parallel ranks.
   public var fullySharded: Bool
+  /// EP: expert-parallel size (`expert_model_parallel_size`): the experts of an MoE layer are
+  /// split over EP ranks, E/EP each.
+  public var expertParallel: Int
+  /// ETP: expert tensor-parallel size (`expert_tensor_parallel_size`; t by default): each
+  /// expert's MLP split over ETP ranks.
+  public var expertTensorParallel: Int
 
   public init(
     tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
     globalBatch: Int, sequenceParallel: Bool = false, recompute: Recompute = .none,
-    distributedOptimizer: Bool = false, split: PipelineSplit = .even, fullySharded: Bool = false
+    distributedOptimizer: Bool = false, split: PipelineSplit = .even, fullySharded: Bool = false,
+    expertParallel: Int = 1, expertTensorParallel: Int? = nil
   ) {
     self.tensor = tensor
     self.pipeline = pipeline
@@ -75,6 +82,39 @@ public struct Layout: Sendable, Hashable, Codable {
     self.distributedOptimizer = distributedOptimizer
     self.split = split
     self.fullySharded = fullySharded
+    self.expertParallel = expertParallel
+    self.expertTensorParallel = expertTensorParallel ?? tensor
+  }
+
+  /// The expert data-parallel size: the ranks holding the same experts, t·d/(ETP·EP)
+  /// (Megatron-Core's expert groups fold tensor and data parallelism: world = ETP·EP·EDP·p).
+  public var expertData: Int { max(1, tensor * data / max(1, expertTensorParallel * expertParallel)) }
+
+  /// Layers `[start, end)` of the whole model that chunk `chunk` of stage `i` holds: with v
+  /// chunks per stage, model chunk j·p + i (Megatron's interleaved assignment); with an even
+  /// split each holds L/(p·v) layers.
+  public func layerRange(stage i: Int, chunk j: Int = 0, of model: TransformerModel) -> Range<Int> {
+    let p = max(1, pipeline), v = max(1, virtualStages)
+    if v == 1 {
+      var start = 0
+      for k in 0..<min(i, p) { start += layers(onStage: k, of: model) }
+      return start..<(start + layers(onStage: i, of: model))
+    }
+    let perChunk = layers(onStage: i, of: model) / v
+    let start = (j * p + i) * perChunk
+    return start..<(start + perChunk)
+  }
+
+  /// Dense and MoE layers on stage `i`, over all its chunks.
+  public func layerKinds(onStage i: Int, of model: TransformerModel) -> (dense: Int, moe: Int) {
+    guard model.moe != nil else { return (layers(onStage: i, of: model), 0) }
+    var dense = 0, moe = 0
+    for j in 0..<max(1, virtualStages) {
+      let k = model.layerKinds(in: layerRange(stage: i, chunk: j, of: model))
+      dense += k.dense
+      moe += k.moe
+    }
+    return (dense, moe)
   }
 
   /// Transformer layers on pipeline stage `i` (`PipelineSplit`).

@@ -1,0 +1,83 @@
+/// Mixture-of-experts MLPs as Megatron-Core builds them (`MoELayer`: a router, a token
+/// dispatcher, `E` expert MLPs of width f_e, optional shared experts), with NeMo's and Megatron's
+/// key names (docs/config.md).
+public struct MixtureOfExperts: Sendable, Hashable, Codable {
+  /// E: routed experts (`num_moe_experts`, `--num-experts`).
+  public var experts: Int
+  /// k: experts each token is routed to (`moe_router_topk`, `--moe-router-topk`).
+  public var topK: Int
+  /// f_e: one expert's MLP width (`moe_ffn_hidden_size`, `--moe-ffn-hidden-size`; the dense
+  /// width by default).
+  public var expertFFN: Int
+  /// Width of the shared experts' MLP, 0 without (`moe_shared_expert_intermediate_size`).
+  public var sharedExpertFFN: Int
+  /// Every `frequency`-th layer is an MoE layer (`--moe-layer-freq N`; 1 = all).
+  public var frequency: Int
+  /// The first layers that stay dense (DeepSeek's `first_k_dense_replace`; Megatron's
+  /// `--moe-layer-freq` pattern with leading zeros).
+  public var firstDenseLayers: Int
+  /// Tokens an expert accepts, as a multiple of the balanced share (`moe_expert_capacity_factor`);
+  /// nil = dropless: every token is processed.
+  public var capacityFactor: Double?
+  /// With a capacity factor, pad every expert's input to its capacity
+  /// (`moe_pad_expert_input_to_capacity`).
+  public var padToCapacity: Bool
+  /// Load imbalance: the busiest expert's tokens over the balanced share. Dropless routing is
+  /// balanced only on average (the auxiliary loss pushes it there); megaplan sizes memory and time
+  /// for the busiest GPU with this factor (`megaplan.moe_imbalance`, default 1.0 = balanced).
+  public var imbalance: Double
+  /// The token dispatcher: `alltoall` (tokens travel to their experts' ranks), `allgather` (every
+  /// rank gathers all tokens), `flex` (DeepEP, all-to-all volumes).
+  public var dispatcher: Dispatcher
+  /// Grouped GEMM over the local experts (`moe_grouped_gemm`): one kernel instead of one GEMM per
+  /// expert.
+  public var groupedGEMM: Bool
+
+  public enum Dispatcher: String, Sendable, Hashable, Codable, CaseIterable {
+    case alltoall, allgather, flex
+  }
+
+  public init(
+    experts: Int, topK: Int, expertFFN: Int, sharedExpertFFN: Int = 0, frequency: Int = 1,
+    firstDenseLayers: Int = 0, capacityFactor: Double? = nil, padToCapacity: Bool = false,
+    imbalance: Double = 1, dispatcher: Dispatcher = .alltoall, groupedGEMM: Bool = true
+  ) {
+    self.experts = experts
+    self.topK = topK
+    self.expertFFN = expertFFN
+    self.sharedExpertFFN = sharedExpertFFN
+    self.frequency = frequency
+    self.firstDenseLayers = firstDenseLayers
+    self.capacityFactor = capacityFactor
+    self.padToCapacity = padToCapacity
+    self.imbalance = imbalance
+    self.dispatcher = dispatcher
+    self.groupedGEMM = groupedGEMM
+  }
+
+  /// Whether layer `i` (0-based, of the whole model) is an MoE layer.
+  public func isMoE(layer i: Int) -> Bool {
+    i >= firstDenseLayers && (i - firstDenseLayers) % max(1, frequency) == 0
+  }
+
+  /// MoE layers among layers `range`.
+  public func moeLayers(in range: Range<Int>) -> Int {
+    guard !range.isEmpty else { return 0 }
+    let start = max(range.lowerBound, firstDenseLayers)
+    guard start < range.upperBound else { return 0 }
+    let f = max(1, frequency)
+    // Layers firstDense + f·j in [start, end).
+    let first = (start - firstDenseLayers + f - 1) / f
+    let last = (range.upperBound - 1 - firstDenseLayers) / f
+    return max(0, last - first + 1)
+  }
+
+  /// Token copies one GPU's local experts process per token of its microbatch, relative to the
+  /// balanced share: k × imbalance when dropless; with a capacity factor, at most the capacity
+  /// (and exactly it when padded).
+  public var routedFactor: Double {
+    let balanced = Double(topK)
+    guard let c = capacityFactor else { return balanced * imbalance }
+    return padToCapacity ? balanced * c : balanced * min(c, imbalance)
+  }
+}
