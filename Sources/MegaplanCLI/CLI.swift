@@ -1,25 +1,6 @@
 import Foundation
 import MegatronPlan
 
-/// Where the CLI writes: real stdout/stderr in the executable, buffers in tests.
-public final class CLIOutput: @unchecked Sendable {
-  public private(set) var stdout = ""
-  public private(set) var stderr = ""
-  let streaming: Bool
-
-  public init() { streaming = false }
-  init(streaming: Bool) { self.streaming = streaming }
-
-  public static var standard: CLIOutput { CLIOutput(streaming: true) }
-
-  func out(_ text: String) {
-    if streaming { FileHandle.standardOutput.write(Data(text.utf8)) } else { stdout += text }
-  }
-  func err(_ text: String) {
-    if streaming { FileHandle.standardError.write(Data(text.utf8)) } else { stderr += text }
-  }
-}
-
 /// Exit codes (sysexits.h for usage): 0 done, 1 a check failed or nothing feasible, 64 usage or
 /// config error.
 public enum ExitCode {
@@ -41,6 +22,9 @@ public enum CLI {
     var run: (ParsedArguments, CLIOutput) throws -> Int32
   }
 
+  /// Every GPU profile megaplan knows, as `--gpu` takes them ("a100-80gb, a100-40gb, h100-sxm").
+  static var gpuNames: String { GPU.all.map(\.name).joined(separator: ", ") }
+
   static let commonConfigOptions: [OptionSpec] = [
     OptionSpec(
       name: "--set", takesValue: true, repeatable: true,
@@ -53,8 +37,8 @@ public enum CLI {
       name: "--gpus", takesValue: true,
       help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
     OptionSpec(
-      name: "--gpu", takesValue: true,
-      help: "GPU type: a100-80gb, a100-40gb (overrides megaplan.gpu)", valueName: "NAME"),
+      name: "--gpu", takesValue: true, help: "GPU type: \(gpuNames) (overrides megaplan.gpu)",
+      valueName: "NAME"),
     OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
 
@@ -99,7 +83,21 @@ public enum CLI {
     ]
   }
 
+  /// Runs one command line. The command's standard output is written only when it has finished
+  /// without an error, so any error (exit 64) leaves stdout empty; a failure to write stdout is
+  /// itself an error (one message on stderr, exit 64).
   public static func run(_ arguments: [String], io: CLIOutput) -> Int32 {
+    let code = dispatch(arguments, io: io)
+    do {
+      try io.flush()
+    } catch {
+      io.err("error: cannot write to standard output: \(error)\n")
+      return ExitCode.usage
+    }
+    return code
+  }
+
+  static func dispatch(_ arguments: [String], io: CLIOutput) -> Int32 {
     guard let first = arguments.first else {
       io.err(mainHelp())
       return ExitCode.usage
@@ -130,12 +128,19 @@ public enum CLI {
       }
       return try command.run(parsed, io)
     } catch let error as UsageError {
+      io.discard()
       io.err("error: \(error.message)\nusage: \(command.usage)\n")
       return ExitCode.usage
     } catch let error as ConfigError {
+      io.discard()
       io.err(error.rendered() + "\n")
       return ExitCode.usage
+    } catch let error as OutputError {
+      io.discard()
+      io.err("error: \(error.message)\n")
+      return ExitCode.usage
     } catch {
+      io.discard()
       io.err("error: \(error)\n")
       return ExitCode.usage
     }
