@@ -58,24 +58,25 @@ public enum CLI {
         name: "compare",
         summary: "recompute strategies side by side, with the fastest that fits marked",
         usage:
-          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...",
+          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
         options: CompareCommand.options, run: CompareCommand.run),
       Command(
         name: "check",
         summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
         usage:
-          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github]",
+          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
         options: CheckCommand.options, run: CheckCommand.run),
       Command(
         name: "search",
         summary: "the fastest tensor/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
+          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
-        usage: "megaplan config FILE [--format text|json] [--set KEY=VALUE]...",
+        usage:
+          "megaplan config FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
         options: ConfigCommand.options, run: ConfigCommand.run),
       Command(
         name: "validate", summary: "published Megatron runs against megaplan's predictions",
@@ -161,7 +162,8 @@ public enum CLI {
       "  megaplan --version",
       "",
       "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
-      "Megatron-LM launch script. Exit codes: 0 done, 1 a check failed, 64 usage or config error.",
+      "Megatron-LM launch script; - reads it from standard input. Exit codes: 0 done, 1 a check",
+      "failed or search found nothing that fits, 64 usage, config or output error.",
     ]
     return lines.joined(separator: "\n") + "\n"
   }

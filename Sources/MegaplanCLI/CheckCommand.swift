@@ -156,7 +156,9 @@ enum CheckCommand {
 
   /// One `::error` workflow command. The location is used when it is in the checked file; a
   /// problem in a command-line value (`--set`, `--gpu`) is annotated on the file without a line.
-  static func annotation(file: String, at location: SourceLocation?, title: String?, message: String)
+  static func annotation(
+    file: String, at location: SourceLocation?, title: String?, message: String
+  )
     -> String
   {
     var properties = ["file=\(escapeProperty(file))"]

@@ -152,7 +152,8 @@ func runCLI(_ args: [String], stdin: String) -> (code: Int32, stdout: String, st
     let b = dir.appendingPathComponent("b.yaml").path
     #expect(runCLI(["search", path, "--emit-config", a]).code == 0)
     #expect(runCLI(["search", "-", "--emit-config", b], stdin: text).code == 0)
-    #expect(try String(contentsOfFile: a, encoding: .utf8) == String(contentsOfFile: b, encoding: .utf8))
+    #expect(
+      try String(contentsOfFile: a, encoding: .utf8) == String(contentsOfFile: b, encoding: .utf8))
   }
 
   // MARK: - JSON

@@ -117,8 +117,9 @@ let megaplanExecutable: URL? = {
   )
   func executableOnDevFull() throws {
     let executable = try #require(megaplanExecutable)
-    for args in [["estimate", config], ["estimate", config, "--format", "json"], ["check", config]]
-    {
+    for args in [
+      ["estimate", config], ["estimate", config, "--format", "json"], ["check", config],
+    ] {
       let process = Process()
       process.executableURL = executable
       process.arguments = args
@@ -149,7 +150,8 @@ let megaplanExecutable: URL? = {
     #expect(r.code == 0, "\(r.stderr)")
     let written = try String(contentsOf: target, encoding: .utf8)
     #expect(written.hasPrefix("<svg") || written.hasPrefix("<?xml"))
-    let kind = try FileManager.default.attributesOfItem(atPath: link.path)[.type] as? FileAttributeType
+    let kind =
+      try FileManager.default.attributesOfItem(atPath: link.path)[.type] as? FileAttributeType
     #expect(kind == .typeSymbolicLink)
   }
 
@@ -161,7 +163,8 @@ let megaplanExecutable: URL? = {
       "search", rooted("configs/k22-22b.yaml"), "--emit-config", "/dev/null", "--format", "csv",
     ])
     #expect(search.code == 0, "\(search.stderr)")
-    let kind = try? FileManager.default.attributesOfItem(atPath: "/dev/null")[.type]
+    let kind =
+      try? FileManager.default.attributesOfItem(atPath: "/dev/null")[.type]
       as? FileAttributeType
     #expect(kind == .typeCharacterSpecial)
   }

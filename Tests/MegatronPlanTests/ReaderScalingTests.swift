@@ -63,7 +63,8 @@ import Testing
   func nodeIndex() {
     let at = SourceLocation(file: "f", line: 1, column: 1)
     let entry = { (key: String, value: String) in
-      ConfigNode.MappingEntry(key: key, keyLocation: at, value: ConfigNode(.scalar(value, style: .plain), at: at))
+      ConfigNode.MappingEntry(
+        key: key, keyLocation: at, value: ConfigNode(.scalar(value, style: .plain), at: at))
     }
     var node = ConfigNode(.mapping([entry("a", "1"), entry("b", "2")]), at: at)
     #expect(node.entry("b")?.value.kind == .scalar("2", style: .plain))
@@ -82,7 +83,8 @@ import Testing
     if !x.isEmpty && !y.isEmpty {
       for i in 1...x.count {
         for j in 1...y.count {
-          d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+          d[i][j] = min(
+            d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
         }
       }
     }

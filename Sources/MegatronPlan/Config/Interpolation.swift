@@ -109,7 +109,9 @@ struct Interpolation {
       guard i < text.count else {
         throw error("unclosed resolver '${\(name):' in '\(key)': missing '}'")
       }
-      if !parts.allSatisfy({ if case .literal(let s) = $0 { s.allSatisfy { $0 == " " } } else { false } }) {
+      if !parts.allSatisfy({
+        if case .literal(let s) = $0 { s.allSatisfy { $0 == " " } } else { false }
+      }) {
         blank = false
       }
       args.append(try combine(parts, argument: true))

@@ -187,7 +187,9 @@ public enum YAMLReader {
           "inconsistent indentation: \(indent) spaces is less than the first line's \(rootIndent)",
           line, number, indent)
       }
-      while stack.count > 1, let indentOfTop = stack.last?.indent, indentOfTop > indent { try pop() }
+      while stack.count > 1, let indentOfTop = stack.last?.indent, indentOfTop > indent {
+        try pop()
+      }
       // The top frame is read and changed through `stack[last]`, never through a local copy: a
       // copy shares the frame's entries, and changing the stack's then copies them all
       // (quadratic over many keys).

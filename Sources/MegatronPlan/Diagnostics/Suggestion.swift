@@ -116,7 +116,8 @@ public enum Suggestion {
   /// "; did you mean 'x'?" or "": the closest candidate within `limit` edits, else the only
   /// candidate that completes `word`.
   public static func didYouMean(_ word: String, in candidates: [String], limit: Int = 2) -> String {
-    let match = closest(to: word, in: candidates, limit: limit) ?? onlyCompletion(of: word, in: candidates)
+    let match =
+      closest(to: word, in: candidates, limit: limit) ?? onlyCompletion(of: word, in: candidates)
     return match.map { "; did you mean '\($0)'?" } ?? ""
   }
 }
