@@ -8,8 +8,15 @@ seconds="${1:-600}"
 build=Scripts/.fuzz-build
 corpus=Scripts/fuzz-corpus
 mkdir -p "$build" "$corpus"
-# Seed the corpus with the real configs and the bundled ones.
-find Tests/MegatronPlanTests/Fixtures configs -type f \( -name '*.yaml' -o -name '*.sh' -o -name '*.slurm' \) -exec cp {} "$corpus"/ \;
+# Seed the corpus with the real configs and the bundled ones, each named by its path (files of the
+# same name in different folders must not overwrite each other).
+count=0
+while IFS= read -r -d '' file; do
+  cp "$file" "$corpus/$(printf '%s' "$file" | tr '/' '_')"
+  count=$((count + 1))
+done < <(find Tests/MegatronPlanTests/Fixtures configs -type f \( -name '*.yaml' -o -name '*.sh' -o -name '*.slurm' \) -print0)
+echo "seeded $count files"
+if [ "${SEED_ONLY:-}" = 1 ]; then exit 0; fi
 swiftc -sanitize=fuzzer,address -parse-as-library -O \
   $(find Sources/MegatronPlan -name '*.swift') Scripts/fuzz/FuzzConfig.swift \
   -module-name MegatronPlanFuzz -o "$build/fuzz-config"

@@ -1,25 +1,6 @@
 import Foundation
 import MegatronPlan
 
-/// Where the CLI writes: real stdout/stderr in the executable, buffers in tests.
-public final class CLIOutput: @unchecked Sendable {
-  public private(set) var stdout = ""
-  public private(set) var stderr = ""
-  let streaming: Bool
-
-  public init() { streaming = false }
-  init(streaming: Bool) { self.streaming = streaming }
-
-  public static var standard: CLIOutput { CLIOutput(streaming: true) }
-
-  func out(_ text: String) {
-    if streaming { FileHandle.standardOutput.write(Data(text.utf8)) } else { stdout += text }
-  }
-  func err(_ text: String) {
-    if streaming { FileHandle.standardError.write(Data(text.utf8)) } else { stderr += text }
-  }
-}
-
 /// Exit codes (sysexits.h for usage): 0 done, 1 a check failed or nothing feasible, 64 usage or
 /// config error.
 public enum ExitCode {
@@ -41,6 +22,9 @@ public enum CLI {
     var run: (ParsedArguments, CLIOutput) throws -> Int32
   }
 
+  /// Every GPU profile megaplan knows, as `--gpu` takes them ("a100-80gb, a100-40gb, h100-sxm").
+  static var gpuNames: String { GPU.all.map(\.name).joined(separator: ", ") }
+
   static let commonConfigOptions: [OptionSpec] = [
     OptionSpec(
       name: "--set", takesValue: true, repeatable: true,
@@ -58,8 +42,8 @@ public enum CLI {
       name: "--gpus", takesValue: true,
       help: "total GPUs (overrides trainer.num_nodes × trainer.devices)", valueName: "N"),
     OptionSpec(
-      name: "--gpu", takesValue: true,
-      help: "GPU type: a100-80gb, a100-40gb (overrides megaplan.gpu)", valueName: "NAME"),
+      name: "--gpu", takesValue: true, help: "GPU type: \(gpuNames) (overrides megaplan.gpu)",
+      valueName: "NAME"),
     OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
 
@@ -69,7 +53,7 @@ public enum CLI {
         name: "estimate",
         summary: "per-GPU memory, FLOPs, step time and time to train for one config",
         usage:
-          "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--gpus N] [--gpu NAME]",
+          "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: [
           OptionSpec(
             name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
@@ -79,24 +63,25 @@ public enum CLI {
         name: "compare",
         summary: "recompute strategies side by side, with the fastest that fits marked",
         usage:
-          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]...",
+          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: CompareCommand.options, run: CompareCommand.run),
       Command(
         name: "check",
         summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
         usage:
-          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github]",
+          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: CheckCommand.options, run: CheckCommand.run),
       Command(
         name: "search",
         summary: "the fastest tensor/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
+          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
-        usage: "megaplan config FILE [--format text|json] [--set KEY=VALUE]...",
+        usage:
+          "megaplan config FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: ConfigCommand.options, run: ConfigCommand.run),
       Command(
         name: "validate", summary: "published Megatron runs against megaplan's predictions",
@@ -104,7 +89,21 @@ public enum CLI {
     ]
   }
 
+  /// Runs one command line. The command's standard output is written only when it has finished
+  /// without an error, so any error (exit 64) leaves stdout empty; a failure to write stdout is
+  /// itself an error (one message on stderr, exit 64).
   public static func run(_ arguments: [String], io: CLIOutput) -> Int32 {
+    let code = dispatch(arguments, io: io)
+    do {
+      try io.flush()
+    } catch {
+      io.err("error: cannot write to standard output: \(error)\n")
+      return ExitCode.usage
+    }
+    return code
+  }
+
+  static func dispatch(_ arguments: [String], io: CLIOutput) -> Int32 {
     guard let first = arguments.first else {
       io.err(mainHelp())
       return ExitCode.usage
@@ -135,12 +134,19 @@ public enum CLI {
       }
       return try command.run(parsed, io)
     } catch let error as UsageError {
+      io.discard()
       io.err("error: \(error.message)\nusage: \(command.usage)\n")
       return ExitCode.usage
     } catch let error as ConfigError {
+      io.discard()
       io.err(error.rendered() + "\n")
       return ExitCode.usage
+    } catch let error as OutputError {
+      io.discard()
+      io.err("error: \(error.message)\n")
+      return ExitCode.usage
     } catch {
+      io.discard()
       io.err("error: \(error)\n")
       return ExitCode.usage
     }
@@ -161,7 +167,8 @@ public enum CLI {
       "  megaplan --version",
       "",
       "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
-      "Megatron-LM launch script. Exit codes: 0 done, 1 a check failed, 64 usage or config error.",
+      "Megatron-LM launch script; - reads it from standard input. Exit codes: 0 done, 1 a check",
+      "failed or search found nothing that fits, 64 usage, config or output error.",
     ]
     return lines.joined(separator: "\n") + "\n"
   }

@@ -75,7 +75,8 @@ enum CheckCommand {
 
     var results: [FileResult] = []
     for file in files {
-      let warnings = CLIOutput()
+      let warnings = io.capturing()
+      let name = file == ConfigInput.standardInputArgument ? ConfigInput.standardInputName : file
       do {
         let loaded = try ConfigInput.load(path: file, parsed: parsed, io: warnings)
         if limits.maxDays != nil && loaded.run.trainTokens == nil {
@@ -93,7 +94,7 @@ enum CheckCommand {
         }
         results.append(
           FileResult(
-            file: file, ok: violations.isEmpty, error: nil, violations: violations,
+            file: name, ok: violations.isEmpty, error: nil, violations: violations,
             totalBytes: estimate.memory.totalBytes,
             capacityBytes: estimate.memory.capacityBytes,
             iterationSeconds: estimate.time.iterationSeconds,
@@ -102,11 +103,18 @@ enum CheckCommand {
       } catch let error as ConfigError {
         results.append(
           FileResult(
-            file: file, ok: false, error: error.rendered(), violations: [],
+            file: name, ok: false, error: error.rendered(), violations: [],
             errorLocation: error.location))
       }
       if format == "text" { io.err(warnings.stderr) }
     }
+
+    // A config error is exit 64 with the located error on stderr. In text and JSON nothing goes
+    // to stdout then (as for every command); the github format still prints its annotations,
+    // because a workflow reads them from stdout and a config error belongs on its line too.
+    let configErrors = results.compactMap(\.error)
+    for error in configErrors { io.err(error + "\n") }
+    if !configErrors.isEmpty && format != "github" { return ExitCode.usage }
 
     switch format {
     case "json":
@@ -115,17 +123,15 @@ enum CheckCommand {
     case "github":
       for r in results {
         if let error = r.error {
-          let loc = r.errorLocation
-          io.out(
-            "::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1)::\(escape(error.split(separator: "\n").first.map(String.init) ?? error))\n"
-          )
+          let firstLine = error.split(separator: "\n").first.map(String.init) ?? error
+          io.out(annotation(file: r.file, at: r.errorLocation, title: nil, message: firstLine))
         }
         for v in r.violations {
-          let loc = location(for: v.key, in: r)
           let message = v.message + (v.suggestion.map { "; \($0)" } ?? "")
           io.out(
-            "::error file=\(loc?.file ?? r.file),line=\(loc?.line ?? 1),col=\(loc?.column ?? 1),title=megaplan check: \(v.what)::\(escape(message))\n"
-          )
+            annotation(
+              file: r.file, at: location(for: v.key, in: r), title: "megaplan check: \(v.what)",
+              message: message))
         }
       }
       let failed = results.filter { !$0.ok }.count
@@ -134,11 +140,6 @@ enum CheckCommand {
       )
     default:
       for r in results {
-        if let error = r.error {
-          io.out("FAIL \(r.file): config error\n")
-          io.err(error + "\n")
-          continue
-        }
         if r.ok {
           io.out(
             "ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
@@ -152,8 +153,23 @@ enum CheckCommand {
         }
       }
     }
-    if results.contains(where: { $0.error != nil }) { return ExitCode.usage }
+    if !configErrors.isEmpty { return ExitCode.usage }
     return results.allSatisfy(\.ok) ? ExitCode.success : ExitCode.failure
+  }
+
+  /// One `::error` workflow command. The location is used when it is in the checked file; a
+  /// problem in a command-line value (`--set`, `--gpu`) is annotated on the file without a line.
+  static func annotation(
+    file: String, at location: SourceLocation?, title: String?, message: String
+  )
+    -> String
+  {
+    var properties = ["file=\(escapeProperty(file))"]
+    if let location, location.file == file {
+      properties += ["line=\(location.line)", "col=\(location.column)"]
+    }
+    if let title { properties.append("title=\(escapeProperty(title))") }
+    return "::error \(properties.joined(separator: ","))::\(escapeData(message))\n"
   }
 
   static func location(for key: String, in result: FileResult) -> SourceLocation? {
@@ -162,10 +178,17 @@ enum CheckCommand {
     return result.locations["model.micro_batch_size"] ?? result.locations["model.num_layers"]
   }
 
-  /// GitHub workflow commands escape %, CR and LF in messages.
-  static func escape(_ s: String) -> String {
+  /// A workflow command's message: `%`, CR and LF escaped (GitHub's toolkit, `escapeData`).
+  static func escapeData(_ s: String) -> String {
     s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
       .replacingOccurrences(of: "\n", with: "%0A")
+  }
+
+  /// A workflow command's property value (file, title): as a message, and also `:` and `,`,
+  /// which would end the value (`escapeProperty`).
+  static func escapeProperty(_ s: String) -> String {
+    escapeData(s).replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(
+      of: ",", with: "%2C")
   }
 
   /// Files as given; directories become every *.yaml / *.yml below them, sorted.

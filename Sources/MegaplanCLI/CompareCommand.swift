@@ -18,23 +18,22 @@ enum CompareCommand {
     let format = try parsed.choice(
       "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
+    let chart = parsed.value("--chart")
+    // Before the work: an unwritable chart path fails with nothing printed.
+    if let chart { try OutputFile.checkWritable(chart) }
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io)
     let comparison = Comparison(loaded.run)
-    if let chart = parsed.value("--chart") {
+    if let chart {
+      let name = loaded.source.name
       let svg = ComparisonChart.svg(
-        comparison, title: "Recompute strategies: \((file as NSString).lastPathComponent)")
-      do {
-        try svg.write(toFile: chart, atomically: true, encoding: .utf8)
-      } catch {
-        throw UsageError(
-          message: "cannot write the chart to '\(chart)': \(error.localizedDescription)")
-      }
+        comparison, title: "Recompute strategies: \((name as NSString).lastPathComponent)")
+      try OutputFile.write(svg, to: chart)
     }
     switch format {
     case "json": io.out(try ComparisonReport.json(comparison) + "\n")
     case "csv": io.out(ComparisonReport.csv(comparison))
     case "markdown": io.out(ComparisonReport.markdown(comparison))
-    default: io.out(ComparisonReport.text(comparison, source: file))
+    default: io.out(ComparisonReport.text(comparison, source: loaded.source.name))
     }
     return ExitCode.success
   }

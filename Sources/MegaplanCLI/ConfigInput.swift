@@ -1,13 +1,45 @@
 import Foundation
 import MegatronPlan
 
-/// Reading a config from disk (NeMo YAML, a Megatron-LM script with `--megatron-args`, a
-/// Hugging Face config.json with `--hf-config`),
-/// applying `--set` overrides, and loading it into a run. File system access lives here, not in
-/// the library.
+/// Reading a config from disk or standard input (NeMo YAML, a Megatron-LM script with
+/// `--megatron-args`, a Hugging Face config.json with `--hf-config`), applying `--set`, `--gpus`
+/// and `--gpu`, and loading it into a run. File system access lives here, not in the library.
 enum ConfigInput {
   /// Largest config file megaplan reads.
   static let maximumFileBytes = 16 << 20
+  /// The FILE argument that means standard input, and the name messages give it.
+  static let standardInputArgument = "-"
+  static let standardInputName = "<stdin>"
+
+  /// A config as read: the name messages use for it (the path, or `<stdin>`) and its text.
+  struct Source {
+    var name: String
+    var text: String
+  }
+
+  /// A config read and loaded, with the text and document it came from.
+  struct Loaded {
+    var source: Source
+    var document: ConfigDocument
+    var config: LoadedConfig
+    var run: TrainingRun { config.run }
+    var settings: [EffectiveSetting] { config.settings }
+  }
+
+  /// The text of `path`, or of standard input for `-` (read once; a second `-` gets the same
+  /// text).
+  static func read(_ path: String, io: CLIOutput) throws -> Source {
+    if path == standardInputArgument {
+      let data: Data
+      do {
+        data = try io.standardInput()
+      } catch {
+        throw ConfigError("cannot read \(standardInputName): \(error)")
+      }
+      return Source(name: standardInputName, text: try decode(data, name: standardInputName))
+    }
+    return Source(name: path, text: try readText(path))
+  }
 
   static func readText(_ path: String) throws -> String {
     var isDirectory: ObjCBool = false
@@ -22,12 +54,17 @@ enum ConfigInput {
     }
     defer { try? handle.close() }
     let data = (try? handle.read(upToCount: maximumFileBytes + 1)) ?? Data()
+    return try decode(data, name: "'\(path)'")
+  }
+
+  /// UTF-8 text of at most `maximumFileBytes`.
+  static func decode(_ data: Data, name: String) throws -> String {
     if data.count > maximumFileBytes {
       throw ConfigError(
-        "cannot read '\(path)': larger than \(maximumFileBytes >> 20) MiB, which is no config file")
+        "cannot read \(name): larger than \(maximumFileBytes >> 20) MiB, which is no config file")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-      throw ConfigError("cannot read '\(path)': not UTF-8 text")
+      throw ConfigError("cannot read \(name): not UTF-8 text")
     }
     return text
   }
@@ -56,11 +93,36 @@ enum ConfigInput {
     }
   }
 
+  /// Where a value given as an option lies: the option as typed (`--gpu H100`), so a message
+  /// about it names the option, not the config key it sets.
+  static func optionLocation(_ option: String, _ value: String) -> SourceLocation {
+    SourceLocation(
+      file: option, line: 1, column: option.count + 2, length: max(1, value.count),
+      lineText: "\(option) \(value)")
+  }
+
+  /// `--gpus N` and `--gpu NAME` as overrides of the keys they stand for, located at the option.
+  static func applyOptions(
+    _ parsed: ParsedArguments, applyGPUCount: Bool, to document: inout ConfigDocument
+  ) throws {
+    if applyGPUCount, let text = parsed.value("--gpus") {
+      let gpus = try parsed.positiveInt("--gpus") ?? 1
+      let location = optionLocation("--gpus", text)
+      try document.override("trainer.num_nodes", with: "1", location: location)
+      try document.override("trainer.devices", with: String(gpus), location: location)
+    }
+    if let gpu = parsed.value("--gpu") {
+      // Quoted, so the name stays a name (`--gpu null` is an unknown GPU, not "no GPU given").
+      try document.override(
+        "megaplan.gpu", with: "'\(gpu)'", location: optionLocation("--gpu", gpu))
+    }
+  }
+
   /// Reads, overrides and loads; warnings go to `io`'s stderr.
   static func load(path: String, parsed: ParsedArguments, io: CLIOutput, applyGPUCount: Bool = true)
-    throws -> LoadedConfig
+    throws -> Loaded
   {
-    let text = try readText(path)
+    let source = try read(path, io: io)
     var document: ConfigDocument
     // --hf-config without FILE: config.json is the whole input (CLI.singleFile gives its path).
     let hfAlone = parsed.has("--hf-config") && parsed.positional.isEmpty
@@ -69,20 +131,18 @@ enum ConfigInput {
     }
     if parsed.has("--megatron-args") {
       let root = try MegatronArguments.parse(
-        text, file: path, gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
+        source.text, file: source.name,
+        gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
         gpuName: parsed.value("--gpu"))
-      document = ConfigDocument(root: root, file: path)
+      document = ConfigDocument(root: root, file: source.name)
     } else {
       document =
         hfAlone
-        ? ConfigDocument(root: try HuggingFaceConfig.standalone(text, file: path), file: path)
-        : try ConfigDocument.parse(text, file: path)
-      if applyGPUCount, let gpus = try parsed.positiveInt("--gpus") {
-        try applyOverrides(["trainer.num_nodes=1", "trainer.devices=\(gpus)"], to: &document)
-      }
-      if let gpu = parsed.value("--gpu") {
-        try applyOverrides(["megaplan.gpu=\(gpu)"], to: &document)
-      }
+        ? ConfigDocument(
+          root: try HuggingFaceConfig.standalone(source.text, file: source.name),
+          file: source.name)
+        : try ConfigDocument.parse(source.text, file: source.name)
+      try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
     }
     if let hf = parsed.value("--hf-config"), !hfAlone {
       // config.json supplies the model's shape, FILE the rest (config.json wins for the model).
@@ -90,7 +150,10 @@ enum ConfigInput {
     }
     try applyOverrides(parsed.all("--set"), to: &document)
     let loaded = try ConfigLoader.load(document)
-    for warning in loaded.warnings { io.err(warning.description + "\n") }
-    return loaded
+    // One write for all warnings (a file of many unknown keys must not cost a write each).
+    if !loaded.warnings.isEmpty {
+      io.err(loaded.warnings.map { $0.description + "\n" }.joined())
+    }
+    return Loaded(source: source, document: document, config: loaded)
   }
 }

@@ -9,7 +9,7 @@ enum EstimateCommand {
     let estimate = Estimate(loaded.run)
     switch format {
     case "json": io.out(try estimate.json() + "\n")
-    default: io.out(TextReport.estimate(estimate, run: loaded.run, source: file))
+    default: io.out(TextReport.estimate(estimate, run: loaded.run, source: loaded.source.name))
     }
     return ExitCode.success
   }

@@ -19,8 +19,7 @@ enum SearchCommand {
     OptionSpec(
       name: "--nodes", takesValue: true, help: "nodes to lay out (× GPUs per node)", valueName: "N"),
     OptionSpec(
-      name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb, h100-sxm",
-      valueName: "NAME"),
+      name: "--gpu", takesValue: true, help: "GPU type: \(CLI.gpuNames)", valueName: "NAME"),
     OptionSpec(
       name: "--top", takesValue: true, help: "how many layouts to show (default 5)", valueName: "K"),
     OptionSpec(
@@ -68,6 +67,16 @@ enum SearchCommand {
     let file = try CLI.singleFile(parsed)
     if parsed.has("--gpus") && parsed.has("--nodes") {
       throw UsageError(message: "give --gpus or --nodes, not both")
+    }
+    // Before the search: --emit-config needs a YAML FILE and a path that can be written, so a
+    // run that cannot emit fails at once, with nothing printed.
+    let emitPath = parsed.value("--emit-config")
+    if let emitPath {
+      guard !parsed.has("--megatron-args"), !parsed.has("--hf-config") else {
+        throw UsageError(
+          message: "--emit-config writes NeMo YAML and needs a YAML FILE without --hf-config")
+      }
+      try OutputFile.checkWritable(emitPath)
     }
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
     var base = loaded.run
@@ -127,23 +136,15 @@ enum SearchCommand {
     case "json": io.out(try result.json() + "\n")
     case "csv": io.out(SearchReport.csv(result))
     case "markdown": io.out(SearchReport.markdown(result))
-    default: io.out(SearchReport.text(result, source: file))
+    default: io.out(SearchReport.text(result, source: loaded.source.name))
     }
 
-    if let out = parsed.value("--emit-config"), let best = result.best {
-      guard !parsed.has("--megatron-args"), !parsed.has("--hf-config") else {
-        throw UsageError(
-          message: "--emit-config writes NeMo YAML and needs a YAML FILE without --hf-config")
-      }
-      let text = try ConfigInput.readText(file)
+    if let emitPath, let best = result.best {
+      // The text the config was read from (for `-`, standard input as read, not read again).
       let emitted = LayoutSearch.emitConfig(
-        text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
-      do {
-        try emitted.write(toFile: out, atomically: true, encoding: .utf8)
-      } catch {
-        throw UsageError(message: "cannot write '\(out)': \(error.localizedDescription)")
-      }
-      if format == "text" { io.out("wrote the winner to \(out)\n") }
+        loaded.source.text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
+      try OutputFile.write(emitted, to: emitPath)
+      if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
     }
 
     if parsed.has("--benchmark") {

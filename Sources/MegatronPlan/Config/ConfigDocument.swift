@@ -128,14 +128,14 @@ public struct ConfigDocument: Sendable {
     var chain: [ConfigNode] = [node]
     var current = node
     for (depth, part) in path.enumerated() {
-      guard case .mapping(let entries) = current.kind else {
+      guard current.kind.isMapping else {
         let prefix = full.prefix(depth).joined(separator: ".")
         throw ConfigError(
           "cannot set '\(full.joined(separator: "."))': '\(prefix)' is a value, not a mapping",
           key: full.joined(separator: "."), at: location)
       }
       if depth == path.count - 1 {
-        if let existing = entries.first(where: { $0.key == part }) {
+        if let existing = current.entry(part) {
           switch existing.value.kind {
           case .mapping, .sequence:
             throw ConfigError(
@@ -146,7 +146,7 @@ public struct ConfigDocument: Sendable {
         }
         break
       }
-      if let existing = entries.first(where: { $0.key == part }) {
+      if let existing = current.entry(part) {
         current = existing.value
         if case .scalar(let text, _) = current.kind,
           text.isEmpty || ["null", "~", "Null", "NULL"].contains(text)

@@ -109,10 +109,8 @@ extension ConfigLoader {
     var gpu = base
     if let name = try r.optionalString("megaplan.hardware.base", record: true) {
       guard let profile = GPU.named(name) else {
-        let names = GPU.all.map(\.name)
         throw r.error(
-          "unknown GPU '\(name)'; megaplan knows \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names, limit: 3))",
-          key: "megaplan.hardware.base")
+          "unknown GPU '\(name)'; \(GPU.suggestion(for: name))", key: "megaplan.hardware.base")
       }
       gpu = profile
     }

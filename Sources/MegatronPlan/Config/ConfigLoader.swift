@@ -234,10 +234,7 @@ public enum ConfigLoader {
       return .a100_80GB
     }
     guard let gpu = GPU.named(name) else {
-      let names = GPU.all.map(\.name)
-      throw r.error(
-        "unknown GPU '\(name)'; megaplan knows \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names, limit: 3))",
-        key: key)
+      throw r.error("unknown GPU '\(name)'; \(GPU.suggestion(for: name))", key: key)
     }
     return gpu
   }

@@ -86,7 +86,7 @@ public enum HuggingFaceConfig {
     model:
       encoder_seq_length: \(sequenceLength)  # min(max_position_embeddings, \(defaultSequenceCap))
       micro_batch_size: 1
-      global_batch_size: ${multiply:${model.micro_batch_size}, ${trainer.num_nodes}, ${trainer.devices}}
+      global_batch_size: ${multiply:${model.micro_batch_size}, ${multiply:${trainer.num_nodes}, ${trainer.devices}}}
       tensor_model_parallel_size: 1
       pipeline_model_parallel_size: 1
       hidden_dropout: 0.0

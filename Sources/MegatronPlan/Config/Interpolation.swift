@@ -103,16 +103,24 @@ struct Interpolation {
     }
     i += 1  // ':'
     var args: [(ConfigScalar?, ConfigNode)] = []
+    var blank = true  // `${name:}` and `${name: }` have no arguments
     while true {
       let parts = try parseParts(terminators: [",", "}"])
       guard i < text.count else {
         throw error("unclosed resolver '${\(name):' in '\(key)': missing '}'")
       }
+      if !parts.allSatisfy({
+        if case .literal(let s) = $0 { s.allSatisfy { $0 == " " } } else { false }
+      }) {
+        blank = false
+      }
       args.append(try combine(parts, argument: true))
       let terminator = text[i]
       i += 1
       if terminator == "}" { break }
+      blank = false
     }
+    if blank { args = [] }
     let result = try apply(name, args)
     return .value(
       result, ConfigNode(.scalar(Self.render(result), style: .plain), at: node.location))
@@ -221,11 +229,30 @@ struct Interpolation {
     }
   }
 
+  /// The resolvers megaplan knows and how many arguments each takes: NeMo registers each as a
+  /// two-argument function (`lambda x, y: x * y`), so OmegaConf calls them with exactly two.
+  static let resolverArity: [(name: String, arguments: Int)] = [
+    ("multiply", 2), ("divide_floor", 2), ("divide_ceil", 2), ("sum", 2),
+  ]
+
+  func unknownResolver(_ name: String) -> ConfigError {
+    let names = Self.resolverArity.map(\.name)
+    let list = names.dropLast().joined(separator: ", ") + " and " + (names.last ?? "")
+    return error("unknown resolver '\(name)' in '\(key)'; megaplan knows \(list)")
+  }
+
   func apply(_ name: String, _ args: [(ConfigScalar?, ConfigNode)]) throws -> ConfigScalar {
+    // One rule for every resolver: its name is known and its argument count is its arity.
+    guard let arity = Self.resolverArity.first(where: { $0.name == name })?.arguments else {
+      throw unknownResolver(name)
+    }
+    guard args.count == arity else {
+      throw error(
+        "resolver '\(name)' in '\(key)' takes \(arity) arguments, found \(args.count)")
+    }
     switch name {
     case "multiply", "sum":
       let numbers = try args.map { try number($0, name) }
-      guard !numbers.isEmpty else { throw error("resolver '\(name)' in '\(key)' needs arguments") }
       if numbers.allSatisfy({ if case .int = $0 { return true } else { return false } }) {
         var acc = name == "multiply" ? 1 : 0
         for n in numbers {
@@ -243,9 +270,6 @@ struct Interpolation {
           name == "multiply" ? $0 * $1.double : $0 + $1.double
         })
     case "divide_floor", "divide_ceil":
-      guard args.count == 2 else {
-        throw error("resolver '\(name)' in '\(key)' takes two arguments, found \(args.count)")
-      }
       let a = try number(args[0], name), b = try number(args[1], name)
       guard b.double != 0 else { throw error("resolver '\(name)' in '\(key)' divides by zero") }
       if case .int(let x) = a, case .int(let y) = b {
@@ -264,9 +288,7 @@ struct Interpolation {
       }
       return .int(Int(rounded))
     default:
-      throw error(
-        "unknown resolver '\(name)' in '\(key)'; megaplan knows multiply, divide_floor, divide_ceil and sum"
-      )
+      throw unknownResolver(name)
     }
   }
 }

@@ -21,15 +21,39 @@ public enum YAMLReader {
     }
     var parser = Parser(file: file)
     var number = 0
-    // Lines end at LF; a CR before it (Windows files) is dropped. Split on Unicode scalars: as
-    // Characters, "\r\n" is one grapheme and would never equal "\n".
-    var scalars = Substring(text).unicodeScalars[...]
-    if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
-    for raw in scalars.split(separator: "\n", omittingEmptySubsequences: false) {
+    // Lines end at LF; a CR before it (Windows files) is dropped. Split on the UTF-8 bytes: as
+    // Characters, "\r\n" is one grapheme and would never equal "\n" (and bytes are fast).
+    let bytes = Array(text.utf8)
+    var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // a byte order mark
+    while true {
+      let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+      var lineEnd = end
+      if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
       number += 1
-      var line = raw
-      if line.last == "\r" { line = line.dropLast() }
-      try parser.consume(line: Array(String(String.UnicodeScalarView(line))), number: number)
+      let line = String(decoding: bytes[start..<lineEnd], as: UTF8.self)
+      // The line's Characters (columns count them) and where each starts in its text, so a
+      // token's text is a substring copy rather than a String built Character by Character.
+      var characters: [Character] = []
+      var offsets: [String.Index] = []
+      characters.reserveCapacity(lineEnd - start)
+      offsets.reserveCapacity(lineEnd - start + 1)
+      if bytes[start..<lineEnd].allSatisfy({ $0 < 0x80 }) {
+        // ASCII: a Character per byte, no grapheme breaking needed.
+        for byte in bytes[start..<lineEnd] { characters.append(Character(Unicode.Scalar(byte))) }
+        offsets = Array(line.utf8.indices)
+      } else {
+        var index = line.startIndex
+        while index < line.endIndex {
+          characters.append(line[index])
+          offsets.append(index)
+          index = line.index(after: index)
+        }
+      }
+      offsets.append(line.endIndex)
+      parser.offsets = offsets
+      try parser.consume(line: characters, text: line, number: number)
+      if end == bytes.count { break }
+      start = end + 1
     }
     return try parser.finish()
   }
@@ -61,15 +85,25 @@ public enum YAMLReader {
     var root: ConfigNode? = nil
     var sawContent = false
     var ended = false
+    /// The text of the line being read, made once per line and shared by every location on it
+    /// (a line of many flow-list items must not copy itself once per item).
+    var lineText = ""
+    /// Where each Character of the line starts in `lineText` (and its end, last).
+    var offsets: [String.Index] = []
 
     init(file: String) { self.file = file }
+
+    /// The text of Characters `start..<end` of the current line.
+    func text(_ start: Int, _ end: Int) -> String {
+      guard start >= 0, start <= end, end < offsets.count else { return "" }
+      return String(lineText[offsets[start]..<offsets[end]])
+    }
 
     func location(_ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1)
       -> SourceLocation
     {
       SourceLocation(
-        file: file, line: number, column: column + 1, length: max(1, length), lineText: String(line)
-      )
+        file: file, line: number, column: column + 1, length: max(1, length), lineText: lineText)
     }
 
     func error(
@@ -78,16 +112,21 @@ public enum YAMLReader {
       ConfigError(message, at: location(line, number, column, length))
     }
 
-    mutating func consume(line: [Character], number: Int) throws {
+    /// One line: its Characters (columns count them) and its text.
+    mutating func consume(line: [Character], text: String, number: Int) throws {
       guard line.count <= YAMLReader.maximumLineLength else {
         throw ConfigError(
           "line \(number) is \(line.count) characters long; megaplan reads lines up to \(YAMLReader.maximumLineLength) characters",
           at: SourceLocation(
             file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
       }
-      if let bad = line.firstIndex(where: { c in
-        c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
-      }) {
+      lineText = text
+      // Control characters, found on the bytes (cheap) and then located by Character.
+      if text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }),
+        let bad = line.firstIndex(where: { c in
+          c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
+        })
+      {
         let hex =
           line[bad].unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
         let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
@@ -148,12 +187,19 @@ public enum YAMLReader {
           "inconsistent indentation: \(indent) spaces is less than the first line's \(rootIndent)",
           line, number, indent)
       }
-      while stack.count > 1, let top = stack.last, top.indent > indent { try pop() }
-      guard var top = stack.last else { return }
-      if top.pendingKey != nil || top.pendingItem != nil {
+      while stack.count > 1, let indentOfTop = stack.last?.indent, indentOfTop > indent {
+        try pop()
+      }
+      // The top frame is read and changed through `stack[last]`, never through a local copy: a
+      // copy shares the frame's entries, and changing the stack's then copies them all
+      // (quadratic over many keys).
+      var last = stack.count - 1
+      guard last >= 0 else { return }
+      if stack[last].pendingKey != nil || stack[last].pendingItem != nil {
         let dashAtKeyIndent =
-          isDash && !top.isSequence && top.pendingKey != nil && indent == top.indent
-        if indent > top.indent || dashAtKeyIndent {
+          isDash && !stack[last].isSequence && stack[last].pendingKey != nil
+          && indent == stack[last].indent
+        if indent > stack[last].indent || dashAtKeyIndent {
           guard stack.count < YAMLReader.maximumDepth else {
             throw error(
               "nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line,
@@ -165,14 +211,14 @@ public enum YAMLReader {
           stack.append(frame)
           return
         }
-        resolvePendingAsNull(&top)
-        stack[stack.count - 1] = top
+        resolvePendingAsNull(&stack[last])
       }
-      if top.atParentIndent && !isDash && indent == top.indent && stack.count > 1 {
+      if stack[last].atParentIndent && !isDash && indent == stack[last].indent && stack.count > 1 {
         try pop()
-        guard let parent = stack.last else { return }
-        top = parent
+        last = stack.count - 1
+        guard last >= 0 else { return }
       }
+      let top = (indent: stack[last].indent, isSequence: stack[last].isSequence)
       if indent != top.indent {
         if indent > top.indent {
           throw error(
@@ -305,7 +351,7 @@ public enum YAMLReader {
           "expected 'key: value' (a mapping entry), found '\(String(line[start...]).prefix(40))'",
           line, number, start, line.count - start)
       }
-      var keyText = String(line[start..<colon])
+      var keyText = text(start, colon)
       while keyText.hasSuffix(" ") { keyText.removeLast() }
       let keyLocation = location(line, number, start, keyText.count)
       if let first = keyText.first, first == "\"" || first == "'" {
@@ -320,29 +366,28 @@ public enum YAMLReader {
       if keyText == "<<" {
         throw error("merge keys ('<<') are not supported", line, number, start, 2)
       }
-      guard var frame = stack.last else {
-        throw error("a key outside any mapping", line, number, start)
-      }
-      if let first = frame.keyLines[keyText] {
+      // The frame is changed in place through `stack[top]`: a local copy would share its
+      // dictionary and entries with the stack and copy them on the first write (quadratic).
+      let top = stack.count - 1
+      guard top >= 0 else { throw error("a key outside any mapping", line, number, start) }
+      if let first = stack[top].keyLines[keyText] {
         throw error(
           "duplicate key '\(keyText)' (first at line \(first))", line, number, start, keyText.count)
       }
-      frame.keyLines[keyText] = number
+      stack[top].keyLines[keyText] = number
       var valueStart = colon + 1
       while valueStart < line.count, line[valueStart] == " " { valueStart += 1 }
       if valueStart < line.count, line[valueStart] == "\t" {
         throw error("tab before a value: YAML separates with spaces", line, number, valueStart)
       }
       if valueStart >= line.count || line[valueStart] == "#" {
-        frame.pendingKey = (
+        stack[top].pendingKey = (
           keyText, keyLocation, location(line, number, min(colon + 1, line.count))
         )
-        stack[stack.count - 1] = frame
         return
       }
-      stack[stack.count - 1] = frame
       let value = try scalarValue(line: line, number: number, start: valueStart)
-      stack[stack.count - 1].entries.append(
+      stack[top].entries.append(
         ConfigNode.MappingEntry(key: keyText, keyLocation: keyLocation, value: value))
     }
 
@@ -393,9 +438,8 @@ public enum YAMLReader {
               line, number, i)
           }
         }
-        let text = String(line[start..<end])
         return ConfigNode(
-          .scalar(text, style: .plain), at: location(line, number, start, end - start))
+          .scalar(text(start, end), style: .plain), at: location(line, number, start, end - start))
       }
     }
 
@@ -521,7 +565,7 @@ public enum YAMLReader {
           if trimmed == i { throw error("empty item in a flow list", line, number, i) }
           items.append(
             ConfigNode(
-              .scalar(String(line[i..<trimmed]), style: .plain),
+              .scalar(text(i, trimmed), style: .plain),
               at: location(line, number, i, trimmed - i)))
           i = end
         }

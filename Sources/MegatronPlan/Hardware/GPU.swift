@@ -145,6 +145,21 @@ public struct GPU: Sendable, Hashable, Codable {
     return all.first { $0.name == key }
   }
 
+  /// What to say about an unknown GPU name: the profiles, and the ones it abbreviates (`H100` →
+  /// `h100-sxm`, `h100-pcie`, `h100-nvl`, the SXM part first) or else the closest name.
+  public static func suggestion(for name: String) -> String {
+    let names = all.map(\.name)
+    let key = name.lowercased()
+    let known = "megaplan knows \(names.joined(separator: ", "))"
+    let completions = names.filter { $0.hasPrefix(key) }
+    guard let first = completions.first else {
+      return known + Suggestion.didYouMean(key, in: names, limit: 3)
+    }
+    let others = completions.dropFirst().map { "'\($0)'" }
+    return known + "; did you mean '\(first)'"
+      + (others.isEmpty ? "" : " (or \(others.joined(separator: ", ")))") + "?"
+  }
+
   /// The peak for the training precision (16-bit or fp32).
   public func peak(for precision: Precision) -> FLOPsPerSecond {
     precision == .fp32 ? peak32 : peak16
