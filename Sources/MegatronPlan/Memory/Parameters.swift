@@ -44,8 +44,9 @@ public enum ParameterCount {
     guard let experts = m.moe else { return all }
     let kinds = m.layerKinds(in: 0..<m.layers)
     let perExpert = LayerParameters(m).moe.expert / Double(max(1, experts.experts))
-    return all - Parameters(
-      Double(kinds.moe) * perExpert * Double(experts.experts - experts.topK))
+    return all
+      - Parameters(
+        Double(kinds.moe) * perExpert * Double(experts.experts - experts.topK))
   }
 
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h

@@ -339,14 +339,16 @@ public struct LayerDescription: Sendable, Hashable {
       // sequence-sharded input itself is the router's (one tensor).
       ops.append(
         LayerOp(
-          name: "shared_fc1", gemms: [GEMMShape("shared_fc1", m: tokens, n: fs1 / t, k: h, fp8: fp8)],
+          name: "shared_fc1",
+          gemms: [GEMMShape("shared_fc1", m: tokens, n: fs1 / t, k: h, fp8: fp8)],
           parameters: .init(sharded: h * fs1 + bias * fs1)))
       var sharedAct = activation(m, shard, tokens: tokens, ffn: fs, prefix: "shared_")
       sharedAct.name = "shared_activation"
       ops.append(sharedAct)
       ops.append(
         LayerOp(
-          name: "shared_fc2", gemms: [GEMMShape("shared_fc2", m: tokens, n: h, k: fs / t, fp8: fp8)],
+          name: "shared_fc2",
+          gemms: [GEMMShape("shared_fc2", m: tokens, n: h, k: fs / t, fp8: fp8)],
           saved: [SavedTensor("shared_fc2_input", linearInput * tokens * fs / t)],
           parameters: .init(sharded: fs * h)))
     }

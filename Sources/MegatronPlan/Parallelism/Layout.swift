@@ -88,7 +88,9 @@ public struct Layout: Sendable, Hashable, Codable {
 
   /// The expert data-parallel size: the ranks holding the same experts, t·d/(ETP·EP)
   /// (Megatron-Core's expert groups fold tensor and data parallelism: world = ETP·EP·EDP·p).
-  public var expertData: Int { max(1, tensor * data / max(1, expertTensorParallel * expertParallel)) }
+  public var expertData: Int {
+    max(1, tensor * data / max(1, expertTensorParallel * expertParallel))
+  }
 
   /// Layers `[start, end)` of the whole model that chunk `chunk` of stage `i` holds: with v
   /// chunks per stage, model chunk j·p + i (Megatron's interleaved assignment); with an even
