@@ -21,8 +21,20 @@ public enum FLOPCount {
   /// 72BLsh²(1 + s/6h + V/12hL) at f = 4h, B = global batch.
   public static func model(_ m: TransformerModel, globalBatch: Int) -> FLOPs {
     let B = Double(globalBatch)
-    return (layerForward(m, sequences: B).total * Double(m.layers) + logitsForward(m, sequences: B))
-      * 3
+    return (layersForward(m, sequences: B) + logitsForward(m, sequences: B)) * 3
+  }
+
+  /// Forward FLOPs of all L layers: dense layers and, for an MoE model, MoE layers, whose
+  /// experts count k per token (the active parameters), as Megatron-Core and NeMo count MFU for
+  /// MoE models.
+  public static func layersForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
+    let kinds = m.layerKinds(in: 0..<m.layers)
+    var total = layerForward(m, sequences: sequences).total * Double(kinds.dense)
+    if kinds.moe > 0 {
+      total += LayerDescription(m, .whole(sequences: sequences), moe: true).gemmFLOPs.total
+        * Double(kinds.moe)
+    }
+    return total
   }
 
   /// Hardware FLOPs per iteration: model FLOPs plus what recompute adds.
@@ -39,7 +51,9 @@ public enum FLOPCount {
     switch layout.recompute {
     case .none: extra = .zero
     case .selective: extra = (forward["attention_scores"] + forward["attention_over_values"]) * 3
-    case .full: extra = forward.total * recomputedFraction(m, layout)
+    case .full:
+      extra = layersForward(m, sequences: B) / Double(max(1, m.layers))
+        * recomputedFraction(m, layout)
     }
     return model(m, globalBatch: layout.globalBatch) + extra * Double(m.layers)
   }

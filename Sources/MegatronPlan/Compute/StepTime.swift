@@ -105,6 +105,11 @@ public struct StepTimeModel: Sendable {
     var elementwise = 0.0
     for op in layer.ops where op.name != "attention_core" {
       for g in op.gemms { weightGEMMs += time(of: g) }
+      if let experts = model.moe, !experts.groupedGEMM, op.name.hasPrefix("expert_fc") {
+        // Without grouped GEMM each local expert runs its own GEMM, each with the fixed cost.
+        let local = max(1, experts.experts / max(1, layout.expertParallel))
+        weightGEMMs += Seconds(constants.gemmFixedSeconds) * Double(local - 1)
+      }
       // Memory-bound kernels outside the attention core: norms (read + write), bias-dropout-
       // adds (read input and residual, write output and a 1-byte mask), the activation (reads
       // fc1's output, writes f), rotary and QK norms where present.
@@ -117,7 +122,42 @@ public struct StepTimeModel: Sendable {
     // 2021–2022 Megatron-LM exposed them.
     let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
     out.add("tensor_parallel_comm", tensorParallelComm() * (1 - hidden))
+    if layer.op("router") != nil { out.add("expert_parallel_comm", expertParallelComm()) }
     return out
+  }
+
+  /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes):
+  /// with the all-to-all (or DeepEP `flex`) dispatcher, each rank sends its T_in·k·imbalance
+  /// token copies of h elements to the experts' ranks and receives as many back, (EP − 1)/EP of
+  /// them leaving the GPU, twice (dispatch, combine); with ETP > 1 the tokens are all-gathered
+  /// over the ETP group before the experts and the outputs reduce-scattered after. The
+  /// `allgather` dispatcher gathers every rank's tokens over the EP group instead and
+  /// reduce-scatters the outputs. EP ranks are ETP apart (Megatron-Core's expert rank order); a
+  /// group that outgrows the NVLink domain crosses the network, so the share of tokens that
+  /// leave a node is what the network carries. Megatron-Core can overlap these with compute
+  /// (`overlap_moe_expert_parallel_comm`); megaplan does not model that overlap.
+  func expertParallelComm() -> Seconds {
+    guard let experts = model.moe else { return .zero }
+    let ep = layout.expertParallel, etp = layout.expertTensorParallel
+    let tokensIn = Double(model.sequenceLength) * Double(layout.microBatch) / t
+    let h = Double(model.hidden)
+    var time = Seconds.zero
+    switch experts.dispatcher {
+    case .alltoall, .flex:
+      if ep > 1 {
+        let bytes = e * tokensIn * experts.routedFactor * h
+        let (bw, lat) = link(size: ep, stride: etp)
+        let one = Bytes(bytes * Double(ep - 1) / Double(ep)) / bw + lat * Double(ep - 1)
+        time += one * 2
+      }
+    case .allgather:
+      time += gatherOrScatter(e * tokensIn * h * Double(ep), n: ep, stride: etp) * 2
+    }
+    if etp > 1 {
+      time += gatherOrScatter(
+        e * tokensIn * experts.routedFactor * h * Double(etp), n: etp, stride: 1) * 2
+    }
+    return time
   }
 
   /// QKᵀ and attention over V (batched, a/t heads), scaled-masked softmax and its dropout:
@@ -165,6 +205,9 @@ public struct StepTimeModel: Sendable {
       comm += gatherOrScatter(bytes, n: layout.tensor, stride: 1) * 2
     }
     out.add("tensor_parallel_comm", comm * (1 - constants.backwardTPOverlap))
+    if fwd["expert_parallel_comm"].value > 0 {
+      out.add("expert_parallel_comm", fwd["expert_parallel_comm"])
+    }
     return out
   }
 
@@ -219,14 +262,26 @@ public struct StepTimeModel: Sendable {
     public var recompute: Seconds
     /// The layers' parameters, for the stage states.
     public var layerParameters: ParameterCount.LayerParameters
+    /// An MoE layer's forward, backward and recompute, for a model with MoE layers.
+    public var moeForward: Breakdown<SecondUnit>? = nil
+    public var moeBackward: Breakdown<SecondUnit>? = nil
+    public var moeRecompute: Seconds = .zero
   }
 
   public func layerTimes() -> LayerTimes {
     let layer = self.layer
     let forward = layerForward(layer)
-    return LayerTimes(
+    var lt = LayerTimes(
       forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward),
       layerParameters: ParameterCount.LayerParameters(model))
+    if model.moe != nil {
+      let moe = LayerDescription(model, .init(layout, precision: precision), moe: true)
+      let f = layerForward(moe)
+      lt.moeForward = f
+      lt.moeBackward = layerBackward(moe)
+      lt.moeRecompute = layerRecompute(forward: f)
+    }
+    return lt
   }
 
   /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
@@ -234,42 +289,72 @@ public struct StepTimeModel: Sendable {
   /// setting); only the recompute term, which depends on the recompute setting and on the layers
   /// per chunk (partial recompute), is evaluated. Same values as `layerTimes()`.
   public func layerTimes(reusing shared: LayerTimes) -> LayerTimes {
-    LayerTimes(
+    var lt = LayerTimes(
       forward: shared.forward, backward: shared.backward,
       recompute: layerRecompute(forward: shared.forward), layerParameters: shared.layerParameters)
+    if let f = shared.moeForward {
+      lt.moeForward = f
+      lt.moeBackward = shared.moeBackward
+      lt.moeRecompute = layerRecompute(forward: f)
+    }
+    return lt
   }
 
+  /// The communication terms of a layer's time (collectives of tensor and expert parallelism).
+  static let communicationTerms = ["tensor_parallel_comm", "expert_parallel_comm"]
+
   /// Compute time of stage `i` for the whole iteration (all m microbatches), split as
-  /// the chart shows it: forward and backward compute, recompute, tensor-parallel communication.
-  /// Every stage runs L/p layers; the last also runs the output layer.
+  /// the chart shows it: forward and backward compute, recompute, communication (tensor- and
+  /// expert-parallel collectives). Every stage runs its layers — dense and MoE, each kind with
+  /// its own times — and the last also runs the output layer.
   public func stage(_ i: Int, layers lt: LayerTimes? = nil) -> StageTime {
     let lt = lt ?? layerTimes()
-    let fwd = lt.forward, bwd = lt.backward
-    let perStage = Double(layout.layers(onStage: i, of: model)) * Double(layout.microbatches)
-    let fwdComm = fwd["tensor_parallel_comm"]
+    let kinds = layout.layerKinds(onStage: i, of: model)
+    var time = layers(
+      forward: lt.forward, backward: lt.backward, recompute: lt.recompute, count: kinds.dense,
+      stage: i)
+    if kinds.moe > 0, let f = lt.moeForward, let b = lt.moeBackward {
+      let moe = layers(
+        forward: f, backward: b, recompute: lt.moeRecompute, count: kinds.moe, stage: i)
+      time.forward += moe.forward
+      time.backward += moe.backward
+      time.recompute += moe.recompute
+      time.communication += moe.communication
+    }
+    if i == layout.pipeline - 1 {
+      let out = outputLayer() * Double(layout.microbatches)
+      time.forward += out / 3
+      time.backward += out * (2.0 / 3.0)
+    }
+    return time
+  }
+
+  /// `count` layers of one kind on stage `i`, for all m microbatches.
+  func layers(
+    forward fwd: Breakdown<SecondUnit>, backward bwd: Breakdown<SecondUnit>, recompute: Seconds,
+    count: Int, stage i: Int
+  ) -> StageTime {
+    let perStage = Double(count) * Double(layout.microbatches)
+    let fwdComm = Self.communicationTerms.map { fwd[$0] }.sum()
+    let bwdComm = Self.communicationTerms.map { bwd[$0] }.sum()
     let fwdTotal = fwd.total
-    var forward = (fwdTotal - fwdComm) * perStage
-    var backward = (bwd.total - bwd["tensor_parallel_comm"]) * perStage
-    var recomputePerLayer = lt.recompute
+    let forward = (fwdTotal - fwdComm) * perStage
+    let backward = (bwd.total - bwdComm) * perStage
+    var recomputePerLayer = recompute
     if case .full = layout.recompute, !layout.split.isEven {
       // Partial recompute applies per chunk, so stages of different sizes rerun different shares.
       recomputePerLayer = fwdTotal * FLOPCount.recomputedFraction(model, layout, stage: i)
     }
-    var recompute = recomputePerLayer * perStage
-    var communication = (fwdComm + bwd["tensor_parallel_comm"]) * perStage
+    var rerun = recomputePerLayer * perStage
+    var communication = (fwdComm + bwdComm) * perStage
     if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
       let rerunComm = fwdComm * (recomputePerLayer / fwdTotal) * perStage
-      recompute = recompute - rerunComm
+      rerun = rerun - rerunComm
       communication += rerunComm
     }
-    if i == layout.pipeline - 1 {
-      let out = outputLayer() * Double(layout.microbatches)
-      forward += out / 3
-      backward += out * (2.0 / 3.0)
-    }
     return StageTime(
-      forward: forward, backward: backward, recompute: recompute, communication: communication)
+      forward: forward, backward: backward, recompute: rerun, communication: communication)
   }
 
   /// Pipeline point-to-point per iteration on the critical path: per microbatch and model chunk,
@@ -298,10 +383,10 @@ public struct StepTimeModel: Sendable {
   /// of the embedding gradient between the first and last stage. DP ranks are t apart.
   /// With full sharding (FSDP) the gradients are reduce-scattered per microbatch in
   /// `fullyShardedComm` instead and nothing is left here but the embedding all-reduce.
-  public func dataParallelComm(parameters: Parameters, embeddingParameters: Parameters) -> (
-    reduce: Seconds, gather: Seconds
-  ) {
-    let d = layout.data
+  public func dataParallelComm(
+    parameters: Parameters, embeddingParameters: Parameters, group: Int? = nil
+  ) -> (reduce: Seconds, gather: Seconds) {
+    let d = group ?? layout.data
     let gradBytes = 4 * parameters.value
     var reduce = Seconds.zero
     var gather = Seconds.zero
@@ -313,7 +398,7 @@ public struct StepTimeModel: Sendable {
     } else {
       reduce = allReduce(gradBytes, n: d, stride: layout.tensor)
     }
-    if model.tiedEmbeddings && layout.pipeline > 1 {
+    if model.tiedEmbeddings && layout.pipeline > 1 && embeddingParameters.value > 0 {
       reduce += allReduce(4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2)
     }
     return (reduce, gather)
@@ -343,8 +428,9 @@ public struct StepTimeModel: Sendable {
   }
 
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
-  public func optimizerStep(parameters: Parameters) -> Seconds {
-    let shard = layout.distributedOptimizer || layout.fullySharded ? Double(layout.data) : 1
+  public func optimizerStep(parameters: Parameters, group: Int? = nil) -> Seconds {
+    let d = Double(group ?? layout.data)
+    let shard = layout.distributedOptimizer || layout.fullySharded ? d : 1
     let perParameter =
       precision == .fp32
       ? constants.optimizerBytesPerParameter - 6 : constants.optimizerBytesPerParameter
@@ -367,14 +453,28 @@ public struct StepTimeModel: Sendable {
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first, the last, or with
     // an uneven split a middle one).
-    func params(_ i: Int) -> Parameters {
-      ParameterCount.perGPU(model, layout, stage: i, layers: lt.layerParameters).total
+    func params(_ i: Int) -> Breakdown<ParameterUnit> {
+      ParameterCount.perGPU(model, layout, stage: i, layers: lt.layerParameters)
     }
-    var maxParams = params(0)
-    if p > 1 { maxParams = max(maxParams, params(p - 1)) }
-    if p > 2 && !layout.split.isEven { maxParams = max(maxParams, params(1)) }
+    var most = params(0)
+    var candidates: [Int] = p > 1 ? [p - 1] : []
+    if p > 2 && !layout.split.isEven || model.moe != nil && p > 2 { candidates.append(1) }
+    for i in candidates {
+      let b = params(i)
+      if b.total > most.total { most = b }
+    }
+    let maxParams = most.total
+    // Expert weights are reduced over the expert data-parallel group, the rest over d.
+    let expertParams = most["expert_layers"]
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
-    let (reduce, gather) = dataParallelComm(parameters: maxParams, embeddingParameters: embedding)
+    var (reduce, gather) = dataParallelComm(
+      parameters: maxParams - expertParams, embeddingParameters: embedding)
+    if expertParams.value > 0 {
+      let expertComm = dataParallelComm(
+        parameters: expertParams, embeddingParameters: .zero, group: layout.expertData)
+      reduce += expertComm.reduce
+      gather += expertComm.gather
+    }
     var dp = reduce + gather
     if overlap.gradientReduction {
       // Buckets reduce while the last microbatch's backward runs; only what outlasts it shows.
@@ -398,7 +498,10 @@ public struct StepTimeModel: Sendable {
     out.add("pipeline_bubble", slowest.total * schedule.bubbleFraction)
     out.add("pipeline_comm", pipelineComm())
     out.add("data_parallel_comm", dp)
-    out.add("optimizer", optimizerStep(parameters: maxParams))
+    out.add(
+      "optimizer",
+      optimizerStep(parameters: maxParams - expertParams)
+        + optimizerStep(parameters: expertParams, group: layout.expertData))
     return out
   }
 }

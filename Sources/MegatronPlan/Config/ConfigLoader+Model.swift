@@ -179,13 +179,6 @@ extension ConfigLoader {
         ))
       break
     }
-    if let experts = try r.optionalInt("model.num_moe_experts"), experts > 1 {
-      found.append(
-        (
-          "model.num_moe_experts",
-          "mixture of experts (num_moe_experts \(experts)) is not modeled yet"
-        ))
-    }
     if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
       found.append(
         (
@@ -219,5 +212,98 @@ extension ConfigLoader {
       error.note = "also not modeled in this file: " + others.joined(separator: "; ")
     }
     throw error
+  }
+
+  /// Mixture of experts (NeMo / Megatron-Core keys): nil without `num_moe_experts` > 1.
+  static func readMoE(_ r: inout KeyReader, ffn: Int, layers: Int) throws -> MixtureOfExperts? {
+    guard let experts = try r.optionalInt("model.num_moe_experts", record: true), experts > 1
+    else { return nil }
+    guard experts <= maximumSize else {
+      throw r.error(
+        "num_moe_experts \(experts) exceeds \(maximumSize)", key: "model.num_moe_experts")
+    }
+    let topK = try r.size("model.moe_router_topk", default: 2, why: "Megatron-Core's default")
+    guard topK <= experts else {
+      throw r.error(
+        "moe_router_topk \(topK) exceeds num_moe_experts \(experts)", key: "model.moe_router_topk")
+    }
+    let expertFFN = try r.size("model.moe_ffn_hidden_size", default: ffn, why: "ffn_hidden_size")
+    let shared =
+      r.has("model.moe_shared_expert_intermediate_size")
+      ? try r.size("model.moe_shared_expert_intermediate_size") : 0
+    let (frequency, firstDense) = try readMoELayerPattern(&r, layers: layers)
+    var capacity: Double? = nil
+    if r.has("model.moe_expert_capacity_factor") {
+      capacity = try r.positiveNumber("model.moe_expert_capacity_factor")
+    }
+    let pad = try r.bool(
+      "model.moe_pad_expert_input_to_capacity", default: false,
+      record: r.has("model.moe_pad_expert_input_to_capacity"))
+    let imbalance = try r.positiveNumber("megaplan.moe_imbalance") ?? 1
+    if !r.has("megaplan.moe_imbalance") { r.defaulted("megaplan.moe_imbalance", "1.0 (balanced)") }
+    guard imbalance >= 1 else {
+      throw r.error(
+        "moe_imbalance \(imbalance) must be at least 1 (the busiest expert over the balanced share)",
+        key: "megaplan.moe_imbalance")
+    }
+    let dispatcherKey = "model.moe_token_dispatcher_type"
+    var dispatcher = MixtureOfExperts.Dispatcher.alltoall
+    if let name = try r.optionalString(dispatcherKey, record: true) {
+      guard let d = MixtureOfExperts.Dispatcher(rawValue: name.lowercased()) else {
+        throw r.error(
+          "unknown moe_token_dispatcher_type '\(name)'; expected alltoall, allgather or flex",
+          key: dispatcherKey)
+      }
+      dispatcher = d
+    } else {
+      r.defaulted(dispatcherKey, "alltoall")
+    }
+    let grouped = try r.bool("model.moe_grouped_gemm", default: true)
+    return MixtureOfExperts(
+      experts: experts, topK: topK, expertFFN: expertFFN, sharedExpertFFN: shared,
+      frequency: frequency, firstDenseLayers: firstDense, capacityFactor: capacity,
+      padToCapacity: pad, imbalance: imbalance, dispatcher: dispatcher, groupedGEMM: grouped)
+  }
+
+  /// `moe_layer_freq`: an integer N (every N-th layer is MoE), or Megatron's pattern string
+  /// `([0]*k+[1]*n)` (k dense layers, then n MoE layers: DeepSeek's `first_k_dense_replace`).
+  static func readMoELayerPattern(_ r: inout KeyReader, layers: Int) throws -> (Int, Int) {
+    let key = "model.moe_layer_freq"
+    guard r.has(key) else {
+      r.defaulted(key, "1 (every layer)")
+      return (1, 0)
+    }
+    if case .int(let n) = try r.lookup(key)?.scalar {
+      guard n >= 1 else { throw r.error("moe_layer_freq must be at least 1, found \(n)", key: key) }
+      _ = try r.optionalInt(key, record: true)
+      return (n, 0)
+    }
+    let text = (try r.optionalString(key, record: true) ?? "").filter { !" ()'\"".contains($0) }
+    var dense = 0
+    var moe = 0
+    for part in text.split(separator: "+").map(String.init) {
+      let pieces = part.split(separator: "*").map(String.init)
+      guard pieces.count == 2, let count = Int(pieces[1]), pieces[0] == "[0]" || pieces[0] == "[1]"
+      else {
+        throw r.error(
+          "moe_layer_freq '\(text)' is not an integer or a pattern like ([0]*3+[1]*58)", key: key)
+      }
+      if pieces[0] == "[0]" {
+        guard moe == 0 else {
+          throw r.error(
+            "moe_layer_freq '\(text)': megaplan models dense layers first, then MoE layers",
+            key: key)
+        }
+        dense += count
+      } else {
+        moe += count
+      }
+    }
+    guard dense + moe == layers else {
+      throw r.error(
+        "moe_layer_freq '\(text)' describes \(dense + moe) layers, num_layers is \(layers)",
+        key: key)
+    }
+    return (1, dense)
   }
 }

@@ -25,12 +25,16 @@ public enum ConfigLoader {
       "fp8_e4m3", "fp8_hybrid", "fp8_recipe", "fp8_params", "fp8_param_gather",
       "fp8_dot_product_attention", "ub_tp_comm_overlap", "tp_comm_overlap", "overlap_p2p_comm",
       "fsdp", "fsdp_sharding_strategy", "data_parallel_sharding_strategy",
-      "cross_entropy_loss_fusion", "grad_reduce_in_fp32",
+      "cross_entropy_loss_fusion", "grad_reduce_in_fp32", "moe_router_topk",
+      "moe_ffn_hidden_size", "moe_shared_expert_intermediate_size", "moe_layer_freq",
+      "moe_expert_capacity_factor", "moe_pad_expert_input_to_capacity",
+      "moe_token_dispatcher_type", "moe_grouped_gemm", "expert_model_parallel_size",
+      "expert_tensor_parallel_size",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
       "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
-      "expandable_segments", "nccl_nvls",
+      "expandable_segments", "nccl_nvls", "moe_imbalance",
       "train_tokens", "zero_stage", "fused_attention",
     ],
   ]
@@ -61,6 +65,10 @@ public enum ConfigLoader {
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let arch = try readArchitecture(&r, hidden: hidden, heads: heads)
     let split = try readPipelineSplit(&r)
+    let moe = try readMoE(&r, ffn: ffn, layers: layers)
+    let ep = try r.size("model.expert_model_parallel_size", default: 1)
+    let etp = try r.size(
+      "model.expert_tensor_parallel_size", default: t, why: "tensor_model_parallel_size")
     let fused = try fusedAttention(&r)
     let recompute = try readRecompute(&r)
     let distributed = try distributedOptimizer(&r)
@@ -106,12 +114,12 @@ public enum ConfigLoader {
       activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
       qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm,
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
-      fusions: arch.fusions, fusedAttention: fused, fp8: fp8)
+      fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe)
     let layout = Layout(
       tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
       globalBatch: global,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split,
-      fullySharded: fullySharded)
+      fullySharded: fullySharded, expertParallel: ep, expertTensorParallel: etp)
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }

@@ -45,7 +45,8 @@ public enum StateMemory {
   ///   `fp8_weight_cache`.
   public static func states(
     parameters: Parameters, precision: Precision, layout: Layout,
-    linearParameters: Parameters = .zero, fp8: FP8Training? = nil, fp32Gradients: Bool = true
+    linearParameters: Parameters = .zero, fp8: FP8Training? = nil, fp32Gradients: Bool = true,
+    expertParameters: Parameters = .zero
   ) -> Breakdown<ByteUnit> {
     let per = bytesPerParameter(
       precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data,
@@ -65,7 +66,16 @@ public enum StateMemory {
     }
     out.add("weights", Bytes(weights))
     out.add("gradients", Bytes(n * per.gradients))
-    out.add("optimizer", Bytes(n * per.optimizer))
+    // The distributed optimizer shards expert states over the expert data-parallel group
+    // (Megatron-Core's expert DDP), the rest over d.
+    var optimizer = n * per.optimizer
+    if expertParameters.value > 0 && (layout.distributedOptimizer || layout.fullySharded) {
+      let expert = bytesPerParameter(
+        precision: precision, distributedOptimizer: layout.distributedOptimizer,
+        data: layout.expertData, fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
+      optimizer += expertParameters.value * (expert.optimizer - per.optimizer)
+    }
+    out.add("optimizer", Bytes(optimizer))
     if cache > 0 { out.add("fp8_weight_cache", Bytes(cache)) }
     return out
   }

@@ -149,12 +149,16 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case groupsDoNotDivideHeads(groups: Int, heads: Int)
   case tensorDoesNotDivideGroups(tensor: Int, groups: Int)
   case unevenSplit(String)
+  case expertsNotDivisible(experts: Int, expertParallel: Int)
+  case expertGroupsNotDivisible(tensorTimesData: Int, expertTensor: Int, expertParallel: Int)
+  case moeNeedsSequenceParallel(tensor: Int)
 
   /// Whether the rule involves the batch or the data-parallel size (checked once the GPU count
   /// is known).
   public var dependsOnBatch: Bool {
     switch self {
-    case .batchNotDivisible, .interleavedMicrobatches, .gpusNotDivisible: true
+    case .batchNotDivisible, .interleavedMicrobatches, .gpusNotDivisible, .expertGroupsNotDivisible:
+      true
     default: false
     }
   }
@@ -173,6 +177,8 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
     case .recomputeLayersNegative: "model.activations_checkpoint_num_layers"
     case .groupsDoNotDivideHeads, .tensorDoesNotDivideGroups: "model.num_query_groups"
     case .unevenSplit: "model.pipeline_model_parallel_size"
+    case .expertsNotDivisible, .expertGroupsNotDivisible: "model.expert_model_parallel_size"
+    case .moeNeedsSequenceParallel: "model.sequence_parallel"
     }
   }
 
@@ -203,6 +209,12 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
     case .tensorDoesNotDivideGroups(let t, let g):
       "tensor_model_parallel_size \(t) does not divide num_query_groups \(g) (Megatron-Core splits whole key/value groups over the tensor-parallel ranks and does not replicate them)"
     case .unevenSplit(let why): why
+    case .expertsNotDivisible(let e, let ep):
+      "expert_model_parallel_size \(ep) does not divide num_moe_experts \(e)"
+    case .expertGroupsNotDivisible(let td, let etp, let ep):
+      "expert_tensor_parallel_size × expert_model_parallel_size \(etp) × \(ep) = \(etp * ep) does not divide tensor × data parallel size \(td) (Megatron-Core's expert groups fold the tensor and data ranks)"
+    case .moeNeedsSequenceParallel(let t):
+      "MoE layers with tensor_model_parallel_size \(t) need sequence_parallel: true (Megatron-Core requires it)"
     }
   }
 
@@ -251,6 +263,12 @@ extension Layout {
     {
       found.append(.unevenSplit(why))
     }
+    if model.moe != nil, (tensor * data) % max(1, expertTensorParallel * expertParallel) != 0 {
+      found.append(
+        .expertGroupsNotDivisible(
+          tensorTimesData: tensor * data, expertTensor: expertTensorParallel,
+          expertParallel: expertParallel))
+    }
     if globalBatch % (microBatch * data) != 0 {
       found.append(.batchNotDivisible(globalBatch: globalBatch, microBatch: microBatch, data: data))
     }
@@ -270,6 +288,13 @@ extension Layout {
       }
     }
     if case .full(_, let k) = recompute, k < 0 { found.append(.recomputeLayersNegative(layers: k)) }
+    if let experts = model.moe {
+      if experts.experts % max(1, expertParallel) != 0 {
+        found.append(
+          .expertsNotDivisible(experts: experts.experts, expertParallel: expertParallel))
+      }
+      if tensor > 1 && !sequenceParallel { found.append(.moeNeedsSequenceParallel(tensor: tensor)) }
+    }
     return found
   }
 }

@@ -233,11 +233,12 @@ extension Estimate {
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []
     for i in 0..<max(1, layout.pipeline) {
-      let params = ParameterCount.perGPU(m, layout, stage: i).total
+      let byKind = ParameterCount.perGPU(m, layout, stage: i)
+      let params = byKind.total
       let states = StateMemory.states(
         parameters: params, precision: run.precision, layout: layout,
         linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8,
-        fp32Gradients: run.fp32Gradients)
+        fp32Gradients: run.fp32Gradients, expertParameters: byKind["expert_layers"])
       let acts = ActivationMemory.stage(m, layout, stage: i, precision: run.precision)
       let total = states.total + acts.total
       let peak = PeakMemory.stage(
