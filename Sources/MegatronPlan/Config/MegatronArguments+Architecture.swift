@@ -36,13 +36,26 @@ extension MegatronArguments {
     ("--data-parallel-sharding-strategy", "model.data_parallel_sharding_strategy"),
     ("--cross-entropy-loss-fusion", "model.cross_entropy_loss_fusion"),
     ("--grad-reduce-in-bf16", "model.grad_reduce_in_fp32"),
+    ("--moe-router-topk", "model.moe_router_topk"),
+    ("--moe-ffn-hidden-size", "model.moe_ffn_hidden_size"),
+    ("--moe-shared-expert-intermediate-size", "model.moe_shared_expert_intermediate_size"),
+    ("--moe-layer-freq", "model.moe_layer_freq"),
+    ("--moe-expert-capacity-factor", "model.moe_expert_capacity_factor"),
+    ("--moe-pad-expert-input-to-capacity", "model.moe_pad_expert_input_to_capacity"),
+    ("--moe-token-dispatcher-type", "model.moe_token_dispatcher_type"),
+    ("--moe-grouped-gemm", "model.moe_grouped_gemm"),
+    ("--expert-model-parallel-size", "model.expert_model_parallel_size"),
+    ("--expert-tensor-parallel-size", "model.expert_tensor_parallel_size"),
   ]
 
   static let architectureValueFlags: Set<String> = [
     "--kv-channels", "--rotary-percent", "--rotary-base", "--hidden-dropout", "--attention-dropout",
     "--decoder-first-pipeline-num-layers", "--decoder-last-pipeline-num-layers",
     "--pp-partition-method", "--pad-vocab-size-to", "--fp8-format", "--fp8-recipe",
-    "--data-parallel-sharding-strategy",
+    "--data-parallel-sharding-strategy", "--moe-router-topk", "--moe-ffn-hidden-size",
+    "--moe-shared-expert-intermediate-size", "--moe-layer-freq", "--moe-expert-capacity-factor",
+    "--moe-token-dispatcher-type", "--expert-model-parallel-size",
+    "--expert-tensor-parallel-size",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
@@ -52,7 +65,7 @@ extension MegatronArguments {
     "--account-for-loss-in-pipeline-split", "--embed-layernorm", "--fp8-param-gather",
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
     "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
-    "--grad-reduce-in-bf16",
+    "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
   ]
 }
 
@@ -124,6 +137,37 @@ extension Mapper {
     try copy("--data-parallel-sharding-strategy", to: strategy, integer: false)
     setSwitch("--cross-entropy-loss-fusion", ["model", "cross_entropy_loss_fusion"], "true")
     setSwitch("--grad-reduce-in-bf16", ["model", "grad_reduce_in_fp32"], "false")
+    try experts()
+  }
+
+  /// Mixture-of-experts flags (`--num-experts` is mapped with the core flags). Megatron-LM's
+  /// `--moe-grouped-gemm` is off unless given (its argparse default); NeMo's default is on.
+  mutating func experts() throws {
+    for (flag, key, integer) in [
+      ("--moe-router-topk", "moe_router_topk", true),
+      ("--moe-ffn-hidden-size", "moe_ffn_hidden_size", true),
+      ("--moe-shared-expert-intermediate-size", "moe_shared_expert_intermediate_size", true),
+      ("--moe-expert-capacity-factor", "moe_expert_capacity_factor", false),
+      ("--moe-token-dispatcher-type", "moe_token_dispatcher_type", false),
+      ("--expert-model-parallel-size", "expert_model_parallel_size", true),
+      ("--expert-tensor-parallel-size", "expert_tensor_parallel_size", true),
+    ] {
+      try copy(flag, to: ["model", key], integer: integer)
+    }
+    // A pattern such as "([0]*3+[1]*58)" stays a string (quoted so YAML typing keeps it one).
+    try copy("--moe-layer-freq", to: ["model", "moe_layer_freq"], integer: false) { text in
+      let bare = text.filter { $0 != "'" && $0 != "\"" }
+      return Int(bare) != nil ? bare : "'\(bare)'"
+    }
+    setSwitch(
+      "--moe-pad-expert-input-to-capacity", ["model", "moe_pad_expert_input_to_capacity"], "true")
+    if has("--num-experts") {
+      if let location = flagLocation("--moe-grouped-gemm") {
+        set(["model", "moe_grouped_gemm"], "true", at: location, key: location)
+      } else {
+        set(["model", "moe_grouped_gemm"], "false", at: defaultLocation, key: defaultLocation)
+      }
+    }
   }
 
   /// Megatron-DeepSpeed's `--pp-partition-method`: `type:transformer` balances transformer
