@@ -95,4 +95,28 @@ import Testing
     let everyOther = MixtureOfExperts(experts: 8, topK: 2, expertFFN: 8, frequency: 2)
     #expect(everyOther.moeLayers(in: 0..<8) == 4 && everyOther.isMoE(layer: 2))
   }
+
+  /// Mixtral 8x22B from its config.json (h 6,144, 56 layers, 48 heads, 8 groups, f 16,384,
+  /// V 32,768): per layer 6,144·8,192 + 6,144² attention, 8 × 3·6,144·16,384 experts, router
+  /// 6,144·8, two norms; the published ≈141 B total and ≈39 B active.
+  @Test("Mixtral config.json files read as MoE models with their published sizes")
+  func fromConfigJSON() throws {
+    func load(_ name: String) throws -> TransformerModel {
+      let (text, file) = try fixture("hf/" + name)
+      let root = try HuggingFaceConfig.standalone(text, file: file)
+      return try ConfigLoader.load(ConfigDocument(root: root, file: file)).run.model
+    }
+    let small = try load("mixtral-8x7b-v0.1.json")
+    #expect(ParameterCount.total(small).total.value == 46_702_792_704)
+    #expect(small.moe?.experts == 8 && small.moe?.topK == 2 && small.moe?.expertFFN == 14336)
+    let large = try load("mixtral-8x22b-v0.1.json")
+    let expert = 3 * 6144 * 16384
+    let layer = 6144 * 8192 + 6144 * 6144 + 8 * expert + 6144 * 8 + 2 * 6144
+    let total = 56 * layer + 2 * 32768 * 6144 + 6144
+    #expect(ParameterCount.total(large).total.value == Double(total))
+    #expect(abs(Double(total) / 1e9 - 140.6) < 0.1)
+    let active = total - 56 * 6 * expert
+    #expect(ParameterCount.active(large).value == Double(active))
+    #expect(abs(Double(active) / 1e9 - 39.2) < 0.1)
+  }
 }

@@ -13,7 +13,7 @@ extension HuggingFaceConfig {
   }
 
   enum Family: String {
-    case llama, mistral, qwen2, gemma, gemma2, nemotron, gpt2
+    case llama, mistral, mixtral, qwen2, gemma, gemma2, nemotron, gpt2
   }
 
   /// Fields megaplan reads from one config.json, typed, with errors located at the field.
@@ -201,7 +201,7 @@ extension HuggingFaceConfig {
 
   /// Fields that change the model in ways megaplan does not model: refused, not ignored.
   static func refuseUnmodeled(_ f: Fields, family: Family) throws {
-    for name in ["num_local_experts", "num_experts", "n_routed_experts"] {
+    for name in ["num_local_experts", "num_experts", "n_routed_experts"] where family != .mixtral {
       if let (n, at) = try f.size(name, key: "model.num_moe_experts"), n > 1 {
         throw ConfigError(
           "'\(name)': \(n) asks for mixture of experts, which is not modeled yet",
@@ -244,6 +244,15 @@ extension HuggingFaceConfig {
     set("model.num_layers", String(layers), layersAt, false)
     set("model.hidden_size", String(hidden), hiddenAt, false)
     set("model.ffn_hidden_size", String(ffn), ffnAt, false)
+    if family == .mixtral {
+      // MixtralConfig: num_local_experts (default 8) experts of intermediate_size each,
+      // num_experts_per_tok (default 2) per token, in every layer (MixtralSparseMoeBlock).
+      let experts = try f.size("num_local_experts", key: "model.num_moe_experts")
+      set("model.num_moe_experts", String(experts?.0 ?? 8), experts?.1 ?? f.origin, false)
+      let topK = try f.size("num_experts_per_tok", key: "model.moe_router_topk")
+      set("model.moe_router_topk", String(topK?.0 ?? 2), topK?.1 ?? f.origin, false)
+      set("model.moe_ffn_hidden_size", String(ffn), ffnAt, false)
+    }
     set("model.num_attention_heads", String(heads), headsAt, false)
     set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
     set("model.max_position_embeddings", String(positions), positionsAt, false)
@@ -357,7 +366,7 @@ extension HuggingFaceConfig {
     }
     let attention = try f.bool("attention_bias", key: "model.bias")
     let mlp =
-      family == .llama || family == .nemotron || family == .mistral
+      family == .llama || family == .nemotron || family == .mistral || family == .mixtral
       ? try f.bool("mlp_bias", key: "model.bias") : nil
     let a = attention?.0 ?? false
     let m = mlp?.0 ?? false

@@ -21,11 +21,13 @@ public enum HuggingFaceConfig {
     ("Gemma2ForCausalLM", "gemma2", "transformers/models/gemma2/modeling_gemma2.py"),
     ("NemotronForCausalLM", "nemotron", "transformers/models/nemotron/modeling_nemotron.py"),
     ("GPT2LMHeadModel", "gpt2", "transformers/models/gpt2/modeling_gpt2.py"),
+    ("MixtralForCausalLM", "mixtral", "transformers/models/mixtral/modeling_mixtral.py"),
   ]
 
-  /// Mixture-of-experts architectures, refused by name (megaplan models dense layers only).
+  /// Mixture-of-experts architectures megaplan does not read yet (Mixtral it does), refused by
+  /// name.
   static let mixtureOfExperts = [
-    "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "DeepseekV2ForCausalLM",
+    "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "DeepseekV2ForCausalLM",
     "DeepseekV3ForCausalLM", "OlmoeForCausalLM", "DbrxForCausalLM", "JambaForCausalLM",
     "PhimoeForCausalLM", "GraniteMoeForCausalLM",
   ]
