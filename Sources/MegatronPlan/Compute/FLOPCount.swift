@@ -31,7 +31,8 @@ public enum FLOPCount {
     let kinds = m.layerKinds(in: 0..<m.layers)
     var total = layerForward(m, sequences: sequences).total * Double(kinds.dense)
     if kinds.moe > 0 {
-      total += LayerDescription(m, .whole(sequences: sequences), moe: true).gemmFLOPs.total
+      total +=
+        LayerDescription(m, .whole(sequences: sequences), moe: true).gemmFLOPs.total
         * Double(kinds.moe)
     }
     return total
@@ -52,7 +53,8 @@ public enum FLOPCount {
     case .none: extra = .zero
     case .selective: extra = (forward["attention_scores"] + forward["attention_over_values"]) * 3
     case .full:
-      extra = layersForward(m, sequences: B) / Double(max(1, m.layers))
+      extra =
+        layersForward(m, sequences: B) / Double(max(1, m.layers))
         * recomputedFraction(m, layout)
     }
     return model(m, globalBatch: layout.globalBatch) + extra * Double(m.layers)

@@ -154,8 +154,9 @@ public struct StepTimeModel: Sendable {
       time += gatherOrScatter(e * tokensIn * h * Double(ep), n: ep, stride: etp) * 2
     }
     if etp > 1 {
-      time += gatherOrScatter(
-        e * tokensIn * experts.routedFactor * h * Double(etp), n: etp, stride: 1) * 2
+      time +=
+        gatherOrScatter(
+          e * tokensIn * experts.routedFactor * h * Double(etp), n: etp, stride: 1) * 2
     }
     return time
   }

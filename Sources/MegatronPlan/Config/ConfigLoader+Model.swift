@@ -179,6 +179,20 @@ extension ConfigLoader {
         ))
       break
     }
+    if try r.bool("model.multi_latent_attention", default: false, record: false) {
+      found.append(
+        (
+          "model.multi_latent_attention",
+          "multi-latent attention (multi_latent_attention: true, DeepSeek-V2/V3) is not modeled yet"
+        ))
+    }
+    if let mtp = try r.optionalInt("model.mtp_num_layers"), mtp > 0 {
+      found.append(
+        (
+          "model.mtp_num_layers",
+          "multi-token prediction layers (mtp_num_layers \(mtp)) are not modeled yet"
+        ))
+    }
     if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
       found.append(
         (

@@ -29,7 +29,7 @@ public enum ConfigLoader {
       "moe_ffn_hidden_size", "moe_shared_expert_intermediate_size", "moe_layer_freq",
       "moe_expert_capacity_factor", "moe_pad_expert_input_to_capacity",
       "moe_token_dispatcher_type", "moe_grouped_gemm", "expert_model_parallel_size",
-      "expert_tensor_parallel_size",
+      "expert_tensor_parallel_size", "multi_latent_attention", "mtp_num_layers",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [

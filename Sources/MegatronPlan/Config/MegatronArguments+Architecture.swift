@@ -46,6 +46,8 @@ extension MegatronArguments {
     ("--moe-grouped-gemm", "model.moe_grouped_gemm"),
     ("--expert-model-parallel-size", "model.expert_model_parallel_size"),
     ("--expert-tensor-parallel-size", "model.expert_tensor_parallel_size"),
+    ("--multi-latent-attention", "model.multi_latent_attention"),
+    ("--mtp-num-layers", "model.mtp_num_layers"),
   ]
 
   static let architectureValueFlags: Set<String> = [
@@ -55,7 +57,7 @@ extension MegatronArguments {
     "--data-parallel-sharding-strategy", "--moe-router-topk", "--moe-ffn-hidden-size",
     "--moe-shared-expert-intermediate-size", "--moe-layer-freq", "--moe-expert-capacity-factor",
     "--moe-token-dispatcher-type", "--expert-model-parallel-size",
-    "--expert-tensor-parallel-size",
+    "--expert-tensor-parallel-size", "--mtp-num-layers",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
@@ -66,6 +68,7 @@ extension MegatronArguments {
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
     "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
     "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
+    "--multi-latent-attention",
   ]
 }
 
@@ -161,6 +164,8 @@ extension Mapper {
     }
     setSwitch(
       "--moe-pad-expert-input-to-capacity", ["model", "moe_pad_expert_input_to_capacity"], "true")
+    setSwitch("--multi-latent-attention", ["model", "multi_latent_attention"], "true")
+    try copy("--mtp-num-layers", to: ["model", "mtp_num_layers"], integer: true)
     if has("--num-experts") {
       if let location = flagLocation("--moe-grouped-gemm") {
         set(["model", "moe_grouped_gemm"], "true", at: location, key: location)
