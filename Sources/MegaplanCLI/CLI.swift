@@ -94,6 +94,12 @@ public enum CLI {
           "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
+        name: "serve",
+        summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
+        usage:
+          "megaplan serve FILE [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--max-latency-ms X] [--min-throughput X] [--format text|json|csv|markdown]",
+        options: ServeCommand.options, run: ServeCommand.run),
+      Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
         usage: "megaplan config FILE [--format text|json] [--set KEY=VALUE]...",
