@@ -60,7 +60,10 @@ enum ServeCommand {
       "--precision", in: ServingPrecision.allCases.map(\.rawValue),
       default: trainingPrecision.rawValue)
     let precision = ServingPrecision(rawValue: precisionName) ?? trainingPrecision
-    let defaultKV: KVCachePrecision = trainingPrecision == .fp16 ? .fp16 : .bf16
+    // The KV cache keeps the model's 16-bit type (vLLM `--kv-cache-dtype auto`): fp16 when the
+    // weights or the training run are fp16, else bf16.
+    let defaultKV: KVCachePrecision =
+      precision == .fp16 || (precision != .bf16 && trainingPrecision == .fp16) ? .fp16 : .bf16
     let kvName = try parsed.choice(
       "--kv-precision", in: KVCachePrecision.allCases.map(\.rawValue), default: defaultKV.rawValue)
     var settings = ServingModel.Settings(
