@@ -103,7 +103,8 @@ import Testing
     arguments: [
       (["--batch", "0"], "--batch"), (["--batch", "1,x"], "--batch"),
       (["--precision", "int3"], "--precision"), (["--kv-precision", "fp4"], "--kv-precision"),
-      (["--tensor", "3"], "tensor parallel size 3"), (["--gpu-memory-utilization", "1.5"], "--gpu"),
+      (["--tensor", "3"], "tensor parallel size 3"),
+      (["--gpu-memory-utilization", "1.5"], "--gpu"),
       (["--input", "-1"], "--input"),
     ])
   func usage(_ extra: [String], _ mention: String) {

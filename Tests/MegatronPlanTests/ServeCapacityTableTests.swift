@@ -90,7 +90,8 @@ import Testing
     return Int((2 * billions * 1e9 / 85_899_345_920).rounded(.up))
   }
 
-  @Test("published GPT-3 inference layouts fit, and megaplan needs no more GPUs", arguments: published)
+  @Test(
+    "published GPT-3 inference layouts fit, and megaplan needs no more GPUs", arguments: published)
   func publishedRow(_ row: Row) throws {
     let s = try #require(Self.serving(row.model))
     let w = ServingModel.Workload(input: row.input, output: row.output, batch: row.batch)

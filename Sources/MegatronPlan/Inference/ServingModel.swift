@@ -265,7 +265,8 @@ public struct ServingModel: Sendable {
     let first = stage(0), last = stage(p - 1)
     let worst = first.weights + first.kv >= last.weights + last.kv ? first : last
     return Memory(
-      weights: worst.weights, kvCache: worst.kv, activations: activationBytes(tensor: t, workload: w),
+      weights: worst.weights, kvCache: worst.kv,
+      activations: activationBytes(tensor: t, workload: w),
       runtime: runtimeBytes(layout),
       capacity: gpu.memory.value * settings.gpuMemoryUtilization)
   }
