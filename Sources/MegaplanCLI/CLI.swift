@@ -78,6 +78,12 @@ public enum CLI {
           "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
+        name: "serve",
+        summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
+        usage:
+          "megaplan serve FILE [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args]",
+        options: ServeCommand.options, run: ServeCommand.run),
+      Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
         usage:

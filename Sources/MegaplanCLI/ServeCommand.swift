@@ -1,0 +1,119 @@
+import MegatronPlan
+
+/// `megaplan serve FILE [--precision …] [--input N] [--output N] [--batch LIST] …`: inference
+/// sizing of the model FILE trains. FILE's training layout is ignored: serving picks its own t
+/// and p (or takes --tensor/--pipeline).
+enum ServeCommand {
+  static let defaultBatches = [1, 8, 32, 64, 128, 256]
+  static let defaultInput = 1024
+  static let defaultOutput = 256
+
+  static let options: [OptionSpec] =
+    [
+      OptionSpec(
+        name: "--precision", takesValue: true,
+        help: "weights: bf16, fp16, fp8, int8 or int4 (default: the training precision)",
+        valueName: "P"),
+      OptionSpec(
+        name: "--kv-precision", takesValue: true,
+        help: "KV cache: bf16, fp16, fp8 or int8 (default: the 16-bit type of the weights)",
+        valueName: "P"),
+      OptionSpec(
+        name: "--input", takesValue: true, help: "prompt tokens per request (default 1024)",
+        valueName: "N"),
+      OptionSpec(
+        name: "--output", takesValue: true, help: "generated tokens per request (default 256)",
+        valueName: "N"),
+      OptionSpec(
+        name: "--batch", takesValue: true,
+        help: "requests decoded together, one or a comma list (default 1,8,32,64,128,256)",
+        valueName: "N|LIST"),
+      OptionSpec(
+        name: "--tensor", takesValue: true, help: "fix t (default: searched)", valueName: "N"),
+      OptionSpec(
+        name: "--pipeline", takesValue: true, help: "fix p (default: searched)", valueName: "N"),
+      OptionSpec(
+        name: "--max-latency-ms", takesValue: true,
+        help: "end-to-end latency target per request: the fastest layout meeting it",
+        valueName: "X"),
+      OptionSpec(
+        name: "--min-throughput", takesValue: true,
+        help: "output tokens/s per replica target: the fastest layout meeting it",
+        valueName: "X"),
+      OptionSpec(
+        name: "--gpu-memory-utilization", takesValue: true,
+        help: "share of GPU memory the engine may use (default 0.9, as vLLM)", valueName: "F"),
+      OptionSpec(
+        name: "--format", takesValue: true, help: "text (default), json, csv or markdown",
+        valueName: "FORMAT"),
+    ] + CLI.commonConfigOptions.filter { $0.name != "--gpus" }
+
+  static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
+    let format = try parsed.choice(
+      "--format", in: ["text", "json", "csv", "markdown"], default: "text")
+    let file = try CLI.singleFile(parsed)
+    let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    let run = loaded.run
+
+    let trainingPrecision: ServingPrecision = run.precision == .fp16 ? .fp16 : .bf16
+    let precisionName = try parsed.choice(
+      "--precision", in: ServingPrecision.allCases.map(\.rawValue),
+      default: trainingPrecision.rawValue)
+    let precision = ServingPrecision(rawValue: precisionName) ?? trainingPrecision
+    // The KV cache keeps the model's 16-bit type (vLLM `--kv-cache-dtype auto`): fp16 when the
+    // weights or the training run are fp16, else bf16.
+    let defaultKV: KVCachePrecision =
+      precision == .fp16 || (precision != .bf16 && trainingPrecision == .fp16) ? .fp16 : .bf16
+    let kvName = try parsed.choice(
+      "--kv-precision", in: KVCachePrecision.allCases.map(\.rawValue), default: defaultKV.rawValue)
+    var settings = ServingModel.Settings(
+      precision: precision, kvPrecision: KVCachePrecision(rawValue: kvName) ?? defaultKV)
+    if let f = try parsed.number("--gpu-memory-utilization") {
+      guard f > 0, f <= 1 else {
+        throw UsageError(
+          message: "option '--gpu-memory-utilization' expects a number in (0, 1], found '\(f)'")
+      }
+      settings.gpuMemoryUtilization = f
+    }
+    let limit = 1 << 24
+    let input = try parsed.positiveInt("--input", max: limit) ?? defaultInput
+    let output = try parsed.positiveInt("--output", max: limit) ?? defaultOutput
+    let batches = try batchList(parsed.value("--batch"))
+    var targets = ServingPlan.Targets()
+    if let ms = try parsed.number("--max-latency-ms") { targets.maxLatencySeconds = ms / 1e3 }
+    targets.minTokensPerSecond = try parsed.number("--min-throughput")
+
+    let serving = ServingModel(model: run.model, gpu: run.gpu, settings: settings)
+    let rows = try ServingPlan.plan(
+      serving, input: input, output: output, batches: batches,
+      tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),
+      targets: targets)
+    let report = ServeReport(serving: serving, rows: rows)
+    switch format {
+    case "json": io.out(try report.json() + "\n")
+    case "csv": io.out(report.csv())
+    case "markdown": io.out(report.markdown())
+    default: io.out(report.text(source: file))
+    }
+    let failed = rows.contains { !$0.point.memory.fits || $0.meetsTarget == false }
+    return failed ? ExitCode.failure : ExitCode.success
+  }
+
+  /// `--batch 8` or `--batch 1,8,32`: positive integers up to 2^20, in the order given.
+  static func batchList(_ text: String?) throws -> [Int] {
+    guard let text else { return defaultBatches }
+    let words = text.split(separator: ",", omittingEmptySubsequences: false)
+    var out: [Int] = []
+    for word in words {
+      let trimmed = word.trimmingCharacters(in: .whitespaces)
+      guard let n = Int(trimmed), n > 0, n <= 1 << 20 else {
+        throw UsageError(
+          message:
+            "option '--batch' expects a positive integer up to \(1 << 20) or a comma list of them, found '\(trimmed)'"
+        )
+      }
+      out.append(n)
+    }
+    return out
+  }
+}
