@@ -8,7 +8,9 @@ enum CheckCommand {
     [
       OptionSpec(
         name: "--max-memory-fraction", takesValue: true,
-        help: "fail when total per GPU > capacity × F (default 0.95)", valueName: "F"),
+        help:
+          "fail when total per GPU > capacity × F (default: megaplan.max_memory_fraction or 0.95)",
+        valueName: "F"),
       OptionSpec(
         name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)",
         valueName: "X"),
@@ -30,6 +32,8 @@ enum CheckCommand {
     var violations: [CheckViolation]
     var totalBytes: Double?
     var capacityBytes: Double?
+    var usableBytes: Double?
+    var usableFraction: Double?
     var iterationSeconds: Double?
     var mfu: Double?
     var days: Double?
@@ -38,7 +42,8 @@ enum CheckCommand {
     var locations: [String: SourceLocation] = [:]
     var errorLocation: SourceLocation? = nil
     enum CodingKeys: String, CodingKey {
-      case file, ok, error, violations, totalBytes, capacityBytes, iterationSeconds, mfu, days, gpus
+      case file, ok, error, violations, totalBytes, capacityBytes, usableBytes, usableFraction,
+        iterationSeconds, mfu, days, gpus
     }
   }
 
@@ -93,6 +98,8 @@ enum CheckCommand {
             file: file, ok: violations.isEmpty, error: nil, violations: violations,
             totalBytes: estimate.memory.totalBytes,
             capacityBytes: estimate.memory.capacityBytes,
+            usableBytes: estimate.memory.usableBytes,
+            usableFraction: estimate.memory.usableFraction,
             iterationSeconds: estimate.time.iterationSeconds,
             mfu: estimate.throughput.mfu, days: estimate.training.days, gpus: estimate.layout.gpus,
             locations: locations))
@@ -138,7 +145,7 @@ enum CheckCommand {
         }
         if r.ok {
           io.out(
-            "ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
+            "ok   \(r.file): fits: \(MemoryBudget(usableFraction: r.usableFraction ?? 1).describe(total: r.totalBytes ?? 0, capacity: r.capacityBytes ?? 0)), \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
           )
         } else {
           io.out("FAIL \(r.file)\n")

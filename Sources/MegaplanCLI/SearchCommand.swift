@@ -17,7 +17,8 @@ enum SearchCommand {
       name: "--gpus", takesValue: true,
       help: "GPUs to lay out (default: the file's nodes × devices)", valueName: "N"),
     OptionSpec(
-      name: "--nodes", takesValue: true, help: "nodes to lay out (× GPUs per node)", valueName: "N"),
+      name: "--nodes", takesValue: true,
+      help: "nodes to lay out (× the file's trainer.devices GPUs per node)", valueName: "N"),
     OptionSpec(
       name: "--gpu", takesValue: true, help: "GPU type: a100-80gb, a100-40gb, h100-sxm",
       valueName: "NAME"),
@@ -49,7 +50,8 @@ enum SearchCommand {
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
       name: "--max-memory-fraction", takesValue: true,
-      help: "headroom rule as in check (default 0.95)", valueName: "F"),
+      help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction or 0.95)",
+      valueName: "F"),
     OptionSpec(
       name: "--emit-config", takesValue: true,
       help: "write the winner as NeMo YAML (FILE with the layout keys replaced)",
@@ -74,7 +76,7 @@ enum SearchCommand {
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
     if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) {
-      constraints.gpus = nodes * base.gpu.gpusPerNode
+      constraints.gpus = nodes * base.devicesPerNode
     }
     constraints.tensor = try parsed.positiveInt("--tensor")
     constraints.pipeline = try parsed.positiveInt("--pipeline")
@@ -135,8 +137,7 @@ enum SearchCommand {
         throw UsageError(message: "--emit-config writes NeMo YAML and needs a YAML FILE")
       }
       let text = try ConfigInput.readText(file)
-      let emitted = LayoutSearch.emitConfig(
-        text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
+      let emitted = LayoutSearch.emitConfig(text, winner: best.run, base: base)
       do {
         try emitted.write(toFile: out, atomically: true, encoding: .utf8)
       } catch {
@@ -154,6 +155,9 @@ enum SearchCommand {
         one estimate at a time: \(String(format: "%.1f", b.estimateSeconds * 1e6)) µs each (sample of \(b.estimateSample)), \(String(format: "%.2f", b.extrapolatedEstimateSeconds)) s for the space: \(String(format: "%.0f", b.speedupOverEstimate))× slower
 
         """)
+    }
+    if result.objective == .gpus, result.best?.meetsDeadline != true {
+      return ExitCode.failure
     }
     return result.best == nil ? ExitCode.failure : ExitCode.success
   }

@@ -20,7 +20,9 @@ public enum ConfigLoader {
       "mcore_gpt",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
-    "megaplan": ["gpu", "vocab_size", "train_tokens", "zero_stage", "fused_attention"],
+    "megaplan": [
+      "gpu", "vocab_size", "train_tokens", "zero_stage", "fused_attention", "max_memory_fraction",
+    ],
   ]
 
   /// The largest size megaplan accepts for any count (layers, hidden, batch, GPUs…): far above any
@@ -29,6 +31,7 @@ public enum ConfigLoader {
 
   public static func load(_ document: ConfigDocument) throws -> LoadedConfig {
     var r = KeyReader(document: document)
+    try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
     try refuseUnmodeled(&r)
 
     let layers = try r.size("model.num_layers")
@@ -95,11 +98,13 @@ public enum ConfigLoader {
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
-    let run = TrainingRun(
+    var run = TrainingRun(
       model: model, layout: layout, precision: precision, gpu: gpu, trainTokens: tokens,
       overlapGradientReduction: overlap)
+    let notes = try finishRun(&run, &r)  // ConfigLoader+Ignored.swift
     return LoadedConfig(
-      file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
+      file: document.file, run: run, settings: r.settings,
+      warnings: misspellings(document) + notes)
   }
 
   // MARK: - What megaplan does not model yet

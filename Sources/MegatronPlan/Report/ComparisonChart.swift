@@ -33,7 +33,10 @@ public enum ComparisonChart {
     )
 
     // Memory panel.
-    let capacity = rows.first?.estimate.memory.capacityBytes ?? 1
+    // The line is the usable memory (`MemoryBudget`): what "fits" is measured against.
+    let capacity = rows.first?.estimate.memory.usableBytes ?? 1
+    let fullCapacity = rows.first?.estimate.memory.capacityBytes ?? 1
+    let fraction = rows.first?.estimate.memory.usableFraction ?? 1
     let memoryMax = niceCeiling(
       max(capacity, rows.map(\.estimate.memory.totalBytes).max() ?? 0) / 1_073_741_824)
     let memoryValues: [[Double]] = rows.map { r in
@@ -52,7 +55,7 @@ public enum ComparisonChart {
       "<line class=\"capacity\" x1=\"\(fmt(left))\" y1=\"\(fmt(capY))\" x2=\"\(fmt(left + panelWidth))\" y2=\"\(fmt(capY))\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
     )
     s.append(
-      "<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">capacity \(Format.fixed(capacity / 1_073_741_824, 0)) GiB</text>"
+      "<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">usable \(Format.fixed(capacity / 1_073_741_824, 1)) GiB (\(Format.percent(fraction, 0)) of \(Format.fixed(fullCapacity / 1_073_741_824, 1)) GiB)</text>"
     )
 
     // Time panel.

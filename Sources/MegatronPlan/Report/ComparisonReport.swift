@@ -41,13 +41,14 @@ public enum ComparisonReport {
     out.append("")
     out.append(
       "overhead: iteration time against no recompute with the same sequence-parallel setting")
+    if let first = c.rows.first { out.append(TextReport.ruleLine(first.estimate.memory)) }
     if let best = c.recommended {
       out.append(
         "recommended (*): \(best.label), the fastest strategy that fits: \(Format.fixed(best.estimate.time.iterationSeconds, 3)) s per iteration, \(Format.gib(best.estimate.memory.totalBytes)) per GPU"
       )
     } else {
       out.append(
-        "nothing fits on \(Format.gib(c.rows.first?.estimate.memory.capacityBytes ?? 0)) per GPU with this layout."
+        "nothing fits in \(Format.gib(c.rows.first?.estimate.memory.usableBytes ?? 0)) usable per GPU with this layout."
       )
       if c.remedies.isEmpty {
         out.append(
@@ -57,7 +58,7 @@ public enum ComparisonReport {
         out.append("these would fit:")
         for r in c.remedies {
           out.append(
-            "  \(r.change): \(Format.gib(r.estimate.memory.totalBytes)) per GPU, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))"
+            "  \(r.change)\(r.sameGPUs ? "" : " (more GPUs)"): \(Format.gib(r.estimate.memory.totalBytes)) per GPU, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))"
           )
         }
       }

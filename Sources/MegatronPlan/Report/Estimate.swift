@@ -11,12 +11,21 @@ public struct TrainingRun: Sendable, Hashable {
   /// Data-parallel gradient reduction overlapped with backward.
   public var overlapGradientReduction: Bool
   public var constants: PerformanceConstants
+  /// What "fits" means (`megaplan.max_memory_fraction`; `MemoryBudget`).
+  public var memoryBudget: MemoryBudget = .standard
+  /// GPUs per node as the config lays them out (`trainer.devices`); the NVLink domain the timing
+  /// model uses is `gpu.gpusPerNode`, which the config reader sets to min(this, the profile's).
+  public var devicesPerNode: Int
+  /// How the vocabulary is padded for a tensor-parallel size (nil: fixed by
+  /// `megaplan.vocab_size`); the search re-pads it for each t as Megatron would.
+  public var vocabularyPadding: VocabularyPadding? = nil
 
   public init(
     model: TransformerModel, layout: Layout, precision: Precision = .bf16, gpu: GPU = .a100_80GB,
     trainTokens: Double? = nil, overlapGradientReduction: Bool = false,
     constants: PerformanceConstants = .standard
   ) {
+    self.devicesPerNode = gpu.gpusPerNode
     self.model = model
     self.layout = layout
     self.precision = precision
@@ -115,7 +124,11 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var gradientsBytes: Double
     public var optimizerBytes: Double
     public var totalBytes: Double
+    /// `totalBytes ≤ usableBytes` (`MemoryBudget`).
     public var fits: Bool
+    /// capacity × `usableFraction`: what a run may use.
+    public var usableBytes: Double
+    public var usableFraction: Double
     public var stages: [StageMemory]
   }
 
@@ -224,7 +237,9 @@ extension Estimate {
       weightsBytes: worst.weightsBytes,
       gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes,
       totalBytes: worst.totalBytes,
-      fits: worst.totalBytes <= run.gpu.memory.value, stages: stages)
+      fits: run.memoryBudget.fits(total: worst.totalBytes, capacity: run.gpu.memory.value),
+      usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
+      usableFraction: run.memoryBudget.usableFraction, stages: stages)
 
     let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
     let hardwareFLOPs = FLOPCount.hardware(m, layout)

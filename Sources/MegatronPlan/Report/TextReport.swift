@@ -39,10 +39,11 @@ public enum TextReport {
       )
     }
     let verdict =
-      mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.totalBytes - mem.capacityBytes)))"
+      mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.totalBytes - mem.usableBytes)))"
     out.append(
       "  \(Format.pad("total", 18))\(Format.left(Format.gib(mem.totalBytes), 12))  \(Format.left(Format.percent(mem.totalBytes / mem.capacityBytes), 6))  \(verdict)"
     )
+    out.append("  " + TextReport.fitLine(mem))
     out.append("")
 
     out.append("Activations")
@@ -113,6 +114,20 @@ public enum TextReport {
       out.append("  no token budget (set megaplan.train_tokens for days and GPU-hours)")
     }
     return out.joined(separator: "\n") + "\n"
+  }
+}
+
+extension TextReport {
+  /// "fits: 61.20 of 76.00 GiB usable (95% of 80.00 GiB)": the `MemoryBudget` rule as applied.
+  public static func fitLine(_ mem: Estimate.MemorySummary) -> String {
+    let budget = MemoryBudget(usableFraction: mem.usableFraction)
+    return (mem.fits ? "fits: " : "does not fit: ")
+      + budget.describe(total: mem.totalBytes, capacity: mem.capacityBytes)
+  }
+
+  /// "fits: total per GPU ≤ 76.00 GiB usable (95% of 80.00 GiB)": the rule alone.
+  public static func ruleLine(_ mem: Estimate.MemorySummary) -> String {
+    "fits: total per GPU ≤ \(Format.gib(mem.usableBytes)) usable (\(Format.percent(mem.usableFraction, 0)) of \(Format.gib(mem.capacityBytes)))"
   }
 }
 

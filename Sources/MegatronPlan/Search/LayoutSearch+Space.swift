@@ -2,7 +2,11 @@ import Foundation
 
 /// The space and its evaluation. Enumeration order (each level counts its divisibility cuts):
 ///
-/// 1. t in 1 … GPUs per node (1 … GPUs with `allowCrossNodeTensor`), or the fixed t:
+/// Each GPU count is searched on the run a config with that count would load to: nodes of
+/// `nodeShape(gpus:devicesPerNode:)`, whose NVLink domain is min(node, profile); each t with the
+/// vocabulary padded for it (`TrainingRun.with(layout:)`).
+///
+/// 1. t in 1 … the NVLink domain (1 … GPUs with `allowCrossNodeTensor`), or the fixed t:
 ///    t ∤ heads → `tensor_does_not_divide_heads`; a fixed t above a node → `tensor_exceeds_node`.
 /// 2. p in 1 … L, or the fixed p: p ∤ L → `pipeline_does_not_divide_layers`;
 ///    t·p ∤ GPUs → `gpus_not_divisible`; then d = GPUs/(t·p), and d ∤ B → `batch_not_divisible`.
@@ -23,6 +27,15 @@ extension LayoutSearch {
     var t: Int, b: Int, sp: Bool
   }
 
+  /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
+  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`.
+  static func run(_ base: TrainingRun, gpus: Int, t: Int) -> TrainingRun {
+    base.with(
+      layout: Layout(
+        tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
+        globalBatch: base.layout.globalBatch))
+  }
+
   /// Per-layer quantities shared by every layout with the same t, b and SP.
   struct Group: Sendable {
     var times: StepTimeModel.LayerTimes
@@ -40,7 +53,7 @@ extension LayoutSearch {
     -> [Unit]
   {
     let m = base.model, B = base.layout.globalBatch, L = m.layers
-    let node = base.gpu.gpusPerNode
+    let node = run(base, gpus: gpus, t: 1).gpu.gpusPerNode
     var out: [Unit] = []
     let tMax = c.allowCrossNodeTensor ? gpus : min(node, gpus)
     for t in divisorsOrRange(c.tensor, upTo: tMax) {
@@ -105,6 +118,7 @@ extension LayoutSearch {
 
   /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
   static func group(_ base: TrainingRun, _ key: GroupKey) -> Group {
+    // `base` is already the run of this GPU count; only the vocabulary follows t.
     var l = Layout(
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp)
@@ -122,10 +136,10 @@ extension LayoutSearch {
     return Group(times: times, profiles: profiles)
   }
 
-  static func searchOneCount(_ base: TrainingRun, gpus: Int, options: Options) -> Tally {
+  static func searchOneCount(_ loaded: TrainingRun, gpus: Int, options: Options) -> Tally {
     let objective = options.objective
     var tally = Tally(top: options.top)
-    var ordered = units(base, gpus: gpus, constraints: options.constraints, tally: &tally)
+    var ordered = units(loaded, gpus: gpus, constraints: options.constraints, tally: &tally)
     switch options.order {
     case .forward: break
     case .reversed: ordered.reverse()
@@ -145,7 +159,9 @@ extension LayoutSearch {
         if seen.insert(key).inserted { keys.append(key) }
       }
     }
-    let groupList = parallelMap(keys, threads: threads) { group(base, $0) }
+    let groupList = parallelMap(keys, threads: threads) {
+      group(run(loaded, gpus: gpus, t: $0.t), $0)
+    }
     let groups = Dictionary(uniqueKeysWithValues: zip(keys, groupList))
 
     // Level 2: work units in contiguous chunks, each with its own tally, merged in chunk order
@@ -157,7 +173,11 @@ extension LayoutSearch {
     }
     let tallies = parallelMap(chunks, threads: threads) { range in
       var local = Tally(top: options.top)
-      for i in range { evaluate(base, units[i], groups: groups, options: options, into: &local) }
+      for i in range {
+        let u = units[i]
+        evaluate(
+          run(loaded, gpus: gpus, t: u.t), u, groups: groups, options: options, into: &local)
+      }
       return local
     }
     for local in tallies { tally.merge(local, objective: objective) }
@@ -170,7 +190,7 @@ extension LayoutSearch {
     into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
-    let budget = base.gpu.memory.value * options.maxMemoryFraction
+    let capacity = base.gpu.memory.value
     let lc = m.layers / (u.p * u.v)
     let last = u.p - 1
     // Parameters of the first and last stage (the others hold only their layers).
@@ -215,7 +235,10 @@ extension LayoutSearch {
                 .total + actLast
               total = max(first, lastTotal)
             }
-            guard total.value <= budget else { tally.reject(.memory); continue }
+            guard base.memoryBudget.fits(total: total.value, capacity: capacity) else {
+              tally.reject(.memory)
+              continue
+            }
             tally.feasible += 1
             let model = StepTimeModel(
               model: m, layout: l, precision: base.precision, gpu: base.gpu,
