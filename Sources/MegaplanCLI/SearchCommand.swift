@@ -71,7 +71,15 @@ enum SearchCommand {
     if parsed.has("--gpus") && parsed.has("--nodes") {
       throw UsageError(message: "give --gpus or --nodes, not both")
     }
-    let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    let loaded: LoadedConfig
+    do {
+      loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    } catch let error as ConfigError
+      where error.note == MegatronArguments.gpuCountNote && parsed.has("--gpus")
+    {
+      // A launch script with no GPU count of its own: read it on the --gpus GPUs searched.
+      loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: true)
+    }
     var base = loaded.run
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
@@ -157,6 +165,10 @@ enum SearchCommand {
         """)
     }
     if result.objective == .gpus, result.best?.meetsDeadline != true {
+      if format != "text" {
+        io.err(
+          "megaplan search: no GPU count up to \(result.gpuCounts.last ?? 0) meets --max-days\n")
+      }
       return ExitCode.failure
     }
     return result.best == nil ? ExitCode.failure : ExitCode.success

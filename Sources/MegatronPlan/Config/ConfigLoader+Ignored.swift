@@ -113,6 +113,22 @@ extension ConfigLoader {
 
     run.vocabularyPadding = try vocabularyPadding(&r, model: run.model, tensor: run.layout.tensor)
 
+    // Megatron-DeepSpeed flags (MegatronArguments): refused after the architecture checks.
+    if let method = try r.optionalString("model.pp_partition_method"),
+      !["uniform", "type:transformer"].contains(method.lowercased())
+    {
+      // Megatron-DeepSpeed's default `type:transformer` (and `uniform`) give each stage the same
+      // number of transformer layers, as megaplan models; anything else balances other things.
+      throw r.error(
+        "--pp-partition-method '\(method)' (a pipeline split other than equal numbers of layers per stage) is not modeled yet",
+        key: "model.pp_partition_method")
+    }
+    if try r.bool("model.embed_layernorm", default: false, record: false) {
+      throw r.error(
+        "--embed-layernorm (a layer norm after the embedding) is not modeled yet",
+        key: "model.embed_layernorm")
+    }
+
     var warnings: [ConfigWarning] = []
     for (key, what) in overlapSwitches where try r.bool(key, default: false, record: false) {
       warnings.append(
