@@ -7,9 +7,11 @@
 ///   an error with the suggestion (in the file it stays a warning: NeMo files carry hundreds of
 ///   keys megaplan does not read).
 /// - `finishRun` (last): the run-wide settings (`megaplan.max_memory_fraction`, the node size
-///   from `trainer.devices`, the vocabulary's padding rule) and warnings for keys that only
-///   overlap communication with compute or ramp the batch up: the estimate without them is an
-///   upper bound on the iteration time (or the steady state), so they are named, not refused.
+///   from `trainer.devices`, the vocabulary's padding rule); keys that only overlap
+///   communication with compute are named in the provenance (`megaplan config`: "not modeled",
+///   the iteration time is an upper bound), a batch ramp-up is a warning (the time to train is
+///   the steady state's), and Megatron-DeepSpeed's pipeline partition and embedding layer norm
+///   are refused.
 extension ConfigLoader {
   /// Keys refused when true: each changes where parameters or activations live.
   static let unmodeledSwitches: [(key: String, what: String)] = [
@@ -20,7 +22,7 @@ extension ConfigLoader {
     ),
   ]
 
-  /// Keys warned about when set: each hides time megaplan counts, or changes the batch early on.
+  /// Keys named when set: each hides communication time that megaplan counts in full.
   static let overlapSwitches: [(key: String, what: String)] = [
     ("model.ub_tp_comm_overlap", "tensor-parallel communication is counted without overlap"),
     ("model.overlap_p2p_comm", "pipeline point-to-point communication is counted without overlap"),
@@ -129,14 +131,12 @@ extension ConfigLoader {
         key: "model.embed_layernorm")
     }
 
-    var warnings: [ConfigWarning] = []
+    // Overlap switches are standard in NeMo's own configs: named in the provenance (`megaplan
+    // config`) rather than warned about on every run; the estimate is an upper bound.
     for (key, what) in overlapSwitches where try r.bool(key, default: false, record: false) {
-      warnings.append(
-        ConfigWarning(
-          message:
-            "'\(key): true' is not modeled: \(what), so the iteration time is an upper bound",
-          location: try r.lookup(key)?.location))
+      r.derived(key, "true (not modeled)", why: "\(what): the iteration time is an upper bound")
     }
+    var warnings: [ConfigWarning] = []
     if r.has("model.rampup_batch_size"), let value = try r.lookup("model.rampup_batch_size") {
       warnings.append(
         ConfigWarning(

@@ -376,12 +376,12 @@ struct Mapper {
     setSwitch("--overlap-param-gather", ["model", "optim", "overlap_param_sync"], "true")
     setSwitch("--tp-comm-overlap", ["model", "ub_tp_comm_overlap"], "true")
     try copy("--rampup-batch-size", to: ["model", "rampup_batch_size"], integer: false)
-    try attentionBackend()
     try copy("--pp-partition-method", to: ["model", "pp_partition_method"], integer: false)
     setSwitch("--embed-layernorm", ["model", "embed_layernorm"], "true")
 
     try gpuCount(gpus: gpus)
     try precision()
+    try attentionBackend()
 
     try copy("--vocab-size", to: ["megaplan", "vocab_size"], integer: true)
     // Megatron-DeepSpeed: the padded vocabulary as given (it wins over --vocab-size's padding).
