@@ -70,7 +70,8 @@ import Testing
   @Test("megaplan.max_memory_fraction sets the rule for estimate, compare, check and search")
   func configuredBudget() throws {
     let run = try Self.load(
-      Self.gpt175B(t: 8, p: 8, nodes: 8, devices: 8), sets: [("megaplan.max_memory_fraction", "0.5")]
+      Self.gpt175B(t: 8, p: 8, nodes: 8, devices: 8),
+      sets: [("megaplan.max_memory_fraction", "0.5")]
     ).run
     // 0.5 × 85,899,345,920 = 42,949,672,960 bytes (by hand).
     #expect(Estimate(run).memory.usableBytes == 42_949_672_960)
@@ -313,7 +314,8 @@ import Testing
     }
     // GPUs per node alone is one node (torchrun's default --nnodes 1); WORLD_SIZE is a count.
     _ = try MegatronArguments.parse("torchrun --nproc_per_node 8 x.py --num-layers 2\n", file: "n")
-    let world = try MegatronArguments.parse("WORLD_SIZE=16\npython x.py --num-layers 2\n", file: "w")
+    let world = try MegatronArguments.parse(
+      "WORLD_SIZE=16\npython x.py --num-layers 2\n", file: "w")
     #expect(world.entry("trainer")?.value.entry("devices") != nil)
   }
 

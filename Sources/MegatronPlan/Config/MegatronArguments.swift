@@ -73,8 +73,12 @@ public enum MegatronArguments {
     ("--fp8-format", "model.fp8", "fp8 training"),
     ("--fp8-hybrid", "model.fp8", "fp8 training"),
     ("--fp8-e4m3", "model.fp8", "fp8 training"),
-    ("--use-torch-fsdp2", "model.fsdp", "FSDP (parameters, gradients and optimizer states sharded)"),
-    ("--use-custom-fsdp", "model.fsdp", "FSDP (parameters, gradients and optimizer states sharded)"),
+    (
+      "--use-torch-fsdp2", "model.fsdp", "FSDP (parameters, gradients and optimizer states sharded)"
+    ),
+    (
+      "--use-custom-fsdp", "model.fsdp", "FSDP (parameters, gradients and optimizer states sharded)"
+    ),
     (
       "--use-megatron-fsdp", "model.fsdp",
       "FSDP (parameters, gradients and optimizer states sharded)"

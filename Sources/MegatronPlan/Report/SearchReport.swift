@@ -8,7 +8,8 @@ public enum SearchReport {
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
     return [
-      String(c.rank), Format.grouped(l.gpus), String(l.tensor), String(l.pipeline), String(l.data), String(l.virtualStages),
+      String(c.rank), Format.grouped(l.gpus), String(l.tensor), String(l.pipeline), String(l.data),
+      String(l.virtualStages),
       String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
       l.distributedOptimizer ? "on" : "off",
@@ -71,7 +72,8 @@ public enum SearchReport {
       let e = c.estimate
       lines.append(
         [
-          String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline), String(e.layout.data),
+          String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline),
+          String(e.layout.data),
           String(e.layout.virtual ?? 1),
           String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
           e.layout.recomputeMethod ?? "",
