@@ -8,7 +8,9 @@ enum CheckCommand {
     [
       OptionSpec(
         name: "--max-memory-fraction", takesValue: true,
-        help: "fail when total per GPU > capacity × F (default 0.95)", valueName: "F"),
+        help:
+          "fail when total per GPU > capacity × F (default: megaplan.max_memory_fraction or 0.95)",
+        valueName: "F"),
       OptionSpec(
         name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)",
         valueName: "X"),
@@ -30,6 +32,8 @@ enum CheckCommand {
     var violations: [CheckViolation]
     var totalBytes: Double?
     var capacityBytes: Double?
+    var usableBytes: Double?
+    var usableFraction: Double?
     var iterationSeconds: Double?
     var mfu: Double?
     var days: Double?
@@ -38,7 +42,8 @@ enum CheckCommand {
     var locations: [String: SourceLocation] = [:]
     var errorLocation: SourceLocation? = nil
     enum CodingKeys: String, CodingKey {
-      case file, ok, error, violations, totalBytes, capacityBytes, iterationSeconds, mfu, days, gpus
+      case file, ok, error, violations, totalBytes, capacityBytes, usableBytes, usableFraction,
+        iterationSeconds, mfu, days, gpus
     }
   }
 
@@ -95,8 +100,10 @@ enum CheckCommand {
         results.append(
           FileResult(
             file: name, ok: violations.isEmpty, error: nil, violations: violations,
-            totalBytes: estimate.memory.totalBytes,
+            totalBytes: estimate.memory.peakBytes,
             capacityBytes: estimate.memory.capacityBytes,
+            usableBytes: estimate.memory.usableBytes,
+            usableFraction: estimate.memory.usableFraction,
             iterationSeconds: estimate.time.iterationSeconds,
             mfu: estimate.throughput.mfu, days: estimate.training.days, gpus: estimate.layout.gpus,
             locations: locations))
@@ -142,7 +149,7 @@ enum CheckCommand {
       for r in results {
         if r.ok {
           io.out(
-            "ok   \(r.file): \(Format.gib(r.totalBytes ?? 0)) of \(Format.gib(r.capacityBytes ?? 0)) per GPU, \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
+            "ok   \(r.file): fits: \(MemoryBudget(usableFraction: r.usableFraction ?? 1).describe(total: r.totalBytes ?? 0, capacity: r.capacityBytes ?? 0)), \(Format.fixed(r.iterationSeconds ?? 0, 2)) s/iteration, MFU \(Format.percent(r.mfu ?? 0))\n"
           )
         } else {
           io.out("FAIL \(r.file)\n")

@@ -17,7 +17,8 @@ enum SearchCommand {
       name: "--gpus", takesValue: true,
       help: "GPUs to lay out (default: the file's nodes × devices)", valueName: "N"),
     OptionSpec(
-      name: "--nodes", takesValue: true, help: "nodes to lay out (× GPUs per node)", valueName: "N"),
+      name: "--nodes", takesValue: true,
+      help: "nodes to lay out (× the file's trainer.devices GPUs per node)", valueName: "N"),
     OptionSpec(
       name: "--gpu", takesValue: true, help: "GPU type: \(CLI.gpuNames)", valueName: "NAME"),
     OptionSpec(
@@ -48,7 +49,8 @@ enum SearchCommand {
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
       name: "--max-memory-fraction", takesValue: true,
-      help: "headroom rule as in check (default 0.95)", valueName: "F"),
+      help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction or 0.95)",
+      valueName: "F"),
     OptionSpec(
       name: "--emit-config", takesValue: true,
       help: "write the winner as NeMo YAML (FILE with the layout keys replaced)",
@@ -78,12 +80,20 @@ enum SearchCommand {
       }
       try OutputFile.checkWritable(emitPath)
     }
-    let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    let loaded: ConfigInput.Loaded
+    do {
+      loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    } catch let error as ConfigError
+      where error.note == MegatronArguments.gpuCountNote && parsed.has("--gpus")
+    {
+      // A launch script with no GPU count of its own: read it on the --gpus GPUs searched.
+      loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: true)
+    }
     var base = loaded.run
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
     if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) {
-      constraints.gpus = nodes * base.gpu.gpusPerNode
+      constraints.gpus = nodes * base.devicesPerNode
     }
     constraints.tensor = try parsed.positiveInt("--tensor")
     constraints.pipeline = try parsed.positiveInt("--pipeline")
@@ -123,7 +133,6 @@ enum SearchCommand {
       }
       options.maxMemoryFraction = f
     }
-    base.constants = .standard
 
     let result: LayoutSearch.Result
     do {
@@ -141,8 +150,7 @@ enum SearchCommand {
 
     if let emitPath, let best = result.best {
       // The text the config was read from (for `-`, standard input as read, not read again).
-      let emitted = LayoutSearch.emitConfig(
-        loaded.source.text, layout: best.layout, gpusPerNode: base.gpu.gpusPerNode)
+      let emitted = LayoutSearch.emitConfig(loaded.source.text, winner: best.run, base: base)
       try OutputFile.write(emitted, to: emitPath)
       if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
     }
@@ -156,6 +164,13 @@ enum SearchCommand {
         one estimate at a time: \(String(format: "%.1f", b.estimateSeconds * 1e6)) µs each (sample of \(b.estimateSample)), \(String(format: "%.2f", b.extrapolatedEstimateSeconds)) s for the space: \(String(format: "%.0f", b.speedupOverEstimate))× slower
 
         """)
+    }
+    if result.objective == .gpus, result.best?.meetsDeadline != true {
+      if format != "text" {
+        io.err(
+          "megaplan search: no GPU count up to \(result.gpuCounts.last ?? 0) meets --max-days\n")
+      }
+      return ExitCode.failure
     }
     return result.best == nil ? ExitCode.failure : ExitCode.success
   }

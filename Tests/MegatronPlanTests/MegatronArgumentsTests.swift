@@ -89,7 +89,8 @@ import Testing
         // Megatron-LM fuses rotary unless --no-rope-fusion (arguments.py: store_false).
         "model.apply_rope_fusion",
         "trainer.num_nodes", "trainer.devices",
-        "trainer.precision", "megaplan.train_tokens",
+        // --attention-backend auto: Megatron-Core's default, fused attention.
+        "trainer.precision", "megaplan.fused_attention", "megaplan.train_tokens",
       ])
     #expect(Self.scalar(tree, "model.share_embeddings_and_output_weights")?.value == "true")
     #expect(Self.scalar(tree, "model.optim.name")?.value == "fused_adam")
@@ -241,16 +242,21 @@ import Testing
     #expect(found.column == expected.column)
   }
 
-  @Test("a bare argument list reads like a launch line; no GPU count leaves it out")
+  @Test("a bare argument list reads like a launch line; the GPU count comes from --gpus")
   func bareList() throws {
     let text = "--num-layers 24\n--hidden-size 1024 --fp16\n--recompute-activations\n"
-    let tree = try MegatronArguments.parse(text, file: "args.txt")
+    // No GPU count in the list: an error asking for --gpus (issue 9), not 1 GPU.
+    let missing = try #require(throws: ConfigError.self) {
+      try MegatronArguments.parse(text, file: "args.txt")
+    }
+    #expect(missing.note == "give the GPU count with --gpus")
+    let tree = try MegatronArguments.parse(text, file: "args.txt", gpus: 8)
     #expect(Self.scalar(tree, "model.num_layers")?.value == "24")
     #expect(Self.scalar(tree, "model.hidden_size")?.line == 2)
     #expect(Self.scalar(tree, "model.activations_checkpoint_granularity")?.value == "selective")
     #expect(Self.scalar(tree, "trainer.precision")?.value == "16")
-    #expect(Self.scalar(tree, "trainer.num_nodes") == nil)
-    #expect(Self.scalar(tree, "trainer.devices") == nil)
+    #expect(Self.scalar(tree, "trainer.num_nodes")?.value == "1")
+    #expect(Self.scalar(tree, "trainer.devices")?.value == "8")
   }
 
   // MARK: - Errors
@@ -320,14 +326,15 @@ import Testing
   func ignored() throws {
     let script =
       "python x.py --save $CKPT --load <PATH TO CHECKPOINT> --weird-flag 3 --num-layers 12 $@ \"$1\"\n"
-    let tree = try MegatronArguments.parse(script, file: "i.sh")
+    let tree = try MegatronArguments.parse(script, file: "i.sh", gpus: 8)
     #expect(Self.scalar(tree, "model.num_layers")?.value == "12")
   }
 
   @Test("arithmetic: integers with + - * / and parentheses, else an error rather than a guess")
   func arithmetic() throws {
     let tree = try MegatronArguments.parse(
-      "A=3\nB=4\npython x.py --num-layers $(( (A + $B) * 2 - 10 / ${A} ))\n", file: "a.sh")
+      "A=3\nB=4\npython x.py --num-layers $(( (A + $B) * 2 - 10 / ${A} ))\n", file: "a.sh",
+      gpus: 8)
     #expect(Self.scalar(tree, "model.num_layers")?.value == "11")
     let error = try #require(throws: ConfigError.self) {
       try MegatronArguments.parse("python x.py --num-layers $((2**4))\n", file: "a.sh")

@@ -34,7 +34,7 @@ public enum ConfigLoader {
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
       "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
-      "expandable_segments", "nccl_nvls", "moe_imbalance",
+      "expandable_segments", "nccl_nvls", "moe_imbalance", "max_memory_fraction",
       "train_tokens", "zero_stage", "fused_attention",
     ],
   ]
@@ -45,6 +45,7 @@ public enum ConfigLoader {
 
   public static func load(_ document: ConfigDocument) throws -> LoadedConfig {
     var r = KeyReader(document: document)
+    try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
     try refuseUnmodeled(&r)
 
     let layers = try r.size("model.num_layers")
@@ -106,7 +107,7 @@ public enum ConfigLoader {
         LayoutViolation.gpusNotDivisible(gpus: gpus, tensor: t, pipeline: p).description, key: key)
     }
     r.derived("data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
-    let vocabulary = try readVocabulary(&r, tensor: t)
+    let (vocabulary, padding) = try readVocabulary(&r, tensor: t)
     let model = TransformerModel(
       layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
       headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
@@ -128,8 +129,11 @@ public enum ConfigLoader {
       overlap: overlap)
     run.peakSettings = peakSettings
     run.fp32Gradients = fp32Gradients
+    run.vocabularyPadding = padding
+    let notes = try finishRun(&run, &r)  // ConfigLoader+Ignored.swift
     return LoadedConfig(
-      file: document.file, run: run, settings: r.settings, warnings: misspellings(document))
+      file: document.file, run: run, settings: r.settings,
+      warnings: misspellings(document) + notes)
   }
 
   /// Whether attention runs as one fused (flash) kernel that stores no s × s tensors:
@@ -269,8 +273,12 @@ public enum ConfigLoader {
   /// vocabulary — `megaplan.tokenizer_vocab_size`, or the tokenizer's, from
   /// `tokenizerVocabularies` — padded up to a multiple of make_vocab_size_divisible_by × t, as
   /// Megatron's `_vocab_size_with_padding` does.
-  static func readVocabulary(_ r: inout KeyReader, tensor: Int) throws -> Int {
-    if r.has("megaplan.vocab_size") { return try r.size("megaplan.vocab_size") }
+  /// Also the padding rule (nil when `megaplan.vocab_size` fixes the vocabulary), which `search`
+  /// applies to each candidate's t (`VocabularyPadding`, `TrainingRun.with(layout:)`).
+  static func readVocabulary(_ r: inout KeyReader, tensor: Int) throws -> (
+    Int, VocabularyPadding?
+  ) {
+    if r.has("megaplan.vocab_size") { return (try r.size("megaplan.vocab_size"), nil) }
     let raw: Int
     let source: String
     if r.has("megaplan.tokenizer_vocab_size") {
@@ -304,14 +312,15 @@ public enum ConfigLoader {
       source = "the \(library) tokenizer '\(name)' (\(known) tokens)"
     }
     let divisor = try r.size("model.make_vocab_size_divisible_by", default: 128)
+    let padding = VocabularyPadding(tokens: raw, divisibleBy: divisor)
     let multiple = divisor * tensor
-    let padded = (raw + multiple - 1) / multiple * multiple
+    let padded = padding.padded(tensor: tensor)
     r.derived(
       "vocab_size", "\(padded)",
       why:
         "\(source): \(raw) padded to a multiple of make_vocab_size_divisible_by × t = \(multiple)"
     )
-    return padded
+    return (padded, padding)
   }
 
   // MARK: - Misspellings

@@ -56,7 +56,30 @@ public enum MegatronArguments {
     ("--train-samples", "megaplan.train_tokens"),
     ("--train-iters", "megaplan.train_tokens"),
     ("--zero-stage", "megaplan.zero_stage"),
+    ("--attention-backend", "megaplan.fused_attention"),
+    ("--rampup-batch-size", "model.rampup_batch_size"),
+    ("WORLD_SIZE", "trainer.num_nodes"),
   ]
+
+  /// Flags that change memory or time in a way megaplan does not model: refused with the flag
+  /// named, never read as if absent. PyTorch's FSDP2 (`--use-torch-fsdp2`) shards differently
+  /// from Megatron-FSDP, which is modeled (`--use-custom-fsdp`, `--use-megatron-fsdp`).
+  public static let refusedFlags: [(flag: String, key: String, what: String)] = [
+    (
+      "--use-torch-fsdp2", "model.fsdp",
+      "PyTorch FSDP2 (parameters, gradients and optimizer states sharded by torch)"
+    )
+  ]
+
+  /// `--attention-backend` values: Megatron-Core's `AttnBackend`. `auto` lets Transformer
+  /// Engine pick, which is its fused attention (FusedAttention / flash) on the GPUs megaplan
+  /// models; `unfused` and `local` store the s × s scores.
+  static let attentionBackends: [String: Bool] = [
+    "auto": true, "flash": true, "fused": true, "unfused": false, "local": false,
+  ]
+
+  /// The note of every error about a missing or unreadable GPU count.
+  public static let gpuCountNote = "give the GPU count with --gpus"
 
   /// Flags that take a value (the next word, or `--flag=value`).
   static let valueFlags: Set<String> = [
@@ -69,7 +92,8 @@ public enum MegatronArguments {
     "--make-vocab-size-divisible-by", "--normalization", "--position-embedding-type",
     "--num-query-groups", "--num-experts", "--tokenizer-type", "--vocab-size", "--train-samples",
     "--train-iters", "--zero-stage", "--nnodes", "--nproc_per_node", "--nproc-per-node",
-    "--vocab-file", "--merge-file", "--transformer-impl",
+    "--vocab-file", "--merge-file", "--transformer-impl", "--attention-backend",
+    "--pad-vocab-size-to", "--rampup-batch-size", "--fp8-format", "--pp-partition-method",
   ]
 
   /// Flags that stand alone.
@@ -77,6 +101,8 @@ public enum MegatronArguments {
     "--sequence-parallel", "--recompute-activations", "--checkpoint-activations",
     "--use-distributed-optimizer", "--untie-embeddings-and-output-weights", "--bf16", "--fp16",
     "--swiglu", "--group-query-attention", "--overlap-grad-reduce", "--use-flash-attn",
+    "--tp-comm-overlap", "--overlap-param-gather", "--fp8-hybrid", "--fp8-e4m3",
+    "--use-torch-fsdp2", "--use-custom-fsdp", "--use-megatron-fsdp", "--embed-layernorm",
   ]
 
   /// Plain scalar keys: flag → NeMo key.
@@ -295,6 +321,7 @@ struct Mapper {
   }
 
   mutating func tree(gpus: Int?, gpuName: String?) throws -> ConfigNode {
+    try refuseUnmodeled()
     for (flag, path, integer) in MegatronArguments.plainKeys {
       try copy(flag, to: path, integer: integer)
     }
@@ -341,11 +368,14 @@ struct Mapper {
     }
     setSwitch("--overlap-grad-reduce", ["model", "optim", "overlap_grad_sync"], "true")
     try architecture()
+    try copy("--rampup-batch-size", to: ["model", "rampup_batch_size"], integer: false)
 
     try gpuCount(gpus: gpus)
     try precision()
+    try attentionBackend()
 
     try copy("--vocab-size", to: ["megaplan", "vocab_size"], integer: true)
+    // Megatron-DeepSpeed: the padded vocabulary as given (it wins over --vocab-size's padding).
     try trainTokens()
     try copy("--zero-stage", to: ["megaplan", "zero_stage"], integer: true)
     if let gpuName {
@@ -354,6 +384,33 @@ struct Mapper {
     }
     return Self.build(
       entries, root: reader.location(ShellOrigin(line: 1, column: 1, width: 0), length: 1))
+  }
+
+  /// The first flag of `MegatronArguments.refusedFlags` given, refused with its name.
+  func refuseUnmodeled() throws {
+    for (flag, key, what) in MegatronArguments.refusedFlags {
+      guard let occurrence = flags[flag] else { continue }
+      let value = occurrence.value.map { " " + ShellReader.text($0) } ?? ""
+      throw ConfigError(
+        "\(flag)\(value): \(what) is not modeled yet", key: key,
+        at: reader.location(of: occurrence.flag))
+    }
+  }
+
+  /// `--attention-backend`: fused attention for auto, flash and fused; not for unfused and
+  /// local (`megaplan.fused_attention`, which wins over the other attention keys).
+  mutating func attentionBackend() throws {
+    let key = "megaplan.fused_attention"
+    guard let (text, location, keyLocation) = try value("--attention-backend", key: key) else {
+      return
+    }
+    let names = MegatronArguments.attentionBackends.keys.sorted()
+    guard let fused = MegatronArguments.attentionBackends[text.lowercased()] else {
+      throw ConfigError(
+        "--attention-backend '\(text)' is not one of \(names.joined(separator: ", "))\(Suggestion.didYouMean(text, in: names))",
+        key: key, at: location)
+    }
+    set(["megaplan", "fused_attention"], fused ? "true" : "false", at: location, key: keyLocation)
   }
 
   /// A location for a value given on megaplan's own command line.
@@ -468,13 +525,13 @@ struct Mapper {
       case .unsupported(let text): reason = "uses '\(text)', which megaplan cannot evaluate"
       }
       throw ConfigError(
-        "\(what) \(reason)", key: key, at: at, note: "give the GPU count with --gpus")
+        "\(what) \(reason)", key: key, at: at, note: MegatronArguments.gpuCountNote)
     }
     let text = ShellReader.text(elements)
     if text.contains(":") || (text.dropFirst().contains("-")) {
       throw ConfigError(
         "\(what) '\(text)' is a range; megaplan needs a fixed count", key: key, at: location,
-        note: "give the GPU count with --gpus")
+        note: MegatronArguments.gpuCountNote)
     }
     return (Self.integerText(text) ?? text, location)
   }
@@ -546,6 +603,32 @@ struct Mapper {
         option.value, what: "#SBATCH --ntasks-per-node", key: devicesKey, keyLocation: keyLocation)
       set(["trainer", "devices"], text, at: location, key: keyLocation)
     }
+    try requireGPUCount()
+  }
+
+  /// Without `--gpus`, the script must say how many GPUs it runs on: GPUs per node (with one
+  /// node when no node count is given: torchrun's and Slurm's default), or a `WORLD_SIZE`
+  /// variable (the total, on nodes of GPUS_PER_NODE when that is known). A script that says
+  /// neither is an error, never a guess of one GPU.
+  mutating func requireGPUCount() throws {
+    let hasNodes = entries.contains { $0.path == ["trainer", "num_nodes"] }
+    let hasDevices = entries.contains { $0.path == ["trainer", "devices"] }
+    if hasDevices { return }
+    if !hasNodes, let value = reader.value(of: "WORLD_SIZE"), !value.isEmpty {
+      // The total on one node's worth of keys: num_nodes 1 × devices WORLD_SIZE.
+      let (text, location) = try count(
+        value, what: "WORLD_SIZE", key: "trainer.devices", keyLocation: reader.location(of: value))
+      set(["trainer", "num_nodes"], "1", at: location, key: location)
+      set(["trainer", "devices"], text, at: location, key: location)
+      return
+    }
+    let what =
+      hasNodes
+      ? "the script gives a node count but not the GPUs per node (--nproc_per_node, GPUS_PER_NODE, #SBATCH --gpus-per-node, --gres=gpu:N or --ntasks-per-node)"
+      : "the script does not say how many GPUs it runs on (--nnodes/--nproc_per_node, NNODES/GPUS_PER_NODE, #SBATCH --nodes/--gpus-per-node or WORLD_SIZE)"
+    throw ConfigError(
+      what, key: hasNodes ? "trainer.devices" : "trainer.num_nodes", at: defaultLocation,
+      note: MegatronArguments.gpuCountNote)
   }
 
   /// megaplan.train_tokens: `--train-samples` × seq length, or `--train-iters` × global batch ×

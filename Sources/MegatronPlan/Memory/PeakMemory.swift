@@ -89,8 +89,62 @@ public enum PeakMemory {
   public static func stage(
     _ run: TrainingRun, stage i: Int, steadyBytes: Double, activationBytes: Double
   ) -> Stage {
+    let x = terms(run, layout: run.layout, stage: i, activationBytes: activationBytes)
+    var transients = Breakdown<ByteUnit>()
+    transients.add(x.moment.term, Bytes(x.momentBytes))
+    if x.pipelineBuffers > 0 { transients.add("pipeline_buffers", Bytes(x.pipelineBuffers)) }
+    transients.add("cublas_workspace", Bytes(x.cublasWorkspace))
+    if x.fsdpBuffers > 0 { transients.add("fsdp_unsharded_buffers", Bytes(x.fsdpBuffers)) }
+    var reserved = Breakdown<ByteUnit>()
+    reserved.add("allocator_slack", Bytes(x.allocatorSlack))
+    reserved.add("cuda_context", Bytes(x.cudaContext))
+    reserved.add("nccl", Bytes(x.nccl))
+    if x.tpOverlapBuffers > 0 { reserved.add("tp_overlap_buffers", Bytes(x.tpOverlapBuffers)) }
+    return Stage(
+      transients: transients, reserved: reserved, allocatedBytes: steadyBytes + x.transients,
+      deviceBytes: steadyBytes + x.transients + x.reserved, moment: x.moment.rawValue)
+  }
+
+  /// When a stage's peak happens.
+  public enum Moment: String, Sendable {
+    case forward
+    case backward
+    case outputLayer = "output layer"
+
+    var term: String {
+      switch self {
+      case .forward: "forward_temporaries"
+      case .backward: "backward_gradients"
+      case .outputLayer: "logits_16bit"
+      }
+    }
+  }
+
+  /// The terms of `stage` as numbers (`stage(_:stage:steadyBytes:activationBytes:)` names them),
+  /// for `layout` with `run`'s model, numerics, GPU and settings; what `search` evaluates for
+  /// every candidate without building a breakdown.
+  public struct Terms: Sendable {
+    public var moment: Moment
+    public var momentBytes: Double
+    public var pipelineBuffers: Double
+    public var cublasWorkspace: Double
+    public var fsdpBuffers: Double
+    public var allocatorSlack: Double
+    public var cudaContext: Double
+    public var nccl: Double
+    public var tpOverlapBuffers: Double
+
+    public var transients: Double { momentBytes + pipelineBuffers + cublasWorkspace + fsdpBuffers }
+    public var reserved: Double { allocatorSlack + cudaContext + nccl + tpOverlapBuffers }
+    /// The device peak for a stage whose steady state is `steady` bytes.
+    public func device(steady: Double) -> Double { steady + transients + reserved }
+  }
+
+  public static func terms(
+    _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double
+  ) -> Terms {
     let settings = run.peakSettings
-    let m = run.model, layout = run.layout, gpu = run.gpu
+    let m = run.model, gpu = run.gpu
     let e = run.precision.activationBytes
     let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
     let tokens = Double(m.sequenceLength) * Double(layout.microBatch)
@@ -107,50 +161,38 @@ public enum PeakMemory {
     if !m.fusedAttention { backward += 2 * e * scores }
     var output = 0.0
     if i == layout.pipeline - 1 && !settings.crossEntropyFusion { output = e * tokens * V / t }
-
-    var transients = Breakdown<ByteUnit>()
-    let moment: String
+    let moment: Moment
+    let momentBytes: Double
     if output >= max(forward, backward) && output > 0 {
-      transients.add("logits_16bit", Bytes(output))
-      moment = "output layer"
+      (moment, momentBytes) = (.outputLayer, output)
     } else if backward >= forward {
-      transients.add("backward_gradients", Bytes(backward))
-      moment = "backward"
+      (moment, momentBytes) = (.backward, backward)
     } else {
-      transients.add("forward_temporaries", Bytes(forward))
-      moment = "forward"
+      (moment, momentBytes) = (.forward, forward)
     }
-    if layout.pipeline > 1 {
-      transients.add("pipeline_buffers", Bytes(2 * e * tokens * h / r))
-    }
-    transients.add("cublas_workspace", Bytes(Constants.cublasWorkspaceBytes(gpu)))
+    let pipelineBuffers = layout.pipeline > 1 ? 2 * e * tokens * h / r : 0
+    var fsdp = 0.0
     if layout.fullySharded && layout.data > 1 {
       let layer = ParameterCount.layer(m)
-      let perLayer = (layer.sharded / t + layer.replicated)
-      transients.add("fsdp_unsharded_buffers", Bytes(perLayer * (2 * e + e)))
+      fsdp = (layer.sharded / t + layer.replicated) * (2 * e + e)
     }
-    let allocated = steadyBytes + transients.total.value
-
-    var reserved = Breakdown<ByteUnit>()
+    let cublas = Constants.cublasWorkspaceBytes(gpu)
     // Weights, gradients and optimizer states live in contiguous buffers Megatron allocates
     // once; what fragments is what comes and goes every microbatch: activations and transients.
-    let dynamic = activationBytes + transients.total.value
-    reserved.add(
-      "allocator_slack",
-      Bytes(dynamic * Constants.allocatorSlack(expandableSegments: settings.expandableSegments)))
-    reserved.add("cuda_context", Bytes(Constants.cudaContextBytes))
+    let dynamic = activationBytes + momentBytes + pipelineBuffers + cublas + fsdp
     let nvls = settings.ncclNVLS && gpu.generation != .ampere
-    reserved.add(
-      "nccl", Bytes(Double(communicators(layout)) * Constants.ncclBytesPerCommunicator(nvls: nvls)))
-    if run.overlap.tensorParallel {
-      // Transformer Engine's userbuffers for the overlapped collectives, allocated with
-      // cudaMalloc outside the caching allocator: the all-gathered input of a column-parallel
-      // GEMM and the reduce-scatter staging, each e·s·b·h.
-      reserved.add("tp_overlap_buffers", Bytes(2 * e * tokens * h))
-    }
-    return Stage(
-      transients: transients, reserved: reserved, allocatedBytes: allocated,
-      deviceBytes: allocated + reserved.total.value, moment: moment)
+    // Transformer Engine's userbuffers for the overlapped collectives, allocated with cudaMalloc
+    // outside the caching allocator: the all-gathered input of a column-parallel GEMM and the
+    // reduce-scatter staging, each e·s·b·h.
+    let tpOverlap = run.overlap.tensorParallel && layout.tensor > 1 ? 2 * e * tokens * h : 0
+    return Terms(
+      moment: moment, momentBytes: momentBytes, pipelineBuffers: pipelineBuffers,
+      cublasWorkspace: cublas, fsdpBuffers: fsdp,
+      allocatorSlack: dynamic
+        * Constants.allocatorSlack(expandableSegments: settings.expandableSegments),
+      cudaContext: Constants.cudaContextBytes,
+      nccl: Double(communicators(layout)) * Constants.ncclBytesPerCommunicator(nvls: nvls),
+      tpOverlapBuffers: tpOverlap)
   }
 
   /// NCCL communicators a GPU belongs to: tensor-parallel, data-parallel, pipeline (its two

@@ -86,6 +86,15 @@ public struct Layout: Sendable, Hashable, Codable {
     self.expertTensorParallel = expertTensorParallel ?? tensor
   }
 
+  /// A search candidate keeps what the file chose beyond t, p, d, v, b, SP and recompute: full
+  /// sharding, EP, and ETP (the candidate's t when the file's ETP followed its t).
+  public mutating func inheritSharding(from base: Layout) {
+    fullySharded = base.fullySharded
+    expertParallel = base.expertParallel
+    expertTensorParallel =
+      base.expertTensorParallel == base.tensor ? tensor : base.expertTensorParallel
+  }
+
   /// The expert data-parallel size: the ranks holding the same experts, t·d/(ETP·EP)
   /// (Megatron-Core's expert groups fold tensor and data parallelism: world = ETP·EP·EDP·p).
   public var expertData: Int {

@@ -10,6 +10,7 @@ public enum ComparisonChart {
   static let memorySegments = [
     Segment(name: "weights", color: "#4e79a7"), Segment(name: "gradients", color: "#f28e2b"),
     Segment(name: "optimizer", color: "#59a14f"), Segment(name: "activations", color: "#e15759"),
+    Segment(name: "peak extras", color: "#bab0ac"),
   ]
   static let timeSegments = [
     Segment(name: "forward", color: "#4e79a7"), Segment(name: "backward", color: "#76b7b2"),
@@ -33,14 +34,21 @@ public enum ComparisonChart {
     )
 
     // Memory panel.
-    let capacity = rows.first?.estimate.memory.capacityBytes ?? 1
+    // The line is the usable memory (`MemoryBudget`): what "fits" is measured against.
+    let capacity = rows.first?.estimate.memory.usableBytes ?? 1
+    let fullCapacity = rows.first?.estimate.memory.capacityBytes ?? 1
+    let fraction = rows.first?.estimate.memory.usableFraction ?? 1
     let memoryMax = niceCeiling(
-      max(capacity, rows.map(\.estimate.memory.totalBytes).max() ?? 0) / 1_073_741_824)
+      max(capacity, rows.map(\.estimate.memory.peakBytes).max() ?? 0) / 1_073_741_824)
     let memoryValues: [[Double]] = rows.map { r in
       let m = r.estimate.memory
-      return [m.weightsBytes, m.gradientsBytes, m.optimizerBytes, m.activationsBytes].map {
-        $0 / 1_073_741_824
-      }
+      // The states (with FP8 weight copies) and activations, then what the peak adds.
+      let states = m.totalBytes - m.activationsBytes
+      let others = states - m.weightsBytes - m.gradientsBytes
+      return [
+        m.weightsBytes, m.gradientsBytes, others, m.activationsBytes,
+        m.peakBytes - m.totalBytes,
+      ].map { $0 / 1_073_741_824 }
     }
     s += panel(
       x: left, y: top, width: panelWidth, height: panelHeight, maxValue: memoryMax,
@@ -52,7 +60,7 @@ public enum ComparisonChart {
       "<line class=\"capacity\" x1=\"\(fmt(left))\" y1=\"\(fmt(capY))\" x2=\"\(fmt(left + panelWidth))\" y2=\"\(fmt(capY))\" stroke=\"black\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/>"
     )
     s.append(
-      "<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">capacity \(Format.fixed(capacity / 1_073_741_824, 0)) GiB</text>"
+      "<text x=\"\(fmt(left + panelWidth - 4))\" y=\"\(fmt(capY - 4))\" text-anchor=\"end\">usable \(Format.fixed(capacity / 1_073_741_824, 1)) GiB (\(Format.percent(fraction, 0)) of \(Format.fixed(fullCapacity / 1_073_741_824, 1)) GiB)</text>"
     )
 
     // Time panel.

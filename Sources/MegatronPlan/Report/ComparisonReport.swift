@@ -3,7 +3,7 @@ import Foundation
 /// Text, CSV, Markdown and JSON renderings of a `Comparison`.
 public enum ComparisonReport {
   static let headers = [
-    "strategy", "act/layer (MiB)", "act/stage (GiB)", "total (GiB)", "% of cap", "fits",
+    "strategy", "act/layer (MiB)", "act/stage (GiB)", "peak (GiB)", "% of cap", "fits",
     "iteration (s)",
     "overhead", "MFU", "HFU", "tokens/s",
   ]
@@ -14,8 +14,8 @@ public enum ComparisonReport {
       row.label + (row.recommended ? " *" : ""),
       Format.fixed(e.memory.activationsPerLayerBytes / 1_048_576, 1),
       Format.fixed(e.memory.activationsBytes / 1_073_741_824, 2),
-      Format.fixed(e.memory.totalBytes / 1_073_741_824, 2),
-      Format.percent(e.memory.totalBytes / e.memory.capacityBytes),
+      Format.fixed(e.memory.peakBytes / 1_073_741_824, 2),
+      Format.percent(e.memory.peakBytes / e.memory.capacityBytes),
       e.memory.fits ? "yes" : "no",
       Format.fixed(e.time.iterationSeconds, 3),
       (row.recomputeOverhead >= 0 ? "+" : "") + Format.percent(row.recomputeOverhead),
@@ -41,13 +41,14 @@ public enum ComparisonReport {
     out.append("")
     out.append(
       "overhead: iteration time against no recompute with the same sequence-parallel setting")
+    if let first = c.rows.first { out.append(TextReport.ruleLine(first.estimate.memory)) }
     if let best = c.recommended {
       out.append(
-        "recommended (*): \(best.label), the fastest strategy that fits: \(Format.fixed(best.estimate.time.iterationSeconds, 3)) s per iteration, \(Format.gib(best.estimate.memory.totalBytes)) per GPU"
+        "recommended (*): \(best.label), the fastest strategy that fits: \(Format.fixed(best.estimate.time.iterationSeconds, 3)) s per iteration, \(Format.gib(best.estimate.memory.peakBytes)) per GPU at its peak"
       )
     } else {
       out.append(
-        "nothing fits on \(Format.gib(c.rows.first?.estimate.memory.capacityBytes ?? 0)) per GPU with this layout."
+        "nothing fits in \(Format.gib(c.rows.first?.estimate.memory.usableBytes ?? 0)) usable per GPU with this layout."
       )
       if c.remedies.isEmpty {
         out.append(
@@ -57,7 +58,7 @@ public enum ComparisonReport {
         out.append("these would fit:")
         for r in c.remedies {
           out.append(
-            "  \(r.change): \(Format.gib(r.estimate.memory.totalBytes)) per GPU, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))"
+            "  \(r.change)\(r.sameGPUs ? "" : " (more GPUs)"): \(Format.gib(r.estimate.memory.peakBytes)) per GPU at its peak, \(Format.fixed(r.estimate.time.iterationSeconds, 3)) s per iteration, MFU \(Format.percent(r.estimate.throughput.mfu))"
           )
         }
       }
@@ -72,7 +73,7 @@ public enum ComparisonReport {
     }
     let header = [
       "strategy", "recompute", "sequence_parallel", "activations_per_layer_bytes",
-      "activations_bytes", "total_bytes",
+      "activations_bytes", "peak_bytes",
       "capacity_fraction", "fits", "iteration_seconds", "recompute_overhead", "mfu", "hfu",
       "tokens_per_second", "recommended",
     ]
@@ -82,8 +83,8 @@ public enum ComparisonReport {
       let values: [String] = [
         quote(r.label), e.layout.recompute, String(e.layout.sequenceParallel),
         Format.fixed(e.memory.activationsPerLayerBytes, 0),
-        Format.fixed(e.memory.activationsBytes, 0), Format.fixed(e.memory.totalBytes, 0),
-        Format.fixed(e.memory.totalBytes / e.memory.capacityBytes, 4), String(e.memory.fits),
+        Format.fixed(e.memory.activationsBytes, 0), Format.fixed(e.memory.peakBytes, 0),
+        Format.fixed(e.memory.peakBytes / e.memory.capacityBytes, 4), String(e.memory.fits),
         Format.fixed(e.time.iterationSeconds, 4), Format.fixed(r.recomputeOverhead, 4),
         Format.fixed(e.throughput.mfu, 4),
         Format.fixed(e.throughput.hfu, 4), Format.fixed(e.throughput.tokensPerSecond, 1),

@@ -20,6 +20,14 @@ public struct TrainingRun: Sendable, Hashable {
     set { overlap.gradientReduction = newValue }
   }
   public var constants: PerformanceConstants
+  /// What "fits" means (`megaplan.max_memory_fraction`; `MemoryBudget`).
+  public var memoryBudget: MemoryBudget = .standard
+  /// GPUs per node as the config lays them out (`trainer.devices`); the NVLink domain the timing
+  /// model uses is `gpu.gpusPerNode`, which the config reader sets to min(this, the profile's).
+  public var devicesPerNode: Int
+  /// How the vocabulary is padded for a tensor-parallel size (nil: fixed by
+  /// `megaplan.vocab_size`); the search re-pads it for each t as Megatron would.
+  public var vocabularyPadding: VocabularyPadding? = nil
 
   /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
   public init(
@@ -27,6 +35,7 @@ public struct TrainingRun: Sendable, Hashable {
     trainTokens: Double? = nil, overlapGradientReduction: Bool = false, overlap: Overlap? = nil,
     constants: PerformanceConstants? = nil
   ) {
+    self.devicesPerNode = gpu.gpusPerNode
     self.model = model
     self.layout = layout
     self.precision = precision
@@ -144,11 +153,15 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var gradientsBytes: Double
     public var optimizerBytes: Double
     public var totalBytes: Double
-    /// The most loaded stage's peak (see `StageMemory`); `fits` compares `peakBytes`.
+    /// The most loaded stage's peak (see `StageMemory`).
     public var peakAllocatedBytes: Double
     public var peakBytes: Double
     public var peakMoment: String
+    /// `peakBytes ≤ usableBytes` (`MemoryBudget`).
     public var fits: Bool
+    /// capacity × `usableFraction`: what a run may use.
+    public var usableBytes: Double
+    public var usableFraction: Double
     public var stages: [StageMemory]
   }
 
@@ -267,7 +280,9 @@ extension Estimate {
       gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes,
       totalBytes: worst.totalBytes, peakAllocatedBytes: worst.peakAllocatedBytes,
       peakBytes: worst.peakBytes, peakMoment: worst.peakMoment,
-      fits: worst.peakBytes <= run.gpu.memory.value, stages: stages)
+      fits: run.memoryBudget.fits(total: worst.peakBytes, capacity: run.gpu.memory.value),
+      usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
+      usableFraction: run.memoryBudget.usableFraction, stages: stages)
 
     let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
     let hardwareFLOPs = FLOPCount.hardware(m, layout)

@@ -1,19 +1,20 @@
 /// Text, CSV and Markdown renderings of a layout search (JSON: `LayoutSearch.Result.json()`).
 public enum SearchReport {
   static let headers = [
-    "#", "t", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap",
+    "#", "GPUs", "t", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap",
     "iteration (s)", "MFU", "tokens/s", "days",
   ]
 
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
     return [
-      String(c.rank), String(l.tensor), String(l.pipeline), String(l.data), String(l.virtualStages),
+      String(c.rank), Format.grouped(l.gpus), String(l.tensor), String(l.pipeline), String(l.data),
+      String(l.virtualStages),
       String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
       l.distributedOptimizer ? "on" : "off",
-      Format.fixed(e.memory.totalBytes / 1_073_741_824, 2),
-      Format.percent(e.memory.totalBytes / e.memory.capacityBytes),
+      Format.fixed(e.memory.peakBytes / 1_073_741_824, 2),
+      Format.percent(e.memory.peakBytes / e.memory.capacityBytes),
       Format.fixed(e.time.iterationSeconds, 3), Format.percent(e.throughput.mfu),
       Format.grouped(e.throughput.tokensPerSecond),
       e.training.days.map { Format.fixed($0, 1) } ?? "-",
@@ -24,13 +25,19 @@ public enum SearchReport {
     var out = ["megaplan search: \(source) (objective: \(r.objective.rawValue))", ""]
     if r.candidates.isEmpty {
       out.append("no layout fits")
-    } else {
+    } else if r.objective == .gpus && r.candidates.allSatisfy({ $0.meetsDeadline == false }) {
+      out.append(
+        "no GPU count up to \(Format.grouped(r.gpuCounts.last ?? 0)) meets the deadline; the fastest layouts:"
+      )
+      out.append("")
+    }
+    if !r.candidates.isEmpty {
       let table = [headers] + r.candidates.map(cells)
       let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
-            i == 7 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+            i == 8 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
           }.joined(separator: "  "))
         if n == 0 {
           out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
@@ -48,14 +55,15 @@ public enum SearchReport {
       out.append("GPU counts searched: \(r.gpuCounts.map(Format.grouped).joined(separator: ", "))")
     }
     if let reason = r.reason { out.append("why #1 beats #2: \(reason)") }
+    if let first = r.candidates.first { out.append(TextReport.ruleLine(first.estimate.memory)) }
     return out.joined(separator: "\n") + "\n"
   }
 
   public static func csv(_ r: LayoutSearch.Result) -> String {
     let header = [
-      "rank", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
+      "rank", "gpus", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "total_bytes", "capacity_bytes",
+      "recompute_num_layers", "distributed_optimizer", "peak_bytes", "capacity_bytes",
       "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
@@ -64,12 +72,13 @@ public enum SearchReport {
       let e = c.estimate
       lines.append(
         [
-          String(c.rank), String(e.layout.tensor), String(e.layout.pipeline), String(e.layout.data),
+          String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline),
+          String(e.layout.data),
           String(e.layout.virtual ?? 1),
           String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
           e.layout.recomputeMethod ?? "",
           e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-          Format.fixed(e.memory.totalBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+          Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
           Format.fixed(e.time.iterationSeconds, 4),
           Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
           Format.fixed(e.throughput.tokensPerSecond, 1),

@@ -28,21 +28,39 @@ public enum TextReport {
     out.append(
       "Memory per GPU — stage \(mem.mostLoadedStage) of \(l.pipeline), the most loaded (capacity \(Format.gib(mem.capacityBytes)))"
     )
-    let rows: [(String, Double)] = [
+    let worstStage = mem.stages.first { $0.stage == mem.mostLoadedStage }
+    var rows: [(String, Double)] = [
       ("weights", mem.weightsBytes), ("gradients", mem.gradientsBytes),
       ("optimizer states", mem.optimizerBytes),
-      ("activations", mem.activationsBytes),
     ]
+    if let cache = worstStage?.fp8WeightCacheBytes, cache > 0 {
+      rows.append(("fp8 weight copies", cache))
+    }
+    rows.append(("activations", mem.activationsBytes))
     for (name, bytes) in rows {
       out.append(
         "  \(Format.pad(name, 18))\(Format.left(Format.gib(bytes), 12))  \(Format.left(Format.percent(bytes / mem.capacityBytes), 6))"
       )
     }
-    let verdict =
-      mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.totalBytes - mem.capacityBytes)))"
     out.append(
-      "  \(Format.pad("total", 18))\(Format.left(Format.gib(mem.totalBytes), 12))  \(Format.left(Format.percent(mem.totalBytes / mem.capacityBytes), 6))  \(verdict)"
+      "  \(Format.pad("steady state", 18))\(Format.left(Format.gib(mem.totalBytes), 12))  \(Format.left(Format.percent(mem.totalBytes / mem.capacityBytes), 6))"
     )
+    // The peak (PeakMemory): what lives only at the peak moment, then what the device holds
+    // beside the allocator's memory.
+    for term in worstStage?.peak.terms ?? [] where term.value.value > 0 {
+      out.append(
+        "  + \(Format.pad(term.name.replacingUnderscores, 16))\(Format.left(Format.gib(term.value.value), 12))"
+      )
+    }
+    let verdict =
+      mem.fits ? "fits" : "DOES NOT FIT (over by \(Format.gib(mem.peakBytes - mem.usableBytes)))"
+    out.append(
+      "  \(Format.pad("peak (\(mem.peakMoment))", 18))\(Format.left(Format.gib(mem.peakBytes), 12))  \(Format.left(Format.percent(mem.peakBytes / mem.capacityBytes), 6))  \(verdict)"
+    )
+    out.append(
+      "  peak allocated (torch max_memory_allocated) \(Format.gib(mem.peakAllocatedBytes)); device (nvidia-smi) \(Format.gib(mem.peakBytes))"
+    )
+    out.append("  " + TextReport.fitLine(mem))
     out.append("")
 
     out.append("Activations")
@@ -58,12 +76,12 @@ public enum TextReport {
       }
     }
     out.append(
-      "  by stage:    \(Format.pad("stage", 6))\(Format.left("states", 12))\(Format.left("activations", 14))\(Format.left("total", 12))"
+      "  by stage:    \(Format.pad("stage", 6))\(Format.left("states", 12))\(Format.left("activations", 14))\(Format.left("steady", 12))\(Format.left("peak", 12))  at"
     )
     for stage in mem.stages {
-      let states = stage.weightsBytes + stage.gradientsBytes + stage.optimizerBytes
+      let states = stage.totalBytes - stage.activationsBytes
       out.append(
-        "               \(Format.pad(String(stage.stage), 6))\(Format.left(Format.gib(states), 12))\(Format.left(Format.gib(stage.activationsBytes), 14))\(Format.left(Format.gib(stage.totalBytes), 12))"
+        "               \(Format.pad(String(stage.stage), 6))\(Format.left(Format.gib(states), 12))\(Format.left(Format.gib(stage.activationsBytes), 14))\(Format.left(Format.gib(stage.totalBytes), 12))\(Format.left(Format.gib(stage.peakBytes), 12))  \(stage.peakMoment)"
       )
     }
     out.append("")
@@ -113,6 +131,20 @@ public enum TextReport {
       out.append("  no token budget (set megaplan.train_tokens for days and GPU-hours)")
     }
     return out.joined(separator: "\n") + "\n"
+  }
+}
+
+extension TextReport {
+  /// "fits: 61.20 of 76.00 GiB usable (95% of 80.00 GiB)": the `MemoryBudget` rule as applied.
+  public static func fitLine(_ mem: Estimate.MemorySummary) -> String {
+    let budget = MemoryBudget(usableFraction: mem.usableFraction)
+    return (mem.fits ? "fits: " : "does not fit: ")
+      + budget.describe(total: mem.peakBytes, capacity: mem.capacityBytes)
+  }
+
+  /// "fits: peak per GPU ≤ 76.00 GiB usable (95% of 80.00 GiB)": the rule alone.
+  public static func ruleLine(_ mem: Estimate.MemorySummary) -> String {
+    "fits: peak per GPU ≤ \(Format.gib(mem.usableBytes)) usable (\(Format.percent(mem.usableFraction, 0)) of \(Format.gib(mem.capacityBytes)))"
   }
 }
 

@@ -1,14 +1,14 @@
 /// `megaplan check`: the CI gate. A config passes when it fits with headroom and meets every
 /// limit given; each failure names what, the value, the limit, and a change that would fix it.
 public struct CheckLimits: Sendable, Hashable {
-  /// Total per GPU must stay ≤ capacity × this (default 0.95: CUDA context, NCCL buffers and
-  /// allocator fragmentation need the rest).
-  public var maxMemoryFraction: Double = 0.95
+  /// Total per GPU must stay ≤ capacity × this; nil: the run's `memoryBudget` (the config's
+  /// `megaplan.max_memory_fraction`, default 0.95, `MemoryBudget`). Given, it replaces the run's.
+  public var maxMemoryFraction: Double? = nil
   public var minMFU: Double? = nil
   public var maxDays: Double? = nil
   public var maxGPUs: Int? = nil
   public init(
-    maxMemoryFraction: Double = 0.95, minMFU: Double? = nil, maxDays: Double? = nil,
+    maxMemoryFraction: Double? = nil, minMFU: Double? = nil, maxDays: Double? = nil,
     maxGPUs: Int? = nil
   ) {
     self.maxMemoryFraction = maxMemoryFraction
@@ -31,27 +31,31 @@ public struct CheckViolation: Sendable, Hashable, Codable {
 }
 
 public enum Check {
-  public static func evaluate(_ run: TrainingRun, limits: CheckLimits) -> (
+  /// The estimate and the limits `run` breaks. Memory is `MemoryBudget`'s rule, as in every
+  /// command; the suggestion is the cheapest change on the same GPUs (`Remedy.find`'s order).
+  public static func evaluate(_ loaded: TrainingRun, limits: CheckLimits) -> (
     Estimate, [CheckViolation]
   ) {
+    var run = loaded
+    if let f = limits.maxMemoryFraction { run.memoryBudget = MemoryBudget(usableFraction: f) }
     let e = Estimate(run)
     var out: [CheckViolation] = []
-    let budget = e.memory.capacityBytes * limits.maxMemoryFraction
-    if e.memory.totalBytes > budget {
-      let fix = Remedy.find(for: run, headroom: limits.maxMemoryFraction).first
+    let budget = e.memory.usableBytes
+    if !e.memory.fits {
+      let fix = Remedy.find(for: run).first
       out.append(
         CheckViolation(
-          what: "memory", value: e.memory.totalBytes, limit: budget,
+          what: "memory", value: e.memory.peakBytes, limit: budget,
           message:
-            "needs \(Format.gib(e.memory.totalBytes)) per GPU (stage \(e.memory.mostLoadedStage)), over \(Format.percent(limits.maxMemoryFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
+            "needs \(Format.gib(e.memory.peakBytes)) per GPU at its peak (stage \(e.memory.mostLoadedStage)), over \(Format.percent(e.memory.usableFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
           suggestion: fix.map {
-            "fits with \($0.change) (\(Format.gib($0.estimate.memory.totalBytes)), \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)"
+            "fits with \($0.change) (\(Format.gib($0.estimate.memory.peakBytes)) at the peak, \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)"
           },
           key: "model.activations_checkpoint_granularity"))
     }
     if let minMFU = limits.minMFU, e.throughput.mfu < minMFU {
-      let better = Comparison(run, headroom: limits.maxMemoryFraction).rows.filter {
-        $0.estimate.throughput.mfu >= minMFU && $0.estimate.memory.totalBytes <= budget
+      let better = Comparison(run).rows.filter {
+        $0.estimate.throughput.mfu >= minMFU && $0.estimate.memory.fits
       }.max { $0.estimate.throughput.mfu < $1.estimate.throughput.mfu }
       out.append(
         CheckViolation(

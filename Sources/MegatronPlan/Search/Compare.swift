@@ -21,8 +21,8 @@ public struct Comparison: Sendable {
   /// The rows: recompute none / selective / full (every layer, uniform k = 1), each without and
   /// with sequence parallelism (SP rows only when t > 1); then, when neither none nor selective
   /// fits in any form, the smallest partial full recompute (`block`, fewest checkpointed layers)
-  /// that fits. Everything else as in `base`.
-  public init(_ base: TrainingRun, headroom: Double = 1.0) {
+  /// that fits. Everything else as in `base`. "Fits" is `base.memoryBudget`'s rule.
+  public init(_ base: TrainingRun) {
     var rows: [Row] = []
     let spChoices = base.layout.tensor > 1 ? [false, true] : [false]
     let strategies: [Recompute] = [.none, .selective, .full(method: .uniform, layers: 1)]
@@ -38,13 +38,13 @@ public struct Comparison: Sendable {
             recommended: false))
       }
     }
-    let fits = { (e: Estimate) in e.memory.totalBytes <= e.memory.capacityBytes * headroom }
+    let fits = { (e: Estimate) in e.memory.fits }
     let cheaperFit = rows.contains {
       $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.estimate)
     }
     if !cheaperFit,
       let partial = Comparison.smallestPartialRecompute(
-        base, sequenceParallel: spChoices.last ?? false, headroom: headroom)
+        base, sequenceParallel: spChoices.last ?? false)
     {
       rows.append(partial)
     }
@@ -69,13 +69,11 @@ public struct Comparison: Sendable {
     }
     if let best { rows[best].recommended = true }
     self.rows = rows
-    remedies = best == nil ? Remedy.find(for: base, headroom: headroom) : []
+    remedies = best == nil ? Remedy.find(for: base) : []
   }
 
   /// Full recompute with `block` on the fewest layers per model chunk that makes the run fit.
-  static func smallestPartialRecompute(
-    _ base: TrainingRun, sequenceParallel: Bool, headroom: Double
-  ) -> Row? {
+  static func smallestPartialRecompute(_ base: TrainingRun, sequenceParallel: Bool) -> Row? {
     let lc = ActivationMemory.layersPerChunk(base.model, base.layout)
     guard lc > 1 else { return nil }
     for k in 1..<lc {
@@ -83,7 +81,7 @@ public struct Comparison: Sendable {
       run.layout.sequenceParallel = sequenceParallel
       run.layout.recompute = .full(method: .block, layers: k)
       let e = Estimate(run)
-      if e.memory.totalBytes <= e.memory.capacityBytes * headroom {
+      if e.memory.fits {
         let label = "full (block, \(k) of \(lc) layers)" + (sequenceParallel ? " + SP" : "")
         return Row(label: label, run: run, estimate: e, recomputeOverhead: 0, recommended: false)
       }
@@ -98,12 +96,12 @@ public struct Remedy: Sendable {
   public var change: String
   public var run: TrainingRun
   public var estimate: Estimate
+  /// The change keeps the run's GPU count.
+  public var sameGPUs: Bool
 
-  /// The cheapest recompute setting under which `run` fits, if any (none, selective + SP,
-  /// full + SP in that order; SP only with t > 1).
-  public static func cheapestFitting(_ run: TrainingRun, headroom: Double) -> (
-    TrainingRun, Estimate
-  )? {
+  /// The cheapest recompute setting under which `run` fits, if any (as given, selective + SP,
+  /// full + SP; SP only with t > 1): the fastest of those that fit by `run.memoryBudget`.
+  public static func cheapestFitting(_ run: TrainingRun) -> (TrainingRun, Estimate)? {
     let sp = run.layout.tensor > 1
     let options: [(Recompute, Bool)] = [
       (run.layout.recompute, run.layout.sequenceParallel), (.selective, sp),
@@ -111,12 +109,13 @@ public struct Remedy: Sendable {
     ]
     var best: (TrainingRun, Estimate)? = nil
     for (recompute, sequenceParallel) in options {
-      var candidate = run
-      candidate.layout.recompute = recompute
-      candidate.layout.sequenceParallel = sequenceParallel
+      var layout = run.layout
+      layout.recompute = recompute
+      layout.sequenceParallel = sequenceParallel
+      let candidate = run.with(layout: layout)
       guard candidate.layout.violations(for: candidate.model).isEmpty else { continue }
       let e = Estimate(candidate)
-      guard e.memory.totalBytes <= e.memory.capacityBytes * headroom else { continue }
+      guard e.memory.fits else { continue }
       if best == nil || e.time.iterationSeconds < (best?.1.time.iterationSeconds ?? .infinity) {
         best = (candidate, e)
       }
@@ -124,14 +123,26 @@ public struct Remedy: Sendable {
     return best
   }
 
-  /// Remedies for a run that does not fit: the recompute settings alone; the distributed
-  /// optimizer; a smaller micro-batch; more pipeline stages (the next p that divides the layers
-  /// and the GPUs, keeping the GPU count) — each with the cheapest recompute that then fits.
-  public static func find(for base: TrainingRun, headroom: Double) -> [Remedy] {
+  /// Remedies for a run that does not fit, cheapest change first: every rung of the ladder
+  /// below that fits, in the ladder's order, the changes on the same GPUs before any that needs
+  /// more. The ladder orders changes by what they cost a run that fits anyway:
+  ///
+  /// 1. sequence parallelism alone (t > 1): the same communication volume as the all-reduce it
+  ///    replaces (K22 §4.2.2), so no time;
+  /// 2. selective recompute: recomputes only the attention core, a few percent (K22 Table 4);
+  ///    then selective with SP;
+  /// 3. the distributed optimizer (d > 1): one all-gather of the parameters per step;
+  /// 4. a smaller micro-batch (the largest that fits), less efficient GEMMs;
+  /// 5. full recompute of every layer (+SP), one more forward pass (≈ +33%, K22 §5);
+  /// 6. more pipeline stages on the same GPUs (the smallest p that fits), a larger bubble;
+  ///    each with the cheapest recompute that then fits;
+  /// 7. more pipeline stages keeping d, on more GPUs (the smallest p that fits).
+  public static func find(for base: TrainingRun) -> [Remedy] {
     var out: [Remedy] = []
+    let b = base.layout
     func describe(_ run: TrainingRun) -> String {
       var parts: [String] = []
-      let l = run.layout, b = base.layout
+      let l = run.layout
       if l.pipeline != b.pipeline { parts.append("pipeline_model_parallel_size: \(l.pipeline)") }
       if l.gpus != b.gpus { parts.append("\(l.gpus) GPUs (d = \(l.data))") }
       if l.virtualStages != b.virtualStages {
@@ -158,51 +169,84 @@ public struct Remedy: Sendable {
       }
       return parts.joined(separator: ", ")
     }
-    func consider(_ run: TrainingRun) {
-      guard let (fit, estimate) = cheapestFitting(run, headroom: headroom) else { return }
-      let change = describe(fit)
+    /// Adds `layout` when it is valid and fits as it is.
+    @discardableResult
+    func offer(_ layout: Layout) -> Bool {
+      let run = base.with(layout: layout)
+      guard run.layout.violations(for: run.model).isEmpty else { return false }
+      let e = Estimate(run)
+      guard e.memory.fits else { return false }
+      add(run, e)
+      return true
+    }
+    func add(_ run: TrainingRun, _ e: Estimate) {
+      let change = describe(run)
       guard !change.isEmpty, !out.contains(where: { $0.change == change }) else { return }
-      out.append(Remedy(change: change, run: fit, estimate: estimate))
+      out.append(
+        Remedy(change: change, run: run, estimate: e, sameGPUs: run.layout.gpus == b.gpus))
     }
-    consider(base)
-    if !base.layout.distributedOptimizer && base.layout.data > 1 {
-      var run = base
-      run.layout.distributedOptimizer = true
-      consider(run)
+    let spPossible = b.tensor > 1
+    // 1. SP alone.
+    if spPossible && !b.sequenceParallel {
+      var l = b
+      l.sequenceParallel = true
+      offer(l)
     }
-    if base.layout.microBatch > 1 {
-      var run = base
-      run.layout.microBatch = 1
-      consider(run)
-    }
-    // More pipeline stages: the smallest p > current that divides the layers and makes it fit,
-    // on the same GPUs when they divide (less data parallelism), else with d kept (more GPUs).
-    let gpus = base.layout.gpus
-    var p = base.layout.pipeline + 1
-    while p <= base.model.layers {
-      defer { p += 1 }
-      guard base.model.layers % p == 0 else { continue }
-      var run = base
-      run.layout.pipeline = p
-      run.layout.virtualStages = 1
-      if gpus % (base.layout.tensor * p) == 0 {
-        run.layout.data = gpus / (base.layout.tensor * p)
+    // 2. Selective recompute, then with SP.
+    if b.recompute == .none {
+      var l = b
+      l.recompute = .selective
+      if !offer(l) && spPossible && !b.sequenceParallel {
+        l.sequenceParallel = true
+        offer(l)
       }
-      for distributed in [base.layout.distributedOptimizer, true]
-      where run.layout.data > 1 || !distributed {
-        run.layout.distributedOptimizer = distributed
-        guard run.layout.violations(for: run.model).isEmpty,
-          cheapestFitting(run, headroom: headroom) != nil
-        else { continue }
-        let before = out.count
-        consider(run)
-        if out.count > before {
-          return out.sorted {
-            $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds
-          }
+    }
+    // 3. The distributed optimizer.
+    if !b.distributedOptimizer && b.data > 1 {
+      var l = b
+      l.distributedOptimizer = true
+      offer(l)
+    }
+    // 4. A smaller micro-batch: the largest that divides B/d and fits.
+    let perReplica = b.globalBatch / max(1, b.data)
+    for micro in stride(from: b.microBatch - 1, through: 1, by: -1)
+    where perReplica % micro == 0 {
+      var l = b
+      l.microBatch = micro
+      if offer(l) { break }
+    }
+    // 5. Full recompute (every layer), with SP where possible.
+    if b.recompute != .full(method: .uniform, layers: 1) {
+      var l = b
+      l.recompute = .full(method: .uniform, layers: 1)
+      l.sequenceParallel = b.sequenceParallel || spPossible
+      offer(l)
+    }
+    // 6, 7. More pipeline stages: the smallest p > current that divides the layers and fits, on
+    // the same GPUs when t·p divides them (less data parallelism), then with d kept (more GPUs).
+    for sameGPUs in [true, false] {
+      var p = b.pipeline + 1
+      search: while p <= base.model.layers {
+        defer { p += 1 }
+        guard base.model.layers % p == 0 else { continue }
+        var l = b
+        l.pipeline = p
+        l.virtualStages = 1
+        if sameGPUs {
+          guard b.gpus % (b.tensor * p) == 0 else { continue }
+          l.data = b.gpus / (b.tensor * p)
+        }
+        for distributed in [b.distributedOptimizer, true] where l.data > 1 || !distributed {
+          l.distributedOptimizer = distributed
+          let run = base.with(layout: l)
+          guard run.layout.violations(for: run.model).isEmpty,
+            let (fit, estimate) = cheapestFitting(run)
+          else { continue }
+          add(fit, estimate)
+          break search
         }
       }
     }
-    return out.sorted { $0.estimate.time.iterationSeconds < $1.estimate.time.iterationSeconds }
+    return out
   }
 }

@@ -5,17 +5,28 @@
 /// replaced in place (a trailing `# comment` is kept); a missing key is appended at the end of
 /// its section (the section is created, at the end of its parent or of the file, when missing).
 extension LayoutSearch {
+  /// How `gpus` GPUs sit on nodes of up to `devicesPerNode` (the config's `trainer.devices`):
+  /// whole nodes of that size when it divides the count, otherwise the largest node size below
+  /// it that does (12 GPUs on 8-GPU nodes: 2 × 6), so `num_nodes × devices` is always the count
+  /// and a launcher can start it. A count below one node is one node of that many GPUs.
+  public static func nodeShape(gpus: Int, devicesPerNode: Int) -> (nodes: Int, devices: Int) {
+    let g = max(1, gpus)
+    var d = max(1, min(devicesPerNode, g))
+    while g % d != 0 { d -= 1 }
+    return (g / d, d)
+  }
+
   /// The keys and values `emitConfig` writes for `layout` (paths are NeMo's, dot-separated).
-  /// `trainer.devices` is min(GPUs, `gpusPerNode`) and `trainer.num_nodes` the GPUs over that.
+  /// `trainer.num_nodes` × `trainer.devices` is `nodeShape(gpus:devicesPerNode:)`.
   /// `model.optim.name` becomes `distributed_fused_adam` with the distributed optimizer; without
-  /// it, a `distributed_fused_adam` already there becomes `fused_adam`, anything else is kept.
-  public static func configValues(for layout: Layout, gpusPerNode: Int, currentOptimizer: String?)
-    -> [(key: String, value: String)]
-  {
-    let devices = max(1, min(layout.gpus, gpusPerNode))
+  /// it, a distributed optimizer already there becomes `fused_adam`, anything else is kept.
+  public static func configValues(
+    for layout: Layout, gpusPerNode devicesPerNode: Int, currentOptimizer: String?
+  ) -> [(key: String, value: String)] {
+    let shape = nodeShape(gpus: layout.gpus, devicesPerNode: devicesPerNode)
     var out: [(String, String)] = [
-      ("trainer.num_nodes", String(layout.gpus / devices)),
-      ("trainer.devices", String(devices)),
+      ("trainer.num_nodes", String(shape.nodes)),
+      ("trainer.devices", String(shape.devices)),
       ("model.micro_batch_size", String(layout.microBatch)),
       ("model.tensor_model_parallel_size", String(layout.tensor)),
       ("model.pipeline_model_parallel_size", String(layout.pipeline)),
@@ -45,15 +56,18 @@ extension LayoutSearch {
         ("model.activations_checkpoint_num_layers", String(k)),
       ]
     }
+    let distributed = currentOptimizer.map {
+      ConfigLoader.distributedOptimizers.contains($0.lowercased())
+    }
     if layout.distributedOptimizer {
-      out.append(("model.optim.name", "distributed_fused_adam"))
-    } else if currentOptimizer == "distributed_fused_adam" {
+      if distributed != true { out.append(("model.optim.name", "distributed_fused_adam")) }
+    } else if distributed == true {
       out.append(("model.optim.name", "fused_adam"))
     }
     return out.map { (key: $0.0, value: $0.1) }
   }
 
-  /// `yaml` with `layout` written into it (see the type's note).
+  /// `yaml` with every layout key of `layout` written into it (see the type's note).
   public static func emitConfig(_ yaml: String, layout: Layout, gpusPerNode: Int) -> String {
     var doc = YAMLLines(yaml)
     let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
@@ -61,6 +75,57 @@ extension LayoutSearch {
       for: layout, gpusPerNode: gpusPerNode, currentOptimizer: optimizer)
     {
       doc.set(key, value)
+    }
+    return doc.text
+  }
+
+  /// `yaml` (the file `base` was loaded from) with `winner`'s layout written into it: only the
+  /// keys whose value changes from `base` are written, so comments, order, indentation, the
+  /// optimizer's name and every untouched key stay as they were, and the file loads to exactly
+  /// `winner` (the search's row). Recompute keys are written together when the recompute setting
+  /// changes; nodes and devices together when the GPU count or node shape changes; with the
+  /// distributed optimizer turned off, a `megaplan.zero_stage: 1` becomes 0.
+  public static func emitConfig(_ yaml: String, winner: TrainingRun, base: TrainingRun) -> String {
+    var doc = YAMLLines(yaml)
+    let w = winner.layout, b = base.layout
+    let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
+    let all = configValues(
+      for: w, gpusPerNode: base.devicesPerNode, currentOptimizer: optimizer)
+    let shape = nodeShape(gpus: w.gpus, devicesPerNode: base.devicesPerNode)
+    let baseShape = (
+      nodes: b.gpus / max(1, base.devicesPerNode), devices: base.devicesPerNode
+    )
+    var changed: Set<String> = []
+    if shape.nodes != baseShape.nodes || shape.devices != baseShape.devices {
+      changed.formUnion(["trainer.num_nodes", "trainer.devices"])
+    }
+    if w.microBatch != b.microBatch { changed.insert("model.micro_batch_size") }
+    if w.tensor != b.tensor { changed.insert("model.tensor_model_parallel_size") }
+    if w.pipeline != b.pipeline { changed.insert("model.pipeline_model_parallel_size") }
+    if w.virtualStages != b.virtualStages {
+      changed.insert("model.virtual_pipeline_model_parallel_size")
+    }
+    if w.effectiveSequenceParallel != b.effectiveSequenceParallel
+      || (w.sequenceParallel != b.sequenceParallel && w.tensor > 1)
+    {
+      changed.insert("model.sequence_parallel")
+    }
+    if w.recompute != b.recompute {
+      changed.formUnion([
+        "model.activations_checkpoint_granularity", "model.activations_checkpoint_method",
+        "model.activations_checkpoint_num_layers",
+      ])
+    }
+    if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
+    for (key, value) in all where changed.contains(key) {
+      // A key the file does not have reads as null: writing null would change nothing.
+      if value == "null" && doc.index(of: key) == nil { continue }
+      doc.set(key, value)
+    }
+    if b.distributedOptimizer && !w.distributedOptimizer,
+      let i = doc.index(of: "megaplan.zero_stage"), doc.value(at: i) == "1"
+    {
+      doc.set("megaplan.zero_stage", "0")
     }
     return doc.text
   }

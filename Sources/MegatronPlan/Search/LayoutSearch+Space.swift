@@ -2,7 +2,11 @@ import Foundation
 
 /// The space and its evaluation. Enumeration order (each level counts its divisibility cuts):
 ///
-/// 1. t in 1 … GPUs per node (1 … GPUs with `allowCrossNodeTensor`), or the fixed t:
+/// Each GPU count is searched on the run a config with that count would load to: nodes of
+/// `nodeShape(gpus:devicesPerNode:)`, whose NVLink domain is min(node, profile); each t with the
+/// vocabulary padded for it (`TrainingRun.with(layout:)`).
+///
+/// 1. t in 1 … the NVLink domain (1 … GPUs with `allowCrossNodeTensor`), or the fixed t:
 ///    t ∤ heads → `tensor_does_not_divide_heads`; a fixed t above a node → `tensor_exceeds_node`.
 /// 2. p in 1 … L, or the fixed p: p ∤ L → `pipeline_does_not_divide_layers`;
 ///    t·p ∤ GPUs → `gpus_not_divisible`; then d = GPUs/(t·p), and d ∤ B → `batch_not_divisible`.
@@ -23,6 +27,15 @@ extension LayoutSearch {
     var t: Int, b: Int, sp: Bool
   }
 
+  /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
+  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`.
+  static func run(_ base: TrainingRun, gpus: Int, t: Int) -> TrainingRun {
+    base.with(
+      layout: Layout(
+        tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
+        globalBatch: base.layout.globalBatch))
+  }
+
   /// Per-layer quantities shared by every layout with the same t, b and SP.
   struct Group: Sendable {
     var times: StepTimeModel.LayerTimes
@@ -40,7 +53,7 @@ extension LayoutSearch {
     -> [Unit]
   {
     let m = base.model, B = base.layout.globalBatch, L = m.layers
-    let node = base.gpu.gpusPerNode
+    let node = run(base, gpus: gpus, t: 1).gpu.gpusPerNode
     var out: [Unit] = []
     let tMax = c.allowCrossNodeTensor ? gpus : min(node, gpus)
     for t in divisorsOrRange(c.tensor, upTo: tMax) {
@@ -95,23 +108,27 @@ extension LayoutSearch {
   }
 
   static func layout(
-    _ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool
+    _ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool,
+    base: Layout? = nil
   ) -> Layout {
-    Layout(
+    var l = Layout(
       tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b,
       globalBatch: globalBatch,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer)
+    if let base { l.inheritSharding(from: base) }
+    return l
   }
 
   /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
   static func group(_ base: TrainingRun, _ key: GroupKey) -> Group {
+    // `base` is already the run of this GPU count; only the vocabulary follows t.
     var l = Layout(
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp)
+    l.inheritSharding(from: base.layout)
     let times = StepTimeModel(
       model: base.model, layout: l, precision: base.precision, gpu: base.gpu,
-      constants: base.constants,
-      overlapGradientReduction: base.overlapGradientReduction
+      constants: base.constants, overlap: base.overlap
     ).layerTimes()
     var profiles: [ActivationMemory.LayerProfile] = []
     for g in Granularity.allCases {
@@ -122,10 +139,10 @@ extension LayoutSearch {
     return Group(times: times, profiles: profiles)
   }
 
-  static func searchOneCount(_ base: TrainingRun, gpus: Int, options: Options) -> Tally {
+  static func searchOneCount(_ loaded: TrainingRun, gpus: Int, options: Options) -> Tally {
     let objective = options.objective
     var tally = Tally(top: options.top)
-    var ordered = units(base, gpus: gpus, constraints: options.constraints, tally: &tally)
+    var ordered = units(loaded, gpus: gpus, constraints: options.constraints, tally: &tally)
     switch options.order {
     case .forward: break
     case .reversed: ordered.reverse()
@@ -145,7 +162,9 @@ extension LayoutSearch {
         if seen.insert(key).inserted { keys.append(key) }
       }
     }
-    let groupList = parallelMap(keys, threads: threads) { group(base, $0) }
+    let groupList = parallelMap(keys, threads: threads) {
+      group(run(loaded, gpus: gpus, t: $0.t), $0)
+    }
     let groups = Dictionary(uniqueKeysWithValues: zip(keys, groupList))
 
     // Level 2: work units in contiguous chunks, each with its own tally, merged in chunk order
@@ -157,7 +176,11 @@ extension LayoutSearch {
     }
     let tallies = parallelMap(chunks, threads: threads) { range in
       var local = Tally(top: options.top)
-      for i in range { evaluate(base, units[i], groups: groups, options: options, into: &local) }
+      for i in range {
+        let u = units[i]
+        evaluate(
+          run(loaded, gpus: gpus, t: u.t), u, groups: groups, options: options, into: &local)
+      }
       return local
     }
     for local in tallies { tally.merge(local, objective: objective) }
@@ -170,13 +193,35 @@ extension LayoutSearch {
     into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
-    let budget = base.gpu.memory.value * options.maxMemoryFraction
+    let capacity = base.gpu.memory.value
     let lc = m.layers / (u.p * u.v)
     let last = u.p - 1
     // Parameters of the first and last stage (the others hold only their layers).
-    let probe = layout(u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false)
-    let paramsFirst = ParameterCount.perGPU(m, probe, stage: 0).total
-    let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last).total
+    let probe = layout(
+      u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false,
+      base: base.layout)
+    // MoE rules that depend on t and d (Layout.violations): skip what Megatron-Core refuses.
+    if let experts = m.moe {
+      let ep = probe.expertParallel, etp = probe.expertTensorParallel
+      if experts.experts % ep != 0 || (u.t * u.d) % (ep * etp) != 0 { return }
+    }
+    let paramsFirst = ParameterCount.perGPU(m, probe, stage: 0)
+    let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last)
+    let linearFirst = ParameterCount.linearPerGPU(m, probe, stage: 0)
+    let linearLast = last == 0 ? linearFirst : ParameterCount.linearPerGPU(m, probe, stage: last)
+    // The steady state and the device peak of stage i, as `Estimate` computes them.
+    func peak(
+      _ l: Layout, _ i: Int, _ params: Breakdown<ParameterUnit>, _ linear: Parameters,
+      _ activations: Bytes
+    ) -> Double {
+      let states = StateMemory.states(
+        parameters: params.total, precision: base.precision, layout: l, linearParameters: linear,
+        fp8: m.fp8, fp32Gradients: base.fp32Gradients,
+        expertParameters: params["expert_layers"])
+      let steady = states.total + activations
+      return PeakMemory.terms(base, layout: l, stage: i, activationBytes: activations.value)
+        .device(steady: steady.value)
+    }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
     let dos = distributedOptimizerChoices(d: u.d, options.constraints.distributedOptimizer)
@@ -188,7 +233,9 @@ extension LayoutSearch {
           g, layersPerChunk: lc, partial: options.constraints.partialRecompute)
         {
           var l = layout(
-            u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false)
+            u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
+            base: base.layout)
+          if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
@@ -205,22 +252,16 @@ extension LayoutSearch {
           var times: StepTimeModel.LayerTimes? = nil
           for dOpt in dos {
             l.distributedOptimizer = dOpt
-            let first =
-              StateMemory.states(parameters: paramsFirst, precision: base.precision, layout: l)
-              .total + act0
-            var total = first
-            if last > 0 {
-              let lastTotal =
-                StateMemory.states(parameters: paramsLast, precision: base.precision, layout: l)
-                .total + actLast
-              total = max(first, lastTotal)
+            var total = peak(l, 0, paramsFirst, linearFirst, act0)
+            if last > 0 { total = max(total, peak(l, last, paramsLast, linearLast, actLast)) }
+            guard base.memoryBudget.fits(total: total, capacity: capacity) else {
+              tally.reject(.memory)
+              continue
             }
-            guard total.value <= budget else { tally.reject(.memory); continue }
             tally.feasible += 1
             let model = StepTimeModel(
               model: m, layout: l, precision: base.precision, gpu: base.gpu,
-              constants: base.constants,
-              overlapGradientReduction: base.overlapGradientReduction)
+              constants: base.constants, overlap: base.overlap)
             if times == nil { times = model.layerTimes(reusing: group.times) }
             let seconds = model.iteration(layers: times).total.value
             let tps = tokensPerIteration / seconds

@@ -1,8 +1,13 @@
 import Foundation
 
 /// `megaplan search`: every parallel layout of a run's model, sequence length, global batch and
-/// precision on a number of GPUs, the ones that fit with `check`'s headroom, ranked by an
-/// objective. Design note: docs/search.md.
+/// precision on a number of GPUs, the ones that fit by the run's `MemoryBudget` (the rule every
+/// command uses), ranked by an objective. Design note: docs/search.md.
+///
+/// Each candidate is the run a config with its layout would load to (`TrainingRun.with(layout:)`):
+/// the vocabulary padded for its t (unless `megaplan.vocab_size` fixes it), its GPUs on nodes of
+/// the config's `trainer.devices` (`nodeShape`), and that node's NVLink domain. So the row and
+/// `estimate` of the file `--emit-config` writes agree to the byte and the second.
 ///
 /// The model, sequence length, global batch, precision, GPU, token budget and performance
 /// constants come from the base `TrainingRun`; its layout is only a starting point. The space
@@ -55,9 +60,9 @@ public enum LayoutSearch {
 
   /// Why a candidate was not kept. Divisibility reasons mirror `LayoutViolation`.
   public enum RejectionReason: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    /// Total per GPU above capacity × `maxMemoryFraction` (the `check` headroom rule).
+    /// Total per GPU above the usable memory (`MemoryBudget`, the rule every command uses).
     case memory
-    /// A fixed t above the GPUs of one node without `allowCrossNodeTensor`.
+    /// A fixed t above the NVLink domain of one node without `allowCrossNodeTensor`.
     case tensorExceedsNode = "tensor_exceeds_node"
     case tensorDoesNotDivideHeads = "tensor_does_not_divide_heads"
     case pipelineDoesNotDivideLayers = "pipeline_does_not_divide_layers"
@@ -121,8 +126,10 @@ public enum LayoutSearch {
     /// Deadline for `Objective.gpus` (days for `TrainingRun.trainTokens`).
     public var maxDays: Double?
     public var constraints: Constraints
-    /// Fraction of GPU memory a layout may use (`CheckLimits.maxMemoryFraction`, default 0.95).
-    public var maxMemoryFraction: Double
+    /// Fraction of GPU memory a layout may use; nil: the run's `memoryBudget` (the config's
+    /// `megaplan.max_memory_fraction`, default 0.95). Given, it replaces the run's for every
+    /// candidate.
+    public var maxMemoryFraction: Double?
     /// Worker threads; nil: one per active core.
     public var threads: Int?
     /// Order in which work units are evaluated; results do not depend on it (tests vary it).
@@ -131,7 +138,7 @@ public enum LayoutSearch {
     public init(
       objective: Objective = .throughput, top: Int = 5, maxDays: Double? = nil,
       constraints: Constraints = .init(),
-      maxMemoryFraction: Double = CheckLimits().maxMemoryFraction, threads: Int? = nil
+      maxMemoryFraction: Double? = nil, threads: Int? = nil
     ) {
       self.objective = objective
       self.top = top
@@ -199,7 +206,9 @@ public enum LayoutSearch {
   }
 
   /// Searches the layouts of `base`'s model, batch and precision.
-  public static func search(_ base: TrainingRun, options: Options = .init()) throws -> Result {
+  public static func search(_ loaded: TrainingRun, options: Options = .init()) throws -> Result {
+    var base = loaded
+    if let f = options.maxMemoryFraction { base.memoryBudget = MemoryBudget(usableFraction: f) }
     let c = options.constraints
     let gpus = c.gpus ?? base.layout.gpus
     for (what, value) in [
@@ -212,7 +221,7 @@ public enum LayoutSearch {
     if options.objective == .gpus {
       guard base.trainTokens != nil else { throw SearchError.missingTrainTokens(objective: .gpus) }
       guard options.maxDays != nil else { throw SearchError.missingMaxDays }
-      counts = gpuCounts(upTo: gpus, gpusPerNode: base.gpu.gpusPerNode)
+      counts = gpuCounts(upTo: gpus, gpusPerNode: base.devicesPerNode)
     }
     var total = Tally(top: options.top)
     var searched: [Int] = []
@@ -324,8 +333,7 @@ extension LayoutSearch {
     -> Result
   {
     let candidates = tally.best.enumerated().map { i, s in
-      var run = base
-      run.layout = s.layout
+      let run = base.with(layout: s.layout)
       return Candidate(
         rank: i + 1, run: run, estimate: Estimate(run),
         meetsDeadline: options.objective == .gpus ? s.meetsDeadline : nil)
