@@ -45,6 +45,10 @@ enum SearchCommand {
       name: "--distributed-optimizer", takesValue: true, help: "on, off or any (default any)",
       valueName: "WHICH"),
     OptionSpec(
+      name: "--fully-sharded", takesValue: true,
+      help: "Megatron-FSDP full sharding: file (as FILE does; default), on, off or any",
+      valueName: "WHICH"),
+    OptionSpec(
       name: "--allow-cross-node-tensor", takesValue: false,
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
@@ -119,6 +123,9 @@ enum SearchCommand {
     case "off": constraints.distributedOptimizer = false
     default: constraints.distributedOptimizer = nil
     }
+    let sharding = try parsed.choice(
+      "--fully-sharded", in: LayoutSearch.ShardingChoice.allCases.map(\.rawValue), default: "file")
+    constraints.fullySharded = LayoutSearch.ShardingChoice(rawValue: sharding) ?? .asBase
     constraints.allowCrossNodeTensor = parsed.has("--allow-cross-node-tensor")
     let objectiveName = try parsed.choice(
       "--objective", in: LayoutSearch.Objective.allCases.map(\.rawValue), default: "throughput")

@@ -53,6 +53,13 @@ enum ServeCommand {
       "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    if let experts = loaded.run.model.moe {
+      // Serving sizes dense layers (every weight read each decode step); MoE layers read only
+      // the experts their tokens route to, which serve does not model yet.
+      throw ConfigError(
+        "serve does not model mixture-of-experts layers yet (num_moe_experts \(experts.experts)); estimate, compare, check and search do",
+        key: "model.num_moe_experts")
+    }
     let run = loaded.run
 
     let trainingPrecision: ServingPrecision = run.precision == .fp16 ? .fp16 : .bf16

@@ -130,3 +130,14 @@ import Testing
     #expect(r.stderr.contains("max_position_embeddings 1024"), "\(r.stderr)")
   }
 }
+
+/// Serving does not size MoE layers yet: a mixture-of-experts config is refused with the key,
+/// never sized as if dense.
+@Suite struct ServeMoERefusalTests {
+  @Test("serve refuses a mixture-of-experts config, naming num_moe_experts")
+  func refusesMoE() {
+    let r = runCLI(["serve", rooted("configs/mixtral-8x7b.yaml")])
+    #expect(r.code == 64 && r.stdout.isEmpty)
+    #expect(r.stderr.contains("num_moe_experts 8") && r.stderr.contains("not model"))
+  }
+}

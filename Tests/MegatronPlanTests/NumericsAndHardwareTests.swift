@@ -184,3 +184,45 @@ import Testing
             + (512 + 3 * 128) * 1_048_576)) <= 1e-6 * first.peakBytes)
   }
 }
+
+/// Full sharding as a search dimension: with `--fully-sharded on` every candidate shards its
+/// states over d, and the emitted file loads back to the same row.
+@Suite struct FullyShardedSearchTests {
+  static let yaml = """
+    trainer:
+      num_nodes: 1
+      devices: 8
+    model:
+      num_layers: 8
+      hidden_size: 1024
+      num_attention_heads: 16
+      encoder_seq_length: 1024
+      micro_batch_size: 1
+      global_batch_size: 64
+      tensor_model_parallel_size: 1
+      pipeline_model_parallel_size: 1
+    megaplan:
+      vocab_size: 32768
+      gpu: h100-sxm
+    """
+
+  @Test("search over full sharding; the emitted file reproduces the row")
+  func fullySharded() throws {
+    let base = try ConfigLoader.load(try ConfigDocument.parse(Self.yaml, file: "f.yaml")).run
+    var options = LayoutSearch.Options(top: 3)
+    options.constraints.fullySharded = .on
+    let result = try LayoutSearch.search(base, options: options)
+    let best = try #require(result.best)
+    #expect(result.candidates.allSatisfy { $0.layout.fullySharded || $0.layout.data == 1 })
+    let emitted = LayoutSearch.emitConfig(Self.yaml, winner: best.run, base: base)
+    if best.layout.data > 1 {
+      #expect(emitted.contains("data_parallel_sharding_strategy: optim_grads_params"))
+    }
+    let e = Estimate(try ConfigLoader.load(try ConfigDocument.parse(emitted, file: "f.yaml")).run)
+    #expect(e.memory.peakBytes == best.estimate.memory.peakBytes)
+    #expect(e.time.iterationSeconds == best.estimate.time.iterationSeconds)
+    // By default the search follows the file: no full sharding here.
+    let plain = try LayoutSearch.search(base, options: .init(top: 3))
+    #expect(plain.candidates.allSatisfy { !$0.layout.fullySharded })
+  }
+}

@@ -64,6 +64,10 @@ extension LayoutSearch {
     } else if distributed == true {
       out.append(("model.optim.name", "fused_adam"))
     }
+    // Full sharding as Megatron-FSDP's strategy (ConfigLoader.readFullySharded reads it).
+    if layout.fullySharded {
+      out.append(("model.data_parallel_sharding_strategy", "optim_grads_params"))
+    }
     return out.map { (key: $0.0, value: $0.1) }
   }
 
@@ -117,6 +121,14 @@ extension LayoutSearch {
       ])
     }
     if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
+    if w.fullySharded != b.fullySharded {
+      changed.insert("model.data_parallel_sharding_strategy")
+      if !w.fullySharded {
+        // Turned off: the strategy key (read first) says so, and a `model.fsdp: true` goes.
+        doc.set("model.data_parallel_sharding_strategy", "no_shard")
+        if doc.index(of: "model.fsdp") != nil { doc.set("model.fsdp", "false") }
+      }
+    }
     for (key, value) in all where changed.contains(key) {
       // A key the file does not have reads as null: writing null would change nothing.
       if value == "null" && doc.index(of: key) == nil { continue }

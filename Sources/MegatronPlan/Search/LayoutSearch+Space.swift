@@ -94,6 +94,22 @@ extension LayoutSearch {
     return [false, true]
   }
 
+  /// How the data-parallel group shards the states: (distributed optimizer, full sharding).
+  /// Full sharding (Megatron-FSDP) is a third choice beside plain data parallelism and the
+  /// distributed optimizer, when d > 1 and the constraints allow it.
+  static func shardingChoices(d: Int, _ constraints: Constraints, base: Bool) -> [(Bool, Bool)] {
+    let dos = distributedOptimizerChoices(d: d, constraints.distributedOptimizer).map {
+      ($0, false)
+    }
+    guard d > 1 else { return dos }
+    switch constraints.fullySharded {
+    case .on: return [(false, true)]
+    case .off: return dos
+    case .any: return dos + [(false, true)]
+    case .asBase: return base ? [(false, true)] : dos
+    }
+  }
+
   /// Recompute settings of one granularity for chunks of `lc` layers.
   static func recomputeChoices(_ g: Granularity, layersPerChunk lc: Int, partial: Bool = true)
     -> [Recompute]
@@ -224,7 +240,7 @@ extension LayoutSearch {
     }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
-    let dos = distributedOptimizerChoices(d: u.d, options.constraints.distributedOptimizer)
+    let dos = shardingChoices(d: u.d, options.constraints, base: base.layout.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
       guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp)] else { continue }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
@@ -250,8 +266,9 @@ extension LayoutSearch {
             : ActivationMemory.stage(m, l, stage: last, precision: base.precision, profile: profile)
               .total
           var times: StepTimeModel.LayerTimes? = nil
-          for dOpt in dos {
+          for (dOpt, fsdp) in dos {
             l.distributedOptimizer = dOpt
+            l.fullySharded = fsdp
             var total = peak(l, 0, paramsFirst, linearFirst, act0)
             if last > 0 { total = max(total, peak(l, last, paramsLast, linearLast, actLast)) }
             guard base.memoryBudget.fits(total: total, capacity: capacity) else {

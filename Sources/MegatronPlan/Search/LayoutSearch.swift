@@ -94,6 +94,8 @@ public enum LayoutSearch {
     public var sequenceParallel: SequenceParallelChoice
     /// nil: both; true/false: only with / without the distributed optimizer.
     public var distributedOptimizer: Bool?
+    /// Full sharding (Megatron-FSDP): as the file has it (default), on, off, or both searched.
+    public var fullySharded: ShardingChoice = .asBase
     /// Let t exceed the GPUs of one node (tensor-parallel collectives over InfiniBand).
     public var allowCrossNodeTensor: Bool
     /// With the `full` granularity, also try partial recompute (`block`, k < Lc layers); off:
@@ -425,5 +427,14 @@ extension LayoutSearch.Result {
         CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate)
       })
     return try JSONOutput.encode(doc)
+  }
+}
+
+extension LayoutSearch {
+  /// Whether candidates fully shard the data-parallel states (Megatron-FSDP).
+  public enum ShardingChoice: String, Sendable, Hashable, CaseIterable {
+    /// As the config being searched does.
+    case asBase = "file"
+    case on, off, any
   }
 }
