@@ -92,7 +92,9 @@ public enum PeakMemory {
     let x = terms(run, layout: run.layout, stage: i, activationBytes: activationBytes)
     var transients = Breakdown<ByteUnit>()
     transients.add(x.moment.term, Bytes(x.momentBytes))
-    if x.pipelineBuffers > 0 { transients.add("pipeline_buffers", Bytes(x.pipelineBuffers)) }
+    if x.pipelineBuffers > 0 {
+      transients.add("pipeline_and_scores_buffers", Bytes(x.pipelineBuffers))
+    }
     transients.add("cublas_workspace", Bytes(x.cublasWorkspace))
     if x.fsdpBuffers > 0 { transients.add("fsdp_unsharded_buffers", Bytes(x.fsdpBuffers)) }
     var reserved = Breakdown<ByteUnit>()
@@ -126,6 +128,7 @@ public enum PeakMemory {
   public struct Terms: Sendable {
     public var moment: Moment
     public var momentBytes: Double
+    /// Pipeline send/receive buffers and, unfused, the attention scores' global buffer.
     public var pipelineBuffers: Double
     public var cublasWorkspace: Double
     public var fsdpBuffers: Double
@@ -141,7 +144,8 @@ public enum PeakMemory {
   }
 
   public static func terms(
-    _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double
+    _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double,
+    layers: ParameterCount.LayerParameters? = nil
   ) -> Terms {
     let settings = run.peakSettings
     let m = run.model, gpu = run.gpu
@@ -151,16 +155,24 @@ public enum PeakMemory {
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
 
+    let last = i == layout.pipeline - 1
     var forward = 0.0
     if layout.effectiveSequenceParallel { forward = max(forward, e * tokens * h) }
-    if !m.fusedAttention {
-      let softmaxInput = m.fusions.maskedSoftmax || run.precision == .fp32 ? e : 4
-      forward = max(forward, softmaxInput * scores)
+    // Unfused attention computes QKᵀ into Megatron-Core's global memory buffer
+    // (`get_global_memory_buffer`), allocated once and kept: e·as²b/t at every moment. An fp32
+    // softmax adds its fp32 input beside it in forward.
+    let scoresBuffer = m.fusedAttention ? 0 : e * scores
+    if !m.fusedAttention && !(m.fusions.maskedSoftmax || run.precision == .fp32) {
+      forward = max(forward, 4 * scores)
     }
     var backward = e * tokens * h / r + e * tokens * Double(m.fc1Width) / t
     if !m.fusedAttention { backward += 2 * e * scores }
+    // On the last stage the cross entropy's fp32 buffer (in the steady state) becomes the
+    // logits' gradient and is freed before any layer's backward runs (reading of
+    // `vocab_parallel_cross_entropy`'s backward, which reuses it in place).
+    if last { backward -= 4 * tokens * V / t }
     var output = 0.0
-    if i == layout.pipeline - 1 && !settings.crossEntropyFusion { output = e * tokens * V / t }
+    if last && !settings.crossEntropyFusion { output = e * tokens * V / t }
     let moment: Moment
     let momentBytes: Double
     if output >= max(forward, backward) && output > 0 {
@@ -170,11 +182,12 @@ public enum PeakMemory {
     } else {
       (moment, momentBytes) = (.forward, forward)
     }
-    let pipelineBuffers = layout.pipeline > 1 ? 2 * e * tokens * h / r : 0
+    let pipelineBuffers = (layout.pipeline > 1 ? 2 * e * tokens * h / r : 0) + scoresBuffer
     var fsdp = 0.0
     if layout.fullySharded && layout.data > 1 {
-      let layer = ParameterCount.layer(m)
-      fsdp = (layer.sharded / t + layer.replicated) * (2 * e + e)
+      // The largest layer (an MoE layer's experts, over EP × ETP, when there are any).
+      let kinds = layers ?? ParameterCount.LayerParameters(m)
+      fsdp = max(kinds.dense.perGPU(layout), kinds.moe.perGPU(layout)) * (2 * e + e)
     }
     let cublas = Constants.cublasWorkspaceBytes(gpu)
     // Weights, gradients and optimizer states live in contiguous buffers Megatron allocates
@@ -203,6 +216,6 @@ public enum PeakMemory {
     if layout.tensor > 1 { n += 1 }
     if layout.data > 1 { n += 1 }
     if layout.pipeline > 1 { n += 2 }
-    return max(1, n)
+    return n
   }
 }

@@ -225,6 +225,7 @@ extension LayoutSearch {
     let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last)
     let linearFirst = ParameterCount.linearPerGPU(m, probe, stage: 0)
     let linearLast = last == 0 ? linearFirst : ParameterCount.linearPerGPU(m, probe, stage: last)
+    let layerParameters = ParameterCount.LayerParameters(m)
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
       _ l: Layout, _ i: Int, _ params: Breakdown<ParameterUnit>, _ linear: Parameters,
@@ -235,8 +236,9 @@ extension LayoutSearch {
         fp8: m.fp8, fp32Gradients: base.fp32Gradients,
         expertParameters: params["expert_layers"])
       let steady = states.total + activations
-      return PeakMemory.terms(base, layout: l, stage: i, activationBytes: activations.value)
-        .device(steady: steady.value)
+      return PeakMemory.terms(
+        base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters
+      ).device(steady: steady.value)
     }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
