@@ -334,8 +334,25 @@ public enum ConfigLoader {
       let known = knownKeys[section] ?? []
       guard let node = document.root.entry(section)?.value, case .mapping(let entries) = node.kind
       else { continue }
-      for entry in entries where !known.contains(entry.key) {
-        let suggestion = Suggestion.closest(to: entry.key, in: known)
+      // A set for membership and the known keys by length: a suggestion is at most two edits
+      // away, so only keys within two characters of the word's length can be it. Linear in the
+      // number of keys in the file, whatever the size of `known`.
+      let knownSet = Set(known)
+      var byLength: [Int: [(Int, String)]] = [:]
+      for (i, key) in known.enumerated() { byLength[key.utf8.count, default: []].append((i, key)) }
+      var nearByLength: [Int: [String]] = [:]
+      for entry in entries where !knownSet.contains(entry.key) {
+        let n = entry.key.utf8.count
+        // In `known`'s order, so ties go to the same key as before; once per length.
+        let near =
+          nearByLength[n]
+          ?? {
+            let list = (n - 2...n + 2).flatMap { byLength[$0] ?? [] }.sorted { $0.0 < $1.0 }
+              .map(\.1)
+            nearByLength[n] = list
+            return list
+          }()
+        let suggestion = near.isEmpty ? nil : Suggestion.closest(to: entry.key, in: near)
         if suggestion == nil && section != "megaplan" { continue }
         let hint =
           suggestion.map { "; did you mean '\($0)'?" }
