@@ -184,20 +184,24 @@ struct KeyReader {
     }
   }
 
-  /// A probability in [0, 1) (dropout), or nil when absent or null.
-  mutating func probability(_ key: String) throws -> Double? {
+  /// A number (integer or float) and its value, or nil when absent or null.
+  func number(_ key: String) throws -> (Double, ConfigValue)? {
     guard let value = try lookup(key) else { return nil }
-    let number: Double
     switch value.scalar {
     case .null: return nil
-    case .int(let i): number = Double(i)
-    case .double(let d): number = d
+    case .int(let i): return (Double(i), value)
+    case .double(let d): return (d, value)
     case .mandatory: throw mandatory(key, value)
     default:
       throw ConfigError(
         "expected a number for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key,
         at: value.location)
     }
+  }
+
+  /// A probability in [0, 1) (dropout), or nil when absent or null.
+  mutating func probability(_ key: String) throws -> Double? {
+    guard let (number, value) = try number(key) else { return nil }
     guard number >= 0, number < 1 else {
       throw ConfigError(
         "\(Self.leaf(key)) must be a probability in [0, 1), found \(Self.shown(value.scalar))",
@@ -209,18 +213,7 @@ struct KeyReader {
 
   /// A positive finite number (integer or float), or nil when absent or null.
   mutating func positiveNumber(_ key: String) throws -> Double? {
-    guard let value = try lookup(key) else { return nil }
-    let number: Double
-    switch value.scalar {
-    case .null: return nil
-    case .int(let i): number = Double(i)
-    case .double(let d): number = d
-    case .mandatory: throw mandatory(key, value)
-    default:
-      throw ConfigError(
-        "expected a number for '\(Self.leaf(key))', found '\(Self.shown(value.scalar))'", key: key,
-        at: value.location)
-    }
+    guard let (number, value) = try number(key) else { return nil }
     guard number.isFinite else {
       throw ConfigError(
         "\(Self.leaf(key)) must be a finite number, found '\(Self.shown(value.scalar))'", key: key,
