@@ -5,16 +5,33 @@ public enum TextReport {
     let m = e.model, l = e.layout, mem = e.memory
     out.append("megaplan estimate: \(source)")
     out.append("")
+    let model = run.model
+    let groups = model.queryGroups == model.heads ? "" : " (\(model.queryGroups) key/value groups)"
     var arch = [
-      "\(m.layers) layers", "hidden \(Format.grouped(m.hidden))", "\(m.heads) heads",
-      "FFN \(Format.grouped(m.ffnHidden))\(run.model.gatedMLP ? " (gated)" : "")",
+      "\(m.layers) layers", "hidden \(Format.grouped(m.hidden))", "\(m.heads) heads\(groups)",
+      "FFN \(Format.grouped(m.ffnHidden)) \(model.activation.rawValue)",
       "sequence \(Format.grouped(m.sequenceLength))", "vocabulary \(Format.grouped(m.vocabulary))",
+      model.normalization.rawValue,
     ]
+    if let experts = model.moe {
+      arch.append(
+        "\(experts.experts) experts, top-\(experts.topK), expert FFN \(Format.grouped(experts.expertFFN)) (\(Format.count(ParameterCount.active(model).value)) active)"
+      )
+    }
     arch.append(m.tiedEmbeddings ? "tied embeddings" : "untied embeddings")
-    if !run.model.learnedPositionEmbeddings { arch.append("rotary positions") }
-    if run.model.fusedAttention { arch.append("fused (flash) attention") }
+    switch model.positionEmbedding {
+    case .learnedAbsolute: break
+    case .rotary: arch.append("rotary positions")
+    case .alibi: arch.append("ALiBi")
+    }
+    if model.fusedAttention { arch.append("fused (flash) attention") }
+    if let fp8 = model.fp8 { arch.append("FP8 (\(fp8.recipe.rawValue))") }
+    if run.layout.fullySharded { arch.append("fully sharded") }
+    if run.layout.expertParallel > 1 || model.moe != nil {
+      arch.append("EP \(run.layout.expertParallel), ETP \(run.layout.expertTensorParallel)")
+    }
     out.append(
-      "Model    GPT, \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
+      "Model    \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
     let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
     out.append(
       "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
@@ -49,7 +66,7 @@ public enum TextReport {
     // beside the allocator's memory.
     for term in worstStage?.peak.terms ?? [] where term.value.value > 0 {
       out.append(
-        "  + \(Format.pad(term.name.replacingUnderscores, 16))\(Format.left(Format.gib(term.value.value), 12))"
+        "  + \(Format.pad(term.name.replacingUnderscores, 28))\(Format.left(Format.gib(term.value.value), 12))"
       )
     }
     let verdict =
