@@ -2,8 +2,27 @@
 /// count; a multiply-add is 2 FLOPs; backward = 2 × forward. The GEMMs are the layer
 /// description's (`LayerDescription`), so grouped-query attention, gated MLPs and head sizes
 /// other than h/a count as Megatron-Core's `num_floating_point_operations` counts them. The
-/// attention GEMMs count the full s × s scores (no causal halving), as K22 and Megatron do.
+/// attention GEMMs count the full s × s scores unless `AttentionFLOPCount.causal` says to count
+/// the causal half, as today's Megatron-Core does.
 public enum FLOPCount {
+  /// How the attention GEMMs (QKᵀ and attention over V, 2·s²·a·d_h each per sequence) count
+  /// toward model FLOPs and MFU. Sources disagree, so published MFU figures must be read with
+  /// the convention they used:
+  /// - `full`: every score of the s × s matrix, masked or not: K22 App. A, N21 Eq. 3, and NeMo's
+  ///   flops formulas through container 25.04 (its Llama 2 7B row, 16,934 tokens/s/GPU at
+  ///   780 TFLOP/s, is 46.1 GFLOP per token only with the full count);
+  /// - `causal`: the half a causal mask leaves, Megatron-Core's `num_floating_point_operations`
+  ///   ("causal mask (only half of the mask is non-zero)", megatron/training/training.py) and
+  ///   Megatron-Bridge's tables (Llama 3 8B: 14,451 tokens/s/GPU at 744 TFLOP/s is 51.5 GFLOP
+  ///   per token only with the half). megaplan's default, as what a Megatron-Core log shows.
+  public enum AttentionFLOPCount: String, Sendable, Hashable, Codable, CaseIterable {
+    case full
+    case causal
+
+    /// The share of the full s × s attention FLOPs counted.
+    public var share: Double { self == .causal ? 0.5 : 1 }
+  }
+
   /// Forward GEMM FLOPs of one transformer layer for B = `sequences` sequences of length s, by
   /// GEMM: QKV 2Bs·h·(a + 2g)·d_h (6Bsh² for multi-head attention with d_h = h/a), QKᵀ
   /// 2Bs²·a·d_h, attention over V 2Bs²·a·d_h, projection 2Bs·a·d_h·h, fc1 2Bsh·f (2f wide when
@@ -18,10 +37,20 @@ public enum FLOPCount {
   }
 
   /// Model FLOPs per iteration: 3 × (L layers + logits) forward, K22 Eq. 7:
-  /// 72BLsh²(1 + s/6h + V/12hL) at f = 4h, B = global batch.
-  public static func model(_ m: TransformerModel, globalBatch: Int) -> FLOPs {
+  /// 72BLsh²(1 + s/6h + V/12hL) at f = 4h, B = global batch; with `.causal` the attention GEMMs'
+  /// share halves (72BLsh²(1 + s/12h + V/12hL)).
+  public static func model(
+    _ m: TransformerModel, globalBatch: Int, attention: AttentionFLOPCount = .full
+  ) -> FLOPs {
     let B = Double(globalBatch)
-    return (layersForward(m, sequences: B) + logitsForward(m, sequences: B)) * 3
+    let all = (layersForward(m, sequences: B) + logitsForward(m, sequences: B)) * 3
+    return all - attentionForward(m, sequences: B) * (3 * (1 - attention.share))
+  }
+
+  /// Forward FLOPs of the attention GEMMs of all L layers, full s × s.
+  public static func attentionForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
+    let f = layerForward(m, sequences: sequences)
+    return (f["attention_scores"] + f["attention_over_values"]) * Double(m.layers)
   }
 
   /// Forward FLOPs of all L layers: dense layers and, for an MoE model, MoE layers, whose
@@ -45,19 +74,23 @@ public enum FLOPCount {
   ///   (Table 5 reproduces only with it: reference §1.9); the step-time model reruns 4Bs²h.
   /// - full: one more forward of each recomputed layer (N21 Eq. 3: 96BLsh²(1 + s/6h + V/16hL)
   ///   when every layer is), in proportion to the layers recomputed with partial recompute.
-  public static func hardware(_ m: TransformerModel, _ layout: Layout) -> FLOPs {
+  /// With `.causal`, the recomputed attention counts its causal half as well.
+  public static func hardware(
+    _ m: TransformerModel, _ layout: Layout, attention: AttentionFLOPCount = .full
+  ) -> FLOPs {
     let B = Double(layout.globalBatch)
-    let forward = layerForward(m, sequences: B)
+    let perLayerAttention = attentionForward(m, sequences: B) / Double(max(1, m.layers))
     let extra: FLOPs
     switch layout.recompute {
     case .none: extra = .zero
-    case .selective: extra = (forward["attention_scores"] + forward["attention_over_values"]) * 3
+    case .selective: extra = perLayerAttention * (3 * attention.share)
     case .full:
       extra =
-        layersForward(m, sequences: B) / Double(max(1, m.layers))
-        * recomputedFraction(m, layout)
+        (layersForward(m, sequences: B) / Double(max(1, m.layers)) - perLayerAttention
+          * (1 - attention.share)) * recomputedFraction(m, layout)
     }
-    return model(m, globalBatch: layout.globalBatch) + extra * Double(m.layers)
+    return model(m, globalBatch: layout.globalBatch, attention: attention) + extra
+      * Double(m.layers)
   }
 
   /// Share of the model's layers whose forward full recompute reruns (Megatron's uniform/block

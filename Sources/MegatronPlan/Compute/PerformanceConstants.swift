@@ -45,13 +45,31 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// overlaps them (`tp_comm_overlap`, Transformer Engine userbuffers); without the switch the
   /// forward collectives are exposed, as in 2021–2022 Megatron-LM.
   public var forwardTPOverlap: Double
+  /// Fraction of the peak a fused (flash) attention forward sustains at long sequences and head
+  /// size 128, for each kernel (`flashForwardEfficiency(_:)`; `StepTimeModel.flashEfficiency`
+  /// scales it for shorter key blocks and other head sizes): cuDNN's, FlashAttention-2's and
+  /// FlashAttention-3's (nil where the GPU cannot run it).
+  public var flashForwardEfficiency: Double
+  public var flash2ForwardEfficiency: Double
+  public var flash3ForwardEfficiency: Double?
+  /// A fused attention backward's rate relative to its forward's (its five GEMMs, 2.5× the
+  /// forward's FLOPs, run with more synchronisation and atomic dQ updates).
+  public var flashBackwardRatio: Double
+  /// c in the fused kernel's n/(n + c) for n key tiles of 128 per query tile row: causal, and
+  /// without a mask (context-parallel blocks off the diagonal; bidirectional attention).
+  public var flashTileOverheadCausal: Double
+  public var flashTileOverheadFull: Double
 
   public init(
     gemmEfficiency: Double, gemmFixedSeconds: Double, attentionGEMMEfficiency: Double,
     hbmEfficiency: Double, elementwiseBackwardFactor: Double, nvlinkEfficiency: Double,
     interNodeEfficiency: Double, nvlinkLatencySeconds: Double, interNodeLatencySeconds: Double,
     backwardTPOverlap: Double, optimizerBytesPerParameter: Double, fp8GEMMEfficiency: Double = 0,
-    forwardTPOverlap: Double = 0.9
+    forwardTPOverlap: Double = 0.9, flashForwardEfficiency: Double,
+    flash2ForwardEfficiency: Double, flash3ForwardEfficiency: Double? = nil,
+    flashBackwardRatio: Double = Self.measuredFlashBackwardRatio,
+    flashTileOverheadCausal: Double = Self.measuredFlashTileOverheadCausal,
+    flashTileOverheadFull: Double = Self.measuredFlashTileOverheadFull
   ) {
     self.gemmEfficiency = gemmEfficiency
     self.gemmFixedSeconds = gemmFixedSeconds
@@ -66,7 +84,35 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     self.optimizerBytesPerParameter = optimizerBytesPerParameter
     self.fp8GEMMEfficiency = fp8GEMMEfficiency
     self.forwardTPOverlap = forwardTPOverlap
+    self.flashForwardEfficiency = flashForwardEfficiency
+    self.flash2ForwardEfficiency = flash2ForwardEfficiency
+    self.flash3ForwardEfficiency = flash3ForwardEfficiency
+    self.flashBackwardRatio = flashBackwardRatio
+    self.flashTileOverheadCausal = flashTileOverheadCausal
+    self.flashTileOverheadFull = flashTileOverheadFull
   }
+
+  /// The forward efficiency of `kernel` (FlashAttention-3 runs as FlashAttention-2 where the
+  /// GPU has no FlashAttention-3).
+  public func flashForwardEfficiency(_ kernel: FusedAttentionKernel) -> Double {
+    switch kernel {
+    case .cudnn: flashForwardEfficiency
+    case .flash2: flash2ForwardEfficiency
+    case .flash3: flash3ForwardEfficiency ?? flash2ForwardEfficiency
+    }
+  }
+
+  /// The fused attention kernel's shape constants, from the FlashAttention-3 paper's H100 SXM5
+  /// benchmarks (Shah et al. 2024, Fig. 5–7; cuDNN, the kernel Transformer Engine calls, BF16,
+  /// head size 128, batch × sequence = 16k tokens):
+  /// - forward with a causal mask, 315, 410, 484, 518, 529, 539 TFLOP/s at s = 512 … 16k:
+  ///   n/(n + 3) with n = s/128 and an asymptote of 539 × 131/128 = 552 TFLOP/s reproduces them
+  ///   within 4 % (322, 401, 465, 505, 527, 539): c = 3;
+  /// - forward without a mask, 497 … 600 TFLOP/s, flat from 1k: c = 0.5;
+  /// - backward without a mask, 516–518 TFLOP/s at 8k–16k against the forward's 595–600: 0.86.
+  public static let measuredFlashTileOverheadCausal = 3.0
+  public static let measuredFlashTileOverheadFull = 0.5
+  public static let measuredFlashBackwardRatio = 0.86
 
   /// The constants for a GPU generation: Ampere's are fitted (`standard`); Hopper's and
   /// Blackwell's are set from public measurements of those GPUs (`hopper`), since no H100
@@ -102,19 +148,32 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     nvlinkLatencySeconds: 10e-6,
     interNodeLatencySeconds: 20e-6,
     backwardTPOverlap: 0.9,
-    optimizerBytesPerParameter: 46
+    optimizerBytesPerParameter: 46,
+    // FlashAttention-2 on A100: 50–73 % of peak, the most for long sequences at head size 128
+    // (Dao 2023, abstract and Fig. 4), and cuDNN's kernel about as fast there; not part of the
+    // fit (the fitted runs use unfused attention).
+    flashForwardEfficiency: 0.70,
+    flash2ForwardEfficiency: 0.70
   )
 
   /// Hopper (and, until measured, Blackwell, with its own peaks and bandwidths — the efficiencies
   /// are fractions of those): the A100 fit's memory-bound, overlap and network constants, with
   /// what differs on Hopper set from public measurements rather than fitted to a published run:
-  /// - GEMMs at 75 % of the 16-bit peak and FP8 GEMMs at 65 % of the FP8 peak: cuBLASLt on H100
-  ///   SXM sustains about 700–780 TFLOP/s BF16 and 1,200–1,400 TFLOP/s FP8 on GEMMs of a few
-  ///   thousand per side (NVIDIA Transformer Engine and cuBLAS benchmark posts);
+  /// - GEMMs at 75 % of the 16-bit peak: cuBLASLt on H100 SXM sustains about 700–780 TFLOP/s
+  ///   BF16 on GEMMs of a few thousand per side (NVIDIA Transformer Engine and cuBLAS benchmark
+  ///   posts);
+  /// - FP8 GEMMs at 54 % of the FP8 peak (1,069 TFLOP/s): the one Hopper constant fitted to
+  ///   published runs, because no H100 measurement of the harness is recorded yet — a coarse
+  ///   grid (0.52–0.60) over the twelve published H100 FP8 runs megaplan validates against
+  ///   (`PublishedRun.modern`, `PublishedRun.longContext`: Megatron-Bridge 25.11 and NeMo 24.03,
+  ///   8–1,024 GPUs, s = 4k–1M); cuBLASLt benchmarks in isolation reach 1,200–1,400, and the gap
+  ///   is what a training step loses to sustained-load clocks, GEMMs sharing SMs with overlapped
+  ///   communication and FP8 scaling bookkeeping. `validation/pytorch/measure_layer.py` on an
+  ///   H100 is the measurement that should replace it;
   /// - the fixed cost per GEMM scaled from A100's 80 µs by the peak ratio 312/989 (a wave's tail
   ///   lasts as long as a wave, which is shorter in proportion to the throughput): 25 µs;
-  /// - fused (flash) attention at 45 % of peak: cuDNN/FlashAttention-2 forward on H100 at head
-  ///   size 128 runs at 400–500 TFLOP/s (FlashAttention-3 paper, Fig. 5 baselines);
+  /// - unfused attention's batched GEMMs at 45 % of peak; fused (flash) attention from the
+  ///   FlashAttention-3 paper's cuDNN measurements (`flashForwardEfficiency`);
   /// - NCCL over NVLink 4 at 80 % of 450 GB/s (nccl-tests all-reduce bus bandwidth ≈ 360 GB/s on
   ///   DGX H100).
   /// docs/validation.md records how this set reproduces the published H100 runs.
@@ -130,7 +189,14 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     interNodeLatencySeconds: 20e-6,
     backwardTPOverlap: 0.9,
     optimizerBytesPerParameter: 46,
-    fp8GEMMEfficiency: 0.65,
-    forwardTPOverlap: 0.9
+    fp8GEMMEfficiency: 0.54,
+    forwardTPOverlap: 0.9,
+    // Forward with a causal mask, head size 128, on H100 SXM5 (FlashAttention-3 paper, Fig. 5;
+    // asymptotes of the n/(n + 3) curve, see `measuredFlashTileOverheadCausal`): cuDNN 539
+    // TFLOP/s at 16k → 552 of 989; FlashAttention-2 191 … 335 TFLOP/s (196 … 335 by the curve)
+    // → 343; FlashAttention-3 616 at 16k → 630 (within 8 % from 1k; 23 % fast at 512).
+    flashForwardEfficiency: 0.558,
+    flash2ForwardEfficiency: 0.347,
+    flash3ForwardEfficiency: 0.637
   )
 }

@@ -11,6 +11,8 @@ public struct StepTimeModel: Sendable {
   public var constants: PerformanceConstants
   /// What the software overlaps (`Overlap`: Megatron-Core's switches).
   public var overlap: Overlap
+  /// The fused attention kernel the software runs.
+  public var attentionKernel: FusedAttentionKernel = .cudnn
   /// Overlap the data-parallel gradient reduction with backward (NeMo `optim.overlap_grad_sync`,
   /// Megatron `--overlap-grad-reduce`).
   public var overlapGradientReduction: Bool {
@@ -82,6 +84,18 @@ public struct StepTimeModel: Sendable {
     return Bytes(2 * Double(n - 1) / Double(n) * bytes) / bw + lat * Double(2 * (n - 1))
   }
 
+  /// Bandwidth and latency of a ring of point-to-point sends among `size` GPUs `stride` ranks
+  /// apart (context parallelism's ring attention): NVLink inside one domain; once the ring
+  /// leaves it, a step lasts as long as its slowest hop, a send through one GPU's own NIC.
+  func ringLink(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
+    if size * stride <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) {
+      return link(size: size, stride: stride)
+    }
+    let nvlink = gpu.nvlinkPerDirection * constants.nvlinkEfficiency
+    let nic = gpu.interNodePerGPU * constants.interNodeEfficiency
+    return (min(nic, nvlink), Seconds(constants.interNodeLatencySeconds))
+  }
+
   /// Ring reduce-scatter or all-gather of `bytes` (the full tensor) over n GPUs: (n − 1)/n.
   func gatherOrScatter(_ bytes: Double, n: Int, stride: Int) -> Seconds {
     guard n > 1 else { return .zero }
@@ -116,8 +130,12 @@ public struct StepTimeModel: Sendable {
       elementwise += op.elementwiseBytes
     }
     out.add("gemm", weightGEMMs)
-    out.add("attention_core", attentionCoreForward(layer))
+    let core = attentionCoreForward(layer)
+    out.add("attention_core", core)
     out.add("elementwise", memoryBound(elementwise))
+    let context = contextParallelComm(
+      coreForward: core, coreBackward: attentionCoreBackward(layer))
+    if context.forward.value > 0 { out.add("context_parallel_comm", context.forward) }
     // Megatron-Core's `tp_comm_overlap` hides most of the forward collectives behind the GEMMs;
     // 2021–2022 Megatron-LM exposed them.
     let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
@@ -139,7 +157,7 @@ public struct StepTimeModel: Sendable {
   func expertParallelComm() -> Seconds {
     guard let experts = model.moe else { return .zero }
     let ep = layout.expertParallel, etp = layout.expertTensorParallel
-    let tokensIn = Double(model.sequenceLength) * Double(layout.microBatch) / t
+    let tokensIn = layout.tokens(of: model) / t
     let h = Double(model.hidden)
     var time = Seconds.zero
     switch experts.dispatcher {
@@ -166,9 +184,77 @@ public struct StepTimeModel: Sendable {
   /// dropout on chip: its description moves no elementwise bytes for them.
   func attentionCoreForward(_ layer: LayerDescription) -> Seconds {
     guard let core = layer.op("attention_core") else { return .zero }
+    if let kernel = core.kernel {
+      // One fused kernel (FlashAttention, cuDNN through Transformer Engine) performing the
+      // GEMMs' executed FLOPs at `flashEfficiency` of the peak of its precision.
+      let flops = core.gemms.map(\.executedFLOPs).sum()
+      let fp8 = core.gemms.contains { $0.fp8 }
+      let peak = fp8 ? (gpu.peak8 ?? self.peak) : self.peak
+      return flops / (peak * flashEfficiency(kernel)) + Seconds(constants.gemmFixedSeconds)
+    }
     var time = Seconds.zero
     for g in core.gemms { time += self.time(of: g) }
     return time + memoryBound(core.elementwiseBytes)
+  }
+
+  /// The share of peak a fused attention forward reaches, from its calls' shapes:
+  /// the kernel's `flashForwardEfficiency` for long sequences at head size 128, times
+  /// - n/(n + c) for n = keys/128 key tiles per query tile row: each row of tiles pays a fixed
+  ///   prologue and epilogue (loading Q, rescaling and writing O) and, causal, the partly masked
+  ///   diagonal tiles; c blends `flashTileOverheadCausal` and `flashTileOverheadFull` by the
+  ///   causal share of the work (what makes short sequences and small context-parallel blocks
+  ///   slow);
+  /// - √(min(d_h, 128)/128): smaller heads do less matrix work per softmax exponential, which
+  ///   runs on the much slower special-function units (FlashAttention-3 §3).
+  /// Sources of the constants: `PerformanceConstants`.
+  func flashEfficiency(_ k: FlashAttentionCalls) -> Double {
+    let tiles = max(1, k.keyLength / 128)
+    let c =
+      k.causalShare * constants.flashTileOverheadCausal + (1 - k.causalShare)
+      * constants.flashTileOverheadFull
+    let head = (min(max(k.headDim, 1), 128) / 128).squareRoot()
+    return constants.flashForwardEfficiency(attentionKernel) * tiles / (tiles + c) * head
+  }
+
+  /// Exposed time of context parallelism's exchanges for one layer and microbatch, forward and
+  /// backward (`ContextParallelTraffic` says what moves):
+  /// - ring (p2p): R − 1 steps, each sending one K/V block (forward) or a block and its gradient
+  ///   (backward) to the next rank while the attention of the current block runs, so a step
+  ///   shows only max(0, send − that block's attention), the attention split evenly over the R
+  ///   blocks (load-balanced chunks); neighbours are t·a2a ranks apart (`ringLink`);
+  /// - all_gather: K, V of the whole sequence gathered before the forward and again before the
+  ///   backward, dK, dV reduce-scattered after it; not overlapped;
+  /// - a2a: the all-to-alls of Q, K, V and O (and of their gradients in backward) among a2a
+  ///   ranks t apart; not overlapped.
+  func contextParallelComm(coreForward: Seconds, coreBackward: Seconds) -> (
+    forward: Seconds, backward: Seconds
+  ) {
+    let cp = layout.contextParallel
+    guard cp > 1 else { return (.zero, .zero) }
+    let traffic = ContextParallelTraffic(model, layout, elementBytes: e)
+    let (a2a, ring) = layout.contextParallelComm.levels(cp: cp)
+    var forward = Seconds.zero, backward = Seconds.zero
+    if a2a > 1 {
+      let (bw, lat) = link(size: a2a, stride: layout.tensor)
+      let one = Bytes(traffic.allToAllBytes) / bw + lat * Double(a2a - 1)
+      forward += one
+      backward += one
+    }
+    if ring > 1 {
+      let (bw, lat) = ringLink(size: ring, stride: layout.tensor * a2a)
+      let steps = Double(ring - 1)
+      let sendForward = Bytes(traffic.ringBytesForward) / bw + lat
+      let sendBackward = Bytes(traffic.ringBytesBackward) / bw + lat
+      let blockForward = coreForward / Double(ring), blockBackward = coreBackward / Double(ring)
+      forward += Seconds(max(0, (sendForward - blockForward).value)) * steps
+      backward += Seconds(max(0, (sendBackward - blockBackward).value)) * steps
+    }
+    if traffic.gatheredKeyValue > 0 {
+      let gather = gatherOrScatter(traffic.gatheredKeyValue, n: cp, stride: layout.tensor)
+      forward += gather
+      backward += gather * 2
+    }
+    return (forward, backward)
   }
 
   /// Tensor-parallel collectives of one layer's forward: two all-reduces of the b·s·h output
@@ -177,7 +263,7 @@ public struct StepTimeModel: Sendable {
   func tensorParallelComm() -> Seconds {
     let n = layout.tensor
     guard n > 1 else { return .zero }
-    let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+    let bytes = e * layout.tokens(of: model) * Double(model.hidden)
     if layout.effectiveSequenceParallel {
       return gatherOrScatter(bytes, n: n, stride: 1) * 4
     }
@@ -201,22 +287,25 @@ public struct StepTimeModel: Sendable {
       // With sequence parallelism the column-parallel GEMMs (QKV, fc1) keep only their
       // sequence-sharded input, so backward all-gathers it again for the weight gradient
       // (Megatron `LinearWithGradAccumulationAndAsyncCommunication`): two more all-gathers.
-      let bytes =
-        e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
+      let bytes = e * layout.tokens(of: model) * Double(model.hidden)
       comm += gatherOrScatter(bytes, n: layout.tensor, stride: 1) * 2
     }
     out.add("tensor_parallel_comm", comm * (1 - constants.backwardTPOverlap))
     if fwd["expert_parallel_comm"].value > 0 {
       out.add("expert_parallel_comm", fwd["expert_parallel_comm"])
     }
+    let context = contextParallelComm(
+      coreForward: fwd["attention_core"], coreBackward: out["attention_core"])
+    if context.backward.value > 0 { out.add("context_parallel_comm", context.backward) }
     return out
   }
 
   func attentionCoreBackward(_ layer: LayerDescription) -> Seconds {
     let fwd = attentionCoreForward(layer)
     // Flash attention's backward recomputes QKᵀ and runs four more GEMMs of the same size
-    // (dV, dP, dQ, dK): 2.5× the forward's two (FlashAttention-2 §3.2).
-    if model.fusedAttention { return fwd * 2.5 }
+    // (dV, dP, dQ, dK): 2.5× the forward's two (FlashAttention-2 §3.2), at
+    // `flashBackwardRatio` of the forward's rate.
+    if model.fusedAttention { return fwd * (2.5 / constants.flashBackwardRatio) }
     // The two batched GEMMs double; the softmax/dropout kernels move elementwiseBackwardFactor× bytes.
     return fwd * constants.elementwiseBackwardFactor
   }
@@ -228,7 +317,10 @@ public struct StepTimeModel: Sendable {
   func layerRecompute(forward: Breakdown<SecondUnit>?) -> Seconds {
     switch layout.recompute {
     case .none: return .zero
-    case .selective: return forward?["attention_core"] ?? attentionCoreForward(layer)
+    case .selective:
+      // The attention core again, with its context-parallel exchange.
+      let f = forward ?? layerForward()
+      return f["attention_core"] + f["context_parallel_comm"]
     case .full:
       return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
     }
@@ -240,10 +332,11 @@ public struct StepTimeModel: Sendable {
   /// the logits GEMM 2bshV/t forward and twice that backward; fp32 logits written, read by the
   /// softmax-cross-entropy, and its gradient written and read back.
   func outputLayer() -> Seconds {
-    let b = Double(layout.microBatch)
-    let logits = FLOPCount.logitsForward(model, sequences: b) / t
+    // The rank's s·b/cp tokens.
+    let sequences = Double(layout.microBatch) / Double(max(1, layout.contextParallel))
+    let logits = FLOPCount.logitsForward(model, sequences: sequences) / t
     let gemms = gemm(logits, efficiency: constants.gemmEfficiency) * 3
-    let elements = Double(model.sequenceLength) * b * Double(model.vocabulary) / t
+    let elements = layout.tokens(of: model) * Double(model.vocabulary) / t
     return gemms + memoryBound(4 * elements * 4)
   }
 
@@ -253,7 +346,9 @@ public struct StepTimeModel: Sendable {
     public var backward: Seconds
     public var recompute: Seconds
     public var communication: Seconds
-    public var total: Seconds { forward + backward + recompute + communication }
+    /// Context parallelism's exposed exchanges (`contextParallelComm`).
+    public var contextParallel: Seconds = .zero
+    public var total: Seconds { forward + backward + recompute + communication + contextParallel }
   }
 
   /// Per-layer times for one microbatch, computed once and shared by every stage.
@@ -321,6 +416,7 @@ public struct StepTimeModel: Sendable {
       time.backward += moe.backward
       time.recompute += moe.recompute
       time.communication += moe.communication
+      time.contextParallel += moe.contextParallel
     }
     if i == layout.pipeline - 1 {
       let out = outputLayer() * Double(layout.microbatches)
@@ -338,9 +434,10 @@ public struct StepTimeModel: Sendable {
     let perStage = Double(count) * Double(layout.microbatches)
     let fwdComm = Self.communicationTerms.map { fwd[$0] }.sum()
     let bwdComm = Self.communicationTerms.map { bwd[$0] }.sum()
+    let fwdContext = fwd["context_parallel_comm"], bwdContext = bwd["context_parallel_comm"]
     let fwdTotal = fwd.total
-    let forward = (fwdTotal - fwdComm) * perStage
-    let backward = (bwd.total - bwdComm) * perStage
+    let forward = (fwdTotal - fwdComm - fwdContext) * perStage
+    let backward = (bwd.total - bwdComm - bwdContext) * perStage
     var recomputePerLayer = recompute
     if case .full = layout.recompute, !layout.split.isEven {
       // Partial recompute applies per chunk, so stages of different sizes rerun different shares.
@@ -348,25 +445,30 @@ public struct StepTimeModel: Sendable {
     }
     var rerun = recomputePerLayer * perStage
     var communication = (fwdComm + bwdComm) * perStage
+    var context = (fwdContext + bwdContext) * perStage
     if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
-      let rerunComm = fwdComm * (recomputePerLayer / fwdTotal) * perStage
-      rerun = rerun - rerunComm
+      let share = recomputePerLayer / fwdTotal
+      let rerunComm = fwdComm * share * perStage
+      let rerunContext = fwdContext * share * perStage
+      rerun = rerun - rerunComm - rerunContext
       communication += rerunComm
+      context += rerunContext
     }
     return StageTime(
-      forward: forward, backward: backward, recompute: rerun, communication: communication)
+      forward: forward, backward: backward, recompute: rerun, communication: communication,
+      contextParallel: context)
   }
 
   /// Pipeline point-to-point per iteration on the critical path: per microbatch and model chunk,
-  /// one activation sent forward and one gradient sent back, each b·s·h/t elements with the
+  /// one activation sent forward and one gradient sent back, each b·s·h/(t·cp) elements with the
   /// scatter/gather optimisation (N21 §4.1), plus the all-gather that rebuilds it on the
   /// receiving side without sequence parallelism; interleaving multiplies the traffic by v
-  /// (N21 §2.2.2). Stages are t·d ranks apart (Megatron orders ranks TP, DP, PP).
+  /// (N21 §2.2.2). Stages are t·cp·d ranks apart (Megatron-Core orders ranks tp-cp-ep-dp-pp).
   public func pipelineComm() -> Seconds {
     guard layout.pipeline > 1 else { return .zero }
-    let bytes = e * Double(model.sequenceLength) * Double(layout.microBatch) * Double(model.hidden)
-    let (bw, lat) = link(size: 2, stride: layout.tensor * layout.data)
+    let bytes = e * layout.tokens(of: model) * Double(model.hidden)
+    let (bw, lat) = link(size: 2, stride: layout.tensor * layout.contextParallel * layout.data)
     var message = Bytes(bytes / t) / bw + lat
     if !layout.effectiveSequenceParallel && layout.tensor > 1 {
       message += gatherOrScatter(bytes, n: layout.tensor, stride: 1)
@@ -381,13 +483,14 @@ public struct StepTimeModel: Sendable {
   /// (reduce, gather): an all-reduce of the fp32 main gradients (4 bytes per parameter), or with
   /// the distributed optimizer a reduce-scatter of them and an all-gather of the updated weights
   /// (16-bit, or 1 byte with FP8 primary weights). Tied embeddings with p > 1 add the all-reduce
-  /// of the embedding gradient between the first and last stage. DP ranks are t apart.
+  /// of the embedding gradient between the first and last stage. The group is d·cp ranks t apart
+  /// (`Layout.dataParallelWithContext`).
   /// With full sharding (FSDP) the gradients are reduce-scattered per microbatch in
   /// `fullyShardedComm` instead and nothing is left here but the embedding all-reduce.
   public func dataParallelComm(
     parameters: Parameters, embeddingParameters: Parameters, group: Int? = nil
   ) -> (reduce: Seconds, gather: Seconds) {
-    let d = group ?? layout.data
+    let d = group ?? layout.dataParallelWithContext
     let gradBytes = 4 * parameters.value
     var reduce = Seconds.zero
     var gather = Seconds.zero
@@ -416,8 +519,8 @@ public struct StepTimeModel: Sendable {
   /// gather while the current one computes, so only what outlasts the compute shows, plus the
   /// first layer's gather, which nothing hides. Per iteration, for the stage's parameters.
   public func fullyShardedComm(parameters: Parameters, compute: Seconds, layers: Int) -> Seconds {
-    guard layout.fullySharded, layout.data > 1 else { return .zero }
-    let d = layout.data, stride = layout.tensor
+    let d = layout.dataParallelWithContext, stride = layout.tensor
+    guard layout.fullySharded, d > 1 else { return .zero }
     let gathers = gatherOrScatter(weightBytes * parameters.value, n: d, stride: stride) * 2
     let scatter = gatherOrScatter(
       precision.weightBytes * parameters.value, n: d, stride: stride)
@@ -430,7 +533,7 @@ public struct StepTimeModel: Sendable {
 
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.
   public func optimizerStep(parameters: Parameters, group: Int? = nil) -> Seconds {
-    let d = Double(group ?? layout.data)
+    let d = Double(group ?? layout.dataParallelWithContext)
     let shard = layout.distributedOptimizer || layout.fullySharded ? d : 1
     let perParameter =
       precision == .fp32
@@ -496,6 +599,9 @@ public struct StepTimeModel: Sendable {
     out.add("backward", slowest.backward)
     out.add("recompute", slowest.recompute)
     out.add("tensor_parallel_comm", slowest.communication)
+    if slowest.contextParallel.value > 0 {
+      out.add("context_parallel_comm", slowest.contextParallel)
+    }
     out.add("pipeline_bubble", slowest.total * schedule.bubbleFraction)
     out.add("pipeline_comm", pipelineComm())
     out.add("data_parallel_comm", dp)

@@ -193,13 +193,6 @@ extension ConfigLoader {
           "multi-token prediction layers (mtp_num_layers \(mtp)) are not modeled yet"
         ))
     }
-    if let cp = try r.optionalInt("model.context_parallel_size"), cp > 1 {
-      found.append(
-        (
-          "model.context_parallel_size",
-          "context parallelism (context_parallel_size \(cp)) is not modeled yet"
-        ))
-    }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
         (

@@ -30,12 +30,13 @@ public enum ConfigLoader {
       "moe_expert_capacity_factor", "moe_pad_expert_input_to_capacity",
       "moe_token_dispatcher_type", "moe_grouped_gemm", "expert_model_parallel_size",
       "expert_tensor_parallel_size", "multi_latent_attention", "mtp_num_layers",
+      "cp_comm_type", "hierarchical_context_parallel_sizes",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
       "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
       "expandable_segments", "nccl_nvls", "moe_imbalance", "max_memory_fraction",
-      "train_tokens", "zero_stage", "fused_attention",
+      "train_tokens", "zero_stage", "fused_attention", "attention_flops", "attention_kernel",
     ],
   ]
 
@@ -63,6 +64,8 @@ public enum ConfigLoader {
     let v = try r.size(
       "model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
     let sp = try r.bool("model.sequence_parallel", default: false)
+    let cp = try r.size("model.context_parallel_size", default: 1)
+    let cpComm = try readContextParallelComm(&r, cp: cp)
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let arch = try readArchitecture(&r, hidden: hidden, heads: heads)
     let split = try readPipelineSplit(&r)
@@ -83,6 +86,8 @@ public enum ConfigLoader {
     let peakSettings = try readPeakSettings(&r)
     let fp32Gradients = try readFP32Gradients(&r)
     let tokens = try r.positiveNumber("megaplan.train_tokens")
+    let attentionFLOPs = try readAttentionFLOPs(&r)
+    let attentionKernel = try readAttentionKernel(&r)
 
     let gpus = nodes * devices
     guard gpus <= maximumSize else {
@@ -95,18 +100,29 @@ public enum ConfigLoader {
       layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
       headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
       vocabulary: 1)
-    let probe = Layout(
+    var probe = Layout(
       tensor: t, pipeline: p, data: 1, virtualStages: v, microBatch: 1, globalBatch: 1,
-      recompute: recompute, split: split)
+      recompute: recompute, split: split, contextParallel: cp, contextParallelComm: cpComm)
+    // The context-parallel rules that need the attention kernel are checked with the model.
+    probe.contextParallel = 1
     if let first = probe.violations(for: shape).first(where: { !$0.dependsOnBatch }) {
       throw r.error(first.description, key: first.key)
     }
-    if gpus % (t * p) != 0 {
+    let modelParallel = t * cp * p
+    if gpus % modelParallel != 0 {
       let key = r.has("trainer.num_nodes") ? "trainer.num_nodes" : "trainer.devices"
       throw r.error(
-        LayoutViolation.gpusNotDivisible(gpus: gpus, tensor: t, pipeline: p).description, key: key)
+        LayoutViolation.gpusNotDivisible(gpus: gpus, tensor: t, pipeline: p, context: cp)
+          .description, key: key)
     }
-    r.derived("data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
+    if cp > 1 {
+      r.derived(
+        "data_parallel_size", "\(gpus / modelParallel)",
+        why: "GPUs / (t × cp × p) = \(gpus) / \(modelParallel)")
+    } else {
+      r.derived(
+        "data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
+    }
     let (vocabulary, padding) = try readVocabulary(&r, tensor: t)
     let model = TransformerModel(
       layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
@@ -117,10 +133,11 @@ public enum ConfigLoader {
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
       fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe)
     let layout = Layout(
-      tensor: t, pipeline: p, data: gpus / (t * p), virtualStages: v, microBatch: micro,
+      tensor: t, pipeline: p, data: gpus / modelParallel, virtualStages: v, microBatch: micro,
       globalBatch: global,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split,
-      fullySharded: fullySharded, expertParallel: ep, expertTensorParallel: etp)
+      fullySharded: fullySharded, expertParallel: ep, expertTensorParallel: etp,
+      contextParallel: cp, contextParallelComm: cpComm)
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
@@ -130,6 +147,8 @@ public enum ConfigLoader {
     run.peakSettings = peakSettings
     run.fp32Gradients = fp32Gradients
     run.vocabularyPadding = padding
+    run.attentionFLOPs = attentionFLOPs
+    run.attentionKernel = attentionKernel
     let notes = try finishRun(&run, &r)  // ConfigLoader+Ignored.swift
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings,
@@ -160,6 +179,74 @@ public enum ConfigLoader {
     }
     r.defaulted("megaplan.fused_attention", "false")
     return false
+  }
+
+  /// `cp_comm_type` (Megatron-Core's default `p2p`; `all_gather`/`allgather`, `a2a`, `a2a+p2p`
+  /// with `hierarchical_context_parallel_sizes: [a2a, p2p]`, whose product must be cp). One
+  /// type for every layer: a per-layer list is refused.
+  static func readContextParallelComm(_ r: inout KeyReader, cp: Int) throws -> ContextParallelComm
+  {
+    let key = "model.cp_comm_type"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "p2p")
+      return .p2p
+    }
+    switch name.lowercased() {
+    case "p2p": return .p2p
+    case "all_gather", "allgather": return .allGather
+    case "a2a": return .a2a
+    case "a2a+p2p":
+      let sizesKey = "model.hierarchical_context_parallel_sizes"
+      guard let sizes = try r.optionalIntList(sizesKey), sizes.count == 2 else {
+        throw r.error(
+          "cp_comm_type a2a+p2p needs hierarchical_context_parallel_sizes: [a2a, p2p] (two sizes whose product is context_parallel_size)",
+          key: r.has(sizesKey) ? sizesKey : key)
+      }
+      guard sizes[0] > 0, sizes[1] > 0, sizes[0] * sizes[1] == cp else {
+        throw r.error(
+          "hierarchical_context_parallel_sizes \(sizes[0]) × \(sizes[1]) must multiply to context_parallel_size \(cp)",
+          key: sizesKey)
+      }
+      return .a2aP2P(a2a: sizes[0])
+    default:
+      let known = ["p2p", "all_gather", "a2a", "a2a+p2p"]
+      throw r.error(
+        "unknown cp_comm_type '\(name)'; expected p2p, all_gather, a2a or a2a+p2p\(Suggestion.didYouMean(name, in: known))",
+        key: key)
+    }
+  }
+
+  /// `megaplan.attention_flops`: `causal` (Megatron-Core's count, the default) or `full` (K22,
+  /// N21 and NeMo up to 25.04), `FLOPCount.AttentionFLOPCount`.
+  static func readAttentionFLOPs(_ r: inout KeyReader) throws -> FLOPCount.AttentionFLOPCount {
+    let key = "megaplan.attention_flops"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "causal (Megatron-Core counts the causal half of the scores)")
+      return .causal
+    }
+    guard let count = FLOPCount.AttentionFLOPCount(rawValue: name.lowercased()) else {
+      throw r.error(
+        "unknown attention_flops '\(name)'; expected causal or full\(Suggestion.didYouMean(name, in: ["causal", "full"]))",
+        key: key)
+    }
+    return count
+  }
+
+  /// `megaplan.attention_kernel`: the fused attention kernel's speed class
+  /// (`FusedAttentionKernel`), cuDNN's by default.
+  static func readAttentionKernel(_ r: inout KeyReader) throws -> FusedAttentionKernel {
+    let key = "megaplan.attention_kernel"
+    guard let name = try r.optionalString(key, record: true) else {
+      r.defaulted(key, "cudnn")
+      return .cudnn
+    }
+    guard let kernel = FusedAttentionKernel(rawValue: name.lowercased()) else {
+      let known = FusedAttentionKernel.allCases.map(\.rawValue)
+      throw r.error(
+        "unknown attention_kernel '\(name)'; expected \(known.joined(separator: ", "))\(Suggestion.didYouMean(name, in: known))",
+        key: key)
+    }
+    return kernel
   }
 
   // MARK: - Recompute, optimizer, precision, GPU, vocabulary

@@ -121,6 +121,37 @@ struct KeyReader {
     }
   }
 
+  /// A list of integers (`[2, 4]`, or a block list), or nil when absent or null; one integer reads
+  /// as a list of one.
+  mutating func optionalIntList(_ key: String) throws -> [Int]? {
+    guard let node = document.node(at: document.parts(key)) else { return nil }
+    guard case .sequence(let items) = node.kind else {
+      // A string of integers separated by spaces or commas (a Megatron-LM flag's words).
+      if case .string(let text)? = try lookup(key)?.scalar {
+        let words = text.split { $0 == " " || $0 == "," }
+        let numbers = words.compactMap { Int($0) }
+        guard numbers.count == words.count, !numbers.isEmpty else {
+          throw error(
+            "expected a list of integers for '\(Self.leaf(key))', found '\(text)'", key: key)
+        }
+        return numbers
+      }
+      return try optionalInt(key, record: true).map { [$0] }
+    }
+    var out: [Int] = []
+    for i in items.indices {
+      guard let n = try optionalInt("\(key).\(i)") else {
+        throw error("expected a list of integers for '\(Self.leaf(key))'", key: key)
+      }
+      out.append(n)
+    }
+    settings.append(
+      EffectiveSetting(
+        key: key, value: "[" + out.map(String.init).joined(separator: ", ") + "]",
+        origin: .file(node.location)))
+    return out
+  }
+
   /// A positive integer no larger than `ConfigLoader.maximumSize`; required unless `default` is given.
   mutating func size(
     _ key: String, default fallback: Int? = nil, why: String? = nil, missing: String? = nil

@@ -24,6 +24,8 @@ public enum MegatronArguments {
     ("--virtual-pipeline-model-parallel-size", "model.virtual_pipeline_model_parallel_size"),
     ("--num-layers-per-virtual-pipeline-stage", "model.virtual_pipeline_model_parallel_size"),
     ("--context-parallel-size", "model.context_parallel_size"),
+    ("--cp-comm-type", "model.cp_comm_type"),
+    ("--hierarchical-context-parallel-sizes", "model.hierarchical_context_parallel_sizes"),
     ("--sequence-parallel", "model.sequence_parallel"),
     ("--recompute-granularity", "model.activations_checkpoint_granularity"),
     ("--recompute-activations", "model.activations_checkpoint_granularity"),
@@ -94,7 +96,12 @@ public enum MegatronArguments {
     "--train-iters", "--zero-stage", "--nnodes", "--nproc_per_node", "--nproc-per-node",
     "--vocab-file", "--merge-file", "--transformer-impl", "--attention-backend",
     "--pad-vocab-size-to", "--rampup-batch-size", "--fp8-format", "--pp-partition-method",
+    "--cp-comm-type", "--hierarchical-context-parallel-sizes",
   ]
+
+  /// Value flags that take several words (argparse `nargs='+'`): every word up to the next flag,
+  /// joined by spaces. `--cp-comm-type` with one type per layer is refused when read.
+  static let multiWordFlags: Set<String> = ["--cp-comm-type", "--hierarchical-context-parallel-sizes"]
 
   /// Flags that stand alone.
   static let switchFlags: Set<String> = [
@@ -202,6 +209,13 @@ struct Mapper {
           if value == nil, k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
             value = tokens[k]
             k += 1
+            while MegatronArguments.multiWordFlags.contains(name), k < tokens.count,
+              !ShellReader.text(tokens[k]).hasPrefix("--")
+            {
+              let gap = tokens[k].first?.origin ?? ShellOrigin(line: 1, column: 1, width: 0)
+              value? += [.char(" ", gap)] + tokens[k]
+              k += 1
+            }
           }
         } else if !MegatronArguments.switchFlags.contains(name)
           && !MegatronArguments.architectureSwitchFlags.contains(name)
@@ -327,6 +341,10 @@ struct Mapper {
     }
     try virtualPipeline()
     try copy("--context-parallel-size", to: ["model", "context_parallel_size"], integer: true)
+    try copy("--cp-comm-type", to: ["model", "cp_comm_type"], integer: false)
+    try copy(
+      "--hierarchical-context-parallel-sizes", to: ["model", "hierarchical_context_parallel_sizes"],
+      integer: false)
     setSwitch("--sequence-parallel", ["model", "sequence_parallel"], "true")
     try recompute()
     if let location = flagLocation("--untie-embeddings-and-output-weights") {

@@ -19,21 +19,25 @@ public enum ActivationMemory {
 
   /// Bytes a checkpointed layer keeps: its input, 2sbh (K22 Table 2 last row), sequence-sharded
   /// (2sbh/t) when sequence parallelism is on, since Megatron checkpoints the layer's SP-sharded
-  /// input.
+  /// input; /cp with context parallelism (the rank's own tokens).
   public static func checkpointedLayerInput(
     _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
   ) -> Bytes {
-    let sbh = Double(m.sequenceLength) * Double(layout.microBatch) * Double(m.hidden)
+    let sbh = layout.tokens(of: m) * Double(m.hidden)
     let r = layout.effectiveSequenceParallel ? Double(layout.tensor) : 1
     return Bytes(precision.activationBytes * sbh / r)
   }
 
   /// Layers in one model chunk of pipeline stage `stage` (L / (p·v) with an even split), the
-  /// unit Megatron applies recompute to.
+  /// unit Megatron applies recompute to. When the embedding or loss counts as a layer, the
+  /// first (last) chunk holds one layer fewer than the others; the stage's chunks are sized as
+  /// its fullest (rounding up), which over-counts its activations by at most one layer per
+  /// microbatch of that chunk in flight.
   public static func layersPerChunk(_ m: TransformerModel, _ layout: Layout, stage: Int = 0)
     -> Int
   {
-    layout.layers(onStage: stage, of: m) / max(1, layout.virtualStages)
+    let v = max(1, layout.virtualStages)
+    return (layout.layers(onStage: stage, of: m) + v - 1) / v
   }
 
   /// How a model chunk's layers are stored under `layout.recompute`.
@@ -160,6 +164,7 @@ public enum ActivationMemory {
   /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
   ///   `logits` (4sbV/t) where the output layer lives (K22 §4.3), for the one microbatch between
   ///   its forward and backward there.
+  /// With context parallelism every term holds the rank's s/cp tokens (s → s/cp).
   public static func stage(
     _ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16,
     profile given: LayerProfile? = nil
@@ -167,7 +172,7 @@ public enum ActivationMemory {
     let profile = given ?? self.profile(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
     let plan = chunkPlan(m, layout, stage: i)
-    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let sb = layout.tokens(of: m), h = Double(m.hidden)
     let t = Double(layout.tensor), V = Double(m.vocabulary)
     let e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
@@ -182,19 +187,19 @@ public enum ActivationMemory {
     }
     if i == 0 && m.dropout.hidden > 0 {
       out.add(
-        "embedding_dropout_mask", Bytes(s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
+        "embedding_dropout_mask", Bytes(sb * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == 0 && m.embeddingNorm {
       // The embedding norm saves its input, 2sbh per microbatch in flight (/t with SP).
       out.add(
         "embedding_norm_input",
-        Bytes(e * s * b * h / r * schedule.microbatchesInFlight(stage: 0)))
+        Bytes(e * sb * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == layout.pipeline - 1 {
       let n = Double(schedule.outputMicrobatchesInFlight)
-      out.add("final_layernorm_input", Bytes(e * s * b * h / r * n))
-      out.add("output_layer_input", Bytes(e * s * b * h / r * n))
-      out.add("logits", Bytes(4 * s * b * V / t * n))  // fp32 logits for the cross entropy
+      out.add("final_layernorm_input", Bytes(e * sb * h / r * n))
+      out.add("output_layer_input", Bytes(e * sb * h / r * n))
+      out.add("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
     }
     return out
   }

@@ -91,7 +91,7 @@ public enum PeakMemory {
   ) -> Stage {
     let x = terms(run, layout: run.layout, stage: i, activationBytes: activationBytes)
     var transients = Breakdown<ByteUnit>()
-    transients.add(x.moment.term, Bytes(x.momentBytes))
+    transients.add(x.momentTerm, Bytes(x.momentBytes))
     if x.pipelineBuffers > 0 {
       transients.add("pipeline_and_scores_buffers", Bytes(x.pipelineBuffers))
     }
@@ -128,6 +128,9 @@ public enum PeakMemory {
   public struct Terms: Sendable {
     public var moment: Moment
     public var momentBytes: Double
+    /// The name of the moment's term: the moment's own, or `context_parallel_buffers` when
+    /// ring attention's received blocks make the forward peak.
+    public var momentTerm: String
     /// Pipeline send/receive buffers and, unfused, the attention scores' global buffer.
     public var pipelineBuffers: Double
     public var cublasWorkspace: Double
@@ -151,7 +154,7 @@ public enum PeakMemory {
     let m = run.model, gpu = run.gpu
     let e = run.precision.activationBytes
     let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
-    let tokens = Double(m.sequenceLength) * Double(layout.microBatch)
+    let tokens = layout.tokens(of: m)  // s·b/cp
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
 
@@ -165,7 +168,15 @@ public enum PeakMemory {
     if !m.fusedAttention && !(m.fusions.maskedSoftmax || run.precision == .fp32) {
       forward = max(forward, 4 * scores)
     }
-    var backward = e * tokens * h / r + e * tokens * Double(m.fc1Width) / t
+    // Context parallelism's buffers inside the attention core (`ContextParallelTraffic`): in
+    // forward, the K/V blocks received and the partial outputs; in backward, the send/receive
+    // buffers of K/V and their gradients, alive while the core's backward runs, not beside
+    // fc1's gradient.
+    let context = ContextParallelTraffic(m, layout, elementBytes: e)
+    let contextPeaks = context.forwardBuffers > forward
+    forward = max(forward, context.forwardBuffers)
+    var backward =
+      e * tokens * h / r + max(e * tokens * Double(m.fc1Width) / t, context.backwardBuffers)
     if !m.fusedAttention { backward += 2 * e * scores }
     // On the last stage the cross entropy's fp32 buffer (in the steady state) becomes the
     // logits' gradient and is freed before any layer's backward runs (reading of
@@ -184,7 +195,7 @@ public enum PeakMemory {
     }
     let pipelineBuffers = (layout.pipeline > 1 ? 2 * e * tokens * h / r : 0) + scoresBuffer
     var fsdp = 0.0
-    if layout.fullySharded && layout.data > 1 {
+    if layout.fullySharded && layout.dataParallelWithContext > 1 {
       // The largest layer (an MoE layer's experts, over EP × ETP, when there are any).
       let kinds = layers ?? ParameterCount.LayerParameters(m)
       fsdp = max(kinds.dense.perGPU(layout), kinds.moe.perGPU(layout)) * (2 * e + e)
@@ -198,8 +209,11 @@ public enum PeakMemory {
     // outside the caching allocator: the all-gathered input of a column-parallel GEMM and the
     // reduce-scatter staging, each e·s·b·h.
     let tpOverlap = run.overlap.tensorParallel && layout.tensor > 1 ? 2 * e * tokens * h : 0
+    let momentTerm =
+      moment == .forward && contextPeaks ? "context_parallel_buffers" : moment.term
     return Terms(
-      moment: moment, momentBytes: momentBytes, pipelineBuffers: pipelineBuffers,
+      moment: moment, momentBytes: momentBytes, momentTerm: momentTerm,
+      pipelineBuffers: pipelineBuffers,
       cublasWorkspace: cublas, fsdpBuffers: fsdp,
       allocatorSlack: dynamic
         * Constants.allocatorSlack(expandableSegments: settings.expandableSegments),
@@ -215,6 +229,9 @@ public enum PeakMemory {
     var n = 0
     if layout.tensor > 1 { n += 1 }
     if layout.data > 1 { n += 1 }
+    // Context parallelism adds its own group and the data-parallel group with cp, over which
+    // the gradients are reduced.
+    if layout.contextParallel > 1 { n += 2 }
     if layout.pipeline > 1 { n += 2 }
     return n
   }

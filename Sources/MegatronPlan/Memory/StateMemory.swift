@@ -8,7 +8,9 @@
 /// | bf16/fp16 params, fp32 main grads | 2 | 4 | 4 master + 4 + 4 moments = 12 | 18 | 6 + 12/d |
 /// | fp32 | 4 | 4 | 8 (moments) | 16 | 8 + 8/d |
 ///
-/// The distributed optimizer shards only the optimizer column over the d data-parallel ranks.
+/// The distributed optimizer shards only the optimizer column over the d data-parallel ranks
+/// (d·cp with context parallelism: the cp ranks of a sequence hold the same weights and join
+/// the same gradient reduction, Megatron-Core's data-parallel group with context parallelism).
 public enum StateMemory {
   public struct BytesPerParameter: Sendable, Hashable, Codable {
     public var weights: Double
@@ -49,14 +51,14 @@ public enum StateMemory {
     expertParameters: Parameters = .zero
   ) -> Breakdown<ByteUnit> {
     let per = bytesPerParameter(
-      precision: precision, distributedOptimizer: layout.distributedOptimizer, data: layout.data,
-      fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
+      precision: precision, distributedOptimizer: layout.distributedOptimizer,
+      data: layout.dataParallelWithContext, fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
     let n = parameters.value
     var weights = n * per.weights
     var out = Breakdown<ByteUnit>()
     var cache = 0.0
     if let fp8 {
-      let shard = layout.fullySharded ? Double(max(1, layout.data)) : 1
+      let shard = layout.fullySharded ? Double(max(1, layout.dataParallelWithContext)) : 1
       let linear = linearParameters.value / shard
       let copies = fp8.recipe.weightCacheBytesPerElement
       if fp8.primaryWeights { weights -= linear * (precision.weightBytes - 1) }
@@ -67,7 +69,7 @@ public enum StateMemory {
     out.add("weights", Bytes(weights))
     out.add("gradients", Bytes(n * per.gradients))
     // The distributed optimizer shards expert states over the expert data-parallel group
-    // (Megatron-Core's expert DDP), the rest over d.
+    // (Megatron-Core's expert DDP), the rest over d·cp (`Layout.dataParallelWithContext`).
     var optimizer = n * per.optimizer
     if expertParameters.value > 0 && (layout.distributedOptimizer || layout.fullySharded) {
       let expert = bytesPerParameter(

@@ -25,10 +25,15 @@ public struct LayerDescription: Sendable, Hashable {
     /// Size the busiest GPU (`MixtureOfExperts.imbalance`, capacity); off for FLOP counts, which
     /// count k experts per token as Megatron does.
     public var busiest: Bool
+    /// cp: the sequence is split over cp ranks; this one holds s/cp tokens of each sequence and
+    /// attends with them over the whole sequence (`ContextParallelComm`).
+    public var contextParallel: Int
+    public var contextParallelComm: ContextParallelComm
 
     public init(
       tensor: Int, sequenceParallel: Bool, sequences: Double, precision: Precision,
-      expertParallel: Int = 1, expertTensor: Int? = nil, busiest: Bool = true
+      expertParallel: Int = 1, expertTensor: Int? = nil, busiest: Bool = true,
+      contextParallel: Int = 1, contextParallelComm: ContextParallelComm = .p2p
     ) {
       self.tensor = max(1, tensor)
       self.sequenceParallel = sequenceParallel && tensor > 1
@@ -37,13 +42,16 @@ public struct LayerDescription: Sendable, Hashable {
       self.expertParallel = max(1, expertParallel)
       self.expertTensor = max(1, expertTensor ?? tensor)
       self.busiest = busiest
+      self.contextParallel = max(1, contextParallel)
+      self.contextParallelComm = contextParallelComm
     }
 
     public init(_ layout: Layout, precision: Precision) {
       self.init(
         tensor: layout.tensor, sequenceParallel: layout.effectiveSequenceParallel,
         sequences: Double(layout.microBatch), precision: precision,
-        expertParallel: layout.expertParallel, expertTensor: layout.expertTensorParallel)
+        expertParallel: layout.expertParallel, expertTensor: layout.expertTensorParallel,
+        contextParallel: layout.contextParallel, contextParallelComm: layout.contextParallelComm)
     }
 
     /// The unsharded layer for B sequences (what FLOP counts of the whole model use).
@@ -59,7 +67,9 @@ public struct LayerDescription: Sendable, Hashable {
     let t = Double(shard.tensor)
     let e = shard.precision.activationBytes
     let s = Double(m.sequenceLength)
-    let tokens = s * shard.sequences  // s·b
+    // s·b/cp: every op but the attention core is per token, so context parallelism divides
+    // them all by cp (each rank holds s/cp tokens of every sequence).
+    let tokens = s * shard.sequences / Double(shard.contextParallel)
     let h = Double(m.hidden), f = Double(m.ffnHidden), f1 = Double(m.fc1Width)
     let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
     let dh = Double(m.headDim)
@@ -129,7 +139,8 @@ public struct LayerDescription: Sendable, Hashable {
       // them: four s × d_h tables per layer (measured on CPU: validation/results/
       // llama-layer-cpu.json). The fused kernel saves none.
       let rotated = e * tokens * (qw + kvw) * percentage / t
-      let tables = m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * s * dh)]
+      let positions = s / Double(shard.contextParallel)  // the rank's own positions
+      let tables = m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * positions * dh)]
       ops.append(
         LayerOp(
           name: "rotary", saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4)))
@@ -187,8 +198,12 @@ public struct LayerDescription: Sendable, Hashable {
     let s = Double(m.sequenceLength), a = Double(m.heads), dh = Double(m.headDim)
     let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
     // Batched GEMMs over b·a/t heads: QKᵀ [s, d_h]·[d_h, s] and probabilities × V [s, s]·[s, d_h],
-    // 2·s²·d_h FLOPs each per head (K22 App. A: 2Bs²h each for a·d_h = h).
+    // 2·s²·d_h FLOPs each per head (K22 App. A: 2Bs²h each for a·d_h = h). With context
+    // parallelism a rank's s/cp queries attend over all s keys: 1/cp of the work (and with the
+    // load-balanced chunking of `ContextParallelComm` every rank gets the same share of the
+    // causal half).
     let heads = shard.sequences * a / t
+    let queries = s / Double(shard.contextParallel)
     let fp8 = m.fp8?.attention ?? false
     // A fused (flash) kernel skips the blocks above the causal diagonal, so it does about half
     // of the s² work (FlashAttention-2 §3.1.1); the unfused path computes every score and masks
@@ -196,11 +211,11 @@ public struct LayerDescription: Sendable, Hashable {
     let executed = m.fusedAttention ? 0.5 : 1
     let gemms = [
       GEMMShape(
-        "attention_scores", m: s, n: s, k: dh, batch: heads, kind: .attention, fp8: fp8,
+        "attention_scores", m: queries, n: s, k: dh, batch: heads, kind: .attention, fp8: fp8,
         executedFraction: executed),
       GEMMShape(
-        "attention_over_values", m: s, n: dh, k: s, batch: heads, kind: .attention, fp8: fp8,
-        executedFraction: executed),
+        "attention_over_values", m: queries, n: dh, k: s, batch: heads, kind: .attention,
+        fp8: fp8, executedFraction: executed),
     ]
     let attentionDropout = m.dropout.attention > 0
     // What selective recompute's checkpoint of the core holds (Megatron-Core
@@ -271,7 +286,19 @@ public struct LayerDescription: Sendable, Hashable {
       if m.positionEmbedding == .alibi { bytes += 2 * e * scores }
       if attentionDropout { bytes += (2 * e + 1) * scores }
     }
-    return LayerOp(name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes)
+    var core = LayerOp(
+      name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes)
+    if m.fusedAttention {
+      // The fused kernel's calls: one causal pass over the whole sequence, or with context
+      // parallelism as the cp_comm_type splits it (`ContextParallelComm.levels`): a ring of R
+      // steps, each over one block of s/R keys, the first (the rank's own block) causal and the
+      // other R − 1 not (load-balanced chunks: a later block is either wholly visible or wholly
+      // masked for half of the queries); a2a and all_gather attend over the whole sequence.
+      let (_, ring) = shard.contextParallelComm.levels(cp: shard.contextParallel)
+      let r = shard.contextParallel > 1 ? Double(ring) : 1
+      core.kernel = FlashAttentionCalls(keyLength: s / r, causalShare: 1 / r, headDim: dh)
+    }
+    return core
   }
 
   /// An MoE layer's MLP (Megatron-Core `MoELayer`), on the busiest GPU of its expert-parallel
@@ -454,6 +481,9 @@ public struct LayerOp: Sendable, Hashable {
   /// Bytes the op's memory-bound kernels read and write in forward, on this GPU.
   public var elementwiseBytes: Double
   public var parameters: Parameters
+  /// For a fused (flash) attention core: the shape of its kernel calls, which its efficiency
+  /// follows (`StepTimeModel.flashEfficiency`).
+  public var kernel: FlashAttentionCalls? = nil
 
   public init(
     name: String, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
@@ -465,6 +495,15 @@ public struct LayerOp: Sendable, Hashable {
     self.elementwiseBytes = elementwiseBytes
     self.parameters = parameters
   }
+}
+
+/// The calls of a fused attention kernel, as its speed depends on them: the keys one call runs
+/// over, the share of the work in causal calls (whose diagonal blocks are partly masked) and the
+/// head size.
+public struct FlashAttentionCalls: Sendable, Hashable {
+  public var keyLength: Double
+  public var causalShare: Double
+  public var headDim: Double
 }
 
 /// A tensor kept for backward.

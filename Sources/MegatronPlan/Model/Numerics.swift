@@ -97,3 +97,18 @@ public struct Overlap: Sendable, Hashable, Codable {
   /// 2021–2022 Megatron-LM: nothing overlapped but the backward tensor-parallel collectives.
   public static let none = Overlap()
 }
+
+/// The fused attention kernel the software stack runs (`megaplan.attention_kernel`): kernels
+/// of the same FLOPs differ by almost 2× on Hopper, and which one a run gets depends on its
+/// Transformer Engine, cuDNN and flash-attn versions. Their speeds are measured constants
+/// (`PerformanceConstants.flashForwardEfficiency(_:)`).
+public enum FusedAttentionKernel: String, Sendable, Hashable, Codable, CaseIterable {
+  /// cuDNN's fused flash attention (cuDNN ≥ 9.1), which Transformer Engine selects on Hopper and
+  /// Blackwell (`FusedAttention`, "F16_arbitrary_seqlen"): what Megatron-Core runs today.
+  case cudnn
+  /// FlashAttention-2 (flash-attn 2.x): Transformer Engine's `FlashAttention` backend, and the
+  /// speed of 2023–early-2024 stacks on Hopper.
+  case flash2
+  /// FlashAttention-3 (flash-attn 3, Hopper only; elsewhere it runs as FlashAttention-2).
+  case flash3
+}

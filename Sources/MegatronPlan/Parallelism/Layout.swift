@@ -64,12 +64,18 @@ public struct Layout: Sendable, Hashable, Codable {
   /// ETP: expert tensor-parallel size (`expert_tensor_parallel_size`; t by default): each
   /// expert's MLP split over ETP ranks.
   public var expertTensorParallel: Int
+  /// cp: context-parallel size (`context_parallel_size`, `--context-parallel-size`): every
+  /// sequence is split over cp ranks, s/cp tokens each (`ContextParallelism`).
+  public var contextParallel: Int
+  /// How the cp ranks exchange keys and values in attention (`cp_comm_type`).
+  public var contextParallelComm: ContextParallelComm
 
   public init(
     tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
     globalBatch: Int, sequenceParallel: Bool = false, recompute: Recompute = .none,
     distributedOptimizer: Bool = false, split: PipelineSplit = .even, fullySharded: Bool = false,
-    expertParallel: Int = 1, expertTensorParallel: Int? = nil
+    expertParallel: Int = 1, expertTensorParallel: Int? = nil, contextParallel: Int = 1,
+    contextParallelComm: ContextParallelComm = .p2p
   ) {
     self.tensor = tensor
     self.pipeline = pipeline
@@ -84,6 +90,8 @@ public struct Layout: Sendable, Hashable, Codable {
     self.fullySharded = fullySharded
     self.expertParallel = expertParallel
     self.expertTensorParallel = expertTensorParallel ?? tensor
+    self.contextParallel = contextParallel
+    self.contextParallelComm = contextParallelComm
   }
 
   /// A search candidate keeps what the file chose beyond t, p, d, v, b, SP and recompute: full
@@ -95,10 +103,23 @@ public struct Layout: Sendable, Hashable, Codable {
       base.expertTensorParallel == base.tensor ? tensor : base.expertTensorParallel
   }
 
-  /// The expert data-parallel size: the ranks holding the same experts, t·d/(ETP·EP)
-  /// (Megatron-Core's expert groups fold tensor and data parallelism: world = ETP·EP·EDP·p).
+  /// The expert data-parallel size: the ranks holding the same experts, t·cp·d/(ETP·EP)
+  /// (Megatron-Core's expert groups fold tensor, context and data parallelism: world =
+  /// ETP·EP·EDP·p).
   public var expertData: Int {
-    max(1, tensor * data / max(1, expertTensorParallel * expertParallel))
+    max(1, tensor * contextParallel * data / max(1, expertTensorParallel * expertParallel))
+  }
+
+  /// d·cp: the ranks that hold the same weights and reduce the same gradients (Megatron-Core's
+  /// data-parallel group with context parallelism: the cp ranks of a sequence compute gradients
+  /// of the same weights from different tokens). The distributed optimizer and full sharding
+  /// shard states over it, and the gradient all-reduce or reduce-scatter runs over it; its
+  /// members are t apart (rank order tp-cp-ep-dp-pp, `parallel_state.initialize_model_parallel`).
+  public var dataParallelWithContext: Int { data * max(1, contextParallel) }
+
+  /// Tokens of one microbatch on one GPU before sequence parallelism: s·b/cp.
+  public func tokens(of model: TransformerModel) -> Double {
+    Double(model.sequenceLength) * Double(microBatch) / Double(max(1, contextParallel))
   }
 
   /// Layers `[start, end)` of the whole model that chunk `chunk` of stage `i` holds: with v
@@ -133,8 +154,8 @@ public struct Layout: Sendable, Hashable, Codable {
     split.layers(onStage: i, of: model.layers, stages: pipeline)
   }
 
-  /// n = t · p · d.
-  public var gpus: Int { tensor * pipeline * data }
+  /// n = t · cp · p · d.
+  public var gpus: Int { tensor * contextParallel * pipeline * data }
   /// m = B / (b · d), microbatches per pipeline per iteration (N21 §3.2).
   public var microbatches: Int { globalBatch / max(1, microBatch * data) }
   /// Sequence parallelism takes effect only with tensor parallelism.
@@ -148,7 +169,7 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case nonPositive(key: String, value: Int)
   case tensorDoesNotDivideHeads(tensor: Int, heads: Int)
   case pipelineDoesNotDivideLayers(pipeline: Int, layers: Int)
-  case gpusNotDivisible(gpus: Int, tensor: Int, pipeline: Int)
+  case gpusNotDivisible(gpus: Int, tensor: Int, pipeline: Int, context: Int = 1)
   case batchNotDivisible(globalBatch: Int, microBatch: Int, data: Int)
   case virtualWithoutPipeline(virtual: Int)
   case virtualDoesNotDivideLayers(virtual: Int, layersPerStage: Int)
@@ -161,6 +182,11 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case expertsNotDivisible(experts: Int, expertParallel: Int)
   case expertGroupsNotDivisible(tensorTimesData: Int, expertTensor: Int, expertParallel: Int)
   case moeNeedsSequenceParallel(tensor: Int)
+  case contextNeedsFusedAttention(context: Int)
+  case sequenceNotDivisibleByContext(sequence: Int, context: Int)
+  case contextShardNotDivisibleByTensor(localSequence: Int, tensor: Int)
+  case contextDoesNotDivideHeads(headsPerRank: Int, groupsPerRank: Int, context: Int)
+  case hierarchicalContextSizes(a2a: Int, context: Int)
 
   /// Whether the rule involves the batch or the data-parallel size (checked once the GPU count
   /// is known).
@@ -188,6 +214,11 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
     case .unevenSplit: "model.pipeline_model_parallel_size"
     case .expertsNotDivisible, .expertGroupsNotDivisible: "model.expert_model_parallel_size"
     case .moeNeedsSequenceParallel: "model.sequence_parallel"
+    case .contextNeedsFusedAttention, .sequenceNotDivisibleByContext,
+      .contextShardNotDivisibleByTensor:
+      "model.context_parallel_size"
+    case .contextDoesNotDivideHeads: "model.cp_comm_type"
+    case .hierarchicalContextSizes: "model.hierarchical_context_parallel_sizes"
     }
   }
 
@@ -199,7 +230,9 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "tensor_model_parallel_size \(t) does not divide num_attention_heads \(a)"
     case .pipelineDoesNotDivideLayers(let p, let l):
       "pipeline_model_parallel_size \(p) does not divide num_layers \(l)"
-    case .gpusNotDivisible(let n, let t, let p):
+    case .gpusNotDivisible(let n, let t, let p, let cp) where cp > 1:
+      "\(n) GPUs (num_nodes × devices) are not divisible by tensor × context × pipeline parallel size \(t) × \(cp) × \(p) = \(t * cp * p)"
+    case .gpusNotDivisible(let n, let t, let p, _):
       "\(n) GPUs (num_nodes × devices) are not divisible by tensor × pipeline parallel size \(t) × \(p) = \(t * p)"
     case .batchNotDivisible(let gb, let b, let d):
       "global_batch_size \(gb) is not divisible by micro_batch_size × data-parallel size \(b) × \(d) = \(b * d)"
@@ -221,9 +254,19 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
     case .expertsNotDivisible(let e, let ep):
       "expert_model_parallel_size \(ep) does not divide num_moe_experts \(e)"
     case .expertGroupsNotDivisible(let td, let etp, let ep):
-      "expert_tensor_parallel_size × expert_model_parallel_size \(etp) × \(ep) = \(etp * ep) does not divide tensor × data parallel size \(td) (Megatron-Core's expert groups fold the tensor and data ranks)"
+      "expert_tensor_parallel_size × expert_model_parallel_size \(etp) × \(ep) = \(etp * ep) does not divide tensor × context × data parallel size \(td) (Megatron-Core's expert groups fold the tensor, context and data ranks)"
     case .moeNeedsSequenceParallel(let t):
       "MoE layers with tensor_model_parallel_size \(t) need sequence_parallel: true (Megatron-Core requires it)"
+    case .contextNeedsFusedAttention(let cp):
+      "context_parallel_size \(cp) needs fused attention (Transformer Engine's DotProductAttention; Megatron-Core's local attention refuses context parallelism): set transformer_engine and mcore_gpt, or megaplan.fused_attention: true"
+    case .sequenceNotDivisibleByContext(let s, let cp):
+      "the sequence length \(s) is not a multiple of 2 × context_parallel_size = \(2 * cp) (Megatron splits each sequence into 2·cp chunks for load-balanced causal attention)"
+    case .contextShardNotDivisibleByTensor(let local, let t):
+      "the \(local) tokens of a context-parallel rank are not divisible by tensor_model_parallel_size \(t), which sequence parallelism splits them over"
+    case .contextDoesNotDivideHeads(let a, let g, let cp):
+      "cp_comm_type a2a scatters heads over the context-parallel ranks: the \(a) query heads and \(g) key/value groups of a tensor-parallel rank must be multiples of \(cp)"
+    case .hierarchicalContextSizes(let a, let cp):
+      "hierarchical_context_parallel_sizes: an a2a level of \(a) does not divide context_parallel_size \(cp)"
     }
   }
 
@@ -247,6 +290,7 @@ extension Layout {
       ("model.tensor_model_parallel_size", tensor),
       ("model.pipeline_model_parallel_size", pipeline),
       ("model.virtual_pipeline_model_parallel_size", virtualStages), ("trainer.devices", data),
+      ("model.context_parallel_size", contextParallel),
     ]
     for (key, value) in sizes where value <= 0 {
       found.append(.nonPositive(key: key, value: value))
@@ -272,12 +316,14 @@ extension Layout {
     {
       found.append(.unevenSplit(why))
     }
-    if model.moe != nil, (tensor * data) % max(1, expertTensorParallel * expertParallel) != 0 {
+    let tcd = tensor * contextParallel * data
+    if model.moe != nil, tcd % max(1, expertTensorParallel * expertParallel) != 0 {
       found.append(
         .expertGroupsNotDivisible(
-          tensorTimesData: tensor * data, expertTensor: expertTensorParallel,
-          expertParallel: expertParallel))
+          tensorTimesData: tcd, expertTensor: expertTensorParallel, expertParallel: expertParallel)
+      )
     }
+    found += contextViolations(for: model)
     if globalBatch % (microBatch * data) != 0 {
       found.append(.batchNotDivisible(globalBatch: globalBatch, microBatch: microBatch, data: data))
     }
@@ -303,6 +349,33 @@ extension Layout {
           .expertsNotDivisible(experts: experts.experts, expertParallel: expertParallel))
       }
       if tensor > 1 && !sequenceParallel { found.append(.moeNeedsSequenceParallel(tensor: tensor)) }
+    }
+    return found
+  }
+
+  /// Megatron-Core's and Transformer Engine's rules for context parallelism.
+  func contextViolations(for model: TransformerModel) -> [LayoutViolation] {
+    let cp = contextParallel
+    guard cp > 1 else { return [] }
+    var found: [LayoutViolation] = []
+    // `DotProductAttention` asserts context_parallel_size == 1 ("Context parallelism is only
+    // supported by TEDotProductAttention!").
+    if !model.fusedAttention { found.append(.contextNeedsFusedAttention(context: cp)) }
+    // arguments.py: "seq-length should be a multiple of 2 * context-parallel-size".
+    let s = model.sequenceLength
+    if s % (2 * cp) != 0 {
+      found.append(.sequenceNotDivisibleByContext(sequence: s, context: cp))
+    } else if effectiveSequenceParallel, (s / cp) % tensor != 0 {
+      found.append(.contextShardNotDivisibleByTensor(localSequence: s / cp, tensor: tensor))
+    }
+    let (a2a, _) = contextParallelComm.levels(cp: cp)
+    if case .a2aP2P(let level) = contextParallelComm, level < 1 || cp % level != 0 {
+      found.append(.hierarchicalContextSizes(a2a: level, context: cp))
+    } else if a2a > 1 {
+      let heads = model.heads / max(1, tensor), groups = model.queryGroups / max(1, tensor)
+      if heads % a2a != 0 || groups % a2a != 0 {
+        found.append(.contextDoesNotDivideHeads(headsPerRank: heads, groupsPerRank: groups, context: a2a))
+      }
     }
     return found
   }

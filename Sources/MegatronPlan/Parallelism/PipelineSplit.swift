@@ -97,7 +97,16 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
           "the \(rest) layers left after the first/last stage do not split evenly over the other \(middle) pipeline stages"
       }
     }
-    if v > 1 {
+    if v > 1 && firstStageLayers == nil && lastStageLayers == nil {
+      // With the embedding/loss counted, Megatron-Core splits the L + extra layers evenly over
+      // the p·v model chunks; the first chunk holds one transformer layer fewer for the
+      // embedding and the last one fewer for the loss (`get_transformer_layer_offset`).
+      let extra = (embeddingCountsAsLayer ? 1 : 0) + (lossCountsAsLayer ? 1 : 0)
+      if (layers + extra) % (p * v) != 0 {
+        return
+          "pipeline_model_parallel_size × virtual_pipeline_model_parallel_size \(p) × \(v) does not divide num_layers \(layers) + \(extra) (the embedding/loss counted as layers)"
+      }
+    } else if v > 1 {
       for i in [0, 1, p - 1] where i < p {
         let n = self.layers(onStage: i, of: layers, stages: p)
         if n % v != 0 {

@@ -28,6 +28,11 @@ public struct TrainingRun: Sendable, Hashable {
   /// How the vocabulary is padded for a tensor-parallel size (nil: fixed by
   /// `megaplan.vocab_size`); the search re-pads it for each t as Megatron would.
   public var vocabularyPadding: VocabularyPadding? = nil
+  /// How attention counts toward model FLOPs and MFU (`megaplan.attention_flops`; Megatron-Core's
+  /// causal half by default).
+  public var attentionFLOPs: FLOPCount.AttentionFLOPCount = .causal
+  /// The fused attention kernel (`megaplan.attention_kernel`; cuDNN's by default).
+  public var attentionKernel: FusedAttentionKernel = .cudnn
 
   /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
   public init(
@@ -46,10 +51,16 @@ public struct TrainingRun: Sendable, Hashable {
   }
 
   /// The step-time model of this run.
-  public var stepTimeModel: StepTimeModel {
-    StepTimeModel(
+  public var stepTimeModel: StepTimeModel { stepTimeModel(layout: layout) }
+
+  /// The step-time model of this run's model, numerics, GPU and software with another layout
+  /// (what `search` evaluates for each candidate).
+  public func stepTimeModel(layout: Layout) -> StepTimeModel {
+    var m = StepTimeModel(
       model: model, layout: layout, precision: precision, gpu: gpu, constants: constants,
       overlap: overlap)
+    m.attentionKernel = attentionKernel
+    return m
   }
 }
 
@@ -88,11 +99,15 @@ public struct Estimate: Sendable, Codable, Hashable {
     /// With full recompute: layers per checkpoint group (uniform) or checkpointed layers (block).
     public var recomputeNumLayers: Int?
     public var distributedOptimizer: Bool
+    /// cp (1 without context parallelism).
+    public var contextParallel: Int
+    /// `cp_comm_type` ("p2p", "all_gather", "a2a", "a2a+p2p"); null without context parallelism.
+    public var cpCommType: String?
 
     enum CodingKeys: String, CodingKey {
       case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
         sequenceParallel, recompute,
-        recomputeMethod, recomputeNumLayers, distributedOptimizer
+        recomputeMethod, recomputeNumLayers, distributedOptimizer, contextParallel, cpCommType
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -111,6 +126,8 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(recomputeMethod, forKey: .recomputeMethod)
       try c.encode(recomputeNumLayers, forKey: .recomputeNumLayers)
       try c.encode(distributedOptimizer, forKey: .distributedOptimizer)
+      try c.encode(contextParallel, forKey: .contextParallel)
+      try c.encode(cpCommType, forKey: .cpCommType)
     }
   }
 
@@ -168,6 +185,8 @@ public struct Estimate: Sendable, Codable, Hashable {
   public struct FLOPSummary: Sendable, Codable, Hashable {
     public var modelPerIteration: Double
     public var hardwarePerIteration: Double
+    /// "causal" (the causal half of the attention scores, as Megatron-Core counts) or "full".
+    public var attention: String
   }
 
   public struct TimeSummary: Sendable, Codable, Hashable {
@@ -241,7 +260,8 @@ extension Estimate {
       globalBatch: layout.globalBatch, microbatches: layout.microbatches, gpus: layout.gpus,
       sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
       recomputeMethod: method, recomputeNumLayers: k,
-      distributedOptimizer: layout.distributedOptimizer)
+      distributedOptimizer: layout.distributedOptimizer, contextParallel: layout.contextParallel,
+      cpCommType: layout.contextParallel > 1 ? layout.contextParallelComm.name : nil)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []
@@ -284,10 +304,12 @@ extension Estimate {
       usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
       usableFraction: run.memoryBudget.usableFraction, stages: stages)
 
-    let modelFLOPs = FLOPCount.model(m, globalBatch: layout.globalBatch)
-    let hardwareFLOPs = FLOPCount.hardware(m, layout)
+    let modelFLOPs = FLOPCount.model(
+      m, globalBatch: layout.globalBatch, attention: run.attentionFLOPs)
+    let hardwareFLOPs = FLOPCount.hardware(m, layout, attention: run.attentionFLOPs)
     flops = FLOPSummary(
-      modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value)
+      modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value,
+      attention: run.attentionFLOPs.rawValue)
 
     let stepModel = run.stepTimeModel
     let iteration = stepModel.iteration()

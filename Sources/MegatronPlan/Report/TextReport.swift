@@ -34,11 +34,15 @@ public enum TextReport {
       "Model    \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
     let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
     out.append(
-      "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor) p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
+      "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor)\(l.contextParallel > 1 ? " cp=\(l.contextParallel)" : "") p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
     )
     let optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
+    let context =
+      run.layout.contextParallel > 1
+      ? ", context parallel \(run.layout.contextParallelComm) (s/cp = \(Format.grouped(m.sequenceLength / run.layout.contextParallel)) tokens per rank)"
+      : ""
     out.append(
-      "         sequence parallel \(l.sequenceParallel ? "on" : "off"), recompute \(run.layout.recompute), \(optimizer), \(run.precision.rawValue)"
+      "         sequence parallel \(l.sequenceParallel ? "on" : "off"), recompute \(run.layout.recompute), \(optimizer), \(run.precision.rawValue)\(context)"
     )
     out.append("")
 
@@ -104,7 +108,11 @@ public enum TextReport {
     out.append("")
 
     out.append("FLOPs per iteration")
-    out.append("  model     \(Format.flops(e.flops.modelPerIteration))  (K22 Eq. 7)")
+    let attention =
+      run.attentionFLOPs == .causal
+      ? "attention's causal half, as Megatron-Core counts" : "full s × s attention"
+    out.append(
+      "  model     \(Format.flops(e.flops.modelPerIteration))  (K22 Eq. 7, \(attention))")
     let hwSource: String
     switch run.layout.recompute {
     case .none: hwSource = "K22 Eq. 7: no recompute"

@@ -142,10 +142,7 @@ extension LayoutSearch {
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp)
     l.inheritSharding(from: base.layout)
-    let times = StepTimeModel(
-      model: base.model, layout: l, precision: base.precision, gpu: base.gpu,
-      constants: base.constants, overlap: base.overlap
-    ).layerTimes()
+    let times = base.stepTimeModel(layout: l).layerTimes()
     var profiles: [ActivationMemory.LayerProfile] = []
     for g in Granularity.allCases {
       l.recompute =
@@ -278,9 +275,7 @@ extension LayoutSearch {
               continue
             }
             tally.feasible += 1
-            let model = StepTimeModel(
-              model: m, layout: l, precision: base.precision, gpu: base.gpu,
-              constants: base.constants, overlap: base.overlap)
+            let model = base.stepTimeModel(layout: l)
             if times == nil { times = model.layerTimes(reusing: group.times) }
             let seconds = model.iteration(layers: times).total.value
             let tps = tokensPerIteration / seconds
