@@ -30,6 +30,9 @@ enum SearchCommand {
     OptionSpec(
       name: "--max-days", takesValue: true, help: "deadline for --objective gpus", valueName: "D"),
     OptionSpec(name: "--tensor", takesValue: true, help: "fix t", valueName: "N"),
+    OptionSpec(
+      name: "--context-parallel", takesValue: true,
+      help: "fix cp (default: every cp the sequence allows, s/cp ≥ 1,024)", valueName: "N"),
     OptionSpec(name: "--pipeline", takesValue: true, help: "fix p", valueName: "N"),
     OptionSpec(
       name: "--virtual", takesValue: true, help: "fix v (1 = no interleaving)", valueName: "N"),
@@ -100,6 +103,7 @@ enum SearchCommand {
       constraints.gpus = nodes * base.devicesPerNode
     }
     constraints.tensor = try parsed.positiveInt("--tensor")
+    constraints.contextParallel = try parsed.positiveInt("--context-parallel")
     constraints.pipeline = try parsed.positiveInt("--pipeline")
     constraints.virtualStages = try parsed.positiveInt("--virtual")
     constraints.microBatch = try parsed.positiveInt("--micro-batch")

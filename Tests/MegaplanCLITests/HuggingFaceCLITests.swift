@@ -26,9 +26,9 @@ import Testing
       rooted("Tests/MegatronPlanTests/Fixtures/hf/llama-2-7b.json"),
     ])
     #expect(r.code == 0, "\(r.stderr)")
-    // Llama 2 7B's intermediate_size 11008 and 32,000-token vocabulary, the YAML's t = 2.
+    // Llama 2 7B's intermediate_size 11008 and 32,000-token vocabulary, the YAML's t 1 cp 2.
     #expect(r.stdout.contains("FFN 11,008") && r.stdout.contains("vocabulary 32,000"))
-    #expect(r.stdout.contains("t=2"))
+    #expect(r.stdout.contains("t=1 cp=2"))
   }
 
   @Test("an error in config.json exits 64 with its file:line:column")

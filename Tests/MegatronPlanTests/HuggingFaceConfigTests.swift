@@ -182,8 +182,9 @@ let hfCases: [HFCase] = [
     // Llama 2 7B's config.json: intermediate_size 11008, num_key_value_heads 32, vocab 32000.
     #expect(run.model.ffnHidden == 11008 && run.model.queryGroups == 32)
     #expect(run.model.vocabulary == 32000)
-    // configs/llama3-8b.yaml: t 2, seq 8192, global batch 512.
-    #expect(run.layout.tensor == 2 && run.model.sequenceLength == 8192)
+    // configs/llama3-8b.yaml: t 1, cp 2, seq 8192, global batch 512.
+    #expect(run.layout.tensor == 1 && run.layout.contextParallel == 2)
+    #expect(run.model.sequenceLength == 8192)
     #expect(run.layout.globalBatch == 512)
   }
 

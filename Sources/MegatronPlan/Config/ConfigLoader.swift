@@ -184,8 +184,7 @@ public enum ConfigLoader {
   /// `cp_comm_type` (Megatron-Core's default `p2p`; `all_gather`/`allgather`, `a2a`, `a2a+p2p`
   /// with `hierarchical_context_parallel_sizes: [a2a, p2p]`, whose product must be cp). One
   /// type for every layer: a per-layer list is refused.
-  static func readContextParallelComm(_ r: inout KeyReader, cp: Int) throws -> ContextParallelComm
-  {
+  static func readContextParallelComm(_ r: inout KeyReader, cp: Int) throws -> ContextParallelComm {
     let key = "model.cp_comm_type"
     guard let name = try r.optionalString(key, record: true) else {
       r.defaulted(key, "p2p")

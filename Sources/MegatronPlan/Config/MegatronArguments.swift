@@ -101,7 +101,9 @@ public enum MegatronArguments {
 
   /// Value flags that take several words (argparse `nargs='+'`): every word up to the next flag,
   /// joined by spaces. `--cp-comm-type` with one type per layer is refused when read.
-  static let multiWordFlags: Set<String> = ["--cp-comm-type", "--hierarchical-context-parallel-sizes"]
+  static let multiWordFlags: Set<String> = [
+    "--cp-comm-type", "--hierarchical-context-parallel-sizes",
+  ]
 
   /// Flags that stand alone.
   static let switchFlags: Set<String> = [
@@ -343,7 +345,8 @@ struct Mapper {
     try copy("--context-parallel-size", to: ["model", "context_parallel_size"], integer: true)
     try copy("--cp-comm-type", to: ["model", "cp_comm_type"], integer: false)
     try copy(
-      "--hierarchical-context-parallel-sizes", to: ["model", "hierarchical_context_parallel_sizes"],
+      "--hierarchical-context-parallel-sizes",
+      to: ["model", "hierarchical_context_parallel_sizes"],
       integer: false)
     setSwitch("--sequence-parallel", ["model", "sequence_parallel"], "true")
     try recompute()

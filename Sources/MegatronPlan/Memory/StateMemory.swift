@@ -52,7 +52,8 @@ public enum StateMemory {
   ) -> Breakdown<ByteUnit> {
     let per = bytesPerParameter(
       precision: precision, distributedOptimizer: layout.distributedOptimizer,
-      data: layout.dataParallelWithContext, fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
+      data: layout.dataParallelWithContext, fullySharded: layout.fullySharded,
+      fp32Gradients: fp32Gradients)
     let n = parameters.value
     var weights = n * per.weights
     var out = Breakdown<ByteUnit>()

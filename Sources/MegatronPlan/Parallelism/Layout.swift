@@ -94,10 +94,12 @@ public struct Layout: Sendable, Hashable, Codable {
     self.contextParallelComm = contextParallelComm
   }
 
-  /// A search candidate keeps what the file chose beyond t, p, d, v, b, SP and recompute: full
-  /// sharding, EP, and ETP (the candidate's t when the file's ETP followed its t).
+  /// A search candidate keeps what the file chose beyond t, cp, p, d, v, b, SP and recompute:
+  /// full sharding, the cp exchange type, EP, and ETP (the candidate's t when the file's ETP
+  /// followed its t).
   public mutating func inheritSharding(from base: Layout) {
     fullySharded = base.fullySharded
+    contextParallelComm = base.contextParallelComm
     expertParallel = base.expertParallel
     expertTensorParallel =
       base.expertTensorParallel == base.tensor ? tensor : base.expertTensorParallel
@@ -374,7 +376,8 @@ extension Layout {
     } else if a2a > 1 {
       let heads = model.heads / max(1, tensor), groups = model.queryGroups / max(1, tensor)
       if heads % a2a != 0 || groups % a2a != 0 {
-        found.append(.contextDoesNotDivideHeads(headsPerRank: heads, groupsPerRank: groups, context: a2a))
+        found.append(
+          .contextDoesNotDivideHeads(headsPerRank: heads, groupsPerRank: groups, context: a2a))
       }
     }
     return found

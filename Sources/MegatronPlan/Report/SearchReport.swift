@@ -1,14 +1,18 @@
 /// Text, CSV and Markdown renderings of a layout search (JSON: `LayoutSearch.Result.json()`).
 public enum SearchReport {
   static let headers = [
-    "#", "GPUs", "t", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap",
+    "#", "GPUs", "t", "cp", "p", "d", "v", "b", "SP", "recompute", "dist. opt", "GiB/GPU", "% cap",
     "iteration (s)", "MFU", "tokens/s", "days",
   ]
+
+  /// The column printed left-aligned (the recompute setting is text).
+  static let recomputeColumn = headers.firstIndex(of: "recompute") ?? 0
 
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
     return [
-      String(c.rank), Format.grouped(l.gpus), String(l.tensor), String(l.pipeline), String(l.data),
+      String(c.rank), Format.grouped(l.gpus), String(l.tensor), String(l.contextParallel),
+      String(l.pipeline), String(l.data),
       String(l.virtualStages),
       String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
@@ -37,7 +41,7 @@ public enum SearchReport {
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
-            i == 8 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+            i == recomputeColumn ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
           }.joined(separator: "  "))
         if n == 0 {
           out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
@@ -61,7 +65,8 @@ public enum SearchReport {
 
   public static func csv(_ r: LayoutSearch.Result) -> String {
     let header = [
-      "rank", "gpus", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
+      "rank", "gpus", "tensor", "context_parallel", "pipeline", "data", "virtual", "micro_batch",
+      "sequence_parallel",
       "recompute", "recompute_method",
       "recompute_num_layers", "distributed_optimizer", "peak_bytes", "capacity_bytes",
       "iteration_seconds", "mfu", "hfu",
@@ -70,20 +75,21 @@ public enum SearchReport {
     var lines = [header.joined(separator: ",")]
     for c in r.candidates {
       let e = c.estimate
-      lines.append(
-        [
-          String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline),
-          String(e.layout.data),
-          String(e.layout.virtual ?? 1),
-          String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
-          e.layout.recomputeMethod ?? "",
-          e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-          Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
-          Format.fixed(e.time.iterationSeconds, 4),
-          Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
-          Format.fixed(e.throughput.tokensPerSecond, 1),
-          e.training.days.map { Format.fixed($0, 2) } ?? "",
-        ].joined(separator: ","))
+      let l = e.layout
+      let layout: [String] = [
+        String(c.rank), String(l.gpus), String(l.tensor), String(l.contextParallel),
+        String(l.pipeline), String(l.data), String(l.virtual ?? 1), String(l.microBatch),
+        String(l.sequenceParallel), l.recompute, l.recomputeMethod ?? "",
+        l.recomputeNumLayers.map(String.init) ?? "", String(l.distributedOptimizer),
+      ]
+      let figures: [String] = [
+        Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+        Format.fixed(e.time.iterationSeconds, 4),
+        Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
+        Format.fixed(e.throughput.tokensPerSecond, 1),
+        e.training.days.map { Format.fixed($0, 2) } ?? "",
+      ]
+      lines.append((layout + figures).joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"
   }

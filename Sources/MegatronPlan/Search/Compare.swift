@@ -21,7 +21,10 @@ public struct Comparison: Sendable {
   /// The rows: recompute none / selective / full (every layer, uniform k = 1), each without and
   /// with sequence parallelism (SP rows only when t > 1); then, when neither none nor selective
   /// fits in any form, the smallest partial full recompute (`block`, fewest checkpointed layers)
-  /// that fits. Everything else as in `base`. "Fits" is `base.memoryBudget`'s rule.
+  /// that fits. At long context (s ≥ `longContext` tokens, fused attention), also none and
+  /// selective with twice the context parallelism on the same GPUs (cp × 2, d / 2): the other
+  /// way to shrink activations, which trades recompute for the ring's traffic. Everything else
+  /// as in `base`. "Fits" is `base.memoryBudget`'s rule.
   public init(_ base: TrainingRun) {
     var rows: [Row] = []
     let spChoices = base.layout.tensor > 1 ? [false, true] : [false]
@@ -38,6 +41,7 @@ public struct Comparison: Sendable {
             recommended: false))
       }
     }
+    rows += Comparison.contextParallelRows(base, sequenceParallel: spChoices.last ?? false)
     let fits = { (e: Estimate) in e.memory.fits }
     let cheaperFit = rows.contains {
       $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.estimate)
@@ -48,11 +52,12 @@ public struct Comparison: Sendable {
     {
       rows.append(partial)
     }
-    // Overhead against the same-SP no-recompute row.
+    // Overhead against the same-SP, same-cp no-recompute row.
     for i in rows.indices {
-      let sp = rows[i].run.layout.sequenceParallel
+      let sp = rows[i].run.layout.sequenceParallel, cp = rows[i].run.layout.contextParallel
       if let reference = rows.first(where: {
         $0.run.layout.recompute == .none && $0.run.layout.sequenceParallel == sp
+          && $0.run.layout.contextParallel == cp
       }) {
         rows[i].recomputeOverhead =
           rows[i].estimate.time.iterationSeconds / reference.estimate.time.iterationSeconds - 1
@@ -70,6 +75,33 @@ public struct Comparison: Sendable {
     if let best { rows[best].recommended = true }
     self.rows = rows
     remedies = best == nil ? Remedy.find(for: base) : []
+  }
+
+  /// Sequences from this length count as long context for `compare`'s context-parallel rows.
+  public static let longContext = 16_384
+
+  /// None and selective recompute with cp doubled and d halved, when the layout allows it.
+  static func contextParallelRows(_ base: TrainingRun, sequenceParallel: Bool) -> [Row] {
+    let b = base.layout
+    guard base.model.sequenceLength >= longContext, base.model.fusedAttention, b.data % 2 == 0
+    else { return [] }
+    var rows: [Row] = []
+    for recompute in [Recompute.none, .selective] {
+      var layout = b
+      layout.contextParallel = 2 * b.contextParallel
+      layout.data = b.data / 2
+      layout.sequenceParallel = sequenceParallel
+      layout.recompute = recompute
+      let run = base.with(layout: layout)
+      guard run.layout.violations(for: run.model).isEmpty else { continue }
+      let label =
+        recompute.name + (sequenceParallel ? " + SP" : "") + ", cp \(layout.contextParallel)"
+      rows.append(
+        Row(
+          label: label, run: run, estimate: Estimate(run), recomputeOverhead: 0,
+          recommended: false))
+    }
+    return rows
   }
 
   /// Full recompute with `block` on the fewest layers per model chunk that makes the run fit.
@@ -133,6 +165,8 @@ public struct Remedy: Sendable {
   ///    then selective with SP;
   /// 3. the distributed optimizer (d > 1): one all-gather of the parameters per step;
   /// 4. a smaller micro-batch (the largest that fits), less efficient GEMMs;
+  ///    then, with fused attention, a larger context-parallel size on the same GPUs (the
+  ///    smallest power-of-two multiple that fits, d shrinking), the ring's traffic mostly hidden;
   /// 5. full recompute of every layer (+SP), one more forward pass (≈ +33%, K22 §5);
   /// 6. more pipeline stages on the same GPUs (the smallest p that fits), a larger bubble;
   ///    each with the cheapest recompute that then fits;
@@ -144,6 +178,9 @@ public struct Remedy: Sendable {
       var parts: [String] = []
       let l = run.layout
       if l.pipeline != b.pipeline { parts.append("pipeline_model_parallel_size: \(l.pipeline)") }
+      if l.contextParallel != b.contextParallel {
+        parts.append("context_parallel_size: \(l.contextParallel)")
+      }
       if l.gpus != b.gpus { parts.append("\(l.gpus) GPUs (d = \(l.data))") }
       if l.virtualStages != b.virtualStages {
         parts.append(
@@ -214,6 +251,21 @@ public struct Remedy: Sendable {
       var l = b
       l.microBatch = micro
       if offer(l) { break }
+    }
+    // 4b. More context parallelism on the same GPUs (cp doubled while d allows), with the
+    // cheapest recompute that then fits: activations shrink by cp for the ring's traffic.
+    if base.model.fusedAttention {
+      var l = b
+      while l.data % 2 == 0 {
+        l.contextParallel *= 2
+        l.data /= 2
+        let run = base.with(layout: l)
+        guard run.layout.violations(for: run.model).isEmpty else { break }
+        if let (fit, estimate) = cheapestFitting(run) {
+          add(fit, estimate)
+          break
+        }
+      }
     }
     // 5. Full recompute (every layer), with SP where possible.
     if b.recompute != .full(method: .uniform, layers: 1) {

@@ -36,6 +36,9 @@ extension LayoutSearch {
       ),
       ("model.sequence_parallel", layout.effectiveSequenceParallel ? "true" : "false"),
     ]
+    if layout.contextParallel > 1 {
+      out.append(("model.context_parallel_size", String(layout.contextParallel)))
+    }
     switch layout.recompute {
     case .none:
       out += [
@@ -106,6 +109,10 @@ extension LayoutSearch {
     if w.microBatch != b.microBatch { changed.insert("model.micro_batch_size") }
     if w.tensor != b.tensor { changed.insert("model.tensor_model_parallel_size") }
     if w.pipeline != b.pipeline { changed.insert("model.pipeline_model_parallel_size") }
+    if w.contextParallel != b.contextParallel {
+      changed.insert("model.context_parallel_size")
+      if w.contextParallel == 1 { doc.set("model.context_parallel_size", "1") }
+    }
     if w.virtualStages != b.virtualStages {
       changed.insert("model.virtual_pipeline_model_parallel_size")
     }

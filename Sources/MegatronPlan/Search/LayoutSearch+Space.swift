@@ -8,8 +8,13 @@ import Foundation
 ///
 /// 1. t in 1 … the NVLink domain (1 … GPUs with `allowCrossNodeTensor`), or the fixed t:
 ///    t ∤ heads → `tensor_does_not_divide_heads`; a fixed t above a node → `tensor_exceeds_node`.
+/// 1b. cp in 1 … GPUs/t, or the fixed cp (`contextChoices`): cp > 1 without fused attention →
+///    `context_needs_fused_attention`; 2·cp ∤ s, or s/cp < `minimumContextShard` →
+///    `sequence_not_divisible_by_context`; with `a2a`, cp ∤ the heads or groups of a tensor-parallel
+///    rank → `context_does_not_divide_heads`.
 /// 2. p in 1 … L, or the fixed p: p ∤ L → `pipeline_does_not_divide_layers`;
-///    t·p ∤ GPUs → `gpus_not_divisible`; then d = GPUs/(t·p), and d ∤ B → `batch_not_divisible`.
+///    t·cp·p ∤ GPUs → `gpus_not_divisible`; then d = GPUs/(t·cp·p), and d ∤ B →
+///    `batch_not_divisible`.
 /// 3. b in 1 … B/d, or the fixed b: b ∤ B/d → `batch_not_divisible`.
 /// 4. v in 1 … L/p (only 1 when p = 1), or the fixed v: v ∤ L/p →
 ///    `virtual_does_not_divide_layers`; v > 1 with p = 1 (fixed v) → `virtual_without_pipeline`;
@@ -21,10 +26,54 @@ import Foundation
 extension LayoutSearch {
   struct Unit: Sendable, Hashable {
     var t: Int, p: Int, d: Int, b: Int, v: Int
+    var cp: Int = 1
   }
 
   struct GroupKey: Sendable, Hashable {
     var t: Int, b: Int, sp: Bool
+    var cp: Int = 1
+  }
+
+  /// The smallest s/cp the search tries (Megatron-Core sets no bound): below it a ring step's
+  /// attention is too short to hide its send, and context parallelism only adds traffic.
+  public static let minimumContextShard = 1024
+
+  /// The context-parallel sizes to try with tensor-parallel size `t`, with the cuts counted.
+  static func contextChoices(
+    _ base: TrainingRun, t: Int, gpus: Int, fixed: Int?, tally: inout Tally
+  ) -> [Int] {
+    let m = base.model, s = m.sequenceLength
+    // Without fused attention cp is no dimension at all (unless fixed: then a cut).
+    guard m.fusedAttention else {
+      if let fixed, fixed > 1 {
+        tally.reject(.contextNeedsFusedAttention)
+        return []
+      }
+      return [1]
+    }
+    var out: [Int] = []
+    for cp in divisorsOrRange(fixed, upTo: max(1, gpus / t)) {
+      if cp == 1 {
+        out.append(cp)
+        continue
+      }
+      // Only the divisors of GPUs/t are sizes at all; a fixed one that is not is a cut.
+      if (gpus / t) % cp != 0 {
+        if fixed != nil { tally.reject(.gpusNotDivisible) }
+        continue
+      }
+      if s % (2 * cp) != 0 || (fixed == nil && s / cp < minimumContextShard) {
+        tally.reject(.sequenceNotDivisibleByContext)
+        continue
+      }
+      let (a2a, _) = base.layout.contextParallelComm.levels(cp: cp)
+      if a2a > 1 && ((m.heads / t) % a2a != 0 || (m.queryGroups / t) % a2a != 0) {
+        tally.reject(.contextDoesNotDivideHeads)
+        continue
+      }
+      out.append(cp)
+    }
+    return out
   }
 
   /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
@@ -59,19 +108,21 @@ extension LayoutSearch {
     for t in divisorsOrRange(c.tensor, upTo: tMax) {
       if !c.allowCrossNodeTensor && t > node { tally.reject(.tensorExceedsNode); continue }
       if m.heads % t != 0 { tally.reject(.tensorDoesNotDivideHeads); continue }
-      for p in divisorsOrRange(c.pipeline, upTo: L) {
-        if L % p != 0 { tally.reject(.pipelineDoesNotDivideLayers); continue }
-        if gpus % (t * p) != 0 { tally.reject(.gpusNotDivisible); continue }
-        let d = gpus / (t * p)
-        if B % d != 0 { tally.reject(.batchNotDivisible); continue }
-        for b in divisorsOrRange(c.microBatch, upTo: B / d) {
-          if (B / d) % b != 0 { tally.reject(.batchNotDivisible); continue }
-          let microbatches = B / (b * d)
-          for v in divisorsOrRange(c.virtualStages, upTo: p > 1 ? L / p : 1) {
-            if v > 1 && p == 1 { tally.reject(.virtualWithoutPipeline); continue }
-            if (L / p) % v != 0 { tally.reject(.virtualDoesNotDivideLayers); continue }
-            if v > 1 && microbatches % p != 0 { tally.reject(.interleavedMicrobatches); continue }
-            out.append(Unit(t: t, p: p, d: d, b: b, v: v))
+      for cp in contextChoices(base, t: t, gpus: gpus, fixed: c.contextParallel, tally: &tally) {
+        for p in divisorsOrRange(c.pipeline, upTo: L) {
+          if L % p != 0 { tally.reject(.pipelineDoesNotDivideLayers); continue }
+          if gpus % (t * cp * p) != 0 { tally.reject(.gpusNotDivisible); continue }
+          let d = gpus / (t * cp * p)
+          if B % d != 0 { tally.reject(.batchNotDivisible); continue }
+          for b in divisorsOrRange(c.microBatch, upTo: B / d) {
+            if (B / d) % b != 0 { tally.reject(.batchNotDivisible); continue }
+            let microbatches = B / (b * d)
+            for v in divisorsOrRange(c.virtualStages, upTo: p > 1 ? L / p : 1) {
+              if v > 1 && p == 1 { tally.reject(.virtualWithoutPipeline); continue }
+              if (L / p) % v != 0 { tally.reject(.virtualDoesNotDivideLayers); continue }
+              if v > 1 && microbatches % p != 0 { tally.reject(.interleavedMicrobatches); continue }
+              out.append(Unit(t: t, p: p, d: d, b: b, v: v, cp: cp))
+            }
           }
         }
       }
@@ -130,7 +181,8 @@ extension LayoutSearch {
     var l = Layout(
       tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b,
       globalBatch: globalBatch,
-      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer)
+      sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer,
+      contextParallel: u.cp)
     if let base { l.inheritSharding(from: base) }
     return l
   }
@@ -140,7 +192,7 @@ extension LayoutSearch {
     // `base` is already the run of this GPU count; only the vocabulary follows t.
     var l = Layout(
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
-      sequenceParallel: key.sp)
+      sequenceParallel: key.sp, contextParallel: key.cp)
     l.inheritSharding(from: base.layout)
     let times = base.stepTimeModel(layout: l).layerTimes()
     var profiles: [ActivationMemory.LayerProfile] = []
@@ -171,7 +223,7 @@ extension LayoutSearch {
     var seen = Set<GroupKey>()
     for u in units {
       for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-        let key = GroupKey(t: u.t, b: u.b, sp: sp)
+        let key = GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp)
         if seen.insert(key).inserted { keys.append(key) }
       }
     }
@@ -216,7 +268,7 @@ extension LayoutSearch {
     // MoE rules that depend on t and d (Layout.violations): skip what Megatron-Core refuses.
     if let experts = m.moe {
       let ep = probe.expertParallel, etp = probe.expertTensorParallel
-      if experts.experts % ep != 0 || (u.t * u.d) % (ep * etp) != 0 { return }
+      if experts.experts % ep != 0 || (u.t * u.cp * u.d) % (ep * etp) != 0 { return }
     }
     let paramsFirst = ParameterCount.perGPU(m, probe, stage: 0)
     let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last)
@@ -241,7 +293,9 @@ extension LayoutSearch {
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
     let dos = shardingChoices(d: u.d, options.constraints, base: base.layout.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp)] else { continue }
+      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp)] else { continue }
+      // With SP the cp ranks' s/cp tokens must split over t.
+      if sp && u.cp > 1 && (m.sequenceLength / u.cp) % u.t != 0 { continue }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
         let profile = group.profiles[g.order]
         for recompute in recomputeChoices(

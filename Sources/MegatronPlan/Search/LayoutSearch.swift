@@ -76,6 +76,12 @@ public enum LayoutSearch {
     case virtualDoesNotDivideLayers = "virtual_does_not_divide_layers"
     /// Interleaving (v > 1) needs m = B/(b·d) to be a multiple of p.
     case interleavedMicrobatches = "interleaved_microbatches"
+    /// cp > 1 without fused attention (Megatron-Core's local attention refuses it).
+    case contextNeedsFusedAttention = "context_needs_fused_attention"
+    /// s not a multiple of 2·cp, or s/cp under `LayoutSearch.minimumContextShard` tokens.
+    case sequenceNotDivisibleByContext = "sequence_not_divisible_by_context"
+    /// With `a2a`, the heads or key/value groups of a tensor-parallel rank do not divide by cp.
+    case contextDoesNotDivideHeads = "context_does_not_divide_heads"
 
     public static func < (a: Self, b: Self) -> Bool { a.index < b.index }
     var index: Int { Self.allCases.firstIndex(of: self) ?? 0 }
@@ -86,6 +92,8 @@ public enum LayoutSearch {
     /// GPUs to lay out; nil: the base layout's t·p·d. For `Objective.gpus`, the most allowed.
     public var gpus: Int?
     public var tensor: Int?
+    /// cp; nil: every cp the model allows (`LayoutSearch+Space.swift`).
+    public var contextParallel: Int? = nil
     public var pipeline: Int?
     /// v (1 = no interleaving).
     public var virtualStages: Int?

@@ -40,8 +40,8 @@ extension PublishedRun {
     // (model, GPU, source, container's FP8 recipe, rows: k tokens, GPUs, batch, t, p, d, cp,
     // TFLOP/s per GPU)
     let h100 = "NeMo long-sequence table, LLAMA2-7B (FP8) on DGX-H100, NeMo 24.03.01"
-    let tables:
-      [(Bool, GPU, String, FP8Training, [(Int, Int, Int, Int, Int, Int, Int, Double)])] = [
+    let tables: [(Bool, GPU, String, FP8Training, [(Int, Int, Int, Int, Int, Int, Int, Double)])] =
+      [
         (
           false, .h100SXM, h100, FP8Training(format: .hybrid, recipe: .delayed),
           [
@@ -51,7 +51,7 @@ extension PublishedRun {
             (256, 256, 16, 4, 1, 8, 8, 549), (512, 512, 8, 8, 1, 4, 16, 549),
             (1024, 1024, 4, 8, 1, 4, 32, 536),
           ]
-        ),
+        )
       ]
     var runs: [PublishedRun] = []
     for (llama3, gpu, source, fp8, rows) in tables {

@@ -180,7 +180,8 @@ public struct PublishedRun: Sendable, Hashable {
       let layout = Layout(
         tensor: t, pipeline: p, data: n / (t * p), microBatch: 1, globalBatch: batch,
         recompute: .full(method: .uniform, layers: 1))
-      var run = TrainingRun(model: gpt(layers: layers, hidden: hidden, heads: heads), layout: layout)
+      var run = TrainingRun(
+        model: gpt(layers: layers, hidden: hidden, heads: heads), layout: layout)
       run.attentionFLOPs = .full  // N21 Eq. 3 counts every score
       return PublishedRun(
         name: "N21 \(name) on \(n) GPUs", source: "N21 Table 1", run: run,
