@@ -362,6 +362,27 @@ public struct StepTimeModel: Sendable {
     public var moeForward: Breakdown<SecondUnit>? = nil
     public var moeBackward: Breakdown<SecondUnit>? = nil
     public var moeRecompute: Seconds = .zero
+
+    /// The sums `layers(...)` needs of a layer's forward or backward, read from its breakdown
+    /// once per layer kind rather than once per stage and layout (the search's hot path).
+    struct Sums: Sendable {
+      var total: Seconds
+      var communication: Seconds
+      var context: Seconds
+      init(_ b: Breakdown<SecondUnit>) {
+        total = b.total
+        communication = StepTimeModel.communicationTerms.map { b[$0] }.sum()
+        context = b["context_parallel_comm"]
+      }
+    }
+    /// `Sums` of the dense and the MoE layer (set by `layerTimes`).
+    var denseSums: (forward: Sums, backward: Sums)? = nil
+    var moeSums: (forward: Sums, backward: Sums)? = nil
+
+    mutating func computeSums() {
+      denseSums = (Sums(forward), Sums(backward))
+      if let f = moeForward, let b = moeBackward { moeSums = (Sums(f), Sums(b)) }
+    }
   }
 
   public func layerTimes() -> LayerTimes {
@@ -377,6 +398,7 @@ public struct StepTimeModel: Sendable {
       lt.moeBackward = layerBackward(moe)
       lt.moeRecompute = layerRecompute(forward: f)
     }
+    lt.computeSums()
     return lt
   }
 
@@ -393,6 +415,9 @@ public struct StepTimeModel: Sendable {
       lt.moeBackward = shared.moeBackward
       lt.moeRecompute = layerRecompute(forward: f)
     }
+    lt.denseSums = shared.denseSums
+    lt.moeSums = shared.moeSums
+    if lt.denseSums == nil { lt.computeSums() }
     return lt
   }
 
@@ -406,12 +431,15 @@ public struct StepTimeModel: Sendable {
   public func stage(_ i: Int, layers lt: LayerTimes? = nil) -> StageTime {
     let lt = lt ?? layerTimes()
     let kinds = layout.layerKinds(onStage: i, of: model)
+    let dense = lt.denseSums ?? (LayerTimes.Sums(lt.forward), LayerTimes.Sums(lt.backward))
     var time = layers(
-      forward: lt.forward, backward: lt.backward, recompute: lt.recompute, count: kinds.dense,
-      stage: i)
+      forward: dense.forward, backward: dense.backward, recompute: lt.recompute,
+      count: kinds.dense, stage: i)
     if kinds.moe > 0, let f = lt.moeForward, let b = lt.moeBackward {
+      let sums = lt.moeSums ?? (LayerTimes.Sums(f), LayerTimes.Sums(b))
       let moe = layers(
-        forward: f, backward: b, recompute: lt.moeRecompute, count: kinds.moe, stage: i)
+        forward: sums.forward, backward: sums.backward, recompute: lt.moeRecompute,
+        count: kinds.moe, stage: i)
       time.forward += moe.forward
       time.backward += moe.backward
       time.recompute += moe.recompute
@@ -428,13 +456,12 @@ public struct StepTimeModel: Sendable {
 
   /// `count` layers of one kind on stage `i`, for all m microbatches.
   func layers(
-    forward fwd: Breakdown<SecondUnit>, backward bwd: Breakdown<SecondUnit>, recompute: Seconds,
+    forward fwd: LayerTimes.Sums, backward bwd: LayerTimes.Sums, recompute: Seconds,
     count: Int, stage i: Int
   ) -> StageTime {
     let perStage = Double(count) * Double(layout.microbatches)
-    let fwdComm = Self.communicationTerms.map { fwd[$0] }.sum()
-    let bwdComm = Self.communicationTerms.map { bwd[$0] }.sum()
-    let fwdContext = fwd["context_parallel_comm"], bwdContext = bwd["context_parallel_comm"]
+    let fwdComm = fwd.communication, bwdComm = bwd.communication
+    let fwdContext = fwd.context, bwdContext = bwd.context
     let fwdTotal = fwd.total
     let forward = (fwdTotal - fwdComm - fwdContext) * perStage
     let backward = (bwd.total - bwdComm - bwdContext) * perStage
@@ -546,6 +573,36 @@ public struct StepTimeModel: Sendable {
   /// `layers` lets a caller that evaluates many pipeline layouts with the same t, b, SP and
   /// recompute pass the per-layer times computed once (they do not depend on p, v or d).
   public func iteration(layers given: LayerTimes? = nil) -> Breakdown<SecondUnit> {
+    iterationParts(layers: given).breakdown
+  }
+
+  /// The iteration's parts as numbers; `breakdown` names them as `iteration` reports them, and
+  /// `total` is what the search ranks by without building the breakdown.
+  public struct IterationParts: Sendable, Hashable {
+    public var forward, backward, recompute, communication, contextParallel: Seconds
+    public var bubble, pipelineComm, dataParallelComm, optimizer: Seconds
+
+    public var total: Seconds {
+      forward + backward + recompute + communication + contextParallel + bubble + pipelineComm
+        + dataParallelComm + optimizer
+    }
+
+    public var breakdown: Breakdown<SecondUnit> {
+      var out = Breakdown<SecondUnit>()
+      out.add("forward", forward)
+      out.add("backward", backward)
+      out.add("recompute", recompute)
+      out.add("tensor_parallel_comm", communication)
+      if contextParallel.value > 0 { out.add("context_parallel_comm", contextParallel) }
+      out.add("pipeline_bubble", bubble)
+      out.add("pipeline_comm", pipelineComm)
+      out.add("data_parallel_comm", dataParallelComm)
+      out.add("optimizer", optimizer)
+      return out
+    }
+  }
+
+  public func iterationParts(layers given: LayerTimes? = nil) -> IterationParts {
     let lt = given ?? layerTimes()
     let p = max(1, layout.pipeline)
     // With an even split, stages differ only in the output layer on the last one, so the
@@ -557,8 +614,8 @@ public struct StepTimeModel: Sendable {
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first, the last, or with
     // an uneven split a middle one).
-    func params(_ i: Int) -> Breakdown<ParameterUnit> {
-      ParameterCount.perGPU(model, layout, stage: i, layers: lt.layerParameters)
+    func params(_ i: Int) -> ParameterCount.StageParameters {
+      ParameterCount.stageParameters(model, layout, stage: i, layers: lt.layerParameters)
     }
     var most = params(0)
     var candidates: [Int] = p > 1 ? [p - 1] : []
@@ -567,9 +624,9 @@ public struct StepTimeModel: Sendable {
       let b = params(i)
       if b.total > most.total { most = b }
     }
-    let maxParams = most.total
+    let maxParams = Parameters(most.total)
     // Expert weights are reduced over the expert data-parallel group, the rest over d.
-    let expertParams = most["expert_layers"]
+    let expertParams = Parameters(most.expert)
     let embedding = Parameters(Double(model.vocabulary) * Double(model.hidden) / t)
     var (reduce, gather) = dataParallelComm(
       parameters: maxParams - expertParams, embeddingParameters: embedding)
@@ -594,21 +651,12 @@ public struct StepTimeModel: Sendable {
     dp += fullyShardedComm(
       parameters: maxParams, compute: slowest.forward + slowest.backward + slowest.recompute,
       layers: stageLayers)
-    var out = Breakdown<SecondUnit>()
-    out.add("forward", slowest.forward)
-    out.add("backward", slowest.backward)
-    out.add("recompute", slowest.recompute)
-    out.add("tensor_parallel_comm", slowest.communication)
-    if slowest.contextParallel.value > 0 {
-      out.add("context_parallel_comm", slowest.contextParallel)
-    }
-    out.add("pipeline_bubble", slowest.total * schedule.bubbleFraction)
-    out.add("pipeline_comm", pipelineComm())
-    out.add("data_parallel_comm", dp)
-    out.add(
-      "optimizer",
-      optimizerStep(parameters: maxParams - expertParams)
+    return IterationParts(
+      forward: slowest.forward, backward: slowest.backward, recompute: slowest.recompute,
+      communication: slowest.communication, contextParallel: slowest.contextParallel,
+      bubble: slowest.total * schedule.bubbleFraction, pipelineComm: pipelineComm(),
+      dataParallelComm: dp,
+      optimizer: optimizerStep(parameters: maxParams - expertParams)
         + optimizerStep(parameters: expertParams, group: layout.expertData))
-    return out
   }
 }

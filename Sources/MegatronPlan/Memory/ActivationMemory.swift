@@ -177,29 +177,30 @@ public enum ActivationMemory {
     let e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
     var out = Breakdown<ByteUnit>()
-    out.add(
+    out.terms.reserveCapacity(7)
+    out.appendNew(
       "layers",
       chunk(m, layout, profile: profile, stage: i) * Double(schedule.chunksInFlight(stage: i)))
     if plan.workingSetLayers > 0 {
-      out.add(
+      out.appendNew(
         "recompute_working_set",
         profile.onStage(i, m, layout).full * Double(plan.workingSetLayers))
     }
     if i == 0 && m.dropout.hidden > 0 {
-      out.add(
+      out.appendNew(
         "embedding_dropout_mask", Bytes(sb * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == 0 && m.embeddingNorm {
       // The embedding norm saves its input, 2sbh per microbatch in flight (/t with SP).
-      out.add(
+      out.appendNew(
         "embedding_norm_input",
         Bytes(e * sb * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
     if i == layout.pipeline - 1 {
       let n = Double(schedule.outputMicrobatchesInFlight)
-      out.add("final_layernorm_input", Bytes(e * sb * h / r * n))
-      out.add("output_layer_input", Bytes(e * sb * h / r * n))
-      out.add("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
+      out.appendNew("final_layernorm_input", Bytes(e * sb * h / r * n))
+      out.appendNew("output_layer_input", Bytes(e * sb * h / r * n))
+      out.appendNew("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
     }
     return out
   }

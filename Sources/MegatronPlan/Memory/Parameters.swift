@@ -91,24 +91,59 @@ public enum ParameterCount {
   public static func perGPU(
     _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
   ) -> Breakdown<ParameterUnit> {
+    stageParameters(m, layout, stage: stage, layers: layers).breakdown
+  }
+
+  /// What `perGPU` names, as numbers (what the search and the step-time model read without
+  /// building a breakdown).
+  public struct StageParameters: Sendable, Hashable {
+    public var layers = 0.0
+    public var expert = 0.0
+    public var wordEmbedding = 0.0
+    public var embeddingNorm = 0.0
+    public var positionEmbedding = 0.0
+    public var finalNorm = 0.0
+    public var outputLayer = 0.0
+
+    public var total: Double {
+      layers + expert + wordEmbedding + embeddingNorm + positionEmbedding + finalNorm
+        + outputLayer
+    }
+
+    public var breakdown: Breakdown<ParameterUnit> {
+      var b = Breakdown<ParameterUnit>()
+      b.add("transformer_layers", Parameters(layers))
+      if expert > 0 { b.add("expert_layers", Parameters(expert)) }
+      for (name, value) in [
+        ("word_embedding", wordEmbedding), ("embedding_norm", embeddingNorm),
+        ("position_embedding", positionEmbedding), ("final_layernorm", finalNorm),
+        ("output_layer", outputLayer),
+      ] where value > 0 {
+        b.add(name, Parameters(value))
+      }
+      return b
+    }
+  }
+
+  public static func stageParameters(
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+  ) -> StageParameters {
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let here = layers.perGPU(layout.layerKinds(onStage: stage, of: m), layout)
-    var b = Breakdown<ParameterUnit>()
-    b.add("transformer_layers", Parameters(here.all - here.expert))
-    if here.expert > 0 { b.add("expert_layers", Parameters(here.expert)) }
+    var s = StageParameters()
+    s.layers = here.all - here.expert
+    s.expert = here.expert
     if stage == 0 {
-      b.add("word_embedding", Parameters(V * h / t))
-      if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
-      if m.learnedPositionEmbeddings {
-        b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
-      }
+      s.wordEmbedding = V * h / t
+      if m.embeddingNorm { s.embeddingNorm = finalNorm(m) }
+      if m.learnedPositionEmbeddings { s.positionEmbedding = Double(m.maxPositionEmbeddings) * h }
     }
     if stage == p - 1 {
-      b.add("final_layernorm", Parameters(finalNorm(m)))
-      if !m.tiedEmbeddings || p > 1 { b.add("output_layer", Parameters(V * h / t)) }
+      s.finalNorm = finalNorm(m)
+      if !m.tiedEmbeddings || p > 1 { s.outputLayer = V * h / t }
     }
-    return b
+    return s
   }
 }
 
@@ -118,7 +153,13 @@ extension ParameterCount {
   public static func linearPerGPU(_ m: TransformerModel, _ layout: Layout, stage: Int)
     -> Parameters
   {
-    let layers = LayerParameters(m)
+    linearPerGPU(m, layout, stage: stage, layers: LayerParameters(m))
+  }
+
+  /// `linearPerGPU` given the layers' parameters.
+  public static func linearPerGPU(
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+  ) -> Parameters {
     let kinds = layout.layerKinds(onStage: stage, of: m)
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     let t = Double(max(1, layout.tensor))

@@ -50,13 +50,42 @@ public enum StateMemory {
     linearParameters: Parameters = .zero, fp8: FP8Training? = nil, fp32Gradients: Bool = true,
     expertParameters: Parameters = .zero
   ) -> Breakdown<ByteUnit> {
+    parts(
+      parameters: parameters, precision: precision, layout: layout,
+      linearParameters: linearParameters, fp8: fp8, fp32Gradients: fp32Gradients,
+      expertParameters: expertParameters
+    ).breakdown
+  }
+
+  /// What `states` names, as numbers (bytes).
+  public struct Parts: Sendable, Hashable {
+    public var weights: Double
+    public var gradients: Double
+    public var optimizer: Double
+    public var fp8WeightCache: Double
+    public var total: Double { weights + gradients + optimizer + fp8WeightCache }
+
+    public var breakdown: Breakdown<ByteUnit> {
+      var out = Breakdown<ByteUnit>()
+      out.add("weights", Bytes(weights))
+      out.add("gradients", Bytes(gradients))
+      out.add("optimizer", Bytes(optimizer))
+      if fp8WeightCache > 0 { out.add("fp8_weight_cache", Bytes(fp8WeightCache)) }
+      return out
+    }
+  }
+
+  public static func parts(
+    parameters: Parameters, precision: Precision, layout: Layout,
+    linearParameters: Parameters = .zero, fp8: FP8Training? = nil, fp32Gradients: Bool = true,
+    expertParameters: Parameters = .zero
+  ) -> Parts {
     let per = bytesPerParameter(
       precision: precision, distributedOptimizer: layout.distributedOptimizer,
       data: layout.dataParallelWithContext, fullySharded: layout.fullySharded,
       fp32Gradients: fp32Gradients)
     let n = parameters.value
     var weights = n * per.weights
-    var out = Breakdown<ByteUnit>()
     var cache = 0.0
     if let fp8 {
       let shard = layout.fullySharded ? Double(max(1, layout.dataParallelWithContext)) : 1
@@ -67,8 +96,6 @@ public enum StateMemory {
       // microbatches (`keep_fp8_transpose_cache` off, as Megatron-Bridge runs it).
       if !layout.fullySharded { cache = linear * (fp8.primaryWeights ? copies - 1 : copies) }
     }
-    out.add("weights", Bytes(weights))
-    out.add("gradients", Bytes(n * per.gradients))
     // The distributed optimizer shards expert states over the expert data-parallel group
     // (Megatron-Core's expert DDP), the rest over d·cp (`Layout.dataParallelWithContext`).
     var optimizer = n * per.optimizer
@@ -78,8 +105,7 @@ public enum StateMemory {
         data: layout.expertData, fullySharded: layout.fullySharded, fp32Gradients: fp32Gradients)
       optimizer += expertParameters.value * (expert.optimizer - per.optimizer)
     }
-    out.add("optimizer", Bytes(optimizer))
-    if cache > 0 { out.add("fp8_weight_cache", Bytes(cache)) }
-    return out
+    return Parts(
+      weights: weights, gradients: n * per.gradients, optimizer: optimizer, fp8WeightCache: cache)
   }
 }

@@ -196,6 +196,10 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var layerForwardSeconds: Double
     public var layerBackwardSeconds: Double
     public var layerRecomputeSeconds: Double
+    /// The attention core of one layer, one microbatch, one GPU (QKᵀ, softmax, attention over V;
+    /// one kernel when fused), forward and backward, without context parallelism's exchange.
+    public var layerAttentionForwardSeconds: Double
+    public var layerAttentionBackwardSeconds: Double
     public var bubbleFraction: Double
   }
 
@@ -314,11 +318,14 @@ extension Estimate {
     let stepModel = run.stepTimeModel
     let iteration = stepModel.iteration()
     let seconds = iteration.total
+    let forward = stepModel.layerForward(), backward = stepModel.layerBackward()
     time = TimeSummary(
       iterationSeconds: seconds.value, breakdown: iteration,
-      layerForwardSeconds: stepModel.layerForward().total.value,
-      layerBackwardSeconds: stepModel.layerBackward().total.value,
+      layerForwardSeconds: forward.total.value,
+      layerBackwardSeconds: backward.total.value,
       layerRecomputeSeconds: stepModel.layerRecompute().value,
+      layerAttentionForwardSeconds: forward["attention_core"].value,
+      layerAttentionBackwardSeconds: backward["attention_core"].value,
       bubbleFraction: schedule.bubbleFraction)
 
     let peak = run.gpu.peak(for: run.precision)

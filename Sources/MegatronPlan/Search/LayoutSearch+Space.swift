@@ -239,12 +239,15 @@ extension LayoutSearch {
     let chunks = (0..<chunkCount).map { i in
       units.count * i / chunkCount..<units.count * (i + 1) / chunkCount
     }
+    // A layer's parameters depend on the model only (not on t or the vocabulary's padding).
+    let layerParameters = ParameterCount.LayerParameters(loaded.model)
     let tallies = parallelMap(chunks, threads: threads) { range in
       var local = Tally(top: options.top)
       for i in range {
         let u = units[i]
         evaluate(
-          run(loaded, gpus: gpus, t: u.t), u, groups: groups, options: options, into: &local)
+          run(loaded, gpus: gpus, t: u.t), u, groups: groups, layerParameters: layerParameters,
+          options: options, into: &local)
       }
       return local
     }
@@ -254,8 +257,8 @@ extension LayoutSearch {
 
   /// Every complete layout of one work unit.
   static func evaluate(
-    _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group], options: Options,
-    into tally: inout Tally
+    _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group],
+    layerParameters: ParameterCount.LayerParameters, options: Options, into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
     let capacity = base.gpu.memory.value
@@ -270,24 +273,29 @@ extension LayoutSearch {
       let ep = probe.expertParallel, etp = probe.expertTensorParallel
       if experts.experts % ep != 0 || (u.t * u.cp * u.d) % (ep * etp) != 0 { return }
     }
-    let paramsFirst = ParameterCount.perGPU(m, probe, stage: 0)
-    let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last)
-    let linearFirst = ParameterCount.linearPerGPU(m, probe, stage: 0)
-    let linearLast = last == 0 ? linearFirst : ParameterCount.linearPerGPU(m, probe, stage: last)
-    let layerParameters = ParameterCount.LayerParameters(m)
+    func stageParameters(_ i: Int) -> ParameterCount.StageParameters {
+      ParameterCount.stageParameters(m, probe, stage: i, layers: layerParameters)
+    }
+    func linear(_ i: Int) -> Parameters {
+      ParameterCount.linearPerGPU(m, probe, stage: i, layers: layerParameters)
+    }
+    let paramsFirst = stageParameters(0)
+    let paramsLast = last == 0 ? paramsFirst : stageParameters(last)
+    let linearFirst = linear(0)
+    let linearLast = last == 0 ? linearFirst : linear(last)
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
-      _ l: Layout, _ i: Int, _ params: Breakdown<ParameterUnit>, _ linear: Parameters,
+      _ l: Layout, _ i: Int, _ params: ParameterCount.StageParameters, _ linear: Parameters,
       _ activations: Bytes
     ) -> Double {
-      let states = StateMemory.states(
-        parameters: params.total, precision: base.precision, layout: l, linearParameters: linear,
-        fp8: m.fp8, fp32Gradients: base.fp32Gradients,
-        expertParameters: params["expert_layers"])
-      let steady = states.total + activations
+      let states = StateMemory.parts(
+        parameters: Parameters(params.total), precision: base.precision, layout: l,
+        linearParameters: linear, fp8: m.fp8, fp32Gradients: base.fp32Gradients,
+        expertParameters: Parameters(params.expert))
+      let steady = states.total + activations.value
       return PeakMemory.terms(
         base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters
-      ).device(steady: steady.value)
+      ).device(steady: steady)
     }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
@@ -331,7 +339,7 @@ extension LayoutSearch {
             tally.feasible += 1
             let model = base.stepTimeModel(layout: l)
             if times == nil { times = model.layerTimes(reusing: group.times) }
-            let seconds = model.iteration(layers: times).total.value
+            let seconds = model.iterationParts(layers: times).total.value
             let tps = tokensPerIteration / seconds
             var meets = false
             if let deadline, let tokens = base.trainTokens {

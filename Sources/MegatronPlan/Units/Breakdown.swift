@@ -14,7 +14,11 @@ public struct Breakdown<Unit: QuantityUnit>: Sendable, Hashable, Codable {
 
   public init(_ terms: [Term] = []) { self.terms = terms }
 
-  public var total: Quantity<Unit> { terms.map(\.value).sum() }
+  public var total: Quantity<Unit> {
+    var sum = Quantity<Unit>.zero
+    for term in terms { sum += term.value }
+    return sum
+  }
 
   public subscript(name: String) -> Quantity<Unit> {
     terms.first { $0.name == name }?.value ?? .zero
@@ -26,6 +30,12 @@ public struct Breakdown<Unit: QuantityUnit>: Sendable, Hashable, Codable {
     } else {
       terms.append(Term(name, value))
     }
+  }
+
+  /// Adds a term the breakdown does not have yet, without looking for it (builders whose names
+  /// are distinct by construction, on the search's hot path).
+  mutating func appendNew(_ name: String, _ value: Quantity<Unit>) {
+    terms.append(Term(name, value))
   }
 
   /// Every term multiplied by `factor`.
