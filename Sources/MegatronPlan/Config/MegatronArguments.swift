@@ -202,6 +202,14 @@ struct Mapper {
           if value == nil, k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
             value = tokens[k]
             k += 1
+            // `nargs='*'` flags take every word up to the next flag, kept blank-separated.
+            if MegatronArguments.architectureListFlags.contains(name) {
+              while k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
+                if let origin = value?.last?.origin { value?.append(.char(" ", origin)) }
+                value?.append(contentsOf: tokens[k])
+                k += 1
+              }
+            }
           }
         } else if !MegatronArguments.switchFlags.contains(name)
           && !MegatronArguments.architectureSwitchFlags.contains(name)

@@ -84,7 +84,7 @@ public enum ActivationMemory {
   ) -> Breakdown<ByteUnit> {
     let layer = LayerDescription(m, .init(layout, precision: precision))
     guard case .selective = layout.recompute else { return layer.saved }
-    return layer.savedUnderSelective
+    return layer.saved(recomputing: layout.recomputeModules)
   }
 
   /// The per-layer quantities a stage is built from, which depend only on the model, t, b, SP,
@@ -120,7 +120,9 @@ public enum ActivationMemory {
   {
     func sizes(_ layer: LayerDescription) -> (stored: Bytes, full: Bytes) {
       let full = layer.saved.total
-      if case .selective = layout.recompute { return (layer.savedUnderSelective.total, full) }
+      if case .selective = layout.recompute {
+        return (layer.saved(recomputing: layout.recomputeModules).total, full)
+      }
       return (full, full)
     }
     let shard = LayerDescription.Shard(layout, precision: precision)
@@ -195,7 +197,34 @@ public enum ActivationMemory {
       out.add("final_layernorm_input", Bytes(e * s * b * h / r * n))
       out.add("output_layer_input", Bytes(e * s * b * h / r * n))
       out.add("logits", Bytes(4 * s * b * V / t * n))  // fp32 logits for the cross entropy
+      if m.mtpLayers > 0 {
+        out.add("mtp_layers", mtpLayers(m, layout, precision: precision) * n)
+      }
     }
     return out
+  }
+
+  /// What the D multi-token-prediction layers of the last stage keep for one microbatch
+  /// (`MultiTokenPrediction`): their projection's saved tensors, their transformer layer as the
+  /// recompute setting stores one (its checkpointed input under full recompute), and their own
+  /// output-layer input and fp32 logits (the shared output layer runs once more per MTP layer).
+  public static func mtpLayers(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> Bytes {
+    guard m.mtpLayers > 0 else { return .zero }
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let layer = MultiTokenPrediction.layer(m, shard)
+    let stored: Bytes
+    switch layout.recompute {
+    case .none: stored = layer.saved.total
+    case .selective: stored = layer.saved(recomputing: layout.recomputeModules).total
+    case .full: stored = checkpointedLayerInput(m, layout, precision: precision)
+    }
+    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let t = Double(layout.tensor), V = Double(m.vocabulary)
+    let r = layout.effectiveSequenceParallel ? t : 1
+    let output = Bytes(precision.activationBytes * s * b * h / r + 4 * s * b * V / t)
+    return (MultiTokenPrediction.projection(m, shard).saved.total + stored + output)
+      * Double(m.mtpLayers)
   }
 }

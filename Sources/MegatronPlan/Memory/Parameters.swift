@@ -39,14 +39,16 @@ public enum ParameterCount {
 
   /// Parameters each token uses: the whole model less the routed experts it is not sent to
   /// (E − k of E per MoE layer), as Megatron-Core and NeMo count "active" parameters.
+  /// MTP layers of MoE kind count the same way.
   public static func active(_ m: TransformerModel) -> Parameters {
     let all = total(m).total
     guard let experts = m.moe else { return all }
     let kinds = m.layerKinds(in: 0..<m.layers)
+    let mtpMoE = MultiTokenPrediction.layerIsMoE(m) ? m.mtpLayers : 0
     let perExpert = LayerParameters(m).moe.expert / Double(max(1, experts.experts))
     return all
       - Parameters(
-        Double(kinds.moe) * perExpert * Double(experts.experts - experts.topK))
+        Double(kinds.moe + mtpMoE) * perExpert * Double(experts.experts - experts.topK))
   }
 
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
@@ -71,6 +73,10 @@ public enum ParameterCount {
     }
     b.add("final_layernorm", Parameters(finalNorm(m)))
     if !m.tiedEmbeddings { b.add("output_layer", Parameters(V * h)) }
+    if m.mtpLayers > 0 {
+      // The MTP layers share the word embedding and the output layer (counted once above).
+      b.add("mtp_layers", Parameters(MultiTokenPrediction.parameters(m).total))
+    }
     return b
   }
 
@@ -107,6 +113,18 @@ public enum ParameterCount {
     if stage == p - 1 {
       b.add("final_layernorm", Parameters(finalNorm(m)))
       if !m.tiedEmbeddings || p > 1 { b.add("output_layer", Parameters(V * h / t)) }
+      if m.mtpLayers > 0 {
+        // The MTP layers on the last stage: their experts go with the other experts (reduced
+        // over the expert data-parallel group); with p > 1 the stage also builds the word
+        // embedding the MTP layers read (Megatron-Core GPTModel: `pre_process or mtp_process`).
+        let mtp = MultiTokenPrediction.parameters(m)
+        let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+        b.add("mtp_layers", Parameters(mtp.sharded / t + mtp.replicated))
+        if mtp.expert > 0 {
+          b.add("expert_layers", Parameters(mtp.expert / expertShard))
+        }
+        if p > 1 { b.add("mtp_embedding", Parameters(V * h / t)) }
+      }
     }
     return b
   }
@@ -122,9 +140,14 @@ extension ParameterCount {
     let kinds = layout.layerKinds(onStage: stage, of: m)
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     let t = Double(max(1, layout.tensor))
+    var mtp = 0.0
+    if stage == layout.pipeline - 1 && m.mtpLayers > 0 {
+      let p = MultiTokenPrediction.parameters(m)
+      mtp = p.sharded / t + p.expert / expertShard
+    }
     return Parameters(
       Double(kinds.dense) * layers.dense.sharded / t
-        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard))
+        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard) + mtp)
   }
 }
 

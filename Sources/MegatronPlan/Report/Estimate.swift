@@ -58,6 +58,9 @@ public struct TrainingRun: Sendable, Hashable {
 public struct Estimate: Sendable, Codable, Hashable {
   public struct ModelSummary: Sendable, Codable, Hashable {
     public var parameters: Double
+    /// Parameters each token uses (MoE: the experts it is not routed to left out; the total for
+    /// a dense model).
+    public var activeParameters: Double
     public var parameterBreakdown: Breakdown<ParameterUnit>
     public var layers: Int
     public var hidden: Int
@@ -88,11 +91,17 @@ public struct Estimate: Sendable, Codable, Hashable {
     /// With full recompute: layers per checkpoint group (uniform) or checkpointed layers (block).
     public var recomputeNumLayers: Int?
     public var distributedOptimizer: Bool
+    /// EP and ETP (1 and t for a dense model).
+    public var expertParallel: Int
+    public var expertTensorParallel: Int
+    /// With selective recompute: the recomputed modules (Megatron-Core's names); null otherwise.
+    public var recomputeModules: [String]?
 
     enum CodingKeys: String, CodingKey {
       case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
         sequenceParallel, recompute,
-        recomputeMethod, recomputeNumLayers, distributedOptimizer
+        recomputeMethod, recomputeNumLayers, distributedOptimizer, expertParallel,
+        expertTensorParallel, recomputeModules
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -111,6 +120,9 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(recomputeMethod, forKey: .recomputeMethod)
       try c.encode(recomputeNumLayers, forKey: .recomputeNumLayers)
       try c.encode(distributedOptimizer, forKey: .distributedOptimizer)
+      try c.encode(expertParallel, forKey: .expertParallel)
+      try c.encode(expertTensorParallel, forKey: .expertTensorParallel)
+      try c.encode(recomputeModules, forKey: .recomputeModules)
     }
   }
 
@@ -223,7 +235,9 @@ extension Estimate {
     let schedule = PipelineSchedule(layout)
     let totalParams = ParameterCount.total(m)
     model = ModelSummary(
-      parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers,
+      parameters: totalParams.total.value,
+      activeParameters: ParameterCount.active(m).value, parameterBreakdown: totalParams,
+      layers: m.layers,
       hidden: m.hidden,
       heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength,
       vocabulary: m.vocabulary,
@@ -241,7 +255,9 @@ extension Estimate {
       globalBatch: layout.globalBatch, microbatches: layout.microbatches, gpus: layout.gpus,
       sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
       recomputeMethod: method, recomputeNumLayers: k,
-      distributedOptimizer: layout.distributedOptimizer)
+      distributedOptimizer: layout.distributedOptimizer, expertParallel: layout.expertParallel,
+      expertTensorParallel: layout.expertTensorParallel,
+      recomputeModules: layout.recompute == .selective ? layout.recomputeModules.moduleNames : nil)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []

@@ -5,6 +5,20 @@ public enum SearchReport {
     "iteration (s)", "MFU", "tokens/s", "days",
   ]
 
+  /// The EP and ETP columns, shown for an MoE model only.
+  static func expertHeaders(_ r: LayoutSearch.Result) -> [String] {
+    r.candidates.contains { $0.run.model.moe != nil } ? ["EP", "ETP"] : []
+  }
+
+  static func cells(_ c: LayoutSearch.Candidate, experts: Bool) -> [String] {
+    var row = cells(c)
+    if experts {
+      row.insert(
+        contentsOf: [String(c.layout.expertParallel), String(c.layout.expertTensorParallel)], at: 7)
+    }
+    return row
+  }
+
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
     return [
@@ -32,12 +46,16 @@ public enum SearchReport {
       out.append("")
     }
     if !r.candidates.isEmpty {
-      let table = [headers] + r.candidates.map(cells)
-      let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
+      let experts = !expertHeaders(r).isEmpty
+      var head = headers
+      head.insert(contentsOf: expertHeaders(r), at: 7)
+      let table = [head] + r.candidates.map { cells($0, experts: experts) }
+      let widths = head.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
+      let recomputeColumn = experts ? 10 : 8
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
-            i == 8 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+            i == recomputeColumn ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
           }.joined(separator: "  "))
         if n == 0 {
           out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
@@ -63,37 +81,45 @@ public enum SearchReport {
     let header = [
       "rank", "gpus", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "peak_bytes", "capacity_bytes",
-      "iteration_seconds", "mfu", "hfu",
+      "recompute_num_layers", "distributed_optimizer", "expert_parallel",
+      "expert_tensor_parallel", "peak_bytes", "capacity_bytes", "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
     var lines = [header.joined(separator: ",")]
     for c in r.candidates {
       let e = c.estimate
-      lines.append(
-        [
-          String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline),
-          String(e.layout.data),
-          String(e.layout.virtual ?? 1),
-          String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
-          e.layout.recomputeMethod ?? "",
-          e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-          Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
-          Format.fixed(e.time.iterationSeconds, 4),
-          Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
-          Format.fixed(e.throughput.tokensPerSecond, 1),
-          e.training.days.map { Format.fixed($0, 2) } ?? "",
-        ].joined(separator: ","))
+      let layout: [String] = [
+        String(c.rank), String(e.layout.gpus), String(e.layout.tensor), String(e.layout.pipeline),
+        String(e.layout.data),
+        String(e.layout.virtual ?? 1),
+        String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
+        e.layout.recomputeMethod ?? "",
+        e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
+        String(e.layout.expertParallel), String(e.layout.expertTensorParallel),
+      ]
+      let figures: [String] = [
+        Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+        Format.fixed(e.time.iterationSeconds, 4),
+        Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
+        Format.fixed(e.throughput.tokensPerSecond, 1),
+        e.training.days.map { Format.fixed($0, 2) } ?? "",
+      ]
+      lines.append((layout + figures).joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"
   }
 
   public static func markdown(_ r: LayoutSearch.Result) -> String {
+    let experts = !expertHeaders(r).isEmpty
+    var head = headers
+    head.insert(contentsOf: expertHeaders(r), at: 7)
     var lines = [
-      "| " + headers.joined(separator: " | ") + " |",
-      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|",
+      "| " + head.joined(separator: " | ") + " |",
+      "|" + head.map { _ in "---" }.joined(separator: "|") + "|",
     ]
-    for c in r.candidates { lines.append("| " + cells(c).joined(separator: " | ") + " |") }
+    for c in r.candidates {
+      lines.append("| " + cells(c, experts: experts).joined(separator: " | ") + " |")
+    }
     lines.append("")
     lines.append(
       "Evaluated \(Format.grouped(r.evaluated)), feasible \(Format.grouped(r.feasible)).\(r.reason.map { " Why #1 beats #2: \($0)." } ?? "")"

@@ -68,6 +68,11 @@ extension LayoutSearch {
     if layout.fullySharded {
       out.append(("model.data_parallel_sharding_strategy", "optim_grads_params"))
     }
+    // Expert parallelism, when the layout has any (ETP defaults to t when absent).
+    if layout.expertParallel > 1 || layout.expertTensorParallel != layout.tensor {
+      out.append(("model.expert_model_parallel_size", String(layout.expertParallel)))
+      out.append(("model.expert_tensor_parallel_size", String(layout.expertTensorParallel)))
+    }
     return out.map { (key: $0.0, value: $0.1) }
   }
 
@@ -121,6 +126,11 @@ extension LayoutSearch {
       ])
     }
     if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
+    if w.expertParallel != b.expertParallel || w.expertTensorParallel != b.expertTensorParallel
+      || (w.tensor != b.tensor && w.expertTensorParallel != w.tensor)
+    {
+      changed.formUnion(["model.expert_model_parallel_size", "model.expert_tensor_parallel_size"])
+    }
     if w.fullySharded != b.fullySharded {
       changed.insert("model.data_parallel_sharding_strategy")
       if !w.fullySharded {
@@ -133,6 +143,10 @@ extension LayoutSearch {
       // A key the file does not have reads as null: writing null would change nothing.
       if value == "null" && doc.index(of: key) == nil { continue }
       doc.set(key, value)
+    }
+    if changed.contains("model.expert_model_parallel_size") {
+      doc.set("model.expert_model_parallel_size", String(w.expertParallel))
+      doc.set("model.expert_tensor_parallel_size", String(w.expertTensorParallel))
     }
     if b.distributedOptimizer && !w.distributedOptimizer,
       let i = doc.index(of: "megaplan.zero_stage"), doc.value(at: i) == "1"

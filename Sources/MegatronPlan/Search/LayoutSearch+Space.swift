@@ -25,6 +25,48 @@ extension LayoutSearch {
 
   struct GroupKey: Sendable, Hashable {
     var t: Int, b: Int, sp: Bool
+    /// EP and ETP (MoE models; the file's for a dense one).
+    var ep: Int = 1, etp: Int = 1
+  }
+
+  /// The (EP, ETP) pairs a unit of t and d can take: for an MoE model, EP dividing the experts
+  /// and ETP · EP dividing t · d (Megatron-Core's rules, `Layout.violations`), from the
+  /// constraints; for a dense model, the file's (they change nothing).
+  static func expertChoices(_ base: TrainingRun, t: Int, d: Int, constraints c: Constraints)
+    -> [(ep: Int, etp: Int)]
+  {
+    let file = base.layout
+    let fileETP = file.expertTensorParallel == file.tensor ? t : file.expertTensorParallel
+    guard let experts = base.model.moe else { return [(file.expertParallel, fileETP)] }
+    var etps: [Int]
+    switch c.expertTensorParallel {
+    case .asBase: etps = [fileETP]
+    case .any: etps = t == 1 ? [1] : [1, t]
+    case .fixed(let n): etps = [n]
+    }
+    if experts.expertFFN > 0 { etps = etps.filter { experts.expertFFN % $0 == 0 } }
+    var eps: [Int]
+    switch c.expertParallel {
+    case .asBase: eps = [file.expertParallel]
+    case .any: eps = (1...experts.experts).filter { experts.experts % $0 == 0 }
+    case .fixed(let n): eps = [n]
+    }
+    var out: [(Int, Int)] = []
+    for etp in etps where etp > 0 {
+      for ep in eps where ep > 0 && experts.experts % ep == 0 && (t * d) % (ep * etp) == 0 {
+        out.append((ep, etp))
+      }
+    }
+    return out
+  }
+
+  /// The pipeline split of a candidate with p stages and v chunks: the file's when it has the
+  /// file's p (and, for a flexible layout, the file's v), else even.
+  static func split(_ base: TrainingRun, p: Int, v: Int) -> PipelineSplit {
+    let file = base.layout
+    guard !file.split.isEven, p == file.pipeline else { return .even }
+    if file.split.chunkLayers != nil && v != file.virtualStages { return .even }
+    return file.split
   }
 
   /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
@@ -60,7 +102,11 @@ extension LayoutSearch {
       if !c.allowCrossNodeTensor && t > node { tally.reject(.tensorExceedsNode); continue }
       if m.heads % t != 0 { tally.reject(.tensorDoesNotDivideHeads); continue }
       for p in divisorsOrRange(c.pipeline, upTo: L) {
-        if L % p != 0 { tally.reject(.pipelineDoesNotDivideLayers); continue }
+        let keepsSplit = !base.layout.split.isEven && p == base.layout.pipeline
+        if L % p != 0 && !keepsSplit {
+          tally.reject(.pipelineDoesNotDivideLayers)
+          continue
+        }
         if gpus % (t * p) != 0 { tally.reject(.gpusNotDivisible); continue }
         let d = gpus / (t * p)
         if B % d != 0 { tally.reject(.batchNotDivisible); continue }
@@ -69,7 +115,17 @@ extension LayoutSearch {
           let microbatches = B / (b * d)
           for v in divisorsOrRange(c.virtualStages, upTo: p > 1 ? L / p : 1) {
             if v > 1 && p == 1 { tally.reject(.virtualWithoutPipeline); continue }
-            if (L / p) % v != 0 { tally.reject(.virtualDoesNotDivideLayers); continue }
+            // The file's uneven split or flexible layout, kept at the file's p (and v).
+            let uneven = split(base, p: p, v: v)
+            if !uneven.isEven {
+              if uneven.problem(layers: L, stages: p, virtual: v) != nil {
+                tally.reject(.virtualDoesNotDivideLayers)
+                continue
+              }
+            } else if (L / p) % v != 0 || L % p != 0 {
+              tally.reject(.virtualDoesNotDivideLayers)
+              continue
+            }
             if v > 1 && microbatches % p != 0 { tally.reject(.interleavedMicrobatches); continue }
             out.append(Unit(t: t, p: p, d: d, b: b, v: v))
           }
@@ -125,13 +181,24 @@ extension LayoutSearch {
 
   static func layout(
     _ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool,
-    base: Layout? = nil
+    base: Layout? = nil, experts: (ep: Int, etp: Int)? = nil
   ) -> Layout {
     var l = Layout(
       tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b,
       globalBatch: globalBatch,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer)
-    if let base { l.inheritSharding(from: base) }
+    if let base {
+      l.inheritSharding(from: base)
+      if !base.split.isEven, u.p == base.pipeline,
+        base.split.chunkLayers == nil || u.v == base.virtualStages
+      {
+        l.split = base.split
+      }
+    }
+    if let experts {
+      l.expertParallel = experts.ep
+      l.expertTensorParallel = experts.etp
+    }
     return l
   }
 
@@ -142,6 +209,8 @@ extension LayoutSearch {
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp)
     l.inheritSharding(from: base.layout)
+    l.expertParallel = key.ep
+    l.expertTensorParallel = key.etp
     let times = StepTimeModel(
       model: base.model, layout: l, precision: base.precision, gpu: base.gpu,
       constants: base.constants, overlap: base.overlap
@@ -174,8 +243,10 @@ extension LayoutSearch {
     var seen = Set<GroupKey>()
     for u in units {
       for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-        let key = GroupKey(t: u.t, b: u.b, sp: sp)
-        if seen.insert(key).inserted { keys.append(key) }
+        for x in expertChoices(loaded, t: u.t, d: u.d, constraints: options.constraints) {
+          let key = GroupKey(t: u.t, b: u.b, sp: sp, ep: x.ep, etp: x.etp)
+          if seen.insert(key).inserted { keys.append(key) }
+        }
       }
     }
     let groupList = parallelMap(keys, threads: threads) {
@@ -208,23 +279,32 @@ extension LayoutSearch {
     _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group], options: Options,
     into tally: inout Tally
   ) {
+    for x in expertChoices(base, t: u.t, d: u.d, constraints: options.constraints) {
+      evaluate(base, u, experts: x, groups: groups, options: options, into: &tally)
+    }
+  }
+
+  /// Every complete layout of one work unit with one (EP, ETP).
+  static func evaluate(
+    _ base: TrainingRun, _ u: Unit, experts x: (ep: Int, etp: Int), groups: [GroupKey: Group],
+    options: Options, into tally: inout Tally
+  ) {
     let m = base.model, B = base.layout.globalBatch
     let capacity = base.gpu.memory.value
-    let lc = m.layers / (u.p * u.v)
+    let lc = max(1, m.layers / (u.p * u.v))
     let last = u.p - 1
     // Parameters of the first and last stage (the others hold only their layers).
     let probe = layout(
       u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false,
-      base: base.layout)
-    // MoE rules that depend on t and d (Layout.violations): skip what Megatron-Core refuses.
-    if let experts = m.moe {
-      let ep = probe.expertParallel, etp = probe.expertTensorParallel
-      if experts.experts % ep != 0 || (u.t * u.d) % (ep * etp) != 0 { return }
-    }
-    let paramsFirst = ParameterCount.perGPU(m, probe, stage: 0)
-    let paramsLast = last == 0 ? paramsFirst : ParameterCount.perGPU(m, probe, stage: last)
-    let linearFirst = ParameterCount.linearPerGPU(m, probe, stage: 0)
-    let linearLast = last == 0 ? linearFirst : ParameterCount.linearPerGPU(m, probe, stage: last)
+      base: base.layout, experts: x)
+    // The stages that can be the most loaded: the first and the last (see below); with an MoE
+    // model or an uneven split also a middle one (its layers differ in kind or number); with a
+    // flexible layout every stage.
+    var stages = last == 0 ? [0] : [0, last]
+    if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
+    if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
+    let params = stages.map { ParameterCount.perGPU(m, probe, stage: $0) }
+    let linear = stages.map { ParameterCount.linearPerGPU(m, probe, stage: $0) }
     let layerParameters = ParameterCount.LayerParameters(m)
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
@@ -244,7 +324,9 @@ extension LayoutSearch {
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
     let dos = shardingChoices(d: u.d, options.constraints, base: base.layout.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp)] else { continue }
+      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, ep: x.ep, etp: x.etp)] else {
+        continue
+      }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
         let profile = group.profiles[g.order]
         for recompute in recomputeChoices(
@@ -252,27 +334,26 @@ extension LayoutSearch {
         {
           var l = layout(
             u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
-            base: base.layout)
+            base: base.layout, experts: x)
           if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
           // embedding (parameters and its dropout mask) and only the last the output layer and
           // logits. So a middle stage never needs more than the first.
-          let act0 = ActivationMemory.stage(
-            m, l, stage: 0, precision: base.precision, profile: profile
-          ).total
-          let actLast =
-            last == 0
-            ? act0
-            : ActivationMemory.stage(m, l, stage: last, precision: base.precision, profile: profile)
+          // (With MoE layers or an uneven split a middle stage is checked too, above.)
+          let activations = stages.map {
+            ActivationMemory.stage(m, l, stage: $0, precision: base.precision, profile: profile)
               .total
+          }
           var times: StepTimeModel.LayerTimes? = nil
           for (dOpt, fsdp) in dos {
             l.distributedOptimizer = dOpt
             l.fullySharded = fsdp
-            var total = peak(l, 0, paramsFirst, linearFirst, act0)
-            if last > 0 { total = max(total, peak(l, last, paramsLast, linearLast, actLast)) }
+            var total = 0.0
+            for k in stages.indices {
+              total = max(total, peak(l, stages[k], params[k], linear[k], activations[k]))
+            }
             guard base.memoryBudget.fits(total: total, capacity: capacity) else {
               tally.reject(.memory)
               continue

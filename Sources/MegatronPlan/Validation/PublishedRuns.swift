@@ -7,6 +7,8 @@ public struct PublishedRun: Sendable, Hashable {
     case iterationSeconds(Double)
     /// Achieved TFLOP/s per GPU counted with N21 Eq. 3 (hardware FLOPs, full recompute).
     case hardwareTFLOPsPerGPU(Double)
+    /// Achieved model TFLOP/s per GPU (model FLOPs as `FLOPCount.model` counts them).
+    case modelTFLOPsPerGPU(Double)
   }
 
   public var name: String

@@ -39,6 +39,12 @@ public enum Validation {
       return ValidationResult(
         name: published.name, source: published.source, unit: "TFLOP/s per GPU", published: x,
         predicted: predicted, error: predicted / x - 1, estimate: e, layout: run.layout)
+    case .modelTFLOPsPerGPU(let x):
+      let predicted = e.throughput.modelTflopsPerGpu
+      return ValidationResult(
+        name: published.name, source: published.source, unit: "model TFLOP/s per GPU",
+        published: x, predicted: predicted, error: predicted / x - 1, estimate: e,
+        layout: run.layout)
     }
   }
 

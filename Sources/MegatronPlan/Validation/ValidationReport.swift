@@ -13,8 +13,9 @@ public enum ValidationReport {
         let r = Validation.predict(run, constants: constants)
         errors.append(abs(r.error))
         let l = r.layout
+        let experts = l.expertParallel > 1 ? " EP\(l.expertParallel)" : ""
         let layout =
-          "t\(l.tensor) p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)"
+          "t\(l.tensor) p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)\(experts)"
         out.append(
           Format.pad(r.name, 40) + Format.left(Format.fixed(r.published, 2), 12)
             + Format.left(Format.fixed(r.predicted, 2), 12)
@@ -40,6 +41,9 @@ public enum ValidationReport {
     section(
       "Modern H100 runs, Megatron-Core + Transformer Engine, FP8 (Megatron-Bridge performance summary; s/iteration)",
       PublishedRun.modern)
+    section(
+      "Mixture-of-experts H100 runs, Megatron-Core (Megatron-Bridge performance summary, s/iteration; Megatron-LM MoE README, model TFLOP/s per GPU)",
+      PublishedRun.moe)
     out.append("K22 Table 4: one layer of the 22B model (t = 8, b = 4), milliseconds")
     out.append(
       Format.pad("variant", 36) + Format.left("fwd pub", 9) + Format.left("fwd pred", 10)
