@@ -436,8 +436,9 @@ public struct StepTimeModel: Sendable {
     count: Int, stage i: Int
   ) -> StageTime {
     let perStage = Double(count) * Double(layout.microbatches)
-    let fwdComm = Self.communicationTerms.map { fwd[$0] }.sum()
-    let bwdComm = Self.communicationTerms.map { bwd[$0] }.sum()
+    // (`communicationTerms`, summed without building an array: this runs per search candidate.)
+    let fwdComm = fwd["tensor_parallel_comm"] + fwd["expert_parallel_comm"]
+    let bwdComm = bwd["tensor_parallel_comm"] + bwd["expert_parallel_comm"]
     let fwdTotal = fwd.total
     let forward = (fwdTotal - fwdComm) * perStage
     let backward = (bwd.total - bwdComm) * perStage
@@ -448,8 +449,10 @@ public struct StepTimeModel: Sendable {
     }
     var rerun = recomputePerLayer * perStage
     var communication = (fwdComm + bwdComm) * perStage
-    let epComm = fwd["expert_parallel_comm"] + bwd["expert_parallel_comm"]
-    if overlap.expertParallel, epComm.value > 0 {
+    if overlap.expertParallel, model.moe != nil,
+      case let epComm = fwd["expert_parallel_comm"] + bwd["expert_parallel_comm"],
+      epComm.value > 0
+    {
       // `overlap_moe_expert_parallel_comm`: Megatron-Core merges the forward of one microbatch
       // with the backward of another (the combined 1F1B schedule) and runs each one's dispatch
       // and combine all-to-alls beside the other's compute. Only the steady-state pairs overlap:

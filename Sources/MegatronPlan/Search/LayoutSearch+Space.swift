@@ -203,12 +203,13 @@ extension LayoutSearch {
   }
 
   /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
-  static func group(_ base: TrainingRun, _ key: GroupKey) -> Group {
-    // `base` is already the run of this GPU count; only the vocabulary follows t.
+  static func group(_ base: TrainingRun, _ key: GroupKey, file: Layout) -> Group {
+    // `base` is already the run of this GPU count; only the vocabulary follows t. `file` is the
+    // loaded layout, whose sharding and recompute modules candidates keep.
     var l = Layout(
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp)
-    l.inheritSharding(from: base.layout)
+    l.inheritSharding(from: file)
     l.expertParallel = key.ep
     l.expertTensorParallel = key.etp
     let times = StepTimeModel(
@@ -250,7 +251,7 @@ extension LayoutSearch {
       }
     }
     let groupList = parallelMap(keys, threads: threads) {
-      group(run(loaded, gpus: gpus, t: $0.t), $0)
+      group(run(loaded, gpus: gpus, t: $0.t), $0, file: loaded.layout)
     }
     let groups = Dictionary(uniqueKeysWithValues: zip(keys, groupList))
 
@@ -266,7 +267,8 @@ extension LayoutSearch {
       for i in range {
         let u = units[i]
         evaluate(
-          run(loaded, gpus: gpus, t: u.t), u, groups: groups, options: options, into: &local)
+          run(loaded, gpus: gpus, t: u.t), u, file: loaded, groups: groups, options: options,
+          into: &local)
       }
       return local
     }
@@ -275,19 +277,22 @@ extension LayoutSearch {
   }
 
   /// Every complete layout of one work unit.
+  /// `base` is the run of the unit's GPU count and t; `file` the run as loaded (whose layout's
+  /// sharding, EP, ETP, recompute modules and split candidates keep).
   static func evaluate(
-    _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group], options: Options,
-    into tally: inout Tally
+    _ base: TrainingRun, _ u: Unit, file: TrainingRun, groups: [GroupKey: Group],
+    options: Options, into tally: inout Tally
   ) {
-    for x in expertChoices(base, t: u.t, d: u.d, constraints: options.constraints) {
-      evaluate(base, u, experts: x, groups: groups, options: options, into: &tally)
+    for x in expertChoices(file, t: u.t, d: u.d, constraints: options.constraints) {
+      evaluate(
+        base, u, file: file.layout, experts: x, groups: groups, options: options, into: &tally)
     }
   }
 
   /// Every complete layout of one work unit with one (EP, ETP).
   static func evaluate(
-    _ base: TrainingRun, _ u: Unit, experts x: (ep: Int, etp: Int), groups: [GroupKey: Group],
-    options: Options, into tally: inout Tally
+    _ base: TrainingRun, _ u: Unit, file: Layout, experts x: (ep: Int, etp: Int),
+    groups: [GroupKey: Group], options: Options, into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
     let capacity = base.gpu.memory.value
@@ -296,7 +301,7 @@ extension LayoutSearch {
     // Parameters of the first and last stage (the others hold only their layers).
     let probe = layout(
       u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false,
-      base: base.layout, experts: x)
+      base: file, experts: x)
     // The stages that can be the most loaded: the first and the last (see below); with an MoE
     // model or an uneven split also a middle one (its layers differ in kind or number); with a
     // flexible layout every stage.
@@ -322,7 +327,7 @@ extension LayoutSearch {
     }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
-    let dos = shardingChoices(d: u.d, options.constraints, base: base.layout.fullySharded)
+    let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
       guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, ep: x.ep, etp: x.etp)] else {
         continue
@@ -334,7 +339,7 @@ extension LayoutSearch {
         {
           var l = layout(
             u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
-            base: base.layout, experts: x)
+            base: file, experts: x)
           if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
