@@ -547,3 +547,20 @@ extension LayoutSearchTests {
     #expect(Estimate(back).time.iterationSeconds == best.estimate.time.iterationSeconds)
   }
 }
+
+extension LayoutSearchTests {
+  @Test("the search's per-granularity profiles equal ActivationMemory.profile for each")
+  func profilesAgree() {
+    for run in [Self.tiny, Self.tinyMoE] {
+      var l = Layout(
+        tensor: 2, data: 4, microBatch: 2, globalBatch: 16, sequenceParallel: true,
+        expertParallel: run.model.moe == nil ? 1 : 4, expertTensorParallel: 1)
+      l.recomputeModules = [.coreAttention, .moeActivation]
+      let all = ActivationMemory.profiles(run.model, l)
+      for (i, rc) in [Recompute.none, .selective, .full(method: .uniform, layers: 1)].enumerated() {
+        l.recompute = rc
+        #expect(all[i] == ActivationMemory.profile(run.model, l), "\(rc)")
+      }
+    }
+  }
+}

@@ -19,10 +19,13 @@ public enum ParameterCount {
   public struct LayerParameters: Sendable, Hashable {
     public var dense: LayerOp.Parameters
     public var moe: LayerOp.Parameters
+    /// All MTP layers (`MultiTokenPrediction.parameters`), zero without.
+    public var mtp: LayerOp.Parameters
 
     public init(_ m: TransformerModel) {
       dense = LayerDescription(m, .whole(sequences: 1)).parameters
       moe = m.moe == nil ? dense : LayerDescription(m, .whole(sequences: 1), moe: true).parameters
+      mtp = MultiTokenPrediction.parameters(m)
     }
 
     /// Parameters of `kinds` layers on one GPU of `layout`.
@@ -117,7 +120,7 @@ public enum ParameterCount {
         // The MTP layers on the last stage: their experts go with the other experts (reduced
         // over the expert data-parallel group); with p > 1 the stage also builds the word
         // embedding the MTP layers read (Megatron-Core GPTModel: `pre_process or mtp_process`).
-        let mtp = MultiTokenPrediction.parameters(m)
+        let mtp = layers.mtp
         let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
         b.add("mtp_layers", Parameters(mtp.sharded / t + mtp.replicated))
         if mtp.expert > 0 {
@@ -136,14 +139,19 @@ extension ParameterCount {
   public static func linearPerGPU(_ m: TransformerModel, _ layout: Layout, stage: Int)
     -> Parameters
   {
-    let layers = LayerParameters(m)
+    linearPerGPU(m, layout, stage: stage, layers: LayerParameters(m))
+  }
+
+  /// `linearPerGPU` given the layers' parameters when the caller already has them.
+  public static func linearPerGPU(
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+  ) -> Parameters {
     let kinds = layout.layerKinds(onStage: stage, of: m)
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     let t = Double(max(1, layout.tensor))
     var mtp = 0.0
     if stage == layout.pipeline - 1 && m.mtpLayers > 0 {
-      let p = MultiTokenPrediction.parameters(m)
-      mtp = p.sharded / t + p.expert / expertShard
+      mtp = layers.mtp.sharded / t + layers.mtp.expert / expertShard
     }
     return Parameters(
       Double(kinds.dense) * layers.dense.sharded / t

@@ -144,6 +144,20 @@ extension LayoutSearch {
       if value == "null" && doc.index(of: key) == nil { continue }
       doc.set(key, value)
     }
+    if w.split != b.split && w.split.isEven {
+      // A candidate at another p (or v) splits evenly: the file's uneven split keys go.
+      for key in [
+        "model.pipeline_model_parallel_layout", "model.num_layers_in_first_pipeline_stage",
+        "model.num_layers_in_last_pipeline_stage",
+      ] where doc.index(of: key) != nil {
+        doc.set(key, "null")
+      }
+      for key in [
+        "model.account_for_embedding_in_pipeline_split", "model.account_for_loss_in_pipeline_split",
+      ] where doc.index(of: key) != nil {
+        doc.set(key, "false")
+      }
+    }
     if changed.contains("model.expert_model_parallel_size") {
       doc.set("model.expert_model_parallel_size", String(w.expertParallel))
       doc.set("model.expert_tensor_parallel_size", String(w.expertTensorParallel))

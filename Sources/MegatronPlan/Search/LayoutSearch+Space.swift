@@ -216,12 +216,9 @@ extension LayoutSearch {
       model: base.model, layout: l, precision: base.precision, gpu: base.gpu,
       constants: base.constants, overlap: base.overlap
     ).layerTimes()
-    var profiles: [ActivationMemory.LayerProfile] = []
-    for g in Granularity.allCases {
-      l.recompute =
-        g == .none ? .none : g == .selective ? .selective : .full(method: .uniform, layers: 1)
-      profiles.append(ActivationMemory.profile(base.model, l, precision: base.precision))
-    }
+    // One profile per granularity in `Granularity` order (none, selective, full), from one
+    // description of each layer kind.
+    let profiles = ActivationMemory.profiles(base.model, l, precision: base.precision)
     return Group(times: times, profiles: profiles)
   }
 
@@ -297,6 +294,10 @@ extension LayoutSearch {
     let m = base.model, B = base.layout.globalBatch
     let capacity = base.gpu.memory.value
     let lc = max(1, m.layers / (u.p * u.v))
+    // The layers' parameters (model-only), from any group of this (EP, ETP): computed once.
+    let group0 =
+      groups[GroupKey(t: u.t, b: u.b, sp: u.t > 1, ep: x.ep, etp: x.etp)]
+      ?? groups[GroupKey(t: u.t, b: u.b, sp: false, ep: x.ep, etp: x.etp)]
     let last = u.p - 1
     // Parameters of the first and last stage (the others hold only their layers).
     let probe = layout(
@@ -308,9 +309,13 @@ extension LayoutSearch {
     var stages = last == 0 ? [0] : [0, last]
     if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
     if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
-    let params = stages.map { ParameterCount.perGPU(m, probe, stage: $0) }
-    let linear = stages.map { ParameterCount.linearPerGPU(m, probe, stage: $0) }
-    let layerParameters = ParameterCount.LayerParameters(m)
+    let layerParameters = group0?.times.layerParameters ?? ParameterCount.LayerParameters(m)
+    let params = stages.map {
+      ParameterCount.perGPU(m, probe, stage: $0, layers: layerParameters)
+    }
+    let linear = stages.map {
+      ParameterCount.linearPerGPU(m, probe, stage: $0, layers: layerParameters)
+    }
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
       _ l: Layout, _ i: Int, _ params: Breakdown<ParameterUnit>, _ linear: Parameters,
