@@ -52,6 +52,13 @@ enum SearchCommand {
       help: "Megatron-FSDP full sharding: file (as FILE does; default), on, off or any",
       valueName: "WHICH"),
     OptionSpec(
+      name: "--expert-parallel", takesValue: true,
+      help: "MoE EP: any (default: every size dividing the experts), file, or N",
+      valueName: "WHICH"),
+    OptionSpec(
+      name: "--expert-tensor-parallel", takesValue: true,
+      help: "MoE ETP: any (default: 1 and t), file, or N", valueName: "WHICH"),
+    OptionSpec(
       name: "--allow-cross-node-tensor", takesValue: false,
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
@@ -69,6 +76,25 @@ enum SearchCommand {
       name: "--benchmark", takesValue: false,
       help: "also time the search and print layouts evaluated, wall time and layouts/s"),
   ]
+
+  /// `any`, `file` or a positive size.
+  static func expertChoice(_ parsed: ParsedArguments, _ name: String) throws
+    -> LayoutSearch.ExpertChoice
+  {
+    guard let text = parsed.value(name) else { return .any }
+    switch text.lowercased() {
+    case "any": return .any
+    case "file": return .asBase
+    default:
+      guard let n = Int(text), n > 0, n <= 1 << 20 else {
+        throw UsageError(
+          message:
+            "option '\(name)' expects any, file or a positive integer, found '\(text)'\(Suggestion.didYouMean(text.lowercased(), in: ["any", "file"]))"
+        )
+      }
+      return .fixed(n)
+    }
+  }
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
     let format = try parsed.choice(
@@ -130,6 +156,8 @@ enum SearchCommand {
     let sharding = try parsed.choice(
       "--fully-sharded", in: LayoutSearch.ShardingChoice.allCases.map(\.rawValue), default: "file")
     constraints.fullySharded = LayoutSearch.ShardingChoice(rawValue: sharding) ?? .asBase
+    constraints.expertParallel = try expertChoice(parsed, "--expert-parallel")
+    constraints.expertTensorParallel = try expertChoice(parsed, "--expert-tensor-parallel")
     constraints.allowCrossNodeTensor = parsed.has("--allow-cross-node-tensor")
     let objectiveName = try parsed.choice(
       "--objective", in: LayoutSearch.Objective.allCases.map(\.rawValue), default: "throughput")

@@ -60,6 +60,12 @@ enum ServeCommand {
         "serve does not model mixture-of-experts layers yet (num_moe_experts \(experts.experts)); estimate, compare, check and search do",
         key: "model.num_moe_experts")
     }
+    if loaded.run.model.mla != nil {
+      // MLA caches the compressed latents, not per-head keys and values.
+      throw ConfigError(
+        "serve does not model multi-latent attention yet (its KV cache holds the latents); estimate, compare, check and search do",
+        key: "model.multi_latent_attention")
+    }
     let run = loaded.run
 
     let trainingPrecision: ServingPrecision = run.precision == .fp16 ? .fp16 : .bf16

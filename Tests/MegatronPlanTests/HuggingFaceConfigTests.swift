@@ -223,7 +223,7 @@ let hfCases: [HFCase] = [
     #expect(e.location?.line == 2 && e.location?.column == 22)
     #expect(e.message.contains("'FalconForCausalLM' is not modeled"))
     let moe = try #require(
-      Self.error("{\n  \"architectures\": [\"Qwen2MoeForCausalLM\"],\n  \"num_experts\": 8\n}")
+      Self.error("{\n  \"architectures\": [\"OlmoeForCausalLM\"],\n  \"num_experts\": 8\n}")
     )
     #expect(moe.location?.line == 2 && moe.location?.column == 22)
     #expect(moe.message.contains("mixture of experts is not modeled yet"))

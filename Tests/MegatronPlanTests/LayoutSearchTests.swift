@@ -443,3 +443,124 @@ extension LayoutSearchTests {
     #expect(try r.json() == text)
   }
 }
+
+// MARK: - Expert parallelism
+
+extension LayoutSearchTests {
+  /// 4 MoE layers (h 256, 8 heads, 4 experts of 1,024, top-2, s 512) on 8 A100 40 GB, B 16.
+  static let tinyMoE = TrainingRun(
+    model: TransformerModel(
+      layers: 4, hidden: 256, heads: 8, sequenceLength: 512, vocabulary: 4096,
+      moe: MixtureOfExperts(experts: 4, topK: 2, expertFFN: 1024)),
+    layout: Layout(microBatch: 1, globalBatch: 16), gpu: .a100_40GB)
+
+  /// Every layout by brute force, with EP dividing the 4 experts and ETP ∈ {1, t} (ETP · EP
+  /// dividing t·d: Megatron-Core's rules), SP required with t > 1 (Megatron-Core's rule for
+  /// MoE), one `Estimate` each: the search finds the same feasible set and the same top 10.
+  @Test("MoE: EP and ETP are searched; the search agrees with one Estimate per layout")
+  func expertParallelAgreesWithBruteForce() throws {
+    let base = Self.tinyMoE, model = base.model, gpus = 8, batch = 16
+    var fits: [(Layout, Double)] = []
+    var tooBig = 0
+    var expertSizes = Set<Int>()
+    for t in 1...8 where model.heads % t == 0 {
+      for p in 1...model.layers where model.layers % p == 0 && gpus % (t * p) == 0 {
+        let d = gpus / (t * p)
+        for b in 1...batch where batch % (b * d) == 0 {
+          let m = batch / (b * d)
+          for v in 1...(model.layers / p)
+          where (model.layers / p) % v == 0 && (v == 1 || (p > 1 && m % p == 0)) {
+            let lc = model.layers / (p * v)
+            let recomputes: [Recompute] =
+              [.none, .selective, .full(method: .uniform, layers: 1)]
+              + (1..<lc).map { .full(method: .block, layers: $0) }
+            for etp in Set([1, t]) {
+              for ep in [1, 2, 4] where (t * d) % (ep * etp) == 0 {
+                for rc in recomputes {
+                  for dOpt in d > 1 ? [false, true] : [false] {
+                    let l = Layout(
+                      tensor: t, pipeline: p, data: d, virtualStages: v, microBatch: b,
+                      globalBatch: batch, sequenceParallel: t > 1, recompute: rc,
+                      distributedOptimizer: dOpt, expertParallel: ep, expertTensorParallel: etp)
+                    #expect(l.violations(for: model).isEmpty, "\(l)")
+                    let e = Estimate(base.with(layout: l))
+                    if e.memory.fits {
+                      fits.append((l, e.throughput.tokensPerSecond))
+                      expertSizes.insert(ep)
+                    } else {
+                      tooBig += 1
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    let result = try LayoutSearch.search(
+      base, options: .init(top: 10, constraints: .init(gpus: gpus)))
+    #expect(result.feasible == fits.count)
+    #expect(result.rejected(.memory) == tooBig)
+    #expect(expertSizes == [1, 2, 4])
+    let expected = fits.sorted { a, b in
+      a.1 != b.1
+        ? a.1 > b.1 : LayoutSearch.tieKey(a.0).lexicographicallyPrecedes(LayoutSearch.tieKey(b.0))
+    }.prefix(10).map(\.0)
+    #expect(result.candidates.map(\.layout) == Array(expected))
+    // `file` keeps the file's EP (1) and ETP (t).
+    var constraints = LayoutSearch.Constraints(gpus: gpus)
+    constraints.expertParallel = .asBase
+    constraints.expertTensorParallel = .asBase
+    let fixed = try LayoutSearch.search(base, options: .init(top: 50, constraints: constraints))
+    #expect(fixed.candidates.allSatisfy { $0.layout.expertParallel == 1 })
+    #expect(fixed.candidates.allSatisfy { $0.layout.expertTensorParallel == $0.layout.tensor })
+    #expect(fixed.layouts < result.layouts)
+  }
+
+  @Test("the emitted MoE config loads back to the winner's EP and ETP")
+  func emitExpertParallel() throws {
+    let text = """
+      trainer:
+        num_nodes: 1
+        devices: 8
+      model:
+        num_layers: 4
+        hidden_size: 256
+        num_attention_heads: 8
+        encoder_seq_length: 512
+        micro_batch_size: 1
+        global_batch_size: 16
+        num_moe_experts: 4
+        moe_ffn_hidden_size: 1024
+        expert_model_parallel_size: 1
+      megaplan:
+        vocab_size: 4096
+        gpu: a100-40gb
+
+      """
+    let loaded = try ConfigLoader.load(ConfigDocument.parse(text, file: "moe.yaml")).run
+    let best = try #require(try LayoutSearch.search(loaded).best)
+    let emitted = LayoutSearch.emitConfig(text, winner: best.run, base: loaded)
+    let back = try ConfigLoader.load(ConfigDocument.parse(emitted, file: "out.yaml")).run
+    #expect(back.layout == best.layout)
+    #expect(Estimate(back).time.iterationSeconds == best.estimate.time.iterationSeconds)
+  }
+}
+
+extension LayoutSearchTests {
+  @Test("the search's per-granularity profiles equal ActivationMemory.profile for each")
+  func profilesAgree() {
+    for run in [Self.tiny, Self.tinyMoE] {
+      var l = Layout(
+        tensor: 2, data: 4, microBatch: 2, globalBatch: 16, sequenceParallel: true,
+        expertParallel: run.model.moe == nil ? 1 : 4, expertTensorParallel: 1)
+      l.recomputeModules = [.coreAttention, .moeActivation]
+      let all = ActivationMemory.profiles(run.model, l)
+      for (i, rc) in [Recompute.none, .selective, .full(method: .uniform, layers: 1)].enumerated() {
+        l.recompute = rc
+        #expect(all[i] == ActivationMemory.profile(run.model, l), "\(rc)")
+      }
+    }
+  }
+}

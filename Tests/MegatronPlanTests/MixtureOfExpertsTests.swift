@@ -60,14 +60,16 @@ import Testing
     let saved = LayerDescription(Self.mixtral, .init(layout, precision: .bf16), moe: true).saved
     let T = 4096, h = 4096, k = 2, f = 14336, E = 8
     // Router: its input (2Th) and fp32 probabilities (4TE); each token's k copies through the
-    // local expert: permuted input 2Tkh, SwiGLU input 2Tk·2f, fc2 input 2Tkf, and the expert
-    // output the combine keeps, 2Tkh.
+    // local expert: permuted input 2Tkh, SwiGLU input 2Tk·2f, fc2 input 2Tkf, and the fp32
+    // probabilities of the copies (4Tk), which Megatron-Core multiplies in inside the weighted
+    // SwiGLU (experts.py `weighted_bias_swiglu_impl`), so the unpermute keeps no expert output.
     #expect(saved["router_input"].value == Double(2 * T * h))
     #expect(saved["router_probabilities"].value == Double(4 * T * E))
     #expect(saved["expert_fc1_input"].value == Double(2 * T * k * h))
     #expect(saved["expert_activation_input"].value == Double(2 * T * k * 2 * f))
     #expect(saved["expert_fc2_input"].value == Double(2 * T * k * f))
-    #expect(saved["expert_output"].value == Double(2 * T * k * h))
+    #expect(saved["expert_probabilities"].value == Double(4 * T * k))
+    #expect(saved["expert_output"].value == 0)
     // A 1.5× imbalance sizes the busiest GPU 1.5× the routed copies.
     var skewed = Self.mixtral
     skewed.moe?.imbalance = 1.5
@@ -118,5 +120,177 @@ import Testing
     let active = total - 56 * 6 * expert
     #expect(ParameterCount.active(large).value == Double(active))
     #expect(abs(Double(active) / 1e9 - 39.2) < 0.1)
+  }
+
+  static func loadHF(_ name: String) throws -> TransformerModel {
+    let (text, file) = try fixture("hf/" + name)
+    let root = try HuggingFaceConfig.standalone(text, file: file)
+    return try ConfigLoader.load(ConfigDocument(root: root, file: file)).run.model
+  }
+
+  /// Qwen/Qwen2-57B-A14B config.json (`Qwen2MoeForCausalLM`): h 3,584, 28 layers, 28 heads of
+  /// 128, 4 key/value heads, QKV biases, 64 experts of moe_intermediate_size 2,560, top-8, a
+  /// shared expert of 20,480 with its sigmoid gate (`shared_expert_gate`, Linear(h, 1)),
+  /// vocabulary 151,936 (a multiple of 128), untied.
+  @Test("Qwen2-57B-A14B: 57.4 B parameters, 14.2 B active, from config.json by hand")
+  func qwen2MoE() throws {
+    let m = try Self.loadHF("qwen2-57b-a14b.json")
+    #expect(m.moe?.sharedExpertGate == true && m.moe?.sharedExpertFFN == 20480)
+    // Attention: q (h × h + bias h), k and v (h × 512 + bias 512 each), o (h × h).
+    let attention = 2 * 3584 * 3584 + 2 * 3584 * 512 + 3584 + 2 * 512
+    let expert = 3 * 3584 * 2560
+    let shared = 3 * 3584 * 20480 + 3584  // the shared expert and its gate
+    let layer = attention + 3584 * 64 + 64 * expert + shared + 2 * 3584
+    let total = 28 * layer + 2 * 151_936 * 3584 + 3584
+    #expect(total == 57_408_658_944)
+    #expect(ParameterCount.total(m).total.value == Double(total))
+    let active = total - 28 * 56 * expert
+    #expect(active == 14_249_270_784)
+    #expect(ParameterCount.active(m).value == Double(active))
+  }
+
+  /// Qwen/Qwen3-30B-A3B config.json (`Qwen3MoeForCausalLM`): h 2,048, 48 layers, 32 heads of
+  /// head_dim 128, 4 key/value heads, RMSNorm on each head's queries and keys, 128 experts of
+  /// 768, top-8, no shared expert, vocabulary 151,936, untied; the published 30.5 B / 3.3 B.
+  @Test("Qwen3-30B-A3B: 30.5 B parameters, 3.35 B active, from config.json by hand")
+  func qwen3MoE() throws {
+    let m = try Self.loadHF("qwen3-30b-a3b.json")
+    #expect(m.qkLayerNorm && m.headDim == 128 && m.moe?.sharedExpertFFN == 0)
+    let attention = 2048 * (4096 + 2 * 512) + 4096 * 2048 + 2 * 128
+    let expert = 3 * 2048 * 768
+    let layer = attention + 2048 * 128 + 128 * expert + 2 * 2048
+    let total = 48 * layer + 2 * 151_936 * 2048 + 2048
+    #expect(total == 30_532_122_624)
+    #expect(ParameterCount.total(m).total.value == Double(total))
+    #expect(ParameterCount.active(m).value == Double(total - 48 * 120 * expert))
+  }
+
+  /// Mixtral 8x7B at EP 8 on 8 GPUs (t 1, p 1, b 1, s 4,096, fused attention, fused rotary, no
+  /// dropout, bf16): every tensor one MoE layer keeps, by hand (T = 4,096, h 4,096, queries
+  /// 4,096 and keys/values 1,024 wide, f 14,336, each GPU's one expert sees T·k = 8,192 copies),
+  /// and the GPU's whole activation memory: 32 layers of one microbatch plus the last stage's
+  /// final-norm input, output-layer input and fp32 logits (4·T·V).
+  @Test("Mixtral 8x7B at EP 8: per-GPU activations by hand")
+  func activationsAtEP8() {
+    let layout = Layout(
+      tensor: 1, pipeline: 1, data: 8, microBatch: 1, globalBatch: 8, distributedOptimizer: true,
+      expertParallel: 8, expertTensorParallel: 1)
+    let T = 4096, h = 4096
+    let layer =
+      2 * T * h  // input norm's input
+      + 2 * T * h  // QKV input
+      + 2 * T * (4096 + 1024) + 2 * T * 1024 + 4 * 32 * T  // Q and K, V, fp32 statistics
+      + 2 * T * 4096  // projection input (the flash kernel's output)
+      + 2 * T * h  // pre-MLP norm's input
+      + 2 * T * h + 4 * T * 8  // router input and probabilities
+      + 2 * 8192 * h  // permuted tokens
+      + 2 * 8192 * 2 * 14336  // SwiGLU input
+      + 2 * 8192 * 14336  // fc2 input
+      + 4 * 8192  // the copies' probabilities
+    #expect(layer == 990_543_872)
+    let stage = ActivationMemory.stage(Self.mixtral, layout, stage: 0)
+    let last = 2 * T * h + 2 * T * h + 4 * T * 32_000
+    #expect(stage["layers"].value == Double(32 * layer))
+    #expect(stage.total.value == Double(32 * layer + last))
+  }
+
+  @Test("recompute modules of an MoE layer: moe_act, layernorm, moe")
+  func moeRecomputeModules() {
+    let layout = Layout(
+      tensor: 1, data: 8, microBatch: 1, globalBatch: 8, expertParallel: 8,
+      expertTensorParallel: 1)
+    let layer = LayerDescription(Self.mixtral, .init(layout, precision: .bf16), moe: true)
+    let all = layer.saved
+    // moe_act discards the activation's output, the expert fc2 input.
+    let act = layer.saved(recomputing: .moeActivation)
+    #expect(act["expert_fc2_input"].value == 0)
+    #expect(act["expert_activation_input"] == all["expert_activation_input"])
+    // layernorm discards the pre-MLP norm's output (the router's input).
+    #expect(layer.saved(recomputing: .layerNorm)["router_input"].value == 0)
+    // moe keeps only the checkpoint's input (the norm's output) of the MoE layer.
+    let moe = layer.saved(recomputing: .moe)
+    for name in [
+      "router_probabilities", "expert_fc1_input", "expert_activation_input",
+      "expert_fc2_input", "expert_probabilities",
+    ] {
+      #expect(moe[name].value == 0, "\(name)")
+    }
+    #expect(moe["router_input"] == all["router_input"])
+    #expect(moe["query_key"] == all["query_key"])
+  }
+
+  /// Qwen3-30B-like MoE layer (E 128, k 8, h 2,048, s 4,096, b 1, t 1) at EP 16 on two H100
+  /// nodes of 8, ETP 1: each GPU sends e·T·k·h = 2·4,096·8·2,048 = 134,217,728 bytes per
+  /// all-to-all. alltoall: 8 of the 16 EP ranks are in the GPU's node, so half the copies leave
+  /// it through its 50 GB/s NIC at 50 % (PerformanceConstants.hopper) and 7/16 ride NVLink at
+  /// 80 % of 450 GB/s: the network sets 2^26 / 25e9 s + 20 µs, twice (dispatch, combine).
+  /// flex: a token crosses once to the other node when one of its 8 experts is there, 1 −
+  /// C(64, 8)/C(128, 8) of the time.
+  @Test("EP all-to-all: NVLink and network shares by placement, alltoall and DeepEP (by hand)")
+  func allToAll() {
+    var model = TransformerModel(
+      layers: 4, hidden: 2048, heads: 32, queryGroups: 4, headDim: 128, ffnHidden: 6144,
+      sequenceLength: 4096, vocabulary: 151_936, tiedEmbeddings: false, normalization: .rmsNorm,
+      activation: .swiglu, linearBiases: false, dropout: .none, fusedAttention: true,
+      moe: MixtureOfExperts(experts: 128, topK: 8, expertFFN: 768))
+    let layout = Layout(
+      tensor: 1, data: 16, microBatch: 1, globalBatch: 16, expertParallel: 16,
+      expertTensorParallel: 1)
+    func comm(_ m: TransformerModel) -> Double {
+      StepTimeModel(model: m, layout: layout, precision: .bf16, gpu: .h100SXM)
+        .expertParallelComm().value
+    }
+    let copies = 2.0 * 4096 * 8 * 2048
+    let alltoall = 2 * (copies * 8 / 16 / 25e9 + 20e-6)
+    #expect(abs(comm(model) - alltoall) <= 1e-12 * alltoall)
+    model.moe?.dispatcher = .flex
+    var miss = 1.0
+    for i in 0..<8 { miss *= Double(64 - i) / Double(128 - i) }
+    let flex = 2 * (2.0 * 4096 * 2048 * (1 - miss) / 25e9 + 20e-6)
+    #expect(abs(comm(model) - flex) <= 1e-12 * flex)
+    // Within one node (EP 8 of 8 GPUs): NVLink only, 7/8 of the copies.
+    let oneNode = Layout(
+      tensor: 1, data: 8, microBatch: 1, globalBatch: 8, expertParallel: 8,
+      expertTensorParallel: 1)
+    model.moe?.dispatcher = .alltoall
+    let nvlink = 2 * (copies * 7 / 8 / (450e9 * 0.8) + 10e-6)
+    let inNode = StepTimeModel(model: model, layout: oneNode, precision: .bf16, gpu: .h100SXM)
+      .expertParallelComm().value
+    #expect(abs(inNode - nvlink) <= 1e-12 * nvlink)
+  }
+
+  @Test("recompute_modules: a YAML list or a string of names; unknown names are errors")
+  func recomputeModulesKey() throws {
+    let base = """
+      trainer:
+        num_nodes: 1
+        devices: 8
+      model:
+        num_layers: 4
+        hidden_size: 1024
+        num_attention_heads: 8
+        encoder_seq_length: 1024
+        micro_batch_size: 1
+        global_batch_size: 8
+        num_moe_experts: 8
+        expert_model_parallel_size: 8
+        activations_checkpoint_granularity: selective
+      megaplan:
+        vocab_size: 32000
+
+      """
+    func load(_ value: String) throws -> LoadedConfig {
+      let text = base.replacingOccurrences(
+        of: "megaplan:\n", with: "  recompute_modules: \(value)\nmegaplan:\n")
+      return try ConfigLoader.load(ConfigDocument.parse(text, file: "r.yaml"))
+    }
+    let fromList = try load("[moe_act, layernorm]").run.layout.recomputeModules
+    #expect(fromList == [.moeActivation, .layerNorm])
+    #expect(
+      try load("\"moe, shared_experts\"").run.layout.recomputeModules == [.moe, .sharedExperts])
+    let error = try #require(throws: ConfigError.self) { try load("[moe_ac]") }
+    #expect(error.message.contains("unknown recompute module 'moe_ac'"))
+    #expect(error.message.contains("did you mean 'moe_act'"))
+    #expect(error.key == "model.recompute_modules")
   }
 }

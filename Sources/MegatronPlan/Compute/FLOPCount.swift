@@ -38,12 +38,16 @@ public enum FLOPCount {
 
   /// Model FLOPs per iteration: 3 × (L layers + logits) forward, K22 Eq. 7:
   /// 72BLsh²(1 + s/6h + V/12hL) at f = 4h, B = global batch; with `.causal` the attention GEMMs'
-  /// share halves (72BLsh²(1 + s/12h + V/12hL)).
+  /// share halves (72BLsh²(1 + s/12h + V/12hL)). MTP layers add their transformer layer, their
+  /// 2h → h projection and their logits, as Megatron-LM's `num_floating_point_operations`
+  /// counts them.
   public static func model(
     _ m: TransformerModel, globalBatch: Int, attention: AttentionFLOPCount = .full
   ) -> FLOPs {
     let B = Double(globalBatch)
-    let all = (layersForward(m, sequences: B) + logitsForward(m, sequences: B)) * 3
+    let all =
+      (layersForward(m, sequences: B) + logitsForward(m, sequences: B)
+        + mtpForward(m, sequences: B)) * 3
     return all - attentionForward(m, sequences: B) * (3 * (1 - attention.share))
   }
 
@@ -51,6 +55,18 @@ public enum FLOPCount {
   public static func attentionForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
     let f = layerForward(m, sequences: sequences)
     return (f["attention_scores"] + f["attention_over_values"]) * Double(m.layers)
+  }
+
+  /// Forward FLOPs of the D MTP layers for B sequences: each runs one transformer layer of the
+  /// model's last layer's kind, `eh_proj` (2Bs·2h·h) and the output layer again (2BshV).
+  public static func mtpForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
+    guard m.mtpLayers > 0 else { return .zero }
+    let shard = LayerDescription.Shard.whole(sequences: sequences)
+    let one =
+      MultiTokenPrediction.layer(m, shard).gemmFLOPs.total
+      + MultiTokenPrediction.projection(m, shard).gemmFLOPs.total
+      + logitsForward(m, sequences: sequences)
+    return one * Double(m.mtpLayers)
   }
 
   /// Forward FLOPs of all L layers: dense layers and, for an MoE model, MoE layers, whose
@@ -83,7 +99,28 @@ public enum FLOPCount {
     let extra: FLOPs
     switch layout.recompute {
     case .none: extra = .zero
-    case .selective: extra = perLayerAttention * (3 * attention.share)
+    case .selective:
+      // The core attention by K22's definition (its counted share); other recompute modules add
+      // the forward of the GEMMs they rerun, once (per layer, averaged over the dense and MoE
+      // layers).
+      let modules = layout.recomputeModules
+      var rerun =
+        modules.contains(.coreAttention) ? perLayerAttention * (3 * attention.share) : .zero
+      let others = modules.subtracting(.coreAttention)
+      if !others.isEmpty, m.layers > 0 {
+        let kinds = m.layerKinds(in: 0..<m.layers)
+        let shard = LayerDescription.Shard.whole(sequences: B)
+        func gemms(_ layer: LayerDescription) -> FLOPs {
+          layer.ops.filter { !$0.recompute.isDisjoint(with: others) }
+            .flatMap(\.gemms).map(\.flops).sum()
+        }
+        var total = gemms(LayerDescription(m, shard)) * Double(kinds.dense)
+        if kinds.moe > 0 {
+          total += gemms(LayerDescription(m, shard, moe: true)) * Double(kinds.moe)
+        }
+        rerun += total / Double(m.layers)
+      }
+      extra = rerun
     case .full:
       extra =
         (layersForward(m, sequences: B) / Double(max(1, m.layers)) - perLayerAttention

@@ -47,14 +47,25 @@ public struct StepTimeModel: Sendable {
   /// One GEMM of the layer description: FP8 GEMMs at the FP8 peak × `fp8GEMMEfficiency` (on a
   /// GPU without FP8 they run at the 16-bit rate), weight GEMMs at `gemmEfficiency`, attention
   /// GEMMs at `attentionGEMMEfficiency` of their peak.
+  /// A weight GEMM also reads its inputs and writes its output through HBM; when that takes
+  /// longer than the arithmetic (few rows per weight, as in a grouped GEMM over many experts
+  /// with few tokens each: each local expert reads its own k × n weights), the GEMM is
+  /// memory-bound and runs at the streaming rate instead (the roofline).
   func time(of g: GEMMShape) -> Seconds {
     let efficiency =
       g.kind == .attention ? constants.attentionGEMMEfficiency : constants.gemmEfficiency
+    let compute: Seconds
     if g.fp8, let peak8 = gpu.peak8 {
       let scaled = g.kind == .attention ? efficiency : constants.fp8GEMMEfficiency
-      return g.executedFLOPs / (peak8 * scaled) + Seconds(constants.gemmFixedSeconds)
+      compute = g.executedFLOPs / (peak8 * scaled)
+    } else {
+      compute = g.executedFLOPs / (peak * efficiency)
     }
-    return gemm(g.executedFLOPs, efficiency: efficiency)
+    guard g.kind == .weight else { return compute + Seconds(constants.gemmFixedSeconds) }
+    let input = g.fp8 && gpu.peak8 != nil ? 1 : e
+    let streamed = memoryBound(
+      (input * (g.m * g.k + g.weightGroups * g.k * g.n) + e * g.m * g.n) * g.batch)
+    return Seconds(max(compute.value, streamed.value)) + Seconds(constants.gemmFixedSeconds)
   }
 
   /// Streaming `bytes` through HBM.
@@ -144,39 +155,94 @@ public struct StepTimeModel: Sendable {
     return out
   }
 
-  /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes):
-  /// with the all-to-all (or DeepEP `flex`) dispatcher, each rank sends its T_in·k·imbalance
-  /// token copies of h elements to the experts' ranks and receives as many back, (EP − 1)/EP of
-  /// them leaving the GPU, twice (dispatch, combine); with ETP > 1 the tokens are all-gathered
-  /// over the ETP group before the experts and the outputs reduce-scattered after. The
-  /// `allgather` dispatcher gathers every rank's tokens over the EP group instead and
-  /// reduce-scatters the outputs. EP ranks are ETP apart (Megatron-Core's expert rank order); a
-  /// group that outgrows the NVLink domain crosses the network, so the share of tokens that
-  /// leave a node is what the network carries. Megatron-Core can overlap these with compute
-  /// (`overlap_moe_expert_parallel_comm`); megaplan does not model that overlap.
+  /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes
+  /// the other way): each rank sends its T_in = s·b/t tokens' k·imbalance copies of h elements
+  /// to the experts' ranks and receives as many back, twice (dispatch, combine); with ETP > 1 the
+  /// tokens are all-gathered over the ETP group before the experts and the outputs
+  /// reduce-scattered after. The `allgather` dispatcher gathers every rank's tokens over the EP
+  /// group instead and reduce-scatters the outputs (rings). EP ranks are ETP apart (Megatron-
+  /// Core's expert rank order), so an EP group of more than domain/ETP ranks spans several
+  /// NVLink domains; `allToAll` splits each rank's traffic between NVLink and its own NIC:
+  /// - `alltoall` (Megatron-Core `MoEAlltoAllTokenDispatcher`): every copy travels to its
+  ///   expert's rank, so with balanced routing (EP − m)/EP of the copies leave the domain, m the
+  ///   EP ranks in one domain;
+  /// - `flex` (DeepEP): a token is sent once to each other domain that holds one of its k
+  ///   experts and forwarded over NVLink there (DeepEP's internode kernels; combine reduces in
+  ///   the domain first), so the network carries T_in·h per remote domain hit; with k distinct
+  ///   experts drawn uniformly from E spread evenly over D domains a given other domain is hit
+  ///   with probability 1 − C(E − E/D, k)/C(E, k) (`MixtureOfExperts.remoteDomains`).
+  /// Megatron-Core overlaps these with compute with `overlap_moe_expert_parallel_comm`:
+  /// `layers(forward:backward:...)` hides them behind the paired microbatch's compute then.
   func expertParallelComm() -> Seconds {
     guard let experts = model.moe else { return .zero }
     let ep = layout.expertParallel, etp = layout.expertTensorParallel
     let tokensIn = layout.tokens(of: model) / t
     let h = Double(model.hidden)
+    let copies = e * tokensIn * experts.routedFactor * h
     var time = Seconds.zero
-    switch experts.dispatcher {
-    case .alltoall, .flex:
-      if ep > 1 {
-        let bytes = e * tokensIn * experts.routedFactor * h
-        let (bw, lat) = link(size: ep, stride: etp)
-        let one = Bytes(bytes * Double(ep - 1) / Double(ep)) / bw + lat * Double(ep - 1)
-        time += one * 2
+    if ep > 1 {
+      let domain = gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode)
+      let perDomain = max(1, min(ep, domain / max(1, etp)))
+      let domains = (ep + perDomain - 1) / perDomain
+      switch experts.dispatcher {
+      case .alltoall:
+        let off = copies * Double(ep - perDomain) / Double(ep)
+        let on = copies * Double(perDomain - 1) / Double(ep)
+        time += allToAll(onDomain: on, offDomain: off) * 2
+      case .flex:
+        let remote = experts.remoteDomains(domains)
+        let imbalance = copies / max(1, e * tokensIn * Double(experts.topK) * h)
+        let off = e * tokensIn * h * remote * imbalance
+        let on = copies * Double(perDomain - 1) / Double(perDomain)
+        time += allToAll(onDomain: on, offDomain: off) * 2
+      case .allgather:
+        time += gatherOrScatter(e * tokensIn * h * Double(ep), n: ep, stride: etp) * 2
       }
-    case .allgather:
-      time += gatherOrScatter(e * tokensIn * h * Double(ep), n: ep, stride: etp) * 2
     }
     if etp > 1 {
-      time +=
-        gatherOrScatter(
-          e * tokensIn * experts.routedFactor * h * Double(etp), n: etp, stride: 1) * 2
+      time += gatherOrScatter(copies * Double(etp), n: etp, stride: 1) * 2
     }
     return time
+  }
+
+  /// One all-to-all in which a GPU sends `onDomain` bytes to GPUs of its NVLink domain and
+  /// `offDomain` bytes beyond it, through its own NIC (one per GPU, rail-aligned): both at once,
+  /// so the slower sets the time, plus one message latency (the peers' sends are issued
+  /// together).
+  func allToAll(onDomain: Double, offDomain: Double) -> Seconds {
+    let nvlink = gpu.nvlinkPerDirection * constants.nvlinkEfficiency
+    let nic = gpu.interNodePerGPU * constants.interNodeEfficiency
+    let inside = Bytes(onDomain) / nvlink
+    guard offDomain > 0 else { return inside + Seconds(constants.nvlinkLatencySeconds) }
+    let outside = Bytes(offDomain) / nic
+    return Seconds(max(inside.value, outside.value)) + Seconds(constants.interNodeLatencySeconds)
+  }
+
+  /// Forward time of the ops that selective recompute reruns with the layout's recompute modules
+  /// (`RecomputeModules`; `LayerOp.recompute` tags each op): their GEMMs and memory-bound
+  /// kernels, the attention core as `attentionCoreForward`, and, when the whole MoE layer is
+  /// recomputed (`moe`), its token dispatch and combine again.
+  func selectiveRecompute(_ layer: LayerDescription) -> Seconds {
+    let modules = layout.recomputeModules
+    var time = Seconds.zero
+    var elementwise = 0.0
+    for op in layer.ops where !op.recompute.isDisjoint(with: modules) {
+      if op.name == "attention_core" {
+        // The attention core again, with its context-parallel exchange.
+        let core = attentionCoreForward(layer)
+        time += core
+        if layout.contextParallel > 1 {
+          time +=
+            contextParallelComm(coreForward: core, coreBackward: attentionCoreBackward(layer))
+            .forward
+        }
+        continue
+      }
+      for g in op.gemms { time += self.time(of: g) }
+      elementwise += op.elementwiseBytes
+    }
+    if modules.contains(.moe), layer.op("router") != nil { time += expertParallelComm() }
+    return time + memoryBound(elementwise)
   }
 
   /// QKᵀ and attention over V (batched, a/t heads), scaled-masked softmax and its dropout:
@@ -311,16 +377,16 @@ public struct StepTimeModel: Sendable {
   }
 
   /// Recompute time of one layer for one microbatch, averaged over a chunk for partial recompute.
-  public func layerRecompute() -> Seconds { layerRecompute(forward: nil) }
+  public func layerRecompute() -> Seconds {
+    layerRecompute(forward: nil, selective: selectiveRecompute(layer))
+  }
 
-  /// `layerRecompute()` given this layout's `layerForward()` when the caller already has it.
-  func layerRecompute(forward: Breakdown<SecondUnit>?) -> Seconds {
+  /// `layerRecompute()` given this layout's `layerForward()` and `selectiveRecompute` when the
+  /// caller already has them.
+  func layerRecompute(forward: Breakdown<SecondUnit>?, selective: Seconds) -> Seconds {
     switch layout.recompute {
     case .none: return .zero
-    case .selective:
-      // The attention core again, with its context-parallel exchange.
-      let f = forward ?? layerForward()
-      return f["attention_core"] + f["context_parallel_comm"]
+    case .selective: return selective
     case .full:
       return (forward ?? layerForward()).total * FLOPCount.recomputedFraction(model, layout)
     }
@@ -362,16 +428,24 @@ public struct StepTimeModel: Sendable {
     public var moeForward: Breakdown<SecondUnit>? = nil
     public var moeBackward: Breakdown<SecondUnit>? = nil
     public var moeRecompute: Seconds = .zero
+    /// What selective recompute of the layout's modules reruns in a dense and an MoE layer
+    /// (whatever the recompute setting, so layouts that differ in it share these).
+    public var selectiveRecompute: Seconds = .zero
+    public var moeSelectiveRecompute: Seconds = .zero
+    /// The D multi-token-prediction layers, one microbatch, forward and backward (last stage).
+    public var mtp: Seconds = .zero
 
     /// The sums `layers(...)` needs of a layer's forward or backward, read from its breakdown
     /// once per layer kind rather than once per stage and layout (the search's hot path).
     struct Sums: Sendable {
       var total: Seconds
       var communication: Seconds
+      var expert: Seconds
       var context: Seconds
       init(_ b: Breakdown<SecondUnit>) {
         total = b.total
-        communication = StepTimeModel.communicationTerms.map { b[$0] }.sum()
+        expert = b["expert_parallel_comm"]
+        communication = b["tensor_parallel_comm"] + expert
         context = b["context_parallel_comm"]
       }
     }
@@ -388,18 +462,45 @@ public struct StepTimeModel: Sendable {
   public func layerTimes() -> LayerTimes {
     let layer = self.layer
     let forward = layerForward(layer)
+    let selective = selectiveRecompute(layer)
     var lt = LayerTimes(
-      forward: forward, backward: layerBackward(layer), recompute: layerRecompute(forward: forward),
+      forward: forward, backward: layerBackward(layer),
+      recompute: layerRecompute(forward: forward, selective: selective),
       layerParameters: ParameterCount.LayerParameters(model))
+    lt.selectiveRecompute = selective
     if model.moe != nil {
       let moe = LayerDescription(model, .init(layout, precision: precision), moe: true)
       let f = layerForward(moe)
       lt.moeForward = f
       lt.moeBackward = layerBackward(moe)
-      lt.moeRecompute = layerRecompute(forward: f)
+      lt.moeSelectiveRecompute = selectiveRecompute(moe)
+      lt.moeRecompute = layerRecompute(forward: f, selective: lt.moeSelectiveRecompute)
     }
+    lt.mtp = multiTokenPrediction()
     lt.computeSums()
     return lt
+  }
+
+  /// The D MTP layers of the last stage for one microbatch, forward and backward
+  /// (`MultiTokenPrediction`): the transformer layer (the model's last layer's kind), the
+  /// projection's GEMMs (twice again in backward) and norms, the all-gather of its output over
+  /// the tensor group in forward and the reduce-scatter of its gradient in backward, and the
+  /// output layer and cross entropy once more.
+  func multiTokenPrediction() -> Seconds {
+    guard model.mtpLayers > 0 else { return .zero }
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let layer = MultiTokenPrediction.layer(model, shard)
+    let projection = MultiTokenPrediction.projection(model, shard)
+    var gemms = Seconds.zero
+    for g in projection.gemms { gemms += time(of: g) }
+    let bytes = projection.ops.reduce(0) { $0 + $1.elementwiseBytes }
+    let elementwise = memoryBound(bytes) * (1 + constants.elementwiseBackwardFactor)
+    let gathered = e * layout.tokens(of: model) * Double(model.hidden)
+    let comm = gatherOrScatter(gathered, n: layout.tensor, stride: 1) * 2
+    let one =
+      layerForward(layer).total + layerBackward(layer).total + gemms * 3 + elementwise + comm
+      + outputLayer()
+    return one * Double(model.mtpLayers)
   }
 
   /// `layerTimes()` for this layout, reusing the forward and backward of `shared`, computed for
@@ -409,11 +510,15 @@ public struct StepTimeModel: Sendable {
   public func layerTimes(reusing shared: LayerTimes) -> LayerTimes {
     var lt = LayerTimes(
       forward: shared.forward, backward: shared.backward,
-      recompute: layerRecompute(forward: shared.forward), layerParameters: shared.layerParameters)
+      recompute: layerRecompute(forward: shared.forward, selective: shared.selectiveRecompute),
+      layerParameters: shared.layerParameters)
+    lt.selectiveRecompute = shared.selectiveRecompute
+    lt.moeSelectiveRecompute = shared.moeSelectiveRecompute
+    lt.mtp = shared.mtp
     if let f = shared.moeForward {
       lt.moeForward = f
       lt.moeBackward = shared.moeBackward
-      lt.moeRecompute = layerRecompute(forward: f)
+      lt.moeRecompute = layerRecompute(forward: f, selective: shared.moeSelectiveRecompute)
     }
     lt.denseSums = shared.denseSums
     lt.moeSums = shared.moeSums
@@ -447,7 +552,7 @@ public struct StepTimeModel: Sendable {
       time.contextParallel += moe.contextParallel
     }
     if i == layout.pipeline - 1 {
-      let out = outputLayer() * Double(layout.microbatches)
+      let out = (outputLayer() + lt.mtp) * Double(layout.microbatches)
       time.forward += out / 3
       time.backward += out * (2.0 / 3.0)
     }
@@ -473,6 +578,22 @@ public struct StepTimeModel: Sendable {
     var rerun = recomputePerLayer * perStage
     var communication = (fwdComm + bwdComm) * perStage
     var context = (fwdContext + bwdContext) * perStage
+    if overlap.expertParallel, model.moe != nil,
+      case let epComm = fwd.expert + bwd.expert,
+      epComm.value > 0
+    {
+      // `overlap_moe_expert_parallel_comm`: Megatron-Core merges the forward of one microbatch
+      // with the backward of another (the combined 1F1B schedule) and runs each one's dispatch
+      // and combine all-to-alls beside the other's compute. Only the steady-state pairs overlap:
+      // m·v chunk steps less the chunks in flight at the end of warm-up; in a pair, the
+      // all-to-alls hide behind at most the pair's compute.
+      let steps = Double(layout.microbatches * max(1, layout.virtualStages))
+      let paired =
+        max(0, steps - Double(PipelineSchedule(layout).chunksInFlight(stage: i))) / steps
+      let compute = (fwdTotal - fwdComm - fwdContext) + (bwd.total - bwdComm - bwdContext)
+      let hidden = Seconds(min(epComm.value, compute.value)) * paired
+      communication = communication - hidden * perStage
+    }
     if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
       let share = recomputePerLayer / fwdTotal
@@ -611,6 +732,10 @@ public struct StepTimeModel: Sendable {
     let last = stage(p - 1, layers: lt)
     var slowest = p > 1 ? max(last, stage(0, layers: lt)) : last
     if p > 2 && !layout.split.isEven { slowest = max(slowest, stage(1, layers: lt)) }
+    if p > 3 && layout.split.chunkLayers != nil {
+      // A flexible layout can make any stage the slowest.
+      for i in 2..<(p - 1) { slowest = max(slowest, stage(i, layers: lt)) }
+    }
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first, the last, or with
     // an uneven split a middle one).
@@ -620,6 +745,7 @@ public struct StepTimeModel: Sendable {
     var most = params(0)
     var candidates: [Int] = p > 1 ? [p - 1] : []
     if p > 2 && !layout.split.isEven || model.moe != nil && p > 2 { candidates.append(1) }
+    if p > 3 && layout.split.chunkLayers != nil { candidates += Array(2..<(p - 1)) }
     for i in candidates {
       let b = params(i)
       if b.total > most.total { most = b }

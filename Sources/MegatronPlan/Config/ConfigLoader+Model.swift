@@ -161,6 +161,37 @@ extension ConfigLoader {
     split.lossCountsAsLayer = try r.bool(
       "model.account_for_loss_in_pipeline_split", default: false,
       record: r.has("model.account_for_loss_in_pipeline_split"))
+    let layoutKey = "model.pipeline_model_parallel_layout"
+    if let text = try r.optionalString(layoutKey, record: true) {
+      let layout: PipelineSplit.FlexibleLayout
+      do {
+        layout = try PipelineSplit.parseLayout(text)
+      } catch {
+        throw r.error(error.description, key: layoutKey)
+      }
+      let last = layout.chunkLayers.count - 1
+      // Megatron-Core's rules (`PipelineParallelLayerLayout.validate_layer_layout`): the
+      // embedding first, the loss last, each once; megaplan also keeps the MTP layers with the
+      // loss (Megatron-Core allows a "standalone" MTP chunk elsewhere, which is not modeled).
+      guard layout.embeddingChunks == [0] else {
+        throw r.error(
+          "pipeline_model_parallel_layout '\(text)' must start with the embedding E, once",
+          key: layoutKey)
+      }
+      guard layout.lossChunks == [last] else {
+        throw r.error(
+          "pipeline_model_parallel_layout '\(text)' must end with the loss L, once", key: layoutKey)
+      }
+      if let chunk = layout.mtpChunks.keys.first(where: { $0 != last }) {
+        throw r.error(
+          "pipeline_model_parallel_layout '\(text)' puts MTP layers in chunk \(chunk), before the loss's; megaplan models the MTP layers with the loss on the last stage",
+          key: layoutKey)
+      }
+      split.chunkLayers = layout.chunkLayers
+      split.layoutText = text
+      split.mtpChunk = layout.mtpChunks[last].map { _ in last }
+      split.mtpLayers = layout.mtpChunks[last] ?? 0
+    }
     return split
   }
 
@@ -178,20 +209,6 @@ extension ConfigLoader {
           "encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models decoder-only transformers"
         ))
       break
-    }
-    if try r.bool("model.multi_latent_attention", default: false, record: false) {
-      found.append(
-        (
-          "model.multi_latent_attention",
-          "multi-latent attention (multi_latent_attention: true, DeepSeek-V2/V3) is not modeled yet"
-        ))
-    }
-    if let mtp = try r.optionalInt("model.mtp_num_layers"), mtp > 0 {
-      found.append(
-        (
-          "model.mtp_num_layers",
-          "multi-token prediction layers (mtp_num_layers \(mtp)) are not modeled yet"
-        ))
     }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
@@ -266,10 +283,76 @@ extension ConfigLoader {
       r.defaulted(dispatcherKey, "alltoall")
     }
     let grouped = try r.bool("model.moe_grouped_gemm", default: true)
+    let gate = try r.bool("model.moe_shared_expert_gate", default: false)
+    if gate && shared == 0 {
+      throw r.error(
+        "moe_shared_expert_gate: true needs moe_shared_expert_intermediate_size (a gate on no shared experts)",
+        key: "model.moe_shared_expert_gate")
+    }
+    let scoreKey = "model.moe_router_score_function"
+    var score = MixtureOfExperts.ScoreFunction.softmax
+    if let name = try r.optionalString(scoreKey, record: true) {
+      guard let f = MixtureOfExperts.ScoreFunction(rawValue: name.lowercased()) else {
+        throw r.error(
+          "moe_router_score_function '\(name)' is not modeled; megaplan models softmax and sigmoid\(Suggestion.didYouMean(name.lowercased(), in: ["softmax", "sigmoid"]))",
+          key: scoreKey)
+      }
+      score = f
+    } else {
+      r.defaulted(scoreKey, "softmax")
+    }
     return MixtureOfExperts(
       experts: experts, topK: topK, expertFFN: expertFFN, sharedExpertFFN: shared,
       frequency: frequency, firstDenseLayers: firstDense, capacityFactor: capacity,
-      padToCapacity: pad, imbalance: imbalance, dispatcher: dispatcher, groupedGEMM: grouped)
+      padToCapacity: pad, imbalance: imbalance, dispatcher: dispatcher, groupedGEMM: grouped,
+      sharedExpertGate: gate, scoreFunction: score)
+  }
+
+  /// Multi-latent attention (Megatron-Core `MLATransformerConfig` keys, its defaults): nil
+  /// unless `multi_latent_attention: true`. Megatron-Core asserts MLA is not grouped-query
+  /// attention, so `num_query_groups`, when given, must equal the heads.
+  static func readMultiLatentAttention(_ r: inout KeyReader, heads: Int, groups: Int) throws
+    -> MultiLatentAttention?
+  {
+    guard
+      try r.bool(
+        "model.multi_latent_attention", default: false,
+        record: r.has("model.multi_latent_attention"))
+    else { return nil }
+    if groups != heads {
+      throw r.error(
+        "multi_latent_attention with num_query_groups \(groups) ≠ num_attention_heads \(heads): Megatron-Core's MLA has one key/value head per query head",
+        key: "model.num_query_groups")
+    }
+    let d = MultiLatentAttention.megatronDefault
+    var queryRank: Int? = d.queryRank
+    let qKey = "model.q_lora_rank"
+    if r.has(qKey) {
+      queryRank = try r.size(qKey)
+    } else if try r.lookup(qKey)?.scalar == .null {
+      // null: queries are projected from h directly (`linear_q_proj`).
+      queryRank = nil
+      r.derived("q_lora_rank", "null", why: "queries projected from hidden_size directly")
+    } else {
+      r.defaulted(qKey, "\(d.queryRank ?? 0) (Megatron-Core's MLATransformerConfig)")
+    }
+    let why = "Megatron-Core's MLATransformerConfig"
+    return MultiLatentAttention(
+      queryRank: queryRank,
+      keyValueRank: try r.size("model.kv_lora_rank", default: d.keyValueRank, why: why),
+      qkHeadDim: try r.size("model.qk_head_dim", default: d.qkHeadDim, why: why),
+      ropeHeadDim: try r.size("model.qk_pos_emb_head_dim", default: d.ropeHeadDim, why: why),
+      valueHeadDim: try r.size("model.v_head_dim", default: d.valueHeadDim, why: why))
+  }
+
+  /// `mtp_num_layers`: multi-token prediction layers after the last layer (null or 0: none).
+  static func readMultiTokenPrediction(_ r: inout KeyReader) throws -> Int {
+    let key = "model.mtp_num_layers"
+    guard r.has(key) else { return 0 }
+    guard let n = try r.optionalInt(key, record: true), n >= 0, n <= 16 else {
+      throw r.error("mtp_num_layers must be an integer from 0 to 16", key: key)
+    }
+    return n
   }
 
   /// `moe_layer_freq`: an integer N (every N-th layer is MoE), or Megatron's pattern string

@@ -66,6 +66,9 @@ extension ConfigLoader {
         key: key)
     }
     o.tensorParallel = tp && tensor > 1
+    o.expertParallel = try r.bool(
+      "model.overlap_moe_expert_parallel_comm", default: false,
+      record: r.has("model.overlap_moe_expert_parallel_comm"))
     return o
   }
 

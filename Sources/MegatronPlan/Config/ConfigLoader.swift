@@ -31,6 +31,9 @@ public enum ConfigLoader {
       "moe_token_dispatcher_type", "moe_grouped_gemm", "expert_model_parallel_size",
       "expert_tensor_parallel_size", "multi_latent_attention", "mtp_num_layers",
       "cp_comm_type", "hierarchical_context_parallel_sizes",
+      "q_lora_rank", "kv_lora_rank", "qk_head_dim", "qk_pos_emb_head_dim", "v_head_dim",
+      "recompute_modules", "moe_router_score_function", "moe_shared_expert_gate",
+      "overlap_moe_expert_parallel_comm", "pipeline_model_parallel_layout",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
@@ -61,20 +64,58 @@ public enum ConfigLoader {
     let global = try r.size("model.global_batch_size")
     let t = try r.size("model.tensor_model_parallel_size", default: 1)
     let p = try r.size("model.pipeline_model_parallel_size", default: 1)
-    let v = try r.size(
+    var v = try r.size(
       "model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
     let sp = try r.bool("model.sequence_parallel", default: false)
     let cp = try r.size("model.context_parallel_size", default: 1)
     let cpComm = try readContextParallelComm(&r, cp: cp)
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let arch = try readArchitecture(&r, hidden: hidden, heads: heads)
-    let split = try readPipelineSplit(&r)
+    var split = try readPipelineSplit(&r)
     let moe = try readMoE(&r, ffn: ffn, layers: layers)
+    let mla = try readMultiLatentAttention(&r, heads: heads, groups: arch.queryGroups)
+    let mtp = try readMultiTokenPrediction(&r)
+    if let chunks = split.chunkLayers {
+      // The layout fixes v: its chunks over p (Megatron-Core derives
+      // virtual_pipeline_model_parallel_size from it).
+      let layoutKey = "model.pipeline_model_parallel_layout"
+      guard chunks.count % p == 0 else {
+        throw r.error(
+          "pipeline_model_parallel_layout has \(chunks.count) model chunks, not a multiple of pipeline_model_parallel_size \(p)",
+          key: layoutKey)
+      }
+      let implied = chunks.count / p
+      if r.has("model.virtual_pipeline_model_parallel_size") && v != implied {
+        throw r.error(
+          "virtual_pipeline_model_parallel_size \(v) disagrees with pipeline_model_parallel_layout: \(chunks.count) chunks over \(p) stages is \(implied)",
+          key: "model.virtual_pipeline_model_parallel_size")
+      }
+      if v != implied {
+        r.derived(
+          "virtual_pipeline_model_parallel_size", String(implied),
+          why: "pipeline_model_parallel_layout: \(chunks.count) chunks over \(p) stages")
+      }
+      v = implied
+      if split.mtpLayers != mtp {
+        throw r.error(
+          "pipeline_model_parallel_layout places \(split.mtpLayers) MTP layer\(split.mtpLayers == 1 ? "" : "s"); mtp_num_layers is \(mtp)",
+          key: layoutKey)
+      }
+    }
     let ep = try r.size("model.expert_model_parallel_size", default: 1)
     let etp = try r.size(
       "model.expert_tensor_parallel_size", default: t, why: "tensor_model_parallel_size")
+    if v > 1, let flexible = split.asFlexibleLayout(layers: layers, stages: p, virtual: v) {
+      // The embedding/loss accounting over interleaved chunks: per chunk, as Megatron-Core
+      // counts it.
+      r.derived(
+        "pipeline_model_parallel_layout", flexible.layoutText ?? "",
+        why: "account_for_embedding/loss_in_pipeline_split with \(v) model chunks per stage")
+      split = flexible
+    }
     let fused = try fusedAttention(&r)
     let recompute = try readRecompute(&r)
+    let recomputeModules = try readRecomputeModules(&r, recompute: recompute)
     let distributed = try distributedOptimizer(&r)
     let nodes = try r.size("trainer.num_nodes", default: 1)
     let devices = try r.size("trainer.devices", default: 1)
@@ -131,13 +172,18 @@ public enum ConfigLoader {
       activation: arch.activation, linearBiases: arch.linearBiases, qkvBias: arch.qkvBias,
       qkLayerNorm: arch.qkLayerNorm, sandwichNorm: arch.sandwichNorm,
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
-      fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe)
-    let layout = Layout(
+      fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe, mla: mla,
+      mtpLayers: mtp)
+    var layout = Layout(
       tensor: t, pipeline: p, data: gpus / modelParallel, virtualStages: v, microBatch: micro,
       globalBatch: global,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributed, split: split,
       fullySharded: fullySharded, expertParallel: ep, expertTensorParallel: etp,
       contextParallel: cp, contextParallelComm: cpComm)
+    layout.recomputeModules = recomputeModules
+    if overlap.expertParallel {
+      try checkExpertParallelOverlap(&r, layout: layout, model: model)
+    }
     if let first = layout.violations(for: model).first {
       throw r.error(first.description, key: first.key)
     }
@@ -295,6 +341,54 @@ public enum ConfigLoader {
       throw r.error(
         "unknown activations_checkpoint_granularity '\(granularity)'; expected null, selective or full\(Suggestion.didYouMean(granularity, in: ["selective", "full"]))",
         key: key)
+    }
+  }
+
+  /// `recompute_modules` (Megatron-Core `TransformerConfig.recompute_modules`, NeMo /
+  /// Megatron-Bridge the same key): a list of module names, read with selective recompute
+  /// (Megatron-Core ignores it otherwise); `["core_attn"]` by default.
+  static func readRecomputeModules(_ r: inout KeyReader, recompute: Recompute) throws
+    -> RecomputeModules
+  {
+    let key = "model.recompute_modules"
+    guard case .selective = recompute else { return .standard }
+    guard let names = try r.stringList(key) else {
+      r.defaulted(key, "[core_attn]")
+      return .standard
+    }
+    var modules = RecomputeModules()
+    for name in names {
+      guard let m = RecomputeModules.named(name) else {
+        let known = RecomputeModules.names.map(\.0)
+        throw r.error(
+          "unknown recompute module '\(name)' in recompute_modules; expected \(known.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: known))",
+          key: key)
+      }
+      modules.insert(m)
+    }
+    return modules
+  }
+
+  /// Megatron-Core's rules for `overlap_moe_expert_parallel_comm` (TransformerConfig
+  /// `__post_init__`): expert parallelism, the all-to-all or flex dispatcher, no full recompute,
+  /// and the interleaved schedule when p > 1.
+  static func checkExpertParallelOverlap(
+    _ r: inout KeyReader, layout: Layout, model: TransformerModel
+  ) throws {
+    let key = "model.overlap_moe_expert_parallel_comm"
+    var why: String? = nil
+    if model.moe == nil || layout.expertParallel <= 1 {
+      why = "expert parallelism (expert_model_parallel_size > 1)"
+    } else if model.moe?.dispatcher == .allgather {
+      why = "the alltoall or flex token dispatcher"
+    } else if case .full = layout.recompute {
+      why = "no full recompute"
+    } else if layout.pipeline > 1 && layout.virtualStages <= 1 {
+      why = "virtual_pipeline_model_parallel_size with pipeline_model_parallel_size > 1"
+    }
+    if let why {
+      throw r.error(
+        "overlap_moe_expert_parallel_comm: true needs \(why) (Megatron-Core asserts it)", key: key)
     }
   }
 

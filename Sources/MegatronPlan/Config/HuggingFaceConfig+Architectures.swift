@@ -14,6 +14,12 @@ extension HuggingFaceConfig {
 
   enum Family: String {
     case llama, mistral, mixtral, qwen2, gemma, gemma2, nemotron, gpt2
+    case qwen2MoE = "qwen2_moe"
+    case qwen3MoE = "qwen3_moe"
+    case deepseekV3 = "deepseek_v3"
+
+    /// Families whose config.json describes experts (read as mixture of experts).
+    var isMixtureOfExperts: Bool { [.mixtral, .qwen2MoE, .qwen3MoE, .deepseekV3].contains(self) }
   }
 
   /// Fields megaplan reads from one config.json, typed, with errors located at the field.
@@ -192,16 +198,20 @@ extension HuggingFaceConfig {
       if training { model.training.append(entry) } else { model.shape.append(entry) }
     }
     try refuseUnmodeled(f, family: family)
-    let positions =
-      family == .gpt2
-      ? try readGPT2(f, set: set) : try readLlamaLike(f, family: family, set: set)
+    let positions: Int
+    switch family {
+    case .gpt2: positions = try readGPT2(f, set: set)
+    case .deepseekV3: positions = try readDeepseekV3(f, set: set)
+    default: positions = try readLlamaLike(f, family: family, set: set)
+    }
     model.maxPositions = positions
     return model
   }
 
   /// Fields that change the model in ways megaplan does not model: refused, not ignored.
   static func refuseUnmodeled(_ f: Fields, family: Family) throws {
-    for name in ["num_local_experts", "num_experts", "n_routed_experts"] where family != .mixtral {
+    for name in ["num_local_experts", "num_experts", "n_routed_experts"]
+    where !family.isMixtureOfExperts {
       if let (n, at) = try f.size(name, key: "model.num_moe_experts"), n > 1 {
         throw ConfigError(
           "'\(name)': \(n) asks for mixture of experts, which is not modeled yet",
@@ -210,12 +220,28 @@ extension HuggingFaceConfig {
     }
     // Qwen 2: sliding-window attention only when use_sliding_window is true
     // (modeling_qwen2.py); megaplan counts full causal attention.
-    if family == .qwen2, let (on, at) = try f.bool("use_sliding_window", key: "use_sliding_window"),
-      on
+    if [.qwen2, .qwen2MoE, .qwen3MoE].contains(family),
+      let (on, at) = try f.bool("use_sliding_window", key: "use_sliding_window"), on
     {
       throw ConfigError(
         "'use_sliding_window': true (attention over a window of the sequence) is not modeled; megaplan counts full causal attention",
         key: "use_sliding_window", at: at)
+    }
+    if family == .qwen2MoE || family == .qwen3MoE {
+      // Qwen2-MoE / Qwen3-MoE: layer i is MoE when i is not in mlp_only_layers and
+      // (i + 1) % decoder_sparse_step == 0; megaplan reads every layer MoE (step 1, no dense
+      // layers), as the published models have it.
+      if let (step, at) = try f.size("decoder_sparse_step", key: "model.moe_layer_freq"), step != 1
+      {
+        throw ConfigError(
+          "'decoder_sparse_step': \(step) (MoE every \(step)th layer, counted from layer \(step - 1)) is not modeled; megaplan reads Qwen MoE models with every layer MoE",
+          key: "model.moe_layer_freq", at: at)
+      }
+      if let f2 = f.field("mlp_only_layers"), (f.json.arrayLengths["mlp_only_layers"] ?? 0) > 0 {
+        throw ConfigError(
+          "'mlp_only_layers' lists dense layers among the MoE layers, which is not modeled; megaplan reads Qwen MoE models with every layer MoE",
+          key: "model.moe_layer_freq", at: f2.location)
+      }
     }
     if family == .gpt2,
       let (on, at) = try f.bool("add_cross_attention", key: "add_cross_attention"),
@@ -253,6 +279,31 @@ extension HuggingFaceConfig {
       set("model.moe_router_topk", String(topK?.0 ?? 2), topK?.1 ?? f.origin, false)
       set("model.moe_ffn_hidden_size", String(ffn), ffnAt, false)
     }
+    if family == .qwen2MoE || family == .qwen3MoE {
+      // Qwen2MoeConfig: num_experts (default 60) of moe_intermediate_size (1408), top
+      // num_experts_per_tok (4), a shared expert of shared_expert_intermediate_size (5632) with a
+      // sigmoid gate (`shared_expert_gate`, Linear(h, 1)). Qwen3MoeConfig: 128 experts of 768,
+      // top 8, no shared expert. Both softmax routers.
+      let qwen2 = family == .qwen2MoE
+      let experts = try f.size("num_experts", key: "model.num_moe_experts")
+      set(
+        "model.num_moe_experts", String(experts?.0 ?? (qwen2 ? 60 : 128)),
+        experts?.1 ?? f.origin, false)
+      let topK = try f.size("num_experts_per_tok", key: "model.moe_router_topk")
+      set("model.moe_router_topk", String(topK?.0 ?? (qwen2 ? 4 : 8)), topK?.1 ?? f.origin, false)
+      let width = try f.size("moe_intermediate_size", key: "model.moe_ffn_hidden_size")
+      set(
+        "model.moe_ffn_hidden_size", String(width?.0 ?? (qwen2 ? 1408 : 768)),
+        width?.1 ?? f.origin, false)
+      if qwen2 {
+        let shared = try f.size(
+          "shared_expert_intermediate_size", key: "model.moe_shared_expert_intermediate_size")
+        set(
+          "model.moe_shared_expert_intermediate_size", String(shared?.0 ?? 5632),
+          shared?.1 ?? f.origin, false)
+        set("model.moe_shared_expert_gate", "true", f.origin, false)
+      }
+    }
     set("model.num_attention_heads", String(heads), headsAt, false)
     set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
     set("model.max_position_embeddings", String(positions), positionsAt, false)
@@ -282,7 +333,8 @@ extension HuggingFaceConfig {
     set("model.normalization", norm, f.origin, false)
     // Gemma 2: post_attention_layernorm and post_feedforward_layernorm after each block.
     set("megaplan.sandwich_norm", family == .gemma2 ? "true" : "false", f.origin, false)
-    set("model.qk_layernorm", "false", f.origin, false)
+    // Qwen3: RMSNorm on each head's query and key (`q_norm`, `k_norm`, head_dim wide).
+    set("model.qk_layernorm", family == .qwen3MoE ? "true" : "false", f.origin, false)
 
     try readActivation(f, family: family, set: set)
     try readBiases(f, family: family, set: set)
@@ -359,7 +411,7 @@ extension HuggingFaceConfig {
   static func readBiases(
     _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
   ) throws {
-    if family == .qwen2 {
+    if family == .qwen2 || family == .qwen2MoE {
       set("model.bias", "false", f.origin, false)
       set("model.add_qkv_bias", "true", f.origin, false)
       return
@@ -433,6 +485,116 @@ extension HuggingFaceConfig {
     ] {
       let p = try f.number(field, key: key)
       set(key, String(p?.0 ?? 0.1), p?.1 ?? f.origin, true)
+    }
+    return positions
+  }
+
+  /// DeepSeek-V3 (`DeepseekV3Config`, modeling_deepseek_v3.py; the config.json DeepSeek
+  /// publishes): multi-latent attention (`q_lora_rank`, `kv_lora_rank`, `qk_nope_head_dim`,
+  /// `qk_rope_head_dim`, `v_head_dim`, with RMSNorms on both latents), `first_k_dense_replace`
+  /// dense layers of `intermediate_size`, then MoE layers of `n_routed_experts` experts of
+  /// `moe_intermediate_size`, top `num_experts_per_tok`, `n_shared_experts` shared experts of
+  /// the same width and the router's `scoring_func`; `num_nextn_predict_layers` MTP layers.
+  /// Group-limited routing (`n_group`, `topk_group`) and `routed_scaling_factor` change which
+  /// experts a token picks, not how many: megaplan's volumes do not depend on them.
+  static func readDeepseekV3(
+    _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> Int {
+    let (layers, layersAt) = try f.requiredSize("num_hidden_layers", key: "model.num_layers")
+    let (hidden, hiddenAt) = try f.requiredSize("hidden_size", key: "model.hidden_size")
+    let (heads, headsAt) = try f.requiredSize(
+      "num_attention_heads", key: "model.num_attention_heads")
+    let (vocab, vocabAt) = try f.requiredSize("vocab_size", key: "megaplan.tokenizer_vocab_size")
+    let (positions, positionsAt) = try f.requiredSize(
+      "max_position_embeddings", key: "model.max_position_embeddings")
+    set("model.num_layers", String(layers), layersAt, false)
+    set("model.hidden_size", String(hidden), hiddenAt, false)
+    set("model.num_attention_heads", String(heads), headsAt, false)
+    set("model.num_query_groups", String(heads), headsAt, false)
+    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
+    set("model.max_position_embeddings", String(positions), positionsAt, false)
+    // Defaults: DeepseekV3Config's (transformers), which are DeepSeek-V3's own sizes.
+    func size(_ name: String, _ key: String, _ fallback: Int) throws {
+      let found = try f.size(name, key: key)
+      set(key, String(found?.0 ?? fallback), found?.1 ?? f.origin, false)
+    }
+    try size("intermediate_size", "model.ffn_hidden_size", 18432)
+    set("model.multi_latent_attention", "true", f.origin, false)
+    if let field = f.field("q_lora_rank") {
+      guard case .int(let n) = field.value, n > 0 else {
+        throw f.wrongType(field, "a positive integer or null", key: "model.q_lora_rank")
+      }
+      set("model.q_lora_rank", String(n), field.location, false)
+    } else if f.json.fields["q_lora_rank"] != nil {
+      set("model.q_lora_rank", "null", f.json.fields["q_lora_rank"]?.location ?? f.origin, false)
+    } else {
+      set("model.q_lora_rank", "1536", f.origin, false)
+    }
+    try size("kv_lora_rank", "model.kv_lora_rank", 512)
+    try size("qk_nope_head_dim", "model.qk_head_dim", 128)
+    try size("qk_rope_head_dim", "model.qk_pos_emb_head_dim", 64)
+    try size("v_head_dim", "model.v_head_dim", 128)
+    // The latents' RMSNorms (`q_a_layernorm`, `kv_a_layernorm`): Megatron-Core's qk_layernorm.
+    set("model.qk_layernorm", "true", f.origin, false)
+    // Experts.
+    let experts = try f.size("n_routed_experts", key: "model.num_moe_experts")
+    let expertCount = experts?.0 ?? 256
+    set("model.num_moe_experts", String(expertCount), experts?.1 ?? f.origin, false)
+    try size("num_experts_per_tok", "model.moe_router_topk", 8)
+    let width = try f.size("moe_intermediate_size", key: "model.moe_ffn_hidden_size")
+    let expertWidth = width?.0 ?? 2048
+    set("model.moe_ffn_hidden_size", String(expertWidth), width?.1 ?? f.origin, false)
+    let shared = try f.size("n_shared_experts", key: "model.moe_shared_expert_intermediate_size")
+    if let (n, at) = shared {
+      set("model.moe_shared_expert_intermediate_size", String(n * expertWidth), at, false)
+    } else if f.field("n_shared_experts") == nil && f.json.fields["n_shared_experts"] == nil {
+      set("model.moe_shared_expert_intermediate_size", String(expertWidth), f.origin, false)
+    }
+    if let (freq, at) = try f.size("moe_layer_freq", key: "model.moe_layer_freq"), freq != 1 {
+      throw ConfigError(
+        "'moe_layer_freq': \(freq) (an MoE layer every \(freq) after the dense ones) is not modeled; megaplan reads DeepSeek-V3 with every layer after first_k_dense_replace MoE",
+        key: "model.moe_layer_freq", at: at)
+    }
+    let dense = try f.field("first_k_dense_replace").map { field -> (Int, SourceLocation) in
+      guard case .int(let n) = field.value, n >= 0, n <= layers else {
+        throw f.wrongType(
+          field, "an integer from 0 to num_hidden_layers", key: "model.moe_layer_freq")
+      }
+      return (n, field.location)
+    }
+    let k = dense?.0 ?? 3
+    set(
+      "model.moe_layer_freq", k == 0 ? "1" : "([0]*\(k)+[1]*\(layers - k))",
+      dense?.1 ?? f.origin, false)
+    if let (name, at) = try f.string("scoring_func", key: "model.moe_router_score_function") {
+      set("model.moe_router_score_function", name, at, false)
+    } else {
+      set("model.moe_router_score_function", "sigmoid", f.origin, false)
+    }
+    if let (n, at) = try f.number("num_nextn_predict_layers", key: "model.mtp_num_layers") {
+      set("model.mtp_num_layers", String(Int(n)), at, false)
+    }
+    set("model.normalization", "rmsnorm", f.origin, false)
+    set("megaplan.sandwich_norm", "false", f.origin, false)
+    try readActivation(f, family: .deepseekV3, set: set)
+    if let (on, at) = try f.bool("attention_bias", key: "model.bias"), on {
+      throw ConfigError(
+        "'attention_bias': true is not modeled for DeepSeek-V3 (its projections have no biases)",
+        key: "model.bias", at: at)
+    }
+    set("model.bias", "false", f.origin, false)
+    set("model.add_qkv_bias", "false", f.origin, false)
+    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
+    set(
+      "model.share_embeddings_and_output_weights", String(tied?.0 ?? false), tied?.1 ?? f.origin,
+      false)
+    // Rotary on the rope parts (YaRN scaling in `rope_scaling` changes frequencies only).
+    set("model.position_embedding_type", "rope", f.origin, false)
+    let theta = try f.number("rope_theta", key: "model.rotary_base")
+    set("model.rotary_base", String(theta?.0 ?? 10_000), theta?.1 ?? f.origin, false)
+    set("model.rotary_percentage", "1.0", f.origin, false)
+    if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
+      set("model.attention_dropout", String(p), at, true)
     }
     return positions
   }

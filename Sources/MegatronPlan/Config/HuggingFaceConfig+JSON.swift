@@ -27,6 +27,8 @@ struct JSONField {
 struct JSONObjectReader {
   let file: String
   private(set) var fields: [String: JSONField] = [:]
+  /// The number of elements of each top-level array field.
+  private(set) var arrayLengths: [String: Int] = [:]
 
   init(_ text: String, file: String) throws {
     self.file = file
@@ -53,7 +55,9 @@ struct JSONObjectReader {
       case "t", "f": value = .bool(raw == "true")
       case "n": value = .null
       case "{": value = .object
-      case "[": value = .array
+      case "[":
+        value = .array
+        arrayLengths[name] = (object[name] as? [Any])?.count ?? 0
       default:
         if raw.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) {
           value = Int(raw).map { .int($0) } ?? .overflow

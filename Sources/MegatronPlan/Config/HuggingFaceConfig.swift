@@ -22,13 +22,18 @@ public enum HuggingFaceConfig {
     ("NemotronForCausalLM", "nemotron", "transformers/models/nemotron/modeling_nemotron.py"),
     ("GPT2LMHeadModel", "gpt2", "transformers/models/gpt2/modeling_gpt2.py"),
     ("MixtralForCausalLM", "mixtral", "transformers/models/mixtral/modeling_mixtral.py"),
+    ("Qwen2MoeForCausalLM", "qwen2_moe", "transformers/models/qwen2_moe/modeling_qwen2_moe.py"),
+    ("Qwen3MoeForCausalLM", "qwen3_moe", "transformers/models/qwen3_moe/modeling_qwen3_moe.py"),
+    (
+      "DeepseekV3ForCausalLM", "deepseek_v3",
+      "transformers/models/deepseek_v3/modeling_deepseek_v3.py"
+    ),
   ]
 
-  /// Mixture-of-experts architectures megaplan does not read yet (Mixtral it does), refused by
-  /// name.
+  /// Mixture-of-experts architectures megaplan does not read yet (Mixtral, Qwen2-MoE,
+  /// Qwen3-MoE and DeepSeek-V3 it does), refused by name.
   static let mixtureOfExperts = [
-    "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "DeepseekV2ForCausalLM",
-    "DeepseekV3ForCausalLM", "OlmoeForCausalLM", "DbrxForCausalLM", "JambaForCausalLM",
+    "DeepseekV2ForCausalLM", "OlmoeForCausalLM", "DbrxForCausalLM", "JambaForCausalLM",
     "PhimoeForCausalLM", "GraniteMoeForCausalLM",
   ]
 

@@ -100,6 +100,37 @@ struct KeyReader {
       key: key, at: value.location)
   }
 
+  /// A list of names: a YAML list (`[core_attn, mlp]` or a block list), or one string of names
+  /// separated by commas or spaces (`core_attn,mlp`, as `--set` and Megatron's `nargs` flags
+  /// give it); nil when absent or null. Recorded as the names joined by commas.
+  mutating func stringList(_ key: String) throws -> [String]? {
+    guard let value = try lookup(key) else { return nil }
+    var names: [String] = []
+    if let node = document.node(at: document.parts(key)), case .sequence(let items) = node.kind {
+      for item in items {
+        guard case .scalar(let text, _) = item.kind else {
+          throw error("expected a list of names for '\(Self.leaf(key))'", key: key)
+        }
+        names.append(text)
+      }
+    } else {
+      switch value.scalar {
+      case .null: return nil
+      case .string(let text):
+        let separators = Set(",[] \t'\"")
+        names = text.split(whereSeparator: { separators.contains($0) }).map(String.init)
+      case .mandatory: throw mandatory(key, value)
+      default:
+        throw error(
+          "expected a list of names for '\(Self.leaf(key))', found \(Self.shown(value.scalar))",
+          key: key)
+      }
+    }
+    names = names.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    record(key, value, "[" + names.joined(separator: ", ") + "]")
+    return names
+  }
+
   /// An integer or nil when absent or null.
   mutating func optionalInt(_ key: String, record: Bool = false) throws -> Int? {
     guard let value = try lookup(key) else { return nil }

@@ -47,8 +47,21 @@ extension MegatronArguments {
     ("--expert-model-parallel-size", "model.expert_model_parallel_size"),
     ("--expert-tensor-parallel-size", "model.expert_tensor_parallel_size"),
     ("--multi-latent-attention", "model.multi_latent_attention"),
+    ("--q-lora-rank", "model.q_lora_rank"),
+    ("--kv-lora-rank", "model.kv_lora_rank"),
+    ("--qk-head-dim", "model.qk_head_dim"),
+    ("--qk-pos-emb-head-dim", "model.qk_pos_emb_head_dim"),
+    ("--v-head-dim", "model.v_head_dim"),
     ("--mtp-num-layers", "model.mtp_num_layers"),
+    ("--recompute-modules", "model.recompute_modules"),
+    ("--moe-router-score-function", "model.moe_router_score_function"),
+    ("--moe-shared-expert-gate", "model.moe_shared_expert_gate"),
+    ("--overlap-moe-expert-parallel-comm", "model.overlap_moe_expert_parallel_comm"),
+    ("--pipeline-model-parallel-layout", "model.pipeline_model_parallel_layout"),
   ]
+
+  /// Flags that take every following word up to the next flag (argparse `nargs='*'`).
+  static let architectureListFlags: Set<String> = ["--recompute-modules"]
 
   static let architectureValueFlags: Set<String> = [
     "--kv-channels", "--rotary-percent", "--rotary-base", "--hidden-dropout", "--attention-dropout",
@@ -57,7 +70,9 @@ extension MegatronArguments {
     "--data-parallel-sharding-strategy", "--moe-router-topk", "--moe-ffn-hidden-size",
     "--moe-shared-expert-intermediate-size", "--moe-layer-freq", "--moe-expert-capacity-factor",
     "--moe-token-dispatcher-type", "--expert-model-parallel-size",
-    "--expert-tensor-parallel-size", "--mtp-num-layers",
+    "--expert-tensor-parallel-size", "--mtp-num-layers", "--q-lora-rank", "--kv-lora-rank",
+    "--qk-head-dim", "--qk-pos-emb-head-dim", "--v-head-dim", "--recompute-modules",
+    "--moe-router-score-function", "--pipeline-model-parallel-layout",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
@@ -68,7 +83,7 @@ extension MegatronArguments {
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
     "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
     "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
-    "--multi-latent-attention",
+    "--multi-latent-attention", "--moe-shared-expert-gate", "--overlap-moe-expert-parallel-comm",
   ]
 }
 
@@ -165,7 +180,33 @@ extension Mapper {
     setSwitch(
       "--moe-pad-expert-input-to-capacity", ["model", "moe_pad_expert_input_to_capacity"], "true")
     setSwitch("--multi-latent-attention", ["model", "multi_latent_attention"], "true")
+    if let location = flagLocation("--multi-latent-attention") {
+      // Megatron-LM's argparse defaults (arguments.py), which differ from MLATransformerConfig's:
+      // `--q-lora-rank` None (queries projected from h), `--kv-lora-rank` 32.
+      if !has("--q-lora-rank") {
+        set(["model", "q_lora_rank"], "null", at: location, key: location)
+      }
+      if !has("--kv-lora-rank") {
+        set(["model", "kv_lora_rank"], "32", at: location, key: location)
+      }
+    }
+    for (flag, key) in [
+      ("--q-lora-rank", "q_lora_rank"), ("--kv-lora-rank", "kv_lora_rank"),
+      ("--qk-head-dim", "qk_head_dim"), ("--qk-pos-emb-head-dim", "qk_pos_emb_head_dim"),
+      ("--v-head-dim", "v_head_dim"),
+    ] {
+      try copy(flag, to: ["model", key], integer: true)
+    }
     try copy("--mtp-num-layers", to: ["model", "mtp_num_layers"], integer: true)
+    try copy(
+      "--pipeline-model-parallel-layout", to: ["model", "pipeline_model_parallel_layout"],
+      integer: false)
+    try copy("--recompute-modules", to: ["model", "recompute_modules"], integer: false)
+    try copy(
+      "--moe-router-score-function", to: ["model", "moe_router_score_function"], integer: false)
+    setSwitch("--moe-shared-expert-gate", ["model", "moe_shared_expert_gate"], "true")
+    setSwitch(
+      "--overlap-moe-expert-parallel-comm", ["model", "overlap_moe_expert_parallel_comm"], "true")
     if has("--num-experts") {
       if let location = flagLocation("--moe-grouped-gemm") {
         set(["model", "moe_grouped_gemm"], "true", at: location, key: location)

@@ -211,12 +211,15 @@ struct Mapper {
           if value == nil, k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
             value = tokens[k]
             k += 1
-            while MegatronArguments.multiWordFlags.contains(name), k < tokens.count,
-              !ShellReader.text(tokens[k]).hasPrefix("--")
+            // `nargs='*'`/`'+'` flags take every word up to the next flag, kept blank-separated.
+            if MegatronArguments.architectureListFlags.contains(name)
+              || MegatronArguments.multiWordFlags.contains(name)
             {
-              let gap = tokens[k].first?.origin ?? ShellOrigin(line: 1, column: 1, width: 0)
-              value? += [.char(" ", gap)] + tokens[k]
-              k += 1
+              while k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
+                if let origin = value?.last?.origin { value?.append(.char(" ", origin)) }
+                value?.append(contentsOf: tokens[k])
+                k += 1
+              }
             }
           }
         } else if !MegatronArguments.switchFlags.contains(name)

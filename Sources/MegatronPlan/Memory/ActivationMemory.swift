@@ -88,7 +88,7 @@ public enum ActivationMemory {
   ) -> Breakdown<ByteUnit> {
     let layer = LayerDescription(m, .init(layout, precision: precision))
     guard case .selective = layout.recompute else { return layer.saved }
-    return layer.savedUnderSelective
+    return layer.saved(recomputing: layout.recomputeModules)
   }
 
   /// The per-layer quantities a stage is built from, which depend only on the model, t, b, SP,
@@ -104,6 +104,9 @@ public enum ActivationMemory {
     /// The same two for an MoE layer (equal to the dense ones for a dense model).
     public var moeStoredLayer: Bytes
     public var moeFullLayer: Bytes
+    /// What the last stage's multi-token-prediction layers keep for one microbatch (`mtpLayers`);
+    /// zero without MTP.
+    public var mtp: Bytes = .zero
 
     /// The average stored and full layer of stage `i` (its dense and MoE layers weighted).
     func onStage(_ i: Int, _ m: TransformerModel, _ layout: Layout) -> (stored: Bytes, full: Bytes)
@@ -124,16 +127,51 @@ public enum ActivationMemory {
   {
     func sizes(_ layer: LayerDescription) -> (stored: Bytes, full: Bytes) {
       let full = layer.saved.total
-      if case .selective = layout.recompute { return (layer.savedUnderSelective.total, full) }
+      if case .selective = layout.recompute {
+        return (layer.saved(recomputing: layout.recomputeModules).total, full)
+      }
       return (full, full)
     }
     let shard = LayerDescription.Shard(layout, precision: precision)
     let dense = sizes(LayerDescription(m, shard))
     let moe = m.moe == nil ? dense : sizes(LayerDescription(m, shard, moe: true))
+    let mtp = mtpByGranularity(m, layout, precision: precision)
+    let mtpBytes: Bytes
+    switch layout.recompute {
+    case .none: mtpBytes = mtp.none
+    case .selective: mtpBytes = mtp.selective
+    case .full: mtpBytes = mtp.full
+    }
     return LayerProfile(
       storedLayer: dense.stored, fullLayer: dense.full,
       checkpoint: checkpointedLayerInput(m, layout, precision: precision),
-      moeStoredLayer: moe.stored, moeFullLayer: moe.full)
+      moeStoredLayer: moe.stored, moeFullLayer: moe.full, mtp: mtpBytes)
+  }
+
+  /// `profile` for each recompute granularity (none, selective, full), from one description of
+  /// the dense and the MoE layer: what `search` needs per (t, b, SP, EP, ETP). Equal to
+  /// `profile(m, layout with that recompute)` for each.
+  public static func profiles(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> [LayerProfile] {
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let dense = LayerDescription(m, shard)
+    let moe = m.moe == nil ? dense : LayerDescription(m, shard, moe: true)
+    let checkpoint = checkpointedLayerInput(m, layout, precision: precision)
+    let denseFull = dense.saved.total, moeFull = m.moe == nil ? denseFull : moe.saved.total
+    let modules = layout.recomputeModules
+    let denseSelective = dense.saved(recomputing: modules).total
+    let moeSelective = m.moe == nil ? denseSelective : moe.saved(recomputing: modules).total
+    let mtp = mtpByGranularity(m, layout, precision: precision)
+    let none = LayerProfile(
+      storedLayer: denseFull, fullLayer: denseFull, checkpoint: checkpoint,
+      moeStoredLayer: moeFull, moeFullLayer: moeFull, mtp: mtp.none)
+    let selective = LayerProfile(
+      storedLayer: denseSelective, fullLayer: denseFull, checkpoint: checkpoint,
+      moeStoredLayer: moeSelective, moeFullLayer: moeFull, mtp: mtp.selective)
+    var full = none
+    full.mtp = mtp.full
+    return [none, selective, full]
   }
 
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
@@ -201,7 +239,46 @@ public enum ActivationMemory {
       out.appendNew("final_layernorm_input", Bytes(e * sb * h / r * n))
       out.appendNew("output_layer_input", Bytes(e * sb * h / r * n))
       out.appendNew("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
+      if m.mtpLayers > 0 {
+        out.appendNew("mtp_layers", profile.mtp * n)
+      }
     }
     return out
+  }
+
+  /// What the D multi-token-prediction layers of the last stage keep for one microbatch
+  /// (`MultiTokenPrediction`): their projection's saved tensors, their transformer layer as the
+  /// recompute setting stores one (its checkpointed input under full recompute), and their own
+  /// output-layer input and fp32 logits (the shared output layer runs once more per MTP layer).
+  public static func mtpLayers(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
+  ) -> Bytes {
+    let mtp = mtpByGranularity(m, layout, precision: precision)
+    switch layout.recompute {
+    case .none: return mtp.none
+    case .selective: return mtp.selective
+    case .full: return mtp.full
+    }
+  }
+
+  /// `mtpLayers` under no, selective (the layout's recompute modules) and full recompute, from
+  /// one description of the MTP layer.
+  static func mtpByGranularity(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision
+  ) -> (none: Bytes, selective: Bytes, full: Bytes) {
+    guard m.mtpLayers > 0 else { return (.zero, .zero, .zero) }
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let layer = MultiTokenPrediction.layer(m, shard)
+    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let t = Double(layout.tensor), V = Double(m.vocabulary)
+    let r = layout.effectiveSequenceParallel ? t : 1
+    let output = Bytes(precision.activationBytes * s * b * h / r + 4 * s * b * V / t)
+    let common = MultiTokenPrediction.projection(m, shard).saved.total + output
+    let n = Double(m.mtpLayers)
+    return (
+      (common + layer.saved.total) * n,
+      (common + layer.saved(recomputing: layout.recomputeModules).total) * n,
+      (common + checkpointedLayerInput(m, layout, precision: precision)) * n
+    )
   }
 }

@@ -19,10 +19,13 @@ public enum ParameterCount {
   public struct LayerParameters: Sendable, Hashable {
     public var dense: LayerOp.Parameters
     public var moe: LayerOp.Parameters
+    /// All MTP layers (`MultiTokenPrediction.parameters`), zero without.
+    public var mtp: LayerOp.Parameters
 
     public init(_ m: TransformerModel) {
       dense = LayerDescription(m, .whole(sequences: 1)).parameters
       moe = m.moe == nil ? dense : LayerDescription(m, .whole(sequences: 1), moe: true).parameters
+      mtp = MultiTokenPrediction.parameters(m)
     }
 
     /// Parameters of `kinds` layers on one GPU of `layout`.
@@ -39,14 +42,16 @@ public enum ParameterCount {
 
   /// Parameters each token uses: the whole model less the routed experts it is not sent to
   /// (E − k of E per MoE layer), as Megatron-Core and NeMo count "active" parameters.
+  /// MTP layers of MoE kind count the same way.
   public static func active(_ m: TransformerModel) -> Parameters {
     let all = total(m).total
     guard let experts = m.moe else { return all }
     let kinds = m.layerKinds(in: 0..<m.layers)
+    let mtpMoE = MultiTokenPrediction.layerIsMoE(m) ? m.mtpLayers : 0
     let perExpert = LayerParameters(m).moe.expert / Double(max(1, experts.experts))
     return all
       - Parameters(
-        Double(kinds.moe) * perExpert * Double(experts.experts - experts.topK))
+        Double(kinds.moe + mtpMoE) * perExpert * Double(experts.experts - experts.topK))
   }
 
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
@@ -71,6 +76,10 @@ public enum ParameterCount {
     }
     b.add("final_layernorm", Parameters(finalNorm(m)))
     if !m.tiedEmbeddings { b.add("output_layer", Parameters(V * h)) }
+    if m.mtpLayers > 0 {
+      // The MTP layers share the word embedding and the output layer (counted once above).
+      b.add("mtp_layers", Parameters(MultiTokenPrediction.parameters(m).total))
+    }
     return b
   }
 
@@ -104,10 +113,12 @@ public enum ParameterCount {
     public var positionEmbedding = 0.0
     public var finalNorm = 0.0
     public var outputLayer = 0.0
+    public var mtpLayers = 0.0
+    public var mtpEmbedding = 0.0
 
     public var total: Double {
       layers + expert + wordEmbedding + embeddingNorm + positionEmbedding + finalNorm
-        + outputLayer
+        + outputLayer + mtpLayers + mtpEmbedding
     }
 
     public var breakdown: Breakdown<ParameterUnit> {
@@ -117,7 +128,7 @@ public enum ParameterCount {
       for (name, value) in [
         ("word_embedding", wordEmbedding), ("embedding_norm", embeddingNorm),
         ("position_embedding", positionEmbedding), ("final_layernorm", finalNorm),
-        ("output_layer", outputLayer),
+        ("output_layer", outputLayer), ("mtp_layers", mtpLayers), ("mtp_embedding", mtpEmbedding),
       ] where value > 0 {
         b.add(name, Parameters(value))
       }
@@ -142,6 +153,16 @@ public enum ParameterCount {
     if stage == p - 1 {
       s.finalNorm = finalNorm(m)
       if !m.tiedEmbeddings || p > 1 { s.outputLayer = V * h / t }
+      if m.mtpLayers > 0 {
+        // The MTP layers on the last stage: their experts go with the other experts (reduced
+        // over the expert data-parallel group); with p > 1 the stage also builds the word
+        // embedding the MTP layers read (Megatron-Core GPTModel: `pre_process or mtp_process`).
+        let mtp = layers.mtp
+        let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+        s.mtpLayers = mtp.sharded / t + mtp.replicated
+        s.expert += mtp.expert / expertShard
+        if p > 1 { s.mtpEmbedding = V * h / t }
+      }
     }
     return s
   }
@@ -156,16 +177,20 @@ extension ParameterCount {
     linearPerGPU(m, layout, stage: stage, layers: LayerParameters(m))
   }
 
-  /// `linearPerGPU` given the layers' parameters.
+  /// `linearPerGPU` given the layers' parameters when the caller already has them.
   public static func linearPerGPU(
     _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
   ) -> Parameters {
     let kinds = layout.layerKinds(onStage: stage, of: m)
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     let t = Double(max(1, layout.tensor))
+    var mtp = 0.0
+    if stage == layout.pipeline - 1 && m.mtpLayers > 0 {
+      mtp = layers.mtp.sharded / t + layers.mtp.expert / expertShard
+    }
     return Parameters(
       Double(kinds.dense) * layers.dense.sharded / t
-        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard))
+        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard) + mtp)
   }
 }
 

@@ -173,10 +173,20 @@ public enum PeakMemory {
     // buffers of K/V and their gradients, alive while the core's backward runs, not beside
     // fc1's gradient.
     let context = ContextParallelTraffic(m, layout, elementBytes: e)
-    let contextPeaks = context.forwardBuffers > forward
-    forward = max(forward, context.forwardBuffers)
     var backward =
       e * tokens * h / r + max(e * tokens * Double(m.fc1Width) / t, context.backwardBuffers)
+    if let experts = m.moe {
+      // An MoE layer's widest intermediate is its experts' fc1 output over the routed copies
+      // (T/t · k · imbalance, gathered over ETP), f_e₁/ETP wide; and its dispatch holds the
+      // permuted copies being sent beside the ones received, e·T_r·h, in forward.
+      let etp = Double(layout.expertTensorParallel)
+      let routed = tokens / t * experts.routedFactor * (t > 1 ? etp : 1)
+      let fe1 = Double(m.gatedMLP ? 2 * experts.expertFFN : experts.expertFFN)
+      backward = max(backward, e * tokens * h / r + e * routed * fe1 / etp)
+      forward = max(forward, e * tokens / t * experts.routedFactor * h)
+    }
+    let contextPeaks = context.forwardBuffers > forward
+    forward = max(forward, context.forwardBuffers)
     if !m.fusedAttention { backward += 2 * e * scores }
     // On the last stage the cross entropy's fp32 buffer (in the steady state) becomes the
     // logits' gradient and is freed before any layer's backward runs (reading of
@@ -218,13 +228,23 @@ public enum PeakMemory {
       allocatorSlack: dynamic
         * Constants.allocatorSlack(expandableSegments: settings.expandableSegments),
       cudaContext: Constants.cudaContextBytes,
-      nccl: Double(communicators(layout)) * Constants.ncclBytesPerCommunicator(nvls: nvls),
+      nccl: Double(communicators(layout) + expertCommunicators(m, layout))
+        * Constants.ncclBytesPerCommunicator(nvls: nvls),
       tpOverlapBuffers: tpOverlap)
   }
 
   /// NCCL communicators a GPU belongs to: tensor-parallel, data-parallel, pipeline (its two
   /// neighbours), and the embedding group with tied embeddings and p > 1; groups of one GPU
   /// create none.
+  /// An MoE model's own communicators: the expert-parallel group (the all-to-alls) and the
+  /// expert data-parallel group (the experts' gradient reduction), when larger than one GPU.
+  /// DeepEP's (`flex`) NVLink and RDMA buffers, sized by its own configuration hints, are not
+  /// counted.
+  static func expertCommunicators(_ m: TransformerModel, _ layout: Layout) -> Int {
+    guard m.moe != nil else { return 0 }
+    return (layout.expertParallel > 1 ? 1 : 0) + (layout.expertData > 1 ? 1 : 0)
+  }
+
   static func communicators(_ layout: Layout) -> Int {
     var n = 0
     if layout.tensor > 1 { n += 1 }

@@ -109,61 +109,75 @@ public struct LayerDescription: Sendable, Hashable {
     }
 
     ops.append(norm("input_norm"))
-    // Fused QKV, column-parallel: h → (a + 2g)·d_h / t. Saves its input, 2sbh (replicated
-    // without SP; with SP Megatron saves the sequence-sharded input and all-gathers it again in
-    // backward).
-    ops.append(
-      LayerOp(
-        name: "qkv",
-        gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil)],
-        saved: [SavedTensor("qkv_input", linearInput * tokens * h / r)],
-        elementwiseBytes: castAfterNorm * tokens * h / r,
-        parameters: .init(
-          sharded: h * Double(m.qkvWidth) + (m.qkvBias ? Double(m.qkvWidth) : 0))))
-    if m.qkLayerNorm {
-      // Per-head norms of queries and keys (Megatron-Core `q_layernorm`, `k_layernorm`, each
-      // of size d_h): each saves its input.
+    if let mla = m.mla {
+      // Multi-latent attention replaces the fused QKV, the rotary embedding, the core and the
+      // projection (MultiLatentAttention.swift); its input norm is a module of its own.
+      ops[ops.count - 1].recompute = .layerNorm
+      ops += Self.multiLatentAttention(
+        m, mla, shard, tokens: tokens, linearInput: linearInput, castAfterNorm: castAfterNorm,
+        castStandalone: castStandalone)
+    } else {
+      // Fused QKV, column-parallel: h → (a + 2g)·d_h / t. Saves its input, 2sbh (replicated
+      // without SP; with SP Megatron saves the sequence-sharded input and all-gathers it again in
+      // backward).
       ops.append(
         LayerOp(
-          name: "qk_norm", saved: [SavedTensor("qk_norm_inputs", e * tokens * (qw + kvw) / t)],
-          elementwiseBytes: 2 * e * tokens * (qw + kvw) / t,
-          parameters: .init(replicated: 2 * normParams * dh)))
-    }
-    if case .rotary(let percentage, _) = m.positionEmbedding {
-      // Rotary embedding of queries and keys: multiplications by the constant cos/sin tables,
-      // so backward needs only the tables, not the inputs; nothing activation-sized is saved.
-      // The fused kernel reads and writes the rotated part once; unfused, PyTorch runs four
-      // elementwise passes (×cos, rotate-half, ×sin, add).
-      // Unfused, Megatron-Core's `apply_rotary_pos_emb` recomputes cos(freqs) and sin(freqs)
-      // in the activation dtype on every call, for queries and for keys, and the products save
-      // them: four s × d_h tables per layer (measured on CPU: validation/results/
-      // llama-layer-cpu.json). The fused kernel saves none.
-      let rotated = e * tokens * (qw + kvw) * percentage / t
-      let positions = s / Double(shard.contextParallel)  // the rank's own positions
-      let tables = m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * positions * dh)]
+          name: "qkv",
+          gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil)],
+          saved: [SavedTensor("qkv_input", linearInput * tokens * h / r)],
+          elementwiseBytes: castAfterNorm * tokens * h / r,
+          parameters: .init(
+            sharded: h * Double(m.qkvWidth) + (m.qkvBias ? Double(m.qkvWidth) : 0))))
+      if m.qkLayerNorm {
+        // Per-head norms of queries and keys (Megatron-Core `q_layernorm`, `k_layernorm`, each
+        // of size d_h): each saves its input.
+        ops.append(
+          LayerOp(
+            name: "qk_norm", saved: [SavedTensor("qk_norm_inputs", e * tokens * (qw + kvw) / t)],
+            elementwiseBytes: 2 * e * tokens * (qw + kvw) / t,
+            parameters: .init(replicated: 2 * normParams * dh)))
+      }
+      if case .rotary(let percentage, _) = m.positionEmbedding {
+        // Rotary embedding of queries and keys: multiplications by the constant cos/sin tables,
+        // so backward needs only the tables, not the inputs; nothing activation-sized is saved.
+        // The fused kernel reads and writes the rotated part once; unfused, PyTorch runs four
+        // elementwise passes (×cos, rotate-half, ×sin, add).
+        // Unfused, Megatron-Core's `apply_rotary_pos_emb` recomputes cos(freqs) and sin(freqs)
+        // in the activation dtype on every call, for queries and for keys, and the products save
+        // them: four s × d_h tables per layer (measured on CPU: validation/results/
+        // llama-layer-cpu.json). The fused kernel saves none.
+        let rotated = e * tokens * (qw + kvw) * percentage / t
+        let positions = s / Double(shard.contextParallel)  // the rank's own positions
+        let tables =
+          m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * positions * dh)]
+        ops.append(
+          LayerOp(
+            name: "rotary", saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4))
+        )
+      }
+      ops.append(Self.attentionCore(m, shard, tokens: tokens))
+      // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
+      // 2sbh/t), which a fused attention kernel also keeps as its output: one tensor.
+      // In FP8 the projection keeps an FP8 copy of its input, and a fused attention kernel still
+      // keeps its 16-bit output for its own backward: two tensors.
+      var projectionSaved = [SavedTensor("projection_input", linearInput * tokens * qw / t)]
+      if fp8 != nil && m.fusedAttention {
+        projectionSaved.append(SavedTensor("attention_output", e * tokens * qw / t))
+      }
       ops.append(
         LayerOp(
-          name: "rotary", saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4)))
+          name: "projection",
+          gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
+          saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
+          parameters: .init(sharded: qw * h, replicated: bias * h)))
     }
-    ops.append(Self.attentionCore(m, shard, tokens: tokens))
-    // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
-    // 2sbh/t), which a fused attention kernel also keeps as its output: one tensor.
-    // In FP8 the projection keeps an FP8 copy of its input, and a fused attention kernel still
-    // keeps its 16-bit output for its own backward: two tensors.
-    var projectionSaved = [SavedTensor("projection_input", linearInput * tokens * qw / t)]
-    if fp8 != nil && m.fusedAttention {
-      projectionSaved.append(SavedTensor("attention_output", e * tokens * qw / t))
-    }
-    ops.append(
-      LayerOp(
-        name: "projection",
-        gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
-        saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
-        parameters: .init(sharded: qw * h, replicated: bias * h)))
     if m.sandwichNorm { ops.append(norm("post_attention_norm")) }
     ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
     ops.append(norm("pre_mlp_norm"))
     if moe, let experts = m.moe {
+      // The MoE layer spec keeps the pre-MLP norm a module of its own (`TENorm`, not fused into
+      // a linear layer), so `layernorm` recompute reruns it.
+      ops[ops.count - 1].recompute = .layerNorm
       ops += Self.moeMLP(
         m, experts, shard, tokens: tokens, linearInput: linearInput,
         castStandalone: castStandalone)
@@ -173,20 +187,22 @@ public struct LayerDescription: Sendable, Hashable {
       return
     }
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
+    // `mlp` recompute checkpoints the MLP on its input (the pre-MLP norm's input, which the
+    // fused norm keeps) and drops everything inside it.
     ops.append(
       LayerOp(
         name: "fc1", gemms: [GEMMShape("fc1", m: tokens, n: f1 / t, k: h, fp8: fp8 != nil)],
-        saved: [SavedTensor("fc1_input", linearInput * tokens * h / r)],
+        saved: [SavedTensor("fc1_input", linearInput * tokens * h / r, recomputedBy: .mlp)],
         elementwiseBytes: castAfterNorm * tokens * h / r,
-        parameters: .init(sharded: h * f1 + bias * f1)))
-    ops.append(Self.activation(m, shard, tokens: tokens))
+        parameters: .init(sharded: h * f1 + bias * f1), recompute: .mlp))
+    ops.append(Self.activation(m, shard, tokens: tokens, dropping: .mlp))
     // fc2, row-parallel: f/t → h. Saves its input, the activation output (8sbh/t at f = 4h).
     ops.append(
       LayerOp(
         name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t, fp8: fp8 != nil)],
-        saved: [SavedTensor("fc2_input", linearInput * tokens * f / t)],
+        saved: [SavedTensor("fc2_input", linearInput * tokens * f / t, recomputedBy: .mlp)],
         elementwiseBytes: castStandalone * tokens * f / t,
-        parameters: .init(sharded: f * h, replicated: bias * h)))
+        parameters: .init(sharded: f * h, replicated: bias * h), recompute: .mlp))
     if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
     ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
     self.ops = ops
@@ -287,7 +303,8 @@ public struct LayerDescription: Sendable, Hashable {
       if attentionDropout { bytes += (2 * e + 1) * scores }
     }
     var core = LayerOp(
-      name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes)
+      name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
+      recompute: .coreAttention)
     if m.fusedAttention {
       // The fused kernel's calls: one causal pass over the whole sequence, or with context
       // parallelism as the cp_comm_type splits it (`ContextParallelComm.levels`): a ring of R
@@ -311,7 +328,12 @@ public struct LayerDescription: Sendable, Hashable {
   /// - expert fc1 / activation / fc2 as in a dense MLP of width f_e/ETP over the routed tokens
   ///   (`expert_fc1_input` is the permuted tokens, `expert_output` what the combine keeps to
   ///   weight by the probabilities);
-  /// - shared experts: a dense, tensor-parallel MLP of width f_s over the same input.
+  /// - shared experts: a dense, tensor-parallel MLP of width f_s over the same input, with its
+  ///   sigmoid gate when `moe_shared_expert_gate` is on.
+  /// Recompute modules: `moe` checkpoints the whole layer on its input (the norm's output) and
+  /// drops the rest; `moe_act` discards the expert activation's output (the expert fc2 input);
+  /// `shared_experts` checkpoints the shared experts; `layernorm` discards the norm's output,
+  /// the router's saved input.
   static func moeMLP(
     _ m: TransformerModel, _ experts: MixtureOfExperts, _ shard: Shard, tokens: Double,
     linearInput: Double, castStandalone: Double
@@ -325,109 +347,165 @@ public struct LayerDescription: Sendable, Hashable {
     let tokensIn = tokens / t
     let factor = shard.busiest ? experts.routedFactor : Double(experts.topK)
     let routed = tokensIn * factor * (t > 1 ? etp : 1)
+    let layer: RecomputeModules = .moe
+    // The rank's local experts, each with its own weights in the grouped GEMM.
+    let local = max(1, E / Double(shard.expertParallel))
     var ops: [LayerOp] = []
     ops.append(
       LayerOp(
         name: "router", gemms: [GEMMShape("router", m: tokensIn, n: E, k: h)],
         saved: [
-          SavedTensor("router_input", e * tokensIn * h),
-          SavedTensor("router_probabilities", 4 * tokensIn * E),
+          SavedTensor("router_input", e * tokensIn * h, recomputedBy: .layerNorm),
+          SavedTensor("router_probabilities", 4 * tokensIn * E, recomputedBy: layer),
         ],
         elementwiseBytes: 3 * 4 * tokensIn * E,  // softmax/sigmoid and top-k over fp32 scores
-        parameters: .init(replicated: h * E)))
+        parameters: .init(replicated: h * E), recompute: layer))
     // Dispatch: permute the token copies (read and write them).
-    ops.append(LayerOp(name: "dispatch", elementwiseBytes: 2 * e * routed * h))
+    ops.append(
+      LayerOp(name: "dispatch", elementwiseBytes: 2 * e * routed * h, recompute: layer))
     ops.append(
       LayerOp(
         name: "expert_fc1",
-        gemms: [GEMMShape("expert_fc1", m: routed, n: fe1 / etp, k: h, fp8: fp8)],
-        saved: [SavedTensor("expert_fc1_input", linearInput * routed * h)],
+        gemms: [
+          GEMMShape("expert_fc1", m: routed, n: fe1 / etp, k: h, fp8: fp8, weightGroups: local)
+        ],
+        saved: [SavedTensor("expert_fc1_input", linearInput * routed * h, recomputedBy: layer)],
         elementwiseBytes: castStandalone * routed * h,
-        parameters: .init(expert: E * (h * fe1 + bias * fe1))))
-    var act = activation(m, shard, tokens: routed, ffn: fe / etp * t, prefix: "expert_")
+        parameters: .init(expert: E * (h * fe1 + bias * fe1)), recompute: layer))
+    var act = activation(
+      m, shard, tokens: routed, ffn: fe / etp * t, prefix: "expert_", dropping: layer,
+      discardedOutput: .moeActivation)
     act.name = "expert_activation"
+    act.recompute = [.moe, .moeActivation]
     ops.append(act)
     ops.append(
       LayerOp(
         name: "expert_fc2",
-        gemms: [GEMMShape("expert_fc2", m: routed, n: h, k: fe / etp, fp8: fp8)],
-        saved: [SavedTensor("expert_fc2_input", linearInput * routed * fe / etp)],
+        gemms: [
+          GEMMShape("expert_fc2", m: routed, n: h, k: fe / etp, fp8: fp8, weightGroups: local)
+        ],
+        saved: [
+          SavedTensor(
+            "expert_fc2_input", linearInput * routed * fe / etp,
+            recomputedBy: [.moe, .moeActivation])
+        ],
         elementwiseBytes: castStandalone * routed * fe / etp,
-        parameters: .init(expert: E * (fe * h + bias * h))))
-    // Combine: unpermute and weight by the probabilities; it keeps the expert outputs (reduce-
-    // scattered over ETP) for the probabilities' gradient.
+        parameters: .init(expert: E * (fe * h + bias * h)), recompute: layer))
+    // Combine: unpermute and sum each token's k expert outputs (reduce-scattered over ETP).
+    // Megatron-Core weights the expert outputs by the router probabilities inside the expert
+    // activation (`weighted_bias_swiglu_impl`, experts.py; "memory efficient token
+    // permutation", 2025-04), so the unpermute saves nothing; the weighted activation keeps
+    // the permuted fp32 probabilities (4 bytes per token copy) for their gradient.
     ops.append(
       LayerOp(
-        name: "combine", saved: [SavedTensor("expert_output", e * routed * h / etp)],
-        elementwiseBytes: 3 * e * routed * h / etp))
+        name: "combine",
+        saved: [SavedTensor("expert_probabilities", 4 * routed, recomputedBy: layer)],
+        elementwiseBytes: 2 * e * routed * h / etp, recompute: layer))
     if experts.sharedExpertFFN > 0 {
       let fs = Double(experts.sharedExpertFFN), fs1 = m.gatedMLP ? 2 * fs : fs
+      let shared: RecomputeModules = [.moe, .sharedExperts]
       // Column-parallel over t with its input all-gathered from the sequence shards; the
       // sequence-sharded input itself is the router's (one tensor).
       ops.append(
         LayerOp(
           name: "shared_fc1",
           gemms: [GEMMShape("shared_fc1", m: tokens, n: fs1 / t, k: h, fp8: fp8)],
-          parameters: .init(sharded: h * fs1 + bias * fs1)))
-      var sharedAct = activation(m, shard, tokens: tokens, ffn: fs, prefix: "shared_")
+          parameters: .init(sharded: h * fs1 + bias * fs1), recompute: shared))
+      var sharedAct = activation(
+        m, shard, tokens: tokens, ffn: fs, prefix: "shared_", dropping: shared)
       sharedAct.name = "shared_activation"
+      sharedAct.recompute = shared
       ops.append(sharedAct)
       ops.append(
         LayerOp(
           name: "shared_fc2",
           gemms: [GEMMShape("shared_fc2", m: tokens, n: h, k: fs / t, fp8: fp8)],
-          saved: [SavedTensor("shared_fc2_input", linearInput * tokens * fs / t)],
-          parameters: .init(sharded: fs * h)))
+          saved: [
+            SavedTensor("shared_fc2_input", linearInput * tokens * fs / t, recomputedBy: shared)
+          ],
+          parameters: .init(sharded: fs * h), recompute: shared))
+      if experts.sharedExpertGate {
+        // Megatron-Core `SharedExpertMLP` with a gate: sigmoid(x·w_g) scales the shared output;
+        // w_g is 1 × h on every tensor rank. It keeps the shared output (h wide) and the gate
+        // value for backward; the gate GEMM reads the same input as the router.
+        ops.append(
+          LayerOp(
+            name: "shared_gate", gemms: [GEMMShape("shared_gate", m: tokensIn, n: 1, k: h)],
+            saved: [
+              SavedTensor("shared_gate_output", e * tokensIn * (h + 1), recomputedBy: shared)
+            ],
+            elementwiseBytes: 3 * e * tokensIn * h, parameters: .init(replicated: h),
+            recompute: shared))
+      }
     }
     return ops
   }
 
   /// The MLP's activation between fc1 and fc2 (of width `ffn`, sharded over t; a gated one reads
   /// 2·ffn), over `tokens` tokens.
+  /// `dropping`: the checkpointing recompute modules that drop everything the activation saves;
+  /// `discardedOutput`: the output-discarding one (`moe_act`), under which the activation runs
+  /// without saving its internals and only its input (fc1's output) stays.
   static func activation(
-    _ m: TransformerModel, _ shard: Shard, tokens: Double, ffn: Double? = nil, prefix: String = ""
+    _ m: TransformerModel, _ shard: Shard, tokens: Double, ffn: Double? = nil, prefix: String = "",
+    dropping: RecomputeModules = [], discardedOutput: RecomputeModules = []
   ) -> LayerOp {
     let t = Double(shard.tensor), e = shard.precision.activationBytes
     let f = ffn ?? Double(m.ffnHidden), f1 = m.gatedMLP ? 2 * f : f
     var saved: [SavedTensor] = []
     var bytes = e * tokens * (f1 + f) / t  // read fc1's output, write f
+    let inside = dropping.union(discardedOutput)
     // Every activation keeps one fc1-output-sized input for its backward: GeLU its input
     // (fused bias-GeLU saves input and bias), a fused gated kernel its 2f-wide input, ReLU and
     // squared ReLU the ReLU output (which the square's backward reuses).
-    saved.append(SavedTensor(prefix + "activation_input", e * tokens * f1 / t))
+    saved.append(
+      SavedTensor(prefix + "activation_input", e * tokens * f1 / t, recomputedBy: dropping))
     if m.gatedMLP && !m.fusions.biasActivation {
       // Unfused act(gate) ⊙ up: the product also saves act(gate), f wide.
-      saved.append(SavedTensor(prefix + "activation_gate_output", e * tokens * f / t))
+      saved.append(
+        SavedTensor(prefix + "activation_gate_output", e * tokens * f / t, recomputedBy: inside))
       bytes += 2 * e * tokens * f / t
     }
     if m.dropout.ffn > 0 {
       // NeMo `ffn_dropout` after the activation: a 1-byte mask of f/t per token.
-      saved.append(SavedTensor(prefix + "ffn_dropout_mask", tokens * f / t))
+      saved.append(
+        SavedTensor(prefix + "ffn_dropout_mask", tokens * f / t, recomputedBy: inside))
       bytes += (2 * e + 1) * tokens * f / t
     }
-    return LayerOp(name: "activation", saved: saved, elementwiseBytes: bytes)
+    return LayerOp(
+      name: "activation", saved: saved, elementwiseBytes: bytes, recompute: dropping)
   }
 
   // MARK: - What the rest of megaplan reads
 
-  /// Bytes saved for backward with every activation stored, by tensor.
+  /// Bytes saved for backward with every activation stored, by tensor (tensors that exist only
+  /// under a recompute module are left out).
   public var saved: Breakdown<ByteUnit> {
     var out = Breakdown<ByteUnit>()
-    for op in ops { for tensor in op.saved { out.add(tensor.name, Bytes(tensor.bytes)) } }
-    return out
-  }
-
-  /// Bytes saved under selective recompute (attention core recomputed), by tensor; tensors
-  /// selective recompute drops entirely are left out.
-  public var savedUnderSelective: Breakdown<ByteUnit> {
-    var out = Breakdown<ByteUnit>()
     for op in ops {
-      for tensor in op.saved where tensor.underSelective > 0 {
-        out.add(tensor.name, Bytes(tensor.underSelective))
+      for tensor in op.saved where tensor.bytes > 0 || tensor.recomputed.isEmpty {
+        out.add(tensor.name, Bytes(tensor.bytes))
       }
     }
     return out
   }
+
+  /// Bytes saved under selective recompute of `modules`, by tensor; tensors the recompute drops
+  /// entirely are left out.
+  public func saved(recomputing modules: RecomputeModules) -> Breakdown<ByteUnit> {
+    var out = Breakdown<ByteUnit>()
+    for op in ops {
+      for tensor in op.saved {
+        let kept = tensor.bytes(recomputing: modules)
+        if kept > 0 { out.add(tensor.name, Bytes(kept)) }
+      }
+    }
+    return out
+  }
+
+  /// Bytes saved under Megatron-Core's default selective recompute (the attention core), by
+  /// tensor; tensors selective recompute drops entirely are left out.
+  public var savedUnderSelective: Breakdown<ByteUnit> { saved(recomputing: .coreAttention) }
 
   /// Forward FLOPs of every GEMM, by GEMM name.
   public var gemmFLOPs: Breakdown<FLOPUnit> {
@@ -484,16 +562,19 @@ public struct LayerOp: Sendable, Hashable {
   /// For a fused (flash) attention core: the shape of its kernel calls, which its efficiency
   /// follows (`StepTimeModel.flashEfficiency`).
   public var kernel: FlashAttentionCalls? = nil
+  /// The selective-recompute modules whose recompute reruns this op's forward in backward.
+  public var recompute: RecomputeModules
 
   public init(
     name: String, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
-    parameters: Parameters = .init()
+    parameters: Parameters = .init(), recompute: RecomputeModules = []
   ) {
     self.name = name
     self.gemms = gemms
     self.saved = saved
     self.elementwiseBytes = elementwiseBytes
     self.parameters = parameters
+    self.recompute = recompute
   }
 }
 
@@ -509,17 +590,47 @@ public struct FlashAttentionCalls: Sendable, Hashable {
 /// A tensor kept for backward.
 public struct SavedTensor: Sendable, Hashable {
   public var name: String
-  /// Bytes on one GPU for one microbatch.
+  /// Bytes on one GPU for one microbatch, with nothing recomputed.
   public var bytes: Double
-  /// Bytes kept under selective recompute: the same unless the tensor belongs to the
-  /// recomputed attention core (0, or the smaller checkpoint input).
-  public var underSelective: Double
+  /// What the tensor becomes when a selective-recompute module covering it is recomputed
+  /// (`RecomputeModules`): 0 when the module drops it, the checkpoint's input when that is what
+  /// the module keeps instead (the attention core's Q, K and V), or a tensor only the
+  /// checkpoint keeps (MLA's rotary key input under `mla_up_proj`, 0 bytes otherwise).
+  public var recomputed: [Recomputed]
 
-  public init(_ name: String, _ bytes: Double, underSelective: Double? = nil) {
+  public struct Recomputed: Sendable, Hashable {
+    public var modules: RecomputeModules
+    public var kept: Double
+  }
+
+  /// `underSelective`: what the tensor keeps when the core attention is recomputed (Megatron-
+  /// Core's default selective recompute); `recomputedBy` / `kept`: the same for other modules.
+  public init(
+    _ name: String, _ bytes: Double, underSelective: Double? = nil,
+    recomputedBy modules: RecomputeModules = [], kept: Double = 0
+  ) {
     self.name = name
     self.bytes = bytes
-    self.underSelective = underSelective ?? bytes
+    var recomputed: [Recomputed] = []
+    if let underSelective {
+      recomputed.append(Recomputed(modules: .coreAttention, kept: underSelective))
+    }
+    if !modules.isEmpty { recomputed.append(Recomputed(modules: modules, kept: kept)) }
+    self.recomputed = recomputed
   }
+
+  /// Bytes kept when `modules` are recomputed: what the covering module keeps (the least, when
+  /// several cover it), or all of it when none does.
+  public func bytes(recomputing modules: RecomputeModules) -> Double {
+    var kept: Double? = nil
+    for r in recomputed where !r.modules.isDisjoint(with: modules) {
+      kept = min(kept ?? r.kept, r.kept)
+    }
+    return kept ?? bytes
+  }
+
+  /// Bytes kept under Megatron-Core's default selective recompute (the core attention).
+  public var underSelective: Double { bytes(recomputing: .coreAttention) }
 }
 
 /// A GEMM of one GPU: `batch` independent products of [m, k] × [k, n].
@@ -541,11 +652,16 @@ public struct GEMMShape: Sendable, Hashable {
   /// Share of `flops` the kernel actually performs: ½ for causal fused attention, which skips
   /// the masked blocks; 1 otherwise.
   public var executedFraction: Double
+  /// Weight matrices the m rows are split over: the local experts of a grouped GEMM, each
+  /// with its own k × n weights (1 for an ordinary GEMM). FLOPs do not depend on it; the bytes
+  /// the GEMM streams do.
+  public var weightGroups: Double
 
   public init(
     _ name: String, m: Double, n: Double, k: Double, batch: Double = 1, kind: Kind = .weight,
-    fp8: Bool = false, executedFraction: Double = 1
+    fp8: Bool = false, executedFraction: Double = 1, weightGroups: Double = 1
   ) {
+    self.weightGroups = weightGroups
     self.executedFraction = executedFraction
     self.name = name
     self.m = m

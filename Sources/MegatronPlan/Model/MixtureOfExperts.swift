@@ -32,16 +32,31 @@ public struct MixtureOfExperts: Sendable, Hashable, Codable {
   /// Grouped GEMM over the local experts (`moe_grouped_gemm`): one kernel instead of one GEMM per
   /// expert.
   public var groupedGEMM: Bool
+  /// A sigmoid gate on the shared experts' output (`moe_shared_expert_gate`; Qwen2-MoE's
+  /// `shared_expert_gate`): a 1 × h weight and a [T, h] × [h, 1] GEMM.
+  public var sharedExpertGate: Bool
+  /// The router's score function (`moe_router_score_function`): softmax (Mixtral, Qwen) or
+  /// sigmoid (DeepSeek-V3). Both are elementwise over the T × E fp32 logits, so memory and time
+  /// do not depend on it; it is reported. The auxiliary and z losses reuse the same scores and
+  /// cost no memory (`MoEAuxLossAutoScaler` keeps a scalar).
+  public var scoreFunction: ScoreFunction
 
   public enum Dispatcher: String, Sendable, Hashable, Codable, CaseIterable {
     case alltoall, allgather, flex
   }
 
+  public enum ScoreFunction: String, Sendable, Hashable, Codable, CaseIterable {
+    case softmax, sigmoid
+  }
+
   public init(
     experts: Int, topK: Int, expertFFN: Int, sharedExpertFFN: Int = 0, frequency: Int = 1,
     firstDenseLayers: Int = 0, capacityFactor: Double? = nil, padToCapacity: Bool = false,
-    imbalance: Double = 1, dispatcher: Dispatcher = .alltoall, groupedGEMM: Bool = true
+    imbalance: Double = 1, dispatcher: Dispatcher = .alltoall, groupedGEMM: Bool = true,
+    sharedExpertGate: Bool = false, scoreFunction: ScoreFunction = .softmax
   ) {
+    self.sharedExpertGate = sharedExpertGate
+    self.scoreFunction = scoreFunction
     self.experts = experts
     self.topK = topK
     self.expertFFN = expertFFN
@@ -79,5 +94,25 @@ public struct MixtureOfExperts: Sendable, Hashable, Codable {
     let balanced = Double(topK)
     guard let c = capacityFactor else { return balanced * imbalance }
     return padToCapacity ? balanced * c : balanced * min(c, imbalance)
+  }
+
+  /// The expected number of other NVLink domains (of `domains`, each holding E/domains of the
+  /// experts) that hold at least one of a token's k experts, k distinct experts drawn uniformly:
+  /// (domains − 1)·(1 − C(E − E/domains, k)/C(E, k)). With balanced routing this is the number
+  /// of times DeepEP sends a token over the network (once per remote domain).
+  public func remoteDomains(_ domains: Int) -> Double {
+    guard domains > 1 else { return 0 }
+    let E = Double(experts), perDomain = E / Double(domains)
+    // C(E − E/D, k)/C(E, k) = Π_{i<k} (E − E/D − i)/(E − i).
+    var miss = 1.0
+    for i in 0..<topK {
+      let num = E - perDomain - Double(i)
+      if num <= 0 {
+        miss = 0
+        break
+      }
+      miss *= num / (E - Double(i))
+    }
+    return Double(domains - 1) * (1 - miss)
   }
 }

@@ -83,11 +83,16 @@ public struct Overlap: Sendable, Hashable, Codable {
   /// Pipeline sends and receives overlapped with compute (`overlap_p2p_comm`, with the
   /// interleaved schedule).
   public var pipelineP2P: Bool
+  /// MoE token dispatch and combine overlapped with another microbatch's compute
+  /// (`overlap_moe_expert_parallel_comm`, Megatron-LM `--overlap-moe-expert-parallel-comm`;
+  /// Megatron-Bridge's `moe_a2a_overlap`).
+  public var expertParallel: Bool
 
   public init(
     tensorParallel: Bool = false, gradientReduction: Bool = false, parameterGather: Bool = false,
-    pipelineP2P: Bool = false
+    pipelineP2P: Bool = false, expertParallel: Bool = false
   ) {
+    self.expertParallel = expertParallel
     self.tensorParallel = tensorParallel
     self.gradientReduction = gradientReduction
     self.parameterGather = parameterGather

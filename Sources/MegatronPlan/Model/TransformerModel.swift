@@ -54,6 +54,11 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var fp8: FP8Training?
   /// Mixture-of-experts MLPs in some or all layers; nil for a dense model.
   public var moe: MixtureOfExperts?
+  /// Multi-latent attention (DeepSeek-V2/V3) in place of grouped-query attention; nil otherwise.
+  public var mla: MultiLatentAttention?
+  /// Multi-token prediction layers after the last layer (`mtp_num_layers`, DeepSeek-V3's
+  /// `num_nextn_predict_layers`; `MultiTokenPrediction`), 0 without.
+  public var mtpLayers: Int
 
   public init(
     layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
@@ -63,8 +68,11 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     qkLayerNorm: Bool = false, sandwichNorm: Bool = false, embeddingNorm: Bool = false,
     positionEmbedding: PositionEmbedding = .learnedAbsolute,
     dropout: Dropout = .megatronDefault, fusions: KernelFusions = .megatronDefault,
-    fusedAttention: Bool = false, fp8: FP8Training? = nil, moe: MixtureOfExperts? = nil
+    fusedAttention: Bool = false, fp8: FP8Training? = nil, moe: MixtureOfExperts? = nil,
+    mla: MultiLatentAttention? = nil, mtpLayers: Int = 0
   ) {
+    self.mla = mla
+    self.mtpLayers = mtpLayers
     self.layers = layers
     self.hidden = hidden
     self.heads = heads

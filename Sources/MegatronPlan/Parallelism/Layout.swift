@@ -69,6 +69,9 @@ public struct Layout: Sendable, Hashable, Codable {
   public var contextParallel: Int
   /// How the cp ranks exchange keys and values in attention (`cp_comm_type`).
   public var contextParallelComm: ContextParallelComm
+  /// What selective recompute reruns (`recompute_modules`; the core attention by default).
+  /// Only read with `recompute == .selective`.
+  public var recomputeModules: RecomputeModules = .standard
 
   public init(
     tensor: Int = 1, pipeline: Int = 1, data: Int = 1, virtualStages: Int = 1, microBatch: Int,
@@ -103,6 +106,7 @@ public struct Layout: Sendable, Hashable, Codable {
     expertParallel = base.expertParallel
     expertTensorParallel =
       base.expertTensorParallel == base.tensor ? tensor : base.expertTensorParallel
+    recomputeModules = base.recomputeModules
   }
 
   /// The expert data-parallel size: the ranks holding the same experts, t·cp·d/(ETP·EP)
@@ -133,6 +137,11 @@ public struct Layout: Sendable, Hashable, Codable {
       var start = 0
       for k in 0..<min(i, p) { start += layers(onStage: k, of: model) }
       return start..<(start + layers(onStage: i, of: model))
+    }
+    if let chunks = split.chunkLayers, chunks.count == p * v {
+      // A flexible layout: chunk j·p + i holds its own number of layers.
+      let start = split.firstLayer(ofChunk: j * p + i)
+      return start..<(start + chunks[j * p + i])
     }
     let perChunk = layers(onStage: i, of: model) / v
     let start = (j * p + i) * perChunk

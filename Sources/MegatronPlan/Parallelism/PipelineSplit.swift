@@ -10,11 +10,27 @@
 ///   (last) stage gets one transformer layer fewer. Megatron-DeepSpeed's
 ///   `--pp-partition-method type:transformer|embedding` (BLOOM: 70 layers on 12 stages, 6 parts
 ///   each with the embedding and the tied output embedding counted) is the same split with both.
+/// - Megatron-Core's flexible layout (`--pipeline-model-parallel-layout`,
+///   `pipeline_model_parallel_layout`; `PipelineParallelLayerLayout`): one entry per model
+///   chunk, in Megatron's order (chunk j·p + i is stage i's j-th), each listing its layers:
+///   `E` the embedding, `t` a transformer layer, `m` an MTP layer, `L` the loss; `|` ends a
+///   chunk, `(...)*n` and `x*n` repeat. DeepSeek-V3's `Et|(tt|)*30mL` on p 8, v 4 puts the
+///   embedding and one layer on stage 0's first chunk, two layers on each of the next 30 chunks
+///   and the MTP layer with the loss on the last.
 public struct PipelineSplit: Sendable, Hashable, Codable {
   public var firstStageLayers: Int?
   public var lastStageLayers: Int?
   public var embeddingCountsAsLayer: Bool
   public var lossCountsAsLayer: Bool
+  /// Transformer layers of each model chunk from a flexible layout, in Megatron's chunk order
+  /// (chunk j·p + i on stage i); nil without one.
+  public var chunkLayers: [Int]? = nil
+  /// The layout as written (for reports and emitted configs).
+  public var layoutText: String? = nil
+  /// Where the flexible layout puts the MTP layers: the index of their chunk (nil: none given),
+  /// and how many it places.
+  public var mtpChunk: Int? = nil
+  public var mtpLayers: Int = 0
 
   public init(
     firstStageLayers: Int? = nil, lastStageLayers: Int? = nil,
@@ -33,6 +49,9 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
   /// Transformer layers on stage `i` of `p` for a model of `layers` layers (valid splits only;
   /// see `problem(layers:stages:virtual:)`).
   public func layers(onStage i: Int, of layers: Int, stages p: Int) -> Int {
+    if let chunks = chunkLayers, p > 0, chunks.count % p == 0 {
+      return stride(from: i, to: chunks.count, by: p).reduce(0) { $0 + chunks[$1] }
+    }
     guard p > 1 else { return layers }
     if firstStageLayers == nil && lastStageLayers == nil {
       let extra = (embeddingCountsAsLayer ? 1 : 0) + (lossCountsAsLayer ? 1 : 0)
@@ -49,6 +68,9 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
 
   /// The most layers any stage holds.
   public func maxLayersPerStage(of layers: Int, stages p: Int) -> Int {
+    if chunkLayers != nil {
+      return (0..<max(1, p)).map { self.layers(onStage: $0, of: layers, stages: p) }.max() ?? 0
+    }
     guard p > 1 else { return layers }
     var most = max(
       self.layers(onStage: 0, of: layers, stages: p),
@@ -57,8 +79,33 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
     return most
   }
 
+  /// The first layer of chunk `c` (Megatron's chunk order) with a flexible layout.
+  public func firstLayer(ofChunk c: Int) -> Int {
+    guard let chunks = chunkLayers else { return 0 }
+    return chunks.prefix(max(0, min(c, chunks.count))).reduce(0, +)
+  }
+
   /// Why this split cannot place `layers` layers on `p` stages with `v` chunks each, or nil.
   public func problem(layers: Int, stages p: Int, virtual v: Int) -> String? {
+    if let chunks = chunkLayers {
+      let text = layoutText ?? ""
+      if chunks.count != p * v {
+        return
+          "pipeline_model_parallel_layout '\(text)' has \(chunks.count) model chunks; pipeline_model_parallel_size × virtual_pipeline_model_parallel_size is \(p) × \(v) = \(p * v)"
+      }
+      let total = chunks.reduce(0, +)
+      if total != layers {
+        return
+          "pipeline_model_parallel_layout '\(text)' places \(total) transformer layers; num_layers is \(layers)"
+      }
+      if firstStageLayers != nil || lastStageLayers != nil || embeddingCountsAsLayer
+        || lossCountsAsLayer
+      {
+        return
+          "pipeline_model_parallel_layout cannot be combined with the first/last stage layer counts or accounting the embedding or loss as a layer (Megatron-Core asserts it)"
+      }
+      return nil
+    }
     if isEven {
       if layers % p != 0 {
         return "pipeline_model_parallel_size \(p) does not divide num_layers \(layers)"
@@ -116,5 +163,130 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
       }
     }
     return nil
+  }
+}
+
+extension PipelineSplit {
+  /// The embedding/loss accounting of `embeddingCountsAsLayer` / `lossCountsAsLayer` with v
+  /// model chunks per stage, as the flexible layout it is (Megatron-Core counts the embedding and
+  /// the loss as one layer each of the first and the last model chunk: (L + extra)/(p·v) layers
+  /// per chunk, one fewer in the first chunk with the embedding and in the last with the loss):
+  /// nil when (L + extra) does not split evenly over the p·v chunks.
+  public func asFlexibleLayout(layers: Int, stages p: Int, virtual v: Int) -> PipelineSplit? {
+    guard chunkLayers == nil, firstStageLayers == nil, lastStageLayers == nil,
+      embeddingCountsAsLayer || lossCountsAsLayer, p > 0, v > 0
+    else { return nil }
+    let chunks = p * v
+    let extra = (embeddingCountsAsLayer ? 1 : 0) + (lossCountsAsLayer ? 1 : 0)
+    guard (layers + extra) % chunks == 0 else { return nil }
+    let per = (layers + extra) / chunks
+    var sizes = [Int](repeating: per, count: chunks)
+    if embeddingCountsAsLayer { sizes[0] -= 1 }
+    if lossCountsAsLayer { sizes[chunks - 1] -= 1 }
+    guard sizes.allSatisfy({ $0 >= 0 }) else { return nil }
+    var split = PipelineSplit()
+    split.chunkLayers = sizes
+    let middle = String(repeating: "t", count: per)
+    let first = "E" + String(repeating: "t", count: sizes[0])
+    let last = String(repeating: "t", count: sizes[chunks - 1]) + "L"
+    split.layoutText =
+      chunks == 1
+      ? "E" + String(repeating: "t", count: layers) + "L"
+      : first + "|" + (chunks > 2 ? "(\(middle)|)*\(chunks - 2)" : "") + last
+    return split
+  }
+
+  /// What a flexible layout string (`PipelineParallelLayerLayout.parse_str_to_list`) says: the
+  /// transformer layers of each chunk, and the chunks of the embedding, the MTP layers and the
+  /// loss.
+  public struct FlexibleLayout: Sendable, Hashable {
+    public var chunkLayers: [Int]
+    public var embeddingChunks: [Int]
+    public var mtpChunks: [Int: Int]
+    public var lossChunks: [Int]
+  }
+
+  /// Parses Megatron-Core's layout syntax: commas are cosmetic; `(...)*n` repeats its contents
+  /// n times, then `x*n` repeats one character; `|` separates chunks; `E`, `t`, `m`, `L` are the
+  /// embedding, a transformer layer, an MTP layer and the loss. Throws a message naming the
+  /// first character it cannot read.
+  public static func parseLayout(_ text: String) throws(LayoutError) -> FlexibleLayout {
+    var s = Array(text.filter { $0 != "," && !$0.isWhitespace })
+    // Unroll ( ... )*n, innermost first (Megatron's regex takes groups without nested parens).
+    while let close = s.firstIndex(of: ")") {
+      guard let open = s[..<close].lastIndex(of: "(") else {
+        throw LayoutError("unbalanced ')' in pipeline_model_parallel_layout '\(text)'")
+      }
+      var end = close + 1
+      guard end < s.count, s[end] == "*" else {
+        throw LayoutError(
+          "'(...)' must be followed by '*n' in pipeline_model_parallel_layout '\(text)'")
+      }
+      end += 1
+      var digits = ""
+      while end < s.count, s[end].isASCII, s[end].isNumber {
+        digits.append(s[end])
+        end += 1
+      }
+      guard let n = Int(digits), n >= 0, n <= 4096 else {
+        throw LayoutError("expected a count after '*' in pipeline_model_parallel_layout '\(text)'")
+      }
+      let body = Array(s[(open + 1)..<close])
+      s.replaceSubrange(open..<end, with: Array([[Character]](repeating: body, count: n).joined()))
+      if s.count > 1 << 20 {
+        throw LayoutError("pipeline_model_parallel_layout '\(text)' expands too far")
+      }
+    }
+    if s.contains("(") {
+      throw LayoutError("unbalanced '(' in pipeline_model_parallel_layout '\(text)'")
+    }
+    // x*n.
+    var unrolled: [Character] = []
+    var i = 0
+    while i < s.count {
+      if s[i] == "*" {
+        guard let last = unrolled.popLast() else {
+          throw LayoutError(
+            "'*' without a layer before it in pipeline_model_parallel_layout '\(text)'")
+        }
+        var j = i + 1
+        var digits = ""
+        while j < s.count, s[j].isASCII, s[j].isNumber {
+          digits.append(s[j])
+          j += 1
+        }
+        guard let n = Int(digits), n >= 0, n <= 4096 else {
+          throw LayoutError(
+            "expected a count after '*' in pipeline_model_parallel_layout '\(text)'")
+        }
+        unrolled += Array(repeating: last, count: n)
+        i = j
+        continue
+      }
+      unrolled.append(s[i])
+      i += 1
+    }
+    var layout = FlexibleLayout(
+      chunkLayers: [0], embeddingChunks: [], mtpChunks: [:], lossChunks: [])
+    for c in unrolled {
+      let chunk = layout.chunkLayers.count - 1
+      switch c {
+      case "|": layout.chunkLayers.append(0)
+      case "t": layout.chunkLayers[chunk] += 1
+      case "E": layout.embeddingChunks.append(chunk)
+      case "m": layout.mtpChunks[chunk, default: 0] += 1
+      case "L": layout.lossChunks.append(chunk)
+      default:
+        throw LayoutError(
+          "unknown layer '\(c)' in pipeline_model_parallel_layout '\(text)'; Megatron-Core's layers are E (embedding), t (transformer layer), m (MTP layer) and L (loss)"
+        )
+      }
+    }
+    return layout
+  }
+
+  public struct LayoutError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
   }
 }

@@ -69,6 +69,9 @@ public struct TrainingRun: Sendable, Hashable {
 public struct Estimate: Sendable, Codable, Hashable {
   public struct ModelSummary: Sendable, Codable, Hashable {
     public var parameters: Double
+    /// Parameters each token uses (MoE: the experts it is not routed to left out; the total for
+    /// a dense model).
+    public var activeParameters: Double
     public var parameterBreakdown: Breakdown<ParameterUnit>
     public var layers: Int
     public var hidden: Int
@@ -103,11 +106,17 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var contextParallel: Int
     /// `cp_comm_type` ("p2p", "all_gather", "a2a", "a2a+p2p"); null without context parallelism.
     public var cpCommType: String?
+    /// EP and ETP (1 and t for a dense model).
+    public var expertParallel: Int
+    public var expertTensorParallel: Int
+    /// With selective recompute: the recomputed modules (Megatron-Core's names); null otherwise.
+    public var recomputeModules: [String]?
 
     enum CodingKeys: String, CodingKey {
       case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
         sequenceParallel, recompute,
-        recomputeMethod, recomputeNumLayers, distributedOptimizer, contextParallel, cpCommType
+        recomputeMethod, recomputeNumLayers, distributedOptimizer, contextParallel, cpCommType,
+        expertParallel, expertTensorParallel, recomputeModules
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -128,6 +137,9 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(distributedOptimizer, forKey: .distributedOptimizer)
       try c.encode(contextParallel, forKey: .contextParallel)
       try c.encode(cpCommType, forKey: .cpCommType)
+      try c.encode(expertParallel, forKey: .expertParallel)
+      try c.encode(expertTensorParallel, forKey: .expertTensorParallel)
+      try c.encode(recomputeModules, forKey: .recomputeModules)
     }
   }
 
@@ -246,7 +258,9 @@ extension Estimate {
     let schedule = PipelineSchedule(layout)
     let totalParams = ParameterCount.total(m)
     model = ModelSummary(
-      parameters: totalParams.total.value, parameterBreakdown: totalParams, layers: m.layers,
+      parameters: totalParams.total.value,
+      activeParameters: ParameterCount.active(m).value, parameterBreakdown: totalParams,
+      layers: m.layers,
       hidden: m.hidden,
       heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength,
       vocabulary: m.vocabulary,
@@ -265,7 +279,9 @@ extension Estimate {
       sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
       recomputeMethod: method, recomputeNumLayers: k,
       distributedOptimizer: layout.distributedOptimizer, contextParallel: layout.contextParallel,
-      cpCommType: layout.contextParallel > 1 ? layout.contextParallelComm.name : nil)
+      cpCommType: layout.contextParallel > 1 ? layout.contextParallelComm.name : nil,
+      expertParallel: layout.expertParallel, expertTensorParallel: layout.expertTensorParallel,
+      recomputeModules: layout.recompute == .selective ? layout.recomputeModules.moduleNames : nil)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []

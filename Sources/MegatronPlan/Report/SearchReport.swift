@@ -7,6 +7,19 @@ public enum SearchReport {
 
   /// The column printed left-aligned (the recompute setting is text).
   static let recomputeColumn = headers.firstIndex(of: "recompute") ?? 0
+  /// The EP and ETP columns, shown for an MoE model only.
+  static func expertHeaders(_ r: LayoutSearch.Result) -> [String] {
+    r.candidates.contains { $0.run.model.moe != nil } ? ["EP", "ETP"] : []
+  }
+
+  static func cells(_ c: LayoutSearch.Candidate, experts: Bool) -> [String] {
+    var row = cells(c)
+    if experts {
+      row.insert(
+        contentsOf: [String(c.layout.expertParallel), String(c.layout.expertTensorParallel)], at: 8)
+    }
+    return row
+  }
 
   static func cells(_ c: LayoutSearch.Candidate) -> [String] {
     let l = c.layout, e = c.estimate
@@ -36,8 +49,12 @@ public enum SearchReport {
       out.append("")
     }
     if !r.candidates.isEmpty {
-      let table = [headers] + r.candidates.map(cells)
-      let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
+      let experts = !expertHeaders(r).isEmpty
+      var head = headers
+      head.insert(contentsOf: expertHeaders(r), at: 8)
+      let table = [head] + r.candidates.map { cells($0, experts: experts) }
+      let widths = head.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
+      let recomputeColumn = Self.recomputeColumn + (experts ? 2 : 0)
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
@@ -68,8 +85,8 @@ public enum SearchReport {
       "rank", "gpus", "tensor", "context_parallel", "pipeline", "data", "virtual", "micro_batch",
       "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "peak_bytes", "capacity_bytes",
-      "iteration_seconds", "mfu", "hfu",
+      "recompute_num_layers", "distributed_optimizer", "expert_parallel",
+      "expert_tensor_parallel", "peak_bytes", "capacity_bytes", "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
     var lines = [header.joined(separator: ",")]
@@ -81,6 +98,7 @@ public enum SearchReport {
         String(l.pipeline), String(l.data), String(l.virtual ?? 1), String(l.microBatch),
         String(l.sequenceParallel), l.recompute, l.recomputeMethod ?? "",
         l.recomputeNumLayers.map(String.init) ?? "", String(l.distributedOptimizer),
+        String(l.expertParallel), String(l.expertTensorParallel),
       ]
       let figures: [String] = [
         Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
@@ -95,11 +113,16 @@ public enum SearchReport {
   }
 
   public static func markdown(_ r: LayoutSearch.Result) -> String {
+    let experts = !expertHeaders(r).isEmpty
+    var head = headers
+    head.insert(contentsOf: expertHeaders(r), at: 8)
     var lines = [
-      "| " + headers.joined(separator: " | ") + " |",
-      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|",
+      "| " + head.joined(separator: " | ") + " |",
+      "|" + head.map { _ in "---" }.joined(separator: "|") + "|",
     ]
-    for c in r.candidates { lines.append("| " + cells(c).joined(separator: " | ") + " |") }
+    for c in r.candidates {
+      lines.append("| " + cells(c, experts: experts).joined(separator: " | ") + " |")
+    }
     lines.append("")
     lines.append(
       "Evaluated \(Format.grouped(r.evaluated)), feasible \(Format.grouped(r.feasible)).\(r.reason.map { " Why #1 beats #2: \($0)." } ?? "")"

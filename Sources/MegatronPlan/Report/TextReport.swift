@@ -14,9 +14,21 @@ public enum TextReport {
       model.normalization.rawValue,
     ]
     if let experts = model.moe {
+      let shared =
+        experts.sharedExpertFFN > 0
+        ? ", shared FFN \(Format.grouped(experts.sharedExpertFFN))\(experts.sharedExpertGate ? " gated" : "")"
+        : ""
       arch.append(
-        "\(experts.experts) experts, top-\(experts.topK), expert FFN \(Format.grouped(experts.expertFFN)) (\(Format.count(ParameterCount.active(model).value)) active)"
+        "\(experts.experts) experts, top-\(experts.topK), expert FFN \(Format.grouped(experts.expertFFN))\(shared), \(experts.scoreFunction.rawValue) router (\(Format.count(ParameterCount.active(model).value)) active)"
       )
+    }
+    if let mla = model.mla {
+      arch.append(
+        "multi-latent attention (q rank \(mla.queryRank.map { Format.grouped($0) } ?? "none"), kv rank \(Format.grouped(mla.keyValueRank)), heads \(mla.qkHeadDim) + \(mla.ropeHeadDim) rope, values \(mla.valueHeadDim))"
+      )
+    }
+    if model.mtpLayers > 0 {
+      arch.append("\(model.mtpLayers) MTP layer\(model.mtpLayers == 1 ? "" : "s")")
     }
     arch.append(m.tiedEmbeddings ? "tied embeddings" : "untied embeddings")
     switch model.positionEmbedding {
@@ -32,11 +44,17 @@ public enum TextReport {
     }
     out.append(
       "Model    \(Format.count(m.parameters)) parameters: " + arch.joined(separator: ", "))
-    let interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
+    var interleave = l.virtual.map { ", interleaved v=\($0)" } ?? ""
+    if let layout = run.layout.split.layoutText { interleave += ", layout \(layout)" }
     out.append(
       "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor)\(l.contextParallel > 1 ? " cp=\(l.contextParallel)" : "") p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
     )
-    let optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
+    var optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
+    if case .selective = run.layout.recompute,
+      run.layout.recomputeModules != .standard
+    {
+      optimizer = "modules \(run.layout.recomputeModules), " + optimizer
+    }
     let context =
       run.layout.contextParallel > 1
       ? ", context parallel \(run.layout.contextParallelComm) (s/cp = \(Format.grouped(m.sequenceLength / run.layout.contextParallel)) tokens per rank)"
@@ -113,6 +131,11 @@ public enum TextReport {
       ? "attention's causal half, as Megatron-Core counts" : "full s × s attention"
     out.append(
       "  model     \(Format.flops(e.flops.modelPerIteration))  (K22 Eq. 7, \(attention))")
+    if model.moe != nil {
+      out.append(
+        "            MoE layers count the k experts each token is routed to: 6 × active parameters per token plus attention, as Megatron-Core and NeMo count MFU"
+      )
+    }
     let hwSource: String
     switch run.layout.recompute {
     case .none: hwSource = "K22 Eq. 7: no recompute"

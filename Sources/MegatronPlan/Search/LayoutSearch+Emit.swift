@@ -71,6 +71,11 @@ extension LayoutSearch {
     if layout.fullySharded {
       out.append(("model.data_parallel_sharding_strategy", "optim_grads_params"))
     }
+    // Expert parallelism, when the layout has any (ETP defaults to t when absent).
+    if layout.expertParallel > 1 || layout.expertTensorParallel != layout.tensor {
+      out.append(("model.expert_model_parallel_size", String(layout.expertParallel)))
+      out.append(("model.expert_tensor_parallel_size", String(layout.expertTensorParallel)))
+    }
     return out.map { (key: $0.0, value: $0.1) }
   }
 
@@ -128,6 +133,11 @@ extension LayoutSearch {
       ])
     }
     if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
+    if w.expertParallel != b.expertParallel || w.expertTensorParallel != b.expertTensorParallel
+      || (w.tensor != b.tensor && w.expertTensorParallel != w.tensor)
+    {
+      changed.formUnion(["model.expert_model_parallel_size", "model.expert_tensor_parallel_size"])
+    }
     if w.fullySharded != b.fullySharded {
       changed.insert("model.data_parallel_sharding_strategy")
       if !w.fullySharded {
@@ -140,6 +150,24 @@ extension LayoutSearch {
       // A key the file does not have reads as null: writing null would change nothing.
       if value == "null" && doc.index(of: key) == nil { continue }
       doc.set(key, value)
+    }
+    if w.split != b.split && w.split.isEven {
+      // A candidate at another p (or v) splits evenly: the file's uneven split keys go.
+      for key in [
+        "model.pipeline_model_parallel_layout", "model.num_layers_in_first_pipeline_stage",
+        "model.num_layers_in_last_pipeline_stage",
+      ] where doc.index(of: key) != nil {
+        doc.set(key, "null")
+      }
+      for key in [
+        "model.account_for_embedding_in_pipeline_split", "model.account_for_loss_in_pipeline_split",
+      ] where doc.index(of: key) != nil {
+        doc.set(key, "false")
+      }
+    }
+    if changed.contains("model.expert_model_parallel_size") {
+      doc.set("model.expert_model_parallel_size", String(w.expertParallel))
+      doc.set("model.expert_tensor_parallel_size", String(w.expertTensorParallel))
     }
     if b.distributedOptimizer && !w.distributedOptimizer,
       let i = doc.index(of: "megaplan.zero_stage"), doc.value(at: i) == "1"

@@ -32,6 +32,8 @@ extension LayoutSearch {
   struct GroupKey: Sendable, Hashable {
     var t: Int, b: Int, sp: Bool
     var cp: Int = 1
+    /// EP and ETP (MoE models; the file's for a dense one).
+    var ep: Int = 1, etp: Int = 1
   }
 
   /// The smallest s/cp the search tries (Megatron-Core sets no bound): below it a ring step's
@@ -76,6 +78,46 @@ extension LayoutSearch {
     return out
   }
 
+  /// The (EP, ETP) pairs a unit of t and d can take: for an MoE model, EP dividing the experts
+  /// and ETP · EP dividing t · d (Megatron-Core's rules, `Layout.violations`), from the
+  /// constraints; for a dense model, the file's (they change nothing).
+  static func expertChoices(_ base: TrainingRun, t: Int, d: Int, constraints c: Constraints)
+    -> [(ep: Int, etp: Int)]
+  {
+    let file = base.layout
+    let fileETP = file.expertTensorParallel == file.tensor ? t : file.expertTensorParallel
+    guard let experts = base.model.moe else { return [(file.expertParallel, fileETP)] }
+    var etps: [Int]
+    switch c.expertTensorParallel {
+    case .asBase: etps = [fileETP]
+    case .any: etps = t == 1 ? [1] : [1, t]
+    case .fixed(let n): etps = [n]
+    }
+    if experts.expertFFN > 0 { etps = etps.filter { experts.expertFFN % $0 == 0 } }
+    var eps: [Int]
+    switch c.expertParallel {
+    case .asBase: eps = [file.expertParallel]
+    case .any: eps = (1...experts.experts).filter { experts.experts % $0 == 0 }
+    case .fixed(let n): eps = [n]
+    }
+    var out: [(Int, Int)] = []
+    for etp in etps where etp > 0 {
+      for ep in eps where ep > 0 && experts.experts % ep == 0 && (t * d) % (ep * etp) == 0 {
+        out.append((ep, etp))
+      }
+    }
+    return out
+  }
+
+  /// The pipeline split of a candidate with p stages and v chunks: the file's when it has the
+  /// file's p (and, for a flexible layout, the file's v), else even.
+  static func split(_ base: TrainingRun, p: Int, v: Int) -> PipelineSplit {
+    let file = base.layout
+    guard !file.split.isEven, p == file.pipeline else { return .even }
+    if file.split.chunkLayers != nil && v != file.virtualStages { return .even }
+    return file.split
+  }
+
   /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
   /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`.
   static func run(_ base: TrainingRun, gpus: Int, t: Int) -> TrainingRun {
@@ -110,7 +152,11 @@ extension LayoutSearch {
       if m.heads % t != 0 { tally.reject(.tensorDoesNotDivideHeads); continue }
       for cp in contextChoices(base, t: t, gpus: gpus, fixed: c.contextParallel, tally: &tally) {
         for p in divisorsOrRange(c.pipeline, upTo: L) {
-          if L % p != 0 { tally.reject(.pipelineDoesNotDivideLayers); continue }
+          let keepsSplit = !base.layout.split.isEven && p == base.layout.pipeline
+          if L % p != 0 && !keepsSplit {
+            tally.reject(.pipelineDoesNotDivideLayers)
+            continue
+          }
           if gpus % (t * cp * p) != 0 { tally.reject(.gpusNotDivisible); continue }
           let d = gpus / (t * cp * p)
           if B % d != 0 { tally.reject(.batchNotDivisible); continue }
@@ -119,7 +165,17 @@ extension LayoutSearch {
             let microbatches = B / (b * d)
             for v in divisorsOrRange(c.virtualStages, upTo: p > 1 ? L / p : 1) {
               if v > 1 && p == 1 { tally.reject(.virtualWithoutPipeline); continue }
-              if (L / p) % v != 0 { tally.reject(.virtualDoesNotDivideLayers); continue }
+              // The file's uneven split or flexible layout, kept at the file's p (and v).
+              let uneven = split(base, p: p, v: v)
+              if !uneven.isEven {
+                if uneven.problem(layers: L, stages: p, virtual: v) != nil {
+                  tally.reject(.virtualDoesNotDivideLayers)
+                  continue
+                }
+              } else if (L / p) % v != 0 || L % p != 0 {
+                tally.reject(.virtualDoesNotDivideLayers)
+                continue
+              }
               if v > 1 && microbatches % p != 0 { tally.reject(.interleavedMicrobatches); continue }
               out.append(Unit(t: t, p: p, d: d, b: b, v: v, cp: cp))
             }
@@ -176,31 +232,42 @@ extension LayoutSearch {
 
   static func layout(
     _ u: Unit, globalBatch: Int, sp: Bool, recompute: Recompute, distributedOptimizer: Bool,
-    base: Layout? = nil
+    base: Layout? = nil, experts: (ep: Int, etp: Int)? = nil
   ) -> Layout {
     var l = Layout(
       tensor: u.t, pipeline: u.p, data: u.d, virtualStages: u.v, microBatch: u.b,
       globalBatch: globalBatch,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer,
       contextParallel: u.cp)
-    if let base { l.inheritSharding(from: base) }
+    if let base {
+      l.inheritSharding(from: base)
+      if !base.split.isEven, u.p == base.pipeline,
+        base.split.chunkLayers == nil || u.v == base.virtualStages
+      {
+        l.split = base.split
+      }
+    }
+    if let experts {
+      l.expertParallel = experts.ep
+      l.expertTensorParallel = experts.etp
+    }
     return l
   }
 
   /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
-  static func group(_ base: TrainingRun, _ key: GroupKey) -> Group {
-    // `base` is already the run of this GPU count; only the vocabulary follows t.
+  static func group(_ base: TrainingRun, _ key: GroupKey, file: Layout) -> Group {
+    // `base` is already the run of this GPU count; only the vocabulary follows t. `file` is the
+    // loaded layout, whose sharding and recompute modules candidates keep.
     var l = Layout(
       tensor: key.t, microBatch: key.b, globalBatch: base.layout.globalBatch,
       sequenceParallel: key.sp, contextParallel: key.cp)
-    l.inheritSharding(from: base.layout)
+    l.inheritSharding(from: file)
+    l.expertParallel = key.ep
+    l.expertTensorParallel = key.etp
     let times = base.stepTimeModel(layout: l).layerTimes()
-    var profiles: [ActivationMemory.LayerProfile] = []
-    for g in Granularity.allCases {
-      l.recompute =
-        g == .none ? .none : g == .selective ? .selective : .full(method: .uniform, layers: 1)
-      profiles.append(ActivationMemory.profile(base.model, l, precision: base.precision))
-    }
+    // One profile per granularity in `Granularity` order (none, selective, full), from one
+    // description of each layer kind.
+    let profiles = ActivationMemory.profiles(base.model, l, precision: base.precision)
     return Group(times: times, profiles: profiles)
   }
 
@@ -223,12 +290,14 @@ extension LayoutSearch {
     var seen = Set<GroupKey>()
     for u in units {
       for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-        let key = GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp)
-        if seen.insert(key).inserted { keys.append(key) }
+        for x in expertChoices(loaded, t: u.t, d: u.d * u.cp, constraints: options.constraints) {
+          let key = GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)
+          if seen.insert(key).inserted { keys.append(key) }
+        }
       }
     }
     let groupList = parallelMap(keys, threads: threads) {
-      group(run(loaded, gpus: gpus, t: $0.t), $0)
+      group(run(loaded, gpus: gpus, t: $0.t), $0, file: loaded.layout)
     }
     let groups = Dictionary(uniqueKeysWithValues: zip(keys, groupList))
 
@@ -239,15 +308,13 @@ extension LayoutSearch {
     let chunks = (0..<chunkCount).map { i in
       units.count * i / chunkCount..<units.count * (i + 1) / chunkCount
     }
-    // A layer's parameters depend on the model only (not on t or the vocabulary's padding).
-    let layerParameters = ParameterCount.LayerParameters(loaded.model)
     let tallies = parallelMap(chunks, threads: threads) { range in
       var local = Tally(top: options.top)
       for i in range {
         let u = units[i]
         evaluate(
-          run(loaded, gpus: gpus, t: u.t), u, groups: groups, layerParameters: layerParameters,
-          options: options, into: &local)
+          run(loaded, gpus: gpus, t: u.t), u, file: loaded, groups: groups, options: options,
+          into: &local)
       }
       return local
     }
@@ -256,33 +323,49 @@ extension LayoutSearch {
   }
 
   /// Every complete layout of one work unit.
+  /// `base` is the run of the unit's GPU count and t; `file` the run as loaded (whose layout's
+  /// sharding, EP, ETP, recompute modules and split candidates keep).
   static func evaluate(
-    _ base: TrainingRun, _ u: Unit, groups: [GroupKey: Group],
-    layerParameters: ParameterCount.LayerParameters, options: Options, into tally: inout Tally
+    _ base: TrainingRun, _ u: Unit, file: TrainingRun, groups: [GroupKey: Group],
+    options: Options, into tally: inout Tally
+  ) {
+    // Megatron-Core builds the expert groups from t·cp·d ranks (`Layout.violations`).
+    for x in expertChoices(file, t: u.t, d: u.d * u.cp, constraints: options.constraints) {
+      evaluate(
+        base, u, file: file.layout, experts: x, groups: groups, options: options, into: &tally)
+    }
+  }
+
+  /// Every complete layout of one work unit with one (EP, ETP).
+  static func evaluate(
+    _ base: TrainingRun, _ u: Unit, file: Layout, experts x: (ep: Int, etp: Int),
+    groups: [GroupKey: Group], options: Options, into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
     let capacity = base.gpu.memory.value
-    let lc = m.layers / (u.p * u.v)
+    let lc = max(1, m.layers / (u.p * u.v))
+    // The layers' parameters (model-only), from any group of this (EP, ETP): computed once.
+    let group0 =
+      groups[GroupKey(t: u.t, b: u.b, sp: u.t > 1, cp: u.cp, ep: x.ep, etp: x.etp)]
+      ?? groups[GroupKey(t: u.t, b: u.b, sp: false, cp: u.cp, ep: x.ep, etp: x.etp)]
     let last = u.p - 1
     // Parameters of the first and last stage (the others hold only their layers).
     let probe = layout(
       u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false,
-      base: base.layout)
-    // MoE rules that depend on t and d (Layout.violations): skip what Megatron-Core refuses.
-    if let experts = m.moe {
-      let ep = probe.expertParallel, etp = probe.expertTensorParallel
-      if experts.experts % ep != 0 || (u.t * u.cp * u.d) % (ep * etp) != 0 { return }
+      base: file, experts: x)
+    // The stages that can be the most loaded: the first and the last (see below); with an MoE
+    // model or an uneven split also a middle one (its layers differ in kind or number); with a
+    // flexible layout every stage.
+    var stages = last == 0 ? [0] : [0, last]
+    if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
+    if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
+    let layerParameters = group0?.times.layerParameters ?? ParameterCount.LayerParameters(m)
+    let params = stages.map {
+      ParameterCount.stageParameters(m, probe, stage: $0, layers: layerParameters)
     }
-    func stageParameters(_ i: Int) -> ParameterCount.StageParameters {
-      ParameterCount.stageParameters(m, probe, stage: i, layers: layerParameters)
+    let linear = stages.map {
+      ParameterCount.linearPerGPU(m, probe, stage: $0, layers: layerParameters)
     }
-    func linear(_ i: Int) -> Parameters {
-      ParameterCount.linearPerGPU(m, probe, stage: i, layers: layerParameters)
-    }
-    let paramsFirst = stageParameters(0)
-    let paramsLast = last == 0 ? paramsFirst : stageParameters(last)
-    let linearFirst = linear(0)
-    let linearLast = last == 0 ? linearFirst : linear(last)
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
       _ l: Layout, _ i: Int, _ params: ParameterCount.StageParameters, _ linear: Parameters,
@@ -299,9 +382,12 @@ extension LayoutSearch {
     }
     let tokensPerIteration = Double(B) * Double(m.sequenceLength)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
-    let dos = shardingChoices(d: u.d, options.constraints, base: base.layout.fullySharded)
+    let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp)] else { continue }
+      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)]
+      else {
+        continue
+      }
       // With SP the cp ranks' s/cp tokens must split over t.
       if sp && u.cp > 1 && (m.sequenceLength / u.cp) % u.t != 0 { continue }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
@@ -311,27 +397,26 @@ extension LayoutSearch {
         {
           var l = layout(
             u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
-            base: base.layout)
+            base: file, experts: x)
           if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
           // embedding (parameters and its dropout mask) and only the last the output layer and
           // logits. So a middle stage never needs more than the first.
-          let act0 = ActivationMemory.stage(
-            m, l, stage: 0, precision: base.precision, profile: profile
-          ).total
-          let actLast =
-            last == 0
-            ? act0
-            : ActivationMemory.stage(m, l, stage: last, precision: base.precision, profile: profile)
+          // (With MoE layers or an uneven split a middle stage is checked too, above.)
+          let activations = stages.map {
+            ActivationMemory.stage(m, l, stage: $0, precision: base.precision, profile: profile)
               .total
+          }
           var times: StepTimeModel.LayerTimes? = nil
           for (dOpt, fsdp) in dos {
             l.distributedOptimizer = dOpt
             l.fullySharded = fsdp
-            var total = peak(l, 0, paramsFirst, linearFirst, act0)
-            if last > 0 { total = max(total, peak(l, last, paramsLast, linearLast, actLast)) }
+            var total = 0.0
+            for k in stages.indices {
+              total = max(total, peak(l, stages[k], params[k], linear[k], activations[k]))
+            }
             guard base.memoryBudget.fits(total: total, capacity: capacity) else {
               tally.reject(.memory)
               continue

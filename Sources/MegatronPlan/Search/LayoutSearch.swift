@@ -11,8 +11,8 @@ import Foundation
 ///
 /// The model, sequence length, global batch, precision, GPU, token budget and performance
 /// constants come from the base `TrainingRun`; its layout is only a starting point. The space
-/// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute and the distributed optimizer, with
-/// d = GPUs/(t·p); `Constraints` restrict it.
+/// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute, the distributed optimizer and, for
+/// an MoE model, EP and ETP, with d = GPUs/(t·p); `Constraints` restrict it.
 ///
 /// Speed: a layout is evaluated through the same library functions `Estimate` uses, in two
 /// levels. The per-layer quantities (`ActivationMemory.profile`, `StepTimeModel.layerTimes`)
@@ -109,6 +109,12 @@ public enum LayoutSearch {
     /// With the `full` granularity, also try partial recompute (`block`, k < Lc layers); off:
     /// every layer (`uniform`, k = 1) only.
     public var partialRecompute: Bool = true
+    /// EP for an MoE model: every size that divides the experts and fits t·d (default), the
+    /// file's, or a fixed one.
+    public var expertParallel: ExpertChoice = .any
+    /// ETP for an MoE model: 1 and t (default), the file's (t when the file's follows t), or a
+    /// fixed one.
+    public var expertTensorParallel: ExpertChoice = .any
 
     public init(
       gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil,
@@ -276,7 +282,7 @@ extension LayoutSearch {
 
   /// The total order of candidates: the objective, then the simpler layout (smaller t·p, no
   /// interleaving, then t, p, b, SP off first, recompute none < selective < full < partial with
-  /// fewer layers first, DO off first, fewer GPUs). Total, so any evaluation order and any merge
+  /// fewer layers first, DO off first, fewer GPUs, smaller EP, smaller ETP). Total, so any evaluation order and any merge
   /// give the same ranking.
   static func better(_ a: Scored, _ b: Scored, objective: Objective) -> Bool {
     if objective == .gpus {
@@ -298,7 +304,8 @@ extension LayoutSearch {
     return [
       l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, l.microBatch,
       l.effectiveSequenceParallel ? 1 : 0,
-      recompute.0, recompute.1, l.distributedOptimizer ? 1 : 0, l.gpus,
+      recompute.0, recompute.1, l.distributedOptimizer ? 1 : 0, l.gpus, l.expertParallel,
+      l.expertTensorParallel,
     ]
   }
 
@@ -439,6 +446,15 @@ extension LayoutSearch.Result {
 }
 
 extension LayoutSearch {
+  /// How the search chooses an expert-parallel size (EP or ETP).
+  public enum ExpertChoice: Sendable, Hashable {
+    /// As the config being searched does.
+    case asBase
+    /// Every size the rules allow (EP), or 1 and t (ETP).
+    case any
+    case fixed(Int)
+  }
+
   /// Whether candidates fully shard the data-parallel states (Megatron-FSDP).
   public enum ShardingChoice: String, Sendable, Hashable, CaseIterable {
     /// As the config being searched does.

@@ -13,8 +13,9 @@ public enum ValidationReport {
         let r = Validation.predict(run, constants: constants)
         errors.append(abs(r.error))
         let l = r.layout
+        let experts = l.expertParallel > 1 ? " EP\(l.expertParallel)" : ""
         let layout =
-          "t\(l.tensor)\(l.contextParallel > 1 ? " cp\(l.contextParallel)" : "") p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)"
+          "t\(l.tensor)\(l.contextParallel > 1 ? " cp\(l.contextParallel)" : "") p\(l.pipeline) d\(l.data)\(l.interleaved ? " v\(l.virtualStages)" : "") b\(l.microBatch)\(experts)"
         out.append(
           Format.pad(r.name, 40) + Format.left(Format.fixed(r.published, 2), 12)
             + Format.left(Format.fixed(r.predicted, 2), 12)
@@ -43,6 +44,9 @@ public enum ValidationReport {
     section(
       "Long context with context parallelism, Llama 2 7B FP8 on H100 (NeMo long-sequence table; model TFLOP/s per GPU, full s × s attention)",
       PublishedRun.longContext)
+    section(
+      "Mixture-of-experts H100 runs, Megatron-Core (Megatron-Bridge performance summary, s/iteration; Megatron-LM MoE README, model TFLOP/s per GPU)",
+      PublishedRun.moe)
     out.append("K22 Table 4: one layer of the 22B model (t = 8, b = 4), milliseconds")
     out.append(
       Format.pad("variant", 36) + Format.left("fwd pub", 9) + Format.left("fwd pred", 10)
