@@ -78,6 +78,14 @@ public enum CLI {
           "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--fully-sharded file|on|off|any] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
+        name: "size",
+        summary: "the largest model of a family that trains its token budget in D days on N GPUs",
+        usage: SizeCommand.usage, options: SizeCommand.options, run: SizeCommand.run),
+      Command(
+        name: "scale",
+        summary: "one config on several node counts: days, tokens/s, MFU and scaling efficiency",
+        usage: ScaleCommand.usage, options: ScaleCommand.options, run: ScaleCommand.run),
+      Command(
         name: "serve",
         summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
         usage:
