@@ -5,7 +5,7 @@ import MegatronPlan
 /// model of a family that trains its token budget in time (`ModelSizing`).
 enum SizeCommand {
   static let usage =
-    "megaplan size --gpus N --days D [--tokens T | --tokens-per-parameter K] [--family gpt3|llama] [--gpu NAME] [--seq S] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--format text|json|csv|markdown]"
+    "megaplan size --gpus N --days D [--tokens T | --tokens-per-parameter K] [--family gpt3|llama] [--gpu NAME] [--seq S] [--batch-tokens T] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--format text|json|csv|markdown]"
 
   static let options: [OptionSpec] = [
     OptionSpec(
@@ -29,6 +29,11 @@ enum SizeCommand {
       name: "--seq", takesValue: true,
       help: "sequence length (default: the family's, 2048 for gpt3, 8192 for llama)",
       valueName: "S"),
+    OptionSpec(
+      name: "--batch-tokens", takesValue: true,
+      help:
+        "tokens per global batch, e.g. 16M (default: the recipe's, NeMo's 0.5M–4M by size for gpt3, 4M for llama)",
+      valueName: "T"),
     OptionSpec(
       name: "--recompute", takesValue: true,
       help:
@@ -86,9 +91,17 @@ enum SizeCommand {
     }
     let sp = try parsed.choice("--sequence-parallel", in: ["on", "off", "any"], default: "any")
     search.constraints.sequenceParallel = LayoutSearch.SequenceParallelChoice(rawValue: sp) ?? .any
-    let request = ModelSizing.Request(
+    var request = ModelSizing.Request(
       family: family, gpus: gpus, days: days, budget: budget, gpu: gpu, sequenceLength: seq,
       search: search)
+    if parsed.has("--batch-tokens") {
+      let t = try tokens(parsed, "--batch-tokens")
+      guard t < 1e15 else {
+        throw UsageError(
+          message: "option '--batch-tokens' expects at most 1e15 tokens, found '\(t)'")
+      }
+      request.batchTokens = max(1, Int(t.rounded()))
+    }
     let result: ModelSizing.Result
     do {
       result = try ModelSizing.largest(request)

@@ -197,8 +197,9 @@ public enum ModelFamily: String, Sendable, Hashable, Codable, CaseIterable {
     return try ConfigLoader.load(document).run
   }
 
-  /// `base` with the model of `shape` (head size h/a) and the family's global batch for it.
-  public func run(_ shape: ModelShape, base: TrainingRun) -> TrainingRun {
+  /// `base` with the model of `shape` (head size h/a) and the family's global batch for it
+  /// (`batchTokens` tokens per batch when given).
+  public func run(_ shape: ModelShape, base: TrainingRun, batchTokens: Int? = nil) -> TrainingRun {
     var run = base
     run.model.layers = shape.layers
     run.model.hidden = shape.hidden
@@ -206,9 +207,10 @@ public enum ModelFamily: String, Sendable, Hashable, Codable, CaseIterable {
     run.model.queryGroups = shape.queryGroups
     run.model.headDim = shape.hidden / max(1, shape.heads)
     run.model.ffnHidden = shape.ffnHidden
-    let batch = globalBatch(
-      parameters: ParameterCount.total(run.model).total.value,
-      sequenceLength: run.model.sequenceLength)
+    let s = max(1, run.model.sequenceLength)
+    let batch =
+      batchTokens.map { max(1, Int((Double($0) / Double(s)).rounded())) }
+      ?? globalBatch(parameters: ParameterCount.total(run.model).total.value, sequenceLength: s)
     run.layout = Layout(microBatch: 1, globalBatch: batch)
     run.layout.distributedOptimizer = base.layout.distributedOptimizer
     return run

@@ -45,6 +45,8 @@ public enum ModelSizing {
     public var sequenceLength: Int
     /// Restrictions of every rung's search (the GPU count is `gpus`).
     public var search: LayoutSearch.Options
+    /// Tokens per global batch; nil: the family's recipe (`ModelFamily.batchTokens`).
+    public var batchTokens: Int? = nil
 
     public init(
       family: ModelFamily, gpus: Int, days: Double, budget: TokenBudget = .tokens(300e9),
@@ -111,6 +113,7 @@ public enum ModelSizing {
     for (what, value) in [
       ("gpus", Double(request.gpus)), ("days", request.days),
       ("sequence length", Double(request.sequenceLength)),
+      ("batch tokens", Double(request.batchTokens ?? 1)),
     ] where !(value > 0) {
       throw SizingError.nonPositive(what: what, value: value)
     }
@@ -130,7 +133,7 @@ public enum ModelSizing {
     // Rungs that no layout of these GPUs can hold (their weights, gradients and optimizer state
     // alone exceed the usable memory at every t·p that divides the GPUs) are not candidates.
     let ladder = family.filter {
-      let run = request.family.run($0, base: base)
+      let run = request.family.run($0, base: base, batchTokens: request.batchTokens)
       return counts.contains { statesFit(run, gpus: $0, search: request.search) }
     }
     var cache: [Int: Probe] = [:]
@@ -138,20 +141,29 @@ public enum ModelSizing {
     var layouts = 0
     func probe(_ i: Int) throws -> Probe {
       if let p = cache[i] { return p }
-      var run = request.family.run(ladder[i], base: base)
+      var run = request.family.run(ladder[i], base: base, batchTokens: request.batchTokens)
       let parameters = ParameterCount.total(run.model).total.value
       let tokens = request.budget.tokens(parameters: parameters)
       run.trainTokens = tokens
       var best: LayoutSearch.Candidate? = nil
       var reason: String? = nil
+      // No layout of c GPUs runs faster than c GPUs at their peak on the model FLOPs of a token
+      // (MFU ≤ 1): a count below that bound cannot beat the best so far and is not searched.
+      let flopsPerToken =
+        FLOPCount.model(run.model, globalBatch: 1).value / Double(run.model.sequenceLength)
+      let peak = run.gpu.peak(for: run.precision).value
       for gpus in counts {
+        if let b = best, Double(gpus) * peak / flopsPerToken < b.estimate.throughput.tokensPerSecond
+        {
+          continue
+        }
         let f = try LayoutSearch.fastest(run, gpus: gpus, rule: .nearest, options: request.search)
         layouts += f.layouts
         if reason == nil { reason = f.reason }
         guard let c = f.best else { continue }
         // Fewest days, then fewer GPUs (counts are tried from the most down).
         if let b = best,
-          (b.estimate.training.days ?? .infinity) <= (c.estimate.training.days ?? .infinity)
+          (b.estimate.training.days ?? .infinity) < (c.estimate.training.days ?? .infinity)
         {
           continue
         }
