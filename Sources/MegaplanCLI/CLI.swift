@@ -182,7 +182,7 @@ public enum CLI {
       "",
       "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
       "Megatron-LM launch script; - reads it from standard input. Exit codes: 0 done, 1 a check",
-      "failed or search found nothing that fits, 64 usage, config or output error.",
+      "failed or search, size or scale found nothing that fits, 64 usage, config or output error.",
     ]
     return lines.joined(separator: "\n") + "\n"
   }

@@ -32,7 +32,8 @@ public enum ScaleChart {
     s += linePanel(
       x: left + panelWidth + gap, y: top, width: panelWidth, height: panelHeight,
       values: efficiency, labels: labels,
-      maxValue: ComparisonChart.niceCeiling(max(100, efficiency.max() ?? 100)),
+      // Room above the 100 % line for the labels: the next multiple of 20 above 110 %.
+      maxValue: 20 * (max(110, efficiency.max() ?? 100) / 20).rounded(.up),
       title: "Scaling efficiency (tokens/s per GPU)", axis: "% of the smallest count",
       color: "#e15759", reference: 100)
     s.append(

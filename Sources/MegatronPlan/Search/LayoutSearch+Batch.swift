@@ -44,8 +44,10 @@ extension LayoutSearch {
   /// The fastest layout that fits on `gpus` GPUs (tokens per second; ties as `search` breaks
   /// them, then the batch nearer the run's), the batch chosen by `rule`.
   public static func fastest(
-    _ run: TrainingRun, gpus: Int, rule: BatchRule, options: Options = .init(top: 1)
+    _ loaded: TrainingRun, gpus: Int, rule: BatchRule, options: Options = .init(top: 1)
   ) throws -> Fastest {
+    var run = loaded
+    if let f = options.maxMemoryFraction { run.memoryBudget = MemoryBudget(usableFraction: f) }
     var opts = options
     opts.top = 1
     opts.objective = .throughput

@@ -316,15 +316,15 @@ public enum GPT3Sizing {
 /// 70B (28,672), 1.2 and 4,096 for 405B (53,248).
 ///
 /// The interpolation rule (megaplan's): widths in steps of 1,024 (so heads = h/128 is a multiple
-/// of the 8 groups and of every t up to 8); at each width the layer counts within ±1/8 of the
+/// of the 8 groups and of every t up to 8); at each width the layer counts within ±1/4 of the
 /// depth of that width, the depth piecewise-linear in the width through the published points (and
 /// on the last segment's slope beyond 16,384, up to 32,768); layer counts are multiples of 4 below
 /// 32 and of 8 from 32 on (as 8B's 32 and 70B's 80 are), so that pipeline sizes 1, 2, 4 and 8
-/// divide every rung from 8B up (405B's 126 layers fall between the rungs of 120 and 128); the
-/// MLP rule of the published model at or below the width (8B's below 8,192). The rungs are these
-/// shapes in order of parameter count (ties kept once): consecutive rungs are 1–6 % apart from a
-/// few billion parameters up, where a rung that is wider and shallower than the one below it
-/// trades a little attention work for width.
+/// divide every rung from 8B up (405B's 126 layers fall between the rungs of 120 and 128); the MLP
+/// rule of the published model at or below the width (8B's below 8,192). The rungs are these
+/// shapes in order of parameter count (ties kept once): 253 of them, at most 9 % apart from 100B
+/// up and 20 % from 20B up (the published widths are sparse below); a rung that is wider and
+/// shallower than the one below it trades a little attention work for width.
 public enum LlamaSizing {
   /// (width, layers) of the published models.
   public static let depthAnchors: [(hidden: Int, layers: Int)] = [
@@ -360,7 +360,7 @@ public enum LlamaSizing {
   }
 
   /// How far from the depth curve a rung's layer count may lie, as a fraction of the depth.
-  public static let depthBand = 0.125
+  public static let depthBand = 0.25
 
   public static func ladder() -> [ModelShape] {
     var shapes: [(parameters: Double, shape: ModelShape)] = []
