@@ -96,7 +96,7 @@ enum SizeCommand {
       search: search)
     if parsed.has("--batch-tokens") {
       let t = try tokens(parsed, "--batch-tokens")
-      guard t < 1e15 else {
+      guard t <= 1e15 else {
         throw UsageError(
           message: "option '--batch-tokens' expects at most 1e15 tokens, found '\(t)'")
       }

@@ -36,6 +36,12 @@ import Testing
       UsageCase(
         args: ["size", "--gpus", "64", "--days", "3", "--recompute", "some"],
         mentions: "--recompute"),
+      UsageCase(
+        args: ["size", "--gpus", "64", "--days", "3", "--batch-tokens", "1e14"],
+        mentions: "--batch-tokens"),
+      UsageCase(
+        args: ["size", "--gpus", "64", "--days", "3", "--batch-tokens", "-5"],
+        mentions: "--batch-tokens"),
       UsageCase(args: ["size", "file.yaml", "--gpus", "64", "--days", "3"], mentions: "FILE"),
       UsageCase(args: ["scale", fiveB], mentions: "--nodes"),
       UsageCase(args: ["scale", fiveB, "--nodes", "1,x,4"], mentions: "--nodes"),

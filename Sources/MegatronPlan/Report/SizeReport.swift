@@ -8,7 +8,7 @@ public enum SizeReport {
   }
 
   static func question(_ r: ModelSizing.Request) -> String {
-    "the largest \(r.family.displayName) model that trains \(budget(r)) in \(Format.fixed(r.days, r.days.rounded() == r.days ? 0 : 2)) days on \(Format.grouped(r.gpus)) \(r.gpu.displayName) (s = \(Format.grouped(r.sequenceLength)))"
+    "the largest \(r.family.displayName) model that trains \(budget(r)) in \(Format.fixed(r.days, r.days.rounded() == r.days ? 0 : 2)) day\(r.days == 1 ? "" : "s") on \(Format.grouped(r.gpus)) \(r.gpu.displayName) (s = \(Format.grouped(r.sequenceLength)))"
   }
 
   static func layoutLine(_ l: Layout) -> String {

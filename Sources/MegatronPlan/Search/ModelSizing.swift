@@ -18,9 +18,11 @@ import Foundation
 /// per cent a wider, shallower rung saves in attention work) more FLOPs per token and more memory
 /// per GPU, so it does not train faster. Where a rung's layer count admits fewer pipeline splits
 /// than its neighbour's the premise can fail locally; the bisection then stops below that rung,
-/// never above a rung that misses the deadline. More GPUs make each rung faster through more
-/// data-parallel replicas; that is the layout search's answer, not a construction, and the tests
-/// check it over GPU counts.
+/// never above a rung that misses the deadline. More GPUs: a cluster's GPU counts
+/// (`gpuCounts`) include every power-of-two node count of any smaller cluster, so a rung that
+/// trains in time on 2ᵏ nodes does so on every cluster of at least 2ᵏ nodes; beyond that, more
+/// GPUs make each rung faster through more data-parallel replicas, which is the layout search's
+/// answer, not a construction, and the tests check it over GPU counts.
 public enum ModelSizing {
   /// Tokens to train: a fixed count, or a multiple of the model's parameters (Hoffmann et al.
   /// 2022, "Training Compute-Optimal Large Language Models": about 20 tokens per parameter).
@@ -64,18 +66,21 @@ public enum ModelSizing {
 
   public enum SizingError: Error, Sendable, Hashable, CustomStringConvertible {
     case nonPositive(what: String, value: Double)
+    case batchTooLarge(sequences: Int, limit: Int)
 
     public var description: String {
       switch self {
       case .nonPositive(let what, let value):
         "\(what) must be positive, found \(Format.fixed(value, value.rounded() == value ? 0 : 3))"
+      case .batchTooLarge(let n, let limit):
+        "--batch-tokens gives a global batch of \(Format.grouped(n)) sequences, above the \(Format.grouped(limit)) megaplan reads"
       }
     }
   }
 
   /// One rung timed.
   public struct Probe: Sendable {
-    /// Index into the ladder.
+    /// Index into the ladder the bisection walks (the family's, less `Result.excluded`).
     public var rung: Int
     public var shape: ModelShape
     public var parameters: Double
@@ -116,6 +121,10 @@ public enum ModelSizing {
       ("batch tokens", Double(request.batchTokens ?? 1)),
     ] where !(value > 0) {
       throw SizingError.nonPositive(what: what, value: value)
+    }
+    if let t = request.batchTokens, t / request.sequenceLength > ConfigLoader.maximumSize {
+      throw SizingError.batchTooLarge(
+        sequences: t / request.sequenceLength, limit: ConfigLoader.maximumSize)
     }
     switch request.budget {
     case .tokens(let t) where !(t > 0):
