@@ -103,7 +103,19 @@ enum SearchCommand {
     constraints.pipeline = try parsed.positiveInt("--pipeline")
     constraints.virtualStages = try parsed.positiveInt("--virtual")
     constraints.microBatch = try parsed.positiveInt("--micro-batch")
-    if let list = parsed.value("--recompute") { constraints.recompute = try recomputeSet(list) }
+    if let list = parsed.value("--recompute") {
+      var set = Set<LayoutSearch.Granularity>()
+      for word in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        guard let g = LayoutSearch.Granularity(rawValue: word) else {
+          throw UsageError(
+            message:
+              "option '--recompute' expects a comma list of none, selective, full; found '\(word)'\(Suggestion.didYouMean(word, in: ["none", "selective", "full"]))"
+          )
+        }
+        set.insert(g)
+      }
+      constraints.recompute = set
+    }
     let sp = try parsed.choice("--sequence-parallel", in: ["on", "off", "any"], default: "any")
     constraints.sequenceParallel = LayoutSearch.SequenceParallelChoice(rawValue: sp) ?? .any
     switch try parsed.choice("--distributed-optimizer", in: ["on", "off", "any"], default: "any") {
@@ -168,20 +180,5 @@ enum SearchCommand {
       return ExitCode.failure
     }
     return result.best == nil ? ExitCode.failure : ExitCode.success
-  }
-
-  /// `--recompute none,selective,full` as a set of granularities.
-  static func recomputeSet(_ list: String) throws -> Set<LayoutSearch.Granularity> {
-    var set = Set<LayoutSearch.Granularity>()
-    for word in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-      guard let g = LayoutSearch.Granularity(rawValue: word) else {
-        throw UsageError(
-          message:
-            "option '--recompute' expects a comma list of none, selective, full; found '\(word)'\(Suggestion.didYouMean(word, in: ["none", "selective", "full"]))"
-        )
-      }
-      set.insert(g)
-    }
-    return set
   }
 }

@@ -86,9 +86,7 @@ enum SizeCommand {
     }
     let seq = try parsed.positiveInt("--seq", max: 1 << 22)
     var search = LayoutSearch.Options()
-    if let list = parsed.value("--recompute") {
-      search.constraints.recompute = try SearchCommand.recomputeSet(list)
-    }
+    if let set = try parsed.recomputeSet() { search.constraints.recompute = set }
     let sp = try parsed.choice("--sequence-parallel", in: ["on", "off", "any"], default: "any")
     search.constraints.sequenceParallel = LayoutSearch.SequenceParallelChoice(rawValue: sp) ?? .any
     var request = ModelSizing.Request(
