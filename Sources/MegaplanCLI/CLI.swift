@@ -78,6 +78,14 @@ public enum CLI {
           "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
+        name: "size",
+        summary: "the largest model of a family that trains its token budget in D days on N GPUs",
+        usage: SizeCommand.usage, options: SizeCommand.options, run: SizeCommand.run),
+      Command(
+        name: "scale",
+        summary: "one config on several node counts: days, tokens/s, MFU and scaling efficiency",
+        usage: ScaleCommand.usage, options: ScaleCommand.options, run: ScaleCommand.run),
+      Command(
         name: "serve",
         summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
         usage:
@@ -174,7 +182,7 @@ public enum CLI {
       "",
       "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
       "Megatron-LM launch script; - reads it from standard input. Exit codes: 0 done, 1 a check",
-      "failed or search found nothing that fits, 64 usage, config or output error.",
+      "failed or search, size or scale found nothing that fits, 64 usage, config or output error.",
     ]
     return lines.joined(separator: "\n") + "\n"
   }
