@@ -192,8 +192,8 @@ import Testing
     #expect((0..<8).map { l.layers(onStage: $0, of: run.model) } == [7, 8, 8, 8, 8, 8, 8, 6])
     #expect(l.layerRange(stage: 0, chunk: 1, of: run.model) == 15..<17)
     #expect(l.layerRange(stage: 7, chunk: 3, of: run.model) == 61..<61)
-    #expect(l.layerKinds(onStage: 0, of: run.model) == (dense: 1, moe: 6))
-    #expect(l.layerKinds(onStage: 1, of: run.model) == (dense: 2, moe: 6))
+    #expect(l.layerKinds(onStage: 0, of: run.model) == LayerCounts(dense: 1, moe: 6))
+    #expect(l.layerKinds(onStage: 1, of: run.model) == LayerCounts(dense: 2, moe: 6))
   }
 
   @Test(

@@ -48,13 +48,48 @@ public enum FLOPCount {
     let all =
       (layersForward(m, sequences: B) + logitsForward(m, sequences: B)
         + mtpForward(m, sequences: B)) * 3
-    return all - attentionForward(m, sequences: B) * (3 * (1 - attention.share))
+    return all - causalAttentionForward(m, sequences: B) * (3 * (1 - attention.share))
   }
 
-  /// Forward FLOPs of the attention GEMMs of all L layers, full s × s.
-  public static func attentionForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
-    let f = layerForward(m, sequences: sequences)
-    return (f["attention_scores"] + f["attention_over_values"]) * Double(m.layers)
+  /// Forward FLOPs of the causal self-attention GEMMs (QKᵀ and attention over V) of all layers,
+  /// full s × s: every layer's of a decoder-only model; an encoder–decoder model's decoder
+  /// layers' (its encoder attends bidirectionally and its cross-attention has no mask).
+  public static func causalAttentionForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
+    var total = FLOPs.zero
+    for (layer, count) in layers(m, .whole(sequences: sequences)) where layer.causalSelfAttention {
+      let f = layer.gemmFLOPs
+      total += (f["attention_scores"] + f["attention_over_values"]) * Double(count)
+    }
+    return total
+  }
+
+  /// Forward FLOPs of every attention GEMM of all layers (self- and cross-attention), the
+  /// causal ones counted with `attention`'s share: what selective recompute of the core reruns
+  /// by K22's count.
+  public static func attentionForward(
+    _ m: TransformerModel, sequences: Double, attention: AttentionFLOPCount = .full
+  ) -> FLOPs {
+    var total = FLOPs.zero
+    for (layer, count) in layers(m, .whole(sequences: sequences)) {
+      for g in layer.gemms where g.kind == .attention {
+        let causal =
+          layer.causalSelfAttention
+          && (g.name == "attention_scores" || g.name == "attention_over_values")
+        total += g.flops * (causal ? attention.share : 1) * Double(count)
+      }
+    }
+    return total
+  }
+
+  /// Each kind of layer the model has (dense, MoE, encoder, decoder) described on `shard`, with
+  /// how many of the L layers are of it.
+  static func layers(_ m: TransformerModel, _ shard: LayerDescription.Shard) -> [(
+    LayerDescription, Int
+  )] {
+    let kinds = m.layerKinds(in: 0..<m.layers)
+    return LayerKind.allCases.compactMap { kind in
+      kinds[kind] > 0 ? (LayerDescription(m, shard, kind: kind), kinds[kind]) : nil
+    }
   }
 
   /// Forward FLOPs of the D MTP layers for B sequences: each runs one transformer layer of the
@@ -69,18 +104,14 @@ public enum FLOPCount {
     return one * Double(m.mtpLayers)
   }
 
-  /// Forward FLOPs of all L layers: dense layers and, for an MoE model, MoE layers, whose
-  /// experts count k per token (the active parameters), as Megatron-Core and NeMo count MFU for
-  /// MoE models.
+  /// Forward FLOPs of all L layers, each of its kind: dense layers; MoE layers, whose experts
+  /// count k per token (the active parameters), as Megatron-Core and NeMo count MFU for MoE
+  /// models; an encoder–decoder model's encoder layers (s_enc tokens) and decoder layers (s_dec
+  /// tokens, with their cross-attention over s_enc keys).
   public static func layersForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
-    let kinds = m.layerKinds(in: 0..<m.layers)
-    var total = layerForward(m, sequences: sequences).total * Double(kinds.dense)
-    if kinds.moe > 0 {
-      total +=
-        LayerDescription(m, .whole(sequences: sequences), moe: true).gemmFLOPs.total
-        * Double(kinds.moe)
+    layers(m, .whole(sequences: sequences)).reduce(FLOPs.zero) {
+      $0 + $1.0.gemmFLOPs.total * Double($1.1)
     }
-    return total
   }
 
   /// Hardware FLOPs per iteration: model FLOPs plus what recompute adds.
@@ -95,39 +126,31 @@ public enum FLOPCount {
     _ m: TransformerModel, _ layout: Layout, attention: AttentionFLOPCount = .full
   ) -> FLOPs {
     let B = Double(layout.globalBatch)
-    let perLayerAttention = attentionForward(m, sequences: B) / Double(max(1, m.layers))
     let extra: FLOPs
     switch layout.recompute {
     case .none: extra = .zero
     case .selective:
       // The core attention by K22's definition (its counted share); other recompute modules add
-      // the forward of the GEMMs they rerun, once (per layer, averaged over the dense and MoE
-      // layers).
+      // the forward of the GEMMs they rerun, once.
       let modules = layout.recomputeModules
       var rerun =
-        modules.contains(.coreAttention) ? perLayerAttention * (3 * attention.share) : .zero
+        modules.contains(.coreAttention)
+        ? attentionForward(m, sequences: B, attention: attention) * 3 : .zero
       let others = modules.subtracting(.coreAttention)
-      if !others.isEmpty, m.layers > 0 {
-        let kinds = m.layerKinds(in: 0..<m.layers)
-        let shard = LayerDescription.Shard.whole(sequences: B)
-        func gemms(_ layer: LayerDescription) -> FLOPs {
-          layer.ops.filter { !$0.recompute.isDisjoint(with: others) }
+      if !others.isEmpty {
+        for (layer, count) in layers(m, .whole(sequences: B)) {
+          let gemms = layer.ops.filter { !$0.recompute.isDisjoint(with: others) }
             .flatMap(\.gemms).map(\.flops).sum()
+          rerun += gemms * Double(count)
         }
-        var total = gemms(LayerDescription(m, shard)) * Double(kinds.dense)
-        if kinds.moe > 0 {
-          total += gemms(LayerDescription(m, shard, moe: true)) * Double(kinds.moe)
-        }
-        rerun += total / Double(m.layers)
       }
       extra = rerun
     case .full:
       extra =
-        (layersForward(m, sequences: B) / Double(max(1, m.layers)) - perLayerAttention
+        (layersForward(m, sequences: B) - causalAttentionForward(m, sequences: B)
           * (1 - attention.share)) * recomputedFraction(m, layout)
     }
     return model(m, globalBatch: layout.globalBatch, attention: attention) + extra
-      * Double(m.layers)
   }
 
   /// Share of the model's layers whose forward full recompute reruns (Megatron's uniform/block

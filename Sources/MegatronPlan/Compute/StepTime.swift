@@ -117,7 +117,13 @@ public struct StepTimeModel: Sendable {
   // MARK: - One layer, one microbatch, one GPU
 
   /// The layer's ops on this GPU for one microbatch (`LayerDescription`).
-  var layer: LayerDescription { LayerDescription(model, .init(layout, precision: precision)) }
+  /// The layer `layerForward()` and the estimate's per-layer times describe: the model's (dense)
+  /// layer, or an encoder–decoder model's decoder layer.
+  var layer: LayerDescription {
+    LayerDescription(
+      model, .init(layout, precision: precision),
+      kind: model.encoderDecoder == nil ? .dense : .decoder)
+  }
 
   /// Forward time of one transformer layer for one microbatch, by part.
   public func layerForward() -> Breakdown<SecondUnit> { layerForward(layer) }
@@ -128,7 +134,7 @@ public struct StepTimeModel: Sendable {
     // and fc2), each at the GEMM efficiency plus its fixed cost.
     var weightGEMMs = Seconds.zero
     var elementwise = 0.0
-    for op in layer.ops where op.name != "attention_core" {
+    for op in layer.ops where !op.isAttentionCore {
       for g in op.gemms { weightGEMMs += time(of: g) }
       if let experts = model.moe, !experts.groupedGEMM, op.name.hasPrefix("expert_fc") {
         // Without grouped GEMM each local expert runs its own GEMM, each with the fixed cost.
@@ -150,7 +156,7 @@ public struct StepTimeModel: Sendable {
     // Megatron-Core's `tp_comm_overlap` hides most of the forward collectives behind the GEMMs;
     // 2021–2022 Megatron-LM exposed them.
     let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
-    out.add("tensor_parallel_comm", tensorParallelComm() * (1 - hidden))
+    out.add("tensor_parallel_comm", tensorParallelComm(layer).forward * (1 - hidden))
     if layer.op("router") != nil { out.add("expert_parallel_comm", expertParallelComm()) }
     return out
   }
@@ -227,11 +233,11 @@ public struct StepTimeModel: Sendable {
     var time = Seconds.zero
     var elementwise = 0.0
     for op in layer.ops where !op.recompute.isDisjoint(with: modules) {
-      if op.name == "attention_core" {
+      if op.isAttentionCore {
         // The attention core again, with its context-parallel exchange.
-        let core = attentionCoreForward(layer)
+        let core = coreForward(op)
         time += core
-        if layout.contextParallel > 1 {
+        if layout.contextParallel > 1 && op.name == "attention_core" {
           time +=
             contextParallelComm(coreForward: core, coreBackward: attentionCoreBackward(layer))
             .forward
@@ -249,7 +255,13 @@ public struct StepTimeModel: Sendable {
   /// what selective recompute reruns (K22 §5). A fused (flash) kernel keeps scores, softmax and
   /// dropout on chip: its description moves no elementwise bytes for them.
   func attentionCoreForward(_ layer: LayerDescription) -> Seconds {
-    guard let core = layer.op("attention_core") else { return .zero }
+    var time = Seconds.zero
+    for op in layer.ops where op.isAttentionCore { time += coreForward(op) }
+    return time
+  }
+
+  /// One attention core's forward (`attentionCoreForward`).
+  func coreForward(_ core: LayerOp) -> Seconds {
     if let kernel = core.kernel {
       // One fused kernel (FlashAttention, cuDNN through Transformer Engine) performing the
       // GEMMs' executed FLOPs at `flashEfficiency` of the peak of its precision.
@@ -323,17 +335,29 @@ public struct StepTimeModel: Sendable {
     return (forward, backward)
   }
 
-  /// Tensor-parallel collectives of one layer's forward: two all-reduces of the b·s·h output
-  /// (attention and MLP), or with sequence parallelism two all-gathers and two reduce-scatters —
-  /// the same bytes (K22 §4.2.2; N21 §3.2: 8bsh(t − 1)/t per layer for forward and backward).
-  func tensorParallelComm() -> Seconds {
+  /// Tensor-parallel collectives of one layer, forward and backward (before overlap). Each of
+  /// the layer's regions (attention and MLP; a decoder layer's cross-attention too) ends in an
+  /// all-reduce of its e·T·h output in forward and begins with one of its input's gradient in
+  /// backward; with sequence parallelism each all-reduce is an all-gather and a reduce-scatter of
+  /// the same bytes (K22 §4.2.2; N21 §3.2: 8bsh(t − 1)/t per layer for forward and backward),
+  /// and backward all-gathers each column-parallel GEMM's sequence-sharded input again for its
+  /// weight gradient (Megatron `LinearWithGradAccumulationAndAsyncCommunication`): one more per
+  /// region. A cross-attention's key/value projection reads the encoder's output: without
+  /// sequence parallelism backward all-reduces that input's gradient; with it, forward
+  /// all-gathers the output and backward gathers it again and reduce-scatters its gradient.
+  func tensorParallelComm(_ layer: LayerDescription) -> (forward: Seconds, backward: Seconds) {
     let n = layout.tensor
-    guard n > 1 else { return .zero }
-    let bytes = e * layout.tokens(of: model) * Double(model.hidden)
+    guard n > 1 else { return (.zero, .zero) }
+    let bytes = e * layer.tokens * layer.hidden
+    let regions = Double(layer.tensorParallelRegions)
+    let cross = e * layer.crossAttentionKeyTokens * layer.crossAttentionKeyWidth
     if layout.effectiveSequenceParallel {
-      return gatherOrScatter(bytes, n: n, stride: 1) * 4
+      let one = gatherOrScatter(bytes, n: n, stride: 1)
+      let crossOne = cross > 0 ? gatherOrScatter(cross, n: n, stride: 1) : .zero
+      return (one * (2 * regions) + crossOne, one * (3 * regions) + crossOne * 2)
     }
-    return allReduce(bytes, n: n, stride: 1) * 2
+    let one = allReduce(bytes, n: n, stride: 1) * regions
+    return (one, one + (cross > 0 ? allReduce(cross, n: n, stride: 1) : .zero))
   }
 
   /// Backward of one layer: each GEMM's data- and weight-gradient GEMMs (2× the forward FLOPs),
@@ -348,14 +372,7 @@ public struct StepTimeModel: Sendable {
     out.add("gemm", fwd["gemm"] * 2)
     out.add("attention_core", attentionCoreBackward(layer))
     out.add("elementwise", fwd["elementwise"] * constants.elementwiseBackwardFactor)
-    var comm = tensorParallelComm()
-    if layout.effectiveSequenceParallel {
-      // With sequence parallelism the column-parallel GEMMs (QKV, fc1) keep only their
-      // sequence-sharded input, so backward all-gathers it again for the weight gradient
-      // (Megatron `LinearWithGradAccumulationAndAsyncCommunication`): two more all-gathers.
-      let bytes = e * layout.tokens(of: model) * Double(model.hidden)
-      comm += gatherOrScatter(bytes, n: layout.tensor, stride: 1) * 2
-    }
+    let comm = tensorParallelComm(layer).backward
     out.add("tensor_parallel_comm", comm * (1 - constants.backwardTPOverlap))
     if fwd["expert_parallel_comm"].value > 0 {
       out.add("expert_parallel_comm", fwd["expert_parallel_comm"])
@@ -434,6 +451,18 @@ public struct StepTimeModel: Sendable {
     public var moeSelectiveRecompute: Seconds = .zero
     /// The D multi-token-prediction layers, one microbatch, forward and backward (last stage).
     public var mtp: Seconds = .zero
+    /// An encoder–decoder model's encoder and decoder layers (`LayerDescription` of each kind).
+    public var encoder: KindTimes? = nil
+    public var decoder: KindTimes? = nil
+
+    /// One layer kind's times for one microbatch.
+    public struct KindTimes: Sendable {
+      public var forward: Breakdown<SecondUnit>
+      public var backward: Breakdown<SecondUnit>
+      public var selectiveRecompute: Seconds
+      public var recompute: Seconds
+      var sums: (forward: Sums, backward: Sums)
+    }
 
     /// The sums `layers(...)` needs of a layer's forward or backward, read from its breakdown
     /// once per layer kind rather than once per stage and layout (the search's hot path).
@@ -477,8 +506,23 @@ public struct StepTimeModel: Sendable {
       lt.moeRecompute = layerRecompute(forward: f, selective: lt.moeSelectiveRecompute)
     }
     lt.mtp = multiTokenPrediction()
+    if model.encoderDecoder != nil {
+      lt.encoder = kindTimes(.encoder)
+      lt.decoder = kindTimes(.decoder)
+    }
     lt.computeSums()
     return lt
+  }
+
+  /// The times of one layer of `kind` (an encoder–decoder model's encoder or decoder layer).
+  func kindTimes(_ kind: LayerKind) -> LayerTimes.KindTimes {
+    let layer = LayerDescription(model, .init(layout, precision: precision), kind: kind)
+    let forward = layerForward(layer), backward = layerBackward(layer)
+    let selective = selectiveRecompute(layer)
+    return LayerTimes.KindTimes(
+      forward: forward, backward: backward, selectiveRecompute: selective,
+      recompute: layerRecompute(forward: forward, selective: selective),
+      sums: (LayerTimes.Sums(forward), LayerTimes.Sums(backward)))
   }
 
   /// The D MTP layers of the last stage for one microbatch, forward and backward
@@ -520,6 +564,11 @@ public struct StepTimeModel: Sendable {
       lt.moeBackward = shared.moeBackward
       lt.moeRecompute = layerRecompute(forward: f, selective: shared.moeSelectiveRecompute)
     }
+    for (from, to) in [(shared.encoder, \LayerTimes.encoder), (shared.decoder, \.decoder)] {
+      guard var k = from else { continue }
+      k.recompute = layerRecompute(forward: k.forward, selective: k.selectiveRecompute)
+      lt[keyPath: to] = k
+    }
     lt.denseSums = shared.denseSums
     lt.moeSums = shared.moeSums
     if lt.denseSums == nil { lt.computeSums() }
@@ -550,6 +599,16 @@ public struct StepTimeModel: Sendable {
       time.recompute += moe.recompute
       time.communication += moe.communication
       time.contextParallel += moe.contextParallel
+    }
+    for (k, count) in [(lt.encoder, kinds.encoder), (lt.decoder, kinds.decoder)] {
+      guard let k, count > 0 else { continue }
+      let part = layers(
+        forward: k.sums.forward, backward: k.sums.backward, recompute: k.recompute,
+        count: count, stage: i)
+      time.forward += part.forward
+      time.backward += part.backward
+      time.recompute += part.recompute
+      time.communication += part.communication
     }
     if i == layout.pipeline - 1 {
       let out = (outputLayer() + lt.mtp) * Double(layout.microbatches)
@@ -613,9 +672,19 @@ public struct StepTimeModel: Sendable {
   /// scatter/gather optimisation (N21 §4.1), plus the all-gather that rebuilds it on the
   /// receiving side without sequence parallelism; interleaving multiplies the traffic by v
   /// (N21 §2.2.2). Stages are t·cp·d ranks apart (Megatron-Core orders ranks tp-cp-ep-dp-pp).
+  ///
+  /// An encoder–decoder pipeline's decoder stages pass the encoder's output along with the
+  /// decoder's hidden state (Megatron `get_tensor_shapes`: [(s_dec, b, h), (s_enc, b, h)] past
+  /// the split rank): the steady state runs at its slowest boundary, so the message is that one,
+  /// e·b·(s_dec·h + s_enc·h_enc), at every boundary.
   public func pipelineComm() -> Seconds {
     guard layout.pipeline > 1 else { return .zero }
-    let bytes = e * layout.tokens(of: model) * Double(model.hidden)
+    var bytes = e * layout.tokens(of: model) * Double(model.hidden)
+    if let ed = model.encoderDecoder {
+      let encoderOutput =
+        e * Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoder.hidden)
+      bytes += encoderOutput
+    }
     let (bw, lat) = link(size: 2, stride: layout.tensor * layout.contextParallel * layout.data)
     var message = Bytes(bytes / t) / bw + lat
     if !layout.effectiveSequenceParallel && layout.tensor > 1 {
@@ -765,8 +834,23 @@ public struct StepTimeModel: Sendable {
     var dp = reduce + gather
     if overlap.gradientReduction {
       // Buckets reduce while the last microbatch's backward runs; only what outlasts it shows.
+      // The first stage's word embedding gets its gradient last (its backward ends the pass;
+      // tied to the output layer, its two contributions are summed then), so its bucket is
+      // reduced after backward, with nothing left to hide it: a floor that matters when the
+      // embedding is a large share of the parameters (mT5's 250k vocabulary).
       let lastBackward = slowest.backward / Double(layout.microbatches)
-      dp = Seconds(max(reduce.value - lastBackward.value, reduce.value * 0.1)) + gather
+      let d = layout.dataParallelWithContext
+      let embeddingBytes = 4 * embedding.value
+      let embeddingReduce =
+        layout.fullySharded || d < 2
+        ? Seconds.zero
+        : layout.distributedOptimizer
+          ? gatherOrScatter(embeddingBytes, n: d, stride: layout.tensor)
+          : allReduce(embeddingBytes, n: d, stride: layout.tensor)
+      dp =
+        Seconds(
+          max(reduce.value - lastBackward.value, reduce.value * 0.1, embeddingReduce.value))
+        + gather
     }
     if overlap.parameterGather {
       // The updated weights are gathered bucket by bucket as the next forward needs them.

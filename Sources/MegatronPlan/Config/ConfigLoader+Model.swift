@@ -18,32 +18,34 @@ extension ConfigLoader {
     var fusions: KernelFusions
   }
 
-  static func readArchitecture(_ r: inout KeyReader, hidden: Int, heads: Int) throws
-    -> Architecture
-  {
+  /// `prefix` is the section the keys are in: `model` for a decoder, `model.encoder` or
+  /// `model.decoder` for a stack of an encoder–decoder model.
+  static func readArchitecture(
+    _ r: inout KeyReader, hidden: Int, heads: Int, prefix: String = "model"
+  ) throws -> Architecture {
     let groups = try r.size(
-      "model.num_query_groups", default: heads,
+      "\(prefix).num_query_groups", default: heads,
       why: "null: multi-head attention, one group per head")
     let headDim: Int
-    if r.has("model.kv_channels") {
-      headDim = try r.size("model.kv_channels")
+    if r.has("\(prefix).kv_channels") {
+      headDim = try r.size("\(prefix).kv_channels")
     } else {
       guard hidden % heads == 0 else {
         throw r.error(
           LayoutViolation.headsDoNotDivideHidden(heads: heads, hidden: hidden).description
             + " (set kv_channels for a head size other than hidden_size / num_attention_heads)",
-          key: "model.num_attention_heads")
+          key: "\(prefix).num_attention_heads")
       }
       headDim = hidden / heads
-      r.defaulted("model.kv_channels", "\(headDim) (hidden_size / num_attention_heads)")
+      r.defaulted("\(prefix).kv_channels", "\(headDim) (hidden_size / num_attention_heads)")
     }
-    let biases = try r.bool("model.bias", default: true)
+    let biases = try r.bool("\(prefix).bias", default: true)
     // Qwen 2 keeps a QKV bias with the other biases off (Megatron `--add-qkv-bias`; NeMo 2
     // `add_qkv_bias`, older NeMo `qkv_bias`).
-    let qkvKey = r.has("model.add_qkv_bias") ? "model.add_qkv_bias" : "model.qkv_bias"
+    let qkvKey = r.has("\(prefix).add_qkv_bias") ? "\(prefix).add_qkv_bias" : "\(prefix).qkv_bias"
     let qkvBias = try r.bool(qkvKey, default: biases, record: r.has(qkvKey))
     let qkNorm = try r.bool(
-      "model.qk_layernorm", default: false, record: r.has("model.qk_layernorm"))
+      "\(prefix).qk_layernorm", default: false, record: r.has("\(prefix).qk_layernorm"))
     // Gemma 2's norms after attention and after the MLP; NeMo has no key for them.
     let sandwich = try r.bool(
       "megaplan.sandwich_norm", default: false, record: r.has("megaplan.sandwich_norm"))
@@ -51,20 +53,23 @@ extension ConfigLoader {
     let embeddingNorm = try r.bool(
       "megaplan.embedding_norm", default: false, record: r.has("megaplan.embedding_norm"))
     let fusions = KernelFusions(
-      biasActivation: try r.bool("model.bias_activation_fusion", default: true),
-      maskedSoftmax: try r.bool("model.masked_softmax_fusion", default: true),
-      rope: try r.bool("model.apply_rope_fusion", default: false))
+      biasActivation: try r.bool("\(prefix).bias_activation_fusion", default: true),
+      maskedSoftmax: try r.bool("\(prefix).masked_softmax_fusion", default: true),
+      rope: try r.bool("\(prefix).apply_rope_fusion", default: false))
     return Architecture(
-      queryGroups: groups, headDim: headDim, normalization: try readNormalization(&r),
-      activation: try readActivation(&r), linearBiases: biases, qkvBias: qkvBias,
+      queryGroups: groups, headDim: headDim,
+      normalization: try readNormalization(&r, prefix: prefix),
+      activation: try readActivation(&r, prefix: prefix), linearBiases: biases, qkvBias: qkvBias,
       qkLayerNorm: qkNorm, sandwichNorm: sandwich,
-      embeddingNorm: embeddingNorm, position: try readPositionEmbedding(&r),
-      dropout: try readDropout(&r),
+      embeddingNorm: embeddingNorm, position: try readPositionEmbedding(&r, prefix: prefix),
+      dropout: try readDropout(&r, prefix: prefix),
       fusions: fusions)
   }
 
-  static func readNormalization(_ r: inout KeyReader) throws -> Normalization {
-    let key = "model.normalization"
+  static func readNormalization(_ r: inout KeyReader, prefix: String = "model") throws
+    -> Normalization
+  {
+    let key = "\(prefix).normalization"
     guard let name = try r.optionalString(key, record: true) else {
       r.defaulted(key, "layernorm")
       return .layerNorm
@@ -87,8 +92,8 @@ extension ConfigLoader {
     "reglu": .reglu, "fast-reglu": .reglu, "squared-relu": .squaredReLU, "relu": .relu,
   ]
 
-  static func readActivation(_ r: inout KeyReader) throws -> Activation {
-    let key = "model.activation"
+  static func readActivation(_ r: inout KeyReader, prefix: String = "model") throws -> Activation {
+    let key = "\(prefix).activation"
     guard let name = try r.optionalString(key, record: true) else {
       r.defaulted(key, "gelu")
       return .gelu
@@ -100,8 +105,10 @@ extension ConfigLoader {
       key: key)
   }
 
-  static func readPositionEmbedding(_ r: inout KeyReader) throws -> PositionEmbedding {
-    let key = "model.position_embedding_type"
+  static func readPositionEmbedding(_ r: inout KeyReader, prefix: String = "model") throws
+    -> PositionEmbedding
+  {
+    let key = "\(prefix).position_embedding_type"
     guard let name = try r.optionalString(key, record: true) else {
       r.defaulted(key, "learned_absolute")
       return .learnedAbsolute
@@ -109,25 +116,28 @@ extension ConfigLoader {
     switch name.lowercased() {
     case "learned_absolute": return .learnedAbsolute
     case "rope":
-      let percentage = try r.positiveNumber("model.rotary_percentage") ?? 1
-      if !r.has("model.rotary_percentage") { r.defaulted("model.rotary_percentage", "1.0") }
+      let percentage = try r.positiveNumber("\(prefix).rotary_percentage") ?? 1
+      if !r.has("\(prefix).rotary_percentage") {
+        r.defaulted("\(prefix).rotary_percentage", "1.0")
+      }
       guard percentage <= 1 else {
         throw r.error(
-          "rotary_percentage \(percentage) must be in (0, 1]", key: "model.rotary_percentage")
+          "rotary_percentage \(percentage) must be in (0, 1]", key: "\(prefix).rotary_percentage")
       }
-      let base = try r.positiveNumber("model.rotary_base") ?? 10_000
-      if !r.has("model.rotary_base") { r.defaulted("model.rotary_base", "10000") }
+      let base = try r.positiveNumber("\(prefix).rotary_base") ?? 10_000
+      if !r.has("\(prefix).rotary_base") { r.defaulted("\(prefix).rotary_base", "10000") }
       return .rotary(percentage: percentage, base: base)
     case "alibi": return .alibi
+    case "relative" where prefix != "model": return .relative
     default:
       throw r.error(
-        "position_embedding_type '\(name)' is not modeled; megaplan models learned_absolute, rope and alibi",
+        "position_embedding_type '\(name)' is not modeled; megaplan models learned_absolute, rope and alibi\(prefix == "model" ? "" : ", and relative for T5's stacks")",
         key: key)
     }
   }
 
   /// Dropout probabilities, NeMo's defaults (0.1, 0.1, 0.0: `megatron_gpt_config.yaml`).
-  static func readDropout(_ r: inout KeyReader) throws -> Dropout {
+  static func readDropout(_ r: inout KeyReader, prefix: String = "model") throws -> Dropout {
     func probability(_ key: String, _ fallback: Double) throws -> Double {
       guard r.has(key) else {
         r.defaulted(key, String(fallback))
@@ -137,9 +147,9 @@ extension ConfigLoader {
       return value
     }
     return Dropout(
-      hidden: try probability("model.hidden_dropout", 0.1),
-      attention: try probability("model.attention_dropout", 0.1),
-      ffn: try probability("model.ffn_dropout", 0))
+      hidden: try probability("\(prefix).hidden_dropout", 0.1),
+      attention: try probability("\(prefix).attention_dropout", 0.1),
+      ffn: try probability("\(prefix).ffn_dropout", 0))
   }
 
   /// The pipeline split: even unless the file fixes the first/last stage's layers or counts the
@@ -202,14 +212,6 @@ extension ConfigLoader {
   /// so a user fixes them in one pass; nothing is estimated as if it were something else.
   static func refuseUnmodeled(_ r: inout KeyReader) throws {
     var found: [(key: String, message: String)] = []
-    for key in ["model.encoder", "model.decoder"] where r.has(key) {
-      found.append(
-        (
-          key,
-          "encoder-decoder models ('\(key)', T5/mT5) are not modeled yet; megaplan models decoder-only transformers"
-        ))
-      break
-    }
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
         (

@@ -49,11 +49,33 @@ extension ConfigLoader {
   }
 
   /// Megatron-Core's overlap switches, with Megatron's defaults (all off).
-  static func readOverlap(_ r: inout KeyReader, sequenceParallel: Bool, tensor: Int) throws
-    -> Overlap
-  {
+  ///
+  /// Without `overlap_grad_sync`, NeMo's own O2 optimizer wrapper (`MainParamsOptimizerWrapper`,
+  /// `megatron_amp_O2: true` with a non-distributed optimizer) all-reduces the gradients in
+  /// `grad_allreduce_chunk_size_mb` chunks from backward hooks, overlapped with the rest of the
+  /// backward, when p = 1 and sequence parallelism is off (`async_grad_allreduce`, default true:
+  /// NeMo `MegatronBaseModel.configure_optimizers`, 2022–2023; "if using tensor parallel only,
+  /// we automatically use async grad all-reduce"); megaplan reads that as the overlapped
+  /// gradient reduction.
+  static func readOverlap(
+    _ r: inout KeyReader, sequenceParallel: Bool, tensor: Int, pipeline: Int,
+    distributedOptimizer: Bool
+  ) throws -> Overlap {
     var o = Overlap()
-    o.gradientReduction = try r.bool("model.optim.overlap_grad_sync", default: false)
+    if !r.has("model.optim.overlap_grad_sync"),
+      try r.bool("model.megatron_amp_O2", default: false, record: false), !distributedOptimizer,
+      pipeline == 1, !(sequenceParallel && tensor > 1),
+      try r.bool("model.async_grad_allreduce", default: true, record: false)
+    {
+      o.gradientReduction = true
+      r.derived(
+        "model.optim.overlap_grad_sync", "true",
+        why:
+          "megatron_amp_O2 with a non-distributed optimizer, p = 1 and no sequence parallelism: NeMo's async_grad_allreduce overlaps the gradient all-reduce with backward"
+      )
+    } else {
+      o.gradientReduction = try r.bool("model.optim.overlap_grad_sync", default: false)
+    }
     o.parameterGather = try r.bool("model.optim.overlap_param_sync", default: false)
     o.pipelineP2P = try r.bool("model.overlap_p2p_comm", default: false)
     let key = r.has("model.tp_comm_overlap") ? "model.tp_comm_overlap" : "model.ub_tp_comm_overlap"

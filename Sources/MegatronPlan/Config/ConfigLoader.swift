@@ -52,27 +52,51 @@ public enum ConfigLoader {
     try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
     try refuseUnmodeled(&r)
 
-    let layers = try r.size("model.num_layers")
-    let hidden = try r.size("model.hidden_size")
-    let heads = try r.size("model.num_attention_heads")
-    let seqKey = r.has("model.encoder_seq_length") ? "model.encoder_seq_length" : "model.seq_length"
-    let seq = try r.size(seqKey, missing: "model.encoder_seq_length (or model.seq_length)")
-    let ffn = try r.size("model.ffn_hidden_size", default: 4 * hidden, why: "4 × hidden_size")
-    let maxPos = try r.size(
-      "model.max_position_embeddings", default: seq, why: "the sequence length")
+    // An encoder–decoder file describes its stacks in model.encoder and model.decoder
+    // (ConfigLoader+EncoderDecoder.swift); the model below is then the decoder stack holding
+    // both stacks' layers.
+    let pipelineSize = try r.size("model.pipeline_model_parallel_size", default: 1)
+    let encoderDecoder =
+      isEncoderDecoder(r) ? try readEncoderDecoder(&r, pipeline: pipelineSize) : nil
+    let layers: Int, hidden: Int, heads: Int, seq: Int, ffn: Int, maxPos: Int
+    if let ed = encoderDecoder {
+      (layers, hidden, heads) = (
+        ed.encoder.layers + ed.decoder.layers, ed.decoder.hidden, ed.decoder.heads
+      )
+      (seq, ffn, maxPos) = (ed.decoderSequence, ed.decoder.ffn, ed.maxPositions)
+    } else {
+      layers = try r.size("model.num_layers")
+      hidden = try r.size("model.hidden_size")
+      heads = try r.size("model.num_attention_heads")
+      let seqKey =
+        r.has("model.encoder_seq_length") ? "model.encoder_seq_length" : "model.seq_length"
+      seq = try r.size(seqKey, missing: "model.encoder_seq_length (or model.seq_length)")
+      ffn = try r.size("model.ffn_hidden_size", default: 4 * hidden, why: "4 × hidden_size")
+      maxPos = try r.size(
+        "model.max_position_embeddings", default: seq, why: "the sequence length")
+    }
     let micro = try r.size("model.micro_batch_size")
     let global = try r.size("model.global_batch_size")
     let t = try r.size("model.tensor_model_parallel_size", default: 1)
-    let p = try r.size("model.pipeline_model_parallel_size", default: 1)
+    let p = pipelineSize
     var v = try r.size(
       "model.virtual_pipeline_model_parallel_size", default: 1, why: "null: not interleaved")
     let sp = try r.bool("model.sequence_parallel", default: false)
     let cp = try r.size("model.context_parallel_size", default: 1)
     let cpComm = try readContextParallelComm(&r, cp: cp)
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
-    let arch = try readArchitecture(&r, hidden: hidden, heads: heads)
-    var split = try readPipelineSplit(&r)
+    let arch =
+      try encoderDecoder?.decoder.arch ?? readArchitecture(&r, hidden: hidden, heads: heads)
+    var split =
+      try encoderDecoder.map {
+        PipelineSplit.encoderDecoder(encoderLayers: $0.encoder.layers, splitRank: $0.splitRank)
+      } ?? readPipelineSplit(&r)
     let moe = try readMoE(&r, ffn: ffn, layers: layers)
+    if encoderDecoder != nil, moe != nil {
+      throw r.error(
+        "mixture-of-experts layers in an encoder-decoder model are not modeled yet",
+        key: "model.num_moe_experts")
+    }
     let mla = try readMultiLatentAttention(&r, heads: heads, groups: arch.queryGroups)
     let mtp = try readMultiTokenPrediction(&r)
     if let chunks = split.chunkLayers {
@@ -114,7 +138,7 @@ public enum ConfigLoader {
       split = flexible
     }
     let fused = try fusedAttention(&r)
-    let recompute = try readRecompute(&r)
+    let recompute = try encoderDecoder?.encoder.recompute ?? readRecompute(&r)
     let recomputeModules = try readRecomputeModules(&r, recompute: recompute)
     let distributed = try distributedOptimizer(&r)
     let nodes = try r.size("trainer.num_nodes", default: 1)
@@ -122,7 +146,8 @@ public enum ConfigLoader {
     let precision = try readPrecision(&r)
     let gpu = try readHardware(&r, base: try readGPU(&r))
     let fp8 = try readFP8(&r, gpu: gpu)
-    let overlap = try readOverlap(&r, sequenceParallel: sp, tensor: t)
+    let overlap = try readOverlap(
+      &r, sequenceParallel: sp, tensor: t, pipeline: p, distributedOptimizer: distributed)
     let fullySharded = try readFullySharded(&r)
     let peakSettings = try readPeakSettings(&r)
     let fp32Gradients = try readFP32Gradients(&r)
@@ -164,8 +189,9 @@ public enum ConfigLoader {
       r.derived(
         "data_parallel_size", "\(gpus / (t * p))", why: "GPUs / (t × p) = \(gpus) / \(t * p)")
     }
-    let (vocabulary, padding) = try readVocabulary(&r, tensor: t)
-    let model = TransformerModel(
+    let (vocabulary, padding) = try readVocabulary(
+      &r, tensor: t, extraTokens: encoderDecoder == nil ? 0 : try encoderDecoderExtraTokens(&r))
+    var model = TransformerModel(
       layers: layers, hidden: hidden, heads: heads, queryGroups: arch.queryGroups,
       headDim: arch.headDim, ffnHidden: ffn, sequenceLength: seq, maxPositionEmbeddings: maxPos,
       vocabulary: vocabulary, tiedEmbeddings: tied, normalization: arch.normalization,
@@ -174,6 +200,17 @@ public enum ConfigLoader {
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
       fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe, mla: mla,
       mtpLayers: mtp)
+    if let ed = encoderDecoder {
+      if mla != nil || mtp > 0 {
+        throw r.error(
+          "multi-latent attention and multi-token prediction in an encoder-decoder model are not modeled yet",
+          key: mla != nil ? "model.multi_latent_attention" : "model.mtp_num_layers")
+      }
+      model.encoderDecoder = EncoderDecoder(
+        encoder: encoderModel(ed, vocabulary: vocabulary, fused: fused, fp8: fp8),
+        shareTokenEmbeddings: ed.shareTokenEmbeddings, shareHeadEmbeddings: ed.shareHeadEmbeddings,
+        relativeAttention: ed.relative)
+    }
     var layout = Layout(
       tensor: t, pipeline: p, data: gpus / modelParallel, virtualStages: v, microBatch: micro,
       globalBatch: global,
@@ -214,12 +251,14 @@ public enum ConfigLoader {
       return true
     }
     let te = try r.bool("model.transformer_engine", default: false, record: false)
-    let mcore = try r.bool("model.mcore_gpt", default: false, record: false)
+    let mcore =
+      try r.bool("model.mcore_gpt", default: false, record: false)
+      || r.bool("model.mcore_t5", default: false, record: false)
     if te && mcore {
       r.derived(
         "fused_attention", "true",
         why:
-          "Megatron-Core with Transformer Engine (mcore_gpt, transformer_engine) uses fused attention"
+          "Megatron-Core with Transformer Engine (mcore_gpt or mcore_t5, transformer_engine) uses fused attention"
       )
       return true
     }
@@ -296,8 +335,8 @@ public enum ConfigLoader {
 
   // MARK: - Recompute, optimizer, precision, GPU, vocabulary
 
-  static func readRecompute(_ r: inout KeyReader) throws -> Recompute {
-    let key = "model.activations_checkpoint_granularity"
+  static func readRecompute(_ r: inout KeyReader, prefix: String = "model") throws -> Recompute {
+    let key = "\(prefix).activations_checkpoint_granularity"
     guard let granularity = try r.optionalString(key, record: true) else {
       r.defaulted(key, "null (no recompute)")
       return .none
@@ -305,7 +344,7 @@ public enum ConfigLoader {
     switch granularity.lowercased() {
     case "selective": return .selective
     case "full":
-      let methodKey = "model.activations_checkpoint_method"
+      let methodKey = "\(prefix).activations_checkpoint_method"
       var method = RecomputeMethod.uniform
       if let name = try r.optionalString(methodKey, record: true) {
         guard let m = RecomputeMethod(rawValue: name.lowercased()) else {
@@ -317,7 +356,7 @@ public enum ConfigLoader {
       } else {
         r.defaulted(methodKey, "uniform")
       }
-      let numKey = "model.activations_checkpoint_num_layers"
+      let numKey = "\(prefix).activations_checkpoint_num_layers"
       let given = try r.optionalInt(numKey, record: true)
       if given == nil { r.defaulted(numKey, "1") }
       let k = given ?? 1
@@ -447,6 +486,11 @@ public enum ConfigLoader {
     "meta-llama/llama-3.1-405b": 128_256, "meta-llama/meta-llama-3.1-405b": 128_256,
     "mistralai/mistral-7b-v0.1": 32_000, "google/gemma-2-9b": 256_000,
     "qwen/qwen2.5-72b": 152_064, "nvidia/nemotron-4-340b-base": 256_000,
+    // T5's: bert-large-cased's WordPiece vocab.txt (28,996 entries; NeMo's `BertWordPieceCase`)
+    // and -uncased (30,522); mT5's SentencePiece model (250,000 pieces: google/mt5's
+    // spiece.model, whose config.json's 250,112 is that plus 100 extra ids, padded).
+    "bertwordpiececase": 28_996, "bertwordpiecelowercase": 30_522,
+    "mt5_tokenizer.model": 250_000,
   ]
 
   /// The padded vocabulary: `megaplan.vocab_size` as given (already padded), or the unpadded
@@ -455,7 +499,9 @@ public enum ConfigLoader {
   /// Megatron's `_vocab_size_with_padding` does.
   /// Also the padding rule (nil when `megaplan.vocab_size` fixes the vocabulary), which `search`
   /// applies to each candidate's t (`VocabularyPadding`, `TrainingRun.with(layout:)`).
-  static func readVocabulary(_ r: inout KeyReader, tensor: Int) throws -> (
+  /// `extraTokens` are the tokens the model adds to its tokenizer (T5's sentinels,
+  /// `encoderDecoderExtraTokens`).
+  static func readVocabulary(_ r: inout KeyReader, tensor: Int, extraTokens: Int = 0) throws -> (
     Int, VocabularyPadding?
   ) {
     if r.has("megaplan.vocab_size") { return (try r.size("megaplan.vocab_size"), nil) }
@@ -488,8 +534,11 @@ public enum ConfigLoader {
           "cannot derive the vocabulary from \(what): set megaplan.tokenizer_vocab_size to the tokenizer's vocabulary (megaplan pads it as Megatron does) or megaplan.vocab_size to the padded size",
           key: key)
       }
-      raw = known
-      source = "the \(library) tokenizer '\(name)' (\(known) tokens)"
+      raw = known + extraTokens
+      source =
+        extraTokens > 0
+        ? "the \(library) tokenizer '\(name)' (\(known) tokens) and \(extraTokens) the model adds"
+        : "the \(library) tokenizer '\(name)' (\(known) tokens)"
     }
     let divisor = try r.size("model.make_vocab_size_divisible_by", default: 128)
     let padding = VocabularyPadding(tokens: raw, divisibleBy: divisor)

@@ -107,10 +107,30 @@ public enum ActivationMemory {
     /// What the last stage's multi-token-prediction layers keep for one microbatch (`mtpLayers`);
     /// zero without MTP.
     public var mtp: Bytes = .zero
+    /// An encoder–decoder model's encoder and decoder layers (`encoderDecoder`), and their
+    /// checkpointed inputs (T_enc·h_enc and T_dec·h).
+    public var encoderDecoder: EncoderDecoderProfile? = nil
 
-    /// The average stored and full layer of stage `i` (its dense and MoE layers weighted).
+    public struct EncoderDecoderProfile: Sendable, Hashable {
+      public var encoderStored: Bytes, encoderFull: Bytes, encoderCheckpoint: Bytes
+      public var decoderStored: Bytes, decoderFull: Bytes, decoderCheckpoint: Bytes
+    }
+
+    /// The average stored and full layer of stage `i` (its dense and MoE layers weighted), and
+    /// its average checkpoint.
     func onStage(_ i: Int, _ m: TransformerModel, _ layout: Layout) -> (stored: Bytes, full: Bytes)
     {
+      if let ed = encoderDecoder {
+        let kinds = layout.layerKinds(onStage: i, of: m)
+        let n = Double(max(1, kinds.total))
+        let enc = Double(kinds.encoder) / n, dec = Double(kinds.decoder) / n
+        return (
+          ed.encoderStored * enc + ed.decoderStored * dec,
+          kinds.decoder > 0
+            ? max(ed.decoderFull, kinds.encoder > 0 ? ed.encoderFull : .zero)
+            : ed.encoderFull
+        )
+      }
       guard m.moe != nil else { return (storedLayer, fullLayer) }
       let kinds = layout.layerKinds(onStage: i, of: m)
       let n = Double(max(1, kinds.dense + kinds.moe))
@@ -142,14 +162,24 @@ public enum ActivationMemory {
     case .selective: mtpBytes = mtp.selective
     case .full: mtpBytes = mtp.full
     }
-    return LayerProfile(
+    var profile = LayerProfile(
       storedLayer: dense.stored, fullLayer: dense.full,
       checkpoint: checkpointedLayerInput(m, layout, precision: precision),
       moeStoredLayer: moe.stored, moeFullLayer: moe.full, mtp: mtpBytes)
+    if let ed = m.encoderDecoder {
+      let enc = sizes(LayerDescription(m, shard, kind: .encoder))
+      let dec = sizes(LayerDescription(m, shard, kind: .decoder))
+      profile.encoderDecoder = .init(
+        encoderStored: enc.stored, encoderFull: enc.full,
+        encoderCheckpoint: checkpointedLayerInput(ed.encoder, layout, precision: precision),
+        decoderStored: dec.stored, decoderFull: dec.full,
+        decoderCheckpoint: profile.checkpoint)
+    }
+    return profile
   }
 
   /// `profile` for each recompute granularity (none, selective, full), from one description of
-  /// the dense and the MoE layer: what `search` needs per (t, b, SP, EP, ETP). Equal to
+  /// each layer kind: what `search` needs per (t, b, SP, EP, ETP). Equal to
   /// `profile(m, layout with that recompute)` for each.
   public static func profiles(
     _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
@@ -163,12 +193,26 @@ public enum ActivationMemory {
     let denseSelective = dense.saved(recomputing: modules).total
     let moeSelective = m.moe == nil ? denseSelective : moe.saved(recomputing: modules).total
     let mtp = mtpByGranularity(m, layout, precision: precision)
-    let none = LayerProfile(
+    var none = LayerProfile(
       storedLayer: denseFull, fullLayer: denseFull, checkpoint: checkpoint,
       moeStoredLayer: moeFull, moeFullLayer: moeFull, mtp: mtp.none)
-    let selective = LayerProfile(
+    var selective = LayerProfile(
       storedLayer: denseSelective, fullLayer: denseFull, checkpoint: checkpoint,
       moeStoredLayer: moeSelective, moeFullLayer: moeFull, mtp: mtp.selective)
+    if let ed = m.encoderDecoder {
+      let enc = LayerDescription(m, shard, kind: .encoder)
+      let dec = LayerDescription(m, shard, kind: .decoder)
+      let encFull = enc.saved.total, decFull = dec.saved.total
+      let encoderCheckpoint = checkpointedLayerInput(ed.encoder, layout, precision: precision)
+      none.encoderDecoder = .init(
+        encoderStored: encFull, encoderFull: encFull, encoderCheckpoint: encoderCheckpoint,
+        decoderStored: decFull, decoderFull: decFull, decoderCheckpoint: checkpoint)
+      selective.encoderDecoder = .init(
+        encoderStored: enc.saved(recomputing: modules).total, encoderFull: encFull,
+        encoderCheckpoint: encoderCheckpoint,
+        decoderStored: dec.saved(recomputing: modules).total, decoderFull: decFull,
+        decoderCheckpoint: checkpoint)
+    }
     var full = none
     full.mtp = mtp.full
     return [none, selective, full]
@@ -188,7 +232,16 @@ public enum ActivationMemory {
     _ m: TransformerModel, _ layout: Layout, profile: LayerProfile, stage: Int = 0
   ) -> Bytes {
     let plan = chunkPlan(m, layout, stage: stage)
-    return profile.onStage(stage, m, layout).stored * Double(plan.storedLayers) + profile.checkpoint
+    var checkpoint = profile.checkpoint
+    if let ed = profile.encoderDecoder {
+      // A stage with both kinds (p = 1): its checkpoints weighted as its layers are.
+      let kinds = layout.layerKinds(onStage: stage, of: m)
+      let n = Double(max(1, kinds.total))
+      checkpoint =
+        ed.encoderCheckpoint * (Double(kinds.encoder) / n) + ed.decoderCheckpoint
+        * (Double(kinds.decoder) / n)
+    }
+    return profile.onStage(stage, m, layout).stored * Double(plan.storedLayers) + checkpoint
       * Double(plan.checkpoints)
   }
 
@@ -224,7 +277,9 @@ public enum ActivationMemory {
         "recompute_working_set",
         profile.onStage(i, m, layout).full * Double(plan.workingSetLayers))
     }
-    if i == 0 && m.dropout.hidden > 0 {
+    if let ed = m.encoderDecoder {
+      out.terms += encoderDecoderTerms(m, ed, layout, stage: i, precision: precision)
+    } else if i == 0 && m.dropout.hidden > 0 {
       out.appendNew(
         "embedding_dropout_mask", Bytes(sb * h / r * schedule.microbatchesInFlight(stage: 0)))
     }
@@ -269,10 +324,10 @@ public enum ActivationMemory {
     guard m.mtpLayers > 0 else { return (.zero, .zero, .zero) }
     let shard = LayerDescription.Shard(layout, precision: precision)
     let layer = MultiTokenPrediction.layer(m, shard)
-    let s = Double(m.sequenceLength), b = Double(layout.microBatch), h = Double(m.hidden)
+    let sb = layout.tokens(of: m), h = Double(m.hidden)  // s·b/cp
     let t = Double(layout.tensor), V = Double(m.vocabulary)
     let r = layout.effectiveSequenceParallel ? t : 1
-    let output = Bytes(precision.activationBytes * s * b * h / r + 4 * s * b * V / t)
+    let output = Bytes(precision.activationBytes * sb * h / r + 4 * sb * V / t)
     let common = MultiTokenPrediction.projection(m, shard).saved.total + output
     let n = Double(m.mtpLayers)
     return (
@@ -280,5 +335,57 @@ public enum ActivationMemory {
       (common + layer.saved(recomputing: layout.recomputeModules).total) * n,
       (common + checkpointedLayerInput(m, layout, precision: precision)) * n
     )
+  }
+
+  /// An encoder–decoder model's stage terms beside its layers (for one microbatch in flight
+  /// each, times the stage's microbatches in flight), T_enc = s_enc·b and T_dec = s_dec·b, /t
+  /// with sequence parallelism:
+  /// - `embedding_dropout_mask` (first stage, the encoder's input, T_enc·h_enc) and
+  ///   `decoder_embedding_dropout_mask` (the decoder's first stage, T_dec·h), 1 byte each with
+  ///   hidden dropout;
+  /// - `encoder_final_norm_input` on the encoder's last stage, e·T_enc·h_enc;
+  /// - `encoder_output` on every stage with decoder layers: the encoder's output that each
+  ///   cross-attention's key/value projection saves as its input, one tensor for all of them,
+  ///   e·T_enc·h_enc;
+  /// - `relative_position_bias` with T5's relative positions: each stack's bias e·(a/t)·s²
+  ///   (computed once per forward of the stack, every layer's scores add it) and its int64 bucket
+  ///   indices 8·s², on the stages holding that stack.
+  static func encoderDecoderTerms(
+    _ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout, stage i: Int,
+    precision: Precision
+  ) -> [Breakdown<ByteUnit>.Term] {
+    let schedule = PipelineSchedule(layout)
+    let inFlight = schedule.microbatchesInFlight(stage: i)
+    let p = max(1, layout.pipeline)
+    let rank = p > 1 ? (layout.split.encoderStages ?? 0) : 0
+    let firstDecoder = p > 1 ? rank : 0, lastEncoder = p > 1 ? rank - 1 : 0
+    let kinds = layout.layerKinds(onStage: i, of: m)
+    let t = Double(layout.tensor), e = precision.activationBytes
+    let r = layout.effectiveSequenceParallel ? t : 1
+    let b = Double(layout.microBatch)
+    let enc = ed.encoder
+    let tEnc = Double(enc.sequenceLength) * b, tDec = Double(m.sequenceLength) * b
+    let hEnc = Double(enc.hidden), h = Double(m.hidden)
+    var out: [Breakdown<ByteUnit>.Term] = []
+    if i == 0 && enc.dropout.hidden > 0 {
+      out.append(.init("embedding_dropout_mask", Bytes(tEnc * hEnc / r * inFlight)))
+    }
+    if i == firstDecoder && m.dropout.hidden > 0 {
+      out.append(.init("decoder_embedding_dropout_mask", Bytes(tDec * h / r * inFlight)))
+    }
+    if i == lastEncoder {
+      out.append(.init("encoder_final_norm_input", Bytes(e * tEnc * hEnc / r * inFlight)))
+    }
+    if kinds.decoder > 0 {
+      out.append(.init("encoder_output", Bytes(e * tEnc * hEnc / r * inFlight)))
+    }
+    if ed.relativeAttention != nil {
+      var bytes = 0.0
+      func stack(_ heads: Int, _ s: Double) -> Double { (e * Double(heads) / t * b + 8) * s * s }
+      if kinds.encoder > 0 { bytes += stack(enc.heads, Double(enc.sequenceLength)) }
+      if kinds.decoder > 0 { bytes += stack(m.heads, Double(m.sequenceLength)) }
+      out.append(.init("relative_position_bias", Bytes(bytes * inFlight)))
+    }
+    return out
   }
 }

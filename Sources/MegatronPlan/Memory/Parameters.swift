@@ -21,22 +21,37 @@ public enum ParameterCount {
     public var moe: LayerOp.Parameters
     /// All MTP layers (`MultiTokenPrediction.parameters`), zero without.
     public var mtp: LayerOp.Parameters
+    /// An encoder–decoder model's encoder and decoder layers (zero otherwise).
+    public var encoder = LayerOp.Parameters()
+    public var decoder = LayerOp.Parameters()
 
     public init(_ m: TransformerModel) {
       dense = LayerDescription(m, .whole(sequences: 1)).parameters
       moe = m.moe == nil ? dense : LayerDescription(m, .whole(sequences: 1), moe: true).parameters
       mtp = MultiTokenPrediction.parameters(m)
+      if m.encoderDecoder != nil {
+        encoder = LayerDescription(m, .whole(sequences: 1), kind: .encoder).parameters
+        decoder = LayerDescription(m, .whole(sequences: 1), kind: .decoder).parameters
+      }
     }
 
     /// Parameters of `kinds` layers on one GPU of `layout`.
-    public func perGPU(_ kinds: (dense: Int, moe: Int), _ layout: Layout) -> (
+    public func perGPU(_ kinds: LayerCounts, _ layout: Layout) -> (
       all: Double, expert: Double
     ) {
       let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
       return (
-        Double(kinds.dense) * dense.perGPU(layout) + Double(kinds.moe) * moe.perGPU(layout),
+        Double(kinds.dense) * dense.perGPU(layout) + Double(kinds.moe) * moe.perGPU(layout)
+          + Double(kinds.encoder) * encoder.perGPU(layout) + Double(kinds.decoder)
+          * decoder.perGPU(layout),
         Double(kinds.moe) * moe.expert / expertShard
       )
+    }
+
+    /// All `kinds` layers, whole.
+    func total(_ kinds: LayerCounts) -> Double {
+      Double(kinds.dense) * dense.total + Double(kinds.moe) * moe.total + Double(kinds.encoder)
+        * encoder.total + Double(kinds.decoder) * decoder.total
     }
   }
 
@@ -62,6 +77,7 @@ public enum ParameterCount {
 
   /// Whole-model parameters (each tied weight counted once).
   public static func total(_ m: TransformerModel) -> Breakdown<ParameterUnit> {
+    if m.encoderDecoder != nil { return encoderDecoderTotal(m) }
     let layers = LayerParameters(m)
     let kinds = m.layerKinds(in: 0..<m.layers)
     let h = Double(m.hidden), V = Double(m.vocabulary)
@@ -115,10 +131,12 @@ public enum ParameterCount {
     public var outputLayer = 0.0
     public var mtpLayers = 0.0
     public var mtpEmbedding = 0.0
+    /// T5's relative position bias tables (`RelativeAttention`).
+    public var relativeBias = 0.0
 
     public var total: Double {
       layers + expert + wordEmbedding + embeddingNorm + positionEmbedding + finalNorm
-        + outputLayer + mtpLayers + mtpEmbedding
+        + outputLayer + mtpLayers + mtpEmbedding + relativeBias
     }
 
     public var breakdown: Breakdown<ParameterUnit> {
@@ -129,6 +147,7 @@ public enum ParameterCount {
         ("word_embedding", wordEmbedding), ("embedding_norm", embeddingNorm),
         ("position_embedding", positionEmbedding), ("final_layernorm", finalNorm),
         ("output_layer", outputLayer), ("mtp_layers", mtpLayers), ("mtp_embedding", mtpEmbedding),
+        ("relative_position_bias", relativeBias),
       ] where value > 0 {
         b.add(name, Parameters(value))
       }
@@ -141,6 +160,9 @@ public enum ParameterCount {
   ) -> StageParameters {
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
+    if m.encoderDecoder != nil {
+      return encoderDecoderStage(m, layout, stage: stage, layers: layers)
+    }
     let here = layers.perGPU(layout.layerKinds(onStage: stage, of: m), layout)
     var s = StageParameters()
     s.layers = here.all - here.expert

@@ -146,15 +146,44 @@ public enum PeakMemory {
     public func device(steady: Double) -> Double { steady + transients + reserved }
   }
 
+  /// The stack whose layer shapes set stage `i`'s transients (`terms`): the model itself, or
+  /// for an encoder–decoder model the encoder stack on a stage holding only encoder layers, and
+  /// on a stage holding both the stack with the more activation elements per layer.
+  static func stackModel(_ m: TransformerModel, _ layout: Layout, stage i: Int)
+    -> TransformerModel
+  {
+    guard let ed = m.encoderDecoder else { return m }
+    let kinds = layout.layerKinds(onStage: i, of: m)
+    if kinds.decoder == 0 { return ed.encoder }
+    if kinds.encoder == 0 { return m }
+    let enc = ed.encoder.sequenceLength * ed.encoder.hidden
+    return enc > m.sequenceLength * m.hidden ? ed.encoder : m
+  }
+
+  /// Elements of one pipeline message per microbatch on stage `i` (per GPU, before the
+  /// scatter/gather optimisation): b·s·h/cp; for an encoder–decoder model the encoder's output
+  /// b·s_enc·h_enc on encoder stages, and on decoder stages that beside the decoder's hidden
+  /// state (`StepTimeModel.pipelineComm`).
+  static func pipelineMessage(_ m: TransformerModel, _ layout: Layout, stage i: Int) -> Double {
+    let hidden = layout.tokens(of: m) * Double(m.hidden)
+    guard let ed = m.encoderDecoder else { return hidden }
+    let encoderOutput = Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoder.hidden)
+    return layout.layerKinds(onStage: i, of: m).decoder > 0 ? hidden + encoderOutput : encoderOutput
+  }
+
   public static func terms(
     _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double,
     layers: ParameterCount.LayerParameters? = nil
   ) -> Terms {
     let settings = run.peakSettings
-    let m = run.model, gpu = run.gpu
+    let gpu = run.gpu
     let e = run.precision.activationBytes
     let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
+    // The stack whose layers set the stage's transients: the model's, or for an encoder–decoder
+    // model the encoder's on a stage of encoder layers (or where its s_enc·h_enc is the larger).
+    let m = stackModel(run.model, layout, stage: i)
     let tokens = layout.tokens(of: m)  // s·b/cp
+    let outputTokens = layout.tokens(of: run.model)  // the logits: the decoder's tokens
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
 
@@ -191,9 +220,9 @@ public enum PeakMemory {
     // On the last stage the cross entropy's fp32 buffer (in the steady state) becomes the
     // logits' gradient and is freed before any layer's backward runs (reading of
     // `vocab_parallel_cross_entropy`'s backward, which reuses it in place).
-    if last { backward -= 4 * tokens * V / t }
+    if last { backward -= 4 * outputTokens * V / t }
     var output = 0.0
-    if last && !settings.crossEntropyFusion { output = e * tokens * V / t }
+    if last && !settings.crossEntropyFusion { output = e * outputTokens * V / t }
     let moment: Moment
     let momentBytes: Double
     if output >= max(forward, backward) && output > 0 {
@@ -203,7 +232,9 @@ public enum PeakMemory {
     } else {
       (moment, momentBytes) = (.forward, forward)
     }
-    let pipelineBuffers = (layout.pipeline > 1 ? 2 * e * tokens * h / r : 0) + scoresBuffer
+    let pipelineBuffers =
+      (layout.pipeline > 1 ? 2 * e * pipelineMessage(run.model, layout, stage: i) / r : 0)
+      + scoresBuffer
     var fsdp = 0.0
     if layout.fullySharded && layout.dataParallelWithContext > 1 {
       // The largest layer (an MoE layer's experts, over EP × ETP, when there are any).

@@ -10,6 +10,22 @@
 /// 4/h of one norm input, under 0.1 % for h ≥ 4096. docs/formulas.md lists every tensor.
 public struct LayerDescription: Sendable, Hashable {
   public var ops: [LayerOp]
+  /// Tensor-parallel regions whose output is all-reduced (or, with sequence parallelism,
+  /// reduce-scattered after an all-gather of its input): attention and MLP, and a decoder layer's
+  /// cross-attention (`decoderLayer`).
+  public var tensorParallelRegions = 2
+  /// A decoder layer's cross-attention reads the encoder output of this many tokens
+  /// (s_enc·b) and this width: with sequence parallelism its keys' and values' projection
+  /// all-gathers it (and again in backward). 0 without cross-attention.
+  public var crossAttentionKeyTokens = 0.0
+  public var crossAttentionKeyWidth = 0.0
+  /// The tokens this GPU's layer processes per microbatch before sequence parallelism shards
+  /// them (s·b/cp) and the width of its residual stream (h): what its tensor-parallel
+  /// collectives move, e·tokens·hidden each.
+  public var tokens = 0.0
+  public var hidden = 0.0
+  /// Whether its self-attention is causal (a decoder's); an encoder layer's attends both ways.
+  public var causalSelfAttention = true
 
   /// Where a layer runs: its tensor-parallel size, sequence parallelism, the sequences in the
   /// microbatch and the element size.
@@ -184,6 +200,8 @@ public struct LayerDescription: Sendable, Hashable {
       if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
       ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
       self.ops = ops
+      self.tokens = tokens
+      self.hidden = h
       return
     }
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
@@ -206,6 +224,8 @@ public struct LayerDescription: Sendable, Hashable {
     if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
     ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
     self.ops = ops
+    self.tokens = tokens
+    self.hidden = h
   }
 
   /// QKᵀ, softmax, dropout and attention over V for a/t heads.
@@ -576,6 +596,10 @@ public struct LayerOp: Sendable, Hashable {
     self.parameters = parameters
     self.recompute = recompute
   }
+
+  /// The attention core (self-attention's, or a decoder layer's cross-attention's): timed as one
+  /// fused kernel or as its batched GEMMs and softmax kernels, not as weight GEMMs.
+  public var isAttentionCore: Bool { name == "attention_core" || name == "cross_attention_core" }
 }
 
 /// The calls of a fused attention kernel, as its speed depends on them: the keys one call runs

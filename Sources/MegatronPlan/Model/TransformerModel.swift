@@ -59,6 +59,9 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// Multi-token prediction layers after the last layer (`mtp_num_layers`, DeepSeek-V3's
   /// `num_nextn_predict_layers`; `MultiTokenPrediction`), 0 without.
   public var mtpLayers: Int
+  /// An encoder stack in front (T5, mT5): this model is then the decoder stack, and `layers`
+  /// counts both stacks' layers, the encoder's first (`EncoderDecoder`).
+  public var encoderDecoder: EncoderDecoder? = nil
 
   public init(
     layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
@@ -98,10 +101,15 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.moe = moe
   }
 
-  /// Dense and MoE layers among layers `range` (0-based, of the whole model).
-  public func layerKinds(in range: Range<Int>) -> (dense: Int, moe: Int) {
+  /// The layers of each kind among layers `range` (0-based, of the whole model): dense and
+  /// MoE layers, or for an encoder–decoder model encoder and decoder layers.
+  public func layerKinds(in range: Range<Int>) -> LayerCounts {
+    if let ed = encoderDecoder {
+      let encoder = max(0, min(range.upperBound, ed.encoderLayers) - range.lowerBound)
+      return LayerCounts(encoder: min(encoder, range.count), decoder: range.count - encoder)
+    }
     let moe = self.moe?.moeLayers(in: range) ?? 0
-    return (range.count - moe, moe)
+    return LayerCounts(dense: range.count - moe, moe: moe)
   }
 
   /// Gated MLP (SwiGLU, GeGLU, ReGLU): fc1 produces gate and value, 2f wide.
@@ -159,12 +167,16 @@ public enum PositionEmbedding: Sendable, Hashable, Codable {
   /// Attention with linear biases (BLOOM): a fixed per-head slope times the distance, added to
   /// the scores; no weights.
   case alibi
+  /// T5's relative position bias: a learned buckets × heads table per stack
+  /// (`EncoderDecoder.relativeAttention`), added to the scores.
+  case relative
 
   public var name: String {
     switch self {
     case .learnedAbsolute: "learned_absolute"
     case .rotary: "rope"
     case .alibi: "alibi"
+    case .relative: "relative"
     }
   }
 }
@@ -230,4 +242,41 @@ public enum Precision: String, Sendable, Hashable, Codable, CaseIterable {
   public var activationBytes: Double { self == .fp32 ? 4 : 2 }
   /// Bytes of one model weight as the forward pass reads it.
   public var weightBytes: Double { self == .fp32 ? 4 : 2 }
+}
+
+/// A layer's kind: what its description (`LayerDescription(_:_:kind:)`) builds.
+public enum LayerKind: Int, Sendable, Hashable, Codable, CaseIterable {
+  case dense, moe, encoder, decoder
+}
+
+/// How many layers of each kind a range of layers or a pipeline stage holds.
+public struct LayerCounts: Sendable, Hashable {
+  public var dense: Int
+  public var moe: Int
+  public var encoder: Int
+  public var decoder: Int
+
+  public init(dense: Int = 0, moe: Int = 0, encoder: Int = 0, decoder: Int = 0) {
+    self.dense = dense
+    self.moe = moe
+    self.encoder = encoder
+    self.decoder = decoder
+  }
+
+  public subscript(kind: LayerKind) -> Int {
+    switch kind {
+    case .dense: dense
+    case .moe: moe
+    case .encoder: encoder
+    case .decoder: decoder
+    }
+  }
+
+  public var total: Int { dense + moe + encoder + decoder }
+
+  static func + (a: LayerCounts, b: LayerCounts) -> LayerCounts {
+    LayerCounts(
+      dense: a.dense + b.dense, moe: a.moe + b.moe, encoder: a.encoder + b.encoder,
+      decoder: a.decoder + b.decoder)
+  }
 }

@@ -148,16 +148,16 @@ public struct Layout: Sendable, Hashable, Codable {
     return start..<(start + perChunk)
   }
 
-  /// Dense and MoE layers on stage `i`, over all its chunks.
-  public func layerKinds(onStage i: Int, of model: TransformerModel) -> (dense: Int, moe: Int) {
-    guard model.moe != nil else { return (layers(onStage: i, of: model), 0) }
-    var dense = 0, moe = 0
-    for j in 0..<max(1, virtualStages) {
-      let k = model.layerKinds(in: layerRange(stage: i, chunk: j, of: model))
-      dense += k.dense
-      moe += k.moe
+  /// The layers of each kind on stage `i`, over all its chunks.
+  public func layerKinds(onStage i: Int, of model: TransformerModel) -> LayerCounts {
+    guard model.moe != nil || model.encoderDecoder != nil else {
+      return LayerCounts(dense: layers(onStage: i, of: model))
     }
-    return (dense, moe)
+    var counts = LayerCounts()
+    for j in 0..<max(1, virtualStages) {
+      counts = counts + model.layerKinds(in: layerRange(stage: i, chunk: j, of: model))
+    }
+    return counts
   }
 
   /// Transformer layers on pipeline stage `i` (`PipelineSplit`).
@@ -198,6 +198,9 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case contextShardNotDivisibleByTensor(localSequence: Int, tensor: Int)
   case contextDoesNotDivideHeads(headsPerRank: Int, groupsPerRank: Int, context: Int)
   case hierarchicalContextSizes(a2a: Int, context: Int)
+  /// An encoder–decoder model's own rules (its encoder stack's heads, its pipeline, context
+  /// parallelism): the key and the message.
+  case encoderDecoder(key: String, message: String)
 
   /// Whether the rule involves the batch or the data-parallel size (checked once the GPU count
   /// is known).
@@ -230,6 +233,7 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "model.context_parallel_size"
     case .contextDoesNotDivideHeads: "model.cp_comm_type"
     case .hierarchicalContextSizes: "model.hierarchical_context_parallel_sizes"
+    case .encoderDecoder(let key, _): key
     }
   }
 
@@ -278,6 +282,7 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "cp_comm_type a2a scatters heads over the context-parallel ranks: the \(a) query heads and \(g) key/value groups of a tensor-parallel rank must be multiples of \(cp)"
     case .hierarchicalContextSizes(let a, let cp):
       "hierarchical_context_parallel_sizes: an a2a level of \(a) does not divide context_parallel_size \(cp)"
+    case .encoderDecoder(_, let message): message
     }
   }
 
@@ -335,6 +340,7 @@ extension Layout {
       )
     }
     found += contextViolations(for: model)
+    found += encoderDecoderViolations(for: model)
     if globalBatch % (microBatch * data) != 0 {
       found.append(.batchNotDivisible(globalBatch: globalBatch, microBatch: microBatch, data: data))
     }
@@ -360,6 +366,45 @@ extension Layout {
           .expertsNotDivisible(experts: experts.experts, expertParallel: expertParallel))
       }
       if tensor > 1 && !sequenceParallel { found.append(.moeNeedsSequenceParallel(tensor: tensor)) }
+    }
+    return found
+  }
+
+  /// The rules an encoder–decoder model adds (Megatron-Core `T5Model`, NeMo
+  /// `MegatronT5Model`): the encoder stack's heads split over t like the decoder's; no context
+  /// parallelism (Megatron-Core's encoder–decoder pipeline has no context-parallel path: its
+  /// encoder attends bidirectionally and its cross-attention reads the whole encoder output);
+  /// with sequence parallelism both stacks' sequence lengths divide by t.
+  func encoderDecoderViolations(for model: TransformerModel) -> [LayoutViolation] {
+    guard let ed = model.encoderDecoder else { return [] }
+    var found: [LayoutViolation] = []
+    let enc = ed.encoder
+    if enc.heads % tensor != 0 {
+      found.append(
+        .encoderDecoder(
+          key: "model.encoder.num_attention_heads",
+          message:
+            "tensor_model_parallel_size \(tensor) does not divide the encoder's num_attention_heads \(enc.heads)"
+        ))
+    }
+    if contextParallel > 1 {
+      found.append(
+        .encoderDecoder(
+          key: "model.context_parallel_size",
+          message:
+            "context_parallel_size \(contextParallel): encoder-decoder (T5) models have no context-parallel path in Megatron-Core or NeMo; use 1"
+        ))
+    }
+    if effectiveSequenceParallel {
+      for (name, s) in [("encoder", enc.sequenceLength), ("decoder", model.sequenceLength)]
+      where s % tensor != 0 {
+        found.append(
+          .encoderDecoder(
+            key: "model.sequence_parallel",
+            message:
+              "sequence_parallel splits the \(name)'s \(s) tokens over tensor_model_parallel_size \(tensor), which does not divide them"
+          ))
+      }
     }
     return found
   }

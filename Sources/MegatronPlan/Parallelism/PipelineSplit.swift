@@ -31,6 +31,21 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
   /// and how many it places.
   public var mtpChunk: Int? = nil
   public var mtpLayers: Int = 0
+  /// An encoder–decoder model's split (NeMo `pipeline_model_parallel_split_rank`, Megatron-LM
+  /// `--pipeline-model-parallel-split-rank`): the first `encoderStages` stages hold the
+  /// `encoderLayers` encoder layers evenly, the others the decoder's; with p = 1 the one stage
+  /// holds both. Megatron runs such pipelines with the non-interleaved 1F1B schedule.
+  public var encoderStages: Int? = nil
+  public var encoderLayers: Int? = nil
+
+  /// The split of an encoder–decoder model of `encoderLayers` encoder layers whose first
+  /// `splitRank` of `stages` stages are the encoder's (NeMo's default rank is ⌊p/2⌋).
+  public static func encoderDecoder(encoderLayers: Int, splitRank: Int) -> PipelineSplit {
+    var s = PipelineSplit()
+    s.encoderLayers = encoderLayers
+    s.encoderStages = splitRank
+    return s
+  }
 
   public init(
     firstStageLayers: Int? = nil, lastStageLayers: Int? = nil,
@@ -53,6 +68,9 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
       return stride(from: i, to: chunks.count, by: p).reduce(0) { $0 + chunks[$1] }
     }
     guard p > 1 else { return layers }
+    if let r = encoderStages, let encoder = encoderLayers, r > 0, r < p {
+      return i < r ? encoder / r : (layers - encoder) / (p - r)
+    }
     if firstStageLayers == nil && lastStageLayers == nil {
       let extra = (embeddingCountsAsLayer ? 1 : 0) + (lossCountsAsLayer ? 1 : 0)
       let per = (layers + extra) / p
@@ -87,6 +105,26 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
 
   /// Why this split cannot place `layers` layers on `p` stages with `v` chunks each, or nil.
   public func problem(layers: Int, stages p: Int, virtual v: Int) -> String? {
+    if let r = encoderStages, let encoder = encoderLayers {
+      guard p > 1 else { return nil }
+      if v > 1 {
+        return
+          "virtual_pipeline_model_parallel_size \(v): Megatron runs encoder-decoder pipelines with the non-interleaved schedule"
+      }
+      if r < 1 || r >= p {
+        return
+          "pipeline_model_parallel_split_rank \(r) must be between 1 and pipeline_model_parallel_size − 1 = \(p - 1) (the encoder's stages come first, the decoder's after)"
+      }
+      if encoder % r != 0 {
+        return
+          "pipeline_model_parallel_split_rank \(r) does not divide the encoder's \(encoder) layers"
+      }
+      if (layers - encoder) % (p - r) != 0 {
+        return
+          "the \(p - r) decoder stages (pipeline_model_parallel_size − split rank) do not divide the decoder's \(layers - encoder) layers"
+      }
+      return nil
+    }
     if let chunks = chunkLayers {
       let text = layoutText ?? ""
       if chunks.count != p * v {

@@ -82,6 +82,51 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var tiedEmbeddings: Bool
     public var fusedAttention: Bool
     public var precision: String
+    /// An encoder–decoder model's stacks (null for a decoder-only model): `layers`, `hidden`,
+    /// `heads`, `ffn_hidden` and `sequence_length` above are the decoder's then, `layers`
+    /// counting both stacks.
+    public var encoderDecoder: EncoderDecoderSummary?
+
+    enum CodingKeys: String, CodingKey {
+      case parameters, activeParameters, parameterBreakdown, layers, hidden, heads, ffnHidden,
+        sequenceLength, vocabulary, tiedEmbeddings, fusedAttention, precision, encoderDecoder
+    }
+
+    /// Absent values are written as null, so every documented path is always present.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(parameters, forKey: .parameters)
+      try c.encode(activeParameters, forKey: .activeParameters)
+      try c.encode(parameterBreakdown, forKey: .parameterBreakdown)
+      try c.encode(layers, forKey: .layers)
+      try c.encode(hidden, forKey: .hidden)
+      try c.encode(heads, forKey: .heads)
+      try c.encode(ffnHidden, forKey: .ffnHidden)
+      try c.encode(sequenceLength, forKey: .sequenceLength)
+      try c.encode(vocabulary, forKey: .vocabulary)
+      try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
+      try c.encode(fusedAttention, forKey: .fusedAttention)
+      try c.encode(precision, forKey: .precision)
+      try c.encode(encoderDecoder, forKey: .encoderDecoder)
+    }
+  }
+
+  /// The two stacks of an encoder–decoder model (T5, mT5) and what one layer of each keeps.
+  public struct EncoderDecoderSummary: Sendable, Codable, Hashable {
+    public var encoderLayers: Int
+    public var decoderLayers: Int
+    public var encoderHidden: Int
+    public var encoderHeads: Int
+    public var encoderFfnHidden: Int
+    /// s_enc and s_dec.
+    public var encoderSequenceLength: Int
+    public var decoderSequenceLength: Int
+    /// The first stage of the decoder (`pipeline_model_parallel_split_rank`; 0 with p = 1).
+    public var pipelineSplitRank: Int
+    /// One encoder (decoder) layer, one microbatch, one GPU, under the layout's recompute
+    /// setting (with full recompute: the checkpointed input).
+    public var encoderActivationsPerLayerBytes: Double
+    public var decoderActivationsPerLayerBytes: Double
   }
 
   public struct LayoutSummary: Sendable, Codable, Hashable {
@@ -265,7 +310,10 @@ extension Estimate {
       heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength,
       vocabulary: m.vocabulary,
       tiedEmbeddings: m.tiedEmbeddings, fusedAttention: m.fusedAttention,
-      precision: run.precision.rawValue)
+      precision: run.precision.rawValue,
+      encoderDecoder: m.encoderDecoder.map {
+        Self.encoderDecoderSummary(m, $0, layout, precision: run.precision)
+      })
     var method: String? = nil
     var k: Int? = nil
     if case .full(let meth, let n) = layout.recompute {
@@ -348,7 +396,8 @@ extension Estimate {
     let use = Utilization(
       modelFLOPs: modelFLOPs, hardwareFLOPs: hardwareFLOPs, seconds: seconds, gpus: layout.gpus,
       peak: peak)
-    let tokensPerIteration = Double(layout.globalBatch) * Double(m.sequenceLength)
+    // Tokens a sample counts (s; an encoder–decoder model's s_enc: `tokensPerSample`).
+    let tokensPerIteration = Double(layout.globalBatch) * Double(m.tokensPerSample)
     throughput = ThroughputSummary(
       tokensPerSecond: tokensPerIteration / seconds.value,
       modelTflopsPerGpu: use.modelPerGPU.teraFLOPs,
@@ -368,6 +417,28 @@ extension Estimate {
 
   /// JSON with sorted keys, snake_case, byte-stable.
   public func json() throws -> String { try JSONOutput.encode(self) }
+
+  static func encoderDecoderSummary(
+    _ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout, precision: Precision
+  ) -> EncoderDecoderSummary {
+    let profile = ActivationMemory.profile(m, layout, precision: precision)
+    var encoder = Bytes.zero, decoder = Bytes.zero
+    if let p = profile.encoderDecoder {
+      if case .full = layout.recompute {
+        (encoder, decoder) = (p.encoderCheckpoint, p.decoderCheckpoint)
+      } else {
+        (encoder, decoder) = (p.encoderStored, p.decoderStored)
+      }
+    }
+    return EncoderDecoderSummary(
+      encoderLayers: ed.encoderLayers, decoderLayers: m.decoderLayers,
+      encoderHidden: ed.encoder.hidden, encoderHeads: ed.encoder.heads,
+      encoderFfnHidden: ed.encoder.ffnHidden, encoderSequenceLength: ed.encoderSequence,
+      decoderSequenceLength: m.sequenceLength,
+      pipelineSplitRank: layout.pipeline > 1 ? (layout.split.encoderStages ?? 0) : 0,
+      encoderActivationsPerLayerBytes: encoder.value,
+      decoderActivationsPerLayerBytes: decoder.value)
+  }
 }
 
 /// Model and hardware FLOPs utilisation (K22 §6.3, following PaLM): FLOPs per second per GPU

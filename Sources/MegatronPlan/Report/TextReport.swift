@@ -13,6 +13,21 @@ public enum TextReport {
       "sequence \(Format.grouped(m.sequenceLength))", "vocabulary \(Format.grouped(m.vocabulary))",
       model.normalization.rawValue,
     ]
+    if let ed = model.encoderDecoder {
+      // Encoder–decoder: each stack's layers and widths, s_enc → s_dec.
+      let enc = ed.encoder
+      let encoderShape =
+        enc.hidden == m.hidden && enc.heads == m.heads && enc.ffnHidden == m.ffnHidden
+        ? ""
+        : " (encoder hidden \(Format.grouped(enc.hidden)), \(enc.heads) heads, FFN \(Format.grouped(enc.ffnHidden)))"
+      arch = [
+        "encoder-decoder: \(ed.encoderLayers) encoder + \(model.decoderLayers) decoder layers",
+        "hidden \(Format.grouped(m.hidden))", "\(m.heads) heads\(groups)",
+        "FFN \(Format.grouped(m.ffnHidden)) \(model.activation.rawValue)\(encoderShape)",
+        "sequence \(Format.grouped(ed.encoderSequence)) → \(Format.grouped(m.sequenceLength)) (encoder → decoder)",
+        "vocabulary \(Format.grouped(m.vocabulary))", model.normalization.rawValue,
+      ]
+    }
     if let experts = model.moe {
       let shared =
         experts.sharedExpertFFN > 0
@@ -35,6 +50,7 @@ public enum TextReport {
     case .learnedAbsolute: break
     case .rotary: arch.append("rotary positions")
     case .alibi: arch.append("ALiBi")
+    case .relative: arch.append("relative position bias")
     }
     if model.fusedAttention { arch.append("fused (flash) attention") }
     if let fp8 = model.fp8 { arch.append("FP8 (\(fp8.recipe.rawValue))") }
@@ -134,6 +150,11 @@ public enum TextReport {
     if model.moe != nil {
       out.append(
         "            MoE layers count the k experts each token is routed to: 6 × active parameters per token plus attention, as Megatron-Core and NeMo count MFU"
+      )
+    }
+    if model.encoderDecoder != nil {
+      out.append(
+        "            encoder layers over s_enc tokens (bidirectional attention), decoder layers over s_dec (causal self-attention, cross-attention over s_enc keys); tokens/s counts encoder tokens, as NeMo's T5 runs do"
       )
     }
     let hwSource: String

@@ -39,25 +39,18 @@ extension LayoutSearch {
     if layout.contextParallel > 1 {
       out.append(("model.context_parallel_size", String(layout.contextParallel)))
     }
+    let values: [String]
     switch layout.recompute {
-    case .none:
-      out += [
-        ("model.activations_checkpoint_granularity", "null"),
-        ("model.activations_checkpoint_method", "null"),
-        ("model.activations_checkpoint_num_layers", "null"),
-      ]
-    case .selective:
-      out += [
-        ("model.activations_checkpoint_granularity", "selective"),
-        ("model.activations_checkpoint_method", "null"),
-        ("model.activations_checkpoint_num_layers", "null"),
-      ]
-    case .full(let method, let k):
-      out += [
-        ("model.activations_checkpoint_granularity", "full"),
-        ("model.activations_checkpoint_method", method.rawValue),
-        ("model.activations_checkpoint_num_layers", String(k)),
-      ]
+    case .none: values = ["null", "null", "null"]
+    case .selective: values = ["selective", "null", "null"]
+    case .full(let method, let k): values = ["full", method.rawValue, String(k)]
+    }
+    for (key, value) in zip(recomputeKeys(layout), values + values) {
+      out.append((key, value))
+    }
+    if let rank = layout.split.encoderStages, layout.split.encoderLayers != nil {
+      // An encoder–decoder model's first decoder stage (0 with p = 1).
+      out.append(("model.pipeline_model_parallel_split_rank", String(rank)))
     }
     let distributed = currentOptimizer.map {
       ConfigLoader.distributedOptimizers.contains($0.lowercased())
@@ -77,6 +70,18 @@ extension LayoutSearch {
       out.append(("model.expert_tensor_parallel_size", String(layout.expertTensorParallel)))
     }
     return out.map { (key: $0.0, value: $0.1) }
+  }
+
+  /// The recompute keys of a file with `layout`: `model.activations_checkpoint_{granularity,
+  /// method,num_layers}`, or for an encoder–decoder model the same under `model.encoder` and
+  /// `model.decoder` (NeMo's T5 files set recompute per stack; megaplan reads both, equal).
+  static func recomputeKeys(_ layout: Layout) -> [String] {
+    let leaves = [
+      "activations_checkpoint_granularity", "activations_checkpoint_method",
+      "activations_checkpoint_num_layers",
+    ]
+    guard layout.split.encoderLayers != nil else { return leaves.map { "model." + $0 } }
+    return leaves.map { "model.encoder." + $0 } + leaves.map { "model.decoder." + $0 }
   }
 
   /// `yaml` with every layout key of `layout` written into it (see the type's note).
@@ -126,11 +131,9 @@ extension LayoutSearch {
     {
       changed.insert("model.sequence_parallel")
     }
-    if w.recompute != b.recompute {
-      changed.formUnion([
-        "model.activations_checkpoint_granularity", "model.activations_checkpoint_method",
-        "model.activations_checkpoint_num_layers",
-      ])
+    if w.recompute != b.recompute { changed.formUnion(recomputeKeys(w)) }
+    if w.split.encoderLayers != nil, w.split.encoderStages != b.split.encoderStages {
+      changed.insert("model.pipeline_model_parallel_split_rank")
     }
     if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
     if w.expertParallel != b.expertParallel || w.expertTensorParallel != b.expertTensorParallel
@@ -151,7 +154,7 @@ extension LayoutSearch {
       if value == "null" && doc.index(of: key) == nil { continue }
       doc.set(key, value)
     }
-    if w.split != b.split && w.split.isEven {
+    if w.split != b.split && w.split.isEven && w.split.encoderLayers == nil {
       // A candidate at another p (or v) splits evenly: the file's uneven split keys go.
       for key in [
         "model.pipeline_model_parallel_layout", "model.num_layers_in_first_pipeline_stage",

@@ -45,8 +45,9 @@ extension LayoutSearch {
     _ base: TrainingRun, t: Int, gpus: Int, fixed: Int?, tally: inout Tally
   ) -> [Int] {
     let m = base.model, s = m.sequenceLength
-    // Without fused attention cp is no dimension at all (unless fixed: then a cut).
-    guard m.fusedAttention else {
+    // Without fused attention, or for an encoder–decoder model, cp is no dimension at all
+    // (unless fixed: then a cut).
+    guard m.fusedAttention, m.encoderDecoder == nil else {
       if let fixed, fixed > 1 {
         tally.reject(.contextNeedsFusedAttention)
         return []
@@ -111,8 +112,18 @@ extension LayoutSearch {
 
   /// The pipeline split of a candidate with p stages and v chunks: the file's when it has the
   /// file's p (and, for a flexible layout, the file's v), else even.
+  /// An encoder–decoder model always splits at a rank: the file's at the file's p, else NeMo's
+  /// default ⌊p/2⌋ (`pipeline_model_parallel_split_rank: ${divide_floor:${.pipeline_model_
+  /// parallel_size}, 2}` in the launcher's T5 files).
   static func split(_ base: TrainingRun, p: Int, v: Int) -> PipelineSplit {
-    let file = base.layout
+    split(base.layout, p: p, v: v)
+  }
+
+  static func split(_ file: Layout, p: Int, v: Int) -> PipelineSplit {
+    if let encoder = file.split.encoderLayers {
+      let rank = p == file.pipeline ? (file.split.encoderStages ?? p / 2) : p / 2
+      return .encoderDecoder(encoderLayers: encoder, splitRank: rank)
+    }
     guard !file.split.isEven, p == file.pipeline else { return .even }
     if file.split.chunkLayers != nil && v != file.virtualStages { return .even }
     return file.split
@@ -149,10 +160,15 @@ extension LayoutSearch {
     let tMax = c.allowCrossNodeTensor ? gpus : min(node, gpus)
     for t in divisorsOrRange(c.tensor, upTo: tMax) {
       if !c.allowCrossNodeTensor && t > node { tally.reject(.tensorExceedsNode); continue }
-      if m.heads % t != 0 { tally.reject(.tensorDoesNotDivideHeads); continue }
+      if m.heads % t != 0 || (m.encoderDecoder.map { $0.encoder.heads % t != 0 } ?? false) {
+        tally.reject(.tensorDoesNotDivideHeads)
+        continue
+      }
       for cp in contextChoices(base, t: t, gpus: gpus, fixed: c.contextParallel, tally: &tally) {
         for p in divisorsOrRange(c.pipeline, upTo: L) {
-          let keepsSplit = !base.layout.split.isEven && p == base.layout.pipeline
+          let keepsSplit =
+            !base.layout.split.isEven
+            && (p == base.layout.pipeline || base.layout.split.encoderLayers != nil)
           if L % p != 0 && !keepsSplit {
             tally.reject(.pipelineDoesNotDivideLayers)
             continue
@@ -169,7 +185,7 @@ extension LayoutSearch {
               let uneven = split(base, p: p, v: v)
               if !uneven.isEven {
                 if uneven.problem(layers: L, stages: p, virtual: v) != nil {
-                  tally.reject(.virtualDoesNotDivideLayers)
+                  tally.reject(v > 1 ? .virtualDoesNotDivideLayers : .pipelineDoesNotDivideLayers)
                   continue
                 }
               } else if (L / p) % v != 0 || L % p != 0 {
@@ -241,11 +257,7 @@ extension LayoutSearch {
       contextParallel: u.cp)
     if let base {
       l.inheritSharding(from: base)
-      if !base.split.isEven, u.p == base.pipeline,
-        base.split.chunkLayers == nil || u.v == base.virtualStages
-      {
-        l.split = base.split
-      }
+      l.split = split(base, p: u.p, v: u.v)
     }
     if let experts {
       l.expertParallel = experts.ep
@@ -359,6 +371,8 @@ extension LayoutSearch {
     var stages = last == 0 ? [0] : [0, last]
     if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
     if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
+    // An encoder–decoder model's stages differ by stack and by the split: every one.
+    if last > 1 && probe.split.encoderLayers != nil { stages = Array(0...last) }
     let layerParameters = group0?.times.layerParameters ?? ParameterCount.LayerParameters(m)
     let params = stages.map {
       ParameterCount.stageParameters(m, probe, stage: $0, layers: layerParameters)
@@ -380,7 +394,7 @@ extension LayoutSearch {
         base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters
       ).device(steady: steady)
     }
-    let tokensPerIteration = Double(B) * Double(m.sequenceLength)
+    let tokensPerIteration = Double(B) * Double(m.tokensPerSample)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
     let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
@@ -388,8 +402,14 @@ extension LayoutSearch {
       else {
         continue
       }
-      // With SP the cp ranks' s/cp tokens must split over t.
+      // With SP the cp ranks' s/cp tokens must split over t (both stacks' for an
+      // encoder–decoder model).
       if sp && u.cp > 1 && (m.sequenceLength / u.cp) % u.t != 0 { continue }
+      if sp, let ed = m.encoderDecoder,
+        ed.encoderSequence % u.t != 0 || m.sequenceLength % u.t != 0
+      {
+        continue
+      }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
         let profile = group.profiles[g.order]
         for recompute in recomputeChoices(
