@@ -88,11 +88,13 @@ public struct Estimate: Sendable, Codable, Hashable {
     /// With full recompute: layers per checkpoint group (uniform) or checkpointed layers (block).
     public var recomputeNumLayers: Int?
     public var distributedOptimizer: Bool
+    /// Megatron-FSDP full sharding (`data_parallel_sharding_strategy: optim_grads_params`).
+    public var fullySharded: Bool
 
     enum CodingKeys: String, CodingKey {
       case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
         sequenceParallel, recompute,
-        recomputeMethod, recomputeNumLayers, distributedOptimizer
+        recomputeMethod, recomputeNumLayers, distributedOptimizer, fullySharded
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -111,6 +113,7 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(recomputeMethod, forKey: .recomputeMethod)
       try c.encode(recomputeNumLayers, forKey: .recomputeNumLayers)
       try c.encode(distributedOptimizer, forKey: .distributedOptimizer)
+      try c.encode(fullySharded, forKey: .fullySharded)
     }
   }
 
@@ -241,7 +244,7 @@ extension Estimate {
       globalBatch: layout.globalBatch, microbatches: layout.microbatches, gpus: layout.gpus,
       sequenceParallel: layout.effectiveSequenceParallel, recompute: layout.recompute.name,
       recomputeMethod: method, recomputeNumLayers: k,
-      distributedOptimizer: layout.distributedOptimizer)
+      distributedOptimizer: layout.distributedOptimizer, fullySharded: layout.fullySharded)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []

@@ -12,7 +12,7 @@ public enum SearchReport {
       String(l.virtualStages),
       String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
-      l.distributedOptimizer ? "on" : "off",
+      l.fullySharded ? "fsdp" : l.distributedOptimizer ? "on" : "off",
       Format.fixed(e.memory.peakBytes / 1_073_741_824, 2),
       Format.percent(e.memory.peakBytes / e.memory.capacityBytes),
       Format.fixed(e.time.iterationSeconds, 3), Format.percent(e.throughput.mfu),
@@ -63,7 +63,7 @@ public enum SearchReport {
     let header = [
       "rank", "gpus", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "peak_bytes", "capacity_bytes",
+      "recompute_num_layers", "distributed_optimizer", "fully_sharded", "peak_bytes", "capacity_bytes",
       "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
@@ -78,7 +78,7 @@ public enum SearchReport {
           String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
           e.layout.recomputeMethod ?? "",
           e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-          Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+          String(e.layout.fullySharded), Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
           Format.fixed(e.time.iterationSeconds, 4),
           Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
           Format.fixed(e.throughput.tokensPerSecond, 1),

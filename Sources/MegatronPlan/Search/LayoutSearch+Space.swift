@@ -28,12 +28,15 @@ extension LayoutSearch {
   }
 
   /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
-  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`.
+  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`. It keeps
+  /// the file's full sharding, EP and ETP (`Layout.inheritSharding`), which every candidate
+  /// built from it inherits in turn.
   static func run(_ base: TrainingRun, gpus: Int, t: Int) -> TrainingRun {
-    base.with(
-      layout: Layout(
-        tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
-        globalBatch: base.layout.globalBatch))
+    var layout = Layout(
+      tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
+      globalBatch: base.layout.globalBatch)
+    layout.inheritSharding(from: base.layout)
+    return base.with(layout: layout)
   }
 
   /// Per-layer quantities shared by every layout with the same t, b and SP.
