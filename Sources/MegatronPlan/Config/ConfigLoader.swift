@@ -45,8 +45,8 @@ public enum ConfigLoader {
 
   public static func load(_ document: ConfigDocument) throws -> LoadedConfig {
     var r = KeyReader(document: document)
-    try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
-    try refuseUnmodeled(&r)
+    let unmodeledSettings = try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
+    try refuseUnmodeled(&r, alsoFound: unmodeledSettings)
 
     let layers = try r.size("model.num_layers")
     let hidden = try r.size("model.hidden_size")
