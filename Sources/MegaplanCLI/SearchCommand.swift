@@ -93,7 +93,7 @@ enum SearchCommand {
       // A launch script with no GPU count of its own: read it on the --gpus GPUs searched.
       loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: true)
     }
-    var base = loaded.run
+    let base = loaded.run
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
     if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) {

@@ -33,6 +33,11 @@ enum ServeCommand {
       OptionSpec(
         name: "--pipeline", takesValue: true, help: "fix p (default: searched)", valueName: "N"),
       OptionSpec(
+        name: "--expert-parallel", takesValue: true,
+        help:
+          "MoE: spread each stage's experts over N of its t GPUs, each expert split over t/N (default 1: experts tensor-parallel, as vLLM and TensorRT-LLM shard them)",
+        valueName: "N"),
+      OptionSpec(
         name: "--max-latency-ms", takesValue: true,
         help: "end-to-end latency target per request: the fastest layout meeting it",
         valueName: "X"),
@@ -53,13 +58,6 @@ enum ServeCommand {
       "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
     let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
-    if let experts = loaded.run.model.moe {
-      // Serving sizes dense layers (every weight read each decode step); MoE layers read only
-      // the experts their tokens route to, which serve does not model yet.
-      throw ConfigError(
-        "serve does not model mixture-of-experts layers yet (num_moe_experts \(experts.experts)); estimate, compare, check and search do",
-        key: "model.num_moe_experts")
-    }
     let run = loaded.run
 
     let trainingPrecision: ServingPrecision = run.precision == .fp16 ? .fp16 : .bf16
@@ -94,7 +92,7 @@ enum ServeCommand {
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,
       tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),
-      targets: targets)
+      expertParallel: try parsed.positiveInt("--expert-parallel"), targets: targets)
     let report = ServeReport(serving: serving, rows: rows)
     switch format {
     case "json": io.out(try report.json() + "\n")
