@@ -57,7 +57,7 @@ enum ServeCommand {
     let format = try parsed.choice(
       "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
-    let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    let loaded = try loadForServing(file, parsed, io)
     let run = loaded.run
 
     let trainingPrecision: ServingPrecision = run.precision == .fp16 ? .fp16 : .bf16
@@ -88,7 +88,9 @@ enum ServeCommand {
     if let ms = try parsed.number("--max-latency-ms") { targets.maxLatencySeconds = ms / 1e3 }
     targets.minTokensPerSecond = try parsed.number("--min-throughput")
 
-    let serving = ServingModel(model: run.model, gpu: run.gpu, settings: settings)
+    // The hardware's own nodes, not the training file's `trainer.devices`: serve lays out
+    // its replicas itself.
+    let serving = ServingModel(model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,
       tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),
@@ -102,6 +104,52 @@ enum ServeCommand {
     }
     let failed = rows.contains { !$0.point.memory.fits || $0.meetsTarget == false }
     return failed ? ExitCode.failure : ExitCode.success
+  }
+
+  /// FILE as serve reads it: its training layout is ignored, so a training GPU count that is
+  /// missing (a launch template without one) or cannot hold the file's t × p is replaced by
+  /// t × p GPUs rather than stopping serve; any other error stands.
+  static func loadForServing(_ file: String, _ parsed: ParsedArguments, _ io: CLIOutput) throws
+    -> ConfigInput.Loaded
+  {
+    do {
+      return try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    } catch let error as ConfigError
+      where error.note == MegatronArguments.gpuCountNote
+      || error.key == "trainer.num_nodes" || error.key == "trainer.devices"
+    {
+      guard let gpus = modelParallelGPUs(file, parsed, io) else { throw error }
+      var again = parsed
+      again.values["--gpus"] = [String(gpus)]
+      return try ConfigInput.load(path: file, parsed: again, io: io, applyGPUCount: true)
+    }
+  }
+
+  /// t × p as FILE sets them (1 each when absent), or nil when FILE cannot be read that far.
+  static func modelParallelGPUs(_ file: String, _ parsed: ParsedArguments, _ io: CLIOutput) -> Int?
+  {
+    guard let source = try? ConfigInput.read(file, io: io) else { return nil }
+    let document: ConfigDocument
+    if parsed.has("--megatron-args") {
+      guard let root = try? MegatronArguments.parse(source.text, file: source.name, gpus: 1)
+      else { return nil }
+      document = ConfigDocument(root: root, file: source.name)
+    } else {
+      guard let doc = try? ConfigDocument.parse(source.text, file: source.name) else { return nil }
+      document = doc
+    }
+    func size(_ key: String) -> Int? {
+      guard let value = try? document.value(at: key) else { return 1 }
+      switch value.scalar {
+      case .int(let n) where n >= 1 && n <= ConfigLoader.maximumSize: return n
+      case .null, .none: return 1
+      default: return nil
+      }
+    }
+    guard let t = size("model.tensor_model_parallel_size"),
+      let p = size("model.pipeline_model_parallel_size")
+    else { return nil }
+    return t * p
   }
 
   /// `--batch 8` or `--batch 1,8,32`: positive integers up to 2^20, in the order given.

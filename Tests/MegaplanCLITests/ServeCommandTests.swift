@@ -182,3 +182,44 @@ import Testing
     #expect(odd.code == 64 && odd.stderr.contains("does not divide tensor parallel size 2"))
   }
 }
+
+/// Serving ignores the training layout: neither the training file's node size nor a launch
+/// template's missing or impossible GPU count limits it.
+@Suite struct ServeTrainingLayoutTests {
+  @Test("a training file of one GPU per node still serves with t up to the hardware's node")
+  func nodeFromHardware() throws {
+    // Llama 3 70B's 141 GB of bf16 weights need 2 H100s; on 1-GPU nodes the training file's
+    // node would allow only t = 1 (then p = 2); the H100 profile's node of 8 allows t = 2.
+    let r = runCLI([
+      "serve", rooted("configs/llama3-70b.yaml"), "--set", "trainer.devices=1", "--set",
+      "trainer.num_nodes=32", "--batch", "1", "--format", "json",
+    ])
+    #expect(r.code == 0, "\(r.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let layout = try #require((object["rows"] as? [[String: Any]])?.first?["layout"] as? [String: Any])
+    #expect(layout["tensor"] as? Int == 2 && layout["pipeline"] as? Int == 1)
+  }
+
+  @Test("a launch script without a GPU count, or with an impossible one, serves")
+  func scriptGPUCount() throws {
+    let template = runCLI([
+      "serve", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
+      "--batch", "1",
+    ])
+    #expect(template.code == 0, "\(template.stderr)")
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let script = dir.appendingPathComponent("nogpus.sh")
+    try """
+    torchrun pretrain_gpt.py --num-layers 4 --hidden-size 512 --num-attention-heads 8 \\
+      --seq-length 1024 --max-position-embeddings 2048 --micro-batch-size 1 \\
+      --global-batch-size 8 --tensor-model-parallel-size 2 --vocab-size 32000 --bf16
+
+    """.write(to: script, atomically: true, encoding: .utf8)
+    #expect(runCLI(["estimate", "--megatron-args", script.path]).code == 64)
+    let served = runCLI(["serve", "--megatron-args", script.path, "--batch", "1"])
+    #expect(served.code == 0 && served.stdout.contains("1024/256"), "\(served.stderr)")
+  }
+}

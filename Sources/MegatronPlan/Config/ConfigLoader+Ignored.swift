@@ -111,6 +111,7 @@ extension ConfigLoader {
     // is that node, or the GPU profile's when the node is larger (`StepTimeModel.link`).
     let devices = max(1, try r.optionalInt("trainer.devices") ?? 1)
     run.devicesPerNode = devices
+    run.hardwareGPU = run.gpu
     if devices < run.gpu.gpusPerNode {
       // A node-sized NVLink domain (DGX, HGX) shrinks with the node; a rack-wide one (NVL72)
       // spans nodes and stays.

@@ -28,6 +28,10 @@ public struct TrainingRun: Sendable, Hashable {
   /// How the vocabulary is padded for a tensor-parallel size (nil: fixed by
   /// `megaplan.vocab_size`); the search re-pads it for each t as Megatron would.
   public var vocabularyPadding: VocabularyPadding? = nil
+  /// The GPU as its profile (or `megaplan.hardware`) describes it, before `trainer.devices`
+  /// shrinks its node to the training file's: serving lays out its own GPUs on the hardware's
+  /// nodes. nil when the run was not read from a config (`gpu` is then the hardware).
+  public var hardwareGPU: GPU? = nil
 
   /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
   public init(
