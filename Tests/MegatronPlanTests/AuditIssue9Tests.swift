@@ -112,6 +112,24 @@ import Testing
     #expect(yamlScalar("") == "''")
   }
 
+  @Test("with tp_comm_overlap the search keeps SP on for t > 1 and emitted files load to the row")
+  func tensorParallelOverlap() throws {
+    let text = OneAnswerTests.gpt175B(
+      t: 8, p: 8, nodes: 8, devices: 8,
+      extra: "  sequence_parallel: true\n  ub_tp_comm_overlap: true\n  activations_checkpoint_granularity: selective")
+    let base = try OneAnswerTests.load(text).run
+    #expect(base.overlap.tensorParallel)
+    let result = try LayoutSearch.search(base, options: .init(top: 20))
+    #expect(!result.candidates.isEmpty)
+    for c in result.candidates {
+      // Megatron-Core asserts sequence parallelism under the userbuffer overlap.
+      #expect(c.layout.tensor == 1 || c.layout.effectiveSequenceParallel, "\(c.layout)")
+      let emitted = LayoutSearch.emitConfig(text, winner: c.run, base: base)
+      let again = try ConfigLoader.load(try ConfigDocument.parse(emitted, file: "t.yaml")).run
+      #expect(LayoutSearch.emitMismatches(again, winner: c.run).isEmpty, "\(c.layout)")
+    }
+  }
+
   // MARK: - Megatron-LM flags
 
   static func script(_ flags: String) -> String {

@@ -256,7 +256,8 @@ extension LayoutSearch {
           var l = layout(
             u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
             base: base.layout)
-          if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
+          // Megatron-Core: MoE and the tensor-parallel overlap with t > 1 need SP.
+          if (m.moe != nil || base.overlap.tensorParallel) && u.t > 1 && !sp { continue }
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
