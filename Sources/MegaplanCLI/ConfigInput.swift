@@ -153,7 +153,7 @@ enum ConfigInput {
     do {
       loaded = try ConfigLoader.load(document)
     } catch var error as ConfigError
-    where parsed.has("--megatron-args") && !parsed.has("--gpus") && error.note == nil
+      where parsed.has("--megatron-args") && !parsed.has("--gpus") && error.note == nil
       && (error.key == "trainer.num_nodes" || error.key == "trainer.devices")
     {
       // A launch script's own GPU count that cannot hold its layout (a template's NUM_NODES=1

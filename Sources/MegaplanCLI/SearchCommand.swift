@@ -160,7 +160,9 @@ enum SearchCommand {
       // Every command-line override base was loaded with goes into the file too, so that it
       // loads to the row (checked: a file that would not is an error, never written).
       var overrides: [(key: String, value: String)] = []
-      if let gpu = parsed.value("--gpu") { overrides.append((key: "megaplan.gpu", value: "'\(gpu)'")) }
+      if let gpu = parsed.value("--gpu") {
+        overrides.append((key: "megaplan.gpu", value: "'\(gpu)'"))
+      }
       for text in parsed.all("--set") {
         guard let eq = text.firstIndex(of: "=") else { continue }
         overrides.append(

@@ -90,7 +90,8 @@ enum ServeCommand {
 
     // The hardware's own nodes, not the training file's `trainer.devices`: serve lays out
     // its replicas itself.
-    let serving = ServingModel(model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
+    let serving = ServingModel(
+      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,
       tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),

@@ -14,7 +14,8 @@ import Testing
     let dir = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: dir) }
     let out = dir.appendingPathComponent("winner.yaml").path
-    let search = runCLI(["search"] + args + ["--top", "1", "--format", "json", "--emit-config", out])
+    let search = runCLI(
+      ["search"] + args + ["--top", "1", "--format", "json", "--emit-config", out])
     try #require(search.code == 0, "\(search.stderr)")
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [String: Any])
@@ -69,7 +70,8 @@ import Testing
   @Test("a launch script whose own GPU count cannot hold t × p asks for --gpus")
   func scriptGPUCountNote() {
     let r = runCLI([
-      "estimate", "--megatron-args", rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
+      "estimate", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
     ])
     #expect(r.code == 64 && r.stdout.isEmpty)
     #expect(r.stderr.contains("8 GPUs (num_nodes × devices) are not divisible by"))

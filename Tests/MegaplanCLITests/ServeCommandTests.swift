@@ -138,7 +138,9 @@ import Testing
     let r = runCLI(["serve", rooted("configs/mixtral-8x7b.yaml"), "--batch", "1,64"])
     #expect(r.code == 0, "\(r.stderr)")
     #expect(r.stdout.contains("experts: 8 per MoE layer, top-2; EP 1 × ETP"))
-    #expect(r.stdout.split(separator: "\n").filter { $0.hasPrefix("    1 ") || $0.hasPrefix("   64 ") }.count == 2)
+    #expect(
+      r.stdout.split(separator: "\n").filter { $0.hasPrefix("    1 ") || $0.hasPrefix("   64 ") }
+        .count == 2)
   }
 
   @Test("JSON: expert layout, expert weights and the experts a step reads, null for dense")
@@ -165,7 +167,9 @@ import Testing
     let expert = try #require(object["expert_roofline_crossover_batch"] as? Double)
     #expect(abs(expert - 4 * dense) <= 1e-9 * expert)
     // A dense model writes null for every expert key.
-    let llama = runCLI(["serve", rooted("configs/llama3-8b.yaml"), "--batch", "1", "--format", "json"])
+    let llama = runCLI([
+      "serve", rooted("configs/llama3-8b.yaml"), "--batch", "1", "--format", "json",
+    ])
     #expect(llama.stdout.contains("\"expert_parallel\" : null"))
     #expect(llama.stdout.contains("\"expert_roofline_crossover_batch\" : null"))
     #expect(llama.stdout.contains("\"experts_read_per_layer\" : null"))
@@ -197,7 +201,8 @@ import Testing
     #expect(r.code == 0, "\(r.stderr)")
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-    let layout = try #require((object["rows"] as? [[String: Any]])?.first?["layout"] as? [String: Any])
+    let layout = try #require(
+      (object["rows"] as? [[String: Any]])?.first?["layout"] as? [String: Any])
     #expect(layout["tensor"] as? Int == 2 && layout["pipeline"] as? Int == 1)
   }
 

@@ -16,7 +16,8 @@ import Testing
     // Counted by hand in the generated file: `trainer:` is line 1, `num_layers` line 5.
     #expect(error.location?.line == 5, "\(error.rendered())")
     #expect(error.location?.lineText == "  num_layers: null")
-    #expect(error.message == "'model.num_layers' is null and megaplan needs a positive integer for it")
+    #expect(
+      error.message == "'model.num_layers' is null and megaplan needs a positive integer for it")
     // Absent, it is still "missing", at the enclosing section.
     let absent = text.replacingOccurrences(of: "  num_layers: null\n", with: "")
     let missing = try #require(throws: ConfigError.self) { try OneAnswerTests.load(absent) }
@@ -31,7 +32,8 @@ import Testing
         transformer_block_type: post_ln
       """
     let error = try #require(throws: ConfigError.self) {
-      try OneAnswerTests.load(OneAnswerTests.gpt175B(t: 8, p: 8, nodes: 8, devices: 8, extra: extra))
+      try OneAnswerTests.load(
+        OneAnswerTests.gpt175B(t: 8, p: 8, nodes: 8, devices: 8, extra: extra))
     }
     #expect(error.key == "model.cpu_offloading")
     #expect(error.message.hasPrefix("model.cpu_offloading: true is not modeled yet"))
@@ -92,7 +94,8 @@ import Testing
   @Test("search candidates keep the file's full sharding (--fully-sharded file)")
   func searchKeepsFullSharding() throws {
     let text = OneAnswerTests.gpt175B(
-      t: 8, p: 8, nodes: 8, devices: 8, extra: "  data_parallel_sharding_strategy: optim_grads_params")
+      t: 8, p: 8, nodes: 8, devices: 8,
+      extra: "  data_parallel_sharding_strategy: optim_grads_params")
     let base = try OneAnswerTests.load(text).run
     #expect(base.layout.fullySharded)
     let result = try LayoutSearch.search(base, options: .init(top: 10))
@@ -116,7 +119,9 @@ import Testing
   func tensorParallelOverlap() throws {
     let text = OneAnswerTests.gpt175B(
       t: 8, p: 8, nodes: 8, devices: 8,
-      extra: "  sequence_parallel: true\n  ub_tp_comm_overlap: true\n  activations_checkpoint_granularity: selective")
+      extra:
+        "  sequence_parallel: true\n  ub_tp_comm_overlap: true\n  activations_checkpoint_granularity: selective"
+    )
     let base = try OneAnswerTests.load(text).run
     #expect(base.overlap.tensorParallel)
     let result = try LayoutSearch.search(base, options: .init(top: 20))

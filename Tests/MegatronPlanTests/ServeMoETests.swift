@@ -99,13 +99,15 @@ import Testing
     #expect(abs(d.memorySeconds * bandwidth - 12_694_585_344) <= 1e-6 * 12_694_585_344)
     let peak = GPU.h100SXM.peak16.value
     let compute =
-      32 * ((42_008_576 + 352_321_536) / (peak * c.gemmEfficiency)
+      32
+      * ((42_008_576 + 352_321_536) / (peak * c.gemmEfficiency)
         + 9_437_184 / (peak * c.attentionGEMMEfficiency))
     #expect(abs(d.computeSeconds - compute) <= 1e-9 * compute)
     #expect(d.memoryBound && d.expertsRead == 2)
     // Against a dense model of the same total size it reads about a quarter of the experts:
     // batch 1 is faster than batch 64, which touches all 8.
-    let wide = s.decodeStep(.init(tensor: 2, pipeline: 1), .init(input: 1024, output: 256, batch: 64))
+    let wide = s.decodeStep(
+      .init(tensor: 2, pipeline: 1), .init(input: 1024, output: 256, batch: 64))
     #expect(wide.expertsRead > 7.99 && wide.memorySeconds > d.memorySeconds)
   }
 
@@ -121,8 +123,12 @@ import Testing
   @Test("EP must divide t and E, ETP the expert width; a dense model takes EP 1 only")
   func validation() {
     let s = Self.serving()
-    #expect(throws: ConfigError.self) { try s.validate(.init(tensor: 2, pipeline: 1, expertParallel: 4)) }
-    #expect(throws: ConfigError.self) { try s.validate(.init(tensor: 4, pipeline: 1, expertParallel: 3)) }
+    #expect(throws: ConfigError.self) {
+      try s.validate(.init(tensor: 2, pipeline: 1, expertParallel: 4))
+    }
+    #expect(throws: ConfigError.self) {
+      try s.validate(.init(tensor: 4, pipeline: 1, expertParallel: 3))
+    }
     #expect((try? s.validate(.init(tensor: 8, pipeline: 1, expertParallel: 8))) != nil)
     let dense = ServingModel(model: ServeMemoryTests.llama3_70B, gpu: .h100SXM)
     #expect(throws: ConfigError.self) {

@@ -206,8 +206,7 @@ public struct ServingModel: Sendable {
 
   /// One layer's description for `tokens` = sequences × length on a rank of `layout` (an MoE
   /// layer with `moe`), sized for the busiest rank (`MixtureOfExperts.imbalance`).
-  func layer(_ layout: Layout, length: Int, sequences: Int, moe: Bool = false) -> LayerDescription
-  {
+  func layer(_ layout: Layout, length: Int, sequences: Int, moe: Bool = false) -> LayerDescription {
     var m = model
     m.sequenceLength = max(1, length)
     return LayerDescription(
@@ -258,9 +257,11 @@ public struct ServingModel: Sendable {
       if g.name == "router" {
         shared += g.k * g.n * Self.denseWeightBytes
       } else if Self.isExpert(g) {
-        expert += g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
+        expert +=
+          g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
       } else {
-        shared += g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
+        shared +=
+          g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
       }
     }
     // `LayerOp.Parameters` of the whole layer: what is neither a linear weight nor the router is
@@ -593,7 +594,8 @@ public struct ServingModel: Sendable {
       let weights = layerWeights(layout, moe: kind.moe)
       let read = weights.shared + (kind.moe ? weights.expert * experts : 0)
       let layerMemory = steps.memoryBound(read + kvRead)
-      let shapes = linearShapes(tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: kind.moe))
+      let shapes = linearShapes(
+        tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: kind.moe))
       let sharedWeights = shapes.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
       var flops = 2 * b * sharedWeights
       if kind.moe, let moe = model.moe {

@@ -78,7 +78,10 @@ public enum ServingPlan {
     }
     var pipelines: [Int] = []
     if let pipeline {
-      try serving.validate(ServingModel.Layout(tensor: tensors.first?.t ?? 1, pipeline: pipeline, expertParallel: tensors.first?.ep ?? 1))
+      try serving.validate(
+        ServingModel.Layout(
+          tensor: tensors.first?.t ?? 1, pipeline: pipeline, expertParallel: tensors.first?.ep ?? 1)
+      )
       pipelines = [pipeline]
     } else {
       pipelines = Array(1...max(1, min(serving.model.layers, maxPipeline)))

@@ -63,7 +63,8 @@ public enum SearchReport {
     let header = [
       "rank", "gpus", "tensor", "pipeline", "data", "virtual", "micro_batch", "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "fully_sharded", "peak_bytes", "capacity_bytes",
+      "recompute_num_layers", "distributed_optimizer", "fully_sharded", "peak_bytes",
+      "capacity_bytes",
       "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
@@ -78,7 +79,8 @@ public enum SearchReport {
           String(e.layout.microBatch), String(e.layout.sequenceParallel), e.layout.recompute,
           e.layout.recomputeMethod ?? "",
           e.layout.recomputeNumLayers.map(String.init) ?? "", String(e.layout.distributedOptimizer),
-          String(e.layout.fullySharded), Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),
+          String(e.layout.fullySharded), Format.fixed(e.memory.peakBytes, 0),
+          Format.fixed(e.memory.capacityBytes, 0),
           Format.fixed(e.time.iterationSeconds, 4),
           Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
           Format.fixed(e.throughput.tokensPerSecond, 1),

@@ -228,7 +228,8 @@ public struct ServeReport: Sendable {
         [
           String(p.workload.batch), String(p.workload.input), String(p.workload.output),
           String(p.layout.gpus), String(p.layout.tensor), String(p.layout.pipeline),
-          serving.model.moe == nil ? "" : String(p.layout.expertParallel), Format.fixed(m.weights, 0), Format.fixed(m.kvCache, 0), Format.fixed(m.activations, 0),
+          serving.model.moe == nil ? "" : String(p.layout.expertParallel),
+          Format.fixed(m.weights, 0), Format.fixed(m.kvCache, 0), Format.fixed(m.activations, 0),
           Format.fixed(m.runtime, 0), Format.fixed(m.total, 0), Format.fixed(m.capacity, 0),
           String(m.fits), String(p.largestBatch), Format.fixed(p.ttft, 6),
           Format.fixed(p.decode.total, 6), Format.fixed(p.endToEnd, 6),

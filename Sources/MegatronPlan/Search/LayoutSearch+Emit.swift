@@ -179,11 +179,12 @@ extension LayoutSearch {
 /// as `[`, `{`, `&`, `*`, `!`, `|`, `>`, `%`, `@`, `` ` ``, `#`, `-` + space) in single quotes, `'`
 /// doubled. Those values are never numbers, booleans or null, so quoting keeps their type.
 func yamlScalar(_ value: String) -> String {
-  if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'"
-  {
+  if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
     return value
   }
-  let indicators: Set<Character> = ["[", "]", "{", "}", "&", "*", "!", "|", ">", "%", "@", "`", "#", ",", "'", "\""]
+  let indicators: Set<Character> = [
+    "[", "]", "{", "}", "&", "*", "!", "|", ">", "%", "@", "`", "#", ",", "'", "\"",
+  ]
   let needsQuotes =
     value.isEmpty || value.contains(": ") || value.contains(" #") || value.hasSuffix(":")
     || value.first.map { indicators.contains($0) || $0 == " " } == true
