@@ -497,6 +497,30 @@ public struct ServingModel: Sendable {
     return rooflineCrossoverBatch * Double(experts.experts) / Double(max(1, experts.topK))
   }
 
+  /// A tensor-parallel all-reduce of `bytes` over n GPUs as serving engines run it. Inside an
+  /// NVLink domain they do not use NCCL's ring for these small messages (b·h per decode step):
+  /// vLLM's custom all-reduce and TensorRT-LLM's all-reduce kernels read the peers' buffers
+  /// directly over NVLink/NVSwitch, in one stage (every GPU reads the n − 1 others' whole
+  /// buffers: α + (n − 1)·bytes / B) or two (reduce-scatter then all-gather: 2α + 2(n − 1)/n ·
+  /// bytes / B), whichever is faster (vLLM `custom_all_reduce.cuh`, `cross_device_reduce_1stage`
+  /// and `_2stage`). α is one collective's latency inside a node (`nvlinkLatencySeconds`, 10 µs;
+  /// nccl-tests' small-message all-reduce with CUDA graphs takes 6 µs on 2 H100s with NVLS and
+  /// 12–16 µs on H20s: NVIDIA/nccl#1259, deepseek-ai/DeepEP#303), B the NVLink bandwidth per
+  /// direction × `nvlinkEfficiency`. The ring's 2(n − 1) latencies (`StepTimeModel.allReduce`),
+  /// which training's large messages amortise, would charge 140 µs per all-reduce at t = 8.
+  /// Across nodes: the ring.
+  func allReduce(_ steps: StepTimeModel, _ bytes: Double, n: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    guard n <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) else {
+      return steps.allReduce(bytes, n: n, stride: 1)
+    }
+    let (bandwidth, latency) = steps.link(size: n, stride: 1)
+    let nd = Double(n)
+    let oneStage = latency + Bytes((nd - 1) * bytes) / bandwidth
+    let twoStage = latency * 2 + Bytes(2 * (nd - 1) / nd * bytes) / bandwidth
+    return min(oneStage, twoStage)
+  }
+
   /// Point-to-point transfer of `bytes` between adjacent pipeline stages (t ranks apart).
   func pipelineHop(_ steps: StepTimeModel, bytes: Double, tensor t: Int) -> Seconds {
     let (bandwidth, latency) = steps.link(size: 2, stride: t)
@@ -535,7 +559,7 @@ public struct ServingModel: Sendable {
       let perLayer =
         max(gemms, steps.memoryBound(kind.moe ? read : weights.total))
         + steps.attentionCoreForward(layer) + steps.memoryBound(elementwise)
-        + steps.allReduce(activation, n: t, stride: 1) * 2
+        + allReduce(steps, activation, n: t) * 2
       layers += perLayer * Double(kind.count)
     }
     let hops = pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
@@ -612,7 +636,7 @@ public struct ServingModel: Sendable {
     let L = Double(model.layers)
     let activation = Self.activationBytes * b * Double(model.hidden)
     let comm =
-      steps.allReduce(activation, n: t, stride: 1) * (2 * L)
+      allReduce(steps, activation, n: t) * (2 * L)
       + pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
     return DecodeStep(
       memorySeconds: memory.value, computeSeconds: compute.value, layerSeconds: roofline.value,
