@@ -196,7 +196,7 @@ public struct ServeReport: Sendable {
       let l = first.point.layout
       let crossover = serving.expertRooflineCrossoverBatch.map { Format.fixed($0, 0) } ?? "-"
       out.append(
-        "experts: \(experts.experts) per MoE layer, top-\(experts.topK); EP \(l.expertParallel) × ETP \(l.expertTensor) over each stage's t GPUs (\(experts.experts / max(1, l.expertParallel)) experts per GPU); a decode step reads only the experts its batch touches, E·(1 − (1 − k/E)^batch) under uniform routing (\(Format.fixed(first.point.decode.expertsRead, 2)) per layer at batch \(first.point.workload.batch)); experts turn compute-bound at a batch of about \(crossover)"
+        "experts: \(experts.experts) per MoE layer, top-\(experts.topK); EP \(l.expertParallel) × ETP \(l.expertTensor) over each stage's t GPUs (\(experts.experts / max(1, l.expertParallel)) experts per GPU, each split over \(l.expertTensor)); a decode step reads only the experts its batch touches, E·(1 − (1 − k/E)^batch) under uniform routing (\(Format.fixed(first.point.decode.expertsRead, 2)) per layer at batch \(first.point.workload.batch)); experts turn compute-bound at a batch of about \(crossover)"
       )
     }
     let replicated = rows.filter { serving.kvHeadsReplicated(tensor: $0.point.layout.tensor) }
