@@ -308,7 +308,11 @@ extension LayoutSearch {
     if threads <= 1 || items.count <= 1 { return items.map(transform) }
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    defer {
+      // Release the results the buffer still holds (compactMap copied them out), then free it.
+      _ = results.deinitialize()
+      results.deallocate()
+    }
     nonisolated(unsafe) let out = results
     DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = transform(items[i]) }
     return results.compactMap { $0 }  // every slot was written
