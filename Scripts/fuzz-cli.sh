@@ -23,9 +23,7 @@ swiftc "${flags[@]}" -emit-module -emit-library -static -module-name MegatronPla
   $(find Sources/MegatronPlan -name '*.swift')
 swiftc "${flags[@]}" -I "$build" -L "$build" -lMegatronPlan -module-name MegaplanCLIFuzz \
   $(find Sources/MegaplanCLI -name '*.swift') Scripts/fuzz/FuzzCLI.swift -o "$build/fuzz-cli"
-# Leak detection off: LayoutSearch.parallelMap deallocates its result buffer without
-# deinitializing it, so every multi-threaded search leaks its results (docs/fuzzing.md). Traps,
-# memory errors and the output rules are what this target checks.
-ASAN_OPTIONS=detect_leaks=0 "$build/fuzz-cli" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=4096 -detect_leaks=0 \
+# Traps, memory errors, leaks and the output rules are what this target checks.
+"$build/fuzz-cli" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
   -print_final_stats=1 "$corpus" 2>&1 | tee "$build/last-run.log" | grep -E '^(#[0-9]+.*(pulse|DONE)|stat::|==|SUMMARY|ERROR|Done)' || true
 grep -E 'stat::number_of_executed_units|SUMMARY|ERROR' "$build/last-run.log" || true

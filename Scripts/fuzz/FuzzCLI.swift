@@ -27,6 +27,8 @@ let fuzzCommands: [[String]] = [
   ["search", "-", "--gpus", "8", "--emit-config", "/dev/full"],
   ["estimate", "-", "--megatron-args", "--gpus", "8"],
   ["estimate", "-", "--set", "model.num_layers=${model.hidden_size}"],
+  ["serve", "-", "--batch", "1,64", "--format", "json"],
+  ["serve", "-", "--precision", "int4", "--max-latency-ms", "100", "--input", "4096"],
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -89,7 +89,7 @@ public enum CLI {
         name: "serve",
         summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
         usage:
-          "megaplan serve FILE [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args]",
+          "megaplan serve FILE [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args]",
         options: ServeCommand.options, run: ServeCommand.run),
       Command(
         name: "config",

@@ -149,7 +149,18 @@ enum ConfigInput {
       document.root = try HuggingFaceConfig.merged(readText(hf), file: hf, into: document.root)
     }
     try applyOverrides(parsed.all("--set"), to: &document)
-    let loaded = try ConfigLoader.load(document)
+    let loaded: LoadedConfig
+    do {
+      loaded = try ConfigLoader.load(document)
+    } catch var error as ConfigError
+      where parsed.has("--megatron-args") && !parsed.has("--gpus") && error.note == nil
+      && (error.key == "trainer.num_nodes" || error.key == "trainer.devices")
+    {
+      // A launch script's own GPU count that cannot hold its layout (a template's NUM_NODES=1
+      // with t 8 p 16): the count to run on comes from the command line.
+      error.note = MegatronArguments.gpuCountNote
+      throw error
+    }
     // One write for all warnings (a file of many unknown keys must not cost a write each).
     if !loaded.warnings.isEmpty {
       io.err(loaded.warnings.map { $0.description + "\n" }.joined())

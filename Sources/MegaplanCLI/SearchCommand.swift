@@ -122,7 +122,7 @@ enum SearchCommand {
       // A launch script with no GPU count of its own: read it on the --gpus GPUs searched.
       loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: true)
     }
-    var base = loaded.run
+    let base = loaded.run
     var constraints = LayoutSearch.Constraints()
     if let gpus = try parsed.positiveInt("--gpus", max: 1 << 22) { constraints.gpus = gpus }
     if let nodes = try parsed.positiveInt("--nodes", max: 1 << 19) {
@@ -189,7 +189,30 @@ enum SearchCommand {
 
     if let emitPath, let best = result.best {
       // The text the config was read from (for `-`, standard input as read, not read again).
-      let emitted = LayoutSearch.emitConfig(loaded.source.text, winner: best.run, base: base)
+      // Every command-line override base was loaded with goes into the file too, so that it
+      // loads to the row (checked: a file that would not is an error, never written).
+      var overrides: [(key: String, value: String)] = []
+      if let gpu = parsed.value("--gpu") {
+        overrides.append((key: "megaplan.gpu", value: "'\(gpu)'"))
+      }
+      for text in parsed.all("--set") {
+        guard let eq = text.firstIndex(of: "=") else { continue }
+        overrides.append(
+          (key: String(text[..<eq]), value: String(text[text.index(after: eq)...])))
+      }
+      if let f = options.maxMemoryFraction {
+        overrides.append((key: "megaplan.max_memory_fraction", value: String(f)))
+      }
+      let emitted = LayoutSearch.emitConfig(
+        loaded.source.text, winner: best.run, base: base, overrides: overrides)
+      let reread = try ConfigLoader.load(ConfigDocument.parse(emitted, file: emitPath)).run
+      let differ = LayoutSearch.emitMismatches(reread, winner: best.run)
+      guard differ.isEmpty else {
+        throw OutputError(
+          message:
+            "cannot write '\(emitPath)': the file megaplan can emit would not load to the search's row (\(differ.joined(separator: ", ")) differ); set those keys in FILE instead of on the command line"
+        )
+      }
       try OutputFile.write(emitted, to: emitPath)
       if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
     }

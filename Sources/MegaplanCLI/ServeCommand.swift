@@ -33,6 +33,11 @@ enum ServeCommand {
       OptionSpec(
         name: "--pipeline", takesValue: true, help: "fix p (default: searched)", valueName: "N"),
       OptionSpec(
+        name: "--expert-parallel", takesValue: true,
+        help:
+          "MoE: spread each stage's experts over N of its t GPUs, each expert split over t/N (default 1: experts tensor-parallel, as vLLM and TensorRT-LLM shard them)",
+        valueName: "N"),
+      OptionSpec(
         name: "--max-latency-ms", takesValue: true,
         help: "end-to-end latency target per request: the fastest layout meeting it",
         valueName: "X"),
@@ -52,19 +57,19 @@ enum ServeCommand {
     let format = try parsed.choice(
       "--format", in: ["text", "json", "csv", "markdown"], default: "text")
     let file = try CLI.singleFile(parsed)
-    let loaded = try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
-    if let experts = loaded.run.model.moe {
-      // Serving sizes dense layers (every weight read each decode step); MoE layers read only
-      // the experts their tokens route to, which serve does not model yet.
-      throw ConfigError(
-        "serve does not model mixture-of-experts layers yet (num_moe_experts \(experts.experts)); estimate, compare, check and search do",
-        key: "model.num_moe_experts")
-    }
+    let loaded = try loadForServing(file, parsed, io)
     if loaded.run.model.mla != nil {
       // MLA caches the compressed latents, not per-head keys and values.
       throw ConfigError(
         "serve does not model multi-latent attention yet (its KV cache holds the latents); estimate, compare, check and search do",
         key: "model.multi_latent_attention")
+    }
+    if loaded.run.model.encoderDecoder != nil {
+      // An encoder-decoder server runs the encoder once per request and caches the decoder's
+      // self-attention and every layer's cross-attention keys and values.
+      throw ConfigError(
+        "serve does not model encoder-decoder (T5) serving yet (an encoder pass per request, cross-attention caches); estimate, compare, check and search do",
+        key: "model.encoder")
     }
     let run = loaded.run
 
@@ -96,11 +101,14 @@ enum ServeCommand {
     if let ms = try parsed.number("--max-latency-ms") { targets.maxLatencySeconds = ms / 1e3 }
     targets.minTokensPerSecond = try parsed.number("--min-throughput")
 
-    let serving = ServingModel(model: run.model, gpu: run.gpu, settings: settings)
+    // The hardware's own nodes, not the training file's `trainer.devices`: serve lays out
+    // its replicas itself.
+    let serving = ServingModel(
+      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,
       tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),
-      targets: targets)
+      expertParallel: try parsed.positiveInt("--expert-parallel"), targets: targets)
     let report = ServeReport(serving: serving, rows: rows)
     switch format {
     case "json": io.out(try report.json() + "\n")
@@ -110,6 +118,52 @@ enum ServeCommand {
     }
     let failed = rows.contains { !$0.point.memory.fits || $0.meetsTarget == false }
     return failed ? ExitCode.failure : ExitCode.success
+  }
+
+  /// FILE as serve reads it: its training layout is ignored, so a training GPU count that is
+  /// missing (a launch template without one) or cannot hold the file's t × p is replaced by
+  /// t × p GPUs rather than stopping serve; any other error stands.
+  static func loadForServing(_ file: String, _ parsed: ParsedArguments, _ io: CLIOutput) throws
+    -> ConfigInput.Loaded
+  {
+    do {
+      return try ConfigInput.load(path: file, parsed: parsed, io: io, applyGPUCount: false)
+    } catch let error as ConfigError
+      where error.note == MegatronArguments.gpuCountNote
+      || error.key == "trainer.num_nodes" || error.key == "trainer.devices"
+    {
+      guard let gpus = modelParallelGPUs(file, parsed, io) else { throw error }
+      var again = parsed
+      again.values["--gpus"] = [String(gpus)]
+      return try ConfigInput.load(path: file, parsed: again, io: io, applyGPUCount: true)
+    }
+  }
+
+  /// t × p as FILE sets them (1 each when absent), or nil when FILE cannot be read that far.
+  static func modelParallelGPUs(_ file: String, _ parsed: ParsedArguments, _ io: CLIOutput) -> Int?
+  {
+    guard let source = try? ConfigInput.read(file, io: io) else { return nil }
+    let document: ConfigDocument
+    if parsed.has("--megatron-args") {
+      guard let root = try? MegatronArguments.parse(source.text, file: source.name, gpus: 1)
+      else { return nil }
+      document = ConfigDocument(root: root, file: source.name)
+    } else {
+      guard let doc = try? ConfigDocument.parse(source.text, file: source.name) else { return nil }
+      document = doc
+    }
+    func size(_ key: String) -> Int? {
+      guard let value = try? document.value(at: key) else { return 1 }
+      switch value.scalar {
+      case .int(let n) where n >= 1 && n <= ConfigLoader.maximumSize: return n
+      case .null, .none: return 1
+      default: return nil
+      }
+    }
+    guard let t = size("model.tensor_model_parallel_size"),
+      let p = size("model.pipeline_model_parallel_size")
+    else { return nil }
+    return t * p
   }
 
   /// `--batch 8` or `--batch 1,8,32`: positive integers up to 2^20, in the order given.

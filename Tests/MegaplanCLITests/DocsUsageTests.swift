@@ -58,6 +58,31 @@ import Testing
     #expect(schema.contains("`memory.gpu`"))
   }
 
+  @Test("docs/json-schema.md lists every serve field the program writes (MoE and dense)")
+  func serveSchema() throws {
+    let schema = (try? String(contentsOfFile: rooted("docs/json-schema.md"), encoding: .utf8)) ?? ""
+    let start = try #require(schema.range(of: "## `megaplan serve --format json`"))
+    let section = String(schema[start.lowerBound...])
+    for config in ["configs/mixtral-8x7b.yaml", "configs/llama3-8b.yaml"] {
+      let r = runCLI([
+        "serve", rooted(config), "--batch", "1", "--max-latency-ms", "1e9", "--format", "json",
+      ])
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+      for key in object.keys { #expect(section.contains("\"\(key)\""), "lacks \(key)") }
+      let row = try #require((object["rows"] as? [[String: Any]])?.first)
+      for (name, value) in row {
+        guard let fields = value as? [String: Any] else {
+          #expect(section.contains("`\(name)`"), "lacks \(name)")
+          continue
+        }
+        for field in fields.keys {
+          #expect(section.contains("`\(name).\(field)`"), "lacks \(name).\(field)")
+        }
+      }
+    }
+  }
+
   @Test("docs/fuzzing.md states the seed corpus size the script copies")
   func fuzzCorpus() throws {
     let doc = (try? String(contentsOfFile: rooted("docs/fuzzing.md"), encoding: .utf8)) ?? ""

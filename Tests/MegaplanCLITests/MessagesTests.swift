@@ -46,7 +46,7 @@ func runCLI(_ args: [String], stdin: String) -> (code: Int32, stdout: String, st
 
   @Test("--gpu help lists every GPU profile")
   func gpuHelp() {
-    for command in ["estimate", "compare", "check", "search", "config"] {
+    for command in ["estimate", "compare", "check", "search", "config", "serve"] {
       let help = runCLI([command, "--help"]).stdout
       let line = help.split(separator: "\n").first { $0.hasPrefix("  --gpu NAME") } ?? ""
       for gpu in GPU.all { #expect(line.contains(gpu.name), "\(command): \(line)") }

@@ -131,13 +131,100 @@ import Testing
   }
 }
 
-/// Serving does not size MoE layers yet: a mixture-of-experts config is refused with the key,
-/// never sized as if dense.
-@Suite struct ServeMoERefusalTests {
-  @Test("serve refuses a mixture-of-experts config, naming num_moe_experts")
-  func refusesMoE() {
-    let r = runCLI(["serve", rooted("configs/mixtral-8x7b.yaml")])
-    #expect(r.code == 64 && r.stdout.isEmpty)
-    #expect(r.stderr.contains("num_moe_experts 8") && r.stderr.contains("not model"))
+/// Serving an MoE config: the bundled Mixtral files, in text and JSON, with the expert keys.
+@Suite struct ServeMoECommandTests {
+  @Test("serve configs/mixtral-8x7b.yaml sizes the experts and names their split")
+  func mixtralText() {
+    let r = runCLI(["serve", rooted("configs/mixtral-8x7b.yaml"), "--batch", "1,64"])
+    #expect(r.code == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("experts: 8 per MoE layer, top-2; EP 1 × ETP"))
+    #expect(
+      r.stdout.split(separator: "\n").filter { $0.hasPrefix("    1 ") || $0.hasPrefix("   64 ") }
+        .count == 2)
+  }
+
+  @Test("JSON: expert layout, expert weights and the experts a step reads, null for dense")
+  func mixtralJSON() throws {
+    let r = runCLI([
+      "serve", rooted("configs/mixtral-8x7b.yaml"), "--tensor", "2", "--pipeline", "1",
+      "--batch", "1", "--format", "json",
+    ])
+    #expect(r.code == 0, "\(r.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let row = try #require((object["rows"] as? [[String: Any]])?.first)
+    let layout = try #require(row["layout"] as? [String: Any])
+    #expect(layout["expert_parallel"] as? Int == 1 && layout["expert_tensor_parallel"] as? Int == 2)
+    #expect(layout["experts_per_gpu"] as? Int == 8)
+    // Hand count (config.json of Mixtral 8x7B): 32 layers × 8 experts × 3 · 4096 · 14336
+    // weights / t 2 × 2 bytes = 45,097,156,608 bytes of experts per GPU.
+    let memory = try #require(row["memory"] as? [String: Any])
+    #expect(memory["expert_weights_bytes"] as? Double == 45_097_156_608)
+    // One token picks 2 of the 8 experts: 2 read per layer.
+    #expect((row["latency"] as? [String: Any])?["experts_read_per_layer"] as? Double == 2)
+    // expert roofline ridge = dense ridge × E/k = 4 ×.
+    let dense = try #require(object["roofline_crossover_batch"] as? Double)
+    let expert = try #require(object["expert_roofline_crossover_batch"] as? Double)
+    #expect(abs(expert - 4 * dense) <= 1e-9 * expert)
+    // A dense model writes null for every expert key.
+    let llama = runCLI([
+      "serve", rooted("configs/llama3-8b.yaml"), "--batch", "1", "--format", "json",
+    ])
+    #expect(llama.stdout.contains("\"expert_parallel\" : null"))
+    #expect(llama.stdout.contains("\"expert_roofline_crossover_batch\" : null"))
+    #expect(llama.stdout.contains("\"experts_read_per_layer\" : null"))
+  }
+
+  @Test("--expert-parallel: a dense model, or an EP that does not divide t, is a usage error")
+  func expertParallelErrors() {
+    let dense = runCLI(["serve", rooted("configs/llama3-8b.yaml"), "--expert-parallel", "2"])
+    #expect(dense.code == 64 && dense.stdout.isEmpty)
+    #expect(dense.stderr.contains("needs a mixture-of-experts model"))
+    let odd = runCLI([
+      "serve", rooted("configs/mixtral-8x7b.yaml"), "--tensor", "2", "--expert-parallel", "4",
+    ])
+    #expect(odd.code == 64 && odd.stderr.contains("does not divide tensor parallel size 2"))
+  }
+}
+
+/// Serving ignores the training layout: neither the training file's node size nor a launch
+/// template's missing or impossible GPU count limits it.
+@Suite struct ServeTrainingLayoutTests {
+  @Test("a training file of one GPU per node still serves with t up to the hardware's node")
+  func nodeFromHardware() throws {
+    // Llama 3 70B's 141 GB of bf16 weights need 2 H100s; on 1-GPU nodes the training file's
+    // node would allow only t = 1 (then p = 2); the H100 profile's node of 8 allows t = 2.
+    let r = runCLI([
+      "serve", rooted("configs/llama3-70b.yaml"), "--set", "trainer.devices=1", "--set",
+      "trainer.num_nodes=32", "--batch", "1", "--format", "json",
+    ])
+    #expect(r.code == 0, "\(r.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let layout = try #require(
+      (object["rows"] as? [[String: Any]])?.first?["layout"] as? [String: Any])
+    #expect(layout["tensor"] as? Int == 2 && layout["pipeline"] as? Int == 1)
+  }
+
+  @Test("a launch script without a GPU count, or with an impossible one, serves")
+  func scriptGPUCount() throws {
+    let template = runCLI([
+      "serve", "--megatron-args",
+      rooted("Tests/MegatronPlanTests/Fixtures/megatron-lm/train_gpt3_175b_distributed.sh"),
+      "--batch", "1",
+    ])
+    #expect(template.code == 0, "\(template.stderr)")
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let script = dir.appendingPathComponent("nogpus.sh")
+    try """
+    torchrun pretrain_gpt.py --num-layers 4 --hidden-size 512 --num-attention-heads 8 \\
+      --seq-length 1024 --max-position-embeddings 2048 --micro-batch-size 1 \\
+      --global-batch-size 8 --tensor-model-parallel-size 2 --vocab-size 32000 --bf16
+
+    """.write(to: script, atomically: true, encoding: .utf8)
+    #expect(runCLI(["estimate", "--megatron-args", script.path]).code == 64)
+    let served = runCLI(["serve", "--megatron-args", script.path, "--batch", "1"])
+    #expect(served.code == 0 && served.stdout.contains("1024/256"), "\(served.stderr)")
   }
 }

@@ -88,6 +88,8 @@ import Testing
         "model.share_embeddings_and_output_weights", "model.tokenizer.type", "model.optim.name",
         // Megatron-LM fuses rotary unless --no-rope-fusion (arguments.py: store_false).
         "model.apply_rope_fusion",
+        // --step-batch-size-schedule (line 40): a batch ramp-up, warned about as such.
+        "model.rampup_batch_size",
         "trainer.num_nodes", "trainer.devices",
         // --attention-backend auto: Megatron-Core's default, fused attention.
         "trainer.precision", "megaplan.fused_attention", "megaplan.train_tokens",

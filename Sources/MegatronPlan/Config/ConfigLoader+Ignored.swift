@@ -28,10 +28,12 @@ extension ConfigLoader {
     "megaplan": ["max_memory_fraction"],
   ]
 
-  /// The first step of `load`: `--set` typos, then keys that change memory or time but are not
-  /// modeled.
-  static func refuseIgnored(_ r: inout KeyReader) throws {
+  /// The first step of `load`: `--set` typos (thrown), then the keys that change memory or time
+  /// but are not modeled, returned (key, message) so that `refuseUnmodeled` reports them with
+  /// every other unmodeled feature of the file in one error.
+  static func refuseIgnored(_ r: inout KeyReader) throws -> [(key: String, message: String)] {
     try refuseMisspelledOverrides(r.document)
+    var found: [(key: String, message: String)] = []
     for (key, what) in unmodeledSwitches
     where try r.bool(key, default: false, record: false) {
       var detail = ""
@@ -46,8 +48,27 @@ extension ConfigLoader {
         }
         if !parts.isEmpty { detail = " (\(parts.joined(separator: ", ")))" }
       }
-      throw r.error(
-        "\(key): true is not modeled yet\(detail); \(what)", key: key)
+      found.append((key, "\(key): true is not modeled yet\(detail); \(what)"))
+    }
+    // Sharding strategies megaplan does not model (`readFullySharded` reads the others).
+    let strategyKey = "model.data_parallel_sharding_strategy"
+    if let name = try r.optionalString(strategyKey),
+      !["no_shard", "optim", "optim_grads_params"].contains(name.lowercased())
+    {
+      found.append(
+        (
+          strategyKey,
+          "data_parallel_sharding_strategy '\(name)' is not modeled yet; megaplan models no_shard, optim (the distributed optimizer) and optim_grads_params (full sharding)"
+        ))
+    } else if !r.has(strategyKey), try r.bool("model.fsdp", default: false, record: false),
+      let strategy = try r.optionalString("model.fsdp_sharding_strategy"),
+      strategy.lowercased() != "full"
+    {
+      found.append(
+        (
+          "model.fsdp_sharding_strategy",
+          "fsdp_sharding_strategy '\(strategy)' is not modeled yet; megaplan models full sharding"
+        ))
     }
     if let fraction = try r.positiveNumber("megaplan.max_memory_fraction"),
       !MemoryBudget.isValid(fraction)
@@ -56,6 +77,7 @@ extension ConfigLoader {
         "max_memory_fraction must be a fraction in (0, 1], found \(fraction)",
         key: "megaplan.max_memory_fraction")
     }
+    return found
   }
 
   /// A `--set` key in `model`, `trainer` or `megaplan` that megaplan does not read but that is
@@ -89,6 +111,7 @@ extension ConfigLoader {
     // is that node, or the GPU profile's when the node is larger (`StepTimeModel.link`).
     let devices = max(1, try r.optionalInt("trainer.devices") ?? 1)
     run.devicesPerNode = devices
+    run.hardwareGPU = run.gpu
     if devices < run.gpu.gpusPerNode {
       // A node-sized NVLink domain (DGX, HGX) shrinks with the node; a rack-wide one (NVL72)
       // spans nodes and stays.

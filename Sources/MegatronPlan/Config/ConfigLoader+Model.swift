@@ -210,8 +210,10 @@ extension ConfigLoader {
   /// Architectures and features megaplan does not model, each with the key that asks for it.
   /// Every one in the file is reported in one error (the first located, the rest in its note),
   /// so a user fixes them in one pass; nothing is estimated as if it were something else.
-  static func refuseUnmodeled(_ r: inout KeyReader) throws {
-    var found: [(key: String, message: String)] = []
+  static func refuseUnmodeled(
+    _ r: inout KeyReader, alsoFound: [(key: String, message: String)] = []
+  ) throws {
+    var found = alsoFound
     if let zero = try r.optionalInt("megaplan.zero_stage"), zero > 1 {
       found.append(
         (

@@ -87,7 +87,10 @@ extension ConfigLoader {
         "\(KeyReader.leaf(key)): true needs sequence_parallel: true (Megatron-Core overlaps the sequence-parallel collectives)",
         key: key)
     }
-    o.tensorParallel = tp && tensor > 1
+    // Kept as requested even at t = 1 (where there is nothing to overlap: the step time and the
+    // userbuffers both need t > 1), so that a search candidate with t > 1 keeps the file's
+    // request and its emitted file loads to the same run.
+    o.tensorParallel = tp
     o.expertParallel = try r.bool(
       "model.overlap_moe_expert_parallel_comm", default: false,
       record: r.has("model.overlap_moe_expert_parallel_comm"))

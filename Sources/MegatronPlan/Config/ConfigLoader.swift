@@ -49,8 +49,8 @@ public enum ConfigLoader {
 
   public static func load(_ document: ConfigDocument) throws -> LoadedConfig {
     var r = KeyReader(document: document)
-    try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
-    try refuseUnmodeled(&r)
+    let unmodeledSettings = try refuseIgnored(&r)  // ConfigLoader+Ignored.swift
+    try refuseUnmodeled(&r, alsoFound: unmodeledSettings)
 
     // An encoder–decoder file describes its stacks in model.encoder and model.decoder
     // (ConfigLoader+EncoderDecoder.swift); the model below is then the decoder stack holding

@@ -189,6 +189,12 @@ struct KeyReader {
   ) throws -> Int {
     guard let n = try optionalInt(key, record: true) else {
       guard let fallback else {
+        // A key written as `num_layers: null` (or left empty) is pointed at on its own line.
+        if let value = try lookup(key), value.scalar == .null {
+          throw ConfigError(
+            "'\(missing ?? key)' is null and megaplan needs a positive integer for it",
+            key: key, at: value.location)
+        }
         throw ConfigError(
           "missing required key '\(missing ?? key)'", key: key, at: nearestLocation(key))
       }

@@ -31,6 +31,7 @@ extension MegatronArguments {
     ("--tp-comm-overlap", "model.tp_comm_overlap"),
     ("--overlap-param-gather", "model.optim.overlap_param_sync"),
     ("--overlap-p2p-communication", "model.overlap_p2p_comm"),
+    ("--no-overlap-p2p-communication", "model.overlap_p2p_comm"),
     ("--use-custom-fsdp", "model.data_parallel_sharding_strategy"),
     ("--use-megatron-fsdp", "model.data_parallel_sharding_strategy"),
     ("--data-parallel-sharding-strategy", "model.data_parallel_sharding_strategy"),
@@ -81,6 +82,7 @@ extension MegatronArguments {
     "--no-masked-softmax-fusion", "--no-rope-fusion", "--account-for-embedding-in-pipeline-split",
     "--account-for-loss-in-pipeline-split", "--embed-layernorm", "--fp8-param-gather",
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
+    "--no-overlap-p2p-communication",
     "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
     "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
     "--multi-latent-attention", "--moe-shared-expert-gate", "--overlap-moe-expert-parallel-comm",
@@ -144,7 +146,18 @@ extension Mapper {
     setSwitch("--fp8-param-gather", ["model", "fp8_param_gather"], "true")
     setSwitch("--tp-comm-overlap", ["model", "tp_comm_overlap"], "true")
     setSwitch("--overlap-param-gather", ["model", "optim", "overlap_param_sync"], "true")
-    setSwitch("--overlap-p2p-communication", ["model", "overlap_p2p_comm"], "true")
+    // Megatron-LM's `overlap_p2p_comm` is on unless `--no-overlap-p2p-communication`
+    // (`store_false`, megatron/training/arguments.py), and forced off without the interleaved
+    // schedule; the older `--overlap-p2p-communication` switch turns it on.
+    if let location = flagLocation("--no-overlap-p2p-communication") {
+      set(["model", "overlap_p2p_comm"], "false", at: location, key: location)
+    } else if let location = flagLocation("--overlap-p2p-communication") {
+      set(["model", "overlap_p2p_comm"], "true", at: location, key: location)
+    } else if let location = flagLocation("--num-layers-per-virtual-pipeline-stage")
+      ?? flagLocation("--virtual-pipeline-model-parallel-size")
+    {
+      set(["model", "overlap_p2p_comm"], "true", at: location, key: location)
+    }
     // Megatron-FSDP shards optimizer states, gradients and weights unless told otherwise.
     let strategy = ["model", "data_parallel_sharding_strategy"]
     for flag in ["--use-custom-fsdp", "--use-megatron-fsdp"] {

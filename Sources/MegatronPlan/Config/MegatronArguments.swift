@@ -60,6 +60,7 @@ public enum MegatronArguments {
     ("--zero-stage", "megaplan.zero_stage"),
     ("--attention-backend", "megaplan.fused_attention"),
     ("--rampup-batch-size", "model.rampup_batch_size"),
+    ("--step-batch-size-schedule", "model.rampup_batch_size"),
     ("WORLD_SIZE", "trainer.num_nodes"),
   ]
 
@@ -96,7 +97,7 @@ public enum MegatronArguments {
     "--train-iters", "--zero-stage", "--nnodes", "--nproc_per_node", "--nproc-per-node",
     "--vocab-file", "--merge-file", "--transformer-impl", "--attention-backend",
     "--pad-vocab-size-to", "--rampup-batch-size", "--fp8-format", "--pp-partition-method",
-    "--cp-comm-type", "--hierarchical-context-parallel-sizes",
+    "--cp-comm-type", "--hierarchical-context-parallel-sizes", "--step-batch-size-schedule",
   ]
 
   /// Value flags that take several words (argparse `nargs='+'`): every word up to the next flag,
@@ -393,6 +394,9 @@ struct Mapper {
     setSwitch("--overlap-grad-reduce", ["model", "optim", "overlap_grad_sync"], "true")
     try architecture()
     try copy("--rampup-batch-size", to: ["model", "rampup_batch_size"], integer: false)
+    // Megatron-LM's newer ramp (`--step-batch-size-schedule "0:16 2.4B:320 …"`, global batch by
+    // consumed tokens) is a batch ramp-up too: warned about as `rampup_batch_size` is.
+    try copy("--step-batch-size-schedule", to: ["model", "rampup_batch_size"], integer: false)
 
     try gpuCount(gpus: gpus)
     try precision()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Inference sizing of one model on one GPU type: memory per GPU, time to first token (prefill)
 /// and time per output token (decode) for a tensor- and pipeline-parallel layout and a batch of
 /// requests. The same `TransformerModel` megaplan trains with; the layer's GEMM shapes come from
@@ -43,15 +45,24 @@ public struct ServingModel: Sendable {
     }
   }
 
-  /// A serving layout: t tensor-parallel ranks × p pipeline stages = one replica.
+  /// A serving layout: t tensor-parallel ranks × p pipeline stages = one replica. For MoE layers
+  /// the t ranks of a stage also hold the experts, as serving engines shard them: EP of them
+  /// each hold E/EP whole experts' worth, each expert split over ETP = t/EP ranks. EP = 1 (every
+  /// expert tensor-parallel over the t ranks) is vLLM's and TensorRT-LLM's default
+  /// (`moe_tp_size` = tp); EP = t is vLLM's `--enable-expert-parallel`.
   public struct Layout: Sendable, Hashable, Codable {
     public var tensor: Int
     public var pipeline: Int
-    public init(tensor: Int, pipeline: Int) {
+    /// EP among the t ranks of a stage (1 for dense models).
+    public var expertParallel: Int
+    public init(tensor: Int, pipeline: Int, expertParallel: Int = 1) {
       self.tensor = tensor
       self.pipeline = pipeline
+      self.expertParallel = expertParallel
     }
     public var gpus: Int { tensor * pipeline }
+    /// ETP = t/EP: the ranks each expert's MLP is split over.
+    public var expertTensor: Int { max(1, tensor / max(1, expertParallel)) }
   }
 
   public var model: TransformerModel
@@ -69,6 +80,13 @@ public struct ServingModel: Sendable {
     served.dropout = .none
     served.fp8 = nil
     served.fusedAttention = true
+    // Serving engines route dropless (vLLM's and TensorRT-LLM's fused MoE kernels process
+    // every token's k experts): a training capacity factor does not apply.
+    if var experts = served.moe {
+      experts.capacityFactor = nil
+      experts.padToCapacity = false
+      served.moe = experts
+    }
     self.model = served
     self.gpu = gpu
     self.settings = settings
@@ -84,7 +102,9 @@ public struct ServingModel: Sendable {
 
   /// Throws when t or p cannot shard this model: t must divide the attention heads (Megatron
   /// and vLLM split heads evenly) and either divide the KV groups or be a multiple of them (vLLM
-  /// replicates KV heads when t > g); p must not exceed the layers.
+  /// replicates KV heads when t > g); p must not exceed the layers. For MoE, EP must divide t
+  /// and the experts, and ETP = t/EP the expert MLP's width (vLLM's
+  /// `intermediate_size_per_partition`); a dense model takes EP 1 only.
   public func validate(_ layout: Layout) throws {
     let t = layout.tensor, p = layout.pipeline
     guard t >= 1, p >= 1 else {
@@ -104,6 +124,31 @@ public struct ServingModel: Sendable {
     guard p <= model.layers else {
       throw ConfigError(
         "pipeline parallel size \(p) exceeds num_layers \(model.layers)", key: "--pipeline")
+    }
+    let ep = layout.expertParallel
+    guard let experts = model.moe else {
+      guard ep == 1 else {
+        throw ConfigError(
+          "expert parallel size \(ep) needs a mixture-of-experts model; this one is dense",
+          key: "--expert-parallel")
+      }
+      return
+    }
+    guard ep >= 1, t % ep == 0 else {
+      throw ConfigError(
+        "expert parallel size \(ep) does not divide tensor parallel size \(t) (the experts of a stage are spread over its t ranks)",
+        key: "--expert-parallel")
+    }
+    guard experts.experts % ep == 0 else {
+      throw ConfigError(
+        "expert parallel size \(ep) does not divide num_moe_experts \(experts.experts)",
+        key: "--expert-parallel")
+    }
+    let etp = layout.expertTensor
+    guard experts.expertFFN % etp == 0 else {
+      throw ConfigError(
+        "expert tensor parallel size t/EP = \(etp) does not divide moe_ffn_hidden_size \(experts.expertFFN)",
+        key: "--expert-parallel")
     }
   }
 
@@ -130,9 +175,13 @@ public struct ServingModel: Sendable {
   /// KV heads are replicated over the tensor-parallel ranks (t > g).
   public func kvHeadsReplicated(tensor t: Int) -> Bool { t > model.queryGroups }
 
-  /// The four linear weights of one layer on one tensor-parallel rank, as [k, n] (k inputs, n
-  /// outputs), from `LayerDescription`'s GEMMs: QKV h → (a/t + 2·g/t)·d_h (with replicated KV
-  /// heads when t > g), projection a·d_h/t → h, fc1 h → f/t (2f/t gated), fc2 f/t → h.
+  /// The linear weights of one layer on one rank, as [k, n] (k inputs, n outputs), from
+  /// `LayerDescription`'s GEMMs: QKV h → (a/t + 2·g/t)·d_h (with replicated KV heads when t > g),
+  /// projection a·d_h/t → h, fc1 h → f/t (2f/t gated), fc2 f/t → h; in an MoE layer the router
+  /// h → E (replicated, 16-bit: serving engines do not quantise the gate, and every rank routes
+  /// all its tokens, so its m is the layer's tokens), one local expert's fc1 h → f_e/ETP and fc2
+  /// f_e/ETP → h (m: the token copies routed to this rank's experts), and shared experts as a
+  /// dense MLP.
   func linearShapes(tensor t: Int, layer: LayerDescription) -> [GEMMShape] {
     layer.gemms.filter { $0.kind == .weight }.map { g in
       var g = g
@@ -141,16 +190,32 @@ public struct ServingModel: Sendable {
         g.n = Double(width)
       }
       g.fp8 = settings.precision.computesInFP8
+      if g.name == "router" {
+        // `LayerDescription` routes the sequence-parallel shard (T/t tokens); serving runs
+        // without sequence parallelism, so each rank routes all T.
+        g.m *= Double(max(1, t))
+        g.fp8 = false
+      }
       return g
     }
   }
 
-  /// One layer's description for `tokens` = sequences × length on a rank of t.
-  func layer(tensor t: Int, length: Int, sequences: Int) -> LayerDescription {
+  /// Whether a GEMM of `linearShapes` is a routed expert's (its weights are held E/EP times and
+  /// read only for the experts a step's tokens touch).
+  static func isExpert(_ g: GEMMShape) -> Bool { g.name.hasPrefix("expert_") }
+
+  /// One layer's description for `tokens` = sequences × length on a rank of `layout` (an MoE
+  /// layer with `moe`), sized for the busiest rank (`MixtureOfExperts.imbalance`).
+  func layer(_ layout: Layout, length: Int, sequences: Int, moe: Bool = false) -> LayerDescription {
     var m = model
     m.sequenceLength = max(1, length)
     return LayerDescription(
-      m, .init(tensor: t, sequenceParallel: false, sequences: Double(sequences), precision: .bf16))
+      m,
+      .init(
+        tensor: layout.tensor, sequenceParallel: false, sequences: Double(sequences),
+        precision: .bf16, expertParallel: layout.expertParallel,
+        expertTensor: layout.expertTensor, busiest: true),
+      moe: moe)
   }
 
   /// Layers of stage i when L layers are split over p stages as evenly as they go (the first
@@ -160,26 +225,67 @@ public struct ServingModel: Sendable {
     return model.layers / p + (i < model.layers % p ? 1 : 0)
   }
 
+  /// The layer indices of stage i (see `layers(onStage:stages:)`).
+  func layerRange(onStage i: Int, stages p: Int) -> Range<Int> {
+    let p = max(1, p)
+    let start = i * (model.layers / p) + min(i, model.layers % p)
+    return start..<(start + layers(onStage: i, stages: p))
+  }
+
   // MARK: - Memory
 
-  /// Weight bytes of one layer on one rank: the quantised linear weights and their scales, plus
-  /// the 16-bit column-parallel biases (/t) and the replicated norms and row-parallel biases.
-  public func layerWeightBytes(tensor t: Int) -> Double {
-    let layer = self.layer(tensor: t, length: 1, sequences: 1)
-    let shapes = linearShapes(tensor: t, layer: layer)
+  /// The weights of one layer on one rank, in bytes: `shared` is what every step reads (the
+  /// attention's linear weights, the dense MLP or the shared experts, the router, norms and
+  /// biases); `expert` is one local routed expert's slice (its fc1 and fc2 over ETP, with their
+  /// scales and biases), held `localExperts` = E/EP times; 0 and 0 in a dense layer.
+  public struct LayerWeights: Sendable, Hashable, Codable {
+    public var shared: Double
+    public var expert: Double
+    public var localExperts: Int
+    public var total: Double { shared + expert * Double(localExperts) }
+  }
+
+  /// Weight bytes of one layer (an MoE layer with `moe`) on one rank of `layout`: the quantised
+  /// linear weights and their scales, the 16-bit column-parallel biases (/t) and the replicated
+  /// norms and row-parallel biases, the 16-bit router.
+  public func layerWeights(_ layout: Layout, moe: Bool = false) -> LayerWeights {
+    let t = layout.tensor
+    let shapes = linearShapes(tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: moe))
     let precision = settings.precision
-    var bytes = 0.0
+    var shared = 0.0, expert = 0.0
     for g in shapes {
-      bytes += g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
+      if g.name == "router" {
+        shared += g.k * g.n * Self.denseWeightBytes
+      } else if Self.isExpert(g) {
+        expert +=
+          g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
+      } else {
+        shared +=
+          g.k * g.n * precision.weightBytes + precision.scaleBytes(inputs: g.k, outputs: g.n)
+      }
     }
-    // `LayerOp.Parameters`: sharded counts every column/row-parallel weight and column bias
-    // whole; what is not a linear weight is a bias, split over t like its weight.
-    let whole = LayerDescription(model, .whole(sequences: 1))
+    // `LayerOp.Parameters` of the whole layer: what is neither a linear weight nor the router is
+    // a bias (split over t like its weight) or a norm (replicated).
+    let whole = LayerDescription(model, .whole(sequences: 1), moe: moe)
     let params = whole.parameters
-    let linearWhole = whole.gemms.filter { $0.kind == .weight }.reduce(0.0) { $0 + $1.k * $1.n }
-    let biases = max(0, params.sharded - linearWhole) / Double(max(1, t))
-    bytes += (biases + params.replicated) * Self.denseWeightBytes
-    return bytes
+    let wholeLinear = whole.gemms.filter { $0.kind == .weight && $0.name != "router" }
+    let sharedLinear = wholeLinear.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
+    let router = whole.gemms.filter { $0.name == "router" }.reduce(0.0) { $0 + $1.k * $1.n }
+    let biases = max(0, params.sharded - sharedLinear) / Double(max(1, t))
+    shared += (biases + max(0, params.replicated - router)) * Self.denseWeightBytes
+    var local = 0
+    if moe, let experts = model.moe, model.linearBiases {
+      // A biased expert: fc1's bias splits over ETP with its outputs, fc2's (h) is whole.
+      let fc1 = Double(model.gatedMLP ? 2 * experts.expertFFN : experts.expertFFN)
+      expert += (fc1 / Double(layout.expertTensor) + Double(model.hidden)) * Self.denseWeightBytes
+    }
+    if moe, let experts = model.moe { local = experts.experts / max(1, layout.expertParallel) }
+    return LayerWeights(shared: shared, expert: moe ? expert : 0, localExperts: local)
+  }
+
+  /// Weight bytes of one dense layer on one rank of tensor-parallel size t.
+  public func layerWeightBytes(tensor t: Int) -> Double {
+    layerWeights(Layout(tensor: t, pipeline: 1)).total
   }
 
   /// Weights outside the layers on stage i of p, 16-bit, as Megatron places them
@@ -209,7 +315,8 @@ public struct ServingModel: Sendable {
   }
 
   /// KV-cache bytes of one layer on one rank: 2 (K and V) · kv heads per rank · d_h · cached
-  /// tokens · batch · bytes per element.
+  /// tokens · batch · bytes per element. MoE layers cache as dense ones (the experts replace
+  /// the MLP, not the attention).
   public func layerKVCacheBytes(tensor t: Int, workload w: Workload) -> Double {
     2 * Double(kvHeadsPerGPU(tensor: t) * model.headDim) * cachedTokens(w) * Double(w.batch)
       * settings.kvPrecision.bytes
@@ -218,17 +325,33 @@ public struct ServingModel: Sendable {
   /// Activation workspace of the largest prefill chunk (min(batch × input, max batched
   /// tokens) tokens): the tensors alive at once in one layer's no-grad forward, the residual
   /// stream and the normed input (h each) plus the larger of the attention block (QKV output,
-  /// attention output) and the MLP (fc1 output, activation output); plus the fp32 logits of
-  /// the last token of each sequence (V/t each).
-  public func activationBytes(tensor t: Int, workload w: Workload) -> Double {
+  /// attention output) and the MLP (fc1 output, activation output); in an MoE layer the MLP is
+  /// the k·imbalance/EP token copies routed to this rank (each its permuted input h and its
+  /// expert's fc1 and activation outputs over ETP) plus the shared experts'; plus the fp32
+  /// logits of the last token of each sequence (V/t each).
+  public func activationBytes(_ layout: Layout, workload w: Workload) -> Double {
+    let t = layout.tensor
     let chunk = Double(min(w.batch * w.input, max(1, settings.maxBatchedTokens)))
     let td = Double(max(1, t)), h = Double(model.hidden)
     let qkv = Double((model.heads / max(1, t) + 2 * kvHeadsPerGPU(tensor: t)) * model.headDim)
     let attention = qkv + Double(model.queryWidth) / td
-    let mlp = Double(model.fc1Width + model.ffnHidden) / td
+    var mlp = Double(model.fc1Width + model.ffnHidden) / td
+    if let experts = model.moe {
+      let fe = Double(experts.expertFFN), fe1 = model.gatedMLP ? 2 * fe : fe
+      let copies = experts.routedFactor / Double(max(1, layout.expertParallel))
+      let fs = Double(experts.sharedExpertFFN), fs1 = model.gatedMLP ? 2 * fs : fs
+      let routed = copies * (h + (fe1 + fe) / Double(layout.expertTensor)) + (fs1 + fs) / td
+      // Dense layers keep their MLP (DeepSeek's first layers): the larger of the two.
+      mlp = model.layerKinds(in: 0..<model.layers).dense > 0 ? max(mlp, routed) : routed
+    }
     let perToken = 2 * h + max(attention, mlp)
     return Self.activationBytes * chunk * perToken
       + 4 * Double(w.batch) * Double(model.vocabulary) / td
+  }
+
+  /// `activationBytes` of a dense model on a rank of tensor-parallel size t.
+  public func activationBytes(tensor t: Int, workload w: Workload) -> Double {
+    activationBytes(Layout(tensor: t, pipeline: 1), workload: w)
   }
 
   /// What CUDA and the libraries hold beside the tensors (`PeakMemory.Constants`): the CUDA
@@ -245,6 +368,8 @@ public struct ServingModel: Sendable {
   /// Memory of the most loaded GPU, by term.
   public struct Memory: Sendable, Hashable, Codable {
     public var weights: Double
+    /// The routed experts' share of `weights` (0 for a dense model).
+    public var expertWeights: Double = 0
     public var kvCache: Double
     public var activations: Double
     public var runtime: Double
@@ -256,17 +381,30 @@ public struct ServingModel: Sendable {
   /// Memory per GPU for the stage that holds the most (the first or the last).
   public func memory(_ layout: Layout, _ w: Workload) -> Memory {
     let t = layout.tensor, p = max(1, layout.pipeline)
-    let perLayer = layerWeightBytes(tensor: t)
+    let dense = layerWeights(layout)
+    let sparse = model.moe == nil ? dense : layerWeights(layout, moe: true)
     let kvPerLayer = layerKVCacheBytes(tensor: t, workload: w)
-    func stage(_ i: Int) -> (weights: Double, kv: Double) {
-      let n = Double(layers(onStage: i, stages: p))
-      return (n * perLayer + boundaryWeightBytes(stage: i, layout: layout), n * kvPerLayer)
+    func stage(_ i: Int) -> (weights: Double, experts: Double, kv: Double) {
+      let kinds = model.layerKinds(in: layerRange(onStage: i, stages: p))
+      let n = Double(kinds.dense + kinds.moe)
+      let experts = Double(kinds.moe) * sparse.expert * Double(sparse.localExperts)
+      return (
+        Double(kinds.dense) * dense.total + Double(kinds.moe) * sparse.total
+          + boundaryWeightBytes(stage: i, layout: layout), experts, n * kvPerLayer
+      )
     }
-    let first = stage(0), last = stage(p - 1)
-    let worst = first.weights + first.kv >= last.weights + last.kv ? first : last
+    var worst = stage(0)
+    if p > 1 {
+      // The first stage holds the embedding, the last the output layer; an MoE model's split
+      // can leave any stage with the most MoE layers.
+      for i in 1..<p {
+        let s = stage(i)
+        if s.weights + s.kv > worst.weights + worst.kv { worst = s }
+      }
+    }
     return Memory(
-      weights: worst.weights, kvCache: worst.kv,
-      activations: activationBytes(tensor: t, workload: w),
+      weights: worst.weights, expertWeights: worst.experts, kvCache: worst.kv,
+      activations: activationBytes(layout, workload: w),
       runtime: runtimeBytes(layout),
       capacity: gpu.memory.value * settings.gpuMemoryUtilization)
   }
@@ -286,6 +424,40 @@ public struct ServingModel: Sendable {
       if fits(mid) { low = mid } else { high = mid }
     }
     return low
+  }
+
+  // MARK: - Experts a step reads
+
+  /// Expected routed experts whose weights one rank reads in a step of `tokens` tokens, on the
+  /// rank that reads the most: each token picks k of the E experts; routing is taken as uniform
+  /// and independent across tokens (what the load-balancing loss aims for), so an expert is
+  /// touched with probability P = 1 − (1 − k/E)^tokens. With EP = 1 every rank holds a slice of
+  /// all E experts and reads E·P of them. With EP > 1 a rank holds n = E/EP and the step waits for
+  /// the rank that touches the most: E[max of EP counts], each count taken as Binomial(n, P)
+  /// (touches of distinct experts are slightly anti-correlated; the binomial is the independent
+  /// approximation): Σ_{x=1..n} (1 − F(x − 1)^EP), F the binomial CDF, and at least 1 for a step
+  /// of one token or more (every token reaches some rank's experts; the independent
+  /// approximation alone gives 1 − (1 − P)^EP < 1 for n = 1). For E = 8, EP = 2, k = 2, one
+  /// token the exact answer is 1 + C(4,2)·2/C(8,2) = 1.43 and this gives 1.46.
+  public func expertsRead(tokens: Double, expertParallel ep: Int) -> Double {
+    guard let experts = model.moe else { return 0 }
+    let E = Double(experts.experts), k = Double(min(experts.topK, experts.experts))
+    let untouched = pow(max(0, 1 - k / E), max(0, tokens))
+    let P = 1 - untouched
+    let n = experts.experts / max(1, ep)
+    if ep <= 1 || n == 0 { return Double(n) * P }
+    if P >= 1 { return Double(n) }
+    if P <= 0 { return 0 }
+    // Binomial(n, P) probabilities in log space (no underflow for P near 0 or 1).
+    let logP = log(P), logQ = log(1 - P)
+    var cdf = 0.0, expectedMax = 0.0
+    for x in 0..<n {
+      let logChoose = lgamma(Double(n) + 1) - lgamma(Double(x) + 1) - lgamma(Double(n - x) + 1)
+      cdf = min(1, cdf + exp(logChoose + Double(x) * logP + Double(n - x) * logQ))
+      // P(max ≥ x + 1) = 1 − P(every rank ≤ x) = 1 − F(x)^EP.
+      expectedMax += 1 - pow(cdf, Double(ep))
+    }
+    return tokens >= 1 ? max(1, expectedMax) : expectedMax
   }
 
   // MARK: - Time
@@ -318,33 +490,80 @@ public struct ServingModel: Sendable {
       / (2 * gpu.hbm.value * constants.hbmEfficiency)
   }
 
+  /// The same ridge for a routed expert: a touched expert sees about b·k/E of a step's b tokens,
+  /// so its weights turn compute-bound at b ≈ b*·E/k; nil for a dense model.
+  public var expertRooflineCrossoverBatch: Double? {
+    guard let experts = model.moe else { return nil }
+    return rooflineCrossoverBatch * Double(experts.experts) / Double(max(1, experts.topK))
+  }
+
+  /// A tensor-parallel all-reduce of `bytes` over n GPUs as serving engines run it. Inside an
+  /// NVLink domain they do not use NCCL's ring for these small messages (b·h per decode step):
+  /// vLLM's custom all-reduce and TensorRT-LLM's all-reduce kernels read the peers' buffers
+  /// directly over NVLink/NVSwitch, in one stage (every GPU reads the n − 1 others' whole
+  /// buffers: α + (n − 1)·bytes / B) or two (reduce-scatter then all-gather: 2α + 2(n − 1)/n ·
+  /// bytes / B), whichever is faster (vLLM `custom_all_reduce.cuh`, `cross_device_reduce_1stage`
+  /// and `_2stage`). α is one collective's latency inside a node (`nvlinkLatencySeconds`, 10 µs;
+  /// nccl-tests' small-message all-reduce with CUDA graphs takes 6 µs on 2 H100s with NVLS and
+  /// 12–16 µs on H20s: NVIDIA/nccl#1259, deepseek-ai/DeepEP#303), B the NVLink bandwidth per
+  /// direction × `nvlinkEfficiency`. The ring's 2(n − 1) latencies (`StepTimeModel.allReduce`),
+  /// which training's large messages amortise, would charge 140 µs per all-reduce at t = 8.
+  /// Across nodes: the ring.
+  func allReduce(_ steps: StepTimeModel, _ bytes: Double, n: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    guard n <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) else {
+      return steps.allReduce(bytes, n: n, stride: 1)
+    }
+    let (bandwidth, latency) = steps.link(size: n, stride: 1)
+    let nd = Double(n)
+    let oneStage = latency + Bytes((nd - 1) * bytes) / bandwidth
+    let twoStage = latency * 2 + Bytes(2 * (nd - 1) / nd * bytes) / bandwidth
+    return min(oneStage, twoStage)
+  }
+
   /// Point-to-point transfer of `bytes` between adjacent pipeline stages (t ranks apart).
   func pipelineHop(_ steps: StepTimeModel, bytes: Double, tensor t: Int) -> Seconds {
     let (bandwidth, latency) = steps.link(size: 2, stride: t)
     return Bytes(bytes) / bandwidth + latency
   }
 
+  /// The layers of each kind in the whole model, with whether the kind is MoE.
+  var layerKinds: [(count: Int, moe: Bool)] {
+    let kinds = model.layerKinds(in: 0..<model.layers)
+    return [(kinds.dense, false), (kinds.moe, true)].filter { $0.0 > 0 }
+  }
+
   /// Time to first token: the prefill of all b prompts, layer after layer on every stage (one
   /// batch in flight). Per layer: the linear GEMMs over b·input tokens at the GEMM efficiency
-  /// (`StepTimeModel.time(of:)`), but never faster than reading the layer's weights from HBM;
-  /// flash attention over the prompt (`attentionCoreForward`); norms, activation and residual
-  /// adds at HBM bandwidth; two tensor-parallel all-reduces of the b·input·h output. Then the
-  /// output layer for the last token of each sequence and p − 1 pipeline hops.
+  /// (`StepTimeModel.time(of:)`; an MoE layer's experts as one grouped GEMM over the token
+  /// copies routed to this rank), but never faster than reading the layer's weights from HBM
+  /// (an MoE layer's touched experts, `expertsRead`); flash attention over the prompt
+  /// (`attentionCoreForward`); norms, activation, residual adds and the MoE dispatch and combine
+  /// at HBM bandwidth; two tensor-parallel all-reduces of the b·input·h output. Then the output
+  /// layer for the last token of each sequence and p − 1 pipeline hops.
   public func timeToFirstToken(_ layout: Layout, _ w: Workload) -> Seconds {
     let t = layout.tensor, steps = self.steps(layout)
-    let layer = self.layer(tensor: t, length: w.input, sequences: w.batch)
-    var gemms = Seconds.zero
-    for g in linearShapes(tensor: t, layer: layer) { gemms += steps.time(of: g) }
-    let weights = steps.memoryBound(layerWeightBytes(tensor: t))
-    var elementwise = 0.0
-    for op in layer.ops where op.name != "attention_core" { elementwise += op.elementwiseBytes }
     let tokens = Double(w.batch * w.input)
     let activation = Self.activationBytes * tokens * Double(model.hidden)
-    let perLayer =
-      max(gemms, weights) + steps.attentionCoreForward(layer) + steps.memoryBound(elementwise)
-      + steps.allReduce(activation, n: t, stride: 1) * 2
+    var layers = Seconds.zero
+    for kind in layerKinds {
+      let layer = self.layer(layout, length: w.input, sequences: w.batch, moe: kind.moe)
+      var gemms = Seconds.zero
+      for g in linearShapes(tensor: t, layer: layer) { gemms += steps.time(of: g) }
+      let weights = layerWeights(layout, moe: kind.moe)
+      let read =
+        weights.shared
+        + weights.expert * expertsRead(tokens: tokens, expertParallel: layout.expertParallel)
+      var elementwise = 0.0
+      for op in layer.ops where op.name != "attention_core" { elementwise += op.elementwiseBytes }
+      let perLayer =
+        max(gemms, steps.memoryBound(kind.moe ? read : weights.total))
+        + steps.attentionCoreForward(layer) + steps.memoryBound(elementwise)
+        + allReduce(steps, activation, n: t) * 2
+      layers += perLayer * Double(kind.count)
+    }
     let hops = pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
-    return perLayer * Double(model.layers) + outputLayer(steps, layout, batch: w.batch) + hops
+    return layers + outputLayer(steps, layout, batch: w.batch) + hops
   }
 
   /// The output layer for b tokens: 2·b·h·V/t FLOPs against reading its V·h/t 16-bit weights.
@@ -354,46 +573,76 @@ public struct ServingModel: Sendable {
     return max(compute, steps.memoryBound(Self.denseWeightBytes * hv))
   }
 
-  /// One decode step, by part. Per layer on one rank: the linear weights and the KV cache of the
-  /// b sequences are read from HBM once (the cache at its mean length over the output, input +
-  /// output/2); the linear GEMMs (2 FLOPs per weight per token) and attention (4·(a/t)·d_h FLOPs
-  /// per cached token per sequence) compute meanwhile; the layer takes the longer of the two (a
-  /// roofline; CUDA graphs hide kernel launches, so no fixed cost per GEMM), plus two
-  /// tensor-parallel all-reduces of b·h. Then the output layer and p − 1 hops of b·h.
+  /// One decode step, by part. Per layer on one rank: the weights the step needs and the KV
+  /// cache of the b sequences are read from HBM once (the cache at its mean length over the
+  /// output, input + output/2); the linear GEMMs (2 FLOPs per weight per token) and attention
+  /// (4·(a/t)·d_h FLOPs per cached token per sequence) compute meanwhile; the layer takes the
+  /// longer of the two (a roofline; CUDA graphs hide kernel launches, so no fixed cost per GEMM),
+  /// plus two tensor-parallel all-reduces of b·h. Then the output layer and p − 1 hops of b·h.
+  ///
+  /// In an MoE layer the step reads the shared weights (attention, router, shared experts) and
+  /// only the routed experts its b tokens touch (`expertsRead`: E·(1 − (1 − k/E)^b) of them over
+  /// the stage's ranks, the busiest rank's share with EP > 1), and computes the active
+  /// parameters only: 2 FLOPs per weight for the shared ones, and for the experts the b·k
+  /// token copies (× `moe_imbalance`, over EP) each through one expert slice. The experts'
+  /// outputs are summed by the same all-reduce as a dense MLP's (vLLM's fused MoE with TP or EP
+  /// inside a tensor-parallel group).
   public struct DecodeStep: Sendable, Hashable, Codable {
+    /// Σ over layers of the HBM time of what the step reads.
     public var memorySeconds: Double
+    /// Σ over layers of the GEMM and attention time.
     public var computeSeconds: Double
+    /// Σ over layers of the longer of the two (the roofline, per layer kind).
+    public var layerSeconds: Double
     public var communicationSeconds: Double
     public var outputLayerSeconds: Double
-    public var total: Double {
-      max(memorySeconds, computeSeconds) + communicationSeconds + outputLayerSeconds
-    }
+    /// Routed experts read per MoE layer on the busiest rank (0 for a dense model).
+    public var expertsRead: Double = 0
+    public var total: Double { layerSeconds + communicationSeconds + outputLayerSeconds }
     /// The step is bound by reading weights and cache rather than by arithmetic.
     public var memoryBound: Bool { memorySeconds >= computeSeconds }
   }
 
   public func decodeStep(_ layout: Layout, _ w: Workload) -> DecodeStep {
-    let t = layout.tensor, steps = self.steps(layout), L = Double(model.layers)
+    let t = layout.tensor, steps = self.steps(layout)
     let b = Double(w.batch)
     let context = Double(w.input) + Double(w.output) / 2
     let kvHeads = Double(kvHeadsPerGPU(tensor: t))
     let kvRead = 2 * kvHeads * Double(model.headDim) * context * b * settings.kvPrecision.bytes
-    let memory = steps.memoryBound(layerWeightBytes(tensor: t) + kvRead) * L
-    let layer = self.layer(tensor: t, length: 1, sequences: 1)
-    let linearWeights = linearShapes(tensor: t, layer: layer).reduce(0.0) { $0 + $1.k * $1.n }
-    let linear = FLOPs(2 * b * linearWeights) / linearRate
     let headsHere = Double(model.heads / max(1, t))
     let attentionFLOPs = FLOPs(4 * b * headsHere * Double(model.headDim) * context)
     let attention = attentionFLOPs / (gpu.peak16 * constants.attentionGEMMEfficiency)
-    let compute = (linear + attention) * L
+    let experts = expertsRead(tokens: b, expertParallel: layout.expertParallel)
+    var memory = Seconds.zero, compute = Seconds.zero, roofline = Seconds.zero
+    for kind in layerKinds {
+      let weights = layerWeights(layout, moe: kind.moe)
+      let read = weights.shared + (kind.moe ? weights.expert * experts : 0)
+      let layerMemory = steps.memoryBound(read + kvRead)
+      let shapes = linearShapes(
+        tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: kind.moe))
+      let sharedWeights = shapes.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
+      var flops = 2 * b * sharedWeights
+      if kind.moe, let moe = model.moe {
+        let slice = shapes.filter(Self.isExpert).reduce(0.0) { $0 + $1.k * $1.n }
+        let copies = b * moe.routedFactor / Double(max(1, layout.expertParallel))
+        flops += 2 * copies * slice
+      }
+      let layerCompute = FLOPs(flops) / linearRate + attention
+      let n = Double(kind.count)
+      memory += layerMemory * n
+      compute += layerCompute * n
+      roofline += max(layerMemory, layerCompute) * n
+    }
+    let L = Double(model.layers)
     let activation = Self.activationBytes * b * Double(model.hidden)
     let comm =
-      steps.allReduce(activation, n: t, stride: 1) * (2 * L)
+      allReduce(steps, activation, n: t) * (2 * L)
       + pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
     return DecodeStep(
-      memorySeconds: memory.value, computeSeconds: compute.value,
+      memorySeconds: memory.value, computeSeconds: compute.value, layerSeconds: roofline.value,
       communicationSeconds: comm.value,
-      outputLayerSeconds: outputLayer(steps, layout, batch: w.batch).value)
+      outputLayerSeconds: outputLayer(steps, layout, batch: w.batch).value,
+      expertsRead: model.moe == nil ? 0 : experts)
   }
 
   /// Everything megaplan reports for one layout and workload.

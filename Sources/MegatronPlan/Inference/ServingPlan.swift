@@ -34,42 +34,72 @@ public enum ServingPlan {
 
   /// The layouts searched: t a power of two that shards the heads (`ServingModel.validate`) up
   /// to the GPUs one NVLink domain joins (tensor parallelism across nodes is not worth it for
-  /// decode), p from 1 to min(L, 64); a fixed t or p is validated and used alone.
-  public static func candidates(_ serving: ServingModel, tensor: Int?, pipeline: Int?) throws
-    -> [ServingModel.Layout]
-  {
-    var tensors: [Int] = []
+  /// decode), p from 1 to min(L, 64); a fixed t or p is validated and used alone. For an MoE
+  /// model each t takes a fixed EP when given, else EP 1 (experts tensor-parallel, the serving
+  /// engines' default and, under uniform routing, never slower: the step waits for no busiest
+  /// rank), or the smallest power of two that shards the experts when t does not divide the
+  /// expert MLP.
+  public static func candidates(
+    _ serving: ServingModel, tensor: Int?, pipeline: Int?, expertParallel: Int? = nil
+  ) throws -> [ServingModel.Layout] {
+    var tensors: [(t: Int, ep: Int)] = []
+    func expertChoice(_ t: Int) -> Int? {
+      if let expertParallel { return expertParallel }
+      var ep = 1
+      while ep <= t {
+        let layout = ServingModel.Layout(tensor: t, pipeline: 1, expertParallel: ep)
+        if (try? serving.validate(layout)) != nil { return ep }
+        ep *= 2
+      }
+      return nil
+    }
     if let tensor {
-      try serving.validate(ServingModel.Layout(tensor: tensor, pipeline: 1))
-      tensors = [tensor]
+      let ep = expertChoice(tensor) ?? 1
+      try serving.validate(ServingModel.Layout(tensor: tensor, pipeline: 1, expertParallel: ep))
+      tensors = [(tensor, ep)]
     } else {
       let domain = serving.gpu.nvlinkGroup(devicesPerNode: serving.gpu.gpusPerNode)
       var t = 1
       while t <= domain {
-        if (try? serving.validate(ServingModel.Layout(tensor: t, pipeline: 1))) != nil {
-          tensors.append(t)
+        if let ep = expertChoice(t),
+          (try? serving.validate(ServingModel.Layout(tensor: t, pipeline: 1, expertParallel: ep)))
+            != nil
+        {
+          tensors.append((t, ep))
         }
         t *= 2
+      }
+      if tensors.isEmpty, let expertParallel {
+        // A fixed EP no t of the domain takes: say why for the smallest t it could fit.
+        let t = max(1, expertParallel)
+        try serving.validate(
+          ServingModel.Layout(tensor: t, pipeline: 1, expertParallel: expertParallel))
       }
     }
     var pipelines: [Int] = []
     if let pipeline {
-      try serving.validate(ServingModel.Layout(tensor: 1, pipeline: pipeline))
+      try serving.validate(
+        ServingModel.Layout(
+          tensor: tensors.first?.t ?? 1, pipeline: pipeline, expertParallel: tensors.first?.ep ?? 1)
+      )
       pipelines = [pipeline]
     } else {
       pipelines = Array(1...max(1, min(serving.model.layers, maxPipeline)))
     }
-    return tensors.flatMap { t in
-      pipelines.map { ServingModel.Layout(tensor: t, pipeline: $0) }
+    return tensors.flatMap { choice in
+      pipelines.map {
+        ServingModel.Layout(tensor: choice.t, pipeline: $0, expertParallel: choice.ep)
+      }
     }
   }
 
   /// One row per batch size.
   public static func plan(
     _ serving: ServingModel, input: Int, output: Int, batches: [Int], tensor: Int? = nil,
-    pipeline: Int? = nil, targets: Targets = .init()
+    pipeline: Int? = nil, expertParallel: Int? = nil, targets: Targets = .init()
   ) throws -> [Row] {
-    let layouts = try candidates(serving, tensor: tensor, pipeline: pipeline)
+    let layouts = try candidates(
+      serving, tensor: tensor, pipeline: pipeline, expertParallel: expertParallel)
     var rows: [Row] = []
     for batch in batches {
       let w = ServingModel.Workload(input: input, output: output, batch: batch)

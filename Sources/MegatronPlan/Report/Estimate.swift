@@ -33,6 +33,10 @@ public struct TrainingRun: Sendable, Hashable {
   public var attentionFLOPs: FLOPCount.AttentionFLOPCount = .causal
   /// The fused attention kernel (`megaplan.attention_kernel`; cuDNN's by default).
   public var attentionKernel: FusedAttentionKernel = .cudnn
+  /// The GPU as its profile (or `megaplan.hardware`) describes it, before `trainer.devices`
+  /// shrinks its node to the training file's: serving lays out its own GPUs on the hardware's
+  /// nodes. nil when the run was not read from a config (`gpu` is then the hardware).
+  public var hardwareGPU: GPU? = nil
 
   /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
   public init(
@@ -156,12 +160,14 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var expertTensorParallel: Int
     /// With selective recompute: the recomputed modules (Megatron-Core's names); null otherwise.
     public var recomputeModules: [String]?
+    /// Megatron-FSDP full sharding (`data_parallel_sharding_strategy: optim_grads_params`).
+    public var fullySharded: Bool
 
     enum CodingKeys: String, CodingKey {
       case tensor, pipeline, data, virtual, microBatch, globalBatch, microbatches, gpus,
         sequenceParallel, recompute,
         recomputeMethod, recomputeNumLayers, distributedOptimizer, contextParallel, cpCommType,
-        expertParallel, expertTensorParallel, recomputeModules
+        expertParallel, expertTensorParallel, recomputeModules, fullySharded
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -185,6 +191,7 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(expertParallel, forKey: .expertParallel)
       try c.encode(expertTensorParallel, forKey: .expertTensorParallel)
       try c.encode(recomputeModules, forKey: .recomputeModules)
+      try c.encode(fullySharded, forKey: .fullySharded)
     }
   }
 
@@ -329,7 +336,8 @@ extension Estimate {
       distributedOptimizer: layout.distributedOptimizer, contextParallel: layout.contextParallel,
       cpCommType: layout.contextParallel > 1 ? layout.contextParallelComm.name : nil,
       expertParallel: layout.expertParallel, expertTensorParallel: layout.expertTensorParallel,
-      recomputeModules: layout.recompute == .selective ? layout.recomputeModules.moduleNames : nil)
+      recomputeModules: layout.recompute == .selective ? layout.recomputeModules.moduleNames : nil,
+      fullySharded: layout.fullySharded)
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []

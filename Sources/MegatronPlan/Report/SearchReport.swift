@@ -29,7 +29,7 @@ public enum SearchReport {
       String(l.virtualStages),
       String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
-      l.distributedOptimizer ? "on" : "off",
+      l.fullySharded ? "fsdp" : l.distributedOptimizer ? "on" : "off",
       Format.fixed(e.memory.peakBytes / 1_073_741_824, 2),
       Format.percent(e.memory.peakBytes / e.memory.capacityBytes),
       Format.fixed(e.time.iterationSeconds, 3), Format.percent(e.throughput.mfu),
@@ -85,7 +85,7 @@ public enum SearchReport {
       "rank", "gpus", "tensor", "context_parallel", "pipeline", "data", "virtual", "micro_batch",
       "sequence_parallel",
       "recompute", "recompute_method",
-      "recompute_num_layers", "distributed_optimizer", "expert_parallel",
+      "recompute_num_layers", "distributed_optimizer", "fully_sharded", "expert_parallel",
       "expert_tensor_parallel", "peak_bytes", "capacity_bytes", "iteration_seconds", "mfu", "hfu",
       "tokens_per_second", "days",
     ]
@@ -98,7 +98,7 @@ public enum SearchReport {
         String(l.pipeline), String(l.data), String(l.virtual ?? 1), String(l.microBatch),
         String(l.sequenceParallel), l.recompute, l.recomputeMethod ?? "",
         l.recomputeNumLayers.map(String.init) ?? "", String(l.distributedOptimizer),
-        String(l.expertParallel), String(l.expertTensorParallel),
+        String(l.fullySharded), String(l.expertParallel), String(l.expertTensorParallel),
       ]
       let figures: [String] = [
         Format.fixed(e.memory.peakBytes, 0), Format.fixed(e.memory.capacityBytes, 0),

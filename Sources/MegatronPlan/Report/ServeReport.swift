@@ -16,7 +16,25 @@ public struct ServeReport: Sendable {
     var kvPrecision: String
     var gpuMemoryUtilization: Double
     var rooflineCrossoverBatch: Double
+    var expertRooflineCrossoverBatch: Double?
     var rows: [RowJSON]
+
+    enum CodingKeys: String, CodingKey {
+      case gpu, precision, kvPrecision, gpuMemoryUtilization, rooflineCrossoverBatch,
+        expertRooflineCrossoverBatch, rows
+    }
+
+    /// Absent values are written as null, so every documented path is always present.
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(gpu, forKey: .gpu)
+      try c.encode(precision, forKey: .precision)
+      try c.encode(kvPrecision, forKey: .kvPrecision)
+      try c.encode(gpuMemoryUtilization, forKey: .gpuMemoryUtilization)
+      try c.encode(rooflineCrossoverBatch, forKey: .rooflineCrossoverBatch)
+      try c.encode(expertRooflineCrossoverBatch, forKey: .expertRooflineCrossoverBatch)
+      try c.encode(rows, forKey: .rows)
+    }
   }
 
   struct RowJSON: Codable {
@@ -26,9 +44,32 @@ public struct ServeReport: Sendable {
       var pipeline: Int
       var kvHeadsPerGpu: Int
       var kvHeadsReplicated: Bool
+      /// MoE: EP and ETP among the stage's t GPUs and the routed experts each GPU holds per
+      /// MoE layer; null for a dense model.
+      var expertParallel: Int?
+      var expertTensorParallel: Int?
+      var expertsPerGpu: Int?
+
+      enum CodingKeys: String, CodingKey {
+        case gpus, tensor, pipeline, kvHeadsPerGpu, kvHeadsReplicated, expertParallel,
+          expertTensorParallel, expertsPerGpu
+      }
+
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(gpus, forKey: .gpus)
+        try c.encode(tensor, forKey: .tensor)
+        try c.encode(pipeline, forKey: .pipeline)
+        try c.encode(kvHeadsPerGpu, forKey: .kvHeadsPerGpu)
+        try c.encode(kvHeadsReplicated, forKey: .kvHeadsReplicated)
+        try c.encode(expertParallel, forKey: .expertParallel)
+        try c.encode(expertTensorParallel, forKey: .expertTensorParallel)
+        try c.encode(expertsPerGpu, forKey: .expertsPerGpu)
+      }
     }
     struct MemoryJSON: Codable {
       var weightsBytes: Double
+      var expertWeightsBytes: Double
       var kvCacheBytes: Double
       var activationsBytes: Double
       var runtimeBytes: Double
@@ -42,6 +83,21 @@ public struct ServeReport: Sendable {
       var tpotSeconds: Double
       var endToEndSeconds: Double
       var decodeBound: String
+      /// MoE: routed experts a decode step reads per MoE layer on the busiest GPU; null dense.
+      var expertsReadPerLayer: Double?
+
+      enum CodingKeys: String, CodingKey {
+        case ttftSeconds, tpotSeconds, endToEndSeconds, decodeBound, expertsReadPerLayer
+      }
+
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ttftSeconds, forKey: .ttftSeconds)
+        try c.encode(tpotSeconds, forKey: .tpotSeconds)
+        try c.encode(endToEndSeconds, forKey: .endToEndSeconds)
+        try c.encode(decodeBound, forKey: .decodeBound)
+        try c.encode(expertsReadPerLayer, forKey: .expertsReadPerLayer)
+      }
     }
     struct ThroughputJSON: Codable {
       var tokensPerSecond: Double
@@ -59,19 +115,25 @@ public struct ServeReport: Sendable {
 
   func json(_ row: ServingPlan.Row) -> RowJSON {
     let p = row.point, m = p.memory, t = p.layout.tensor
+    let moe = serving.model.moe
     return RowJSON(
       batch: p.workload.batch, input: p.workload.input, output: p.workload.output,
       layout: .init(
         gpus: p.layout.gpus, tensor: t, pipeline: p.layout.pipeline,
         kvHeadsPerGpu: serving.kvHeadsPerGPU(tensor: t),
-        kvHeadsReplicated: serving.kvHeadsReplicated(tensor: t)),
+        kvHeadsReplicated: serving.kvHeadsReplicated(tensor: t),
+        expertParallel: moe == nil ? nil : p.layout.expertParallel,
+        expertTensorParallel: moe == nil ? nil : p.layout.expertTensor,
+        expertsPerGpu: moe.map { $0.experts / max(1, p.layout.expertParallel) }),
       memory: .init(
-        weightsBytes: m.weights, kvCacheBytes: m.kvCache, activationsBytes: m.activations,
+        weightsBytes: m.weights, expertWeightsBytes: m.expertWeights, kvCacheBytes: m.kvCache,
+        activationsBytes: m.activations,
         runtimeBytes: m.runtime, totalBytes: m.total, capacityBytes: m.capacity, fits: m.fits,
         largestBatch: p.largestBatch),
       latency: .init(
         ttftSeconds: p.ttft, tpotSeconds: p.decode.total, endToEndSeconds: p.endToEnd,
-        decodeBound: p.decode.memoryBound ? "memory" : "compute"),
+        decodeBound: p.decode.memoryBound ? "memory" : "compute",
+        expertsReadPerLayer: moe == nil ? nil : p.decode.expertsRead),
       throughput: .init(
         tokensPerSecond: p.tokensPerSecond, tokensPerSecondPerGpu: p.tokensPerSecondPerGPU),
       meetsTarget: row.meetsTarget)
@@ -84,7 +146,8 @@ public struct ServeReport: Sendable {
       Document(
         gpu: serving.gpu.name, precision: s.precision.rawValue, kvPrecision: s.kvPrecision.rawValue,
         gpuMemoryUtilization: s.gpuMemoryUtilization,
-        rooflineCrossoverBatch: serving.rooflineCrossoverBatch, rows: rows.map(json)))
+        rooflineCrossoverBatch: serving.rooflineCrossoverBatch,
+        expertRooflineCrossoverBatch: serving.expertRooflineCrossoverBatch, rows: rows.map(json)))
   }
 
   // MARK: - Tables
@@ -129,6 +192,13 @@ public struct ServeReport: Sendable {
     out.append(
       "memory per GPU in GiB; decode is memory-bound below a batch of about \(Format.fixed(serving.rooflineCrossoverBatch, 0)) (roofline crossover for the weights)"
     )
+    if let experts = serving.model.moe, let first = rows.first {
+      let l = first.point.layout
+      let crossover = serving.expertRooflineCrossoverBatch.map { Format.fixed($0, 0) } ?? "-"
+      out.append(
+        "experts: \(experts.experts) per MoE layer, top-\(experts.topK); EP \(l.expertParallel) × ETP \(l.expertTensor) over each stage's t GPUs (\(experts.experts / max(1, l.expertParallel)) experts per GPU, each split over \(l.expertTensor)); a decode step reads only the experts its batch touches, E·(1 − (1 − k/E)^batch) under uniform routing (\(Format.fixed(first.point.decode.expertsRead, 2)) per layer at batch \(first.point.workload.batch)); experts turn compute-bound at a batch of about \(crossover)"
+      )
+    }
     let replicated = rows.filter { serving.kvHeadsReplicated(tensor: $0.point.layout.tensor) }
     if let r = replicated.first {
       out.append(
@@ -146,7 +216,7 @@ public struct ServeReport: Sendable {
 
   public func csv() -> String {
     let header = [
-      "batch", "input", "output", "gpus", "tensor", "pipeline", "weights_bytes",
+      "batch", "input", "output", "gpus", "tensor", "pipeline", "expert_parallel", "weights_bytes",
       "kv_cache_bytes", "activations_bytes", "runtime_bytes", "total_bytes", "capacity_bytes",
       "fits", "largest_batch", "ttft_seconds", "tpot_seconds", "end_to_end_seconds",
       "tokens_per_second", "tokens_per_second_per_gpu", "meets_target",
@@ -158,6 +228,7 @@ public struct ServeReport: Sendable {
         [
           String(p.workload.batch), String(p.workload.input), String(p.workload.output),
           String(p.layout.gpus), String(p.layout.tensor), String(p.layout.pipeline),
+          serving.model.moe == nil ? "" : String(p.layout.expertParallel),
           Format.fixed(m.weights, 0), Format.fixed(m.kvCache, 0), Format.fixed(m.activations, 0),
           Format.fixed(m.runtime, 0), Format.fixed(m.total, 0), Format.fixed(m.capacity, 0),
           String(m.fits), String(p.largestBatch), Format.fixed(p.ttft, 6),

@@ -102,8 +102,17 @@ extension LayoutSearch {
   /// `winner` (the search's row). Recompute keys are written together when the recompute setting
   /// changes; nodes and devices together when the GPU count or node shape changes; with the
   /// distributed optimizer turned off, a `megaplan.zero_stage: 1` becomes 0.
-  public static func emitConfig(_ yaml: String, winner: TrainingRun, base: TrainingRun) -> String {
+  ///
+  /// `overrides` are the command line's `--set KEY=VALUE` (and `--gpu`, `--max-memory-fraction`
+  /// as the keys they stand for), in order: `base` was loaded with them, so they are written
+  /// first, as `yamlScalar` spells each value, and the file then loads to `base` before the
+  /// layout keys go in.
+  public static func emitConfig(
+    _ yaml: String, winner: TrainingRun, base: TrainingRun,
+    overrides: [(key: String, value: String)] = []
+  ) -> String {
     var doc = YAMLLines(yaml)
+    for (key, value) in overrides { doc.set(key, yamlScalar(value)) }
     let w = winner.layout, b = base.layout
     let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
     let all = configValues(
@@ -179,6 +188,48 @@ extension LayoutSearch {
     }
     return doc.text
   }
+}
+
+extension LayoutSearch {
+  /// What of `winner` (a search row) the run `emitted` (its emitted file, loaded again) does not
+  /// reproduce, by name; empty when the file loads to the row. The devices per node may differ
+  /// (the file lays the GPUs out in whole nodes, `nodeShape`), the NVLink domain they imply may
+  /// not.
+  public static func emitMismatches(_ emitted: TrainingRun, winner: TrainingRun) -> [String] {
+    var out: [String] = []
+    if emitted.layout != winner.layout { out.append("layout") }
+    if emitted.model != winner.model { out.append("model") }
+    if emitted.precision != winner.precision { out.append("precision") }
+    if emitted.gpu != winner.gpu { out.append("gpu") }
+    if emitted.overlap != winner.overlap { out.append("overlaps") }
+    if emitted.peakSettings != winner.peakSettings { out.append("peak-memory settings") }
+    if emitted.fp32Gradients != winner.fp32Gradients { out.append("gradient precision") }
+    if emitted.constants != winner.constants { out.append("performance constants") }
+    if emitted.memoryBudget != winner.memoryBudget { out.append("memory budget") }
+    if emitted.trainTokens != winner.trainTokens { out.append("token budget") }
+    return out
+  }
+}
+
+/// A `--set` value as a block-YAML scalar that reads back as `ConfigDocument.override` reads it:
+/// a value already in quotes, or a plain value YAML reads as plain text, as written; a plain
+/// value YAML would read otherwise (empty, with `: ` or ` #`, or starting with an indicator such
+/// as `[`, `{`, `&`, `*`, `!`, `|`, `>`, `%`, `@`, `` ` ``, `#`, `-` + space) in single quotes, `'`
+/// doubled. Those values are never numbers, booleans or null, so quoting keeps their type.
+func yamlScalar(_ value: String) -> String {
+  if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+    return value
+  }
+  let indicators: Set<Character> = [
+    "[", "]", "{", "}", "&", "*", "!", "|", ">", "%", "@", "`", "#", ",", "'", "\"",
+  ]
+  let needsQuotes =
+    value.isEmpty || value.contains(": ") || value.contains(" #") || value.hasSuffix(":")
+    || value.first.map { indicators.contains($0) || $0 == " " } == true
+    || value.hasPrefix("- ") || value == "-" || value.hasPrefix("? ") || value.last == " "
+    || value.contains("\n")
+  guard needsQuotes else { return value }
+  return "'" + value.replacingOccurrences(of: "'", with: "''") + "'"
 }
 
 /// Block-style YAML as lines, each with its dotted key path when it is a `key:` line.

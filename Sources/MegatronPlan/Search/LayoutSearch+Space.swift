@@ -130,12 +130,15 @@ extension LayoutSearch {
   }
 
   /// The run for GPU count `gpus` and tensor-parallel size `t` (layout aside): the vocabulary
-  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`.
+  /// padded for t and the node shape of the count, through `TrainingRun.with(layout:)`. It keeps
+  /// the file's full sharding, EP and ETP (`Layout.inheritSharding`), which every candidate
+  /// built from it inherits in turn.
   static func run(_ base: TrainingRun, gpus: Int, t: Int) -> TrainingRun {
-    base.with(
-      layout: Layout(
-        tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
-        globalBatch: base.layout.globalBatch))
+    var layout = Layout(
+      tensor: t, pipeline: 1, data: max(1, gpus / max(1, t)), microBatch: 1,
+      globalBatch: base.layout.globalBatch)
+    layout.inheritSharding(from: base.layout)
+    return base.with(layout: layout)
   }
 
   /// Per-layer quantities shared by every layout with the same t, b and SP.
@@ -418,7 +421,8 @@ extension LayoutSearch {
           var l = layout(
             u, globalBatch: B, sp: sp, recompute: recompute, distributedOptimizer: false,
             base: file, experts: x)
-          if m.moe != nil && u.t > 1 && !sp { continue }  // Megatron-Core: MoE with t > 1 needs SP
+          // Megatron-Core: MoE and the tensor-parallel overlap with t > 1 need SP.
+          if (m.moe != nil || base.overlap.tensorParallel) && u.t > 1 && !sp { continue }
           // The most loaded stage is the first or the last: activations in flight do not grow
           // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
           // every stage holds the same L/p layers' parameters, and only the first stage holds the
@@ -466,7 +470,11 @@ extension LayoutSearch {
     if threads <= 1 || items.count <= 1 { return items.map(transform) }
     let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: items.count)
     results.initialize(repeating: nil)
-    defer { results.deallocate() }
+    defer {
+      // Release the results the buffer still holds (compactMap copied them out), then free it.
+      _ = results.deinitialize()
+      results.deallocate()
+    }
     nonisolated(unsafe) let out = results
     DispatchQueue.concurrentPerform(iterations: items.count) { i in out[i] = transform(items[i]) }
     return results.compactMap { $0 }  // every slot was written

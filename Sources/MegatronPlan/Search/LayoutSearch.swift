@@ -143,7 +143,7 @@ public enum LayoutSearch {
     public var maxDays: Double?
     public var constraints: Constraints
     /// Fraction of GPU memory a layout may use; nil: the run's `memoryBudget` (the config's
-    /// `megaplan.max_memory_fraction`, default 0.95). Given, it replaces the run's for every
+    /// `megaplan.max_memory_fraction`, default 1.0). Given, it replaces the run's for every
     /// candidate.
     public var maxMemoryFraction: Double?
     /// Worker threads; nil: one per active core.
