@@ -29,7 +29,6 @@ import Testing
     let extra = """
         cpu_offloading: true
         data_parallel_sharding_strategy: optim_grads
-        transformer_block_type: post_ln
       """
     let error = try #require(throws: ConfigError.self) {
       try OneAnswerTests.load(
@@ -40,7 +39,6 @@ import Testing
     let note = try #require(error.note)
     #expect(note.hasPrefix("also not modeled in this file: "))
     #expect(note.contains("data_parallel_sharding_strategy 'optim_grads' is not modeled yet"))
-    #expect(note.contains("transformer_block_type 'post_ln' is not modeled yet"))
     // NeMo's FSDP with a strategy other than full, alone.
     let hybrid = try #require(throws: ConfigError.self) {
       try OneAnswerTests.load(

@@ -123,9 +123,9 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
   func activations() throws {
     let run = try loadFixture("nemo-launcher/t5/220m.yaml")
     let e = Estimate(run)
-    let ed = try #require(e.model.encoderDecoder)
-    #expect(ed.encoderActivationsPerLayerBytes == 857_210_880)
-    #expect(ed.decoderActivationsPerLayerBytes == 371_982_336)
+    #expect(e.model.encoderDecoder?.encoderLayers == 12)
+    #expect(e.memory.encoderActivationsPerLayerBytes == 857_210_880)
+    #expect(e.memory.decoderActivationsPerLayerBytes == 371_982_336)
     #expect(e.memory.activationsBytes == 15_863_906_304)
     let terms = e.memory.stages[0].activations
     #expect(terms["encoder_output"].value == 2 * 32_768 * 768)
@@ -191,6 +191,43 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     // decoder's hidden state (b = 24): 2 bytes × 24 × (128 + 512) × h, sent and received.
     let peak = PeakMemory.terms(run, layout: l, stage: 3, activationBytes: 0)
     #expect(peak.pipelineBuffers == 2 * 2 * 24 * (128 + 512) * 4096 / 1)
+  }
+
+  /// NeMo's other block types on T5 220M (both stacks), against pre-LN:
+  /// - post_ln: the same tensors per layer (each norm saves its input, the residual sum, as a
+  ///   pre-norm saves the layer input); no final norms: −2 × 2h parameters, and neither the
+  ///   encoder's final norm input (2·32,768·h) nor the decoder's (2·8,192·h) is kept;
+  /// - normformer: per encoder layer a norm on the attention output (2h parameters, saves 2Th) and
+  ///   one on the activation's f-wide output (2f parameters, saves 2Tf); a decoder layer also
+  ///   normalises its cross-attention output (2h, 2Th): +12·(2h + 2f) + 12·(4h + 2f) parameters,
+  ///   +2·32,768·(h + f) bytes per encoder layer and +2·8,192·(2h + f) per decoder layer.
+  @Test("post-LN and NormFormer blocks: parameters and activations by hand")
+  func blockTypes() throws {
+    let base = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
+    func run(_ type: String) throws -> Estimate {
+      Estimate(
+        try loadFixture(
+          "nemo-launcher/t5/220m.yaml",
+          [
+            "model.encoder.transformer_block_type=\(type)",
+            "model.decoder.transformer_block_type=\(type)",
+          ]))
+    }
+    let h = 768.0, f = 2048.0
+    let post = try run("post_ln")
+    #expect(post.model.parameters == base.model.parameters - 2 * 2 * h)
+    #expect(
+      post.memory.activationsBytes == base.memory.activationsBytes - 2 * 32_768 * h - 2 * 8_192 * h)
+    let normformer = try run("normformer")
+    #expect(
+      normformer.model.parameters == base.model.parameters + 12 * (2 * h + 2 * f) + 12
+        * (4 * h + 2 * f))
+    #expect(
+      normformer.memory.encoderActivationsPerLayerBytes
+        == 857_210_880 + 2 * 32_768 * (h + f))
+    #expect(
+      normformer.memory.decoderActivationsPerLayerBytes
+        == 371_982_336 + 2 * 8_192 * (2 * h + f))
   }
 
   @Test("the encoder–decoder rules, each naming its key")

@@ -242,7 +242,7 @@ import Testing
     "unmodeled keys are refused with the key named",
     arguments: [
       ("model.cpu_offloading", "true", "model.cpu_offloading: true is not modeled yet"),
-      ("model.transformer_block_type", "post_ln", "transformer_block_type 'post_ln'"),
+      ("megaplan.zero_stage", "2", "DeepSpeed ZeRO stage 2 is not modeled yet"),
       ("model.fp8", "true", "fp8"),
     ])
   func refused(_ c: (String, String, String)) throws {

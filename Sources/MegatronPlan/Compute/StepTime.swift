@@ -13,6 +13,9 @@ public struct StepTimeModel: Sendable {
   public var overlap: Overlap
   /// The fused attention kernel the software runs.
   public var attentionKernel: FusedAttentionKernel = .cudnn
+  /// The cross entropy runs as Megatron-Core's fused kernels (`cross_entropy_loss_fusion`)
+  /// rather than the unfused vocab-parallel cross entropy (`outputLayer`).
+  public var crossEntropyFusion = false
   /// Overlap the data-parallel gradient reduction with backward (NeMo `optim.overlap_grad_sync`,
   /// Megatron `--overlap-grad-reduce`).
   public var overlapGradientReduction: Bool {
@@ -412,16 +415,26 @@ public struct StepTimeModel: Sendable {
   // MARK: - Stages and the iteration
 
   /// Output layer and cross entropy on the last stage, one microbatch, forward + backward:
-  /// the logits GEMM 2bshV/t forward and twice that backward; fp32 logits written, read by the
-  /// softmax-cross-entropy, and its gradient written and read back.
+  /// the logits GEMM 2bshV/t forward and twice that backward, and the cross entropy's
+  /// memory-bound passes over the bsV/t logits (`crossEntropyBytesPerLogit`).
   func outputLayer() -> Seconds {
     // The rank's s·b/cp tokens.
     let sequences = Double(layout.microBatch) / Double(max(1, layout.contextParallel))
     let logits = FLOPCount.logitsForward(model, sequences: sequences) / t
     let gemms = gemm(logits, efficiency: constants.gemmEfficiency) * 3
     let elements = layout.tokens(of: model) * Double(model.vocabulary) / t
-    return gemms + memoryBound(4 * elements * 4)
+    return gemms + memoryBound(crossEntropyBytesPerLogit * elements)
   }
+
+  /// Bytes the cross entropy moves per logit, forward and backward:
+  /// - unfused (Megatron `_VocabParallelCrossEntropy` on `logits.float()`): the fp32 cast (read
+  ///   2, write 4), the row max (read 4), subtracting it in place (8), exp in place (8), the row
+  ///   sum (4) and the division by it in place (8) in forward; in backward the gradient scaled in
+  ///   place (8) and cast back to 16 bits (read 4, write 2): 52 bytes;
+  /// - fused (Megatron-Core `fused_vocab_parallel_cross_entropy`): the row max over the 16-bit
+  ///   logits (read 2), the fused exp-and-sum writing fp32 exponentials (read 2, write 4), and a
+  ///   fused backward reading them and writing the 16-bit gradient (read 4, write 2): 14 bytes.
+  var crossEntropyBytesPerLogit: Double { crossEntropyFusion ? 14 : 52 }
 
   public struct StageTime: Sendable, Hashable, Codable, Comparable {
     public static func < (a: StageTime, b: StageTime) -> Bool { a.total < b.total }

@@ -49,13 +49,6 @@ extension ConfigLoader {
     let hidden = try r.size("\(prefix).hidden_size")
     let heads = try r.size("\(prefix).num_attention_heads")
     let ffn = try r.size("\(prefix).ffn_hidden_size", default: 4 * hidden, why: "4 × hidden_size")
-    if let block = try r.optionalString("\(prefix).transformer_block_type", record: true),
-      block.lowercased() != "pre_ln"
-    {
-      throw r.error(
-        "transformer_block_type '\(block)' is not modeled yet; megaplan models pre_ln (the norm before attention and MLP)",
-        key: "\(prefix).transformer_block_type")
-    }
     let arch = try readArchitecture(&r, hidden: hidden, heads: heads, prefix: prefix)
     let recompute = try readRecompute(&r, prefix: prefix)
     return Stack(
@@ -148,6 +141,8 @@ extension ConfigLoader {
       normalization: e.arch.normalization, activation: e.arch.activation,
       linearBiases: e.arch.linearBiases, qkvBias: e.arch.qkvBias,
       qkLayerNorm: e.arch.qkLayerNorm, positionEmbedding: e.arch.position,
-      dropout: e.arch.dropout, fusions: e.arch.fusions, fusedAttention: fused, fp8: fp8)
+      dropout: e.arch.dropout, fusions: e.arch.fusions, fusedAttention: fused, fp8: fp8
+    )
+    .with(blockType: e.arch.blockType)
   }
 }

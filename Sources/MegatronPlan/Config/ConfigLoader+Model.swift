@@ -16,6 +16,7 @@ extension ConfigLoader {
     var position: PositionEmbedding
     var dropout: Dropout
     var fusions: KernelFusions
+    var blockType: TransformerBlockType
   }
 
   /// `prefix` is the section the keys are in: `model` for a decoder, `model.encoder` or
@@ -63,7 +64,19 @@ extension ConfigLoader {
       qkLayerNorm: qkNorm, sandwichNorm: sandwich,
       embeddingNorm: embeddingNorm, position: try readPositionEmbedding(&r, prefix: prefix),
       dropout: try readDropout(&r, prefix: prefix),
-      fusions: fusions)
+      fusions: fusions, blockType: try readBlockType(&r, prefix: prefix))
+  }
+
+  /// NeMo's `transformer_block_type`: `pre_ln` (the default), `post_ln` or `normformer`
+  /// (`TransformerBlockType`).
+  static func readBlockType(_ r: inout KeyReader, prefix: String) throws -> TransformerBlockType {
+    let key = "\(prefix).transformer_block_type"
+    guard let name = try r.optionalString(key, record: r.has(key)) else { return .preLN }
+    guard let type = TransformerBlockType(rawValue: name.lowercased()) else {
+      throw r.error(
+        "transformer_block_type '\(name)' is not one of pre_ln, post_ln, normformer", key: key)
+    }
+    return type
   }
 
   static func readNormalization(_ r: inout KeyReader, prefix: String = "model") throws
@@ -219,15 +232,6 @@ extension ConfigLoader {
         (
           "megaplan.zero_stage",
           "DeepSpeed ZeRO stage \(zero) is not modeled yet (stage 0 and 1 are)"
-        ))
-    }
-    if let block = try r.optionalString("model.transformer_block_type"),
-      block.lowercased() != "pre_ln"
-    {
-      found.append(
-        (
-          "model.transformer_block_type",
-          "transformer_block_type '\(block)' is not modeled yet; megaplan models pre_ln layers"
         ))
     }
     guard let first = found.first else { return }

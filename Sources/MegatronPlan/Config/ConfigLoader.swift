@@ -200,6 +200,7 @@ public enum ConfigLoader {
       embeddingNorm: arch.embeddingNorm, positionEmbedding: arch.position, dropout: arch.dropout,
       fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe, mla: mla,
       mtpLayers: mtp)
+    model.blockType = arch.blockType
     if let ed = encoderDecoder {
       if mla != nil || mtp > 0 {
         throw r.error(

@@ -291,7 +291,9 @@ public enum ActivationMemory {
     }
     if i == layout.pipeline - 1 {
       let n = Double(schedule.outputMicrobatchesInFlight)
-      out.appendNew("final_layernorm_input", Bytes(e * sb * h / r * n))
+      if m.blockType.finalNorm {
+        out.appendNew("final_layernorm_input", Bytes(e * sb * h / r * n))
+      }
       out.appendNew("output_layer_input", Bytes(e * sb * h / r * n))
       out.appendNew("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
       if m.mtpLayers > 0 {
@@ -373,7 +375,7 @@ public enum ActivationMemory {
     if i == firstDecoder && m.dropout.hidden > 0 {
       out.append(.init("decoder_embedding_dropout_mask", Bytes(tDec * h / r * inFlight)))
     }
-    if i == lastEncoder {
+    if i == lastEncoder && enc.blockType.finalNorm {
       out.append(.init("encoder_final_norm_input", Bytes(e * tEnc * hEnc / r * inFlight)))
     }
     if kinds.decoder > 0 {
@@ -381,7 +383,8 @@ public enum ActivationMemory {
     }
     if ed.relativeAttention != nil {
       var bytes = 0.0
-      func stack(_ heads: Int, _ s: Double) -> Double { (e * Double(heads) / t * b + 8) * s * s }
+      // [1, a/t, s, s]: one bias for the whole microbatch, broadcast over its sequences.
+      func stack(_ heads: Int, _ s: Double) -> Double { (e * Double(heads) / t + 8) * s * s }
       if kinds.encoder > 0 { bytes += stack(enc.heads, Double(enc.sequenceLength)) }
       if kinds.decoder > 0 { bytes += stack(m.heads, Double(m.sequenceLength)) }
       out.append(.init("relative_position_bias", Bytes(bytes * inFlight)))

@@ -71,7 +71,12 @@ public enum ParameterCount {
 
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
   /// for LayerNorm.
+  /// One norm over h (the final norm; zero for post-LN stacks, which have none).
   static func finalNorm(_ m: TransformerModel) -> Double {
+    m.blockType.finalNorm ? normOverHidden(m) : 0
+  }
+
+  static func normOverHidden(_ m: TransformerModel) -> Double {
     Double(m.normalization.parametersPerFeature * m.hidden)
   }
 
@@ -86,7 +91,7 @@ public enum ParameterCount {
       "transformer_layers",
       Parameters(Double(kinds.dense) * layers.dense.total + Double(kinds.moe) * layers.moe.total))
     b.add("word_embedding", Parameters(V * h))
-    if m.embeddingNorm { b.add("embedding_norm", Parameters(finalNorm(m))) }
+    if m.embeddingNorm { b.add("embedding_norm", Parameters(normOverHidden(m))) }
     if m.learnedPositionEmbeddings {
       b.add("position_embedding", Parameters(Double(m.maxPositionEmbeddings) * h))
     }
@@ -169,7 +174,7 @@ public enum ParameterCount {
     s.expert = here.expert
     if stage == 0 {
       s.wordEmbedding = V * h / t
-      if m.embeddingNorm { s.embeddingNorm = finalNorm(m) }
+      if m.embeddingNorm { s.embeddingNorm = normOverHidden(m) }
       if m.learnedPositionEmbeddings { s.positionEmbedding = Double(m.maxPositionEmbeddings) * h }
     }
     if stage == p - 1 {

@@ -105,6 +105,16 @@ extension LayerDescription {
         gemms: [GEMMShape("cross_projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
         saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
         parameters: .init(sharded: qw * h, replicated: bias * h)))
+    if m.blockType == .normformer {
+      // NormFormer's norm on the cross-attention's output (NeMo
+      // `post_inter_attention_normformer_norm`): saves its input.
+      ops.append(
+        LayerOp(
+          name: "post_cross_attention_norm",
+          saved: [SavedTensor("post_cross_attention_norm_input", e * tokens * h / r)],
+          elementwiseBytes: 2 * e * tokens * h / r,
+          parameters: .init(replicated: normParams * h)))
+    }
     // Bias-dropout-add: a 1-byte mask of T_dec·h with hidden dropout.
     let dropout = m.dropout.hidden > 0
     ops.append(

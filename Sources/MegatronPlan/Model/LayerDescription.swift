@@ -187,7 +187,7 @@ public struct LayerDescription: Sendable, Hashable {
           saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
           parameters: .init(sharded: qw * h, replicated: bias * h)))
     }
-    if m.sandwichNorm { ops.append(norm("post_attention_norm")) }
+    if m.sandwichNorm || m.blockType == .normformer { ops.append(norm("post_attention_norm")) }
     ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
     ops.append(norm("pre_mlp_norm"))
     if moe, let experts = m.moe {
@@ -214,6 +214,16 @@ public struct LayerDescription: Sendable, Hashable {
         elementwiseBytes: castAfterNorm * tokens * h / r,
         parameters: .init(sharded: h * f1 + bias * f1), recompute: .mlp))
     ops.append(Self.activation(m, shard, tokens: tokens, dropping: .mlp))
+    if m.blockType == .normformer {
+      // NormFormer's norm on the activation's output, f/t wide on each rank (its own f/t weights):
+      // saves its input; fc2 then saves the norm's output (counted there).
+      ops.append(
+        LayerOp(
+          name: "ffn_norm",
+          saved: [SavedTensor("ffn_norm_input", e * tokens * f / t, recomputedBy: .mlp)],
+          elementwiseBytes: 2 * e * tokens * f / t,
+          parameters: .init(sharded: normParams * f), recompute: .mlp))
+    }
     // fc2, row-parallel: f/t → h. Saves its input, the activation output (8sbh/t at f = 4h).
     ops.append(
       LayerOp(
@@ -319,7 +329,10 @@ public struct LayerDescription: Sendable, Hashable {
       // Memory-bound kernels on the scores: softmax reads and writes them; ALiBi adds its
       // bias (read + write); dropout reads, writes and writes a mask.
       bytes += 2 * e * scores
-      if m.positionEmbedding == .alibi { bytes += 2 * e * scores }
+      // ALiBi and T5's relative bias add their bias to every score (read + write).
+      if m.positionEmbedding == .alibi || m.positionEmbedding == .relative {
+        bytes += 2 * e * scores
+      }
       if attentionDropout { bytes += (2 * e + 1) * scores }
     }
     var core = LayerOp(

@@ -42,6 +42,8 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var sandwichNorm: Bool
   /// A norm right after the word embedding (BLOOM: Megatron-DeepSpeed `--embed-layernorm`).
   public var embeddingNorm: Bool
+  /// Where the layers' norms sit (NeMo `transformer_block_type`).
+  public var blockType: TransformerBlockType = .preLN
   public var positionEmbedding: PositionEmbedding
   public var dropout: Dropout
   public var fusions: KernelFusions
@@ -278,5 +280,33 @@ public struct LayerCounts: Sendable, Hashable {
     LayerCounts(
       dense: a.dense + b.dense, moe: a.moe + b.moe, encoder: a.encoder + b.encoder,
       decoder: a.decoder + b.decoder)
+  }
+}
+
+/// Where a layer's norms sit (NeMo `transformer_block_type`, `ParallelTransformerLayer_`):
+/// - `preLN`: a norm before attention (and cross-attention) and before the MLP, a final norm
+///   after the last layer (GPT-2 onwards, every Megatron-Core model);
+/// - `postLN`: the norms after each residual add, h = LN(x + f(x)) (the original Transformer,
+///   BERT): each saves its input, the sum, as a pre-norm saves the layer input, and each linear
+///   layer's input is the previous norm's output as before, so a layer keeps the same tensors;
+///   no final norm (NeMo builds `final_layernorm` only for the other types);
+/// - `normformer` (Shleifer et al. 2021): pre-LN plus a norm on each attention's output before
+///   its residual add and one inside the MLP on the activation's f-wide output, which on a
+///   tensor-parallel rank normalises its f/t slice with f/t weights of its own.
+public enum TransformerBlockType: String, Sendable, Hashable, Codable, CaseIterable {
+  case preLN = "pre_ln"
+  case postLN = "post_ln"
+  case normformer
+
+  /// Whether the stack ends in a final norm.
+  public var finalNorm: Bool { self != .postLN }
+}
+
+extension TransformerModel {
+  /// This model with its norms placed as `blockType` says.
+  public func with(blockType: TransformerBlockType) -> TransformerModel {
+    var m = self
+    m.blockType = blockType
+    return m
   }
 }

@@ -64,6 +64,7 @@ public struct TrainingRun: Sendable, Hashable {
       model: model, layout: layout, precision: precision, gpu: gpu, constants: constants,
       overlap: overlap)
     m.attentionKernel = attentionKernel
+    m.crossEntropyFusion = peakSettings.crossEntropyFusion
     return m
   }
 }
@@ -127,10 +128,6 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var decoderSequenceLength: Int
     /// The first stage of the decoder (`pipeline_model_parallel_split_rank`; 0 with p = 1).
     public var pipelineSplitRank: Int
-    /// One encoder (decoder) layer, one microbatch, one GPU, under the layout's recompute
-    /// setting (with full recompute: the checkpointed input).
-    public var encoderActivationsPerLayerBytes: Double
-    public var decoderActivationsPerLayerBytes: Double
   }
 
   public struct LayoutSummary: Sendable, Codable, Hashable {
@@ -244,6 +241,41 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var usableBytes: Double
     public var usableFraction: Double
     public var stages: [StageMemory]
+    /// An encoder–decoder model's encoder and decoder layer, as `activationsPerLayerBytes` is
+    /// for one layer of a decoder-only model; null otherwise.
+    public var encoderActivationsPerLayerBytes: Double?
+    public var decoderActivationsPerLayerBytes: Double?
+
+    enum CodingKeys: String, CodingKey {
+      case gpu, capacityBytes, activationsPerLayerBytes, activationsPerLayer, mostLoadedStage,
+        activationsBytes, weightsBytes, gradientsBytes, optimizerBytes, totalBytes,
+        peakAllocatedBytes, peakBytes, peakMoment, fits, usableBytes, usableFraction, stages,
+        encoderActivationsPerLayerBytes, decoderActivationsPerLayerBytes
+    }
+
+    /// Absent values are written as null, so every documented path is always present.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(gpu, forKey: .gpu)
+      try c.encode(capacityBytes, forKey: .capacityBytes)
+      try c.encode(activationsPerLayerBytes, forKey: .activationsPerLayerBytes)
+      try c.encode(activationsPerLayer, forKey: .activationsPerLayer)
+      try c.encode(mostLoadedStage, forKey: .mostLoadedStage)
+      try c.encode(activationsBytes, forKey: .activationsBytes)
+      try c.encode(weightsBytes, forKey: .weightsBytes)
+      try c.encode(gradientsBytes, forKey: .gradientsBytes)
+      try c.encode(optimizerBytes, forKey: .optimizerBytes)
+      try c.encode(totalBytes, forKey: .totalBytes)
+      try c.encode(peakAllocatedBytes, forKey: .peakAllocatedBytes)
+      try c.encode(peakBytes, forKey: .peakBytes)
+      try c.encode(peakMoment, forKey: .peakMoment)
+      try c.encode(fits, forKey: .fits)
+      try c.encode(usableBytes, forKey: .usableBytes)
+      try c.encode(usableFraction, forKey: .usableFraction)
+      try c.encode(stages, forKey: .stages)
+      try c.encode(encoderActivationsPerLayerBytes, forKey: .encoderActivationsPerLayerBytes)
+      try c.encode(decoderActivationsPerLayerBytes, forKey: .decoderActivationsPerLayerBytes)
+    }
   }
 
   public struct FLOPSummary: Sendable, Codable, Hashable {
@@ -366,6 +398,8 @@ extension Estimate {
       stages.max { a, b in
         a.peakBytes < b.peakBytes || (a.peakBytes == b.peakBytes && a.stage > b.stage)
       } ?? stages[0]
+    let encoderDecoderActivations = Self.encoderDecoderActivations(
+      m, layout, precision: run.precision)
     memory = MemorySummary(
       gpu: run.gpu.name, capacityBytes: run.gpu.memory.value,
       activationsPerLayerBytes: ActivationMemory.perLayer(m, layout, precision: run.precision)
@@ -378,7 +412,9 @@ extension Estimate {
       peakBytes: worst.peakBytes, peakMoment: worst.peakMoment,
       fits: run.memoryBudget.fits(total: worst.peakBytes, capacity: run.gpu.memory.value),
       usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
-      usableFraction: run.memoryBudget.usableFraction, stages: stages)
+      usableFraction: run.memoryBudget.usableFraction, stages: stages,
+      encoderActivationsPerLayerBytes: encoderDecoderActivations?.encoder,
+      decoderActivationsPerLayerBytes: encoderDecoderActivations?.decoder)
 
     let modelFLOPs = FLOPCount.model(
       m, globalBatch: layout.globalBatch, attention: run.attentionFLOPs)
@@ -429,23 +465,26 @@ extension Estimate {
   static func encoderDecoderSummary(
     _ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout, precision: Precision
   ) -> EncoderDecoderSummary {
-    let profile = ActivationMemory.profile(m, layout, precision: precision)
-    var encoder = Bytes.zero, decoder = Bytes.zero
-    if let p = profile.encoderDecoder {
-      if case .full = layout.recompute {
-        (encoder, decoder) = (p.encoderCheckpoint, p.decoderCheckpoint)
-      } else {
-        (encoder, decoder) = (p.encoderStored, p.decoderStored)
-      }
-    }
     return EncoderDecoderSummary(
       encoderLayers: ed.encoderLayers, decoderLayers: m.decoderLayers,
       encoderHidden: ed.encoder.hidden, encoderHeads: ed.encoder.heads,
       encoderFfnHidden: ed.encoder.ffnHidden, encoderSequenceLength: ed.encoderSequence,
       decoderSequenceLength: m.sequenceLength,
-      pipelineSplitRank: layout.pipeline > 1 ? (layout.split.encoderStages ?? 0) : 0,
-      encoderActivationsPerLayerBytes: encoder.value,
-      decoderActivationsPerLayerBytes: decoder.value)
+      pipelineSplitRank: layout.pipeline > 1 ? (layout.split.encoderStages ?? 0) : 0)
+  }
+
+  /// One encoder and one decoder layer's activations (one microbatch, one GPU) under the
+  /// layout's recompute setting, with full recompute the checkpointed input; nil for a
+  /// decoder-only model.
+  static func encoderDecoderActivations(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision
+  ) -> (encoder: Double, decoder: Double)? {
+    guard let p = ActivationMemory.profile(m, layout, precision: precision).encoderDecoder
+    else { return nil }
+    if case .full = layout.recompute {
+      return (p.encoderCheckpoint.value, p.decoderCheckpoint.value)
+    }
+    return (p.encoderStored.value, p.decoderStored.value)
   }
 }
 

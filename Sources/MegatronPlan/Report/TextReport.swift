@@ -45,6 +45,11 @@ public enum TextReport {
     if model.mtpLayers > 0 {
       arch.append("\(model.mtpLayers) MTP layer\(model.mtpLayers == 1 ? "" : "s")")
     }
+    switch model.blockType {
+    case .preLN: break
+    case .postLN: arch.append("post-LN")
+    case .normformer: arch.append("NormFormer norms")
+    }
     arch.append(m.tiedEmbeddings ? "tied embeddings" : "untied embeddings")
     switch model.positionEmbedding {
     case .learnedAbsolute: break
