@@ -34,7 +34,8 @@ let t5Files: [T5File] = [
   T5File(
     path: "nemo-launcher-2022/t5/11b.yaml", layers: 24, hidden: 4096, heads: 64, kvChannels: 64,
     ffn: 10240, vocabulary: 29_184),
-  // mt5_tokenizer.model: 250,000 tokens + 100 sentinels = 250,100 → 250,112 (977 × 256).
+  // mt5_tokenizer.model: 250,000 tokens + 100 sentinels + the 5 special tokens NeMo adds to a
+  // SentencePiece vocabulary (cls, sep, mask, pad, bos) = 250,105 → 250,112 (977 × 256).
   T5File(
     path: "nemo-launcher/mt5/170m.yaml", layers: 8, hidden: 512, heads: 6, kvChannels: 64,
     ffn: 1024, vocabulary: 250_112),
