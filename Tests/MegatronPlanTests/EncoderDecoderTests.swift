@@ -231,6 +231,30 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
         == 371_982_336 + 2 * 8_192 * (2 * h + f))
   }
 
+  /// Megatron-LM's T5 220M example (examples/t5/train_t5_220m_distributed.sh): both stacks from
+  /// the same flags, 12 + 12 layers, h = q = 768, GeLU FFN 3,072 (not gated), biases, LayerNorm,
+  /// learned positions; per encoder layer 4h + (3hq + 3q) + (qh + h) + (hf + f) + (fh + h) =
+  /// 7,087,872, per decoder layer that + 2h + (hq + q) + (2hq + 2q) + (qh + h) = 9,451,776; the
+  /// vocabulary 28,996 (BertWordPieceCase) + [BOS], [EOS] + 100 extra ids = 29,098 → 29,184; the
+  /// embedding 29,184·768, positions 512·768, final norms 2 × 2h and the LM head's bias 29,184:
+  /// 221,314,560. On its script's one node of 8 GPUs.
+  @Test("Megatron-LM's T5 220M script, counted by hand")
+  func megatronScript() throws {
+    let text = try String(
+      contentsOf: try #require(
+        Bundle.module.url(
+          forResource: "Fixtures/megatron-lm/train_t5_220m_distributed.sh", withExtension: nil)),
+      encoding: .utf8)
+    let root = try MegatronArguments.parse(text, file: "train_t5_220m_distributed.sh")
+    let run = try ConfigLoader.load(ConfigDocument(root: root, file: "t5.sh")).run
+    let m = run.model
+    #expect(m.encoderDecoder?.encoderLayers == 12 && m.decoderLayers == 12)
+    #expect(m.encoderDecoder?.encoderSequence == 512 && m.sequenceLength == 128)
+    #expect(m.activation == .gelu && m.vocabulary == 29_184 && m.fusedAttention)
+    #expect(ParameterCount.total(m).total.value == 221_314_560)
+    #expect(run.layout.gpus == 8 && run.layout.microBatch == 64 && run.layout.globalBatch == 512)
+  }
+
   @Test("the encoder–decoder rules, each naming its key")
   func rules() throws {
     func refusal(_ overrides: [String]) -> ConfigError? {

@@ -8,7 +8,8 @@ public enum MegatronArguments {
   public static let maxBytes = 16 << 20
 
   /// The Megatron flags megaplan maps, with the NeMo key each becomes (for docs and tests).
-  public static let mappedFlags: [(flag: String, key: String)] = coreFlags + architectureFlags
+  public static let mappedFlags: [(flag: String, key: String)] =
+    coreFlags + architectureFlags + encoderDecoderFlags
 
   static let coreFlags: [(flag: String, key: String)] = [
     ("--num-layers", "model.num_layers"),
@@ -208,6 +209,7 @@ struct Mapper {
         }
         if MegatronArguments.valueFlags.contains(name)
           || MegatronArguments.architectureValueFlags.contains(name)
+          || MegatronArguments.encoderDecoderValueFlags.contains(name)
         {
           if value == nil, k < tokens.count, !ShellReader.text(tokens[k]).hasPrefix("--") {
             value = tokens[k]
@@ -393,6 +395,7 @@ struct Mapper {
     }
     setSwitch("--overlap-grad-reduce", ["model", "optim", "overlap_grad_sync"], "true")
     try architecture()
+    try encoderDecoder()  // MegatronArguments+EncoderDecoder.swift
     try copy("--rampup-batch-size", to: ["model", "rampup_batch_size"], integer: false)
     // Megatron-LM's newer ramp (`--step-batch-size-schedule "0:16 2.4B:320 …"`, global batch by
     // consumed tokens) is a batch ramp-up too: warned about as `rampup_batch_size` is.
