@@ -412,6 +412,15 @@ public struct StepTimeModel: Sendable {
     }
   }
 
+  /// `layerRecompute` from the forward's total.
+  func layerRecompute(forwardTotal: Seconds, selective: Seconds) -> Seconds {
+    switch layout.recompute {
+    case .none: return .zero
+    case .selective: return selective
+    case .full: return forwardTotal * FLOPCount.recomputedFraction(model, layout)
+    }
+  }
+
   // MARK: - Stages and the iteration
 
   /// Output layer and cross entropy on the last stage, one microbatch, forward + backward:
@@ -438,6 +447,14 @@ public struct StepTimeModel: Sendable {
 
   public struct StageTime: Sendable, Hashable, Codable, Comparable {
     public static func < (a: StageTime, b: StageTime) -> Bool { a.total < b.total }
+    /// Adds another group of layers' times.
+    static func += (a: inout StageTime, b: StageTime) {
+      a.forward += b.forward
+      a.backward += b.backward
+      a.recompute += b.recompute
+      a.communication += b.communication
+      a.contextParallel += b.contextParallel
+    }
     public var forward: Seconds
     public var backward: Seconds
     public var recompute: Seconds
@@ -468,13 +485,15 @@ public struct StepTimeModel: Sendable {
     public var encoder: KindTimes? = nil
     public var decoder: KindTimes? = nil
 
-    /// One layer kind's times for one microbatch.
+    /// One layer kind's times for one microbatch: the sums of its forward and backward
+    /// (`Sums`), what selective recompute reruns and the layout's recompute (plain numbers, so
+    /// that copying them per search candidate costs nothing).
     public struct KindTimes: Sendable {
-      public var forward: Breakdown<SecondUnit>
-      public var backward: Breakdown<SecondUnit>
+      var sums: (forward: Sums, backward: Sums)
       public var selectiveRecompute: Seconds
       public var recompute: Seconds
-      var sums: (forward: Sums, backward: Sums)
+      public var forwardSeconds: Seconds { sums.forward.total }
+      public var backwardSeconds: Seconds { sums.backward.total }
     }
 
     /// The sums `layers(...)` needs of a layer's forward or backward, read from its breakdown
@@ -533,9 +552,8 @@ public struct StepTimeModel: Sendable {
     let forward = layerForward(layer), backward = layerBackward(layer)
     let selective = selectiveRecompute(layer)
     return LayerTimes.KindTimes(
-      forward: forward, backward: backward, selectiveRecompute: selective,
-      recompute: layerRecompute(forward: forward, selective: selective),
-      sums: (LayerTimes.Sums(forward), LayerTimes.Sums(backward)))
+      sums: (LayerTimes.Sums(forward), LayerTimes.Sums(backward)), selectiveRecompute: selective,
+      recompute: layerRecompute(forward: forward, selective: selective))
   }
 
   /// The D MTP layers of the last stage for one microbatch, forward and backward
@@ -577,10 +595,13 @@ public struct StepTimeModel: Sendable {
       lt.moeBackward = shared.moeBackward
       lt.moeRecompute = layerRecompute(forward: f, selective: shared.moeSelectiveRecompute)
     }
-    for (from, to) in [(shared.encoder, \LayerTimes.encoder), (shared.decoder, \.decoder)] {
-      guard var k = from else { continue }
-      k.recompute = layerRecompute(forward: k.forward, selective: k.selectiveRecompute)
-      lt[keyPath: to] = k
+    if var k = shared.encoder {
+      k.recompute = layerRecompute(forwardTotal: k.forwardSeconds, selective: k.selectiveRecompute)
+      lt.encoder = k
+    }
+    if var k = shared.decoder {
+      k.recompute = layerRecompute(forwardTotal: k.forwardSeconds, selective: k.selectiveRecompute)
+      lt.decoder = k
     }
     lt.denseSums = shared.denseSums
     lt.moeSums = shared.moeSums
@@ -595,8 +616,13 @@ public struct StepTimeModel: Sendable {
   /// the chart shows it: forward and backward compute, recompute, communication (tensor- and
   /// expert-parallel collectives). Every stage runs its layers — dense and MoE, each kind with
   /// its own times — and the last also runs the output layer.
-  public func stage(_ i: Int, layers lt: LayerTimes? = nil) -> StageTime {
-    let lt = lt ?? layerTimes()
+  public func stage(_ i: Int, layers given: LayerTimes? = nil) -> StageTime {
+    if let given { return stage(i, times: given) }
+    return stage(i, times: layerTimes())
+  }
+
+  /// `stage(_:layers:)` with the layer times given (no copy of them: the search's hot path).
+  func stage(_ i: Int, times lt: LayerTimes) -> StageTime {
     let kinds = layout.layerKinds(onStage: i, of: model)
     let dense = lt.denseSums ?? (LayerTimes.Sums(lt.forward), LayerTimes.Sums(lt.backward))
     var time = layers(
@@ -613,15 +639,15 @@ public struct StepTimeModel: Sendable {
       time.communication += moe.communication
       time.contextParallel += moe.contextParallel
     }
-    for (k, count) in [(lt.encoder, kinds.encoder), (lt.decoder, kinds.decoder)] {
-      guard let k, count > 0 else { continue }
-      let part = layers(
+    if kinds.encoder > 0, let k = lt.encoder {
+      time += layers(
         forward: k.sums.forward, backward: k.sums.backward, recompute: k.recompute,
-        count: count, stage: i)
-      time.forward += part.forward
-      time.backward += part.backward
-      time.recompute += part.recompute
-      time.communication += part.communication
+        count: kinds.encoder, stage: i)
+    }
+    if kinds.decoder > 0, let k = lt.decoder {
+      time += layers(
+        forward: k.sums.forward, backward: k.sums.backward, recompute: k.recompute,
+        count: kinds.decoder, stage: i)
     }
     if i == layout.pipeline - 1 {
       let out = (outputLayer() + lt.mtp) * Double(layout.microbatches)
@@ -695,7 +721,7 @@ public struct StepTimeModel: Sendable {
     var bytes = e * layout.tokens(of: model) * Double(model.hidden)
     if let ed = model.encoderDecoder {
       let encoderOutput =
-        e * Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoder.hidden)
+        e * Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoderHidden)
       bytes += encoderOutput
     }
     let (bw, lat) = link(size: 2, stride: layout.tensor * layout.contextParallel * layout.data)
@@ -805,18 +831,32 @@ public struct StepTimeModel: Sendable {
     }
   }
 
+  /// The stages on both sides of an encoder–decoder split (r − 1 and r), for p > 1.
+  func encoderDecoderBoundary(_ p: Int) -> (Int, Int)? {
+    guard p > 1, layout.split.encoderLayers != nil, let r = layout.split.encoderStages, r > 0,
+      r < p
+    else { return nil }
+    return (r - 1, r)
+  }
+
   public func iterationParts(layers given: LayerTimes? = nil) -> IterationParts {
     let lt = given ?? layerTimes()
     let p = max(1, layout.pipeline)
     // With an even split, stages differ only in the output layer on the last one, so the
     // slowest is the last or, when p > 1, any other (all alike): two evaluations instead of p.
     // An uneven split differs on the first and last stage and is alike in between: three.
-    let last = stage(p - 1, layers: lt)
-    var slowest = p > 1 ? max(last, stage(0, layers: lt)) : last
-    if p > 2 && !layout.split.isEven { slowest = max(slowest, stage(1, layers: lt)) }
+    let last = stage(p - 1, times: lt)
+    var slowest = p > 1 ? max(last, stage(0, times: lt)) : last
+    if p > 2 && !layout.split.isEven { slowest = max(slowest, stage(1, times: lt)) }
     if p > 3 && layout.split.chunkLayers != nil {
       // A flexible layout can make any stage the slowest.
-      for i in 2..<(p - 1) { slowest = max(slowest, stage(i, layers: lt)) }
+      for i in 2..<(p - 1) { slowest = max(slowest, stage(i, times: lt)) }
+    }
+    // An encoder–decoder split: each stack's stages are alike but for its first and last; the
+    // encoder's last and the decoder's first stand beside 0, 1 and p − 1.
+    let boundary = encoderDecoderBoundary(p)
+    if let (a, b) = boundary {
+      slowest = max(slowest, stage(a, times: lt), stage(b, times: lt))
     }
     let schedule = PipelineSchedule(layout)
     // States are reduced for the stage with the most parameters (the first, the last, or with
@@ -828,6 +868,7 @@ public struct StepTimeModel: Sendable {
     var candidates: [Int] = p > 1 ? [p - 1] : []
     if p > 2 && !layout.split.isEven || model.moe != nil && p > 2 { candidates.append(1) }
     if p > 3 && layout.split.chunkLayers != nil { candidates += Array(2..<(p - 1)) }
+    if let (a, b) = boundary { candidates += [a, b] }
     for i in candidates {
       let b = params(i)
       if b.total > most.total { most = b }

@@ -156,7 +156,7 @@ public enum PeakMemory {
     let kinds = layout.layerKinds(onStage: i, of: m)
     if kinds.decoder == 0 { return ed.encoder }
     if kinds.encoder == 0 { return m }
-    let enc = ed.encoder.sequenceLength * ed.encoder.hidden
+    let enc = ed.encoderSequence * ed.encoderHidden
     return enc > m.sequenceLength * m.hidden ? ed.encoder : m
   }
 
@@ -167,7 +167,7 @@ public enum PeakMemory {
   static func pipelineMessage(_ m: TransformerModel, _ layout: Layout, stage i: Int) -> Double {
     let hidden = layout.tokens(of: m) * Double(m.hidden)
     guard let ed = m.encoderDecoder else { return hidden }
-    let encoderOutput = Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoder.hidden)
+    let encoderOutput = Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoderHidden)
     return layout.layerKinds(onStage: i, of: m).decoder > 0 ? hidden + encoderOutput : encoderOutput
   }
 

@@ -27,6 +27,9 @@ public struct EncoderDecoder: Sendable, Hashable, Codable {
     var encoder = encoder
     encoder.encoderDecoder = nil
     stack = [encoder]
+    encoderLayers = encoder.layers
+    encoderSequence = encoder.sequenceLength
+    encoderHidden = encoder.hidden
     self.shareTokenEmbeddings = shareTokenEmbeddings
     self.shareHeadEmbeddings = shareHeadEmbeddings
     self.relativeAttention = relativeAttention
@@ -34,9 +37,10 @@ public struct EncoderDecoder: Sendable, Hashable, Codable {
 
   /// The encoder stack: its layers, widths and s_enc (`sequenceLength`).
   public var encoder: TransformerModel { stack[0] }
-  public var encoderLayers: Int { encoder.layers }
-  /// s_enc.
-  public var encoderSequence: Int { encoder.sequenceLength }
+  /// L_enc, s_enc and h_enc, kept beside the stack (read per stage on the search's hot path).
+  public let encoderLayers: Int
+  public let encoderSequence: Int
+  public let encoderHidden: Int
 }
 
 /// T5's relative position bias (NeMo `relative_attention_num_buckets`,

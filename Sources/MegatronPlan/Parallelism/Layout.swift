@@ -150,6 +150,16 @@ public struct Layout: Sendable, Hashable, Codable {
 
   /// The layers of each kind on stage `i`, over all its chunks.
   public func layerKinds(onStage i: Int, of model: TransformerModel) -> LayerCounts {
+    if let encoder = split.encoderLayers {
+      // An encoder–decoder split (never interleaved): the encoder's stages, then the decoder's.
+      let p = max(1, pipeline), r = split.encoderStages ?? 0
+      guard p > 1, r > 0, r < p else {
+        return LayerCounts(encoder: encoder, decoder: model.layers - encoder)
+      }
+      return i < r
+        ? LayerCounts(encoder: encoder / r)
+        : LayerCounts(decoder: (model.layers - encoder) / (p - r))
+    }
     guard model.moe != nil || model.encoderDecoder != nil else {
       return LayerCounts(dense: layers(onStage: i, of: model))
     }

@@ -59,7 +59,12 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
 
   public static let even = PipelineSplit()
 
-  public var isEven: Bool { self == .even }
+  public var isEven: Bool {
+    // Field by field (the search asks per candidate; `==` would compare the text too).
+    firstStageLayers == nil && lastStageLayers == nil && !embeddingCountsAsLayer
+      && !lossCountsAsLayer && chunkLayers == nil && encoderStages == nil && encoderLayers == nil
+      && mtpChunk == nil && mtpLayers == 0 && layoutText == nil
+  }
 
   /// Transformer layers on stage `i` of `p` for a model of `layers` layers (valid splits only;
   /// see `problem(layers:stages:virtual:)`).

@@ -374,8 +374,12 @@ extension LayoutSearch {
     var stages = last == 0 ? [0] : [0, last]
     if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
     if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
-    // An encoder–decoder model's stages differ by stack and by the split: every one.
-    if last > 1 && probe.split.encoderLayers != nil { stages = Array(0...last) }
+    // An encoder–decoder model: each stack's stages are alike but for its first (the most
+    // microbatches in flight, the embedding) and its last (the encoder's final norm and output;
+    // the logits), so the first and last of each stack: 0, r − 1, r, p − 1.
+    if last > 1, probe.split.encoderLayers != nil, let r = probe.split.encoderStages, r > 0 {
+      stages = Array(Set([0, r - 1, r, last])).sorted()
+    }
     let layerParameters = group0?.times.layerParameters ?? ParameterCount.LayerParameters(m)
     let params = stages.map {
       ParameterCount.stageParameters(m, probe, stage: $0, layers: layerParameters)
