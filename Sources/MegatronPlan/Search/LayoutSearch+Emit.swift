@@ -141,12 +141,20 @@ extension LayoutSearch {
       changed.insert("model.sequence_parallel")
     }
     if w.recompute != b.recompute { changed.formUnion(recomputeKeys(w)) }
-    if w.split.encoderLayers != nil, w.split.encoderStages != b.split.encoderStages {
-      changed.insert("model.pipeline_model_parallel_split_rank")
+    if w.split.encoderLayers != nil, let rank = w.split.encoderStages,
+      rank != b.split.encoderStages
+    {
+      // The launcher's files compute the rank from p (`${divide_floor:${.pipeline_model_
+      // parallel_size}, 2}`): kept when it gives the winner's.
+      let key = "model.pipeline_model_parallel_split_rank"
+      let formula =
+        doc.index(of: key).map { doc.value(at: $0).hasPrefix("${divide_floor") } ?? false
+      if !(formula && rank == w.pipeline / 2) { changed.insert(key) }
     }
     if w.distributedOptimizer != b.distributedOptimizer { changed.insert("model.optim.name") }
-    if w.expertParallel != b.expertParallel || w.expertTensorParallel != b.expertTensorParallel
-      || (w.tensor != b.tensor && w.expertTensorParallel != w.tensor)
+    if winner.model.moe != nil,
+      w.expertParallel != b.expertParallel || w.expertTensorParallel != b.expertTensorParallel
+        || (w.tensor != b.tensor && w.expertTensorParallel != w.tensor)
     {
       changed.formUnion(["model.expert_model_parallel_size", "model.expert_tensor_parallel_size"])
     }
