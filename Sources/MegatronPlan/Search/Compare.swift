@@ -83,7 +83,9 @@ public struct Comparison: Sendable {
   /// None and selective recompute with cp doubled and d halved, when the layout allows it.
   static func contextParallelRows(_ base: TrainingRun, sequenceParallel: Bool) -> [Row] {
     let b = base.layout
-    guard base.model.sequenceLength >= longContext, base.model.fusedAttention, b.data % 2 == 0
+    // (Encoder–decoder models have no context-parallel path: `Layout.encoderDecoderViolations`.)
+    guard base.model.sequenceLength >= longContext, base.model.fusedAttention, b.data % 2 == 0,
+      base.model.encoderDecoder == nil
     else { return [] }
     var rows: [Row] = []
     for recompute in [Recompute.none, .selective] {
