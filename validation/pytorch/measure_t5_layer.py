@@ -27,8 +27,11 @@ Attention core:
   16-bit output (with --softmax-fp32 the unfused path: .float(), softmax, cast back), attention
   dropout, bmm with V; the context made contiguous for the projection;
 * `sdpa`: torch.nn.functional.scaled_dot_product_attention (is_causal only for the decoder's
-  self-attention), standing for the fused kernel (Transformer Engine / flash); Q, K, V made
-  contiguous first, the kernel's output handed to the projection without a copy.
+  self-attention), standing for the fused kernel; Q, K, V made contiguous first, the kernel's
+  output handed to the projection without a copy, as Transformer Engine's cuDNN backend
+  (`FusedAttention`, preferred on Hopper and later) does; with --output-copy as its
+  FlashAttention backend (preferred before Hopper) does: Q, K, V copied to [b, s, ...], the
+  kernel's [b, s, ...] output, which flash-attn keeps, copied to [s, b, ...] for the projection.
 
 For each recompute mode (none / selective / full) it measures the bytes autograd saves per layer
 with saved-tensor hooks (parameters and the encoder's output excluded, each storage counted once
@@ -179,6 +182,16 @@ def sdpa_core(q, k, v, causal, args):
     when that is the kernel's own layout (then `_BATCH_FIRST` says so), sharing the kernel's
     output storage as the projection's input does in Megatron-Core."""
     sq, b, np_, dh = q.shape
+    if args.output_copy:
+        # Transformer Engine's FlashAttention backend on [s, b, ...] inputs: Q, K, V transposed to
+        # [b, s, ...] copies; the kernel's [b, s, ...] output (which flash-attn keeps) viewed as
+        # [b, s, a·d_h/t], transposed to [s, b, ...] and made contiguous: a second output-sized
+        # tensor, the projection's input (TE `FlashAttention.forward`: `output.view(batch_size,
+        # max_seqlen_q, -1).transpose(0, 1)`, `return output.contiguous()`).
+        qb, kb, vb = [x.transpose(0, 1).contiguous().transpose(1, 2) for x in (q, k, v)]
+        o = F.scaled_dot_product_attention(qb, kb, vb, dropout_p=args.dropout, is_causal=causal)
+        _BATCH_FIRST[0] = False
+        return o.transpose(1, 2).reshape(b, sq, np_ * dh).transpose(0, 1).contiguous()
     q, k, v = [x.contiguous() for x in (q, k, v)]  # Transformer Engine does this too
     qb, kb, vb = [x.permute(1, 2, 0, 3) for x in (q, k, v)]  # [b, heads, s, d_h] views
     o = F.scaled_dot_product_attention(qb, kb, vb, dropout_p=args.dropout, is_causal=causal)
@@ -536,6 +549,9 @@ def main():
     ap.add_argument("--attention", choices=["explicit", "sdpa"], default="explicit")
     ap.add_argument("--softmax-fp32", action="store_true",
                     help="explicit attention: unfused softmax in fp32 (masked_softmax_fusion: false)")
+    ap.add_argument("--output-copy", action="store_true",
+                    help="sdpa: the kernel's [b, s, ...] output copied to [s, b, ...] for the "
+                         "projection, as Transformer Engine's FlashAttention backend does")
     ap.add_argument("--unfused-activation", action="store_true",
                     help="bias add and gelu(gate) * up unfused (bias_activation_fusion: false)")
     ap.add_argument("--norm", choices=["fused", "torch"], default="fused",
@@ -553,6 +569,8 @@ def main():
     args.layers = sorted({int(n) for n in args.layers.split(",")})
     if len(args.layers) < 2:
         sys.exit("--layers needs at least two counts")
+    if args.output_copy and args.attention != "sdpa":
+        sys.exit("--output-copy needs --attention sdpa")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA device")
     device = torch.device(args.device)
@@ -564,7 +582,8 @@ def main():
           f"d_h={args.kv_channels} f={args.ffn} s_enc={args.seq_enc} s_dec={args.seq_dec} "
           f"b={args.micro_batch} t={args.tensor} {args.dtype} attention={args.attention}"
           f"{' softmax-fp32' if args.softmax_fp32 else ''}"
-          f"{' unfused-activation' if args.unfused_activation else ''} "
+          f"{' unfused-activation' if args.unfused_activation else ''}"
+          f"{' output-copy' if args.output_copy else ''} "
           f"dropout={args.dropout} norm={args.norm}")
     print(f"{'layer':<8} {'recompute':<10} {'bytes/layer measured':>21} {'megaplan':>12} {'diff':>8}")
     rows = []
@@ -601,7 +620,8 @@ def main():
                 ffn=args.ffn, seq_enc=args.seq_enc, seq_dec=args.seq_dec,
                 micro_batch=args.micro_batch, tensor=args.tensor, dtype=args.dtype,
                 attention=args.attention, softmax_fp32=args.softmax_fp32,
-                unfused_activation=args.unfused_activation, dropout=args.dropout, norm=args.norm,
+                unfused_activation=args.unfused_activation, output_copy=args.output_copy,
+                dropout=args.dropout, norm=args.norm,
                 recompute=mode, device=name, torch=torch.__version__, layer_counts=args.layers,
                 measured_totals={str(k): v for k, v in totals.items()},
                 measured_bytes_per_layer=slope, measured_by_op=by_op,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Reproduces validation/results/t5-layer-cpu.json (run from the repository root; about 3 minutes
+# Reproduces validation/results/t5-layer-cpu.json (run from the repository root; 3 to 5 minutes
 # on 2 cores). Needs PyTorch (pip install torch) and megaplan
 # (swift build -c release --product megaplan).
 set -e
@@ -19,3 +19,7 @@ $base --norm fused --dtype bf16 --tensor 2 --attention explicit --dropout 0.1 --
 $base --norm fused --dtype fp32 --tensor 1 --attention explicit --dropout 0.1
 $base --norm fused --dtype fp32 --tensor 2 --attention sdpa --dropout 0
 $base --norm torch --dtype bf16 --tensor 1 --attention explicit --dropout 0.1
+# Transformer Engine's FlashAttention backend (picked before Hopper): the kernel's output copied
+# to [s, b, ...] for the projection, beside the kernel's own (without dropout: see the CPU fallback).
+$base --norm fused --dtype bf16 --tensor 1 --attention sdpa --output-copy --dropout 0
+$base --norm fused --dtype bf16 --tensor 2 --attention sdpa --output-copy --dropout 0

@@ -2,7 +2,7 @@
 """Prints the docs/validation.md tables (measured vs megaplan) from t5-layer-cpu.json.
 Usage: python3 validation/results/t5-layer-table.py [main|variants|groups KIND ATTENTION T P MODE|misses]
   main      the bf16, fused-LayerNorm rows: both layers, three recompute settings
-  variants  the unfused GeGLU, fp32 and F.layer_norm rows
+  variants  the unfused GeGLU, fp32, F.layer_norm and TE-flash-output rows
   groups    one case op group by op group (e.g. groups decoder explicit 2 0.1 none)
   decoder   the docs' table of four t = 2 decoder cases op group by op group
   misses    every op group, in every row, where measured and megaplan differ"""
@@ -26,6 +26,8 @@ def variant(r):
         parts.append(r["dtype"])
     if r["norm"] != "fused":
         parts.append("F.layer_norm")
+    if r.get("output_copy"):
+        parts.append("TE flash output copy")
     return ", ".join(parts)
 
 
