@@ -133,6 +133,30 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(terms["logits"].value == 4 * 8_192 * 29_184)
   }
 
+  /// The two layers by tensor (`memory.encoder_activations_per_layer`,
+  /// `memory.decoder_activations_per_layer`), T5 220M as above (no recompute): each sums to its
+  /// layer's bytes derived above (857,210,880 and 371,982,336); only the decoder layer has the
+  /// cross-attention's tensors, among them K and V of the encoder's 32,768 tokens,
+  /// 2 × 2·32,768·q = 100,663,296 bytes, and the fused core's fp32 log-sum-exp
+  /// 4·a·8,192 = 393,216; each layer's fc1 input is 2Th at its own T: 2·32,768·768 = 50,331,648
+  /// and 2·8,192·768 = 12,582,912. A decoder-only model (the launcher's GPT-3 5B) has neither
+  /// breakdown.
+  @Test("T5 220M: the encoder and decoder layers by tensor")
+  func layersByTensor() throws {
+    let e = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
+    let enc = try #require(e.memory.encoderActivationsPerLayer)
+    let dec = try #require(e.memory.decoderActivationsPerLayer)
+    #expect(enc.total.value == 857_210_880)
+    #expect(dec.total.value == 371_982_336)
+    #expect(dec["cross_key_value"].value == 100_663_296)
+    #expect(dec["cross_softmax_statistics"].value == 393_216)
+    #expect(enc["fc1_input"].value == 50_331_648 && dec["fc1_input"].value == 12_582_912)
+    #expect(!enc.terms.contains { $0.name.hasPrefix("cross_") })
+    let gpt = Estimate(try loadFixture("nemo-launcher/gpt3/5b.yaml"))
+    #expect(gpt.memory.encoderActivationsPerLayer == nil)
+    #expect(gpt.memory.decoderActivationsPerLayer == nil)
+  }
+
   /// Model FLOPs of T5 220M per iteration (B = 2,048), forward GEMMs × 3, per sample:
   /// - encoder, 12 layers × 512 tokens × (weights 2·(3h² + h²) + 2·3hf = 14,155,776 per token,
   ///   bidirectional attention 4·512·h = 1,572,864 per token) = 96,636,764,160;

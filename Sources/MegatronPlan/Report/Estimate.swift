@@ -245,12 +245,17 @@ public struct Estimate: Sendable, Codable, Hashable {
     /// for one layer of a decoder-only model; null otherwise.
     public var encoderActivationsPerLayerBytes: Double?
     public var decoderActivationsPerLayerBytes: Double?
+    /// The same two layers by tensor, stored (not checkpointed), as `activationsPerLayer` is for
+    /// a decoder-only layer; null for a decoder-only model.
+    public var encoderActivationsPerLayer: Breakdown<ByteUnit>?
+    public var decoderActivationsPerLayer: Breakdown<ByteUnit>?
 
     enum CodingKeys: String, CodingKey {
       case gpu, capacityBytes, activationsPerLayerBytes, activationsPerLayer, mostLoadedStage,
         activationsBytes, weightsBytes, gradientsBytes, optimizerBytes, totalBytes,
         peakAllocatedBytes, peakBytes, peakMoment, fits, usableBytes, usableFraction, stages,
-        encoderActivationsPerLayerBytes, decoderActivationsPerLayerBytes
+        encoderActivationsPerLayerBytes, decoderActivationsPerLayerBytes,
+        encoderActivationsPerLayer, decoderActivationsPerLayer
     }
 
     /// Absent values are written as null, so every documented path is always present.
@@ -275,6 +280,8 @@ public struct Estimate: Sendable, Codable, Hashable {
       try c.encode(stages, forKey: .stages)
       try c.encode(encoderActivationsPerLayerBytes, forKey: .encoderActivationsPerLayerBytes)
       try c.encode(decoderActivationsPerLayerBytes, forKey: .decoderActivationsPerLayerBytes)
+      try c.encode(encoderActivationsPerLayer, forKey: .encoderActivationsPerLayer)
+      try c.encode(decoderActivationsPerLayer, forKey: .decoderActivationsPerLayer)
     }
   }
 
@@ -414,7 +421,9 @@ extension Estimate {
       usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
       usableFraction: run.memoryBudget.usableFraction, stages: stages,
       encoderActivationsPerLayerBytes: encoderDecoderActivations?.encoder,
-      decoderActivationsPerLayerBytes: encoderDecoderActivations?.decoder)
+      decoderActivationsPerLayerBytes: encoderDecoderActivations?.decoder,
+      encoderActivationsPerLayer: Self.storedLayer(m, layout, precision: run.precision, .encoder),
+      decoderActivationsPerLayer: Self.storedLayer(m, layout, precision: run.precision, .decoder))
 
     let modelFLOPs = FLOPCount.model(
       m, globalBatch: layout.globalBatch, attention: run.attentionFLOPs)
@@ -476,6 +485,18 @@ extension Estimate {
   /// One encoder and one decoder layer's activations (one microbatch, one GPU) under the
   /// layout's recompute setting, with full recompute the checkpointed input; nil for a
   /// decoder-only model.
+  /// An encoder–decoder model's `kind` layer by tensor, stored under the layout's recompute
+  /// setting (all of it with none or full recompute, as `ActivationMemory.storedLayer`); nil for
+  /// a decoder-only model.
+  static func storedLayer(
+    _ m: TransformerModel, _ layout: Layout, precision: Precision, _ kind: LayerKind
+  ) -> Breakdown<ByteUnit>? {
+    guard m.encoderDecoder != nil else { return nil }
+    let layer = LayerDescription(m, .init(layout, precision: precision), kind: kind)
+    guard case .selective = layout.recompute else { return layer.saved }
+    return layer.saved(recomputing: layout.recomputeModules)
+  }
+
   static func encoderDecoderActivations(
     _ m: TransformerModel, _ layout: Layout, precision: Precision
   ) -> (encoder: Double, decoder: Double)? {
