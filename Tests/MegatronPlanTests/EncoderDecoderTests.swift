@@ -105,7 +105,8 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
   }
 
   /// T5 220M (`nemo-launcher/t5/220m.yaml`: t = p = 1, b = 64, s_enc = 512, s_dec = 128, fused
-  /// attention, hidden and attention dropout 0.1, bf16), K22's method tensor by tensor, with
+  /// attention, hidden and attention dropout 0.1, bf16) on an H100 (Transformer Engine's cuDNN
+  /// attention, which keeps the core's output once), K22's method tensor by tensor, with
   /// T = b·s tokens, h = q = 768, f = 2,048, a = 12:
   /// - encoder layer (T = 32,768): input norm 2Th, QKV input 2Th, the fused core's Q and K
   ///   2T·2q, V 2Tq and fp32 log-sum-exp 4aT, projection input 2Tq, dropout mask Th; pre-MLP
@@ -120,9 +121,12 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
   ///   and its output (what every cross-attention's key/value projection reads) 2·32,768·h each,
   ///   the decoder's final norm input and output layer input 2·8,192·h each, fp32 logits
   ///   4·8,192·29,184 = 15,863,906,304 bytes.
+  /// On the file's A100 Transformer Engine runs flash-attn, which keeps its own copy of each
+  /// core's output (`flashOutputCopy`): +2Tq per encoder layer (50,331,648) and per decoder layer
+  /// +2·8,192·q for the self- and again for the cross-attention (25,165,824).
   @Test("T5 220M activations by hand: encoder layer, decoder layer, the stage")
   func activations() throws {
-    let run = try loadFixture("nemo-launcher/t5/220m.yaml")
+    let run = try loadFixture("nemo-launcher/t5/220m.yaml", ["megaplan.gpu=h100-sxm"])
     let e = Estimate(run)
     #expect(e.model.encoderDecoder?.encoderLayers == 12)
     #expect(e.memory.encoderActivationsPerLayerBytes == 857_210_880)
@@ -131,10 +135,15 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     let terms = e.memory.stages[0].activations
     #expect(terms["encoder_output"].value == 2 * 32_768 * 768)
     #expect(terms["logits"].value == 4 * 8_192 * 29_184)
+    let a100 = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
+    #expect(a100.memory.encoderActivationsPerLayerBytes == Double(857_210_880 + 50_331_648))
+    #expect(a100.memory.decoderActivationsPerLayerBytes == Double(371_982_336 + 25_165_824))
+    #expect(
+      a100.memory.activationsBytes == 15_863_906_304 + 12 * (50_331_648 + 25_165_824))
   }
 
   /// The two layers by tensor (`memory.encoder_activations_per_layer`,
-  /// `memory.decoder_activations_per_layer`), T5 220M as above (no recompute): each sums to its
+  /// `memory.decoder_activations_per_layer`), T5 220M as above (H100, no recompute): each sums to its
   /// layer's bytes derived above (857,210,880 and 371,982,336); only the decoder layer has the
   /// cross-attention's tensors, among them K and V of the encoder's 32,768 tokens,
   /// 2 × 2·32,768·q = 100,663,296 bytes, and the fused core's fp32 log-sum-exp
@@ -143,7 +152,7 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
   /// breakdown.
   @Test("T5 220M: the encoder and decoder layers by tensor")
   func layersByTensor() throws {
-    let e = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
+    let e = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml", ["megaplan.gpu=h100-sxm"]))
     let enc = try #require(e.memory.encoderActivationsPerLayer)
     let dec = try #require(e.memory.decoderActivationsPerLayer)
     #expect(enc.total.value == 857_210_880)
@@ -218,7 +227,7 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(peak.pipelineBuffers == 2 * 2 * 24 * (128 + 512) * 4096 / 1)
   }
 
-  /// NeMo's other block types on T5 220M (both stacks), against pre-LN:
+  /// NeMo's other block types on T5 220M (both stacks, on an H100), against pre-LN:
   /// - post_ln: the same tensors per layer (each norm saves its input, the residual sum, as a
   ///   pre-norm saves the layer input); no final norms: −2 × 2h parameters, and neither the
   ///   encoder's final norm input (2·32,768·h) nor the decoder's (2·8,192·h) is kept;
@@ -228,14 +237,14 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
   ///   +2·32,768·(h + f) bytes per encoder layer and +2·8,192·(2h + f) per decoder layer.
   @Test("post-LN and NormFormer blocks: parameters and activations by hand")
   func blockTypes() throws {
-    let base = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
+    let base = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml", ["megaplan.gpu=h100-sxm"]))
     func run(_ type: String) throws -> Estimate {
       Estimate(
         try loadFixture(
           "nemo-launcher/t5/220m.yaml",
           [
             "model.encoder.transformer_block_type=\(type)",
-            "model.decoder.transformer_block_type=\(type)",
+            "model.decoder.transformer_block_type=\(type)", "megaplan.gpu=h100-sxm",
           ]))
     }
     let h = 768.0, f = 2048.0

@@ -201,6 +201,10 @@ public enum ConfigLoader {
       fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe, mla: mla,
       mtpLayers: mtp)
     model.blockType = arch.blockType
+    // Transformer Engine's flash-attn backend (before Hopper, or asked for by
+    // `megaplan.attention_kernel`) keeps the core's output twice (`flashOutputCopy`).
+    let flashOutputCopy = fused && (gpu.generation == .ampere || attentionKernel != .cudnn)
+    model.flashOutputCopy = flashOutputCopy
     if let ed = encoderDecoder {
       if mla != nil || mtp > 0 {
         throw r.error(
@@ -208,7 +212,8 @@ public enum ConfigLoader {
           key: mla != nil ? "model.multi_latent_attention" : "model.mtp_num_layers")
       }
       model.encoderDecoder = EncoderDecoder(
-        encoder: encoderModel(ed, vocabulary: vocabulary, fused: fused, fp8: fp8),
+        encoder: encoderModel(ed, vocabulary: vocabulary, fused: fused, fp8: fp8).with(
+          flashOutputCopy: flashOutputCopy),
         shareTokenEmbeddings: ed.shareTokenEmbeddings, shareHeadEmbeddings: ed.shareHeadEmbeddings,
         relativeAttention: ed.relative)
     }

@@ -159,6 +159,10 @@ extension LayerDescription {
       saved.append(SavedTensor("cross_query", query))
       saved.append(SavedTensor("cross_key_value", 2 * keyValue))
       saved.append(SavedTensor("cross_softmax_statistics", 4 * a * sq * b / t, underSelective: 0))
+      if m.flashOutputCopy {
+        // flash-attn's own [b, s] output beside the projection's copy (`flashOutputCopy`).
+        saved.append(SavedTensor("cross_attention_kernel_output", query, underSelective: 0))
+      }
     } else {
       let expanded = m.queryGroups == m.heads ? keyValue : e * sk * b * qw / t
       saved.append(SavedTensor("cross_query", query))

@@ -293,6 +293,10 @@ public struct LayerDescription: Sendable, Hashable {
           underSelective: e * tokens * (qw + kvw) / t + checkpointExtra))
       saved.append(SavedTensor("value", e * tokens * kvw / t))
       saved.append(SavedTensor("softmax_statistics", 4 * a * tokens / t, underSelective: 0))
+      if m.flashOutputCopy {
+        // flash-attn's own [b, s] output beside the [s, b] copy the projection keeps.
+        saved.append(SavedTensor("attention_kernel_output", e * tokens * qw / t, underSelective: 0))
+      }
     } else {
       // Unfused (Megatron-Core `DotProductAttention`): with g < a, K and V are repeated to a
       // heads before the batched GEMMs, which save the expanded copies (2sbh/t for Q and K and

@@ -52,6 +52,13 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// attention, which Megatron-Core uses with `transformer_engine`). Its s² tensors are never
   /// stored. K22 predates it: off reproduces the paper.
   public var fusedAttention: Bool
+  /// The fused attention runs as Transformer Engine's `FlashAttention` backend (flash-attn 2/3),
+  /// which on Megatron's [s, b] layout hands flash-attn [b, s] copies of Q, K and V, and returns
+  /// a contiguous [s, b] copy of the [b, s] output flash-attn keeps for its backward: the core's
+  /// output is kept twice (TE `backends.py` `FlashAttention.forward`, at d0067d0; measured on
+  /// CPU: validation/results/t5-layer-cpu.json `--output-copy`). TE selects this backend before
+  /// Hopper; on Hopper and Blackwell its cuDNN backend reads [s, b] as it is and keeps one.
+  public var flashOutputCopy = false
   /// The linear layers train in FP8 (Transformer Engine); nil for 16-bit (or fp32) GEMMs.
   public var fp8: FP8Training?
   /// Mixture-of-experts MLPs in some or all layers; nil for a dense model.
@@ -307,6 +314,13 @@ extension TransformerModel {
   public func with(blockType: TransformerBlockType) -> TransformerModel {
     var m = self
     m.blockType = blockType
+    return m
+  }
+
+  /// This model with `flashOutputCopy` set.
+  public func with(flashOutputCopy: Bool) -> TransformerModel {
+    var m = self
+    m.flashOutputCopy = flashOutputCopy
     return m
   }
 }
