@@ -575,19 +575,21 @@ public enum ConfigLoader {
       let knownSet = Set(known)
       var byLength: [Int: [(Int, String)]] = [:]
       for (i, key) in known.enumerated() { byLength[key.utf8.count, default: []].append((i, key)) }
-      var nearByLength: [Int: [String]] = [:]
+      var nearByLength: [Int: Suggestion.Matcher] = [:]
+      var rows = Suggestion.Rows()
       for entry in entries where !knownSet.contains(entry.key) {
         let n = entry.key.utf8.count
-        // In `known`'s order, so ties go to the same key as before; once per length.
+        // In `known`'s order, so ties go to the same key as before; prepared once per length.
         let near =
           nearByLength[n]
           ?? {
             let list = (n - 2...n + 2).flatMap { byLength[$0] ?? [] }.sorted { $0.0 < $1.0 }
               .map(\.1)
-            nearByLength[n] = list
-            return list
+            let matcher = Suggestion.Matcher(list)
+            nearByLength[n] = matcher
+            return matcher
           }()
-        let suggestion = near.isEmpty ? nil : Suggestion.closest(to: entry.key, in: near)
+        let suggestion = near.closest(to: entry.key, limit: 2, rows: &rows)
         if suggestion == nil && section != "megaplan" { continue }
         let hint =
           suggestion.map { "; did you mean '\($0)'?" }

@@ -33,18 +33,18 @@ public enum YAMLReader {
       let line = String(decoding: bytes[start..<lineEnd], as: UTF8.self)
       // The line's Characters (columns count them) and where each starts in its text, so a
       // token's text is a substring copy rather than a String built Character by Character.
-      var characters: [Character] = []
+      var characters: [Glyph] = []
       var offsets: [String.Index] = []
       characters.reserveCapacity(lineEnd - start)
       offsets.reserveCapacity(lineEnd - start + 1)
       if bytes[start..<lineEnd].allSatisfy({ $0 < 0x80 }) {
         // ASCII: a Character per byte, no grapheme breaking needed.
-        for byte in bytes[start..<lineEnd] { characters.append(Character(Unicode.Scalar(byte))) }
+        for byte in bytes[start..<lineEnd] { characters.append(Glyph(code: UInt32(byte))) }
         offsets = Array(line.utf8.indices)
       } else {
         var index = line.startIndex
         while index < line.endIndex {
-          characters.append(line[index])
+          characters.append(Glyph(line[index]))
           offsets.append(index)
           index = line.index(after: index)
         }
@@ -99,7 +99,7 @@ public enum YAMLReader {
       return String(lineText[offsets[start]..<offsets[end]])
     }
 
-    func location(_ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1)
+    func location(_ line: [Glyph], _ number: Int, _ column: Int, _ length: Int = 1)
       -> SourceLocation
     {
       SourceLocation(
@@ -107,28 +107,32 @@ public enum YAMLReader {
     }
 
     func error(
-      _ message: String, _ line: [Character], _ number: Int, _ column: Int, _ length: Int = 1
+      _ message: String, _ line: [Glyph], _ number: Int, _ column: Int, _ length: Int = 1
     ) -> ConfigError {
       ConfigError(message, at: location(line, number, column, length))
     }
 
     /// One line: its Characters (columns count them) and its text.
-    mutating func consume(line: [Character], text: String, number: Int) throws {
+    mutating func consume(line: [Glyph], text: String, number: Int) throws {
       guard line.count <= YAMLReader.maximumLineLength else {
         throw ConfigError(
           "line \(number) is \(line.count) characters long; megaplan reads lines up to \(YAMLReader.maximumLineLength) characters",
           at: SourceLocation(
-            file: file, line: number, column: 1, length: 1, lineText: String(line.prefix(200))))
+            file: file, line: number, column: 1, length: 1, lineText: String(text.prefix(200))))
       }
       lineText = text
       // Control characters, found on the bytes (cheap) and then located by Character.
       if text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }),
-        let bad = line.firstIndex(where: { c in
-          c.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
+        let bad = line.indices.first(where: { i in
+          self.text(i, i + 1).unicodeScalars.contains {
+            ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F
+          }
         })
       {
         let hex =
-          line[bad].unicodeScalars.first.map { String($0.value, radix: 16, uppercase: true) } ?? "?"
+          self.text(bad, bad + 1).unicodeScalars.first.map {
+            String($0.value, radix: 16, uppercase: true)
+          } ?? "?"
         let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
         throw error(
           "non-printable character \(code) is not allowed in a config file", line, number, bad)
@@ -172,7 +176,7 @@ public enum YAMLReader {
 
     /// Closes blocks the line's indentation leaves, opens the block a pending key or item
     /// starts, and checks that the line belongs to the block on top.
-    mutating func place(line: [Character], number: Int, indent: Int, isDash: Bool) throws {
+    mutating func place(line: [Glyph], number: Int, indent: Int, isDash: Bool) throws {
       if stack.isEmpty {
         if isDash {
           throw error(
@@ -281,7 +285,7 @@ public enum YAMLReader {
 
     // MARK: - Lines
 
-    mutating func listItem(line: [Character], number: Int, indent: Int) throws {
+    mutating func listItem(line: [Glyph], number: Int, indent: Int) throws {
       var start = indent + 1
       while start < line.count, line[start] == " " { start += 1 }
       guard !stack.isEmpty else {
@@ -309,7 +313,7 @@ public enum YAMLReader {
 
     /// Index of the `:` that ends a key: followed by a space or the end of the line, outside
     /// quotes, brackets and `${…}`.
-    func keySeparator(_ line: [Character], from start: Int) -> Int? {
+    func keySeparator(_ line: [Glyph], from start: Int) -> Int? {
       guard start < line.count else { return nil }
       if line[start] == "\"" || line[start] == "'" {
         let quote = line[start]
@@ -343,12 +347,12 @@ public enum YAMLReader {
       return nil
     }
 
-    mutating func keyValue(line: [Character], number: Int, start: Int, colon given: Int? = nil)
+    mutating func keyValue(line: [Glyph], number: Int, start: Int, colon given: Int? = nil)
       throws
     {
       guard let colon = given ?? keySeparator(line, from: start) else {
         throw error(
-          "expected 'key: value' (a mapping entry), found '\(String(line[start...]).prefix(40))'",
+          "expected 'key: value' (a mapping entry), found '\(text(start, line.count).prefix(40))'",
           line, number, start, line.count - start)
       }
       var keyText = text(start, colon)
@@ -394,7 +398,7 @@ public enum YAMLReader {
     // MARK: - Values
 
     /// The value starting at `start`: a quoted or plain scalar or a one-line flow list.
-    func scalarValue(line: [Character], number: Int, start: Int) throws -> ConfigNode {
+    func scalarValue(line: [Glyph], number: Int, start: Int) throws -> ConfigNode {
       let c = line[start]
       switch c {
       case "\"", "'":
@@ -417,10 +421,14 @@ public enum YAMLReader {
         throw error("YAML tags ('!') are not supported", line, number, start)
       case "|", ">":
         throw error(
-          "block scalars ('\(c)') are not supported; write the value on one line", line, number,
+          "block scalars ('\(text(start, start + 1))') are not supported; write the value on one line",
+          line, number,
           start)
       case "%", "@", "`":
-        throw error("a plain value cannot start with '\(c)' in YAML; quote it", line, number, start)
+        throw error(
+          "a plain value cannot start with '\(text(start, start + 1))' in YAML; quote it", line,
+          number,
+          start)
       case "-" where start + 1 == line.count || line[start + 1] == " ":
         throw error(
           "a list item '-' cannot follow a key on the same line; put the list on the next lines",
@@ -434,7 +442,7 @@ public enum YAMLReader {
           if line[i] == "}" && depth > 0 { depth -= 1 }
           if depth == 0 && line[i] == ":" && (i + 1 == end || line[i + 1] == " ") {
             throw error(
-              "':' followed by a space inside the plain value '\(String(line[start..<end]).prefix(40))'; quote the value",
+              "':' followed by a space inside the plain value '\(text(start, end).prefix(40))'; quote the value",
               line, number, i)
           }
         }
@@ -444,7 +452,7 @@ public enum YAMLReader {
     }
 
     /// A plain scalar ends at ` #` or the end of the line; trailing spaces are not part of it.
-    func plainEnd(_ line: [Character], from start: Int) -> Int {
+    func plainEnd(_ line: [Glyph], from start: Int) -> Int {
       var end = line.count
       var i = start
       while i < line.count {
@@ -458,7 +466,7 @@ public enum YAMLReader {
       return end
     }
 
-    func expectNothingAfter(line: [Character], number: Int, from end: Int) throws {
+    func expectNothingAfter(line: [Glyph], number: Int, from end: Int) throws {
       var i = end
       while i < line.count, line[i] == " " { i += 1 }
       if i < line.count && line[i] != "#" {
@@ -467,7 +475,7 @@ public enum YAMLReader {
     }
 
     /// A single- or double-quoted scalar on one line; returns the text and the index after it.
-    func quoted(line: [Character], number: Int, start: Int) throws -> (String, Int) {
+    func quoted(line: [Glyph], number: Int, start: Int) throws -> (String, Int) {
       let quote = line[start]
       var out = ""
       var i = start + 1
@@ -482,7 +490,7 @@ public enum YAMLReader {
             }
             return (out, i + 1)
           }
-          out.append(c)
+          out += text(i, i + 1)
           i += 1
           continue
         }
@@ -502,21 +510,26 @@ public enum YAMLReader {
           case "u", "x", "U":
             let width = e == "x" ? 2 : (e == "u" ? 4 : 8)
             guard i + 2 + width <= line.count,
-              let code = UInt32(String(line[(i + 2)..<(i + 2 + width)]), radix: 16),
+              let code = UInt32(text(i + 2, i + 2 + width), radix: 16),
               let scalar = Unicode.Scalar(code)
             else {
-              throw error("invalid \\\(e) escape in a double-quoted string", line, number, i, 2)
+              throw error(
+                "invalid \\\(text(i + 1, i + 2)) escape in a double-quoted string", line, number, i,
+                2)
             }
             out.unicodeScalars.append(scalar)
             i += 2 + width
             continue
           default:
-            throw error("unknown escape '\\\(e)' in a double-quoted string", line, number, i, 2)
+            throw error(
+              "unknown escape '\\\(text(i + 1, i + 2))' in a double-quoted string", line, number, i,
+              2
+            )
           }
           i += 2
           continue
         }
-        out.append(c)
+        out += text(i, i + 1)
         i += 1
       }
       throw error(
@@ -525,7 +538,7 @@ public enum YAMLReader {
     }
 
     /// `[a, b, 'c']` on one line: scalars only.
-    func flowList(line: [Character], number: Int, start: Int) throws -> ConfigNode {
+    func flowList(line: [Glyph], number: Int, start: Int) throws -> ConfigNode {
       var items: [ConfigNode] = []
       var i = start + 1
       func skipSpaces() { while i < line.count, line[i] == " " { i += 1 } }
@@ -585,5 +598,23 @@ public enum YAMLReader {
         "unclosed flow list: '[' must be closed by ']' on the same line", line, number, start,
         line.count - start)
     }
+  }
+}
+
+/// One Character of a line as the parser compares it: its value when it is one ASCII scalar,
+/// else a marker that equals no ASCII character (YAML's structure is all ASCII), so every
+/// comparison is an integer one rather than a Character's (a string comparison). Columns still
+/// count Characters, and text is cut from the line by `Parser.text`.
+struct Glyph: Equatable, ExpressibleByUnicodeScalarLiteral {
+  let code: UInt32
+  static let nonASCII: UInt32 = 0xFFFF_FFFF
+
+  init(code: UInt32) { self.code = code }
+  init(unicodeScalarLiteral scalar: Unicode.Scalar) { code = scalar.value }
+  init(_ c: Character) {
+    code =
+      c.unicodeScalars.count == 1
+      ? c.asciiValue.map(UInt32.init) ?? Glyph.nonASCII
+      : Glyph.nonASCII
   }
 }

@@ -37,30 +37,46 @@ public enum Suggestion {
     return max(unmatched, wordLength - matched)
   }
 
+  /// The bounded distance over the band |i − j| ≤ `limit` of the table (Ukkonen): a cell
+  /// outside it is more than `limit` edits away, so each row costs 2·limit + 1 cells, not |y|.
   static func distance<Y: RandomAccessCollection>(
     _ x: [UInt32], _ y: Y, limit: Int, rows: inout Rows
   ) -> Int where Y.Element == UInt32, Y.Index == Int {
-    if abs(x.count - y.count) > limit { return limit + 1 }
-    if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
-    if rows.previous.count < y.count + 1 {
-      rows.previous = [Int](repeating: 0, count: y.count + 1)
+    let n = x.count, m = y.count
+    if abs(n - m) > limit { return limit + 1 }
+    if n == 0 || m == 0 { return max(n, m) }
+    let big = limit + 1
+    if rows.previous.count < m + 2 {
+      rows.previous = [Int](repeating: 0, count: m + 2)
       rows.current = rows.previous
     }
-    for j in 0...y.count { rows.previous[j] = j }
+    for j in 0...m { rows.previous[j] = min(j, big) }
     let base = y.startIndex
-    for i in 1...x.count {
-      rows.current[0] = i
-      var rowMin = i
-      for j in 1...y.count {
-        let cost = x[i - 1] == y[base + j - 1] ? 0 : 1
-        let value = min(rows.previous[j] + 1, rows.current[j - 1] + 1, rows.previous[j - 1] + cost)
+    for i in 1...n {
+      let lo = max(1, i - limit), hi = min(m, i + limit)
+      rows.current[0] = min(i, big)
+      var rowMin = lo == 1 ? rows.current[0] : big
+      if lo > 1 { rows.current[lo - 1] = big }
+      let xi = x[i - 1]
+      for j in lo...hi {
+        let cost = xi == y[base + j - 1] ? 0 : 1
+        let value = min(
+          rows.previous[j] + 1, rows.current[j - 1] + 1, rows.previous[j - 1] + cost, big)
         rows.current[j] = value
         rowMin = min(rowMin, value)
       }
-      if rowMin > limit { return limit + 1 }
+      if hi < m { rows.current[hi + 1] = big }
+      if rowMin > limit { return big }
       swap(&rows.previous, &rows.current)
     }
-    return rows.previous[y.count]
+    return min(rows.previous[m], big)
+  }
+
+  /// One bit per character (its scalar mod 64).
+  static func mask(_ x: [UInt32]) -> UInt64 {
+    var m: UInt64 = 0
+    for c in x { m |= 1 << UInt64(c & 63) }
+    return m
   }
 
   /// Lower-cased Unicode scalar values (ASCII without building a new string).
@@ -102,6 +118,93 @@ public enum Suggestion {
       if d <= limit, d < (best?.1 ?? Int.max) { best = (c, d) }
     }
     return best?.0
+  }
+
+  /// `closest(to:in:limit:)` against a fixed list of candidates, prepared once: each
+  /// candidate lower-cased into scalars beside its ASCII letter counts, so that one word against
+  /// the list folds only the word (what the misspelling check runs once per unknown key, over the
+  /// known keys of nearby length). Same answers as `closest(to:in:limit:)`.
+  public struct Matcher: Sendable {
+    let names: [String]
+    /// Every candidate lower-cased into scalars, end to end; candidate i is
+    /// `scalars[bounds[i]..<bounds[i + 1]]`.
+    let scalars: [UInt32]
+    let bounds: [Int]
+    /// Each ASCII candidate's distinct characters and their counts, end to end as (character,
+    /// count) pairs: candidate i's are `letters[letterBounds[i]..<letterBounds[i + 1]]`;
+    /// `ascii[i]` false when it has a non-ASCII character.
+    let letters: [Int]
+    let letterBounds: [Int]
+    let ascii: [Bool]
+    /// The characters each candidate has, one bit per character mod 64: a candidate with more
+    /// than `limit` characters the word lacks needs more than `limit` edits (a shared bit only
+    /// weakens the bound), which two instructions tell.
+    let masks: [UInt64]
+
+    public init(_ candidates: [String]) {
+      names = candidates
+      var scalars: [UInt32] = [], bounds = [0], letters: [Int] = [], letterBounds = [0]
+      var ascii: [Bool] = []
+      var masks: [UInt64] = []
+      var counts = [Int](repeating: 0, count: 128)
+      for candidate in candidates {
+        let y = Suggestion.folded(candidate)
+        masks.append(Suggestion.mask(y))
+        scalars += y
+        bounds.append(scalars.count)
+        let isASCII = y.allSatisfy { $0 < 0x80 }
+        ascii.append(isASCII)
+        if isASCII {
+          for c in y { counts[Int(c)] += 1 }
+          for c in Set(y) {
+            letters += [Int(c), counts[Int(c)]]
+            counts[Int(c)] = 0
+          }
+        }
+        letterBounds.append(letters.count)
+      }
+      self.scalars = scalars
+      self.bounds = bounds
+      self.letters = letters
+      self.letterBounds = letterBounds
+      self.ascii = ascii
+      self.masks = masks
+    }
+
+    public func closest(to word: String, limit: Int = 2) -> String? {
+      var rows = Rows()
+      return closest(to: word, limit: limit, rows: &rows)
+    }
+
+    /// `closest(to:limit:)` with the distance rows and letter counts of an earlier call reused
+    /// (the counts are all zero again when it returns).
+    func closest(to word: String, limit: Int, rows: inout Rows) -> String? {
+      let x = Suggestion.folded(word)
+      let asciiWord = x.allSatisfy { $0 < 0x80 }
+      if asciiWord { for c in x { rows.counts[Int(c)] += 1 } }
+      defer { if asciiWord { for c in x { rows.counts[Int(c)] = 0 } } }
+      let wordMask = Suggestion.mask(x)
+      var best: (Int, Int)? = nil
+      for i in 0..<names.count {
+        if (masks[i] & ~wordMask).nonzeroBitCount > limit { continue }
+        let length = bounds[i + 1] - bounds[i]
+        if abs(length - x.count) > limit { continue }
+        if asciiWord && ascii[i] {
+          // `countBound` from the prepared counts: the characters both share, and what each
+          // has beyond them, bound the edits from below.
+          var matched = 0
+          var k = letterBounds[i]
+          while k < letterBounds[i + 1] {
+            matched += min(letters[k + 1], rows.counts[letters[k]])
+            k += 2
+          }
+          if max(length - matched, x.count - matched) > limit { continue }
+        }
+        let d = distance(x, scalars[bounds[i]..<bounds[i + 1]], limit: limit, rows: &rows)
+        if d <= limit, d < (best?.1 ?? Int.max) { best = (i, d) }
+      }
+      return best.map { names[$0.0] }
+    }
   }
 
   /// The one candidate that starts with `word` (case-insensitively), when exactly one does and
