@@ -466,7 +466,7 @@ public struct ServingModel: Sendable {
   func steps(_ layout: Layout) -> StepTimeModel {
     StepTimeModel(
       model: model,
-      layout: MegatronPlan.Layout(
+      layout: TrainingLayout(
         tensor: layout.tensor, pipeline: layout.pipeline, microBatch: 1, globalBatch: 1),
       precision: .bf16, gpu: gpu, constants: constants)
   }
@@ -676,3 +676,7 @@ public struct ServingModel: Sendable {
       ttft: timeToFirstToken(layout, w).value, decode: decodeStep(layout, w))
   }
 }
+
+/// The training layout type, named apart from `ServingModel.Layout` (without the module name, so
+/// the sources also build as the fuzzers' module).
+typealias TrainingLayout = Layout
