@@ -145,6 +145,32 @@ import Testing
     #expect(e.memory.peakAllocatedBytes > e.memory.totalBytes)
   }
 
+  /// Full recompute (uniform, 1 layer) on the configuration of `smallByHand`: the rebuilt layer
+  /// lives in the backward moment, not the steady state. Bytes per op of one layer (T = 256,
+  /// e = 2, r = t = 2, S = as²b/t = 65,536 scores), saved and gradients (docs/formulas.md):
+  /// input norm 65,536 / 131,072; QKV 65,536 / e·(T·3h/t + 2·T·h) + e·h·3h/t = 655,360; core
+  /// 4Th/t + 2Th/t + 5S = 524,288 / e·T·4h/t + e·S = 393,216; projection 65,536 / 262,144;
+  /// attention mask 32,768 / 65,536; pre-MLP norm 65,536 / 131,072; fc1 65,536 / 786,432; GeLU
+  /// 262,144 / 524,288; fc2 262,144 / 655,360; MLP mask 32,768 / 65,536. At op k the rebuilt
+  /// tensors of ops 1…k (less the checkpointed input, 65,536) plus op k's gradients: at fc2
+  /// 1,409,024 − 65,536 + 655,360 = 1,998,848, the most (fc1 and GeLU 1,605,632, the core
+  /// 983,040). With the incoming gradient 2Th/t = 65,536: 2,064,384.
+  @Test("full recompute's rebuilt layer is in the backward moment, walked by hand")
+  func fullRecomputeByHand() {
+    let model = TransformerModel(
+      layers: 4, hidden: 256, heads: 4, ffnHidden: 1024, sequenceLength: 128, vocabulary: 1024)
+    let layout = Layout(
+      tensor: 2, pipeline: 2, data: 1, microBatch: 2, globalBatch: 8, sequenceParallel: true,
+      recompute: .full(method: .uniform, layers: 1))
+    let e = Estimate(TrainingRun(model: model, layout: layout))
+    let first = e.memory.stages[0]
+    #expect(first.peakMoment == "backward")
+    #expect(first.peak["backward_gradients"].value == 2_064_384)
+    // The steady state holds the checkpoints only: 2 layers × 2 microbatches in flight × 2Th/t,
+    // and the embedding dropout mask Th/t per microbatch in flight.
+    #expect(first.activationsBytes == Double(2 * 2 * 65_536 + 2 * 32_768))
+  }
+
   /// Every term by hand for a small GPT on A100s: s = 128, b = 2, h = 256, a = 4, f = 1024,
   /// V = 1024, t = 2 with SP, p = 2, unfused attention with the fused softmax, bf16.
   @Test("each peak term by hand for one small configuration")
@@ -157,9 +183,21 @@ import Testing
     let run = TrainingRun(model: model, layout: layout)
     let e = Estimate(run)
     let T = s * b, scores = a * s * s * b / t
-    // Backward moment: incoming gradient 2Th/t + fc1 output gradient 2Tf/t + the scores'
-    // gradients 2 × 2as²b/t, larger than forward's all-gathered input 2Th (SP) or scores 2as²b/t.
-    let backward = 2 * T * h / t + 2 * T * f / t + 2 * 2 * scores
+    // Backward moment, walked op by op (docs/formulas.md): the incoming gradient 2Th/t plus the
+    // most one op's backward holds beside the saved tensors not yet freed. At fc2: its output's
+    // gradient 2Th (gathered over the sequence), its input's 2Tf/t and its weight's 2fh/t, less
+    // the MLP dropout mask Th/t already freed. (GeLU: 2T(2f)/t less fc2's input 2Tf/t and the
+    // mask; fc1: 2Tf/t + 2·2Th + 2hf/t less those and GeLU's input 2Tf/t; the core: 2T·4h/t +
+    // one score gradient 2as²b/t less every MLP tensor, the norm, the projection's input and
+    // the attention mask: all smaller.)
+    let fc2 = 2 * T * h + 2 * T * f / t + 2 * f * h / t - T * h / t
+    let gelu = 2 * T * 2 * f / t - 2 * T * f / t - T * h / t
+    let core =
+      2 * T * 4 * h / t + 2 * scores
+      - (T * h / t + 2 * T * f / t + 2 * T * f / t
+        + 2 * T * h / t + 2 * T * h / t + T * h / t + 2 * T * h / t)
+    #expect(fc2 > gelu && fc2 > core)
+    let backward = 2 * T * h / t + fc2
     let forward = max(2 * T * h, 2 * scores)
     #expect(backward > forward)
     let last = e.memory.stages[1], first = e.memory.stages[0]

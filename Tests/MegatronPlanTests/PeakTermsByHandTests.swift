@@ -15,11 +15,12 @@ import Testing
   static let mib = 1_048_576.0
 
   static func run(
-    fsdp: Bool = false, tpOverlap: Bool = false, settings: PeakMemory.Settings = .init()
+    fsdp: Bool = false, tpOverlap: Bool = false, settings: PeakMemory.Settings = .init(),
+    tied: Bool = true
   ) -> TrainingRun {
     let model = TransformerModel(
       layers: 2, hidden: h, heads: a, ffnHidden: f, sequenceLength: s, vocabulary: V,
-      fusedAttention: true)
+      tiedEmbeddings: tied, fusedAttention: true)
     let layout = Layout(
       tensor: t, pipeline: 1, data: 2, microBatch: b, globalBatch: 4, sequenceParallel: true,
       distributedOptimizer: true, fullySharded: fsdp)
@@ -33,9 +34,9 @@ import Testing
   func outputLayerPeak() throws {
     let e = Estimate(Self.run())
     let stage = try #require(e.memory.stages.first)
-    // Output layer: e·T·V/t = 2 · 128 · 32,768 / 2 = 4,194,304 bytes. Backward: e·T·h/t +
-    // e·T·f/t − 4·T·V/t (the fp32 logits freed) = 32,768 + 131,072 − 8,388,608 < 0; forward:
-    // the all-gathered input e·T·h = 65,536. The logits win.
+    // Output layer: e·T·V/t = 2 · 128 · 32,768 / 2 = 4,194,304 bytes. Backward: 475,136
+    // (`tiedEmbeddingsHoldTheOutputGradient`); forward: the all-gathered input e·T·h = 65,536.
+    // The logits win.
     #expect(stage.peakMoment == "output layer")
     #expect(stage.peak["logits_16bit"].value == 4_194_304)
     // Two cuBLAS workspaces of 32 MiB (Hopper); no pipeline buffers (p = 1), no scores (fused).
@@ -54,11 +55,34 @@ import Testing
         <= 1e-9 * stage.peakBytes)
   }
 
-  @Test("with the fused cross entropy the forward's all-gathered input is the peak")
-  func fusedCrossEntropy() throws {
+  /// The backward moment walked op by op (docs/formulas.md, "Peak memory"), T = 128, e = 2,
+  /// r = t = 2, nothing recomputed, hidden dropout 0.1. The layer's saved tensors and each op's
+  /// gradients, in forward order (bytes):
+  ///   input norm 32,768 saved, 65,536 gradients (2·e·T·h/r); QKV 32,768, e·(T·3h/t + 2·T·h)
+  ///   (the input gathered again with SP) + e·h·3h/t = 425,984; fused core 65,536 + 32,768 +
+  ///   4·a·T/t = 99,328, e·T·4h/t = 131,072; projection 32,768, 163,840; attention residual mask
+  ///   T·h/r = 16,384, 32,768; pre-MLP norm 32,768, 65,536; fc1 32,768, e·(T·f/t + 2·T·h) +
+  ///   e·h·f/t = 524,288; GeLU 131,072, e·T·2f/t = 262,144; fc2 131,072, e·(T·h + T·f/t) +
+  ///   e·f·h/t = 458,752; MLP residual mask 16,384, 32,768.
+  /// Backward at op k holds op k's gradients less the saved tensors of the ops after k (already
+  /// freed): fc2 458,752 − 16,384 = 442,368 is the most (GeLU 262,144 − 147,456, fc1 524,288 −
+  /// 278,528). With the incoming gradient e·T·h/r = 32,768, the fp32 logits freed (−4·T·V/t =
+  /// −8,388,608) and, tied on one stage, the output layer's weight gradient e·V·h/t = 8,388,608
+  /// held: 475,136.
+  @Test("tied embeddings on one stage hold the output layer's weight gradient through backward")
+  func tiedEmbeddingsHoldTheOutputGradient() throws {
     let e = Estimate(Self.run(settings: .init(crossEntropyFusion: true)))
     let stage = try #require(e.memory.stages.first)
-    // No 16-bit logits; backward is negative (above); forward: e·T·h = 2 · 128 · 256 = 65,536.
+    #expect(stage.peakMoment == "backward")
+    #expect(stage.peak["backward_gradients"].value == 475_136)
+  }
+
+  @Test("with the fused cross entropy the forward's all-gathered input is the peak")
+  func fusedCrossEntropy() throws {
+    let e = Estimate(Self.run(settings: .init(crossEntropyFusion: true), tied: false))
+    let stage = try #require(e.memory.stages.first)
+    // No 16-bit logits; untied, backward is 32,768 + 442,368 − 8,388,608 < 0 (above); forward:
+    // e·T·h = 2 · 128 · 256 = 65,536.
     #expect(stage.peakMoment == "forward")
     #expect(stage.peak["forward_temporaries"].value == 65_536)
     #expect(stage.peak["logits_16bit"].value == 0)

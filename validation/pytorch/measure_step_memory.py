@@ -44,6 +44,11 @@ as nvidia-smi shows it) and the CUDA context estimate, used − memory_reserved.
 are warm-up (lazy optimizer state, cuBLAS workspaces); the summary is the last step's. Run one
 configuration per process on an otherwise idle GPU (each row then has its own CUDA context).
 
+With --device cpu the allocated bytes come from AllocationTracker (a TorchDispatchMode that
+records every op's output storages until they are freed): peaks and allocated-at-end per phase as
+above, no reserved or device figures; compared with megaplan's peak_allocated_bytes less its
+cuBLAS workspaces (validation/results/step-memory-cpu.sh).
+
 With --fill-megaplan JSON --megaplan PATH (no GPU needed) it runs `megaplan estimate --format
 json` on each row's NeMo YAML and adds megaplan's peak figures beside the measured ones.
 
@@ -100,7 +105,8 @@ def parse_args(argv=None):
     ap.add_argument("--steps", type=int, default=3, help="training steps; the last is reported")
     ap.add_argument("--clip-grad", type=float, default=1.0)
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
-                    help="cpu: a smoke test of the step only (no memory statistics)")
+                    help="cpu: allocated bytes from a dispatch-mode tracker (AllocationTracker); "
+                         "no reserved or device figures")
     ap.add_argument("--gpu", default="h100-sxm", help="megaplan.gpu written into the YAML")
     ap.add_argument("--json-out", default=None, help="append this configuration's row to a JSON list")
     ap.add_argument("--yaml-out", default=None, help="also write the row's megaplan YAML here")
@@ -209,8 +215,13 @@ def compare(row):
     s = row["summary"]
     terms = row["megaplan_peak_terms"]
     slack_pred = terms.get("allocator_slack", 0)
+    # On CPU nothing stands for the cuBLAS workspaces megaplan counts on the GPU (allocated by
+    # the CUDA caching allocator on a GPU's first GEMM): they are left out of the comparison.
+    cpu = row.get("device") == "cpu"
+    cuda_only = terms.get("cublas_workspace", 0) if cpu else 0
+    row["megaplan_peak_allocated_compared_bytes"] = row["megaplan_peak_allocated_bytes"] - cuda_only
     row["comparison"] = dict(
-        peak_allocated=_rel(s["max_allocated_bytes"], row["megaplan_peak_allocated_bytes"]),
+        peak_allocated=_rel(s["max_allocated_bytes"], row["megaplan_peak_allocated_compared_bytes"]),
         peak_device=_rel(s["device_used_bytes"], row["megaplan_peak_bytes"]),
         peak_device_from_reserved=_rel(
             None if s["max_reserved_bytes"] is None
@@ -230,6 +241,8 @@ def compare(row):
     c = row["comparison"]
     if c["peak_allocated"] is not None and c["peak_device"] is not None:
         c["within_targets"] = abs(c["peak_allocated"]) <= 0.03 and abs(c["peak_device"]) <= 0.05
+    elif cpu and c["peak_allocated"] is not None:
+        c["within_targets"] = abs(c["peak_allocated"]) <= 0.03  # no device total on CPU
 
 
 def _gib(x):
@@ -248,7 +261,7 @@ def label(row):
 def print_comparison(row):
     s, c = row["summary"], row["comparison"]
     print(f"{label(row)}  alloc {_gib(s['max_allocated_bytes'])} / "
-          f"{_gib(row['megaplan_peak_allocated_bytes'])} GiB {_pct(c['peak_allocated'])}   "
+          f"{_gib(row['megaplan_peak_allocated_compared_bytes'])} GiB {_pct(c['peak_allocated'])}   "
           f"device {_gib(s['device_used_bytes'])} / {_gib(row['megaplan_peak_bytes'])} GiB "
           f"{_pct(c['peak_device'])}   moment {s['peak_phase']} / {row['megaplan_peak_moment']}"
           f"   steady {_pct(c['steady_state'])} act {_pct(c['activations'])}"
@@ -281,8 +294,9 @@ def fill_megaplan(args):
 
 
 def dropout(x, p, training=True):
-    # On CUDA F.dropout is native_dropout: a 1-byte mask is saved.
-    return F.dropout(x, p, training) if p > 0 else x
+    """Dropout as CUDA runs F.dropout: native_dropout, which saves a 1-byte bool mask (F.dropout
+    on CPU multiplies by a mask of the activation's dtype instead)."""
+    return torch.native_dropout(x, p, True)[0] if p > 0 and training else x
 
 
 def _make_rms_norm_function():
@@ -600,26 +614,94 @@ class MixedPrecision:
 # Measurement.
 
 
+class CudaStats:
+    """The caching allocator's own statistics."""
+
+    def allocated(self):
+        return torch.cuda.memory_allocated()
+
+    def max_allocated(self):
+        return torch.cuda.max_memory_allocated()
+
+    def max_reserved(self):
+        return torch.cuda.max_memory_reserved()
+
+    def reset_peak(self):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def make_tracker_class():
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+    from torch.multiprocessing.reductions import StorageWeakRef
+
+    class AllocationTracker(TorchDispatchMode):
+        """Bytes of tensor storage alive, op by op, on any device (used on CPU, where PyTorch
+        keeps no allocator statistics): every aten op's outputs are recorded by storage (views
+        share one), and a storage counts until it is freed, which is checked before each op.
+        The peak is taken after each op, with its inputs still alive, as the caching allocator's
+        max_memory_allocated is. Not seen: buffers a kernel allocates and frees inside one op
+        (on CUDA, cuBLAS/cuDNN workspaces; CPU kernels' scratch) and the 512-byte rounding of
+        the CUDA allocator."""
+
+        def __init__(self):
+            super().__init__()
+            self.live = {}
+            self.current = 0
+            self.peak = 0
+
+        def _sweep(self):
+            dead = [k for k, (ref, _) in self.live.items() if ref.expired()]
+            for k in dead:
+                self.current -= self.live.pop(k)[1]
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            self._sweep()
+            for t in tree_leaves(out):
+                if isinstance(t, torch.Tensor):
+                    st = t.untyped_storage()
+                    n, key = st.nbytes(), st.data_ptr()
+                    if n and key not in self.live:
+                        self.live[key] = (StorageWeakRef(st), n)
+                        self.current += n
+            self.peak = max(self.peak, self.current)
+            return out
+
+        # The Meter's interface.
+        def allocated(self):
+            self._sweep()
+            return self.current
+
+        def max_allocated(self):
+            self._sweep()
+            return max(self.peak, self.current)
+
+        def max_reserved(self):
+            return None
+
+        def reset_peak(self):
+            self._sweep()
+            self.peak = self.current
+
+    return AllocationTracker
+
+
 class Meter:
-    def __init__(self, cuda):
-        self.cuda = cuda
+    def __init__(self, stats):
+        self.stats = stats
         self.phases = []
 
     def reset(self):
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats()
+        self.stats.reset_peak()
 
     def mark(self, name):
         """Close the phase `name` (its peaks since the last reset) and open the next one."""
-        if self.cuda:
-            self.phases.append(dict(
-                phase=name, max_allocated_bytes=torch.cuda.max_memory_allocated(),
-                max_reserved_bytes=torch.cuda.max_memory_reserved(),
-                allocated_at_end_bytes=torch.cuda.memory_allocated()))
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            self.phases.append(dict(phase=name, max_allocated_bytes=None, max_reserved_bytes=None,
-                                    allocated_at_end_bytes=None))
+        self.phases.append(dict(
+            phase=name, max_allocated_bytes=self.stats.max_allocated(),
+            max_reserved_bytes=self.stats.max_reserved(),
+            allocated_at_end_bytes=self.stats.allocated()))
+        self.stats.reset_peak()
 
 
 def train_step(model, mp, batches, meter, cuda):
@@ -627,7 +709,7 @@ def train_step(model, mp, batches, meter, cuda):
     meter.reset()
     losses = []
     for i, (tokens, labels, loss_mask) in enumerate(batches):
-        static_before = torch.cuda.memory_allocated() if cuda else None
+        static_before = meter.stats.allocated()
         x = model.decoder(model.embed(tokens))
         meter.mark(f"forward_layers[{i}]")
         x.register_hook(lambda g, i=i: meter.mark(f"backward_output[{i}]"))
@@ -647,34 +729,42 @@ def train_step(model, mp, batches, meter, cuda):
 
 
 def summarise(phases, cuda):
-    if not cuda:
-        return dict(max_allocated_bytes=None, max_reserved_bytes=None, peak_phase=None,
-                    device_used_bytes=None, cuda_context_bytes=None, allocator_slack_bytes=None,
-                    steady_allocated_bytes=None, static_allocated_bytes=None,
-                    activations_bytes=None)
     top = max(phases, key=lambda p: p["max_allocated_bytes"])
-    free, total = torch.cuda.mem_get_info()
-    used = total - free
-    reserved_now = torch.cuda.memory_reserved()
-    max_reserved = max(p["max_reserved_bytes"] for p in phases)
     # Steady state: allocated at the end of a microbatch's forward (its loss is computed, the
     # logits' fp32 softmax kept); static: allocated before its forward.
     fwd = [p for p in phases if p["phase"].startswith("forward_output")]
     steady = max(p["allocated_at_end_bytes"] for p in fwd)
     static = max(p["static_before_bytes"] for p in fwd)
-    return dict(
+    summary = dict(
         max_allocated_bytes=top["max_allocated_bytes"], peak_phase=top["phase"],
-        max_reserved_bytes=max_reserved, device_used_bytes=used, device_total_bytes=total,
-        reserved_at_end_bytes=reserved_now, cuda_context_bytes=used - reserved_now,
-        allocator_slack_bytes=max_reserved - top["max_allocated_bytes"],
+        max_reserved_bytes=None, device_used_bytes=None, device_total_bytes=None,
+        reserved_at_end_bytes=None, cuda_context_bytes=None, allocator_slack_bytes=None,
         steady_allocated_bytes=steady, static_allocated_bytes=static,
         activations_bytes=steady - static)
+    if cuda:
+        free, total = torch.cuda.mem_get_info()
+        used = total - free
+        reserved_now = torch.cuda.memory_reserved()
+        max_reserved = max(p["max_reserved_bytes"] for p in phases)
+        summary.update(
+            max_reserved_bytes=max_reserved, device_used_bytes=used, device_total_bytes=total,
+            reserved_at_end_bytes=reserved_now, cuda_context_bytes=used - reserved_now,
+            allocator_slack_bytes=max_reserved - top["max_allocated_bytes"])
+    return summary
 
 
 def measure(args):
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
-        sys.exit("no CUDA device: run with --device cpu for a smoke test only")
+        sys.exit("no CUDA device: run with --device cpu (allocated bytes from the tracker only)")
+    if cuda:
+        stats = CudaStats()
+        return _measure(args, stats, cuda)
+    with make_tracker_class()() as stats:
+        return _measure(args, stats, cuda)
+
+
+def _measure(args, stats, cuda):
     device = torch.device(args.device)
     dtype = torch.bfloat16
     torch.manual_seed(0)
@@ -691,21 +781,20 @@ def measure(args):
         batches.append((tokens, labels, torch.ones(args.micro_batch, args.seq, device=device)))
     steps = []
     for step in range(args.steps):
-        meter = Meter(cuda)
+        meter = Meter(stats)
         loss = train_step(model, mp, batches, meter, cuda)
         summary = summarise(meter.phases, cuda)
         steps.append(dict(step=step, loss=loss, phases=meter.phases, summary=summary))
-        print(f"step {step}: loss {loss:.4f}" + (
-            f"  max allocated {summary['max_allocated_bytes'] / MiB:,.0f} MiB ({summary['peak_phase']})"
-            f"  max reserved {summary['max_reserved_bytes'] / MiB:,.0f} MiB"
-            f"  device used {summary['device_used_bytes'] / MiB:,.0f} MiB"
-            f"  context {summary['cuda_context_bytes'] / MiB:,.0f} MiB" if cuda else ""))
+        print(f"step {step}: loss {loss:.4f}"
+              f"  max allocated {summary['max_allocated_bytes'] / MiB:,.1f} MiB ({summary['peak_phase']})"
+              + (f"  max reserved {summary['max_reserved_bytes'] / MiB:,.0f} MiB"
+                 f"  device used {summary['device_used_bytes'] / MiB:,.0f} MiB"
+                 f"  context {summary['cuda_context_bytes'] / MiB:,.0f} MiB" if cuda else ""))
     last = steps[-1]
-    if cuda:
-        for p in last["phases"]:
-            print(f"  {p['phase']:<20} max allocated {p['max_allocated_bytes'] / MiB:>10,.1f} MiB"
-                  f"  max reserved {p['max_reserved_bytes'] / MiB:>10,.1f} MiB"
-                  f"  allocated at end {p['allocated_at_end_bytes'] / MiB:>10,.1f} MiB")
+    for p in last["phases"]:
+        print(f"  {p['phase']:<20} max allocated {p['max_allocated_bytes'] / MiB:>10,.1f} MiB"
+              + (f"  max reserved {p['max_reserved_bytes'] / MiB:>10,.1f} MiB" if cuda else "")
+              + f"  allocated at end {p['allocated_at_end_bytes'] / MiB:>10,.1f} MiB")
     row = dict(
         model=args.model, hidden=args.hidden, heads=args.heads, groups=args.groups, ffn=args.ffn,
         layers=args.layers, seq=args.seq, micro_batch=args.micro_batch,
@@ -716,7 +805,8 @@ def measure(args):
         device=torch.cuda.get_device_name() if cuda else "cpu", torch=torch.__version__,
         cuda=getattr(torch.version, "cuda", None),
         alloc_conf=os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
-        steps=steps, summary=last["summary"], measured=cuda)
+        allocated_from="torch.cuda" if cuda else "dispatch-mode tracker",
+        steps=steps, summary=last["summary"], measured=True)
     row["megaplan_yaml"] = megaplan_yaml(row)
     return row
 

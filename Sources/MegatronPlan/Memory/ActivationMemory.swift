@@ -110,10 +110,29 @@ public enum ActivationMemory {
     /// An encoder–decoder model's encoder and decoder layers (`encoderDecoder`), and their
     /// checkpointed inputs (T_enc·h_enc and T_dec·h).
     public var encoderDecoder: EncoderDecoderProfile? = nil
+    /// The most a layer's backward holds above the steady state beside its incoming gradient
+    /// (`LayerDescription.backwardPeak`) under the recompute setting: a dense layer's and an
+    /// MoE layer's (equal for a dense model).
+    public var backwardPeak = 0.0
+    public var moeBackwardPeak = 0.0
 
     public struct EncoderDecoderProfile: Sendable, Hashable {
       public var encoderStored: Bytes, encoderFull: Bytes, encoderCheckpoint: Bytes
       public var decoderStored: Bytes, decoderFull: Bytes, decoderCheckpoint: Bytes
+      public var encoderBackwardPeak = 0.0, decoderBackwardPeak = 0.0
+    }
+
+    /// The largest backward peak of the layers on stage `i` (`backwardPeak` of each kind there).
+    func backwardPeak(onStage i: Int, _ m: TransformerModel, _ layout: Layout) -> Double {
+      if let ed = encoderDecoder {
+        let kinds = layout.layerKinds(onStage: i, of: m)
+        return max(
+          kinds.encoder > 0 ? ed.encoderBackwardPeak : 0,
+          kinds.decoder > 0 ? ed.decoderBackwardPeak : 0)
+      }
+      guard m.moe != nil else { return backwardPeak }
+      let kinds = layout.layerKinds(onStage: i, of: m)
+      return max(kinds.dense > 0 ? backwardPeak : 0, kinds.moe > 0 ? moeBackwardPeak : 0)
     }
 
     /// The average stored and full layer of stage `i` (its dense and MoE layers weighted), and
@@ -142,6 +161,19 @@ public enum ActivationMemory {
     }
   }
 
+  /// How a layer being backpropagated stores its activations under `recompute`: full
+  /// recompute (of at least one layer) rebuilds it from a checkpoint of `checkpoint` bytes.
+  static func backwardStorage(_ recompute: Recompute, modules: RecomputeModules, checkpoint: Bytes)
+    -> LayerDescription.Storage
+  {
+    switch recompute {
+    case .none: return .stored(recomputing: [])
+    case .selective: return .stored(recomputing: modules)
+    case .full(_, let k):
+      return k > 0 ? .recomputed(checkpoint: checkpoint.value) : .stored(recomputing: [])
+    }
+  }
+
   public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
     -> LayerProfile
   {
@@ -153,7 +185,8 @@ public enum ActivationMemory {
       return (full, full)
     }
     let shard = LayerDescription.Shard(layout, precision: precision)
-    let dense = sizes(LayerDescription(m, shard))
+    let denseLayer = LayerDescription(m, shard)
+    let dense = sizes(denseLayer)
     let moe = m.moe == nil ? dense : sizes(LayerDescription(m, shard, moe: true))
     let mtp = mtpByGranularity(m, layout, precision: precision)
     let mtpBytes: Bytes
@@ -162,18 +195,31 @@ public enum ActivationMemory {
     case .selective: mtpBytes = mtp.selective
     case .full: mtpBytes = mtp.full
     }
+    let checkpoint = checkpointedLayerInput(m, layout, precision: precision)
     var profile = LayerProfile(
-      storedLayer: dense.stored, fullLayer: dense.full,
-      checkpoint: checkpointedLayerInput(m, layout, precision: precision),
+      storedLayer: dense.stored, fullLayer: dense.full, checkpoint: checkpoint,
       moeStoredLayer: moe.stored, moeFullLayer: moe.full, mtp: mtpBytes)
+    let e = precision.activationBytes
+    let storage = backwardStorage(
+      layout.recompute, modules: layout.recomputeModules, checkpoint: checkpoint)
+    profile.backwardPeak = denseLayer.backwardPeak(storage, elementBytes: e)
+    profile.moeBackwardPeak =
+      m.moe == nil
+      ? profile.backwardPeak
+      : LayerDescription(m, shard, moe: true).backwardPeak(storage, elementBytes: e)
     if let ed = m.encoderDecoder {
-      let enc = sizes(LayerDescription(m, shard, kind: .encoder))
-      let dec = sizes(LayerDescription(m, shard, kind: .decoder))
+      let encLayer = LayerDescription(m, shard, kind: .encoder)
+      let decLayer = LayerDescription(m, shard, kind: .decoder)
+      let enc = sizes(encLayer), dec = sizes(decLayer)
+      let encoderCheckpoint = checkpointedLayerInput(ed.encoder, layout, precision: precision)
       profile.encoderDecoder = .init(
-        encoderStored: enc.stored, encoderFull: enc.full,
-        encoderCheckpoint: checkpointedLayerInput(ed.encoder, layout, precision: precision),
-        decoderStored: dec.stored, decoderFull: dec.full,
-        decoderCheckpoint: profile.checkpoint)
+        encoderStored: enc.stored, encoderFull: enc.full, encoderCheckpoint: encoderCheckpoint,
+        decoderStored: dec.stored, decoderFull: dec.full, decoderCheckpoint: checkpoint,
+        encoderBackwardPeak: encLayer.backwardPeak(
+          backwardStorage(
+            layout.recompute, modules: layout.recomputeModules, checkpoint: encoderCheckpoint),
+          elementBytes: e),
+        decoderBackwardPeak: decLayer.backwardPeak(storage, elementBytes: e))
     }
     return profile
   }
@@ -193,17 +239,41 @@ public enum ActivationMemory {
     let denseSelective = dense.saved(recomputing: modules).total
     let moeSelective = m.moe == nil ? denseSelective : moe.saved(recomputing: modules).total
     let mtp = mtpByGranularity(m, layout, precision: precision)
+    let e = precision.activationBytes
+    // The three ways a layer being backpropagated stores its activations.
+    let storages: [LayerDescription.Storage] = [
+      .stored(recomputing: []), .stored(recomputing: modules),
+      .recomputed(checkpoint: checkpoint.value),
+    ]
+    func peaks(_ layer: LayerDescription, checkpoint c: Bytes) -> [Double] {
+      [
+        layer.backwardPeak(storages[0], elementBytes: e),
+        layer.backwardPeak(storages[1], elementBytes: e),
+        layer.backwardPeak(.recomputed(checkpoint: c.value), elementBytes: e),
+      ]
+    }
+    let densePeaks = peaks(dense, checkpoint: checkpoint)
+    let moePeaks = m.moe == nil ? densePeaks : peaks(moe, checkpoint: checkpoint)
     var none = LayerProfile(
       storedLayer: denseFull, fullLayer: denseFull, checkpoint: checkpoint,
       moeStoredLayer: moeFull, moeFullLayer: moeFull, mtp: mtp.none)
     var selective = LayerProfile(
       storedLayer: denseSelective, fullLayer: denseFull, checkpoint: checkpoint,
       moeStoredLayer: moeSelective, moeFullLayer: moeFull, mtp: mtp.selective)
+    var full = none
+    full.mtp = mtp.full
+    var result = [none, selective, full]
+    for g in 0..<3 {
+      result[g].backwardPeak = densePeaks[g]
+      result[g].moeBackwardPeak = moePeaks[g]
+    }
     if let ed = m.encoderDecoder {
       let enc = LayerDescription(m, shard, kind: .encoder)
       let dec = LayerDescription(m, shard, kind: .decoder)
       let encFull = enc.saved.total, decFull = dec.saved.total
       let encoderCheckpoint = checkpointedLayerInput(ed.encoder, layout, precision: precision)
+      let encPeaks = peaks(enc, checkpoint: encoderCheckpoint)
+      let decPeaks = peaks(dec, checkpoint: checkpoint)
       none.encoderDecoder = .init(
         encoderStored: encFull, encoderFull: encFull, encoderCheckpoint: encoderCheckpoint,
         decoderStored: decFull, decoderFull: decFull, decoderCheckpoint: checkpoint)
@@ -212,10 +282,14 @@ public enum ActivationMemory {
         encoderCheckpoint: encoderCheckpoint,
         decoderStored: dec.saved(recomputing: modules).total, decoderFull: decFull,
         decoderCheckpoint: checkpoint)
+      let stored = [none.encoderDecoder, selective.encoderDecoder, none.encoderDecoder]
+      for g in 0..<3 {
+        result[g].encoderDecoder = stored[g]
+        result[g].encoderDecoder?.encoderBackwardPeak = encPeaks[g]
+        result[g].encoderDecoder?.decoderBackwardPeak = decPeaks[g]
+      }
     }
-    var full = none
-    full.mtp = mtp.full
-    return [none, selective, full]
+    return result
   }
 
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
@@ -248,8 +322,9 @@ public enum ActivationMemory {
   /// Activation memory of pipeline stage `stage` (0-based) at its peak, with named terms:
   /// - `layers`: chunks in flight (PipelineSchedule) × one chunk's bytes. For stage 0 this is
   ///   K22 Eq. 5 / Eq. 6 × (1 + (p − 1)/(p·v)).
-  /// - `recompute_working_set`: with full recompute, the layers rebuilt from one checkpoint for
-  ///   one microbatch during backward (a group of k with `uniform`, one layer with `block`).
+  ///   With full recompute the layers rebuilt from a checkpoint during backward are not part of
+  ///   this steady state: they live only while their backward runs (`PeakMemory`'s backward
+  ///   moment, `LayerDescription.backwardPeak`).
   /// - `embedding_dropout_mask` (first stage, with hidden dropout on): sbh per microbatch in
   ///   flight (K22 §4.3), /t with SP; `embedding_norm_input` 2sbh likewise with an embedding norm.
   /// - `final_layernorm_input`, `output_layer_input` (2sbh each, /t with SP) and fp32
@@ -272,11 +347,6 @@ public enum ActivationMemory {
     out.appendNew(
       "layers",
       chunk(m, layout, profile: profile, stage: i) * Double(schedule.chunksInFlight(stage: i)))
-    if plan.workingSetLayers > 0 {
-      out.appendNew(
-        "recompute_working_set",
-        profile.onStage(i, m, layout).full * Double(plan.workingSetLayers))
-    }
     if let ed = m.encoderDecoder {
       out.terms += encoderDecoderTerms(m, ed, layout, stage: i, precision: precision)
     } else if i == 0 && m.dropout.hidden > 0 {

@@ -87,9 +87,11 @@ public enum PeakMemory {
   /// Plus buffers alive throughout: pipeline send/receive buffers (two of e·s·b·h/r when p > 1),
   /// Megatron-FSDP's gathered weights of two layers and one layer's unsharded gradients.
   public static func stage(
-    _ run: TrainingRun, stage i: Int, steadyBytes: Double, activationBytes: Double
+    _ run: TrainingRun, stage i: Int, steadyBytes: Double, activationBytes: Double,
+    profile: ActivationMemory.LayerProfile? = nil
   ) -> Stage {
-    let x = terms(run, layout: run.layout, stage: i, activationBytes: activationBytes)
+    let x = terms(
+      run, layout: run.layout, stage: i, activationBytes: activationBytes, profile: profile)
     var transients = Breakdown<ByteUnit>()
     transients.add(x.momentTerm, Bytes(x.momentBytes))
     if x.pipelineBuffers > 0 {
@@ -173,7 +175,8 @@ public enum PeakMemory {
 
   public static func terms(
     _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double,
-    layers: ParameterCount.LayerParameters? = nil
+    layers: ParameterCount.LayerParameters? = nil,
+    profile given: ActivationMemory.LayerProfile? = nil, backwardWalk: Double? = nil
   ) -> Terms {
     let settings = run.peakSettings
     let gpu = run.gpu
@@ -202,21 +205,32 @@ public enum PeakMemory {
     // buffers of K/V and their gradients, alive while the core's backward runs, not beside
     // fc1's gradient.
     let context = ContextParallelTraffic(m, layout, elementBytes: e)
-    var backward =
-      e * tokens * h / r + max(e * tokens * Double(m.fc1Width) / t, context.backwardBuffers)
+    // Backward: the layer's incoming gradient (e·s·b·h/r, carried by the residual stream) and
+    // the most its backward holds beside it, walked op by op through the layer description
+    // (`LayerDescription.backwardPeak`: rebuilt tensors of a recomputed segment, less the
+    // layer's tensors already freed, plus each op's gradients); with full recompute of groups
+    // of k layers (`uniform`), the k − 1 layers of the group rebuilt before it as well.
+    let walk =
+      backwardWalk
+      ?? layerBackward(
+        given ?? ActivationMemory.profile(run.model, layout, precision: run.precision),
+        run.model, layout, stage: i)
+    var backward = e * tokens * h / r + max(walk, context.backwardBuffers)
+    // With tied embeddings on a single stage, the output layer's weight gradient (with
+    // `gradient_accumulation_fusion` the 16-bit stand-in Megatron hands autograd, e·V·h/t)
+    // waits in autograd's input buffer of the shared weight until the embedding's backward adds
+    // its own, at the end of the backward: it is held through every layer's backward (measured
+    // on CPU, docs/validation.md). With p > 1 the two copies are separate weights.
+    if layout.pipeline == 1 && run.model.tiedEmbeddings {
+      backward += e * Double(run.model.vocabulary) * Double(run.model.hidden) / t
+    }
     if let experts = m.moe {
-      // An MoE layer's widest intermediate is its experts' fc1 output over the routed copies
-      // (T/t · k · imbalance, gathered over ETP), f_e₁/ETP wide; and its dispatch holds the
-      // permuted copies being sent beside the ones received, e·T_r·h, in forward.
-      let etp = Double(layout.expertTensorParallel)
-      let routed = tokens / t * experts.routedFactor * (t > 1 ? etp : 1)
-      let fe1 = Double(m.gatedMLP ? 2 * experts.expertFFN : experts.expertFFN)
-      backward = max(backward, e * tokens * h / r + e * routed * fe1 / etp)
+      // An MoE layer's dispatch holds the permuted copies being sent beside the ones received,
+      // e·T_r·h, in forward.
       forward = max(forward, e * tokens / t * experts.routedFactor * h)
     }
     let contextPeaks = context.forwardBuffers > forward
     forward = max(forward, context.forwardBuffers)
-    if !m.fusedAttention { backward += 2 * e * scores }
     // On the last stage the cross entropy's fp32 buffer (in the steady state) becomes the
     // logits' gradient and is freed before any layer's backward runs (reading of
     // `vocab_parallel_cross_entropy`'s backward, which reuses it in place).
@@ -262,6 +276,21 @@ public enum PeakMemory {
       nccl: Double(communicators(layout) + expertCommunicators(m, layout))
         * Constants.ncclBytesPerCommunicator(nvls: nvls),
       tpOverlapBuffers: tpOverlap)
+  }
+
+  /// The most a layer's backward on stage `i` holds beside its incoming gradient (the larger of
+  /// its layer kinds' `LayerProfile.backwardPeak`) and, with full recompute of groups of k
+  /// layers (`uniform`), the k − 1 layers of the group rebuilt before it. Depends on the stage's
+  /// layers, not on d or the optimizer: `search` computes it once per stage and recompute choice.
+  public static func layerBackward(
+    _ profile: ActivationMemory.LayerProfile, _ m: TransformerModel, _ layout: Layout, stage i: Int
+  ) -> Double {
+    var walk = profile.backwardPeak(onStage: i, m, layout)
+    if case .full = layout.recompute {
+      let group = ActivationMemory.chunkPlan(m, layout, stage: i).workingSetLayers
+      if group > 1 { walk += profile.onStage(i, m, layout).full.value * Double(group - 1) }
+    }
+    return walk
   }
 
   /// NCCL communicators a GPU belongs to: tensor-parallel, data-parallel, pipeline (its two

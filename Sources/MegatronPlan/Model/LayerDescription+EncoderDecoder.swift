@@ -185,9 +185,14 @@ extension LayerDescription {
       }
       bytes += 2 * e * scores
     }
+    // Backward: the gradients of its output and Q (s_dec), of K and V (s_enc; unfused, the
+    // copies repeated to a heads) and, unfused, of the probabilities and the scores.
+    let keyValueGradients = m.fusedAttention ? 2 * keyValue : 2 * e * sk * b * qw / t
+    let transient =
+      2 * query + keyValueGradients + (m.fusedAttention ? 0 : 2 * e * a * sq * sk * b / t)
     var core = LayerOp(
       name: "cross_attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
-      recompute: .coreAttention)
+      recompute: .coreAttention, backwardTransient: transient)
     if m.fusedAttention {
       core.kernel = FlashAttentionCalls(keyLength: sk, causalShare: 0, headDim: dh)
     }

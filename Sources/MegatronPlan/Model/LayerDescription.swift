@@ -110,10 +110,11 @@ public struct LayerDescription: Sendable, Hashable {
     // likewise (it needs x and the per-row 1/rms, which is left out as above). Reads and writes
     // s·b·h once.
     func norm(_ name: String) -> LayerOp {
+      // Backward: its output's gradient and its input's, e·T·h/r each.
       LayerOp(
         name: name, saved: [SavedTensor("layernorm_inputs", e * tokens * h / r)],
         elementwiseBytes: 2 * e * tokens * h / r,
-        parameters: .init(replicated: normParams * h))
+        parameters: .init(replicated: normParams * h), backwardTransient: 2 * e * tokens * h / r)
     }
     // Bias-dropout-add after the projection and after fc2: a 1-byte mask of s·b·h when the
     // dropout is on (K22 §4.1); it reads the input and the residual and writes the sum.
@@ -121,7 +122,8 @@ public struct LayerDescription: Sendable, Hashable {
       LayerOp(
         name: name,
         saved: hiddenDropout ? [SavedTensor(mask, tokens * h / r)] : [],
-        elementwiseBytes: (3 * e + (hiddenDropout ? 1 : 0)) * tokens * h / r)
+        elementwiseBytes: (3 * e + (hiddenDropout ? 1 : 0)) * tokens * h / r,
+        backwardTransient: hiddenDropout ? e * tokens * h / r : 0)  // the dropout's gradient
     }
 
     ops.append(norm("input_norm"))
@@ -139,7 +141,11 @@ public struct LayerDescription: Sendable, Hashable {
       ops.append(
         LayerOp(
           name: "qkv",
-          gemms: [GEMMShape("qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil)],
+          gemms: [
+            GEMMShape(
+              "qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil,
+              sequenceGathered: shard.sequenceParallel)
+          ],
           saved: [SavedTensor("qkv_input", linearInput * tokens * h / r)],
           elementwiseBytes: castAfterNorm * tokens * h / r,
           parameters: .init(
@@ -209,7 +215,12 @@ public struct LayerDescription: Sendable, Hashable {
     // fused norm keeps) and drops everything inside it.
     ops.append(
       LayerOp(
-        name: "fc1", gemms: [GEMMShape("fc1", m: tokens, n: f1 / t, k: h, fp8: fp8 != nil)],
+        name: "fc1",
+        gemms: [
+          GEMMShape(
+            "fc1", m: tokens, n: f1 / t, k: h, fp8: fp8 != nil,
+            sequenceGathered: shard.sequenceParallel)
+        ],
         saved: [SavedTensor("fc1_input", linearInput * tokens * h / r, recomputedBy: .mlp)],
         elementwiseBytes: castAfterNorm * tokens * h / r,
         parameters: .init(sharded: h * f1 + bias * f1), recompute: .mlp))
@@ -236,6 +247,24 @@ public struct LayerDescription: Sendable, Hashable {
     self.ops = ops
     self.tokens = tokens
     self.hidden = h
+  }
+
+  /// What an attention core's backward holds beside its saved tensors: the gradients of its
+  /// output and of Q, K and V (unfused, of the copies K and V were repeated to for a heads:
+  /// 3·a·d_h wide) and, unfused, the s² gradients alive beside them (e·as²b/t each). The
+  /// chain is the GEMM over V's backward (the probabilities' gradient), dropout's (a new
+  /// gradient; the dropped copy already freed), the softmax's (the scores' gradient; the mask
+  /// freed): with attention dropout its saved 5 bytes per score and one gradient at its
+  /// fullest (7), without it the 2-byte probabilities and two gradients (6).
+  static func coreBackwardTransient(_ m: TransformerModel, _ shard: Shard, tokens: Double)
+    -> Double
+  {
+    let t = Double(shard.tensor), e = shard.precision.activationBytes
+    let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
+    if m.fusedAttention { return e * tokens * (2 * qw + 2 * kvw) / t }
+    let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
+    let gradients: Double = m.dropout.attention > 0 ? 1 : 2
+    return e * tokens * 4 * qw / t + gradients * e * scores
   }
 
   /// QKᵀ, softmax, dropout and attention over V for a/t heads.
@@ -341,7 +370,8 @@ public struct LayerDescription: Sendable, Hashable {
     }
     var core = LayerOp(
       name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
-      recompute: .coreAttention)
+      recompute: .coreAttention,
+      backwardTransient: coreBackwardTransient(m, shard, tokens: tokens))
     if m.fusedAttention {
       // The fused kernel's calls: one causal pass over the whole sequence, or with context
       // parallelism as the cp_comm_type splits it (`ContextParallelComm.levels`): a ring of R
@@ -509,8 +539,10 @@ public struct LayerDescription: Sendable, Hashable {
         SavedTensor(prefix + "ffn_dropout_mask", tokens * f / t, recomputedBy: inside))
       bytes += (2 * e + 1) * tokens * f / t
     }
+    // Backward: the gradient of its output (f wide) and of its input (f₁ wide).
     return LayerOp(
-      name: "activation", saved: saved, elementwiseBytes: bytes, recompute: dropping)
+      name: "activation", saved: saved, elementwiseBytes: bytes, recompute: dropping,
+      backwardTransient: e * tokens * (f + f1) / t)
   }
 
   // MARK: - What the rest of megaplan reads
@@ -601,10 +633,15 @@ public struct LayerOp: Sendable, Hashable {
   public var kernel: FlashAttentionCalls? = nil
   /// The selective-recompute modules whose recompute reruns this op's forward in backward.
   public var recompute: RecomputeModules
+  /// Bytes the op's backward holds beside the saved tensors and the layer's incoming gradient
+  /// while it runs: the gradients of its output and of its input (and a fused kernel's
+  /// scratch). nil: derived from its weight GEMMs (`backwardTransientBytes`).
+  public var backwardTransient: Double?
 
   public init(
     name: String, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
-    parameters: Parameters = .init(), recompute: RecomputeModules = []
+    parameters: Parameters = .init(), recompute: RecomputeModules = [],
+    backwardTransient: Double? = nil
   ) {
     self.name = name
     self.gemms = gemms
@@ -612,6 +649,25 @@ public struct LayerOp: Sendable, Hashable {
     self.elementwiseBytes = elementwiseBytes
     self.parameters = parameters
     self.recompute = recompute
+    self.backwardTransient = backwardTransient
+  }
+
+  /// What the op's backward holds beside the saved tensors (`backwardTransient`, or for its
+  /// weight GEMMs [m, k] × [k, n]): the output's gradient e·m·n, the input's gradient e·m·k
+  /// (the whole sequence's with sequence parallelism, before the reduce-scatter), with
+  /// sequence parallelism the input all-gathered again for the weight gradient (e·m·k,
+  /// `sequenceGathered`), and the weight gradient's 16-bit tensor e·k·n per weight matrix
+  /// (Megatron-Core's `gradient_accumulation_fusion` writes the fp32 main gradient directly and
+  /// still hands autograd an empty tensor of the weight's shape). `e` is the gradients' element
+  /// size (16-bit in mixed precision, FP8 GEMMs included).
+  public func backwardTransientBytes(elementBytes e: Double) -> Double {
+    if let backwardTransient { return backwardTransient }
+    var bytes = 0.0
+    for g in gemms where g.kind == .weight {
+      bytes += e * g.batch * (g.m * g.n + g.m * g.k * (g.sequenceGathered ? 2 : 1))
+      bytes += e * g.k * g.n * g.weightGroups
+    }
+    return bytes
   }
 
   /// The attention core (self-attention's, or a decoder layer's cross-attention's): timed as one
@@ -697,11 +753,16 @@ public struct GEMMShape: Sendable, Hashable {
   /// with its own k × n weights (1 for an ordinary GEMM). FLOPs do not depend on it; the bytes
   /// the GEMM streams do.
   public var weightGroups: Double
+  /// The input is the sequence all-gathered by sequence parallelism (a column-parallel GEMM after
+  /// a norm): Megatron saves the sequence-sharded input and gathers it again in backward.
+  public var sequenceGathered: Bool
 
   public init(
     _ name: String, m: Double, n: Double, k: Double, batch: Double = 1, kind: Kind = .weight,
-    fp8: Bool = false, executedFraction: Double = 1, weightGroups: Double = 1
+    fp8: Bool = false, executedFraction: Double = 1, weightGroups: Double = 1,
+    sequenceGathered: Bool = false
   ) {
+    self.sequenceGathered = sequenceGathered
     self.weightGroups = weightGroups
     self.executedFraction = executedFraction
     self.name = name

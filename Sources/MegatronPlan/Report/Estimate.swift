@@ -380,6 +380,8 @@ extension Estimate {
 
     // Memory, every stage; the most loaded decides.
     var stages: [StageMemory] = []
+    // The per-layer quantities every stage is built from, once.
+    let profile = ActivationMemory.profile(m, layout, precision: run.precision)
     for i in 0..<max(1, layout.pipeline) {
       let byKind = ParameterCount.perGPU(m, layout, stage: i)
       let params = byKind.total
@@ -387,10 +389,12 @@ extension Estimate {
         parameters: params, precision: run.precision, layout: layout,
         linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8,
         fp32Gradients: run.fp32Gradients, expertParameters: byKind["expert_layers"])
-      let acts = ActivationMemory.stage(m, layout, stage: i, precision: run.precision)
+      let acts = ActivationMemory.stage(
+        m, layout, stage: i, precision: run.precision, profile: profile)
       let total = states.total + acts.total
       let peak = PeakMemory.stage(
-        run, stage: i, steadyBytes: total.value, activationBytes: acts.total.value)
+        run, stage: i, steadyBytes: total.value, activationBytes: acts.total.value,
+        profile: profile)
       stages.append(
         StageMemory(
           stage: i, parameters: params.value, weightsBytes: states["weights"].value,

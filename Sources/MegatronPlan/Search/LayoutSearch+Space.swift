@@ -390,7 +390,7 @@ extension LayoutSearch {
     // The steady state and the device peak of stage i, as `Estimate` computes them.
     func peak(
       _ l: Layout, _ i: Int, _ params: ParameterCount.StageParameters, _ linear: Parameters,
-      _ activations: Bytes
+      _ activations: Bytes, _ walk: Double
     ) -> Double {
       let states = StateMemory.parts(
         parameters: Parameters(params.total), precision: base.precision, layout: l,
@@ -398,7 +398,8 @@ extension LayoutSearch {
         expertParameters: Parameters(params.expert))
       let steady = states.total + activations.value
       return PeakMemory.terms(
-        base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters
+        base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters,
+        backwardWalk: walk
       ).device(steady: steady)
     }
     let tokensPerIteration = Double(B) * Double(m.tokensPerSample)
@@ -437,13 +438,14 @@ extension LayoutSearch {
             ActivationMemory.stage(m, l, stage: $0, precision: base.precision, profile: profile)
               .total
           }
+          let walks = stages.map { PeakMemory.layerBackward(profile, m, l, stage: $0) }
           var times: StepTimeModel.LayerTimes? = nil
           for (dOpt, fsdp) in dos {
             l.distributedOptimizer = dOpt
             l.fullySharded = fsdp
             var total = 0.0
             for k in stages.indices {
-              total = max(total, peak(l, stages[k], params[k], linear[k], activations[k]))
+              total = max(total, peak(l, stages[k], params[k], linear[k], activations[k], walks[k]))
             }
             guard base.memoryBudget.fits(total: total, capacity: capacity) else {
               tally.reject(.memory)
