@@ -14,8 +14,9 @@ step() {  # step NAME SECONDS COMMAND...
   echo "$name: $status in $(( $(date +%s) - start )) s" | tee -a "$log"
 }
 { nvidia-smi; python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())"; } > "$out/device.txt" 2>&1
-# 1. BF16 and FP8 GEMMs of layer shards, HBM bandwidth (issue 11's efficiency model).
-step gemm 120 python3 validation/pytorch/measure_gemm.py --out "$out/gemm.json"
+# 1. BF16 and FP8 GEMMs of layer shards, MoE expert GEMMs grouped and one by one (issues 11
+#    and 13), HBM bandwidth.
+step gemm 180 python3 validation/pytorch/measure_gemm.py --out "$out/gemm.json"
 # 2. Whole training steps: allocated, reserved and device peaks (issue 12), b = 2, the six
 #    recompute × attention cases of each model, expandable segments off and on for "none".
 for model in gpt llama; do

@@ -5,7 +5,10 @@ Measures, on one GPU, the weight GEMMs of one tensor-parallel shard of Llama 3 8
 GPT-3 175B layers (QKV, projection, fc1, fc2 at t = 1, 2, 4, 8 and 4,096 or 8,192 tokens) in their
 three passes (forward [m, k]·[k, n], input gradient [m, n]·[n, k], weight gradient [k, m]·[m, n]),
 in BF16 (torch.matmul) and FP8 (torch._scaled_mm, E4M3 with per-tensor scales, where the GPU and
-PyTorch have it), and the HBM bandwidth of a streaming copy and an elementwise add. CUDA events,
+PyTorch have it); the expert GEMMs of MoE layers (Mixtral 8x7B at EP 8, DeepSeek-V3 at EP 64,
+Qwen3-30B-A3B at EP 8, Qwen3-235B-A22B at EP 32: their local experts at 512–8,192 tokens each) as
+one grouped GEMM (torch._grouped_mm) and as one GEMM per expert; and the HBM bandwidth of a
+streaming copy and an elementwise add. CUDA events,
 after warm-up, the median of --repeat runs.
 
 On the GPU (writes JSON; needs only PyTorch):
@@ -42,6 +45,26 @@ def shapes(tensors=(1, 2, 4, 8), tokens=(4096, 8192)):
                     out.append((name, t, m, gemm, "forward", m, n, k))
                     out.append((name, t, m, gemm, "input_gradient", m, k, n))
                     out.append((name, t, m, gemm, "weight_gradient", k, n, m))
+    return out
+
+
+EXPERTS = {
+    # name: (hidden h, expert fc1 width (gated: 2·f_e), expert f_e, local experts per GPU)
+    "mixtral-8x7b-ep8": (4096, 28672, 14336, 1),
+    "deepseek-v3-ep64": (7168, 4096, 2048, 4),
+    "qwen3-30b-a3b-ep8": (2048, 1536, 768, 16),
+    "qwen3-235b-a22b-ep32": (4096, 3072, 1536, 4),
+}
+
+
+def expert_shapes(tokens=(512, 1024, 2048, 4096, 8192)):
+    """(model, local experts G, tokens per expert, gemm, M, N, K): an MoE layer's expert fc1 and
+    fc2 on one GPU, G experts of `tokens` rows each (balanced routing)."""
+    out = []
+    for name, (h, fe1, fe, local) in EXPERTS.items():
+        for m in tokens:
+            out.append((name, local, m, "expert_fc1", m, fe1, h))
+            out.append((name, local, m, "expert_fc2", m, h, fe))
     return out
 
 
@@ -88,6 +111,28 @@ def measure(args):
             except RuntimeError as err:  # a shape _scaled_mm refuses
                 print(f"fp8 {model} t{t} {gemm} {pass_}: {err}", file=sys.stderr)
         del a, b
+    # MoE experts: G local experts' GEMMs of `tokens` rows each, as one grouped GEMM
+    # (torch._grouped_mm, where PyTorch has it on this GPU) and as G separate GEMMs (Megatron-Core's
+    # SequentialMLP); FLOPs are G · 2·M·N·K either way.
+    experts = []
+    for (model, G, m, gemm, M, N, K) in expert_shapes():
+        a = torch.randn(G * M, K, device=dev, dtype=torch.bfloat16)
+        w = torch.randn(G, N, K, device=dev, dtype=torch.bfloat16)
+        b = w.transpose(-2, -1)  # [G, K, N], column-major per expert
+        parts = list(a.split(M))
+        loop = time_cuda(lambda: [torch.matmul(x, b[i]) for i, x in enumerate(parts)],
+                         args.warmup, args.repeat)
+        row = dict(model=model, local_experts=G, tokens_per_expert=m, gemm=gemm, M=M, N=N, K=K,
+                   flops=2.0 * G * M * N * K, loop_seconds=loop, grouped_seconds=None)
+        if hasattr(torch, "_grouped_mm"):
+            offs = torch.arange(M, G * M + 1, M, device=dev, dtype=torch.int32)
+            try:
+                row["grouped_seconds"] = time_cuda(lambda: torch._grouped_mm(a, b, offs=offs),
+                                                   args.warmup, args.repeat)
+            except (RuntimeError, TypeError) as err:
+                print(f"grouped {model} {gemm} m{m}: {err}", file=sys.stderr)
+        experts.append(row)
+        del a, w, b, parts
     # HBM: a 2 GiB streaming copy (read + write) and an elementwise add (2 reads + 1 write).
     n = (2 << 30) // 2
     x = torch.empty(n, device=dev, dtype=torch.bfloat16).normal_()
@@ -98,7 +143,7 @@ def measure(args):
     hbm = [dict(kernel="copy", bytes=2.0 * 2 * n, seconds=copy),
            dict(kernel="add", bytes=3.0 * 2 * n, seconds=add)]
     out = dict(device=torch.cuda.get_device_name(), torch=torch.__version__,
-               cuda=torch.version.cuda, fp8=fp8, gemms=rows, hbm=hbm)
+               cuda=torch.version.cuda, fp8=fp8, gemms=rows, experts=experts, hbm=hbm)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)
         fh.write("\n")
@@ -146,6 +191,21 @@ def fit(args):
             mean = sum(abs(x) for x in errs) / len(errs)
             print(f"  {label} constants ({e:.3f}, {c * 1e6:.0f} µs): mean |error| {mean:.1%}, "
                   f"max {max(abs(x) for x in errs):.1%}")
+        if dtype == "bf16" and data.get("experts"):
+            print(f"  MoE expert GEMMs against the fitted dense constants (megaplan times a grouped "
+                  f"GEMM as one GEMM of G·M rows with G weight matrices):")
+            for r in data["experts"]:
+                # megaplan's `time(of:)`: compute or the bytes streamed (the G weight matrices,
+                # inputs and outputs at 90 % of HBM), whichever is longer, plus one fixed cost.
+                G, M, N, K = r["local_experts"], r["M"], r["N"], r["K"]
+                streamed = 2.0 * (G * M * K + G * K * N + G * M * N) / (0.9 * args.hbm)
+                pred = max(r["flops"] / (peak * eff), streamed) + fixed
+                cells = [f"loop {pred / r['loop_seconds'] - 1:+.1%}"]
+                if r.get("grouped_seconds"):
+                    cells.append(f"grouped {pred / r['grouped_seconds'] - 1:+.1%}")
+                print(f"    {r['model']:<22} G {r['local_experts']:>2} × {r['tokens_per_expert']:>5} "
+                      f"tokens {r['gemm']:<10} {r['flops'] / (r.get('grouped_seconds') or r['loop_seconds']) / 1e12:6.0f} "
+                      f"TFLOP/s; predicted vs measured: {', '.join(cells)}")
         if args.verbose:
             for r in rows:
                 pred = r["flops"] / (peak * eff) + fixed
