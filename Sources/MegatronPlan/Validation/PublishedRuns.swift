@@ -164,6 +164,75 @@ public struct PublishedRun: Sendable, Hashable {
     ]
   }()
 
+  /// Blackwell rows of the same Megatron-Bridge performance summary (25.11 container, the DGX-B200
+  /// and DGX-GB200 tables), FP8 with current scaling: a check of how the Hopper constants carry
+  /// over, not fitted (`PerformanceConstants.forGeneration(.blackwell)` is `hopper`, as fractions
+  /// of Blackwell's own peaks and bandwidths). The recipes are the H100 rows' (`modern`) with the
+  /// tables' layouts; Megatron-Bridge's presets for these runs
+  /// (`scripts/performance/configs/llama/llama3_workload_base_configs.py`,
+  /// `llama31_workload_base_configs.py`) add CUDA graphs of the whole iteration for the 8B runs,
+  /// which megaplan does not model (it models no host overhead to remove), and nothing that
+  /// changes the layout. Left out: GB200 Llama 3 70B (FSDP with 40 layers' activations offloaded
+  /// to the CPU, which megaplan does not model) and the GB300 rows (no profile).
+  public static let blackwell: [PublishedRun] = {
+    let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
+    let overlapAll = Overlap(
+      tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
+    func recipe(_ run: TrainingRun) -> TrainingRun {
+      var run = run
+      run.peakSettings.crossEntropyFusion = true
+      return run
+    }
+    let source = "Megatron-Bridge docs/performance-summary.md, 25.11 container"
+    let l8 = llama3(layers: 32, hidden: 4096, ffn: 14336, heads: 32, fp8: fp8)
+    let l405 = llama3(layers: 126, hidden: 16384, ffn: 53248, heads: 128, fp8: fp8)
+    // The 405B recipe counts the embedding and the loss as pipeline layers (126 + 2 over p·v).
+    let split = PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true)
+    func eightB(_ gpu: GPU) -> TrainingRun {
+      recipe(
+        TrainingRun(
+          model: l8,
+          layout: Layout(
+            tensor: 1, pipeline: 1, data: 8, microBatch: 2, globalBatch: 128,
+            distributedOptimizer: true),
+          gpu: gpu, overlap: overlapAll))
+    }
+    return [
+      PublishedRun(
+        name: "Llama 3 8B, 8 B200, FP8, b2",
+        source: source + ", DGX-B200 (30,624 tokens/s/GPU)", run: eightB(.b200),
+        published: .iterationSeconds(128 * 8192 / (30_624 * 8.0))),
+      PublishedRun(
+        name: "Llama 3 8B, 8 GB200, FP8, b2",
+        source: source + ", DGX-GB200 (31,508 tokens/s/GPU)", run: eightB(.gb200NVL72),
+        published: .iterationSeconds(128 * 8192 / (31_508 * 8.0))),
+      PublishedRun(
+        name: "Llama 3.1 405B, 128 B200, FP8, t4 p8 v8 cp2",
+        source: source + ", DGX-B200 (661 tokens/s/GPU)",
+        run: recipe(
+          TrainingRun(
+            model: l405,
+            layout: Layout(
+              tensor: 4, pipeline: 8, data: 2, virtualStages: 8, microBatch: 1, globalBatch: 64,
+              sequenceParallel: true, distributedOptimizer: true, split: split,
+              contextParallel: 2),
+            gpu: .b200, overlap: overlapAll)),
+        published: .iterationSeconds(64 * 8192 / (661 * 128.0))),
+      PublishedRun(
+        name: "Llama 3.1 405B, 256 GB200, FP8, t4 p16 v4",
+        source: source + ", DGX-GB200 (813 tokens/s/GPU)",
+        run: recipe(
+          TrainingRun(
+            model: l405,
+            layout: Layout(
+              tensor: 4, pipeline: 16, data: 4, virtualStages: 4, microBatch: 1,
+              globalBatch: 1536, sequenceParallel: true, distributedOptimizer: true,
+              split: split),
+            gpu: .gb200NVL72, overlap: overlapAll)),
+        published: .iterationSeconds(1536 * 8192 / (813 * 256.0))),
+    ]
+  }()
+
   /// N21 Table 1: weak scaling, full recompute, interleaved schedule; micro-batch sizes not published.
   public static let weakScaling: [PublishedRun] = {
     let rows: [(String, Int, Int, Int, Int, Int, Int, Int, Double)] = [

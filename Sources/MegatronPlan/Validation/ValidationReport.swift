@@ -42,6 +42,9 @@ public enum ValidationReport {
       "Modern H100 runs, Megatron-Core + Transformer Engine, FP8 (Megatron-Bridge performance summary; s/iteration)",
       PublishedRun.modern)
     section(
+      "Blackwell runs, the same summary, FP8 (Hopper's constants at Blackwell's peaks, not fitted; s/iteration)",
+      PublishedRun.blackwell)
+    section(
       "Long context with context parallelism, Llama 2 7B FP8 on H100 (NeMo long-sequence table; model TFLOP/s per GPU, full s × s attention)",
       PublishedRun.longContext)
     section(
