@@ -129,6 +129,17 @@ import Testing
     // NeMo ffn_dropout > 0 adds a 1-byte mask of f/t per token.
     let ffn = act(Self.llama(dropout: Dropout(hidden: 0, attention: 0, ffn: 0.1)))
     #expect(ffn["ffn_dropout_mask"].value == Double(sb * f / t))
+    // activation_func_fp8_input_store: the fused SwiGLU keeps its 2f-wide input in FP8, 1 byte
+    // per element (Megatron-Core `bias_swiglu_impl`); unfused SwiGLU and GeLU ignore it.
+    let store = KernelFusions(fp8ActivationInput: true)
+    #expect(act(Self.llama(fusions: store))["activation_input"].value == Double(sb * 2 * f / t))
+    let unfusedStore = KernelFusions(biasActivation: false, fp8ActivationInput: true)
+    #expect(
+      act(Self.llama(fusions: unfusedStore))["activation_input"].value
+        == Double(2 * sb * 2 * f / t))
+    #expect(
+      act(Self.llama(fusions: store, activation: .gelu))["activation_input"].value
+        == Double(2 * sb * f / t))
   }
 
   @Test("hidden dropout 0 stores no masks; 0.1 stores sbh each after attention and MLP")

@@ -30,6 +30,42 @@ import Testing
     #expect(!m.tiedEmbeddings)
   }
 
+  @Test("--activation-func-fp8-input-store and its NeMo key store the SwiGLU input in FP8")
+  func fp8ActivationInput() throws {
+    #expect(
+      try !ConfigLoader.load(
+        ConfigDocument(root: try MegatronArguments.parse(Self.llama3, file: "l.sh"), file: "l.sh")
+      ).run.model.fusions.fp8ActivationInput)
+    let flagged = Self.llama3.replacingOccurrences(
+      of: "--bf16", with: "--bf16 --activation-func-fp8-input-store")
+    let tree = try MegatronArguments.parse(flagged, file: "f.sh")
+    #expect(
+      try ConfigLoader.load(ConfigDocument(root: tree, file: "f.sh")).run.model.fusions
+        .fp8ActivationInput)
+    let yaml = """
+      trainer:
+        num_nodes: 1
+        devices: 8
+        precision: bf16
+      model:
+        num_layers: 2
+        hidden_size: 256
+        num_attention_heads: 4
+        ffn_hidden_size: 688
+        activation: swiglu
+        encoder_seq_length: 128
+        max_position_embeddings: 128
+        micro_batch_size: 1
+        global_batch_size: 8
+        activation_func_fp8_input_store: true
+      megaplan:
+        vocab_size: 1024
+      """
+    let loaded = try ConfigLoader.load(try ConfigDocument.parse(yaml, file: "s.yaml"))
+    #expect(loaded.run.model.fusions.fp8ActivationInput)
+    #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+  }
+
   @Test("uneven splits: first/last stage layers, and BLOOM's partition method")
   func splits() throws {
     let args = """

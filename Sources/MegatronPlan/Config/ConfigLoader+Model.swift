@@ -56,7 +56,10 @@ extension ConfigLoader {
     let fusions = KernelFusions(
       biasActivation: try r.bool("\(prefix).bias_activation_fusion", default: true),
       maskedSoftmax: try r.bool("\(prefix).masked_softmax_fusion", default: true),
-      rope: try r.bool("\(prefix).apply_rope_fusion", default: false))
+      rope: try r.bool("\(prefix).apply_rope_fusion", default: false),
+      fp8ActivationInput: try r.bool(
+        "\(prefix).activation_func_fp8_input_store", default: false,
+        record: r.has("\(prefix).activation_func_fp8_input_store")))
     return Architecture(
       queryGroups: groups, headDim: headDim,
       normalization: try readNormalization(&r, prefix: prefix),

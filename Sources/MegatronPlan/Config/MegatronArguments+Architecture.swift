@@ -18,6 +18,7 @@ extension MegatronArguments {
     ("--no-bias-swiglu-fusion", "model.bias_activation_fusion"),
     ("--no-masked-softmax-fusion", "model.masked_softmax_fusion"),
     ("--no-rope-fusion", "model.apply_rope_fusion"),
+    ("--activation-func-fp8-input-store", "model.activation_func_fp8_input_store"),
     ("--decoder-first-pipeline-num-layers", "model.num_layers_in_first_pipeline_stage"),
     ("--decoder-last-pipeline-num-layers", "model.num_layers_in_last_pipeline_stage"),
     ("--account-for-embedding-in-pipeline-split", "model.account_for_embedding_in_pipeline_split"),
@@ -79,7 +80,8 @@ extension MegatronArguments {
   static let architectureSwitchFlags: Set<String> = [
     "--disable-bias-linear", "--add-qkv-bias", "--qk-layernorm", "--squared-relu",
     "--apply-layernorm-1p", "--no-bias-gelu-fusion", "--no-bias-swiglu-fusion",
-    "--no-masked-softmax-fusion", "--no-rope-fusion", "--account-for-embedding-in-pipeline-split",
+    "--no-masked-softmax-fusion", "--no-rope-fusion", "--activation-func-fp8-input-store",
+    "--account-for-embedding-in-pipeline-split",
     "--account-for-loss-in-pipeline-split", "--embed-layernorm", "--fp8-param-gather",
     "--tp-comm-overlap", "--overlap-param-gather", "--overlap-p2p-communication",
     "--no-overlap-p2p-communication",
@@ -107,6 +109,8 @@ extension Mapper {
     setSwitch("--no-bias-gelu-fusion", ["model", "bias_activation_fusion"], "false")
     setSwitch("--no-bias-swiglu-fusion", ["model", "bias_activation_fusion"], "false")
     setSwitch("--no-masked-softmax-fusion", ["model", "masked_softmax_fusion"], "false")
+    setSwitch(
+      "--activation-func-fp8-input-store", ["model", "activation_func_fp8_input_store"], "true")
     // Megatron-LM fuses rotary unless `--no-rope-fusion` (NeMo's default is unfused).
     if let location = flagLocation("--no-rope-fusion") {
       set(["model", "apply_rope_fusion"], "false", at: location, key: location)

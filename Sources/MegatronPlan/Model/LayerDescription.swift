@@ -525,8 +525,20 @@ public struct LayerDescription: Sendable, Hashable {
     // Every activation keeps one fc1-output-sized input for its backward: GeLU its input
     // (fused bias-GeLU saves input and bias), a fused gated kernel its 2f-wide input, ReLU and
     // squared ReLU the ReLU output (which the square's backward reuses).
-    saved.append(
-      SavedTensor(prefix + "activation_input", e * tokens * f1 / t, recomputedBy: dropping))
+    // With `activation_func_fp8_input_store` the fused SwiGLU keeps that input as FP8 (1 byte)
+    // and writes the copy (1 byte per element more); under `moe_act` the checkpoint keeps the
+    // 16-bit input instead.
+    let fp8Input =
+      m.fusions.fp8ActivationInput && m.activation == .swiglu && m.fusions.biasActivation
+    var input = SavedTensor(
+      prefix + "activation_input", (fp8Input ? 1 : e) * tokens * f1 / t, recomputedBy: dropping)
+    if fp8Input {
+      bytes += tokens * f1 / t
+      if !discardedOutput.isEmpty {
+        input.recomputed.append(.init(modules: discardedOutput, kept: e * tokens * f1 / t))
+      }
+    }
+    saved.append(input)
     if m.gatedMLP && !m.fusions.biasActivation {
       // Unfused act(gate) ⊙ up: the product also saves act(gate), f wide.
       saved.append(

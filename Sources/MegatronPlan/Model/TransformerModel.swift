@@ -230,11 +230,21 @@ public struct KernelFusions: Sendable, Hashable, Codable {
   /// activation-sized tensor (its backward needs only the cos/sin tables); fusion changes only
   /// the bytes moved.
   public var rope: Bool
+  /// `activation_func_fp8_input_store` (Megatron-Core; `--activation-func-fp8-input-store`): the
+  /// fused SwiGLU (`bias_swiglu_impl`, and the experts' `weighted_bias_swiglu_impl`) keeps its
+  /// input for backward cast to FP8 E4M3, 1 byte per element instead of 2, and casts it back in
+  /// backward; independent of FP8 training. Other activations and the unfused SwiGLU ignore it,
+  /// as Megatron-Core does.
+  public var fp8ActivationInput: Bool
 
-  public init(biasActivation: Bool = true, maskedSoftmax: Bool = true, rope: Bool = true) {
+  public init(
+    biasActivation: Bool = true, maskedSoftmax: Bool = true, rope: Bool = true,
+    fp8ActivationInput: Bool = false
+  ) {
     self.biasActivation = biasActivation
     self.maskedSoftmax = maskedSoftmax
     self.rope = rope
+    self.fp8ActivationInput = fp8ActivationInput
   }
 
   public static let megatronDefault = KernelFusions()
