@@ -253,15 +253,14 @@ extension HuggingFaceConfig {
     }
   }
 
-  /// Llama, Mistral, Qwen 2, Gemma, Gemma 2 and Nemotron: pre-norm decoders with rotary
-  /// positions, grouped-query attention and q/k/v/o projections; gated MLPs (gate_proj, up_proj,
-  /// down_proj) except Nemotron's (up_proj, down_proj).
-  static func readLlamaLike(
-    _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
-  ) throws -> Int {
+  /// The fields every Llama-style and DeepSeek config.json names alike: `num_hidden_layers`,
+  /// `hidden_size`, `num_attention_heads`, `vocab_size`, `max_position_embeddings`, each set as
+  /// its NeMo key; returns L, h, a (and where a was given) and the positions.
+  static func readDecoderShape(
+    _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> (layers: Int, hidden: Int, heads: Int, headsAt: SourceLocation, positions: Int) {
     let (layers, layersAt) = try f.requiredSize("num_hidden_layers", key: "model.num_layers")
     let (hidden, hiddenAt) = try f.requiredSize("hidden_size", key: "model.hidden_size")
-    let (ffn, ffnAt) = try f.requiredSize("intermediate_size", key: "model.ffn_hidden_size")
     let (heads, headsAt) = try f.requiredSize(
       "num_attention_heads", key: "model.num_attention_heads")
     let (vocab, vocabAt) = try f.requiredSize("vocab_size", key: "megaplan.tokenizer_vocab_size")
@@ -269,6 +268,20 @@ extension HuggingFaceConfig {
       "max_position_embeddings", key: "model.max_position_embeddings")
     set("model.num_layers", String(layers), layersAt, false)
     set("model.hidden_size", String(hidden), hiddenAt, false)
+    set("model.num_attention_heads", String(heads), headsAt, false)
+    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
+    set("model.max_position_embeddings", String(positions), positionsAt, false)
+    return (layers, hidden, heads, headsAt, positions)
+  }
+
+  /// Llama, Mistral, Qwen 2, Gemma, Gemma 2 and Nemotron: pre-norm decoders with rotary
+  /// positions, grouped-query attention and q/k/v/o projections; gated MLPs (gate_proj, up_proj,
+  /// down_proj) except Nemotron's (up_proj, down_proj).
+  static func readLlamaLike(
+    _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> Int {
+    let (_, hidden, heads, headsAt, positions) = try readDecoderShape(f, set: set)
+    let (ffn, ffnAt) = try f.requiredSize("intermediate_size", key: "model.ffn_hidden_size")
     set("model.ffn_hidden_size", String(ffn), ffnAt, false)
     if family == .mixtral {
       // MixtralConfig: num_local_experts (default 8) experts of intermediate_size each,
@@ -304,10 +317,6 @@ extension HuggingFaceConfig {
         set("model.moe_shared_expert_gate", "true", f.origin, false)
       }
     }
-    set("model.num_attention_heads", String(heads), headsAt, false)
-    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
-    set("model.max_position_embeddings", String(positions), positionsAt, false)
-
     // num_key_value_heads: None → num_attention_heads (every configuration_*.py here).
     let groups = try f.size("num_key_value_heads", key: "model.num_query_groups")
     set("model.num_query_groups", String(groups?.0 ?? heads), groups?.1 ?? headsAt, false)
@@ -500,19 +509,8 @@ extension HuggingFaceConfig {
   static func readDeepseekV3(
     _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
   ) throws -> Int {
-    let (layers, layersAt) = try f.requiredSize("num_hidden_layers", key: "model.num_layers")
-    let (hidden, hiddenAt) = try f.requiredSize("hidden_size", key: "model.hidden_size")
-    let (heads, headsAt) = try f.requiredSize(
-      "num_attention_heads", key: "model.num_attention_heads")
-    let (vocab, vocabAt) = try f.requiredSize("vocab_size", key: "megaplan.tokenizer_vocab_size")
-    let (positions, positionsAt) = try f.requiredSize(
-      "max_position_embeddings", key: "model.max_position_embeddings")
-    set("model.num_layers", String(layers), layersAt, false)
-    set("model.hidden_size", String(hidden), hiddenAt, false)
-    set("model.num_attention_heads", String(heads), headsAt, false)
+    let (layers, _, heads, headsAt, positions) = try readDecoderShape(f, set: set)
     set("model.num_query_groups", String(heads), headsAt, false)
-    set("megaplan.tokenizer_vocab_size", String(vocab), vocabAt, false)
-    set("model.max_position_embeddings", String(positions), positionsAt, false)
     // Defaults: DeepseekV3Config's (transformers), which are DeepSeek-V3's own sizes.
     func size(_ name: String, _ key: String, _ fallback: Int) throws {
       let found = try f.size(name, key: key)

@@ -241,16 +241,13 @@ public enum ActivationMemory {
     let mtp = mtpByGranularity(m, layout, precision: precision)
     let e = precision.activationBytes
     // The three ways a layer being backpropagated stores its activations.
-    let storages: [LayerDescription.Storage] = [
-      .stored(recomputing: []), .stored(recomputing: modules),
-      .recomputed(checkpoint: checkpoint.value),
-    ]
+    // The three granularities' ways of storing the layer being backpropagated.
+    let granularities: [Recompute] = [.none, .selective, .full(method: .uniform, layers: 1)]
     func peaks(_ layer: LayerDescription, checkpoint c: Bytes) -> [Double] {
-      [
-        layer.backwardPeak(storages[0], elementBytes: e),
-        layer.backwardPeak(storages[1], elementBytes: e),
-        layer.backwardPeak(.recomputed(checkpoint: c.value), elementBytes: e),
-      ]
+      granularities.map {
+        layer.backwardPeak(
+          backwardStorage($0, modules: modules, checkpoint: c), elementBytes: e)
+      }
     }
     let densePeaks = peaks(dense, checkpoint: checkpoint)
     let moePeaks = m.moe == nil ? densePeaks : peaks(moe, checkpoint: checkpoint)
@@ -337,7 +334,6 @@ public enum ActivationMemory {
   ) -> Breakdown<ByteUnit> {
     let profile = given ?? self.profile(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
-    let plan = chunkPlan(m, layout, stage: i)
     let sb = layout.tokens(of: m), h = Double(m.hidden)
     let t = Double(layout.tensor), V = Double(m.vocabulary)
     let e = precision.activationBytes

@@ -79,8 +79,10 @@ public enum PeakMemory {
   ///   forward makes and frees — with sequence parallelism the all-gathered input of a
   ///   column-parallel GEMM (e·s·b·h, not sharded); unfused attention's score matrix beside the
   ///   softmax's output (e·as²b/t, 4 bytes with the softmax in fp32); pipeline receive buffers;
-  /// - backward (its first microbatch): the incoming gradient (e·s·b·h/r), the gradient of the
-  ///   widest intermediate (fc1's output, e·s·b·f₁/t) and, unfused, the scores' gradient;
+  /// - backward (its first microbatch): the incoming gradient (e·s·b·h/r) and the most one
+  ///   layer's backward holds beside it, walked op by op (`layerBackward`,
+  ///   `LayerDescription.backwardPeak`), less the fp32 logits on the last stage and with the tied
+  ///   output layer's weight gradient on a single stage;
   /// - the output layer (last stage): the 16-bit logits (e·s·b·V/t) beside the fp32 ones already
   ///   counted, in forward and again as the 16-bit gradient in backward; with the fused cross
   ///   entropy no 16-bit copy.

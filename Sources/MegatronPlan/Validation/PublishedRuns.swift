@@ -104,6 +104,21 @@ public struct PublishedRun: Sendable, Hashable {
       fusedAttention: true, fp8: fp8)
   }
 
+  /// Megatron-Bridge's `bf16_with_fp8_current_scaling_mixed` (`training/mixed_precision.py`):
+  /// hybrid FP8, tensorwise scaling, FP8 primary weights (`fp8_param_gather`).
+  static let bridgeFP8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
+
+  /// A dense Megatron-Bridge performance run (`modern`, `blackwell`): the overlaps its recipes
+  /// turn on (gradient reduce and parameter gather, tensor-parallel and pipeline overlap) and
+  /// its performance overrides' fused cross entropy.
+  static func bridgeRun(_ run: TrainingRun) -> TrainingRun {
+    var run = run
+    run.overlap = Overlap(
+      tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
+    run.peakSettings.crossEntropyFusion = true
+    return run
+  }
+
   /// The modern development runs of `../shared/reference/published-modern-dev.json`: NVIDIA's
   /// Megatron-Bridge performance summary (25.11 NeMo container, DGX-H100 table), FP8 with current
   /// (tensorwise) scaling. Iteration time = global batch × sequence / (tokens/s/GPU × GPUs). The
@@ -116,42 +131,35 @@ public struct PublishedRun: Sendable, Hashable {
   /// (`fp8_param_gather`), fp32 gradient reduction; its performance overrides fuse rotary and the
   /// cross entropy (`scripts/performance/utils/helpers.py`).
   public static let modern: [PublishedRun] = {
-    let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
+    let fp8 = bridgeFP8
     let source = "Megatron-Bridge docs/performance-summary.md, 25.11 container, DGX-H100"
-    let overlapAll = Overlap(
-      tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
-    func recipe(_ run: TrainingRun) -> TrainingRun {
-      var run = run
-      run.peakSettings.crossEntropyFusion = true
-      return run
-    }
     return [
       PublishedRun(
         name: "Llama 3 8B, 8 H100, FP8, FSDP",
         source: source + " (14,451 tokens/s/GPU)",
-        run: recipe(
+        run: bridgeRun(
           TrainingRun(
             model: llama3(layers: 32, hidden: 4096, ffn: 14336, heads: 32, fp8: fp8),
             layout: Layout(
               tensor: 1, pipeline: 1, data: 8, microBatch: 1, globalBatch: 128,
               distributedOptimizer: true, fullySharded: true),
-            gpu: .h100SXM, overlap: overlapAll)),
+            gpu: .h100SXM)),
         published: .iterationSeconds(128 * 8192 / (14_451 * 8.0))),
       PublishedRun(
         name: "Llama 3 70B, 64 H100, FP8, t4 p8 v5",
         source: source + " (1,602 tokens/s/GPU)",
-        run: recipe(
+        run: bridgeRun(
           TrainingRun(
             model: llama3(layers: 80, hidden: 8192, ffn: 28672, heads: 64, fp8: fp8),
             layout: Layout(
               tensor: 4, pipeline: 8, data: 2, virtualStages: 5, microBatch: 1, globalBatch: 128,
               sequenceParallel: true, distributedOptimizer: true),
-            gpu: .h100SXM, overlap: overlapAll)),
+            gpu: .h100SXM)),
         published: .iterationSeconds(128 * 8192 / (1_602 * 64.0))),
       PublishedRun(
         name: "Llama 3.1 405B, 1024 H100, FP8, cp2",
         source: source + " (292 tokens/s/GPU)",
-        run: recipe(
+        run: bridgeRun(
           TrainingRun(
             model: llama3(layers: 126, hidden: 16384, ffn: 53248, heads: 128, fp8: fp8),
             layout: Layout(
@@ -159,7 +167,7 @@ public struct PublishedRun: Sendable, Hashable {
               globalBatch: 512, sequenceParallel: true, distributedOptimizer: true,
               split: PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true),
               contextParallel: 2),
-            gpu: .h100SXM, overlap: overlapAll)),
+            gpu: .h100SXM)),
         published: .iterationSeconds(512 * 8192 / (292 * 1024.0))),
     ]
   }()
@@ -175,27 +183,20 @@ public struct PublishedRun: Sendable, Hashable {
   /// changes the layout. Left out: GB200 Llama 3 70B (FSDP with 40 layers' activations offloaded
   /// to the CPU, which megaplan does not model) and the GB300 rows (no profile).
   public static let blackwell: [PublishedRun] = {
-    let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
-    let overlapAll = Overlap(
-      tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
-    func recipe(_ run: TrainingRun) -> TrainingRun {
-      var run = run
-      run.peakSettings.crossEntropyFusion = true
-      return run
-    }
+    let fp8 = bridgeFP8
     let source = "Megatron-Bridge docs/performance-summary.md, 25.11 container"
     let l8 = llama3(layers: 32, hidden: 4096, ffn: 14336, heads: 32, fp8: fp8)
     let l405 = llama3(layers: 126, hidden: 16384, ffn: 53248, heads: 128, fp8: fp8)
     // The 405B recipe counts the embedding and the loss as pipeline layers (126 + 2 over p·v).
     let split = PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true)
     func eightB(_ gpu: GPU) -> TrainingRun {
-      recipe(
+      bridgeRun(
         TrainingRun(
           model: l8,
           layout: Layout(
             tensor: 1, pipeline: 1, data: 8, microBatch: 2, globalBatch: 128,
             distributedOptimizer: true),
-          gpu: gpu, overlap: overlapAll))
+          gpu: gpu))
     }
     return [
       PublishedRun(
@@ -209,26 +210,26 @@ public struct PublishedRun: Sendable, Hashable {
       PublishedRun(
         name: "Llama 3.1 405B, 128 B200, FP8, t4 p8 v8 cp2",
         source: source + ", DGX-B200 (661 tokens/s/GPU)",
-        run: recipe(
+        run: bridgeRun(
           TrainingRun(
             model: l405,
             layout: Layout(
               tensor: 4, pipeline: 8, data: 2, virtualStages: 8, microBatch: 1, globalBatch: 64,
               sequenceParallel: true, distributedOptimizer: true, split: split,
               contextParallel: 2),
-            gpu: .b200, overlap: overlapAll)),
+            gpu: .b200)),
         published: .iterationSeconds(64 * 8192 / (661 * 128.0))),
       PublishedRun(
         name: "Llama 3.1 405B, 256 GB200, FP8, t4 p16 v4",
         source: source + ", DGX-GB200 (813 tokens/s/GPU)",
-        run: recipe(
+        run: bridgeRun(
           TrainingRun(
             model: l405,
             layout: Layout(
               tensor: 4, pipeline: 16, data: 4, virtualStages: 4, microBatch: 1,
               globalBatch: 1536, sequenceParallel: true, distributedOptimizer: true,
               split: split),
-            gpu: .gb200NVL72, overlap: overlapAll)),
+            gpu: .gb200NVL72)),
         published: .iterationSeconds(1536 * 8192 / (813 * 256.0))),
     ]
   }()
