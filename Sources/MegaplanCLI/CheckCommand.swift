@@ -89,7 +89,8 @@ enum CheckCommand {
             "--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)",
             key: "megaplan.train_tokens")
         }
-        let (estimate, violations) = Check.evaluate(loaded.run, limits: limits)
+        let (evaluation, violations) = Check.evaluate(loaded.run, limits: limits)
+        let estimate = Estimate(evaluation)
         var locations: [String: SourceLocation] = [:]
         for setting in loaded.settings {
           switch setting.origin {

@@ -37,9 +37,9 @@ import Testing
     // distributed optimizer over d·cp = 4 ranks: 3 B.
     #expect(Self.layout.dataParallelWithContext == 4)
     let states = StateMemory.states(parameters: params.total, precision: .bf16, layout: Self.layout)
-    #expect(states["weights"].value == Double(2 * perGPU))
-    #expect(states["gradients"].value == Double(4 * perGPU))
-    #expect(states["optimizer"].value == Double(3 * perGPU))
+    #expect(states[named: "weights"].value == Double(2 * perGPU))
+    #expect(states[named: "gradients"].value == Double(4 * perGPU))
+    #expect(states[named: "optimizer"].value == Double(3 * perGPU))
   }
 
   @Test("Llama 3 8B, s = 128k, t 4 cp 4: one layer's saved tensors by hand")
@@ -48,17 +48,17 @@ import Testing
     let T = 32_768.0, e = 2.0
     let hSP = e * T * 4096 / 4  // 67,108,864: one h-wide tensor, sequence-sharded
     let saved = ActivationMemory.fullLayer(Self.model, Self.layout)
-    #expect(saved["layernorm_inputs"].value == 2 * hSP)  // input and pre-MLP RMSNorms
-    #expect(saved["qkv_input"].value == hSP)
-    #expect(saved["fc1_input"].value == hSP)
+    #expect(saved[named: "layernorm_inputs"].value == 2 * hSP)  // input and pre-MLP RMSNorms
+    #expect(saved[named: "qkv_input"].value == hSP)
+    #expect(saved[named: "fc1_input"].value == hSP)
     // Flash attention keeps Q and K (a·d_h + g·d_h = 5,120 wide), V (1,024) and the fp32
     // log-sum-exp of a/t = 8 heads per row, all for the rank's own T tokens.
-    #expect(saved["query_key"].value == e * T * 5120 / 4)  // 83,886,080
-    #expect(saved["value"].value == e * T * 1024 / 4)  // 16,777,216
-    #expect(saved["softmax_statistics"].value == 4 * 32 * T / 4)  // 1,048,576
-    #expect(saved["projection_input"].value == e * T * 4096 / 4)  // 67,108,864
-    #expect(saved["activation_input"].value == e * T * 28672 / 4)  // 469,762,048
-    #expect(saved["fc2_input"].value == e * T * 14336 / 4)  // 234,881,024
+    #expect(saved[named: "query_key"].value == e * T * 5120 / 4)  // 83,886,080
+    #expect(saved[named: "value"].value == e * T * 1024 / 4)  // 16,777,216
+    #expect(saved[named: "softmax_statistics"].value == 4 * 32 * T / 4)  // 1,048,576
+    #expect(saved[named: "projection_input"].value == e * T * 4096 / 4)  // 67,108,864
+    #expect(saved[named: "activation_input"].value == e * T * 28672 / 4)  // 469,762,048
+    #expect(saved[named: "fc2_input"].value == e * T * 14336 / 4)  // 234,881,024
     #expect(saved.total.value == 1_141_899_264)
   }
 
@@ -67,14 +67,14 @@ import Testing
     let acts = ActivationMemory.stage(Self.model, Self.layout, stage: 0)
     // p = 1: one microbatch in flight; 32 layers of 1,141,899,264 B; the final norm's and the
     // output layer's inputs (2·T·h/t each) and the fp32 logits 4·T·V/t = 4,202,692,608.
-    #expect(acts["layers"].value == 32 * 1_141_899_264)
-    #expect(acts["final_layernorm_input"].value == 67_108_864)
-    #expect(acts["output_layer_input"].value == 67_108_864)
-    #expect(acts["logits"].value == 4 * 32_768 * 128_256 / 4)
+    #expect(acts[named: "layers"].value == 32 * 1_141_899_264)
+    #expect(acts[named: "final_layernorm_input"].value == 67_108_864)
+    #expect(acts[named: "output_layer_input"].value == 67_108_864)
+    #expect(acts[named: "logits"].value == 4 * 32_768 * 128_256 / 4)
     #expect(acts.total.value == 40_877_686_784)
     // With the states (9 B × 2,007,764,992): 58,947,571,712 B, 54.9 GiB before transients.
     var run = TrainingRun(model: Self.model, layout: Self.layout, gpu: .h100SXM)
-    run.attentionFLOPs = .causal
+    run.software.attentionFLOPs = .causal
     let e = Estimate(run)
     #expect(e.memory.totalBytes == 58_947_571_712)
     #expect(e.memory.peakBytes > e.memory.totalBytes)
@@ -122,16 +122,16 @@ import Testing
     // t·cp = 16 > 8: the ring crosses nodes, a 32 MiB send at the NIC's 50 GB/s × 0.5 takes
     // 1.3 ms; one block's attention, 2·2·T·s·d_h·(a/t)/2/cp = 2.2 TFLOP at ≈ 550 TFLOP/s, takes
     // 4 ms: nothing shows.
-    #expect(ring["context_parallel_comm"].value == 0)
+    #expect(ring.contextParallelComm.value == 0)
     run.layout.contextParallelComm = .allGather
-    let gather = run.stepTimeModel.layerForward()["context_parallel_comm"].value
+    let gather = run.stepTimeModel.layerForward().contextParallelComm.value
     // An all-gather of 4 blocks (128 MiB) over 4 ranks 4 apart crossing nodes: (3/4) · 128 MiB
     // at 4 rails × 50 GB/s × 0.5 (two GPUs of a cp group per node: min(4, 8/4) = 2 rails).
     let rails = 2 * 50e9 * PerformanceConstants.hopper.interNodeEfficiency
     let expected = 0.75 * 4 * 33_554_432 / rails + 3 * 20e-6
     #expect(abs(gather - expected) / expected < 1e-9)
     run.layout.contextParallelComm = .a2a
-    #expect(run.stepTimeModel.layerForward()["context_parallel_comm"].value > 0)
+    #expect(run.stepTimeModel.layerForward().contextParallelComm.value > 0)
   }
 
   @Test("sequences to 1M tokens: exact sizes, no overflow")
@@ -144,11 +144,11 @@ import Testing
     #expect(layout.violations(for: m).isEmpty)
     // T = 2^20/32 = 32,768 tokens; the fp32 log-sum-exp of a/t = 4 heads: 4 · 4 · 32,768.
     let saved = ActivationMemory.fullLayer(m, layout)
-    #expect(saved["softmax_statistics"].value == 524_288)
-    #expect(saved["activation_input"].value == 2 * 32_768 * 28_672 / 8)
+    #expect(saved[named: "softmax_statistics"].value == 524_288)
+    #expect(saved[named: "activation_input"].value == 2 * 32_768 * 28_672 / 8)
     // QKᵀ of one sequence: 2·s²·a·d_h = 2 · 2^40 · 4096 = 2^53 FLOPs, exact in a Double.
     let flops = FLOPCount.layerForward(m, sequences: 1)
-    #expect(flops["attention_scores"].value == 9_007_199_254_740_992)
+    #expect(flops[named: "attention_scores"].value == 9_007_199_254_740_992)
     let e = Estimate(TrainingRun(model: m, layout: layout, gpu: .h100SXM))
     #expect(e.time.iterationSeconds.isFinite && e.time.iterationSeconds > 0)
     #expect(e.memory.peakBytes.isFinite)

@@ -133,8 +133,8 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(e.memory.decoderActivationsPerLayerBytes == 371_982_336)
     #expect(e.memory.activationsBytes == 15_863_906_304)
     let terms = e.memory.stages[0].activations
-    #expect(terms["encoder_output"].value == 2 * 32_768 * 768)
-    #expect(terms["logits"].value == 4 * 8_192 * 29_184)
+    #expect(terms[named: "encoder_output"].value == 2 * 32_768 * 768)
+    #expect(terms[named: "logits"].value == 4 * 8_192 * 29_184)
     let a100 = Estimate(try loadFixture("nemo-launcher/t5/220m.yaml"))
     #expect(a100.memory.encoderActivationsPerLayerBytes == Double(857_210_880 + 50_331_648))
     #expect(a100.memory.decoderActivationsPerLayerBytes == Double(371_982_336 + 25_165_824))
@@ -157,9 +157,9 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     let dec = try #require(e.memory.decoderActivationsPerLayer)
     #expect(enc.total.value == 857_210_880)
     #expect(dec.total.value == 371_982_336)
-    #expect(dec["cross_key_value"].value == 100_663_296)
-    #expect(dec["cross_softmax_statistics"].value == 393_216)
-    #expect(enc["fc1_input"].value == 50_331_648 && dec["fc1_input"].value == 12_582_912)
+    #expect(dec[named: "cross_key_value"].value == 100_663_296)
+    #expect(dec[named: "cross_softmax_statistics"].value == 393_216)
+    #expect(enc[named: "fc1_input"].value == 50_331_648 && dec[named: "fc1_input"].value == 12_582_912)
     #expect(!enc.terms.contains { $0.name.hasPrefix("cross_") })
     let gpt = Estimate(try loadFixture("nemo-launcher/gpt3/5b.yaml"))
     #expect(gpt.memory.encoderActivationsPerLayer == nil)
@@ -223,7 +223,7 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(stage(3) == Double(12 * decoder + 2 * h + V * h / t + V / t))
     // Every pipeline message of a decoder stage carries the encoder's output beside the
     // decoder's hidden state (b = 24): 2 bytes × 24 × (128 + 512) × h, sent and received.
-    let peak = PeakMemory.terms(run, layout: l, stage: 3, activationBytes: 0)
+    let peak = Evaluator(run).evaluate(l).stages[3].peak
     #expect(peak.pipelineBuffers == 2 * 2 * 24 * (128 + 512) * 4096 / 1)
   }
 
@@ -326,11 +326,11 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(decoder.tensorParallelRegions == 3 && encoder.tensorParallelRegions == 2)
     let e = 2.0, b = 24.0, h = 2048.0
     let dec = model.tensorParallelComm(decoder), enc = model.tensorParallelComm(encoder)
-    let oneDecoder = model.allReduce(e * b * 128 * h, n: 2, stride: 1)
+    let oneDecoder = model.machine.allReduce(e * b * 128 * h, n: 2, stride: 1)
     #expect(abs((dec.forward - oneDecoder * 3).value) < 1e-12)
-    let crossInput = model.allReduce(e * b * 512 * h, n: 2, stride: 1)
+    let crossInput = model.machine.allReduce(e * b * 512 * h, n: 2, stride: 1)
     #expect(abs((dec.backward - oneDecoder * 3 - crossInput).value) < 1e-12)
-    let oneEncoder = model.allReduce(e * b * 512 * h, n: 2, stride: 1)
+    let oneEncoder = model.machine.allReduce(e * b * 512 * h, n: 2, stride: 1)
     #expect(abs((enc.forward - oneEncoder * 2).value) < 1e-12)
   }
 

@@ -67,17 +67,17 @@ import Testing
     let m = Self.llama(fused: false)
     let full = LayerDescription(m, .init(Self.layout(), precision: .bf16)).saved
     // Megatron-Core repeats K and V to the a query heads before the batched GEMMs.
-    #expect(full["query_key"].value == Double(2 * sb * 2 * Self.qw / t))
-    #expect(full["value"].value == Double(2 * sb * Self.qw / t))
+    #expect(full[named: "query_key"].value == Double(2 * sb * 2 * Self.qw / t))
+    #expect(full[named: "value"].value == Double(2 * sb * Self.qw / t))
     // Fused softmax, no dropout: its 16-bit output once (the GEMM over V reuses it).
-    #expect(full["softmax_output"].value == Double(2 * Self.scores))
-    #expect(full["softmax_dropout_mask"].value == 0 && full["attention_dropout_output"].value == 0)
+    #expect(full[named: "softmax_output"].value == Double(2 * Self.scores))
+    #expect(full[named: "softmax_dropout_mask"].value == 0 && full[named: "attention_dropout_output"].value == 0)
     let selective = LayerDescription(m, .init(Self.layout(.selective), precision: .bf16))
       .savedUnderSelective
     // The QKV output (its Q, K and V parts) plus the rotated Q and K.
-    #expect(selective["query_key"].value == Double(2 * 2 * sb * (Self.qw + Self.kvw) / t))
-    #expect(selective["value"].value == Double(2 * sb * Self.kvw / t))
-    #expect(selective["softmax_output"].value == 0)
+    #expect(selective[named: "query_key"].value == Double(2 * 2 * sb * (Self.qw + Self.kvw) / t))
+    #expect(selective[named: "value"].value == Double(2 * sb * Self.kvw / t))
+    #expect(selective[named: "softmax_output"].value == 0)
   }
 
   @Test("unfused attention with g = a and rotary: V's view keeps the whole QKV output")
@@ -86,9 +86,9 @@ import Testing
       fused: false, groups: Self.a, fusions: KernelFusions(biasActivation: true, rope: false))
     let saved = LayerDescription(m, .init(Self.layout(), precision: .bf16)).saved
     // 3·a·d_h wide QKV output, 2 bytes: the unrotated Q and K stay alive through V's view.
-    #expect(saved["value"].value == Double(2 * Self.sb * 3 * Self.qw / Self.t))
+    #expect(saved[named: "value"].value == Double(2 * Self.sb * 3 * Self.qw / Self.t))
     // Unfused rotary keeps four s × d_h tables in 16-bit.
-    #expect(saved["rotary_tables"].value == Double(4 * 2 * Self.s * Self.dh))
+    #expect(saved[named: "rotary_tables"].value == Double(4 * 2 * Self.s * Self.dh))
   }
 
   @Test("unfused softmax in fp32 keeps the fp32 output and, without dropout, the 16-bit copy")
@@ -97,17 +97,17 @@ import Testing
     let none = LayerDescription(
       Self.llama(fused: false, fusions: fusions), .init(Self.layout(), precision: .bf16)
     ).saved
-    #expect(none["softmax_output"].value == Double(4 * Self.scores))
-    #expect(none["softmax_output_16bit"].value == Double(2 * Self.scores))
+    #expect(none[named: "softmax_output"].value == Double(4 * Self.scores))
+    #expect(none[named: "softmax_output_16bit"].value == Double(2 * Self.scores))
     // With attention dropout the GEMM over V saves the dropped copy instead, plus the mask.
     let dropped = LayerDescription(
       Self.llama(fused: false, dropout: Dropout(hidden: 0, attention: 0.1), fusions: fusions),
       .init(Self.layout(), precision: .bf16)
     ).saved
-    #expect(dropped["softmax_output"].value == Double(4 * Self.scores))
-    #expect(dropped["softmax_output_16bit"].value == 0)
-    #expect(dropped["softmax_dropout_mask"].value == Double(Self.scores))
-    #expect(dropped["attention_dropout_output"].value == Double(2 * Self.scores))
+    #expect(dropped[named: "softmax_output"].value == Double(4 * Self.scores))
+    #expect(dropped[named: "softmax_output_16bit"].value == 0)
+    #expect(dropped[named: "softmax_dropout_mask"].value == Double(Self.scores))
+    #expect(dropped[named: "attention_dropout_output"].value == Double(2 * Self.scores))
   }
 
   @Test("MLP activations: fused and unfused SwiGLU, squared ReLU, GeLU, ffn dropout")
@@ -117,44 +117,44 @@ import Testing
       LayerDescription(m, .init(Self.layout(), precision: .bf16)).saved
     }
     // Fused SwiGLU saves its 2f-wide input.
-    #expect(act(Self.llama())["activation_input"].value == Double(2 * sb * 2 * f / t))
+    #expect(act(Self.llama())[named: "activation_input"].value == Double(2 * sb * 2 * f / t))
     // Unfused, silu(gate) ⊙ up also saves silu(gate), f wide.
     let unfused = act(Self.llama(fusions: KernelFusions(biasActivation: false)))
-    #expect(unfused["activation_input"].value == Double(2 * sb * 2 * f / t))
-    #expect(unfused["activation_gate_output"].value == Double(2 * sb * f / t))
+    #expect(unfused[named: "activation_input"].value == Double(2 * sb * 2 * f / t))
+    #expect(unfused[named: "activation_gate_output"].value == Double(2 * sb * f / t))
     // Squared ReLU (Nemotron): fc1 is f wide; the ReLU output serves both backward steps.
     let squared = act(Self.llama(activation: .squaredReLU))
-    #expect(squared["activation_input"].value == Double(2 * sb * f / t))
-    #expect(squared["activation_gate_output"].value == 0)
+    #expect(squared[named: "activation_input"].value == Double(2 * sb * f / t))
+    #expect(squared[named: "activation_gate_output"].value == 0)
     // NeMo ffn_dropout > 0 adds a 1-byte mask of f/t per token.
     let ffn = act(Self.llama(dropout: Dropout(hidden: 0, attention: 0, ffn: 0.1)))
-    #expect(ffn["ffn_dropout_mask"].value == Double(sb * f / t))
+    #expect(ffn[named: "ffn_dropout_mask"].value == Double(sb * f / t))
     // activation_func_fp8_input_store: the fused SwiGLU keeps its 2f-wide input in FP8, 1 byte
     // per element (Megatron-Core `bias_swiglu_impl`); unfused SwiGLU and GeLU ignore it.
     let store = KernelFusions(fp8ActivationInput: true)
-    #expect(act(Self.llama(fusions: store))["activation_input"].value == Double(sb * 2 * f / t))
+    #expect(act(Self.llama(fusions: store))[named: "activation_input"].value == Double(sb * 2 * f / t))
     let unfusedStore = KernelFusions(biasActivation: false, fp8ActivationInput: true)
     #expect(
-      act(Self.llama(fusions: unfusedStore))["activation_input"].value
+      act(Self.llama(fusions: unfusedStore))[named: "activation_input"].value
         == Double(2 * sb * 2 * f / t))
     #expect(
-      act(Self.llama(fusions: store, activation: .gelu))["activation_input"].value
+      act(Self.llama(fusions: store, activation: .gelu))[named: "activation_input"].value
         == Double(2 * sb * f / t))
   }
 
   @Test("hidden dropout 0 stores no masks; 0.1 stores sbh each after attention and MLP")
   func dropoutMasks() {
     let none = LayerDescription(Self.llama(), .init(Self.layout(), precision: .bf16)).saved
-    #expect(none["attention_dropout_mask"].value == 0 && none["mlp_dropout_mask"].value == 0)
+    #expect(none[named: "attention_dropout_mask"].value == 0 && none[named: "mlp_dropout_mask"].value == 0)
     let on = LayerDescription(
       Self.llama(dropout: Dropout(hidden: 0.1, attention: 0)),
       .init(Self.layout(), precision: .bf16)
     ).saved
-    #expect(on["attention_dropout_mask"].value == Double(Self.sb * Self.h))
-    #expect(on["mlp_dropout_mask"].value == Double(Self.sb * Self.h))
+    #expect(on[named: "attention_dropout_mask"].value == Double(Self.sb * Self.h))
+    #expect(on[named: "mlp_dropout_mask"].value == Double(Self.sb * Self.h))
     // The first stage's embedding dropout mask follows hidden_dropout too (K22 §4.3).
     let l = Self.layout()
-    #expect(ActivationMemory.stage(Self.llama(), l, stage: 0)["embedding_dropout_mask"].value == 0)
+    #expect(ActivationMemory.stage(Self.llama(), l, stage: 0)[named: "embedding_dropout_mask"].value == 0)
   }
 
   @Test("QK layer norm saves the queries and keys it normalises; kv_channels sets the widths")
@@ -162,14 +162,14 @@ import Testing
     let sb = Self.sb, t = Self.t
     let withNorm = LayerDescription(
       Self.llama(qkNorm: true), .init(Self.layout(), precision: .bf16))
-    #expect(withNorm.saved["qk_norm_inputs"].value == Double(2 * sb * (Self.qw + Self.kvw) / t))
+    #expect(withNorm.saved[named: "qk_norm_inputs"].value == Double(2 * sb * (Self.qw + Self.kvw) / t))
     // Two per-head RMSNorms of d_h weights each, replicated.
     #expect(withNorm.parameters.replicated == Double(2 * Self.h + 2 * Self.dh))
     // Gemma-style head size 64 with 8 heads: queries 512 wide on a 256-wide model.
     let wide = LayerDescription(
       Self.llama(headDim: 64), .init(Self.layout(), precision: .bf16))
-    #expect(wide.saved["projection_input"].value == Double(2 * sb * 8 * 64 / t))
-    let qkv = wide.gemms.first { $0.name == "qkv" }
+    #expect(wide.saved[named: "projection_input"].value == Double(2 * sb * 8 * 64 / t))
+    let qkv = wide.gemms.first { $0.op == .qkv }
     #expect(qkv?.n == Double((8 * 64 + 2 * 2 * 64) / t) && qkv?.k == Double(Self.h))
   }
 
@@ -182,12 +182,12 @@ import Testing
     let flops = FLOPCount.layerForward(m, sequences: Double(Self.b))
     // QKV 2·T·h·(a + 2g)·d_h; QKᵀ and PV 2·T·s·a·d_h each; projection 2·T·a·d_h·h; fc1 2·T·h·2f;
     // fc2 2·T·f·h.
-    #expect(flops["qkv"].value == 2 * T * h * (qw + 2 * kvw))
-    #expect(flops["attention_scores"].value == 2 * T * s * qw)
-    #expect(flops["attention_over_values"].value == 2 * T * s * qw)
-    #expect(flops["projection"].value == 2 * T * qw * h)
-    #expect(flops["fc1"].value == 2 * T * h * 2 * f)
-    #expect(flops["fc2"].value == 2 * T * f * h)
+    #expect(flops[named: "qkv"].value == 2 * T * h * (qw + 2 * kvw))
+    #expect(flops[named: "attention_scores"].value == 2 * T * s * qw)
+    #expect(flops[named: "attention_over_values"].value == 2 * T * s * qw)
+    #expect(flops[named: "projection"].value == 2 * T * qw * h)
+    #expect(flops[named: "fc1"].value == 2 * T * h * 2 * f)
+    #expect(flops[named: "fc2"].value == 2 * T * f * h)
     // Parameters: h(a + 2g)d_h + a·d_h·h + 3hf, no biases; two RMSNorms of h.
     let p = ParameterCount.layer(m)
     #expect(p.sharded == h * (qw + 2 * kvw) + qw * h + 3 * h * f)
@@ -207,7 +207,7 @@ import Testing
       "projection_input": 2 * sbh / t, "attention_dropout_mask": sbh, "fc1_input": 2 * sbh,
       "activation_input": 8 * sbh / t, "fc2_input": 8 * sbh / t, "mlp_dropout_mask": sbh,
     ]
-    for (name, bytes) in expected { #expect(saved[name].value == Double(bytes), "\(name)") }
+    for (name, bytes) in expected { #expect(saved[named: name].value == Double(bytes), "\(name)") }
     #expect(saved.terms.count == expected.count)
   }
 
@@ -232,7 +232,7 @@ import Testing
     let l = Layout(pipeline: 12, microBatch: 1, globalBatch: 12, split: bloom)
     let perLayer = ParameterCount.layer(m)
     #expect(
-      ParameterCount.perGPU(m, l, stage: 1)["transformer_layers"].value
+      ParameterCount.perGPU(m, l, stage: 1)[named: "transformer_layers"].value
         == 6 * (perLayer.sharded + perLayer.replicated))
     #expect(l.violations(for: m).isEmpty)
   }

@@ -258,9 +258,9 @@ import Testing
     var runnerUp = winner
     runnerUp.layout.virtualStages = 1
     let w = LayoutSearch.Candidate(
-      rank: 1, run: winner, estimate: Estimate(winner), meetsDeadline: nil)
+      rank: 1, evaluation: Evaluator(winner).evaluate(), meetsDeadline: nil)
     let r = LayoutSearch.Candidate(
-      rank: 2, run: runnerUp, estimate: Estimate(runnerUp), meetsDeadline: nil)
+      rank: 2, evaluation: Evaluator(runnerUp).evaluate(), meetsDeadline: nil)
     #expect(LayoutSearch.why(w, beats: r) == "smaller pipeline bubble: 3.6% vs 10.9%")
   }
 
@@ -269,9 +269,9 @@ import Testing
     let paper = PaperRun.all[0]  // 22B, p = 1: no bubble; full recompute reruns the forward
     let winner = Self.base(paper, sp: true, recompute: .none)
     let runnerUp = Self.base(paper, sp: true, recompute: .full(method: .uniform, layers: 1))
-    let we = Estimate(winner), re = Estimate(runnerUp)
-    let w = LayoutSearch.Candidate(rank: 1, run: winner, estimate: we, meetsDeadline: nil)
-    let r = LayoutSearch.Candidate(rank: 2, run: runnerUp, estimate: re, meetsDeadline: nil)
+    let we = Evaluator(winner).evaluate(), re = Evaluator(runnerUp).evaluate()
+    let w = LayoutSearch.Candidate(rank: 1, evaluation: we, meetsDeadline: nil)
+    let r = LayoutSearch.Candidate(rank: 2, evaluation: re, meetsDeadline: nil)
     #expect(LayoutSearch.why(w, beats: r).hasPrefix("less recompute: 0.00 s vs "))
   }
 
@@ -545,22 +545,5 @@ extension LayoutSearchTests {
     let back = try ConfigLoader.load(ConfigDocument.parse(emitted, file: "out.yaml")).run
     #expect(back.layout == best.layout)
     #expect(Estimate(back).time.iterationSeconds == best.estimate.time.iterationSeconds)
-  }
-}
-
-extension LayoutSearchTests {
-  @Test("the search's per-granularity profiles equal ActivationMemory.profile for each")
-  func profilesAgree() {
-    for run in [Self.tiny, Self.tinyMoE] {
-      var l = Layout(
-        tensor: 2, data: 4, microBatch: 2, globalBatch: 16, sequenceParallel: true,
-        expertParallel: run.model.moe == nil ? 1 : 4, expertTensorParallel: 1)
-      l.recomputeModules = [.coreAttention, .moeActivation]
-      let all = ActivationMemory.profiles(run.model, l)
-      for (i, rc) in [Recompute.none, .selective, .full(method: .uniform, layers: 1)].enumerated() {
-        l.recompute = rc
-        #expect(all[i] == ActivationMemory.profile(run.model, l), "\(rc)")
-      }
-    }
   }
 }

@@ -39,17 +39,17 @@ import Testing
     let experts = 32 * Self.expert
     let dense = 32 * (Self.attention + Self.router + Self.norms) + 2 * 32_000 * 4096 + 4096
     let params = ParameterCount.perGPU(Self.mixtral, layout, stage: 0)
-    #expect(params["expert_layers"].value == Double(experts))
+    #expect(params[named: "expert_layers"].value == Double(experts))
     #expect(params.total.value == Double(experts + dense))
     // Expert data-parallel size t·d/(ETP·EP) = 8/8 = 1: the expert states are not sharded;
     // the dense ones are, over d = 8 (2 + 4 bytes weights and gradients, 12 optimizer bytes).
     #expect(layout.expertData == 1)
     let states = StateMemory.states(
       parameters: params.total, precision: .bf16, layout: layout,
-      expertParameters: params["expert_layers"])
-    #expect(states["weights"].value == Double(2 * (experts + dense)))
-    #expect(states["gradients"].value == Double(4 * (experts + dense)))
-    #expect(states["optimizer"].value == Double(12 * experts) + Double(12 * dense) / 8)
+      expertParameters: params[named: "expert_layers"])
+    #expect(states[named: "weights"].value == Double(2 * (experts + dense)))
+    #expect(states[named: "gradients"].value == Double(4 * (experts + dense)))
+    #expect(states[named: "optimizer"].value == Double(12 * experts) + Double(12 * dense) / 8)
   }
 
   @Test("an MoE layer's routed activations, tensor by tensor")
@@ -63,18 +63,18 @@ import Testing
     // local expert: permuted input 2Tkh, SwiGLU input 2Tk·2f, fc2 input 2Tkf, and the fp32
     // probabilities of the copies (4Tk), which Megatron-Core multiplies in inside the weighted
     // SwiGLU (experts.py `weighted_bias_swiglu_impl`), so the unpermute keeps no expert output.
-    #expect(saved["router_input"].value == Double(2 * T * h))
-    #expect(saved["router_probabilities"].value == Double(4 * T * E))
-    #expect(saved["expert_fc1_input"].value == Double(2 * T * k * h))
-    #expect(saved["expert_activation_input"].value == Double(2 * T * k * 2 * f))
-    #expect(saved["expert_fc2_input"].value == Double(2 * T * k * f))
-    #expect(saved["expert_probabilities"].value == Double(4 * T * k))
-    #expect(saved["expert_output"].value == 0)
+    #expect(saved[named: "router_input"].value == Double(2 * T * h))
+    #expect(saved[named: "router_probabilities"].value == Double(4 * T * E))
+    #expect(saved[named: "expert_fc1_input"].value == Double(2 * T * k * h))
+    #expect(saved[named: "expert_activation_input"].value == Double(2 * T * k * 2 * f))
+    #expect(saved[named: "expert_fc2_input"].value == Double(2 * T * k * f))
+    #expect(saved[named: "expert_probabilities"].value == Double(4 * T * k))
+    #expect(saved[named: "expert_output"].value == 0)
     // A 1.5× imbalance sizes the busiest GPU 1.5× the routed copies.
     var skewed = Self.mixtral
     skewed.moe?.imbalance = 1.5
     let busiest = LayerDescription(skewed, .init(layout, precision: .bf16), moe: true).saved
-    #expect(busiest["expert_fc2_input"].value == 1.5 * Double(2 * T * k * f))
+    #expect(busiest[named: "expert_fc2_input"].value == 1.5 * Double(2 * T * k * f))
   }
 
   @Test("MoE layout rules: EP divides the experts; ETP·EP divides t·d; t > 1 needs SP")
@@ -190,7 +190,7 @@ import Testing
     #expect(layer == 990_543_872)
     let stage = ActivationMemory.stage(Self.mixtral, layout, stage: 0)
     let last = 2 * T * h + 2 * T * h + 4 * T * 32_000
-    #expect(stage["layers"].value == Double(32 * layer))
+    #expect(stage[named: "layers"].value == Double(32 * layer))
     #expect(stage.total.value == Double(32 * layer + last))
   }
 
@@ -203,20 +203,20 @@ import Testing
     let all = layer.saved
     // moe_act discards the activation's output, the expert fc2 input.
     let act = layer.saved(recomputing: .moeActivation)
-    #expect(act["expert_fc2_input"].value == 0)
-    #expect(act["expert_activation_input"] == all["expert_activation_input"])
+    #expect(act[named: "expert_fc2_input"].value == 0)
+    #expect(act[named: "expert_activation_input"] == all[named: "expert_activation_input"])
     // layernorm discards the pre-MLP norm's output (the router's input).
-    #expect(layer.saved(recomputing: .layerNorm)["router_input"].value == 0)
+    #expect(layer.saved(recomputing: .layerNorm)[named: "router_input"].value == 0)
     // moe keeps only the checkpoint's input (the norm's output) of the MoE layer.
     let moe = layer.saved(recomputing: .moe)
     for name in [
       "router_probabilities", "expert_fc1_input", "expert_activation_input",
       "expert_fc2_input", "expert_probabilities",
     ] {
-      #expect(moe[name].value == 0, "\(name)")
+      #expect(moe[named: name].value == 0, "\(name)")
     }
-    #expect(moe["router_input"] == all["router_input"])
-    #expect(moe["query_key"] == all["query_key"])
+    #expect(moe[named: "router_input"] == all[named: "router_input"])
+    #expect(moe[named: "query_key"] == all[named: "query_key"])
   }
 
   /// Qwen3-30B-like MoE layer (E 128, k 8, h 2,048, s 4,096, b 1, t 1) at EP 16 on two H100

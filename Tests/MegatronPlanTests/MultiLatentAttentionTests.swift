@@ -70,7 +70,7 @@ import Testing
     // own copies of them: 682.6 B + 2 × 0.93 B).
     let mtp = 2 * 7168 + 2 * 7168 * 7168 + Self.moeLayer + 7168
     model.mtpLayers = 1
-    #expect(ParameterCount.total(model)["mtp_layers"].value == Double(mtp))
+    #expect(ParameterCount.total(model)[named: "mtp_layers"].value == Double(mtp))
     #expect(ParameterCount.total(model).total.value == Double(total + mtp))
     #expect(ParameterCount.active(model).value == Double(active + mtp - 248 * Self.expert))
   }
@@ -87,33 +87,33 @@ import Testing
     let layer = LayerDescription(model, .init(layout, precision: .bf16))
     let saved = layer.saved
     let T = 4096.0, t = 2.0, a = 128.0
-    #expect(saved["mla_down_input"].value == 2 * T * 7168 / t)  // the norm's output, sharded
-    #expect(saved["q_latent_norm_input"].value == 2 * T * 1536 / t)
-    #expect(saved["q_up_projection_input"].value == 2 * T * 1536 / t)
-    #expect(saved["kv_latent_norm_input"].value == 2 * T * 512 / t)
-    #expect(saved["query_key"].value == 2 * T * 2 * a * 192 / t)  // Q and K, 192 per head
-    #expect(saved["value"].value == 2 * T * a * 128 / t)
-    #expect(saved["softmax_statistics"].value == 4 * a * T / t)
-    #expect(saved["projection_input"].value == 2 * T * a * 128 / t)
-    #expect(saved["mla_rope_key_input"].value == 0)
+    #expect(saved[named: "mla_down_input"].value == 2 * T * 7168 / t)  // the norm's output, sharded
+    #expect(saved[named: "q_latent_norm_input"].value == 2 * T * 1536 / t)
+    #expect(saved[named: "q_up_projection_input"].value == 2 * T * 1536 / t)
+    #expect(saved[named: "kv_latent_norm_input"].value == 2 * T * 512 / t)
+    #expect(saved[named: "query_key"].value == 2 * T * 2 * a * 192 / t)  // Q and K, 192 per head
+    #expect(saved[named: "value"].value == 2 * T * a * 128 / t)
+    #expect(saved[named: "softmax_statistics"].value == 4 * a * T / t)
+    #expect(saved[named: "projection_input"].value == 2 * T * a * 128 / t)
+    #expect(saved[named: "mla_rope_key_input"].value == 0)
     // Megatron-Core's default selective recompute: the core's statistics go, Q, K, V stay.
     let core = layer.saved(recomputing: .coreAttention)
-    #expect(core["softmax_statistics"].value == 0 && core["query_key"] == saved["query_key"])
+    #expect(core[named: "softmax_statistics"].value == 0 && core[named: "query_key"] == saved[named: "query_key"])
     // mla_up_proj: Q, K, V and the up projections' inputs are discarded; the checkpoint keeps
     // the latents (the norms' inputs) and the rope key part, gathered: 2·T·64.
     let up = layer.saved(recomputing: .mlaUpProjection)
-    #expect(up["query_key"].value == 0 && up["value"].value == 0)
-    #expect(up["q_up_projection_input"].value == 0 && up["kv_up_projection_input"].value == 0)
-    #expect(up["q_latent_norm_input"] == saved["q_latent_norm_input"])
-    #expect(up["mla_rope_key_input"].value == 2 * T * 64)
+    #expect(up[named: "query_key"].value == 0 && up[named: "value"].value == 0)
+    #expect(up[named: "q_up_projection_input"].value == 0 && up[named: "kv_up_projection_input"].value == 0)
+    #expect(up[named: "q_latent_norm_input"] == saved[named: "q_latent_norm_input"])
+    #expect(up[named: "mla_rope_key_input"].value == 2 * T * 64)
     // layernorm: the input norm is a module of its own in the MLA spec; its output goes.
-    #expect(layer.saved(recomputing: .layerNorm)["mla_down_input"].value == 0)
-    #expect(layer.saved(recomputing: .layerNorm)["layernorm_inputs"] == saved["layernorm_inputs"])
+    #expect(layer.saved(recomputing: .layerNorm)[named: "mla_down_input"].value == 0)
+    #expect(layer.saved(recomputing: .layerNorm)[named: "layernorm_inputs"] == saved[named: "layernorm_inputs"])
     // The dense layer's MLP under `mlp`: fc1's input, the SwiGLU input and fc2's input go.
     let mlp = layer.saved(recomputing: .mlp)
-    #expect(saved["fc2_input"].value == 2 * T * 18432 / t)
-    #expect(mlp["fc1_input"].value == 0 && mlp["activation_input"].value == 0)
-    #expect(mlp["fc2_input"].value == 0)
+    #expect(saved[named: "fc2_input"].value == 2 * T * 18432 / t)
+    #expect(mlp[named: "fc1_input"].value == 0 && mlp[named: "activation_input"].value == 0)
+    #expect(mlp[named: "fc2_input"].value == 0)
   }
 
   /// Megatron-LM `num_floating_point_operations` (training.py), MLA branch, per token and
@@ -128,10 +128,10 @@ import Testing
     let h = 7168.0, a = 128.0, s = 4096.0
     let projections = 1536 * (h + a * 192) + 512 * (h + a * 256) + h * 64 + a * 128 * h
     let attention =
-      f["q_down_projection"] + f["q_up_projection"] + f["kv_down_projection"]
-      + f["kv_up_projection"] + f["projection"]
+      f[named: "q_down_projection"] + f[named: "q_up_projection"] + f[named: "kv_down_projection"]
+      + f[named: "kv_up_projection"] + f[named: "projection"]
     #expect(abs(attention.value - 2 * s * projections) <= 1e-9 * attention.value)
-    let core = f["attention_scores"] + f["attention_over_values"]
+    let core = f[named: "attention_scores"] + f[named: "attention_over_values"]
     #expect(abs(core.value - s * (2 * s * a * 192 + 2 * s * a * 128)) <= 1e-9 * core.value)
   }
 
@@ -162,15 +162,15 @@ import Testing
     // The MTP layer's non-expert weights (norms, eh_proj, attention, router, shared expert)
     // whole at t = 1, its 256 experts over EP 64 with the others, and an embedding copy.
     let mtpDense = 2 * 7168 + 2 * 7168 * 7168 + Self.moeLayer - 256 * Self.expert + 7168
-    #expect(last["mtp_layers"].value == Double(mtpDense))
-    #expect(last["mtp_embedding"].value == Double(129_280 * 7168))
+    #expect(last[named: "mtp_layers"].value == Double(mtpDense))
+    #expect(last[named: "mtp_embedding"].value == Double(129_280 * 7168))
     let expertsHere = (13 + 1) * 256 / 64 * Self.expert
-    #expect(last["expert_layers"].value == Double(expertsHere))
-    #expect(ParameterCount.perGPU(run.model, layout, stage: 0)["mtp_layers"].value == 0)
+    #expect(last[named: "expert_layers"].value == Double(expertsHere))
+    #expect(ParameterCount.perGPU(run.model, layout, stage: 0)[named: "mtp_layers"].value == 0)
     // Its activations: one microbatch, on the last stage only.
     let acts = ActivationMemory.stage(run.model, layout, stage: 3)
-    #expect(acts["mtp_layers"].value > 0)
-    #expect(ActivationMemory.stage(run.model, layout, stage: 0)["mtp_layers"].value == 0)
+    #expect(acts[named: "mtp_layers"].value > 0)
+    #expect(ActivationMemory.stage(run.model, layout, stage: 0)[named: "mtp_layers"].value == 0)
   }
 
   @Test("Megatron-Core's flexible layout Et|(tt|)*30mL: 32 chunks, 7 / 8 / 6 + MTP layers")

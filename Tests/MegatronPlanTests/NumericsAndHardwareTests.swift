@@ -26,19 +26,19 @@ import Testing
       Self.llama(fp8: FP8Training(recipe: .tensorwise)), .init(Self.layout, precision: .bf16)
     ).saved
     // Per-tensor scaling: 1 byte per element instead of 2 for the four linear inputs.
-    #expect(fp8["qkv_input"].value == Double(sb * Self.h))
-    #expect(fp8["fc1_input"].value == Double(sb * Self.h))
-    #expect(fp8["fc2_input"].value == Double(sb * Self.f / Self.t))
-    #expect(fp8["projection_input"].value == Double(sb * Self.qw / Self.t))
-    #expect(fp8["attention_output"].value == Double(2 * sb * Self.qw / Self.t))
+    #expect(fp8[named: "qkv_input"].value == Double(sb * Self.h))
+    #expect(fp8[named: "fc1_input"].value == Double(sb * Self.h))
+    #expect(fp8[named: "fc2_input"].value == Double(sb * Self.f / Self.t))
+    #expect(fp8[named: "projection_input"].value == Double(sb * Self.qw / Self.t))
+    #expect(fp8[named: "attention_output"].value == Double(2 * sb * Self.qw / Self.t))
     // Everything else is unchanged.
-    #expect(fp8["layernorm_inputs"] == bf16["layernorm_inputs"])
-    #expect(fp8["activation_input"] == bf16["activation_input"])
+    #expect(fp8[named: "layernorm_inputs"] == bf16[named: "layernorm_inputs"])
+    #expect(fp8[named: "activation_input"] == bf16[named: "activation_input"])
     // MXFP8: row- and column-wise copies with one E8M0 scale per 32 elements: 2·(1 + 1/32).
     let mx = LayerDescription(
       Self.llama(fp8: FP8Training(recipe: .mxfp8)), .init(Self.layout, precision: .bf16)
     ).saved
-    #expect(mx["qkv_input"].value == Double(sb * Self.h) * 2 * (1 + 1.0 / 32))
+    #expect(mx[named: "qkv_input"].value == Double(sb * Self.h) * 2 * (1 + 1.0 / 32))
   }
   static var sb: Int { s * b }
 
@@ -50,20 +50,20 @@ import Testing
       parameters: n, precision: .bf16, layout: layout, linearParameters: linear,
       fp8: FP8Training(recipe: .delayed))
     // 2 bytes per linear weight: the FP8 weight and its transpose.
-    #expect(cached["fp8_weight_cache"].value == 1_600_000)
-    #expect(cached["weights"].value == 2_000_000)
+    #expect(cached[named: "fp8_weight_cache"].value == 1_600_000)
+    #expect(cached[named: "weights"].value == 2_000_000)
     let primary = StateMemory.states(
       parameters: n, precision: .bf16, layout: layout, linearParameters: linear,
       fp8: FP8Training(recipe: .delayed, primaryWeights: true))
     // Linear weights in 1 byte, the rest in 2; only the transpose is extra.
-    #expect(primary["weights"].value == 800_000 + 2 * 200_000)
-    #expect(primary["fp8_weight_cache"].value == 800_000)
+    #expect(primary[named: "weights"].value == 800_000 + 2 * 200_000)
+    #expect(primary[named: "fp8_weight_cache"].value == 800_000)
     var fsdp = layout
     fsdp.fullySharded = true
     let sharded = StateMemory.states(parameters: n, precision: .bf16, layout: fsdp)
-    #expect(sharded["weights"].value == 2_000_000 / 4)
-    #expect(sharded["gradients"].value == 4_000_000 / 4)
-    #expect(sharded["optimizer"].value == 12_000_000 / 4)
+    #expect(sharded[named: "weights"].value == 2_000_000 / 4)
+    #expect(sharded[named: "gradients"].value == 4_000_000 / 4)
+    #expect(sharded[named: "optimizer"].value == 12_000_000 / 4)
   }
 
   @Test("tp_comm_overlap hides all but 1 − forwardTPOverlap of the forward collectives")
@@ -75,14 +75,14 @@ import Testing
     let overlapped = StepTimeModel(
       model: m, layout: layout, precision: .bf16, gpu: .h100SXM,
       overlap: Overlap(tensorParallel: true))
-    let exposed = plain.layerForward()["tensor_parallel_comm"].value
-    let hidden = overlapped.layerForward()["tensor_parallel_comm"].value
+    let exposed = plain.layerForward().tensorParallelComm.value
+    let hidden = overlapped.layerForward().tensorParallelComm.value
     let fraction = 1 - PerformanceConstants.standard.forwardTPOverlap
     #expect(abs(hidden - exposed * fraction) <= 1e-15)
     // Backward is unchanged by the switch (its overlap is always on).
     #expect(
-      plain.layerBackward()["tensor_parallel_comm"]
-        == overlapped.layerBackward()["tensor_parallel_comm"])
+      plain.layerBackward().tensorParallelComm
+        == overlapped.layerBackward().tensorParallelComm)
   }
 
   @Test("placement follows the NVLink domain: t = 16 is NVLink on NVL72, network on DGX H100")
@@ -94,8 +94,8 @@ import Testing
     let dgx = StepTimeModel(model: m, layout: layout, precision: .bf16, gpu: .h100SXM)
     // NVLink 5: 900 GB/s × 0.80; DGX H100 across 2 nodes: 8 rails × 50 GB/s × 0.5, capped at
     // NVLink's 450 × 0.8 = 360 GB/s.
-    #expect(nvl72.link(size: 16, stride: 1).0.value == 900e9 * 0.80)
-    #expect(dgx.link(size: 16, stride: 1).0.value == min(8 * 50e9 * 0.5, 450e9 * 0.80))
+    #expect(nvl72.machine.link(size: 16, stride: 1).0.value == 900e9 * 0.80)
+    #expect(dgx.machine.link(size: 16, stride: 1).0.value == min(8 * 50e9 * 0.5, 450e9 * 0.80))
     #expect(GPU.gb200NVL72.nvlinkGroup(devicesPerNode: 4) == 72)
     #expect(GPU.h100SXM.nvlinkGroup(devicesPerNode: 4) == 4)
   }
@@ -165,7 +165,7 @@ import Testing
     let e = Estimate(TrainingRun(model: model, layout: layout))
     let first = e.memory.stages[0]
     #expect(first.peakMoment == "backward")
-    #expect(first.peak["backward_gradients"].value == 2_064_384)
+    #expect(first.peak[named: "backward_gradients"].value == 2_064_384)
     // The steady state holds the checkpoints only: 2 layers × 2 microbatches in flight × 2Th/t,
     // and the embedding dropout mask Th/t per microbatch in flight.
     #expect(first.activationsBytes == Double(2 * 2 * 65_536 + 2 * 32_768))
@@ -206,24 +206,24 @@ import Testing
     // peak.
     let lastBackward = backward - 4 * T * V / t
     #expect(last.peakMoment == (2 * T * V / t >= lastBackward ? "output layer" : "backward"))
-    #expect(first.peak["backward_gradients"].value == Double(backward))
+    #expect(first.peak[named: "backward_gradients"].value == Double(backward))
     // Two pipeline buffers of 2Th/t and the scores' global buffer 2as²b/t (Megatron-Core keeps
     // it), two cuBLAS workspaces of 8 MiB (Ampere).
     let buffers = 2 * 2 * T * h / t + 2 * scores
-    #expect(first.peak["pipeline_and_scores_buffers"].value == Double(buffers))
-    #expect(first.peak["cublas_workspace"].value == Double(2 * 8 * 1_048_576))
+    #expect(first.peak[named: "pipeline_and_scores_buffers"].value == Double(buffers))
+    #expect(first.peak[named: "cublas_workspace"].value == Double(2 * 8 * 1_048_576))
     let transients = Double(backward + buffers + 2 * 8 * 1_048_576)
     #expect(first.peakAllocatedBytes == first.totalBytes + transients)
     // Allocator slack: 10 % of what comes and goes (activations + transients); CUDA context
     // 512 MiB; NCCL: the tensor-parallel group and the two pipeline neighbours, 128 MiB each
     // without NVLS (Ampere).
-    #expect(first.peak["allocator_slack"].value == 0.10 * (first.activationsBytes + transients))
-    #expect(first.peak["cuda_context"].value == 512 * 1_048_576)
-    #expect(first.peak["nccl"].value == 3 * 128 * 1_048_576)
+    #expect(first.peak[named: "allocator_slack"].value == 0.10 * (first.activationsBytes + transients))
+    #expect(first.peak[named: "cuda_context"].value == 512 * 1_048_576)
+    #expect(first.peak[named: "nccl"].value == 3 * 128 * 1_048_576)
     #expect(
       abs(
         first.peakBytes
-          - (first.peakAllocatedBytes + first.peak["allocator_slack"].value
+          - (first.peakAllocatedBytes + first.peak[named: "allocator_slack"].value
             + (512 + 3 * 128) * 1_048_576)) <= 1e-6 * first.peakBytes)
   }
 }

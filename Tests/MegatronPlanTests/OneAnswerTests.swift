@@ -84,7 +84,7 @@ import Testing
     for c in result.candidates { #expect(c.estimate.memory.totalBytes <= 42_949_672_960) }
     // --max-memory-fraction (CheckLimits) wins over the file.
     let (e, _) = Check.evaluate(run, limits: CheckLimits(maxMemoryFraction: 1.0))
-    #expect(e.memory.usableBytes == 85_899_345_920)
+    #expect(Estimate(e).memory.usableBytes == 85_899_345_920)
     #expect(throws: ConfigError.self) {
       try Self.load(
         Self.gpt175B(t: 8, p: 8, nodes: 8, devices: 8),
@@ -104,8 +104,8 @@ import Testing
     for row in comparison.rows {
       let (e, violations) = Check.evaluate(row.run, limits: CheckLimits())
       let memoryFails = violations.contains { $0.what == "memory" }
-      #expect(e.memory.fits == !memoryFails, "\(row.label)")
-      #expect(row.estimate.memory.fits == e.memory.fits, "\(row.label)")
+      #expect(e.fits == !memoryFails, "\(row.label)")
+      #expect(row.estimate.memory.fits == e.fits, "\(row.label)")
     }
     if let best = comparison.recommended {
       let (_, violations) = Check.evaluate(best.run, limits: CheckLimits())
@@ -215,7 +215,7 @@ import Testing
       StepTimeModel(
         model: run.model, layout: run.layout, precision: run.precision, gpu: run.gpu,
         constants: run.constants
-      ).layerForward()["tensor_parallel_comm"].value
+      ).layerForward().tensorParallelComm.value
     }
     // Two ring all-reduces of the b·s·h bf16 output per layer forward (N21 §3.2):
     // bytes = 2 · 2048 · 1 · 12288 = 50,331,648; each moves 2(t − 1)/t of them with 2(t − 1) steps.

@@ -64,7 +64,7 @@ import Testing
     arguments: zip(PaperRun.all, [9.56, 12.35, 23.08, 26.56]))
   func workedGiB(run: PaperRun, gib: Double) {
     let layers = ActivationMemory.stage(
-      run.model, run.layout(sp: true, recompute: .selective), stage: 0)["layers"]
+      run.model, run.layout(sp: true, recompute: .selective), stage: 0)[named: "layers"]
     #expect(abs(layers.gibibytes - gib) < 0.006)
   }
 

@@ -15,7 +15,7 @@ import Testing
   static let mib = 1_048_576.0
 
   static func run(
-    fsdp: Bool = false, tpOverlap: Bool = false, settings: PeakMemory.Settings = .init(),
+    fsdp: Bool = false, tpOverlap: Bool = false, settings: Software = .init(),
     tied: Bool = true
   ) -> TrainingRun {
     let model = TransformerModel(
@@ -25,8 +25,8 @@ import Testing
       tensor: t, pipeline: 1, data: 2, microBatch: b, globalBatch: 4, sequenceParallel: true,
       distributedOptimizer: true, fullySharded: fsdp)
     var run = TrainingRun(model: model, layout: layout, gpu: .h100SXM)
+    run.software = settings
     run.overlap.tensorParallel = tpOverlap
-    run.peakSettings = settings
     return run
   }
 
@@ -38,18 +38,18 @@ import Testing
     // (`tiedEmbeddingsHoldTheOutputGradient`); forward: the all-gathered input e·T·h = 65,536.
     // The logits win.
     #expect(stage.peakMoment == "output layer")
-    #expect(stage.peak["logits_16bit"].value == 4_194_304)
+    #expect(stage.peak[named: "logits_16bit"].value == 4_194_304)
     // Two cuBLAS workspaces of 32 MiB (Hopper); no pipeline buffers (p = 1), no scores (fused).
-    #expect(stage.peak["cublas_workspace"].value == 64 * Self.mib)
-    #expect(stage.peak["pipeline_and_scores_buffers"].value == 0)
+    #expect(stage.peak[named: "cublas_workspace"].value == 64 * Self.mib)
+    #expect(stage.peak[named: "pipeline_and_scores_buffers"].value == 0)
     let transients = 4_194_304 + 64 * Self.mib
     #expect(stage.peakAllocatedBytes == stage.totalBytes + transients)
     // NCCL: the tensor-parallel and the data-parallel communicator, 512 MiB each with NVLS.
-    #expect(stage.peak["nccl"].value == 2 * 512 * Self.mib)
-    #expect(stage.peak["cuda_context"].value == 512 * Self.mib)
+    #expect(stage.peak[named: "nccl"].value == 2 * 512 * Self.mib)
+    #expect(stage.peak[named: "cuda_context"].value == 512 * Self.mib)
     // Slack: 10 % of activations + transients.
     let slack = 0.10 * (stage.activationsBytes + transients)
-    #expect(abs(stage.peak["allocator_slack"].value - slack) <= 1e-9 * slack)
+    #expect(abs(stage.peak[named: "allocator_slack"].value - slack) <= 1e-9 * slack)
     #expect(
       abs(stage.peakBytes - (stage.peakAllocatedBytes + slack + 1536 * Self.mib))
         <= 1e-9 * stage.peakBytes)
@@ -74,7 +74,7 @@ import Testing
     let e = Estimate(Self.run(settings: .init(crossEntropyFusion: true)))
     let stage = try #require(e.memory.stages.first)
     #expect(stage.peakMoment == "backward")
-    #expect(stage.peak["backward_gradients"].value == 475_136)
+    #expect(stage.peak[named: "backward_gradients"].value == 475_136)
   }
 
   @Test("with the fused cross entropy the forward's all-gathered input is the peak")
@@ -84,18 +84,18 @@ import Testing
     // No 16-bit logits; untied, backward is 32,768 + 442,368 − 8,388,608 < 0 (above); forward:
     // e·T·h = 2 · 128 · 256 = 65,536.
     #expect(stage.peakMoment == "forward")
-    #expect(stage.peak["forward_temporaries"].value == 65_536)
-    #expect(stage.peak["logits_16bit"].value == 0)
+    #expect(stage.peak[named: "forward_temporaries"].value == 65_536)
+    #expect(stage.peak[named: "logits_16bit"].value == 0)
   }
 
   @Test("NVLS off and expandable segments: 128 MiB per communicator, 2 % slack")
   func ncclAndAllocatorSettings() throws {
     let e = Estimate(Self.run(settings: .init(expandableSegments: true, ncclNVLS: false)))
     let stage = try #require(e.memory.stages.first)
-    #expect(stage.peak["nccl"].value == 2 * 128 * Self.mib)
+    #expect(stage.peak[named: "nccl"].value == 2 * 128 * Self.mib)
     let transients = 4_194_304 + 64 * Self.mib
     let slack = 0.02 * (stage.activationsBytes + transients)
-    #expect(abs(stage.peak["allocator_slack"].value - slack) <= 1e-9 * slack)
+    #expect(abs(stage.peak[named: "allocator_slack"].value - slack) <= 1e-9 * slack)
   }
 
   @Test("Megatron-FSDP's unsharded buffers and TE's userbuffers, by hand")
@@ -109,8 +109,8 @@ import Testing
     let sharded = 3 * hh + 3 * Double(Self.h) + hh + hf + Double(Self.f) + hf
     let layer = sharded / Double(Self.t) + 6 * Double(Self.h)
     // Two gathered layers and one layer's unsharded gradients, 2 bytes each: 3 · 2 bytes.
-    #expect(stage.peak["fsdp_unsharded_buffers"].value == layer * 6)
+    #expect(stage.peak[named: "fsdp_unsharded_buffers"].value == layer * 6)
     // Userbuffers: the all-gathered input and the reduce-scatter staging, e·T·h each.
-    #expect(stage.peak["tp_overlap_buffers"].value == Double(2 * 2 * Self.T * Self.h))
+    #expect(stage.peak[named: "tp_overlap_buffers"].value == Double(2 * 2 * Self.T * Self.h))
   }
 }

@@ -152,8 +152,7 @@ import Testing
   @Test("one-stage all-reduce of a decode step on 4 A100s: 23.62 µs (hand)")
   func oneStage() {
     let s = ServingModel(model: Self.llama2_70B, gpu: .a100_80GB)
-    let steps = s.steps(.init(tensor: 4, pipeline: 1))
-    let got = s.allReduce(steps, 1_048_576, n: 4).value
+    let got = s.allReduce(1_048_576, n: 4).value
     let expected = 10e-6 + 3 * 1_048_576 / 231e9
     #expect(abs(got - expected) <= 1e-12)
   }
@@ -161,15 +160,14 @@ import Testing
   // vLLM PR #2192 (custom all-reduce kernels, 2023-12): Llama 70B on 4 × A100-80G, batch 64,
   // input 256, output 256 (benchmark_latency.py) took 16.37 s with NCCL and 14.57 s with the
   // custom kernel: 1.80 s saved over 80 layers × 2 all-reduces × 256 forward passes = 40,960
-  // all-reduces, 43.9 µs each. The model's saving is the ring's time (StepTimeModel.allReduce,
+  // all-reduces, 43.9 µs each. The model's saving is the ring's time (Machine.allReduce,
   // NCCL's ring) less serving's, over the same messages: the prefill's 64 · 256 · 8192 · 2 bytes
   // once per all-reduce position and 255 decode steps' 1,048,576.
   @Test("the saving over NCCL's ring matches vLLM's measured custom all-reduce saving within 10 %")
   func matchesVLLMSaving() {
     let s = ServingModel(model: Self.llama2_70B, gpu: .a100_80GB)
-    let steps = s.steps(.init(tensor: 4, pipeline: 1))
     func saving(_ bytes: Double) -> Double {
-      steps.allReduce(bytes, n: 4, stride: 1).value - s.allReduce(steps, bytes, n: 4).value
+      s.machine.allReduce(bytes, n: 4, stride: 1).value - s.allReduce(bytes, n: 4).value
     }
     let prefill = 64.0 * 256 * 8192 * 2
     let modeled = 160 * (saving(prefill) + 255 * saving(1_048_576))

@@ -53,7 +53,7 @@ import Testing
     #expect(PublishedRun.moe.count == 4)
     for run in PublishedRun.moe {
       let r = Validation.predict(run)
-      #expect(r.estimate.memory.fits, "\(r.name) does not fit at the modeled peak")
+      #expect(r.evaluation.fits, "\(r.name) does not fit at the modeled peak")
       let within = abs(r.error) <= 0.15
       #expect(
         within != Self.knownMoEMisses.contains(r.name),

@@ -5,23 +5,8 @@
 /// attention GEMMs count the full s × s scores unless `AttentionFLOPCount.causal` says to count
 /// the causal half, as today's Megatron-Core does.
 public enum FLOPCount {
-  /// How the attention GEMMs (QKᵀ and attention over V, 2·s²·a·d_h each per sequence) count
-  /// toward model FLOPs and MFU. Sources disagree, so published MFU figures must be read with
-  /// the convention they used:
-  /// - `full`: every score of the s × s matrix, masked or not: K22 App. A, N21 Eq. 3, and NeMo's
-  ///   flops formulas through container 25.04 (its Llama 2 7B row, 16,934 tokens/s/GPU at
-  ///   780 TFLOP/s, is 46.1 GFLOP per token only with the full count);
-  /// - `causal`: the half a causal mask leaves, Megatron-Core's `num_floating_point_operations`
-  ///   ("causal mask (only half of the mask is non-zero)", megatron/training/training.py) and
-  ///   Megatron-Bridge's tables (Llama 3 8B: 14,451 tokens/s/GPU at 744 TFLOP/s is 51.5 GFLOP
-  ///   per token only with the half). megaplan's default, as what a Megatron-Core log shows.
-  public enum AttentionFLOPCount: String, Sendable, Hashable, Codable, CaseIterable {
-    case full
-    case causal
-
-    /// The share of the full s × s attention FLOPs counted.
-    public var share: Double { self == .causal ? 0.5 : 1 }
-  }
+  /// How attention counts toward model FLOPs (`AttentionFLOPCount`).
+  public typealias AttentionFLOPCount = MegatronPlan.AttentionFLOPCount
 
   /// Forward GEMM FLOPs of one transformer layer for B = `sequences` sequences of length s, by
   /// GEMM: QKV 2Bs·h·(a + 2g)·d_h (6Bsh² for multi-head attention with d_h = h/a), QKᵀ
@@ -57,8 +42,9 @@ public enum FLOPCount {
   public static func causalAttentionForward(_ m: TransformerModel, sequences: Double) -> FLOPs {
     var total = FLOPs.zero
     for (layer, count) in layers(m, .whole(sequences: sequences)) where layer.causalSelfAttention {
-      let f = layer.gemmFLOPs
-      total += (f["attention_scores"] + f["attention_over_values"]) * Double(count)
+      // The self-attention core's GEMMs: QKᵀ and attention over V.
+      let core = layer.gemms.filter { $0.op == .attentionCore }.map(\.flops).sum()
+      total += core * Double(count)
     }
     return total
   }
@@ -72,9 +58,8 @@ public enum FLOPCount {
     var total = FLOPs.zero
     for (layer, count) in layers(m, .whole(sequences: sequences)) {
       for g in layer.gemms where g.kind == .attention {
-        let causal =
-          layer.causalSelfAttention
-          && (g.name == "attention_scores" || g.name == "attention_over_values")
+        // The self-attention core's GEMMs (not a cross-attention's).
+        let causal = layer.causalSelfAttention && g.op == .attentionCore
         total += g.flops * (causal ? attention.share : 1) * Double(count)
       }
     }

@@ -179,11 +179,13 @@ extension ConfigLoader {
   /// entropy (`cross_entropy_loss_fusion`), PyTorch's `expandable_segments`
   /// (`megaplan.expandable_segments`, as `PYTORCH_CUDA_ALLOC_CONF` sets it), NCCL's NVLS
   /// (`megaplan.nccl_nvls`, NCCL's default on NVSwitch systems, `NCCL_NVLS_ENABLE=0` turns it off).
-  static func readPeakSettings(_ r: inout KeyReader) throws -> PeakMemory.Settings {
-    PeakMemory.Settings(
-      expandableSegments: try r.bool("megaplan.expandable_segments", default: false),
-      ncclNVLS: try r.bool("megaplan.nccl_nvls", default: true),
-      crossEntropyFusion: try r.bool("model.cross_entropy_loss_fusion", default: false))
+  /// The software settings that change the peak but not the steady state: PyTorch's expandable
+  /// segments, NCCL's NVLS buffers, the fused cross entropy.
+  static func readSoftware(_ r: inout KeyReader) throws -> Software {
+    let expandable = try r.bool("megaplan.expandable_segments", default: false)
+    let nvls = try r.bool("megaplan.nccl_nvls", default: true)
+    let fusion = try r.bool("model.cross_entropy_loss_fusion", default: false)
+    return Software(crossEntropyFusion: fusion, expandableSegments: expandable, ncclNVLS: nvls)
   }
 
   /// Whether Megatron's gradient buffer is fp32: `model.grad_reduce_in_fp32` (Megatron-Core's

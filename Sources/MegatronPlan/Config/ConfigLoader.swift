@@ -150,11 +150,11 @@ public enum ConfigLoader {
     let overlap = try readOverlap(
       &r, sequenceParallel: sp, tensor: t, pipeline: p, distributedOptimizer: distributed)
     let fullySharded = try readFullySharded(&r)
-    let peakSettings = try readPeakSettings(&r)
-    let fp32Gradients = try readFP32Gradients(&r)
+    var software = try readSoftware(&r)
+    software.fp32Gradients = try readFP32Gradients(&r)
     let tokens = try r.positiveNumber("megaplan.train_tokens")
-    let attentionFLOPs = try readAttentionFLOPs(&r)
-    let attentionKernel = try readAttentionKernel(&r)
+    software.attentionFLOPs = try readAttentionFLOPs(&r)
+    software.attentionKernel = try readAttentionKernel(&r)
 
     let gpus = nodes * devices
     guard gpus <= maximumSize else {
@@ -204,7 +204,8 @@ public enum ConfigLoader {
     model.blockType = arch.blockType
     // Transformer Engine's flash-attn backend (before Hopper, or asked for by
     // `megaplan.attention_kernel`) keeps the core's output twice (`flashOutputCopy`).
-    let flashOutputCopy = fused && (gpu.generation == .ampere || attentionKernel != .cudnn)
+    let flashOutputCopy =
+      fused && (gpu.generation == .ampere || software.attentionKernel != .cudnn)
     model.flashOutputCopy = flashOutputCopy
     if let ed = encoderDecoder {
       if mla != nil || mtp > 0 {
@@ -234,11 +235,9 @@ public enum ConfigLoader {
     var run = TrainingRun(
       model: model, layout: layout, precision: precision, gpu: gpu, trainTokens: tokens,
       overlap: overlap)
-    run.peakSettings = peakSettings
-    run.fp32Gradients = fp32Gradients
+    software.overlap = overlap
+    run.software = software
     run.vocabularyPadding = padding
-    run.attentionFLOPs = attentionFLOPs
-    run.attentionKernel = attentionKernel
     let notes = try finishRun(&run, &r)  // ConfigLoader+Ignored.swift
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings,

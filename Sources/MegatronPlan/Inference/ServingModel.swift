@@ -3,7 +3,7 @@ import Foundation
 /// Inference sizing of one model on one GPU type: memory per GPU, time to first token (prefill)
 /// and time per output token (decode) for a tensor- and pipeline-parallel layout and a batch of
 /// requests. The same `TransformerModel` megaplan trains with; the layer's GEMM shapes come from
-/// `LayerDescription` and every time from `StepTimeModel`'s building blocks (GEMMs, HBM
+/// `LayerDescription` and every time from `Machine`'s primitives (GEMMs, HBM
 /// streaming, ring all-reduce, links). docs/serve.md gives every term with its source.
 public struct ServingModel: Sendable {
   /// What the server is asked to do: `batch` requests of `input` prompt tokens, each generating
@@ -185,12 +185,12 @@ public struct ServingModel: Sendable {
   func linearShapes(tensor t: Int, layer: LayerDescription) -> [GEMMShape] {
     layer.gemms.filter { $0.kind == .weight }.map { g in
       var g = g
-      if g.name == "qkv" {
+      if g.op == .qkv {
         let width = (model.heads / max(1, t) + 2 * kvHeadsPerGPU(tensor: t)) * model.headDim
         g.n = Double(width)
       }
       g.fp8 = settings.precision.computesInFP8
-      if g.name == "router" {
+      if g.op == .router {
         // `LayerDescription` routes the sequence-parallel shard (T/t tokens); serving runs
         // without sequence parallelism, so each rank routes all T.
         g.m *= Double(max(1, t))
@@ -202,7 +202,7 @@ public struct ServingModel: Sendable {
 
   /// Whether a GEMM of `linearShapes` is a routed expert's (its weights are held E/EP times and
   /// read only for the experts a step's tokens touch).
-  static func isExpert(_ g: GEMMShape) -> Bool { g.name.hasPrefix("expert_") }
+  static func isExpert(_ g: GEMMShape) -> Bool { g.op?.isExpertGEMM ?? false }
 
   /// One layer's description for `tokens` = sequences × length on a rank of `layout` (an MoE
   /// layer with `moe`), sized for the busiest rank (`MixtureOfExperts.imbalance`).
@@ -254,7 +254,7 @@ public struct ServingModel: Sendable {
     let precision = settings.precision
     var shared = 0.0, expert = 0.0
     for g in shapes {
-      if g.name == "router" {
+      if g.op == .router {
         shared += g.k * g.n * Self.denseWeightBytes
       } else if Self.isExpert(g) {
         expert +=
@@ -268,9 +268,9 @@ public struct ServingModel: Sendable {
     // a bias (split over t like its weight) or a norm (replicated).
     let whole = LayerDescription(model, .whole(sequences: 1), moe: moe)
     let params = whole.parameters
-    let wholeLinear = whole.gemms.filter { $0.kind == .weight && $0.name != "router" }
+    let wholeLinear = whole.gemms.filter { $0.kind == .weight && $0.op != .router }
     let sharedLinear = wholeLinear.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
-    let router = whole.gemms.filter { $0.name == "router" }.reduce(0.0) { $0 + $1.k * $1.n }
+    let router = whole.gemms.filter { $0.op == .router }.reduce(0.0) { $0 + $1.k * $1.n }
     let biases = max(0, params.sharded - sharedLinear) / Double(max(1, t))
     shared += (biases + max(0, params.replicated - router)) * Self.denseWeightBytes
     var local = 0
@@ -462,13 +462,17 @@ public struct ServingModel: Sendable {
 
   // MARK: - Time
 
-  /// `StepTimeModel` for this layout, whose GEMM, HBM and collective formulas serving reuses.
-  func steps(_ layout: Layout) -> StepTimeModel {
-    StepTimeModel(
-      model: model,
-      layout: TrainingLayout(
-        tensor: layout.tensor, pipeline: layout.pipeline, microBatch: 1, globalBatch: 1),
-      precision: .bf16, gpu: gpu, constants: constants)
+  /// The hardware serving runs on: its GEMM, HBM and collective primitives are training's.
+  var machine: Machine { Machine(gpu: gpu, constants: constants) }
+
+  /// A prefill's attention cores: fused kernels at their measured rate (`Machine.attentionCore`,
+  /// cuDNN's kernel in 16 bits).
+  func attentionCores(_ layer: LayerDescription) -> Seconds {
+    var time = Seconds.zero
+    for op in layer.ops where op.isAttentionCore {
+      time += machine.attentionCore(op, kernel: .cudnn, precision: .bf16)
+    }
+    return time
   }
 
   /// Sustained rate of the linear GEMMs: the FP8 peak × `fp8GEMMEfficiency` for FP8 weights on
@@ -506,15 +510,15 @@ public struct ServingModel: Sendable {
   /// and `_2stage`). α is one collective's latency inside a node (`nvlinkLatencySeconds`, 10 µs;
   /// nccl-tests' small-message all-reduce with CUDA graphs takes 6 µs on 2 H100s with NVLS and
   /// 12–16 µs on H20s: NVIDIA/nccl#1259, deepseek-ai/DeepEP#303), B the NVLink bandwidth per
-  /// direction × `nvlinkEfficiency`. The ring's 2(n − 1) latencies (`StepTimeModel.allReduce`),
+  /// direction × `nvlinkEfficiency`. The ring's 2(n − 1) latencies (`Machine.allReduce`),
   /// which training's large messages amortise, would charge 140 µs per all-reduce at t = 8.
   /// Across nodes: the ring.
-  func allReduce(_ steps: StepTimeModel, _ bytes: Double, n: Int) -> Seconds {
+  func allReduce(_ bytes: Double, n: Int) -> Seconds {
     guard n > 1 else { return .zero }
     guard n <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) else {
-      return steps.allReduce(bytes, n: n, stride: 1)
+      return machine.allReduce(bytes, n: n, stride: 1)
     }
-    let (bandwidth, latency) = steps.link(size: n, stride: 1)
+    let (bandwidth, latency) = machine.link(size: n, stride: 1)
     let nd = Double(n)
     let oneStage = latency + Bytes((nd - 1) * bytes) / bandwidth
     let twoStage = latency * 2 + Bytes(2 * (nd - 1) / nd * bytes) / bandwidth
@@ -522,9 +526,8 @@ public struct ServingModel: Sendable {
   }
 
   /// Point-to-point transfer of `bytes` between adjacent pipeline stages (t ranks apart).
-  func pipelineHop(_ steps: StepTimeModel, bytes: Double, tensor t: Int) -> Seconds {
-    let (bandwidth, latency) = steps.link(size: 2, stride: t)
-    return Bytes(bytes) / bandwidth + latency
+  func pipelineHop(bytes: Double, tensor t: Int) -> Seconds {
+    machine.pointToPoint(bytes, stride: t)
   }
 
   /// The layers of each kind in the whole model, with whether the kind is MoE.
@@ -535,42 +538,42 @@ public struct ServingModel: Sendable {
 
   /// Time to first token: the prefill of all b prompts, layer after layer on every stage (one
   /// batch in flight). Per layer: the linear GEMMs over b·input tokens at the GEMM efficiency
-  /// (`StepTimeModel.time(of:)`; an MoE layer's experts as one grouped GEMM over the token
+  /// (`Machine.time(of:precision:)`; an MoE layer's experts as one grouped GEMM over the token
   /// copies routed to this rank), but never faster than reading the layer's weights from HBM
   /// (an MoE layer's touched experts, `expertsRead`); flash attention over the prompt
   /// (`attentionCoreForward`); norms, activation, residual adds and the MoE dispatch and combine
   /// at HBM bandwidth; two tensor-parallel all-reduces of the b·input·h output. Then the output
   /// layer for the last token of each sequence and p − 1 pipeline hops.
   public func timeToFirstToken(_ layout: Layout, _ w: Workload) -> Seconds {
-    let t = layout.tensor, steps = self.steps(layout)
+    let t = layout.tensor
     let tokens = Double(w.batch * w.input)
     let activation = Self.activationBytes * tokens * Double(model.hidden)
     var layers = Seconds.zero
     for kind in layerKinds {
       let layer = self.layer(layout, length: w.input, sequences: w.batch, moe: kind.moe)
       var gemms = Seconds.zero
-      for g in linearShapes(tensor: t, layer: layer) { gemms += steps.time(of: g) }
+      for g in linearShapes(tensor: t, layer: layer) { gemms += machine.time(of: g, precision: .bf16) }
       let weights = layerWeights(layout, moe: kind.moe)
       let read =
         weights.shared
         + weights.expert * expertsRead(tokens: tokens, expertParallel: layout.expertParallel)
       var elementwise = 0.0
-      for op in layer.ops where op.name != "attention_core" { elementwise += op.elementwiseBytes }
+      for op in layer.ops where op.kind != .attentionCore { elementwise += op.elementwiseBytes }
       let perLayer =
-        max(gemms, steps.memoryBound(kind.moe ? read : weights.total))
-        + steps.attentionCoreForward(layer) + steps.memoryBound(elementwise)
-        + allReduce(steps, activation, n: t) * 2
+        max(gemms, machine.stream(kind.moe ? read : weights.total))
+        + attentionCores(layer) + machine.stream(elementwise)
+        + allReduce(activation, n: t) * 2
       layers += perLayer * Double(kind.count)
     }
-    let hops = pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
-    return layers + outputLayer(steps, layout, batch: w.batch) + hops
+    let hops = pipelineHop(bytes: activation, tensor: t) * Double(layout.pipeline - 1)
+    return layers + outputLayer(layout, batch: w.batch) + hops
   }
 
   /// The output layer for b tokens: 2·b·h·V/t FLOPs against reading its V·h/t 16-bit weights.
-  func outputLayer(_ steps: StepTimeModel, _ layout: Layout, batch: Int) -> Seconds {
+  func outputLayer(_ layout: Layout, batch: Int) -> Seconds {
     let hv = Double(model.hidden) * Double(model.vocabulary) / Double(max(1, layout.tensor))
     let compute = FLOPs(2 * Double(batch) * hv) / (gpu.peak16 * constants.gemmEfficiency)
-    return max(compute, steps.memoryBound(Self.denseWeightBytes * hv))
+    return max(compute, machine.stream(Self.denseWeightBytes * hv))
   }
 
   /// One decode step, by part. Per layer on one rank: the weights the step needs and the KV
@@ -604,7 +607,7 @@ public struct ServingModel: Sendable {
   }
 
   public func decodeStep(_ layout: Layout, _ w: Workload) -> DecodeStep {
-    let t = layout.tensor, steps = self.steps(layout)
+    let t = layout.tensor
     let b = Double(w.batch)
     let context = Double(w.input) + Double(w.output) / 2
     let kvHeads = Double(kvHeadsPerGPU(tensor: t))
@@ -617,7 +620,7 @@ public struct ServingModel: Sendable {
     for kind in layerKinds {
       let weights = layerWeights(layout, moe: kind.moe)
       let read = weights.shared + (kind.moe ? weights.expert * experts : 0)
-      let layerMemory = steps.memoryBound(read + kvRead)
+      let layerMemory = machine.stream(read + kvRead)
       let shapes = linearShapes(
         tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: kind.moe))
       let sharedWeights = shapes.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
@@ -636,12 +639,12 @@ public struct ServingModel: Sendable {
     let L = Double(model.layers)
     let activation = Self.activationBytes * b * Double(model.hidden)
     let comm =
-      allReduce(steps, activation, n: t) * (2 * L)
-      + pipelineHop(steps, bytes: activation, tensor: t) * Double(layout.pipeline - 1)
+      allReduce(activation, n: t) * (2 * L)
+      + pipelineHop(bytes: activation, tensor: t) * Double(layout.pipeline - 1)
     return DecodeStep(
       memorySeconds: memory.value, computeSeconds: compute.value, layerSeconds: roofline.value,
       communicationSeconds: comm.value,
-      outputLayerSeconds: outputLayer(steps, layout, batch: w.batch).value,
+      outputLayerSeconds: outputLayer(layout, batch: w.batch).value,
       expertsRead: model.moe == nil ? 0 : experts)
   }
 

@@ -91,202 +91,70 @@ public enum ActivationMemory {
     return layer.saved(recomputing: layout.recomputeModules)
   }
 
-  /// The per-layer quantities a stage is built from, which depend only on the model, t, b, SP,
-  /// the recompute granularity and precision — not on p, v or d. Computed once and reused when
-  /// many pipeline layouts share them (search).
-  public struct LayerProfile: Sendable, Hashable {
-    /// A layer storing what the recompute setting keeps (all, or all but the attention core).
-    public var storedLayer: Bytes
-    /// A layer storing everything (what full recompute rebuilds).
-    public var fullLayer: Bytes
-    /// One checkpointed layer input.
-    public var checkpoint: Bytes
-    /// The same two for an MoE layer (equal to the dense ones for a dense model).
-    public var moeStoredLayer: Bytes
-    public var moeFullLayer: Bytes
-    /// What the last stage's multi-token-prediction layers keep for one microbatch (`mtpLayers`);
-    /// zero without MTP.
-    public var mtp: Bytes = .zero
-    /// An encoder–decoder model's encoder and decoder layers (`encoderDecoder`), and their
-    /// checkpointed inputs (T_enc·h_enc and T_dec·h).
-    public var encoderDecoder: EncoderDecoderProfile? = nil
-    /// The most a layer's backward holds above the steady state beside its incoming gradient
-    /// (`LayerDescription.backwardPeak`) under the recompute setting: a dense layer's and an
-    /// MoE layer's (equal for a dense model).
-    public var backwardPeak = 0.0
-    public var moeBackwardPeak = 0.0
-
-    public struct EncoderDecoderProfile: Sendable, Hashable {
-      public var encoderStored: Bytes, encoderFull: Bytes, encoderCheckpoint: Bytes
-      public var decoderStored: Bytes, decoderFull: Bytes, decoderCheckpoint: Bytes
-      public var encoderBackwardPeak = 0.0, decoderBackwardPeak = 0.0
-    }
-
-    /// The largest backward peak of the layers on stage `i` (`backwardPeak` of each kind there).
-    func backwardPeak(onStage i: Int, _ m: TransformerModel, _ layout: Layout) -> Double {
-      if let ed = encoderDecoder {
-        let kinds = layout.layerKinds(onStage: i, of: m)
-        return max(
-          kinds.encoder > 0 ? ed.encoderBackwardPeak : 0,
-          kinds.decoder > 0 ? ed.decoderBackwardPeak : 0)
-      }
-      guard m.moe != nil else { return backwardPeak }
-      let kinds = layout.layerKinds(onStage: i, of: m)
-      return max(kinds.dense > 0 ? backwardPeak : 0, kinds.moe > 0 ? moeBackwardPeak : 0)
-    }
-
-    /// The average stored and full layer of stage `i` (its dense and MoE layers weighted), and
-    /// its average checkpoint.
-    func onStage(_ i: Int, _ m: TransformerModel, _ layout: Layout) -> (stored: Bytes, full: Bytes)
-    {
-      if let ed = encoderDecoder {
-        let kinds = layout.layerKinds(onStage: i, of: m)
-        let n = Double(max(1, kinds.total))
-        let enc = Double(kinds.encoder) / n, dec = Double(kinds.decoder) / n
-        return (
-          ed.encoderStored * enc + ed.decoderStored * dec,
-          kinds.decoder > 0
-            ? max(ed.decoderFull, kinds.encoder > 0 ? ed.encoderFull : .zero)
-            : ed.encoderFull
-        )
-      }
-      guard m.moe != nil else { return (storedLayer, fullLayer) }
-      let kinds = layout.layerKinds(onStage: i, of: m)
-      let n = Double(max(1, kinds.dense + kinds.moe))
-      let dense = Double(kinds.dense) / n, moe = Double(kinds.moe) / n
-      return (
-        storedLayer * dense + moeStoredLayer * moe,
-        kinds.moe > 0 ? moeFullLayer : fullLayer
-      )
-    }
-  }
-
-  /// How a layer being backpropagated stores its activations under `recompute`: full
-  /// recompute (of at least one layer) rebuilds it from a checkpoint of `checkpoint` bytes.
-  static func backwardStorage(_ recompute: Recompute, modules: RecomputeModules, checkpoint: Bytes)
-    -> LayerDescription.Storage
+  /// What each layer kind of `m` keeps (`LayerMemory`) on one GPU of `layout`, one microbatch,
+  /// from one description of each kind: the per-layer quantities a stage is built from, which
+  /// depend only on the model, t, b, SP, cp, EP, ETP, the recompute modules and the precision —
+  /// not on p, v, d or the recompute setting. nil for the kinds `m` does not have.
+  public static func layers(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
+    -> PerKind<LayerMemory?>
   {
-    switch recompute {
-    case .none: return .stored(recomputing: [])
-    case .selective: return .stored(recomputing: modules)
-    case .full(_, let k):
-      return k > 0 ? .recomputed(checkpoint: checkpoint.value) : .stored(recomputing: [])
+    let shard = LayerDescription.Shard(layout, precision: precision)
+    let present = m.presentKinds
+    return PerKind { kind in
+      guard present.contains(kind) else { return nil }
+      return layer(kind, m, layout, shard: shard)
     }
   }
 
-  public static func profile(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
-    -> LayerProfile
-  {
-    func sizes(_ layer: LayerDescription) -> (stored: Bytes, full: Bytes) {
-      let full = layer.saved.total
-      if case .selective = layout.recompute {
-        return (layer.saved(recomputing: layout.recomputeModules).total, full)
-      }
-      return (full, full)
-    }
-    let shard = LayerDescription.Shard(layout, precision: precision)
-    let denseLayer = LayerDescription(m, shard)
-    let dense = sizes(denseLayer)
-    let moe = m.moe == nil ? dense : sizes(LayerDescription(m, shard, moe: true))
-    let mtp = mtpByGranularity(m, layout, precision: precision)
-    let mtpBytes: Bytes
-    switch layout.recompute {
-    case .none: mtpBytes = mtp.none
-    case .selective: mtpBytes = mtp.selective
-    case .full: mtpBytes = mtp.full
-    }
-    let checkpoint = checkpointedLayerInput(m, layout, precision: precision)
-    var profile = LayerProfile(
-      storedLayer: dense.stored, fullLayer: dense.full, checkpoint: checkpoint,
-      moeStoredLayer: moe.stored, moeFullLayer: moe.full, mtp: mtpBytes)
-    let e = precision.activationBytes
-    let storage = backwardStorage(
-      layout.recompute, modules: layout.recomputeModules, checkpoint: checkpoint)
-    profile.backwardPeak = denseLayer.backwardPeak(storage, elementBytes: e)
-    profile.moeBackwardPeak =
-      m.moe == nil
-      ? profile.backwardPeak
-      : LayerDescription(m, shard, moe: true).backwardPeak(storage, elementBytes: e)
-    if let ed = m.encoderDecoder {
-      let encLayer = LayerDescription(m, shard, kind: .encoder)
-      let decLayer = LayerDescription(m, shard, kind: .decoder)
-      let enc = sizes(encLayer), dec = sizes(decLayer)
-      let encoderCheckpoint = checkpointedLayerInput(ed.encoder, layout, precision: precision)
-      profile.encoderDecoder = .init(
-        encoderStored: enc.stored, encoderFull: enc.full, encoderCheckpoint: encoderCheckpoint,
-        decoderStored: dec.stored, decoderFull: dec.full, decoderCheckpoint: checkpoint,
-        encoderBackwardPeak: encLayer.backwardPeak(
-          backwardStorage(
-            layout.recompute, modules: layout.recomputeModules, checkpoint: encoderCheckpoint),
-          elementBytes: e),
-        decoderBackwardPeak: decLayer.backwardPeak(storage, elementBytes: e))
-    }
-    return profile
-  }
-
-  /// `profile` for each recompute granularity (none, selective, full), from one description of
-  /// each layer kind: what `search` needs per (t, b, SP, EP, ETP). Equal to
-  /// `profile(m, layout with that recompute)` for each.
-  public static func profiles(
-    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
-  ) -> [LayerProfile] {
-    let shard = LayerDescription.Shard(layout, precision: precision)
-    let dense = LayerDescription(m, shard)
-    let moe = m.moe == nil ? dense : LayerDescription(m, shard, moe: true)
-    let checkpoint = checkpointedLayerInput(m, layout, precision: precision)
-    let denseFull = dense.saved.total, moeFull = m.moe == nil ? denseFull : moe.saved.total
+  /// What one layer of `kind` keeps (`layers`).
+  public static func layer(
+    _ kind: LayerKind, _ m: TransformerModel, _ layout: Layout, shard: LayerDescription.Shard
+  ) -> LayerMemory {
+    let e = shard.precision.activationBytes
     let modules = layout.recomputeModules
-    let denseSelective = dense.saved(recomputing: modules).total
-    let moeSelective = m.moe == nil ? denseSelective : moe.saved(recomputing: modules).total
-    let mtp = mtpByGranularity(m, layout, precision: precision)
-    let e = precision.activationBytes
-    // The three ways a layer being backpropagated stores its activations.
-    // The three granularities' ways of storing the layer being backpropagated.
-    let granularities: [Recompute] = [.none, .selective, .full(method: .uniform, layers: 1)]
-    func peaks(_ layer: LayerDescription, checkpoint c: Bytes) -> [Double] {
-      granularities.map {
-        layer.backwardPeak(
-          backwardStorage($0, modules: modules, checkpoint: c), elementBytes: e)
+    switch kind {
+    case .mtp:
+      return mtpLayers(m, layout, shard: shard)
+    case .encoder:
+      let ed = m.encoderDecoder
+      return LayerMemory(
+        LayerDescription(m, shard, kind: kind),
+        checkpoint: checkpointedLayerInput(ed?.encoder ?? m, layout, precision: shard.precision),
+        modules: modules, elementBytes: e)
+    case .dense, .moe, .decoder:
+      return LayerMemory(
+        LayerDescription(m, shard, kind: kind),
+        checkpoint: checkpointedLayerInput(m, layout, precision: shard.precision),
+        modules: modules, elementBytes: e)
+    }
+  }
+
+  /// A stage's layers as one average layer: `stored` the layer as the recompute setting keeps
+  /// it (its kinds weighted by their counts), `full` the largest layer a full recompute rebuilds
+  /// there, `checkpoint` the average checkpointed input (one size unless the stage holds both
+  /// stacks of an encoder–decoder model).
+  static func onStage(
+    _ counts: LayerCounts, _ layers: PerKind<LayerMemory?>, recompute: Recompute
+  ) -> (stored: Bytes, full: Bytes, checkpoint: Bytes) {
+    let n = Double(max(1, counts.total))
+    var stored = Bytes.zero, full: Bytes? = nil
+    var checkpoint: Bytes? = nil, uniformCheckpoint = true
+    for kind in LayerKind.stack where counts[kind] > 0 {
+      guard let layer = layers[kind] else { continue }
+      stored += layer.stored(recompute) * (Double(counts[kind]) / n)
+      full = max(full ?? layer.full, layer.full)
+      if let c = checkpoint, c != layer.checkpoint { uniformCheckpoint = false }
+      checkpoint = checkpoint ?? layer.checkpoint
+    }
+    if !uniformCheckpoint {
+      // Both stacks of an encoder–decoder model on one stage (p = 1): weighted as the layers.
+      var weighted = Bytes.zero
+      for kind in LayerKind.stack where counts[kind] > 0 {
+        if let layer = layers[kind] { weighted += layer.checkpoint * (Double(counts[kind]) / n) }
       }
+      checkpoint = weighted
     }
-    let densePeaks = peaks(dense, checkpoint: checkpoint)
-    let moePeaks = m.moe == nil ? densePeaks : peaks(moe, checkpoint: checkpoint)
-    var none = LayerProfile(
-      storedLayer: denseFull, fullLayer: denseFull, checkpoint: checkpoint,
-      moeStoredLayer: moeFull, moeFullLayer: moeFull, mtp: mtp.none)
-    var selective = LayerProfile(
-      storedLayer: denseSelective, fullLayer: denseFull, checkpoint: checkpoint,
-      moeStoredLayer: moeSelective, moeFullLayer: moeFull, mtp: mtp.selective)
-    var full = none
-    full.mtp = mtp.full
-    var result = [none, selective, full]
-    for g in 0..<3 {
-      result[g].backwardPeak = densePeaks[g]
-      result[g].moeBackwardPeak = moePeaks[g]
-    }
-    if let ed = m.encoderDecoder {
-      let enc = LayerDescription(m, shard, kind: .encoder)
-      let dec = LayerDescription(m, shard, kind: .decoder)
-      let encFull = enc.saved.total, decFull = dec.saved.total
-      let encoderCheckpoint = checkpointedLayerInput(ed.encoder, layout, precision: precision)
-      let encPeaks = peaks(enc, checkpoint: encoderCheckpoint)
-      let decPeaks = peaks(dec, checkpoint: checkpoint)
-      none.encoderDecoder = .init(
-        encoderStored: encFull, encoderFull: encFull, encoderCheckpoint: encoderCheckpoint,
-        decoderStored: decFull, decoderFull: decFull, decoderCheckpoint: checkpoint)
-      selective.encoderDecoder = .init(
-        encoderStored: enc.saved(recomputing: modules).total, encoderFull: encFull,
-        encoderCheckpoint: encoderCheckpoint,
-        decoderStored: dec.saved(recomputing: modules).total, decoderFull: decFull,
-        decoderCheckpoint: checkpoint)
-      let stored = [none.encoderDecoder, selective.encoderDecoder, none.encoderDecoder]
-      for g in 0..<3 {
-        result[g].encoderDecoder = stored[g]
-        result[g].encoderDecoder?.encoderBackwardPeak = encPeaks[g]
-        result[g].encoderDecoder?.decoderBackwardPeak = decPeaks[g]
-      }
-    }
-    return result
+    return (stored, full ?? .zero, checkpoint ?? .zero)
   }
 
   /// Activations per transformer layer per GPU for one microbatch under the layout's recompute
@@ -294,26 +162,20 @@ public enum ActivationMemory {
   public static func perLayer(_ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16)
     -> Bytes
   {
-    chunk(m, layout, profile: profile(m, layout, precision: precision))
+    chunk(m, layout, layers: layers(m, layout, precision: precision))
       / Double(max(1, layersPerChunk(m, layout)))
   }
 
-  /// Bytes one model chunk keeps for one microbatch: stored layers plus checkpoints.
+  /// Bytes one model chunk of stage `stage` keeps for one microbatch: stored layers plus
+  /// checkpoints.
   public static func chunk(
-    _ m: TransformerModel, _ layout: Layout, profile: LayerProfile, stage: Int = 0
+    _ m: TransformerModel, _ layout: Layout, layers: PerKind<LayerMemory?>, stage: Int = 0,
+    counts: LayerCounts? = nil
   ) -> Bytes {
     let plan = chunkPlan(m, layout, stage: stage)
-    var checkpoint = profile.checkpoint
-    if let ed = profile.encoderDecoder {
-      // A stage with both kinds (p = 1): its checkpoints weighted as its layers are.
-      let kinds = layout.layerKinds(onStage: stage, of: m)
-      let n = Double(max(1, kinds.total))
-      checkpoint =
-        ed.encoderCheckpoint * (Double(kinds.encoder) / n) + ed.decoderCheckpoint
-        * (Double(kinds.decoder) / n)
-    }
-    return profile.onStage(stage, m, layout).stored * Double(plan.storedLayers) + checkpoint
-      * Double(plan.checkpoints)
+    let layer = onStage(
+      counts ?? layout.layerKinds(onStage: stage, of: m), layers, recompute: layout.recompute)
+    return layer.stored * Double(plan.storedLayers) + layer.checkpoint * Double(plan.checkpoints)
   }
 
   /// Activation memory of pipeline stage `stage` (0-based) at its peak, with named terms:
@@ -330,9 +192,10 @@ public enum ActivationMemory {
   /// With context parallelism every term holds the rank's s/cp tokens (s → s/cp).
   public static func stage(
     _ m: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision = .bf16,
-    profile given: LayerProfile? = nil
+    layers given: PerKind<LayerMemory?>? = nil, counts given2: LayerCounts? = nil
   ) -> Breakdown<ByteUnit> {
-    let profile = given ?? self.profile(m, layout, precision: precision)
+    let counts = given2 ?? layout.layerKinds(onStage: i, of: m)
+    let layers = given ?? self.layers(m, layout, precision: precision)
     let schedule = PipelineSchedule(layout)
     let sb = layout.tokens(of: m), h = Double(m.hidden)
     let t = Double(layout.tensor), V = Double(m.vocabulary)
@@ -342,9 +205,11 @@ public enum ActivationMemory {
     out.terms.reserveCapacity(7)
     out.appendNew(
       "layers",
-      chunk(m, layout, profile: profile, stage: i) * Double(schedule.chunksInFlight(stage: i)))
+      chunk(m, layout, layers: layers, stage: i, counts: counts)
+        * Double(schedule.chunksInFlight(stage: i)))
     if let ed = m.encoderDecoder {
-      out.terms += encoderDecoderTerms(m, ed, layout, stage: i, precision: precision)
+      out.terms += encoderDecoderTerms(
+        m, ed, layout, stage: i, precision: precision, counts: counts)
     } else if i == 0 && m.dropout.hidden > 0 {
       out.appendNew(
         "embedding_dropout_mask", Bytes(sb * h / r * schedule.microbatchesInFlight(stage: 0)))
@@ -362,35 +227,22 @@ public enum ActivationMemory {
       }
       out.appendNew("output_layer_input", Bytes(e * sb * h / r * n))
       out.appendNew("logits", Bytes(4 * sb * V / t * n))  // fp32 logits for the cross entropy
-      if m.mtpLayers > 0 {
-        out.appendNew("mtp_layers", profile.mtp * n)
+      if let mtp = layers[.mtp] {
+        out.appendNew("mtp_layers", mtp.kept(layout.recompute.granularity) * n)
       }
     }
     return out
   }
 
   /// What the D multi-token-prediction layers of the last stage keep for one microbatch
-  /// (`MultiTokenPrediction`): their projection's saved tensors, their transformer layer as the
-  /// recompute setting stores one (its checkpointed input under full recompute), and their own
-  /// output-layer input and fp32 logits (the shared output layer runs once more per MTP layer).
-  public static func mtpLayers(
-    _ m: TransformerModel, _ layout: Layout, precision: Precision = .bf16
-  ) -> Bytes {
-    let mtp = mtpByGranularity(m, layout, precision: precision)
-    switch layout.recompute {
-    case .none: return mtp.none
-    case .selective: return mtp.selective
-    case .full: return mtp.full
-    }
-  }
-
-  /// `mtpLayers` under no, selective (the layout's recompute modules) and full recompute, from
-  /// one description of the MTP layer.
-  static func mtpByGranularity(
-    _ m: TransformerModel, _ layout: Layout, precision: Precision
-  ) -> (none: Bytes, selective: Bytes, full: Bytes) {
-    guard m.mtpLayers > 0 else { return (.zero, .zero, .zero) }
-    let shard = LayerDescription.Shard(layout, precision: precision)
+  /// (`MultiTokenPrediction`) under each granularity: their projection's saved tensors, their
+  /// transformer layer as the recompute setting stores one (its checkpointed input under full
+  /// recompute), and their own output-layer input and fp32 logits (the shared output layer runs
+  /// once more per MTP layer). `LayerMemory.kept` gives the three.
+  static func mtpLayers(_ m: TransformerModel, _ layout: Layout, shard: LayerDescription.Shard)
+    -> LayerMemory
+  {
+    let precision = shard.precision
     let layer = MultiTokenPrediction.layer(m, shard)
     let sb = layout.tokens(of: m), h = Double(m.hidden)  // s·b/cp
     let t = Double(layout.tensor), V = Double(m.vocabulary)
@@ -398,11 +250,10 @@ public enum ActivationMemory {
     let output = Bytes(precision.activationBytes * sb * h / r + 4 * sb * V / t)
     let common = MultiTokenPrediction.projection(m, shard).saved.total + output
     let n = Double(m.mtpLayers)
-    return (
-      (common + layer.saved.total) * n,
-      (common + layer.saved(recomputing: layout.recomputeModules).total) * n,
-      (common + checkpointedLayerInput(m, layout, precision: precision)) * n
-    )
+    return LayerMemory(
+      full: (common + layer.saved.total) * n,
+      selective: (common + layer.saved(recomputing: layout.recomputeModules).total) * n,
+      checkpoint: (common + checkpointedLayerInput(m, layout, precision: precision)) * n)
   }
 
   /// An encoder–decoder model's stage terms beside its layers (for one microbatch in flight
@@ -420,14 +271,13 @@ public enum ActivationMemory {
   ///   indices 8·s², on the stages holding that stack.
   static func encoderDecoderTerms(
     _ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout, stage i: Int,
-    precision: Precision
+    precision: Precision, counts kinds: LayerCounts
   ) -> [Breakdown<ByteUnit>.Term] {
     let schedule = PipelineSchedule(layout)
     let inFlight = schedule.microbatchesInFlight(stage: i)
     let p = max(1, layout.pipeline)
     let rank = p > 1 ? (layout.split.encoderStages ?? 0) : 0
     let firstDecoder = p > 1 ? rank : 0, lastEncoder = p > 1 ? rank - 1 : 0
-    let kinds = layout.layerKinds(onStage: i, of: m)
     let t = Double(layout.tensor), e = precision.activationBytes
     let r = layout.effectiveSequenceParallel ? t : 1
     let b = Double(layout.microBatch)

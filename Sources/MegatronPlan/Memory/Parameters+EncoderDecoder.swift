@@ -1,6 +1,6 @@
 /// Parameters of an encoder–decoder model (`EncoderDecoder`), whole and per stage, as NeMo's
 /// `MegatronTokenLevelEncoderDecoderModule` and Megatron-Core's `T5Model` hold them:
-/// - the layers (`LayerParameters.encoder`, `.decoder`: the decoder's with its cross-attention);
+/// - the layers (`ParameterCount.layers(_:)`: `encoder`, `decoder`: the decoder's with its cross-attention);
 /// - the word embedding of V rows, one for both stacks with `share_token_embeddings` (else one
 ///   per stack), and with learned absolute positions their table of max_position_embeddings rows
 ///   (part of the same embedding module, so shared with it);
@@ -13,7 +13,7 @@ extension ParameterCount {
   static func encoderDecoderTotal(_ m: TransformerModel) -> Breakdown<ParameterUnit> {
     guard let ed = m.encoderDecoder else { return total(m) }
     let enc = ed.encoder
-    let layers = LayerParameters(m)
+    let layers = self.layers(m)
     let V = Double(m.vocabulary), h = Double(m.hidden), hEnc = Double(enc.hidden)
     var b = Breakdown<ParameterUnit>()
     b.add("transformer_layers", Parameters(layers.total(m.layerKinds(in: 0..<m.layers))))
@@ -40,7 +40,8 @@ extension ParameterCount {
   /// stage; the decoder's final norm and the output layer (a copy of the shared embedding when
   /// p > 1, and its bias) on the last stage.
   static func encoderDecoderStage(
-    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: PerKind<LayerOp.Parameters>,
+    counts kinds: LayerCounts
   ) -> StageParameters {
     guard let ed = m.encoderDecoder else { return StageParameters() }
     let enc = ed.encoder
@@ -48,7 +49,7 @@ extension ParameterCount {
     let r = p > 1 ? (layout.split.encoderStages ?? 0) : 0
     let V = Double(m.vocabulary), h = Double(m.hidden), hEnc = Double(enc.hidden)
     let rows = m.learnedPositionEmbeddings ? Double(m.maxPositionEmbeddings) : 0
-    let here = layers.perGPU(layout.layerKinds(onStage: stage, of: m), layout)
+    let here = layers.perGPU(kinds, layout)
     var s = StageParameters()
     s.layers = here.all
     let firstDecoder = p > 1 ? r : 0
@@ -67,7 +68,6 @@ extension ParameterCount {
       // Every stage of a stack computes that stack's bias, so each holds its table (NeMo
       // subtracts the replicas from its parameter count: `_get_total_params_across_model_
       // parallel_groups_enc_dec`).
-      let kinds = layout.layerKinds(onStage: stage, of: m)
       if kinds.encoder > 0 { s.relativeBias += Double(rel.buckets * enc.heads) }
       if kinds.decoder > 0 {
         s.relativeBias += Double(rel.buckets * m.heads * (rel.selfAttentionOnly ? 1 : 2))

@@ -15,43 +15,20 @@ public enum ParameterCount {
     return (p.sharded, p.replicated)
   }
 
-  /// One dense layer's and (for an MoE model) one MoE layer's parameters, by how they shard.
-  public struct LayerParameters: Sendable, Hashable {
-    public var dense: LayerOp.Parameters
-    public var moe: LayerOp.Parameters
-    /// All MTP layers (`MultiTokenPrediction.parameters`), zero without.
-    public var mtp: LayerOp.Parameters
-    /// An encoder–decoder model's encoder and decoder layers (zero otherwise).
-    public var encoder = LayerOp.Parameters()
-    public var decoder = LayerOp.Parameters()
-
-    public init(_ m: TransformerModel) {
-      dense = LayerDescription(m, .whole(sequences: 1)).parameters
-      moe = m.moe == nil ? dense : LayerDescription(m, .whole(sequences: 1), moe: true).parameters
-      mtp = MultiTokenPrediction.parameters(m)
-      if m.encoderDecoder != nil {
-        encoder = LayerDescription(m, .whole(sequences: 1), kind: .encoder).parameters
-        decoder = LayerDescription(m, .whole(sequences: 1), kind: .decoder).parameters
+  /// One layer's parameters of each kind, whole, by how they shard (`LayerDescription`); for
+  /// `mtp` all D multi-token-prediction layers (`MultiTokenPrediction.parameters`); zero for the
+  /// kinds the model does not have (an MoE model's dense entry is its dense layer's).
+  public static func layers(_ m: TransformerModel) -> PerKind<LayerOp.Parameters> {
+    let whole = LayerDescription.Shard.whole(sequences: 1)
+    let dense = LayerDescription(m, whole).parameters
+    return PerKind { kind in
+      switch kind {
+      case .dense: dense
+      case .moe: m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
+      case .encoder, .decoder:
+        m.encoderDecoder == nil ? LayerOp.Parameters() : LayerDescription(m, whole, kind: kind).parameters
+      case .mtp: MultiTokenPrediction.parameters(m)
       }
-    }
-
-    /// Parameters of `kinds` layers on one GPU of `layout`.
-    public func perGPU(_ kinds: LayerCounts, _ layout: Layout) -> (
-      all: Double, expert: Double
-    ) {
-      let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
-      return (
-        Double(kinds.dense) * dense.perGPU(layout) + Double(kinds.moe) * moe.perGPU(layout)
-          + Double(kinds.encoder) * encoder.perGPU(layout) + Double(kinds.decoder)
-          * decoder.perGPU(layout),
-        Double(kinds.moe) * moe.expert / expertShard
-      )
-    }
-
-    /// All `kinds` layers, whole.
-    func total(_ kinds: LayerCounts) -> Double {
-      Double(kinds.dense) * dense.total + Double(kinds.moe) * moe.total + Double(kinds.encoder)
-        * encoder.total + Double(kinds.decoder) * decoder.total
     }
   }
 
@@ -63,7 +40,7 @@ public enum ParameterCount {
     guard let experts = m.moe else { return all }
     let kinds = m.layerKinds(in: 0..<m.layers)
     let mtpMoE = MultiTokenPrediction.layerIsMoE(m) ? m.mtpLayers : 0
-    let perExpert = LayerParameters(m).moe.expert / Double(max(1, experts.experts))
+    let perExpert = layers(m).moe.expert / Double(max(1, experts.experts))
     return all
       - Parameters(
         Double(kinds.moe + mtpMoE) * perExpert * Double(experts.experts - experts.topK))
@@ -83,7 +60,7 @@ public enum ParameterCount {
   /// Whole-model parameters (each tied weight counted once).
   public static func total(_ m: TransformerModel) -> Breakdown<ParameterUnit> {
     if m.encoderDecoder != nil { return encoderDecoderTotal(m) }
-    let layers = LayerParameters(m)
+    let layers = self.layers(m)
     let kinds = m.layerKinds(in: 0..<m.layers)
     let h = Double(m.hidden), V = Double(m.vocabulary)
     var b = Breakdown<ParameterUnit>()
@@ -112,14 +89,14 @@ public enum ParameterCount {
   public static func perGPU(_ m: TransformerModel, _ layout: Layout, stage: Int) -> Breakdown<
     ParameterUnit
   > {
-    perGPU(m, layout, stage: stage, layers: LayerParameters(m))
+    perGPU(m, layout, stage: stage, layers: layers(m))
   }
 
   /// `perGPU` given the layers' parameters when the caller already has them. With MoE layers,
   /// `expert_layers` is the share of `transformer_layers` that the expert data-parallel group
   /// (not d) reduces and shards.
   public static func perGPU(
-    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: PerKind<LayerOp.Parameters>
   ) -> Breakdown<ParameterUnit> {
     stageParameters(m, layout, stage: stage, layers: layers).breakdown
   }
@@ -160,15 +137,19 @@ public enum ParameterCount {
     }
   }
 
+  /// `counts`: the stage's layers by kind (`Layout.layerKinds(onStage:of:)`) when the caller
+  /// has them.
   public static func stageParameters(
-    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: PerKind<LayerOp.Parameters>,
+    counts given: LayerCounts? = nil
   ) -> StageParameters {
     let t = Double(layout.tensor), p = layout.pipeline
     let h = Double(m.hidden), V = Double(m.vocabulary)
+    let counts = given ?? layout.layerKinds(onStage: stage, of: m)
     if m.encoderDecoder != nil {
-      return encoderDecoderStage(m, layout, stage: stage, layers: layers)
+      return encoderDecoderStage(m, layout, stage: stage, layers: layers, counts: counts)
     }
-    let here = layers.perGPU(layout.layerKinds(onStage: stage, of: m), layout)
+    let here = layers.perGPU(counts, layout)
     var s = StageParameters()
     s.layers = here.all - here.expert
     s.expert = here.expert
@@ -201,14 +182,15 @@ extension ParameterCount {
   public static func linearPerGPU(_ m: TransformerModel, _ layout: Layout, stage: Int)
     -> Parameters
   {
-    linearPerGPU(m, layout, stage: stage, layers: LayerParameters(m))
+    linearPerGPU(m, layout, stage: stage, layers: layers(m))
   }
 
   /// `linearPerGPU` given the layers' parameters when the caller already has them.
   public static func linearPerGPU(
-    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: LayerParameters
+    _ m: TransformerModel, _ layout: Layout, stage: Int, layers: PerKind<LayerOp.Parameters>,
+    counts: LayerCounts? = nil
   ) -> Parameters {
-    let kinds = layout.layerKinds(onStage: stage, of: m)
+    let kinds = counts ?? layout.layerKinds(onStage: stage, of: m)
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     let t = Double(max(1, layout.tensor))
     var mtp = 0.0
@@ -223,3 +205,21 @@ extension ParameterCount {
 
 public enum ParameterUnit: QuantityUnit { public static let symbol = "params" }
 public typealias Parameters = Quantity<ParameterUnit>
+
+extension PerKind where Value == LayerOp.Parameters {
+  /// Parameters of the `kinds` layers of a stage on one GPU of `layout`, and the experts' share
+  /// of them (reduced and sharded over the expert data-parallel group, not d).
+  public func perGPU(_ kinds: LayerCounts, _ layout: Layout) -> (all: Double, expert: Double) {
+    let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
+    var all = 0.0
+    for kind in LayerKind.stack { all += Double(kinds[kind]) * self[kind].perGPU(layout) }
+    return (all, Double(kinds.moe) * moe.expert / expertShard)
+  }
+
+  /// All `kinds` layers, whole.
+  func total(_ kinds: LayerCounts) -> Double {
+    var sum = 0.0
+    for kind in LayerKind.stack { sum += Double(kinds[kind]) * self[kind].total }
+    return sum
+  }
+}

@@ -10,28 +10,6 @@
 ///   allocated), the CUDA context, NCCL's buffers and the buffers libraries allocate outside the
 ///   caching allocator.
 public enum PeakMemory {
-  /// Settings that change the peak but not the steady state, with Megatron's and PyTorch's
-  /// defaults.
-  public struct Settings: Sendable, Hashable, Codable {
-    /// PyTorch's `expandable_segments` (`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`,
-    /// which NeMo and Megatron-Bridge set): segments grow in place, so little is stranded.
-    public var expandableSegments: Bool
-    /// NCCL's NVLink SHARP (NVLS) on NVSwitch systems of Hopper and later (on by default there):
-    /// it reserves multicast buffers per communicator.
-    public var ncclNVLS: Bool
-    /// Megatron-Core's fused vocabulary-parallel cross entropy (`cross_entropy_loss_fusion`):
-    /// no 16-bit logits copy beside the fp32 one.
-    public var crossEntropyFusion: Bool
-
-    public init(
-      expandableSegments: Bool = false, ncclNVLS: Bool = true, crossEntropyFusion: Bool = false
-    ) {
-      self.expandableSegments = expandableSegments
-      self.ncclNVLS = ncclNVLS
-      self.crossEntropyFusion = crossEntropyFusion
-    }
-  }
-
   /// Figures no mechanism of megaplan's derives, each with its source.
   public enum Constants {
     /// CUDA context with lazy module loading (CUDA ≥ 11.7, PyTorch's default): about 500 MiB
@@ -88,12 +66,8 @@ public enum PeakMemory {
   ///   entropy no 16-bit copy.
   /// Plus buffers alive throughout: pipeline send/receive buffers (two of e·s·b·h/r when p > 1),
   /// Megatron-FSDP's gathered weights of two layers and one layer's unsharded gradients.
-  public static func stage(
-    _ run: TrainingRun, stage i: Int, steadyBytes: Double, activationBytes: Double,
-    profile: ActivationMemory.LayerProfile? = nil
-  ) -> Stage {
-    let x = terms(
-      run, layout: run.layout, stage: i, activationBytes: activationBytes, profile: profile)
+  /// `terms` named, for a stage whose steady state is `steadyBytes`.
+  public static func stage(_ x: Terms, steadyBytes: Double) -> Stage {
     var transients = Breakdown<ByteUnit>()
     transients.add(x.momentTerm, Bytes(x.momentBytes))
     if x.pipelineBuffers > 0 {
@@ -127,7 +101,7 @@ public enum PeakMemory {
   }
 
   /// The terms of `stage` as numbers (`stage(_:stage:steadyBytes:activationBytes:)` names them),
-  /// for `layout` with `run`'s model, numerics, GPU and settings; what `search` evaluates for
+  /// for a layout with a run's model, numerics, GPU and software; what `search` evaluates for
   /// every candidate without building a breakdown.
   public struct Terms: Sendable {
     public var moment: Moment
@@ -144,6 +118,12 @@ public enum PeakMemory {
     public var nccl: Double
     public var tpOverlapBuffers: Double
 
+    /// No transients, nothing reserved.
+    public static let none = Terms(
+      moment: .forward, momentBytes: 0, momentTerm: Moment.forward.term, pipelineBuffers: 0,
+      cublasWorkspace: 0, fsdpBuffers: 0, allocatorSlack: 0, cudaContext: 0, nccl: 0,
+      tpOverlapBuffers: 0)
+
     public var transients: Double { momentBytes + pipelineBuffers + cublasWorkspace + fsdpBuffers }
     public var reserved: Double { allocatorSlack + cudaContext + nccl + tpOverlapBuffers }
     /// The device peak for a stage whose steady state is `steady` bytes.
@@ -153,42 +133,61 @@ public enum PeakMemory {
   /// The stack whose layer shapes set stage `i`'s transients (`terms`): the model itself, or
   /// for an encoder–decoder model the encoder stack on a stage holding only encoder layers, and
   /// on a stage holding both the stack with the more activation elements per layer.
-  static func stackModel(_ m: TransformerModel, _ layout: Layout, stage i: Int)
-    -> TransformerModel
-  {
-    guard let ed = m.encoderDecoder else { return m }
-    let kinds = layout.layerKinds(onStage: i, of: m)
+  /// nil when it is the model itself.
+  static func stackModel(_ m: TransformerModel, counts kinds: LayerCounts) -> TransformerModel? {
+    guard let ed = m.encoderDecoder else { return nil }
     if kinds.decoder == 0 { return ed.encoder }
-    if kinds.encoder == 0 { return m }
+    if kinds.encoder == 0 { return nil }
     let enc = ed.encoderSequence * ed.encoderHidden
-    return enc > m.sequenceLength * m.hidden ? ed.encoder : m
+    return enc > m.sequenceLength * m.hidden ? ed.encoder : nil
   }
 
   /// Elements of one pipeline message per microbatch on stage `i` (per GPU, before the
   /// scatter/gather optimisation): b·s·h/cp; for an encoder–decoder model the encoder's output
   /// b·s_enc·h_enc on encoder stages, and on decoder stages that beside the decoder's hidden
   /// state (`StepTimeModel.pipelineComm`).
-  static func pipelineMessage(_ m: TransformerModel, _ layout: Layout, stage i: Int) -> Double {
+  static func pipelineMessage(_ m: TransformerModel, _ layout: Layout, counts: LayerCounts)
+    -> Double
+  {
     let hidden = layout.tokens(of: m) * Double(m.hidden)
     guard let ed = m.encoderDecoder else { return hidden }
     let encoderOutput = Double(ed.encoderSequence * layout.microBatch) * Double(ed.encoderHidden)
-    return layout.layerKinds(onStage: i, of: m).decoder > 0 ? hidden + encoderOutput : encoderOutput
+    return counts.decoder > 0 ? hidden + encoderOutput : encoderOutput
   }
 
+  /// The terms of stage `i` of `layout` for model `m` in `precision` on `gpu` with `software`,
+  /// whose activations are `activationBytes` and whose layers' backward holds `backwardWalk`
+  /// beside its incoming gradient (`layerBackward`); `layers` are the model's layers'
+  /// parameters (Megatron-FSDP's buffers hold the largest layer of the stage).
+  /// `counts`: the stage's layers by kind, when the caller has them.
   public static func terms(
-    _ run: TrainingRun, layout: Layout, stage i: Int, activationBytes: Double,
-    layers: ParameterCount.LayerParameters? = nil,
-    profile given: ActivationMemory.LayerProfile? = nil, backwardWalk: Double? = nil
+    _ model: TransformerModel, _ layout: Layout, stage i: Int, precision: Precision, gpu: GPU,
+    software: Software, activationBytes: Double, layers: PerKind<LayerOp.Parameters>,
+    backwardWalk walk: Double, counts given: LayerCounts? = nil
   ) -> Terms {
-    let settings = run.peakSettings
-    let gpu = run.gpu
-    let e = run.precision.activationBytes
-    let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
+    let counts = given ?? layout.layerKinds(onStage: i, of: model)
     // The stack whose layers set the stage's transients: the model's, or for an encoder–decoder
     // model the encoder's on a stage of encoder layers (or where its s_enc·h_enc is the larger).
-    let m = stackModel(run.model, layout, stage: i)
+    if let stack = stackModel(model, counts: counts) {
+      return terms(
+        stack, model, layout, stage: i, precision: precision, gpu: gpu, software: software,
+        activationBytes: activationBytes, layers: layers, backwardWalk: walk, counts: counts)
+    }
+    return terms(
+      model, model, layout, stage: i, precision: precision, gpu: gpu, software: software,
+      activationBytes: activationBytes, layers: layers, backwardWalk: walk, counts: counts)
+  }
+
+  /// `terms` with the stack `m` whose layers set the transients.
+  static func terms(
+    _ m: TransformerModel, _ model: TransformerModel, _ layout: Layout, stage i: Int,
+    precision: Precision, gpu: GPU, software: Software, activationBytes: Double,
+    layers: PerKind<LayerOp.Parameters>, backwardWalk walk: Double, counts: LayerCounts
+  ) -> Terms {
+    let e = precision.activationBytes
+    let t = Double(layout.tensor), r = layout.effectiveSequenceParallel ? t : 1
     let tokens = layout.tokens(of: m)  // s·b/cp
-    let outputTokens = layout.tokens(of: run.model)  // the logits: the decoder's tokens
+    let outputTokens = layout.tokens(of: model)  // the logits: the decoder's tokens
     let h = Double(m.hidden), V = Double(m.vocabulary)
     let scores = Double(m.heads) * Double(m.sequenceLength) * tokens / t
 
@@ -199,7 +198,7 @@ public enum PeakMemory {
     // (`get_global_memory_buffer`), allocated once and kept: e·as²b/t at every moment. An fp32
     // softmax adds its fp32 input beside it in forward.
     let scoresBuffer = m.fusedAttention ? 0 : e * scores
-    if !m.fusedAttention && !(m.fusions.maskedSoftmax || run.precision == .fp32) {
+    if !m.fusedAttention && !(m.fusions.maskedSoftmax || precision == .fp32) {
       forward = max(forward, 4 * scores)
     }
     // Context parallelism's buffers inside the attention core (`ContextParallelTraffic`): in
@@ -212,19 +211,14 @@ public enum PeakMemory {
     // (`LayerDescription.backwardPeak`: rebuilt tensors of a recomputed segment, less the
     // layer's tensors already freed, plus each op's gradients); with full recompute of groups
     // of k layers (`uniform`), the k − 1 layers of the group rebuilt before it as well.
-    let walk =
-      backwardWalk
-      ?? layerBackward(
-        given ?? ActivationMemory.profile(run.model, layout, precision: run.precision),
-        run.model, layout, stage: i)
     var backward = e * tokens * h / r + max(walk, context.backwardBuffers)
     // With tied embeddings on a single stage, the output layer's weight gradient (with
     // `gradient_accumulation_fusion` the 16-bit stand-in Megatron hands autograd, e·V·h/t)
     // waits in autograd's input buffer of the shared weight until the embedding's backward adds
     // its own, at the end of the backward: it is held through every layer's backward (measured
     // on CPU, docs/validation.md). With p > 1 the two copies are separate weights.
-    if layout.pipeline == 1 && run.model.tiedEmbeddings {
-      backward += e * Double(run.model.vocabulary) * Double(run.model.hidden) / t
+    if layout.pipeline == 1 && model.tiedEmbeddings {
+      backward += e * Double(model.vocabulary) * Double(model.hidden) / t
     }
     if let experts = m.moe {
       // An MoE layer's dispatch holds the permuted copies being sent beside the ones received,
@@ -238,7 +232,7 @@ public enum PeakMemory {
     // `vocab_parallel_cross_entropy`'s backward, which reuses it in place).
     if last { backward -= 4 * outputTokens * V / t }
     var output = 0.0
-    if last && !settings.crossEntropyFusion { output = e * outputTokens * V / t }
+    if last && !software.crossEntropyFusion { output = e * outputTokens * V / t }
     let moment: Moment
     let momentBytes: Double
     if output >= max(forward, backward) && output > 0 {
@@ -249,23 +243,27 @@ public enum PeakMemory {
       (moment, momentBytes) = (.forward, forward)
     }
     let pipelineBuffers =
-      (layout.pipeline > 1 ? 2 * e * pipelineMessage(run.model, layout, stage: i) / r : 0)
+      (layout.pipeline > 1 ? 2 * e * pipelineMessage(model, layout, counts: counts) / r : 0)
       + scoresBuffer
     var fsdp = 0.0
     if layout.fullySharded && layout.dataParallelWithContext > 1 {
-      // The largest layer (an MoE layer's experts, over EP × ETP, when there are any).
-      let kinds = layers ?? ParameterCount.LayerParameters(m)
-      fsdp = max(kinds.dense.perGPU(layout), kinds.moe.perGPU(layout)) * (2 * e + e)
+      // The largest layer of the stage (an MoE layer's experts, over EP × ETP, when there are
+      // any).
+      var largest = 0.0
+      for kind in LayerKind.stack where counts[kind] > 0 {
+        largest = max(largest, layers[kind].perGPU(layout))
+      }
+      fsdp = largest * (2 * e + e)
     }
     let cublas = Constants.cublasWorkspaceBytes(gpu)
     // Weights, gradients and optimizer states live in contiguous buffers Megatron allocates
     // once; what fragments is what comes and goes every microbatch: activations and transients.
     let dynamic = activationBytes + momentBytes + pipelineBuffers + cublas + fsdp
-    let nvls = settings.ncclNVLS && gpu.generation != .ampere
+    let nvls = software.ncclNVLS && gpu.generation != .ampere
     // Transformer Engine's userbuffers for the overlapped collectives, allocated with cudaMalloc
     // outside the caching allocator: the all-gathered input of a column-parallel GEMM and the
     // reduce-scatter staging, each e·s·b·h.
-    let tpOverlap = run.overlap.tensorParallel && layout.tensor > 1 ? 2 * e * tokens * h : 0
+    let tpOverlap = software.overlap.tensorParallel && layout.tensor > 1 ? 2 * e * tokens * h : 0
     let momentTerm =
       moment == .forward && contextPeaks ? "context_parallel_buffers" : moment.term
     return Terms(
@@ -273,26 +271,36 @@ public enum PeakMemory {
       pipelineBuffers: pipelineBuffers,
       cublasWorkspace: cublas, fsdpBuffers: fsdp,
       allocatorSlack: dynamic
-        * Constants.allocatorSlack(expandableSegments: settings.expandableSegments),
+        * Constants.allocatorSlack(expandableSegments: software.expandableSegments),
       cudaContext: Constants.cudaContextBytes,
       nccl: Double(communicators(layout) + expertCommunicators(m, layout))
         * Constants.ncclBytesPerCommunicator(nvls: nvls),
       tpOverlapBuffers: tpOverlap)
   }
 
-  /// The most a layer's backward on stage `i` holds beside its incoming gradient (the larger of
-  /// its layer kinds' `LayerProfile.backwardPeak`) and, with full recompute of groups of k
-  /// layers (`uniform`), the k − 1 layers of the group rebuilt before it. Depends on the stage's
-  /// layers, not on d or the optimizer: `search` computes it once per stage and recompute choice.
+  /// The most a layer's backward on stage `i` holds beside its incoming gradient (the largest
+  /// `LayerMemory.backwardPeak` of its layer kinds there) and, with full recompute of groups of
+  /// k layers (`uniform`), the k − 1 layers of the group rebuilt before it. Depends on the
+  /// stage's layers, not on d or the optimizer.
   public static func layerBackward(
-    _ profile: ActivationMemory.LayerProfile, _ m: TransformerModel, _ layout: Layout, stage i: Int
+    _ layers: PerKind<LayerMemory?>, _ m: TransformerModel, _ layout: Layout, stage i: Int,
+    counts given: LayerCounts? = nil
   ) -> Double {
-    var walk = profile.backwardPeak(onStage: i, m, layout)
+    let counts = given ?? layout.layerKinds(onStage: i, of: m)
+    var walk: Double? = nil
+    for kind in LayerKind.stack where counts[kind] > 0 {
+      guard let layer = layers[kind] else { continue }
+      walk = max(walk ?? 0, layer.backwardPeak(layout.recompute))
+    }
+    var out = walk ?? 0
     if case .full = layout.recompute {
       let group = ActivationMemory.chunkPlan(m, layout, stage: i).workingSetLayers
-      if group > 1 { walk += profile.onStage(i, m, layout).full.value * Double(group - 1) }
+      if group > 1 {
+        let full = ActivationMemory.onStage(counts, layers, recompute: layout.recompute).full
+        out += full.value * Double(group - 1)
+      }
     }
-    return walk
+    return out
   }
 
   /// NCCL communicators a GPU belongs to: tensor-parallel, data-parallel, pipeline (its two

@@ -18,14 +18,15 @@
 /// t5-layer-cpu.json (docs/validation.md, "T5 layers: saved bytes measured on CPU"); they agree
 /// but for the norms' per-row statistics, which `LayerDescription` leaves out (K22's method).
 extension LayerDescription {
-  /// A layer of `kind` of `m`: dense, MoE, or an encoder–decoder model's encoder or decoder
-  /// layer.
+  /// A layer of `kind` of `m`: dense, MoE, an encoder–decoder model's encoder or decoder
+  /// layer, or one multi-token-prediction depth.
   public init(_ m: TransformerModel, _ shard: Shard, kind: LayerKind) {
     switch kind {
     case .dense: self.init(m, shard)
     case .moe: self.init(m, shard, moe: true)
     case .encoder: self = Self.encoderLayer(m, shard)
     case .decoder: self = Self.decoderLayer(m, shard)
+    case .mtp: self = MultiTokenPrediction.description(m, shard)
     }
   }
 
@@ -35,7 +36,7 @@ extension LayerDescription {
     var layer = LayerDescription(ed.encoder, shard)
     layer.causalSelfAttention = false
     // Bidirectional: every score is computed, none skipped.
-    if let i = layer.ops.firstIndex(where: { $0.name == "attention_core" }) {
+    if let i = layer.ops.firstIndex(where: { $0.kind == .attentionCore }) {
       for g in layer.ops[i].gemms.indices { layer.ops[i].gemms[g].executedFraction = 1 }
       layer.ops[i].kernel?.causalShare = 0
     }
@@ -46,7 +47,7 @@ extension LayerDescription {
   public static func decoderLayer(_ m: TransformerModel, _ shard: Shard) -> LayerDescription {
     var layer = LayerDescription(m, shard)
     guard let ed = m.encoderDecoder,
-      let i = layer.ops.firstIndex(where: { $0.name == "attention_residual" })
+      let i = layer.ops.firstIndex(where: { $0.kind == .attentionResidual })
     else { return layer }
     layer.ops.insert(contentsOf: crossAttention(m, encoder: ed.encoder, shard), at: i + 1)
     layer.tensorParallelRegions = 3
@@ -77,13 +78,13 @@ extension LayerDescription {
     // Pre-norm of the block: saves its input (K22 §4.1), /t with SP.
     ops.append(
       LayerOp(
-        name: "cross_norm",
+        kind: .crossNorm,
         saved: [SavedTensor("cross_layernorm_input", e * tokens * h / r)],
         elementwiseBytes: 2 * e * tokens * h / r, parameters: .init(replicated: normParams * h)))
     // Queries, column-parallel h → a·d_h/t over the decoder's tokens: saves its input.
     ops.append(
       LayerOp(
-        name: "cross_query",
+        kind: .crossQuery,
         gemms: [GEMMShape("cross_query", m: tokens, n: qw / t, k: h, fp8: fp8 != nil)],
         saved: [SavedTensor("cross_query_input", linearInput * tokens * h / r)],
         elementwiseBytes: castAfterNorm * tokens * h / r,
@@ -92,7 +93,7 @@ extension LayerDescription {
     // the encoder output, is counted once per stage).
     ops.append(
       LayerOp(
-        name: "cross_key_value",
+        kind: .crossKeyValue,
         gemms: [
           GEMMShape("cross_key_value", m: keyTokens, n: 2 * kvw / t, k: hEnc, fp8: fp8 != nil)
         ],
@@ -106,7 +107,7 @@ extension LayerDescription {
     }
     ops.append(
       LayerOp(
-        name: "cross_projection",
+        kind: .crossProjection,
         gemms: [GEMMShape("cross_projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
         saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
         parameters: .init(sharded: qw * h, replicated: bias * h)))
@@ -115,7 +116,7 @@ extension LayerDescription {
       // `post_inter_attention_normformer_norm`): saves its input.
       ops.append(
         LayerOp(
-          name: "post_cross_attention_norm",
+          kind: .postCrossAttentionNorm,
           saved: [SavedTensor("post_cross_attention_norm_input", e * tokens * h / r)],
           elementwiseBytes: 2 * e * tokens * h / r,
           parameters: .init(replicated: normParams * h)))
@@ -124,7 +125,7 @@ extension LayerDescription {
     let dropout = m.dropout.hidden > 0
     ops.append(
       LayerOp(
-        name: "cross_residual",
+        kind: .crossResidual,
         saved: dropout ? [SavedTensor("cross_dropout_mask", tokens * h / r)] : [],
         elementwiseBytes: (3 * e + (dropout ? 1 : 0)) * tokens * h / r))
     return ops
@@ -191,7 +192,7 @@ extension LayerDescription {
     let transient =
       2 * query + keyValueGradients + (m.fusedAttention ? 0 : 2 * e * a * sq * sk * b / t)
     var core = LayerOp(
-      name: "cross_attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
+      kind: .crossAttentionCore, gemms: gemms, saved: saved, elementwiseBytes: bytes,
       recompute: .coreAttention, backwardTransient: transient)
     if m.fusedAttention {
       core.kernel = FlashAttentionCalls(keyLength: sk, causalShare: 0, headDim: dh)

@@ -109,24 +109,24 @@ public struct LayerDescription: Sendable, Hashable {
     // A pre-norm saves its input (K22 §4.1: "each LayerNorm stores its input, 2sbh"); RMSNorm
     // likewise (it needs x and the per-row 1/rms, which is left out as above). Reads and writes
     // s·b·h once.
-    func norm(_ name: String) -> LayerOp {
+    func norm(_ kind: OpKind) -> LayerOp {
       // Backward: its output's gradient and its input's, e·T·h/r each.
       LayerOp(
-        name: name, saved: [SavedTensor("layernorm_inputs", e * tokens * h / r)],
+        kind: kind, saved: [SavedTensor("layernorm_inputs", e * tokens * h / r)],
         elementwiseBytes: 2 * e * tokens * h / r,
         parameters: .init(replicated: normParams * h), backwardTransient: 2 * e * tokens * h / r)
     }
     // Bias-dropout-add after the projection and after fc2: a 1-byte mask of s·b·h when the
     // dropout is on (K22 §4.1); it reads the input and the residual and writes the sum.
-    func residual(_ name: String, mask: String) -> LayerOp {
+    func residual(_ kind: OpKind, mask: String) -> LayerOp {
       LayerOp(
-        name: name,
+        kind: kind,
         saved: hiddenDropout ? [SavedTensor(mask, tokens * h / r)] : [],
         elementwiseBytes: (3 * e + (hiddenDropout ? 1 : 0)) * tokens * h / r,
         backwardTransient: hiddenDropout ? e * tokens * h / r : 0)  // the dropout's gradient
     }
 
-    ops.append(norm("input_norm"))
+    ops.append(norm(.inputNorm))
     if let mla = m.mla {
       // Multi-latent attention replaces the fused QKV, the rotary embedding, the core and the
       // projection (MultiLatentAttention.swift); its input norm is a module of its own.
@@ -140,7 +140,7 @@ public struct LayerDescription: Sendable, Hashable {
       // backward).
       ops.append(
         LayerOp(
-          name: "qkv",
+          kind: .qkv,
           gemms: [
             GEMMShape(
               "qkv", m: tokens, n: Double(m.qkvWidth) / t, k: h, fp8: fp8 != nil,
@@ -155,7 +155,7 @@ public struct LayerDescription: Sendable, Hashable {
         // of size d_h): each saves its input.
         ops.append(
           LayerOp(
-            name: "qk_norm", saved: [SavedTensor("qk_norm_inputs", e * tokens * (qw + kvw) / t)],
+            kind: .qkNorm, saved: [SavedTensor("qk_norm_inputs", e * tokens * (qw + kvw) / t)],
             elementwiseBytes: 2 * e * tokens * (qw + kvw) / t,
             parameters: .init(replicated: 2 * normParams * dh)))
       }
@@ -174,7 +174,7 @@ public struct LayerDescription: Sendable, Hashable {
           m.fusions.rope ? [] : [SavedTensor("rotary_tables", 4 * e * positions * dh)]
         ops.append(
           LayerOp(
-            name: "rotary", saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4))
+            kind: .rotary, saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4))
         )
       }
       ops.append(Self.attentionCore(m, shard, tokens: tokens))
@@ -188,14 +188,14 @@ public struct LayerDescription: Sendable, Hashable {
       }
       ops.append(
         LayerOp(
-          name: "projection",
+          kind: .projection,
           gemms: [GEMMShape("projection", m: tokens, n: h, k: qw / t, fp8: fp8 != nil)],
           saved: projectionSaved, elementwiseBytes: castStandalone * tokens * qw / t,
           parameters: .init(sharded: qw * h, replicated: bias * h)))
     }
-    if m.sandwichNorm || m.blockType == .normformer { ops.append(norm("post_attention_norm")) }
-    ops.append(residual("attention_residual", mask: "attention_dropout_mask"))
-    ops.append(norm("pre_mlp_norm"))
+    if m.sandwichNorm || m.blockType == .normformer { ops.append(norm(.postAttentionNorm)) }
+    ops.append(residual(.attentionResidual, mask: "attention_dropout_mask"))
+    ops.append(norm(.preMlpNorm))
     if moe, let experts = m.moe {
       // The MoE layer spec keeps the pre-MLP norm a module of its own (`TENorm`, not fused into
       // a linear layer), so `layernorm` recompute reruns it.
@@ -203,8 +203,8 @@ public struct LayerDescription: Sendable, Hashable {
       ops += Self.moeMLP(
         m, experts, shard, tokens: tokens, linearInput: linearInput,
         castStandalone: castStandalone)
-      if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
-      ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
+      if m.sandwichNorm { ops.append(norm(.postMlpNorm)) }
+      ops.append(residual(.mlpResidual, mask: "mlp_dropout_mask"))
       self.ops = ops
       self.tokens = tokens
       self.hidden = h
@@ -215,7 +215,7 @@ public struct LayerDescription: Sendable, Hashable {
     // fused norm keeps) and drops everything inside it.
     ops.append(
       LayerOp(
-        name: "fc1",
+        kind: .fc1,
         gemms: [
           GEMMShape(
             "fc1", m: tokens, n: f1 / t, k: h, fp8: fp8 != nil,
@@ -230,7 +230,7 @@ public struct LayerDescription: Sendable, Hashable {
       // saves its input; fc2 then saves the norm's output (counted there).
       ops.append(
         LayerOp(
-          name: "ffn_norm",
+          kind: .ffnNorm,
           saved: [SavedTensor("ffn_norm_input", e * tokens * f / t, recomputedBy: .mlp)],
           elementwiseBytes: 2 * e * tokens * f / t,
           parameters: .init(sharded: normParams * f), recompute: .mlp))
@@ -238,12 +238,12 @@ public struct LayerDescription: Sendable, Hashable {
     // fc2, row-parallel: f/t → h. Saves its input, the activation output (8sbh/t at f = 4h).
     ops.append(
       LayerOp(
-        name: "fc2", gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t, fp8: fp8 != nil)],
+        kind: .fc2, gemms: [GEMMShape("fc2", m: tokens, n: h, k: f / t, fp8: fp8 != nil)],
         saved: [SavedTensor("fc2_input", linearInput * tokens * f / t, recomputedBy: .mlp)],
         elementwiseBytes: castStandalone * tokens * f / t,
         parameters: .init(sharded: f * h, replicated: bias * h), recompute: .mlp))
-    if m.sandwichNorm { ops.append(norm("post_mlp_norm")) }
-    ops.append(residual("mlp_residual", mask: "mlp_dropout_mask"))
+    if m.sandwichNorm { ops.append(norm(.postMlpNorm)) }
+    ops.append(residual(.mlpResidual, mask: "mlp_dropout_mask"))
     self.ops = ops
     self.tokens = tokens
     self.hidden = h
@@ -369,7 +369,7 @@ public struct LayerDescription: Sendable, Hashable {
       if attentionDropout { bytes += (2 * e + 1) * scores }
     }
     var core = LayerOp(
-      name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
+      kind: .attentionCore, gemms: gemms, saved: saved, elementwiseBytes: bytes,
       recompute: .coreAttention,
       backwardTransient: coreBackwardTransient(m, shard, tokens: tokens))
     if m.fusedAttention {
@@ -420,7 +420,7 @@ public struct LayerDescription: Sendable, Hashable {
     var ops: [LayerOp] = []
     ops.append(
       LayerOp(
-        name: "router", gemms: [GEMMShape("router", m: tokensIn, n: E, k: h)],
+        kind: .router, gemms: [GEMMShape("router", m: tokensIn, n: E, k: h)],
         saved: [
           SavedTensor("router_input", e * tokensIn * h, recomputedBy: .layerNorm),
           SavedTensor("router_probabilities", 4 * tokensIn * E, recomputedBy: layer),
@@ -429,10 +429,10 @@ public struct LayerDescription: Sendable, Hashable {
         parameters: .init(replicated: h * E), recompute: layer))
     // Dispatch: permute the token copies (read and write them).
     ops.append(
-      LayerOp(name: "dispatch", elementwiseBytes: 2 * e * routed * h, recompute: layer))
+      LayerOp(kind: .dispatch, elementwiseBytes: 2 * e * routed * h, recompute: layer))
     ops.append(
       LayerOp(
-        name: "expert_fc1",
+        kind: .expertFc1,
         gemms: [
           GEMMShape("expert_fc1", m: routed, n: fe1 / etp, k: h, fp8: fp8, weightGroups: local)
         ],
@@ -442,12 +442,12 @@ public struct LayerDescription: Sendable, Hashable {
     var act = activation(
       m, shard, tokens: routed, ffn: fe / etp * t, prefix: "expert_", dropping: layer,
       discardedOutput: .moeActivation)
-    act.name = "expert_activation"
+    act.kind = .expertActivation
     act.recompute = [.moe, .moeActivation]
     ops.append(act)
     ops.append(
       LayerOp(
-        name: "expert_fc2",
+        kind: .expertFc2,
         gemms: [
           GEMMShape("expert_fc2", m: routed, n: h, k: fe / etp, fp8: fp8, weightGroups: local)
         ],
@@ -465,7 +465,7 @@ public struct LayerDescription: Sendable, Hashable {
     // the permuted fp32 probabilities (4 bytes per token copy) for their gradient.
     ops.append(
       LayerOp(
-        name: "combine",
+        kind: .combine,
         saved: [SavedTensor("expert_probabilities", 4 * routed, recomputedBy: layer)],
         elementwiseBytes: 2 * e * routed * h / etp, recompute: layer))
     if experts.sharedExpertFFN > 0 {
@@ -475,17 +475,17 @@ public struct LayerDescription: Sendable, Hashable {
       // sequence-sharded input itself is the router's (one tensor).
       ops.append(
         LayerOp(
-          name: "shared_fc1",
+          kind: .sharedFc1,
           gemms: [GEMMShape("shared_fc1", m: tokens, n: fs1 / t, k: h, fp8: fp8)],
           parameters: .init(sharded: h * fs1 + bias * fs1), recompute: shared))
       var sharedAct = activation(
         m, shard, tokens: tokens, ffn: fs, prefix: "shared_", dropping: shared)
-      sharedAct.name = "shared_activation"
+      sharedAct.kind = .sharedActivation
       sharedAct.recompute = shared
       ops.append(sharedAct)
       ops.append(
         LayerOp(
-          name: "shared_fc2",
+          kind: .sharedFc2,
           gemms: [GEMMShape("shared_fc2", m: tokens, n: h, k: fs / t, fp8: fp8)],
           saved: [
             SavedTensor("shared_fc2_input", linearInput * tokens * fs / t, recomputedBy: shared)
@@ -497,7 +497,7 @@ public struct LayerDescription: Sendable, Hashable {
         // value for backward; the gate GEMM reads the same input as the router.
         ops.append(
           LayerOp(
-            name: "shared_gate", gemms: [GEMMShape("shared_gate", m: tokensIn, n: 1, k: h)],
+            kind: .sharedGate, gemms: [GEMMShape("shared_gate", m: tokensIn, n: 1, k: h)],
             saved: [
               SavedTensor("shared_gate_output", e * tokensIn * (h + 1), recomputedBy: shared)
             ],
@@ -553,7 +553,7 @@ public struct LayerDescription: Sendable, Hashable {
     }
     // Backward: the gradient of its output (f wide) and of its input (f₁ wide).
     return LayerOp(
-      name: "activation", saved: saved, elementwiseBytes: bytes, recompute: dropping,
+      kind: .activation, saved: saved, elementwiseBytes: bytes, recompute: dropping,
       backwardTransient: e * tokens * (f + f1) / t)
   }
 
@@ -598,7 +598,7 @@ public struct LayerDescription: Sendable, Hashable {
   /// Every GEMM with its op.
   public var gemms: [GEMMShape] { ops.flatMap(\.gemms) }
 
-  public func op(_ name: String) -> LayerOp? { ops.first { $0.name == name } }
+  public func op(_ kind: OpKind) -> LayerOp? { ops.first { $0.kind == kind } }
 
   /// Parameters of one layer on one GPU of the tensor-parallel group, as the layer's ops hold
   /// them: sharded weights (column- and row-parallel) and what each rank replicates.
@@ -634,7 +634,9 @@ public struct LayerOp: Sendable, Hashable {
     public var total: Double { sharded + replicated + expert }
   }
 
-  public var name: String
+  public var kind: OpKind
+  /// The name reports print (`kind`'s).
+  public var name: String { kind.rawValue }
   public var gemms: [GEMMShape]
   public var saved: [SavedTensor]
   /// Bytes the op's memory-bound kernels read and write in forward, on this GPU.
@@ -651,12 +653,16 @@ public struct LayerOp: Sendable, Hashable {
   public var backwardTransient: Double?
 
   public init(
-    name: String, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
+    kind: OpKind, gemms: [GEMMShape] = [], saved: [SavedTensor] = [], elementwiseBytes: Double = 0,
     parameters: Parameters = .init(), recompute: RecomputeModules = [],
     backwardTransient: Double? = nil
   ) {
-    self.name = name
-    self.gemms = gemms
+    self.kind = kind
+    self.gemms = gemms.map {
+      var g = $0
+      g.op = kind
+      return g
+    }
     self.saved = saved
     self.elementwiseBytes = elementwiseBytes
     self.parameters = parameters
@@ -684,7 +690,7 @@ public struct LayerOp: Sendable, Hashable {
 
   /// The attention core (self-attention's, or a decoder layer's cross-attention's): timed as one
   /// fused kernel or as its batched GEMMs and softmax kernels, not as weight GEMMs.
-  public var isAttentionCore: Bool { name == "attention_core" || name == "cross_attention_core" }
+  public var isAttentionCore: Bool { kind.isAttentionCore }
 }
 
 /// The calls of a fused attention kernel, as its speed depends on them: the keys one call runs
@@ -751,6 +757,9 @@ public struct GEMMShape: Sendable, Hashable {
     case attention
   }
   public var name: String
+  /// The op it belongs to (set by `LayerOp`): what code that looks for the router's or an
+  /// expert's GEMMs matches.
+  public var op: OpKind? = nil
   public var m: Double
   public var n: Double
   public var k: Double

@@ -98,7 +98,7 @@ extension LayerDescription {
     }
     ops.append(
       LayerOp(
-        name: "mla_down_projection", gemms: down,
+        kind: .mlaDownProjection, gemms: down,
         saved: [
           SavedTensor("mla_down_input", linearInput * tokens * h / r, recomputedBy: .layerNorm)
         ],
@@ -132,7 +132,7 @@ extension LayerDescription {
     let latentWidth = latents.reduce(0) { $0 + $1.1 }
     ops.append(
       LayerOp(
-        name: "mla_up_projection", gemms: upGEMMs, saved: upSaved,
+        kind: .mlaUpProjection, gemms: upGEMMs, saved: upSaved,
         elementwiseBytes: ((norms ? 2 * e : 0) + castAfterNorm) * tokens * latentWidth / r,
         parameters: upParameters, recompute: up))
 
@@ -151,7 +151,7 @@ extension LayerDescription {
     }
     ops.append(
       LayerOp(
-        name: "mla_rotary", saved: rotarySaved,
+        kind: .mlaRotary, saved: rotarySaved,
         elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4) + assembly, recompute: up))
 
     ops.append(mlaAttentionCore(m, shard, tokens: tokens, queryKeyDim: qk, valueDim: dv))
@@ -173,7 +173,7 @@ extension LayerDescription {
     }
     ops.append(
       LayerOp(
-        name: "projection",
+        kind: .projection,
         gemms: [GEMMShape("projection", m: tokens, n: h, k: width / t, fp8: fp8)],
         saved: projectionSaved, elementwiseBytes: castStandalone * tokens * width / t,
         parameters: .init(sharded: width * h, replicated: bias * h)))
@@ -231,7 +231,7 @@ extension LayerDescription {
       bytes += 2 * e * scores
     }
     return LayerOp(
-      name: "attention_core", gemms: gemms, saved: saved, elementwiseBytes: bytes,
+      kind: .attentionCore, gemms: gemms, saved: saved, elementwiseBytes: bytes,
       recompute: .coreAttention)
   }
 }

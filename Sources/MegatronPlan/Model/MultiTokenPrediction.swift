@@ -38,21 +38,31 @@ public enum MultiTokenPrediction {
     let h = Double(m.hidden)
     let normParams = Double(m.normalization.parametersPerFeature)
     let linearInput = m.fp8?.recipe.savedBytesPerElement ?? e
-    func norm(_ name: String) -> LayerOp {
+    func norm(_ kind: OpKind) -> LayerOp {
       LayerOp(
-        name: name, saved: [SavedTensor(name + "_input", e * tokens * h / r)],
+        kind: kind, saved: [SavedTensor(kind.rawValue + "_input", e * tokens * h / r)],
         elementwiseBytes: 2 * e * tokens * h / r, parameters: .init(replicated: normParams * h))
     }
     return LayerDescription(ops: [
-      norm("mtp_embedding_norm"),
-      norm("mtp_hidden_norm"),
+      norm(.mtpEmbeddingNorm),
+      norm(.mtpHiddenNorm),
       LayerOp(
-        name: "mtp_projection",
+        kind: .mtpProjection,
         gemms: [GEMMShape("mtp_projection", m: tokens, n: h / t, k: 2 * h, fp8: m.fp8 != nil)],
         saved: [SavedTensor("mtp_projection_input", linearInput * tokens * 2 * h / r)],
         elementwiseBytes: 2 * e * tokens * 2 * h / r, parameters: .init(sharded: 2 * h * h)),
-      norm("mtp_final_norm"),
+      norm(.mtpFinalNorm),
     ])
+  }
+
+  /// One MTP depth as one description (`LayerKind.mtp`): its projection's ops, then its
+  /// transformer layer's.
+  public static func description(_ m: TransformerModel, _ shard: LayerDescription.Shard)
+    -> LayerDescription
+  {
+    var one = layer(m, shard)
+    one.ops = projection(m, shard).ops + one.ops
+    return one
   }
 
   /// Parameters of all D MTP layers (projection and transformer layer), by how they shard.

@@ -117,3 +117,61 @@ public enum FusedAttentionKernel: String, Sendable, Hashable, Codable, CaseItera
   /// FlashAttention-3 (flash-attn 3, Hopper only; elsewhere it runs as FlashAttention-2).
   case flash3
 }
+
+/// How the attention GEMMs (QKᵀ and attention over V, 2·s²·a·d_h each per sequence) count
+/// toward model FLOPs and MFU. Sources disagree, so published MFU figures must be read with
+/// the convention they used:
+/// - `full`: every score of the s × s matrix, masked or not: K22 App. A, N21 Eq. 3, and NeMo's
+///   flops formulas through container 25.04 (its Llama 2 7B row, 16,934 tokens/s/GPU at
+///   780 TFLOP/s, is 46.1 GFLOP per token only with the full count);
+/// - `causal`: the half a causal mask leaves, Megatron-Core's `num_floating_point_operations`
+///   ("causal mask (only half of the mask is non-zero)", megatron/training/training.py) and
+///   Megatron-Bridge's tables (Llama 3 8B: 14,451 tokens/s/GPU at 744 TFLOP/s is 51.5 GFLOP
+///   per token only with the half). megaplan's default, as what a Megatron-Core log shows.
+public enum AttentionFLOPCount: String, Sendable, Hashable, Codable, CaseIterable {
+  case full
+  case causal
+
+  /// The share of the full s × s attention FLOPs counted.
+  public var share: Double { self == .causal ? 0.5 : 1 }
+}
+
+/// What the software stack does that changes time or memory but not the model or its layout:
+/// Megatron-Core's overlaps, its fused kernels and gradient buffer, PyTorch's allocator, NCCL's
+/// NVLS, and how model FLOPs count attention. One value per run, read
+/// by the memory (`PeakMemory`, `StateMemory`) and time (`StepTimeModel`) models alike.
+public struct Software: Sendable, Hashable, Codable {
+  /// What Megatron-Core overlaps (`Overlap`).
+  public var overlap: Overlap
+  /// Megatron's gradient buffer in fp32 (`StateMemory.bytesPerParameter`;
+  /// `grad_reduce_in_fp32`, NeMo `megatron_amp_O2`'s main gradients).
+  public var fp32Gradients: Bool
+  /// Megatron-Core's fused vocabulary-parallel cross entropy (`cross_entropy_loss_fusion`): no
+  /// 16-bit logits copy beside the fp32 one, fewer bytes per logit.
+  public var crossEntropyFusion: Bool
+  /// The fused attention kernel (`megaplan.attention_kernel`; cuDNN's by default).
+  public var attentionKernel: FusedAttentionKernel
+  /// How attention counts toward model FLOPs and MFU (`megaplan.attention_flops`; Megatron-Core's
+  /// causal half by default).
+  public var attentionFLOPs: AttentionFLOPCount
+  /// PyTorch's `expandable_segments` (`PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`,
+  /// which NeMo and Megatron-Bridge set): segments grow in place, so little is stranded.
+  public var expandableSegments: Bool
+  /// NCCL's NVLink SHARP (NVLS) on NVSwitch systems of Hopper and later (on by default there):
+  /// it reserves multicast buffers per communicator.
+  public var ncclNVLS: Bool
+
+  public init(
+    overlap: Overlap = .none, fp32Gradients: Bool = true, crossEntropyFusion: Bool = false,
+    attentionKernel: FusedAttentionKernel = .cudnn, attentionFLOPs: AttentionFLOPCount = .causal,
+    expandableSegments: Bool = false, ncclNVLS: Bool = true
+  ) {
+    self.overlap = overlap
+    self.fp32Gradients = fp32Gradients
+    self.crossEntropyFusion = crossEntropyFusion
+    self.attentionKernel = attentionKernel
+    self.attentionFLOPs = attentionFLOPs
+    self.expandableSegments = expandableSegments
+    self.ncclNVLS = ncclNVLS
+  }
+}

@@ -110,6 +110,14 @@ public struct TransformerModel: Sendable, Hashable, Codable {
     self.moe = moe
   }
 
+  /// The layer kinds this model has, whose costs a run computes (`PerKind`): an encoder–decoder
+  /// model's encoder and decoder; otherwise dense (the representative layer reports quote),
+  /// MoE with experts, and MTP with multi-token-prediction layers.
+  public var presentKinds: [LayerKind] {
+    if encoderDecoder != nil { return [.encoder, .decoder] }
+    return [.dense] + (moe != nil ? [.moe] : []) + (mtpLayers > 0 ? [.mtp] : [])
+  }
+
   /// The layers of each kind among layers `range` (0-based, of the whole model): dense and
   /// MoE layers, or for an encoder–decoder model encoder and decoder layers.
   public func layerKinds(in range: Range<Int>) -> LayerCounts {
@@ -261,43 +269,6 @@ public enum Precision: String, Sendable, Hashable, Codable, CaseIterable {
   public var activationBytes: Double { self == .fp32 ? 4 : 2 }
   /// Bytes of one model weight as the forward pass reads it.
   public var weightBytes: Double { self == .fp32 ? 4 : 2 }
-}
-
-/// A layer's kind: what its description (`LayerDescription(_:_:kind:)`) builds.
-public enum LayerKind: Int, Sendable, Hashable, Codable, CaseIterable {
-  case dense, moe, encoder, decoder
-}
-
-/// How many layers of each kind a range of layers or a pipeline stage holds.
-public struct LayerCounts: Sendable, Hashable {
-  public var dense: Int
-  public var moe: Int
-  public var encoder: Int
-  public var decoder: Int
-
-  public init(dense: Int = 0, moe: Int = 0, encoder: Int = 0, decoder: Int = 0) {
-    self.dense = dense
-    self.moe = moe
-    self.encoder = encoder
-    self.decoder = decoder
-  }
-
-  public subscript(kind: LayerKind) -> Int {
-    switch kind {
-    case .dense: dense
-    case .moe: moe
-    case .encoder: encoder
-    case .decoder: decoder
-    }
-  }
-
-  public var total: Int { dense + moe + encoder + decoder }
-
-  static func + (a: LayerCounts, b: LayerCounts) -> LayerCounts {
-    LayerCounts(
-      dense: a.dense + b.dense, moe: a.moe + b.moe, encoder: a.encoder + b.encoder,
-      decoder: a.decoder + b.decoder)
-  }
 }
 
 /// Where a layer's norms sit (NeMo `transformer_block_type`, `ParallelTransformerLayer_`):

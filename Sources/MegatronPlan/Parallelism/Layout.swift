@@ -25,6 +25,36 @@ public enum Recompute: Sendable, Hashable, Codable, CustomStringConvertible {
   }
 }
 
+extension Recompute {
+  /// Its granularity: what a layer being recomputed keeps.
+  public var granularity: RecomputeGranularity {
+    switch self {
+    case .none: .none
+    case .selective: .selective
+    case .full: .full
+    }
+  }
+}
+
+/// Recompute granularity without the method and layer count: `full` covers full recompute of
+/// every layer (`uniform`, 1 layer per group) and partial full recompute (`block`, k layers per
+/// chunk). What a layer's per-granularity quantities are keyed by (`LayerMemory`), and the
+/// search's constraint (`LayoutSearch.Granularity`).
+public enum RecomputeGranularity: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+  case none
+  case selective
+  case full
+
+  public static func < (a: Self, b: Self) -> Bool { a.order < b.order }
+  var order: Int {
+    switch self {
+    case .none: 0
+    case .selective: 1
+    case .full: 2
+    }
+  }
+}
+
 /// Megatron's two ways to apply full recompute inside one model chunk (transformer block):
 /// `uniform` checkpoints the input of every group of k consecutive layers and recomputes all of
 /// them; `block` checkpoints (and recomputes) only the first k layers and keeps the rest.
@@ -168,6 +198,33 @@ public struct Layout: Sendable, Hashable, Codable {
       counts = counts + model.layerKinds(in: layerRange(stage: i, chunk: j, of: model))
     }
     return counts
+  }
+
+  /// The stages that can be the most loaded or the slowest, the one rule every evaluation
+  /// uses (`Evaluator`): the first (the most microbatches in flight, the embedding) and the last
+  /// (the output layer, the logits, the MTP layers); the stage after the first when a middle
+  /// stage can differ from it (an uneven split holds other layer counts there; with MoE layers
+  /// it can hold more expert layers than the first, which may hold the dense ones); every stage
+  /// of a flexible layout (`pipeline_model_parallel_layout`); and both sides of an
+  /// encoder–decoder split (each stack's stages are alike but for its first and last). The
+  /// other stages hold what the first holds less the embedding, with fewer microbatches in
+  /// flight (`PipelineSchedule.chunksInFlight` decreases along the pipeline), so none needs
+  /// more memory or time than one of these. Ascending.
+  public func candidateStages(of model: TransformerModel) -> [Int] {
+    let p = max(1, pipeline), last = p - 1
+    guard p > 1 else { return [0] }
+    let even = split.isEven
+    if even && model.moe == nil { return [0, last] }  // the common case, without a set
+    var stages = [0]
+    if last > 1 && (model.moe != nil || !even) { stages.append(1) }
+    if last > 2 && split.chunkLayers != nil { stages += Array(2..<last) }
+    if split.encoderLayers != nil, let r = split.encoderStages, r > 0, r < p {
+      stages += [r - 1, r]
+    }
+    stages.append(last)
+    var out: [Int] = []
+    for i in stages.sorted() where out.last != i { out.append(i) }
+    return out
   }
 
   /// Transformer layers on pipeline stage `i` (`PipelineSplit`).

@@ -66,10 +66,11 @@ public enum ComparisonChart {
     // Time panel.
     let timeValues: [[Double]] = rows.map { r in
       let b = r.estimate.time.breakdown
-      let comm = b["tensor_parallel_comm"] + b["pipeline_comm"] + b["data_parallel_comm"]
+      typealias T = IterationTime.Term
+      let comm = b[T.tensorParallelComm] + b[T.pipelineComm] + b[T.dataParallelComm]
       return [
-        b["forward"].value, b["backward"].value, b["recompute"].value, comm.value,
-        (b["pipeline_bubble"] + b["optimizer"]).value,
+        b[T.forward].value, b[T.backward].value, b[T.recompute].value, comm.value,
+        (b[T.pipelineBubble] + b[T.optimizer]).value,
       ]
     }
     let timeMax = niceCeiling(rows.map(\.estimate.time.iterationSeconds).max() ?? 1)

@@ -1,74 +1,5 @@
 import Foundation
 
-/// Everything an estimate needs: the model, its layout, numerics, hardware and token budget.
-public struct TrainingRun: Sendable, Hashable {
-  public var model: TransformerModel
-  public var layout: Layout
-  public var precision: Precision
-  public var gpu: GPU
-  /// Token budget for time-to-train (`megaplan.train_tokens`).
-  public var trainTokens: Double?
-  /// What the software overlaps (Megatron-Core's switches).
-  public var overlap: Overlap
-  /// Settings that change the peak but not the steady state (allocator, NCCL, fused loss).
-  public var peakSettings: PeakMemory.Settings = .init()
-  /// Megatron's gradient buffer in fp32 (`StateMemory.bytesPerParameter`).
-  public var fp32Gradients: Bool = true
-  /// Data-parallel gradient reduction overlapped with backward.
-  public var overlapGradientReduction: Bool {
-    get { overlap.gradientReduction }
-    set { overlap.gradientReduction = newValue }
-  }
-  public var constants: PerformanceConstants
-  /// What "fits" means (`megaplan.max_memory_fraction`; `MemoryBudget`).
-  public var memoryBudget: MemoryBudget = .standard
-  /// GPUs per node as the config lays them out (`trainer.devices`); the NVLink domain the timing
-  /// model uses is `gpu.gpusPerNode`, which the config reader sets to min(this, the profile's).
-  public var devicesPerNode: Int
-  /// How the vocabulary is padded for a tensor-parallel size (nil: fixed by
-  /// `megaplan.vocab_size`); the search re-pads it for each t as Megatron would.
-  public var vocabularyPadding: VocabularyPadding? = nil
-  /// How attention counts toward model FLOPs and MFU (`megaplan.attention_flops`; Megatron-Core's
-  /// causal half by default).
-  public var attentionFLOPs: FLOPCount.AttentionFLOPCount = .causal
-  /// The fused attention kernel (`megaplan.attention_kernel`; cuDNN's by default).
-  public var attentionKernel: FusedAttentionKernel = .cudnn
-  /// The GPU as its profile (or `megaplan.hardware`) describes it, before `trainer.devices`
-  /// shrinks its node to the training file's: serving lays out its own GPUs on the hardware's
-  /// nodes. nil when the run was not read from a config (`gpu` is then the hardware).
-  public var hardwareGPU: GPU? = nil
-
-  /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
-  public init(
-    model: TransformerModel, layout: Layout, precision: Precision = .bf16, gpu: GPU = .a100_80GB,
-    trainTokens: Double? = nil, overlapGradientReduction: Bool = false, overlap: Overlap? = nil,
-    constants: PerformanceConstants? = nil
-  ) {
-    self.devicesPerNode = gpu.gpusPerNode
-    self.model = model
-    self.layout = layout
-    self.precision = precision
-    self.gpu = gpu
-    self.trainTokens = trainTokens
-    self.overlap = overlap ?? Overlap(gradientReduction: overlapGradientReduction)
-    self.constants = constants ?? .forGeneration(gpu.generation)
-  }
-
-  /// The step-time model of this run.
-  public var stepTimeModel: StepTimeModel { stepTimeModel(layout: layout) }
-
-  /// The step-time model of this run's model, numerics, GPU and software with another layout
-  /// (what `search` evaluates for each candidate).
-  public func stepTimeModel(layout: Layout) -> StepTimeModel {
-    var m = StepTimeModel(
-      model: model, layout: layout, precision: precision, gpu: gpu, constants: constants,
-      overlap: overlap)
-    m.attentionKernel = attentionKernel
-    m.crossEntropyFusion = peakSettings.crossEntropyFusion
-    return m
-  }
-}
-
 /// The result of `megaplan estimate`, also the JSON schema (docs/json-schema.md). Field names are
 /// the JSON keys' camel-case forms; JSON keys are snake_case and sorted.
 public struct Estimate: Sendable, Codable, Hashable {
@@ -343,23 +274,24 @@ public struct Estimate: Sendable, Codable, Hashable {
 }
 
 extension Estimate {
-  /// Estimates a valid run (see `Layout.violations(for:)`; the config reader checks them first).
-  public init(_ run: TrainingRun) {
-    let m = run.model, layout = run.layout
-    let schedule = PipelineSchedule(layout)
-    let totalParams = ParameterCount.total(m)
+  /// Estimates a valid run (see `Layout.violations(for:)`; the config reader checks them first)
+  /// on its own layout: `Evaluator(run).evaluate()` mapped to the schema.
+  public init(_ run: TrainingRun) { self.init(Evaluator(run).evaluate()) }
+
+  /// The schema of an evaluation: a pure mapping, every number read from `evaluation`.
+  public init(_ evaluation: Evaluation) {
+    let run = evaluation.run, m = run.model, layout = evaluation.layout
+    let totalParams = evaluation.parameters
     model = ModelSummary(
       parameters: totalParams.total.value,
-      activeParameters: ParameterCount.active(m).value, parameterBreakdown: totalParams,
+      activeParameters: evaluation.activeParameters.value, parameterBreakdown: totalParams,
       layers: m.layers,
       hidden: m.hidden,
       heads: m.heads, ffnHidden: m.ffnHidden, sequenceLength: m.sequenceLength,
       vocabulary: m.vocabulary,
       tiedEmbeddings: m.tiedEmbeddings, fusedAttention: m.fusedAttention,
       precision: run.precision.rawValue,
-      encoderDecoder: m.encoderDecoder.map {
-        Self.encoderDecoderSummary(m, $0, layout, precision: run.precision)
-      })
+      encoderDecoder: m.encoderDecoder.map { Self.encoderDecoderSummary(m, $0, layout) })
     var method: String? = nil
     var k: Int? = nil
     if case .full(let meth, let n) = layout.recompute {
@@ -379,155 +311,75 @@ extension Estimate {
       fullySharded: layout.fullySharded)
 
     // Memory, every stage; the most loaded decides.
-    var stages: [StageMemory] = []
-    // The per-layer quantities every stage is built from, once.
-    let profile = ActivationMemory.profile(m, layout, precision: run.precision)
-    for i in 0..<max(1, layout.pipeline) {
-      let byKind = ParameterCount.perGPU(m, layout, stage: i)
-      let params = byKind.total
-      let states = StateMemory.states(
-        parameters: params, precision: run.precision, layout: layout,
-        linearParameters: ParameterCount.linearPerGPU(m, layout, stage: i), fp8: m.fp8,
-        fp32Gradients: run.fp32Gradients, expertParameters: byKind["expert_layers"])
-      let acts = ActivationMemory.stage(
-        m, layout, stage: i, precision: run.precision, profile: profile)
-      let total = states.total + acts.total
-      let peak = PeakMemory.stage(
-        run, stage: i, steadyBytes: total.value, activationBytes: acts.total.value,
-        profile: profile)
-      stages.append(
-        StageMemory(
-          stage: i, parameters: params.value, weightsBytes: states["weights"].value,
-          gradientsBytes: states["gradients"].value, optimizerBytes: states["optimizer"].value,
-          fp8WeightCacheBytes: states["fp8_weight_cache"].value,
-          activationsBytes: acts.total.value, activations: acts, totalBytes: total.value,
-          chunksInFlight: schedule.chunksInFlight(stage: i),
-          peakAllocatedBytes: peak.allocatedBytes, peakBytes: peak.deviceBytes,
-          peak: Breakdown(peak.transients.terms + peak.reserved.terms), peakMoment: peak.moment))
+    let stages = evaluation.stages.map { plan in
+      let named = plan.namedPeak
+      return StageMemory(
+        stage: plan.stage, parameters: plan.parameters.total,
+        weightsBytes: plan.states.weights, gradientsBytes: plan.states.gradients,
+        optimizerBytes: plan.states.optimizer, fp8WeightCacheBytes: plan.states.fp8WeightCache,
+        activationsBytes: plan.activationBytes, activations: plan.activations,
+        totalBytes: plan.steadyBytes, chunksInFlight: plan.chunksInFlight,
+        peakAllocatedBytes: named.allocatedBytes, peakBytes: named.deviceBytes,
+        peak: Breakdown(named.transients.terms + named.reserved.terms), peakMoment: named.moment)
     }
-    let worst =
-      stages.max { a, b in
-        a.peakBytes < b.peakBytes || (a.peakBytes == b.peakBytes && a.stage > b.stage)
-      } ?? stages[0]
-    let encoderDecoderActivations = Self.encoderDecoderActivations(
-      m, layout, precision: run.precision)
+    let worst = stages[evaluation.mostLoadedStage]
+    let encoderDecoder = evaluation.encoderDecoderLayers
+    let budget = run.memoryBudget, capacity = run.gpu.memory.value
     memory = MemorySummary(
-      gpu: run.gpu.name, capacityBytes: run.gpu.memory.value,
-      activationsPerLayerBytes: ActivationMemory.perLayer(m, layout, precision: run.precision)
-        .value,
-      activationsPerLayer: ActivationMemory.storedLayer(m, layout, precision: run.precision),
+      gpu: run.gpu.name, capacityBytes: capacity,
+      activationsPerLayerBytes: evaluation.activationsPerLayer.value,
+      activationsPerLayer: evaluation.storedLayer,
       mostLoadedStage: worst.stage, activationsBytes: worst.activationsBytes,
       weightsBytes: worst.weightsBytes,
       gradientsBytes: worst.gradientsBytes, optimizerBytes: worst.optimizerBytes,
       totalBytes: worst.totalBytes, peakAllocatedBytes: worst.peakAllocatedBytes,
       peakBytes: worst.peakBytes, peakMoment: worst.peakMoment,
-      fits: run.memoryBudget.fits(total: worst.peakBytes, capacity: run.gpu.memory.value),
-      usableBytes: run.memoryBudget.usableBytes(capacity: run.gpu.memory.value),
-      usableFraction: run.memoryBudget.usableFraction, stages: stages,
-      encoderActivationsPerLayerBytes: encoderDecoderActivations?.encoder,
-      decoderActivationsPerLayerBytes: encoderDecoderActivations?.decoder,
-      encoderActivationsPerLayer: Self.storedLayer(m, layout, precision: run.precision, .encoder),
-      decoderActivationsPerLayer: Self.storedLayer(m, layout, precision: run.precision, .decoder))
+      fits: evaluation.fits, usableBytes: budget.usableBytes(capacity: capacity),
+      usableFraction: budget.usableFraction, stages: stages,
+      encoderActivationsPerLayerBytes: encoderDecoder?.encoder.kept.value,
+      decoderActivationsPerLayerBytes: encoderDecoder?.decoder.kept.value,
+      encoderActivationsPerLayer: encoderDecoder?.encoder.stored,
+      decoderActivationsPerLayer: encoderDecoder?.decoder.stored)
 
-    let modelFLOPs = FLOPCount.model(
-      m, globalBatch: layout.globalBatch, attention: run.attentionFLOPs)
-    let hardwareFLOPs = FLOPCount.hardware(m, layout, attention: run.attentionFLOPs)
     flops = FLOPSummary(
-      modelPerIteration: modelFLOPs.value, hardwarePerIteration: hardwareFLOPs.value,
-      attention: run.attentionFLOPs.rawValue)
+      modelPerIteration: evaluation.modelFLOPs.value,
+      hardwarePerIteration: evaluation.hardwareFLOPs.value,
+      attention: run.software.attentionFLOPs.rawValue)
 
-    let stepModel = run.stepTimeModel
-    let iteration = stepModel.iteration()
-    let seconds = iteration.total
-    let forward = stepModel.layerForward(), backward = stepModel.layerBackward()
+    let iteration = evaluation.iteration
+    let layer = evaluation.costs.representativeLayer
     time = TimeSummary(
-      iterationSeconds: seconds.value, breakdown: iteration,
-      layerForwardSeconds: forward.total.value,
-      layerBackwardSeconds: backward.total.value,
-      layerRecomputeSeconds: stepModel.layerRecompute().value,
-      layerAttentionForwardSeconds: forward["attention_core"].value,
-      layerAttentionBackwardSeconds: backward["attention_core"].value,
-      bubbleFraction: schedule.bubbleFraction)
+      iterationSeconds: evaluation.seconds, breakdown: iteration.breakdown,
+      layerForwardSeconds: layer?.forward.total.value ?? 0,
+      layerBackwardSeconds: layer?.backward.total.value ?? 0,
+      layerRecomputeSeconds: evaluation.representativeRecompute.value,
+      layerAttentionForwardSeconds: layer?.forward.attentionCore.value ?? 0,
+      layerAttentionBackwardSeconds: layer?.backward.attentionCore.value ?? 0,
+      bubbleFraction: iteration.bubbleFraction)
 
-    let peak = run.gpu.peak(for: run.precision)
-    let use = Utilization(
-      modelFLOPs: modelFLOPs, hardwareFLOPs: hardwareFLOPs, seconds: seconds, gpus: layout.gpus,
-      peak: peak)
-    // Tokens a sample counts (s; an encoder–decoder model's s_enc: `tokensPerSample`).
-    let tokensPerIteration = Double(layout.globalBatch) * Double(m.tokensPerSample)
+    let use = evaluation.utilization
     throughput = ThroughputSummary(
-      tokensPerSecond: tokensPerIteration / seconds.value,
+      tokensPerSecond: evaluation.tokensPerSecond,
       modelTflopsPerGpu: use.modelPerGPU.teraFLOPs,
       hardwareTflopsPerGpu: use.hardwarePerGPU.teraFLOPs, mfu: use.mfu, hfu: use.hfu,
-      peakTflopsPerGpu: peak.teraFLOPs)
+      peakTflopsPerGpu: evaluation.peakFLOPs.teraFLOPs)
 
-    if let tokens = run.trainTokens {
-      let iterations = tokens / tokensPerIteration
-      let days = iterations * seconds.value / 86_400
-      training = TrainingSummary(
-        tokens: tokens, iterations: iterations, days: days,
-        gpuHours: days * 24 * Double(layout.gpus))
-    } else {
-      training = TrainingSummary(tokens: nil, iterations: nil, days: nil, gpuHours: nil)
-    }
+    training = TrainingSummary(
+      tokens: run.trainTokens, iterations: evaluation.iterations, days: evaluation.days,
+      gpuHours: evaluation.gpuHours)
   }
 
   /// JSON with sorted keys, snake_case, byte-stable.
   public func json() throws -> String { try JSONOutput.encode(self) }
 
-  static func encoderDecoderSummary(
-    _ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout, precision: Precision
-  ) -> EncoderDecoderSummary {
+  static func encoderDecoderSummary(_ m: TransformerModel, _ ed: EncoderDecoder, _ layout: Layout)
+    -> EncoderDecoderSummary
+  {
     return EncoderDecoderSummary(
       encoderLayers: ed.encoderLayers, decoderLayers: m.decoderLayers,
       encoderHidden: ed.encoder.hidden, encoderHeads: ed.encoder.heads,
       encoderFfnHidden: ed.encoder.ffnHidden, encoderSequenceLength: ed.encoderSequence,
       decoderSequenceLength: m.sequenceLength,
       pipelineSplitRank: layout.pipeline > 1 ? (layout.split.encoderStages ?? 0) : 0)
-  }
-
-  /// One encoder and one decoder layer's activations (one microbatch, one GPU) under the
-  /// layout's recompute setting, with full recompute the checkpointed input; nil for a
-  /// decoder-only model.
-  /// An encoder–decoder model's `kind` layer by tensor, stored under the layout's recompute
-  /// setting (all of it with none or full recompute, as `ActivationMemory.storedLayer`); nil for
-  /// a decoder-only model.
-  static func storedLayer(
-    _ m: TransformerModel, _ layout: Layout, precision: Precision, _ kind: LayerKind
-  ) -> Breakdown<ByteUnit>? {
-    guard m.encoderDecoder != nil else { return nil }
-    let layer = LayerDescription(m, .init(layout, precision: precision), kind: kind)
-    guard case .selective = layout.recompute else { return layer.saved }
-    return layer.saved(recomputing: layout.recomputeModules)
-  }
-
-  static func encoderDecoderActivations(
-    _ m: TransformerModel, _ layout: Layout, precision: Precision
-  ) -> (encoder: Double, decoder: Double)? {
-    guard let p = ActivationMemory.profile(m, layout, precision: precision).encoderDecoder
-    else { return nil }
-    if case .full = layout.recompute {
-      return (p.encoderCheckpoint.value, p.decoderCheckpoint.value)
-    }
-    return (p.encoderStored.value, p.decoderStored.value)
-  }
-}
-
-/// Model and hardware FLOPs utilisation (K22 §6.3, following PaLM): FLOPs per second per GPU
-/// over the accelerator's peak.
-public struct Utilization: Sendable, Hashable {
-  public var modelPerGPU: FLOPsPerSecond
-  public var hardwarePerGPU: FLOPsPerSecond
-  public var mfu: Double
-  public var hfu: Double
-
-  public init(
-    modelFLOPs: FLOPs, hardwareFLOPs: FLOPs, seconds: Seconds, gpus: Int, peak: FLOPsPerSecond
-  ) {
-    let n = Double(max(1, gpus))
-    modelPerGPU = (modelFLOPs / seconds) / n
-    hardwarePerGPU = (hardwareFLOPs / seconds) / n
-    mfu = modelPerGPU / peak
-    hfu = hardwarePerGPU / peak
   }
 }

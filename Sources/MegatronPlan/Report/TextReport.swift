@@ -148,7 +148,7 @@ public enum TextReport {
 
     out.append("FLOPs per iteration")
     let attention =
-      run.attentionFLOPs == .causal
+      run.software.attentionFLOPs == .causal
       ? "attention's causal half, as Megatron-Core counts" : "full s × s attention"
     out.append(
       "  model     \(Format.flops(e.flops.modelPerIteration))  (K22 Eq. 7, \(attention))")

@@ -31,43 +31,46 @@ public struct CheckViolation: Sendable, Hashable, Codable {
 }
 
 public enum Check {
-  /// The estimate and the limits `run` breaks. Memory is `MemoryBudget`'s rule, as in every
+  /// The evaluation and the limits `run` breaks. Memory is `MemoryBudget`'s rule, as in every
   /// command; the suggestion is the cheapest change on the same GPUs (`Remedy.find`'s order).
   public static func evaluate(_ loaded: TrainingRun, limits: CheckLimits) -> (
-    Estimate, [CheckViolation]
+    Evaluation, [CheckViolation]
   ) {
     var run = loaded
     if let f = limits.maxMemoryFraction { run.memoryBudget = MemoryBudget(usableFraction: f) }
-    let e = Estimate(run)
+    let e = Evaluator(run).evaluate()
     var out: [CheckViolation] = []
-    let budget = e.memory.usableBytes
-    if !e.memory.fits {
+    let capacity = run.gpu.memory.value
+    let budget = run.memoryBudget.usableBytes(capacity: capacity)
+    let peak = e.mostLoaded.peakBytes
+    if !e.fits {
       let fix = Remedy.find(for: run).first
       out.append(
         CheckViolation(
-          what: "memory", value: e.memory.peakBytes, limit: budget,
+          what: "memory", value: peak, limit: budget,
           message:
-            "needs \(Format.gib(e.memory.peakBytes)) per GPU at its peak (stage \(e.memory.mostLoadedStage)), over \(Format.percent(e.memory.usableFraction, 0)) of \(Format.gib(e.memory.capacityBytes)) = \(Format.gib(budget))",
+            "needs \(Format.gib(peak)) per GPU at its peak (stage \(e.mostLoadedStage)), over \(Format.percent(run.memoryBudget.usableFraction, 0)) of \(Format.gib(capacity)) = \(Format.gib(budget))",
           suggestion: fix.map {
-            "fits with \($0.change) (\(Format.gib($0.estimate.memory.peakBytes)) at the peak, \(Format.seconds($0.estimate.time.iterationSeconds))/iteration)"
+            "fits with \($0.change) (\(Format.gib($0.evaluation.mostLoaded.peakBytes)) at the peak, \(Format.seconds($0.evaluation.seconds))/iteration)"
           },
           key: "model.activations_checkpoint_granularity"))
     }
-    if let minMFU = limits.minMFU, e.throughput.mfu < minMFU {
+    let mfu = e.utilization.mfu
+    if let minMFU = limits.minMFU, mfu < minMFU {
       let better = Comparison(run).rows.filter {
-        $0.estimate.throughput.mfu >= minMFU && $0.estimate.memory.fits
-      }.max { $0.estimate.throughput.mfu < $1.estimate.throughput.mfu }
+        $0.evaluation.utilization.mfu >= minMFU && $0.evaluation.fits
+      }.max { $0.evaluation.utilization.mfu < $1.evaluation.utilization.mfu }
       out.append(
         CheckViolation(
-          what: "mfu", value: e.throughput.mfu, limit: minMFU,
+          what: "mfu", value: mfu, limit: minMFU,
           message:
-            "MFU \(Format.percent(e.throughput.mfu)) is below the minimum \(Format.percent(minMFU))",
+            "MFU \(Format.percent(mfu)) is below the minimum \(Format.percent(minMFU))",
           suggestion: better.map {
-            "recompute \($0.label) reaches MFU \(Format.percent($0.estimate.throughput.mfu))"
+            "recompute \($0.label) reaches MFU \(Format.percent($0.evaluation.utilization.mfu))"
           },
           key: "model.tensor_model_parallel_size"))
     }
-    if let maxDays = limits.maxDays, let days = e.training.days, days > maxDays {
+    if let maxDays = limits.maxDays, let days = e.days, days > maxDays {
       let needed = Double(run.layout.gpus) * days / maxDays
       out.append(
         CheckViolation(

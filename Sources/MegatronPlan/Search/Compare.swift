@@ -4,8 +4,8 @@ public struct Comparison: Sendable {
   public struct Row: Sendable {
     /// "none", "selective", "full", or "full (block, k layers)" for the partial row.
     public var label: String
-    public var run: TrainingRun
-    public var estimate: Estimate
+    public var evaluation: Evaluation
+    public var run: TrainingRun { evaluation.run }
     /// Iteration time over the same-SP no-recompute row's, minus one.
     public var recomputeOverhead: Double
     public var recommended: Bool
@@ -37,14 +37,14 @@ public struct Comparison: Sendable {
         let label = recompute.name + (sp ? " + SP" : "")
         rows.append(
           Row(
-            label: label, run: run, estimate: Estimate(run), recomputeOverhead: 0,
+            label: label, evaluation: Evaluator(run).evaluate(), recomputeOverhead: 0,
             recommended: false))
       }
     }
     rows += Comparison.contextParallelRows(base, sequenceParallel: spChoices.last ?? false)
-    let fits = { (e: Estimate) in e.memory.fits }
+    let fits = { (e: Evaluation) in e.fits }
     let cheaperFit = rows.contains {
-      $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.estimate)
+      $0.run.layout.recompute != .full(method: .uniform, layers: 1) && fits($0.evaluation)
     }
     if !cheaperFit,
       let partial = Comparison.smallestPartialRecompute(
@@ -60,14 +60,14 @@ public struct Comparison: Sendable {
           && $0.run.layout.contextParallel == cp
       }) {
         rows[i].recomputeOverhead =
-          rows[i].estimate.time.iterationSeconds / reference.estimate.time.iterationSeconds - 1
+          rows[i].evaluation.seconds / reference.evaluation.seconds - 1
       }
     }
     // The recommended row: the fastest that fits (ties: the earlier, simpler row).
     var best: Int? = nil
-    for i in rows.indices where fits(rows[i].estimate) {
+    for i in rows.indices where fits(rows[i].evaluation) {
       if best == nil
-        || rows[i].estimate.time.iterationSeconds < rows[best ?? i].estimate.time.iterationSeconds
+        || rows[i].evaluation.seconds < rows[best ?? i].evaluation.seconds
       {
         best = i
       }
@@ -100,7 +100,7 @@ public struct Comparison: Sendable {
         recompute.name + (sequenceParallel ? " + SP" : "") + ", cp \(layout.contextParallel)"
       rows.append(
         Row(
-          label: label, run: run, estimate: Estimate(run), recomputeOverhead: 0,
+          label: label, evaluation: Evaluator(run).evaluate(), recomputeOverhead: 0,
           recommended: false))
     }
     return rows
@@ -114,43 +114,43 @@ public struct Comparison: Sendable {
       var run = base
       run.layout.sequenceParallel = sequenceParallel
       run.layout.recompute = .full(method: .block, layers: k)
-      let e = Estimate(run)
-      if e.memory.fits {
+      let e = Evaluator(run).evaluate()
+      if e.fits {
         let label = "full (block, \(k) of \(lc) layers)" + (sequenceParallel ? " + SP" : "")
-        return Row(label: label, run: run, estimate: e, recomputeOverhead: 0, recommended: false)
+        return Row(label: label, evaluation: e, recomputeOverhead: 0, recommended: false)
       }
     }
     return nil
   }
 }
 
-/// A change to a config that makes it fit, with the estimate for the changed run.
+/// A change to a config that makes it fit, with the evaluation of the changed run.
 public struct Remedy: Sendable {
   /// What to change, in config terms: "pipeline_model_parallel_size: 16".
   public var change: String
-  public var run: TrainingRun
-  public var estimate: Estimate
+  public var evaluation: Evaluation
+  public var run: TrainingRun { evaluation.run }
   /// The change keeps the run's GPU count.
   public var sameGPUs: Bool
 
   /// The cheapest recompute setting under which `run` fits, if any (as given, selective + SP,
   /// full + SP; SP only with t > 1): the fastest of those that fit by `run.memoryBudget`.
-  public static func cheapestFitting(_ run: TrainingRun) -> (TrainingRun, Estimate)? {
+  public static func cheapestFitting(_ run: TrainingRun) -> (TrainingRun, Evaluation)? {
     let sp = run.layout.tensor > 1
     let options: [(Recompute, Bool)] = [
       (run.layout.recompute, run.layout.sequenceParallel), (.selective, sp),
       (.full(method: .uniform, layers: 1), sp),
     ]
-    var best: (TrainingRun, Estimate)? = nil
+    var best: (TrainingRun, Evaluation)? = nil
     for (recompute, sequenceParallel) in options {
       var layout = run.layout
       layout.recompute = recompute
       layout.sequenceParallel = sequenceParallel
       let candidate = run.with(layout: layout)
       guard candidate.layout.violations(for: candidate.model).isEmpty else { continue }
-      let e = Estimate(candidate)
-      guard e.memory.fits else { continue }
-      if best == nil || e.time.iterationSeconds < (best?.1.time.iterationSeconds ?? .infinity) {
+      let e = Evaluator(candidate).evaluate()
+      guard e.fits else { continue }
+      if best == nil || e.seconds < (best?.1.seconds ?? .infinity) {
         best = (candidate, e)
       }
     }
@@ -213,16 +213,16 @@ public struct Remedy: Sendable {
     func offer(_ layout: Layout) -> Bool {
       let run = base.with(layout: layout)
       guard run.layout.violations(for: run.model).isEmpty else { return false }
-      let e = Estimate(run)
-      guard e.memory.fits else { return false }
+      let e = Evaluator(run).evaluate()
+      guard e.fits else { return false }
       add(run, e)
       return true
     }
-    func add(_ run: TrainingRun, _ e: Estimate) {
+    func add(_ run: TrainingRun, _ e: Evaluation) {
       let change = describe(run)
       guard !change.isEmpty, !out.contains(where: { $0.change == change }) else { return }
       out.append(
-        Remedy(change: change, run: run, estimate: e, sameGPUs: run.layout.gpus == b.gpus))
+        Remedy(change: change, evaluation: e, sameGPUs: run.layout.gpus == b.gpus))
     }
     let spPossible = b.tensor > 1
     // 1. SP alone.

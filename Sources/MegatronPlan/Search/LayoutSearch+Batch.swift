@@ -111,7 +111,7 @@ extension LayoutSearch {
   /// `a` beats `b`: more tokens per second, then the global batch nearer `batch`, then the
   /// simpler layout (`tieKey`).
   static func beats(_ a: Candidate, _ b: Candidate, batch: Int) -> Bool {
-    let x = a.estimate.throughput.tokensPerSecond, y = b.estimate.throughput.tokensPerSecond
+    let x = a.evaluation.tokensPerSecond, y = b.evaluation.tokensPerSecond
     if x != y { return x > y }
     let da = abs(a.layout.globalBatch - batch), db = abs(b.layout.globalBatch - batch)
     if da != db { return da < db }
@@ -139,7 +139,7 @@ extension LayoutSearch {
   /// the most sharding the constraints allow (the distributed optimizer; full sharding when
   /// allowed): a necessary condition for any layout of that (t, p) to fit, since every layout
   /// adds activations and transients to these states (`StateMemory`, the rule every command
-  /// uses; the first or last stage is the most loaded, `LayoutSearch+Space.swift`).
+  /// uses; the candidate stages of `Layout.candidateStages`).
   static func statesCanFit(
     _ run: TrainingRun, gpus: Int, tensor t: Int, pipeline p: Int, _ c: Constraints
   ) -> Bool {
@@ -156,13 +156,11 @@ extension LayoutSearch {
     if l.fullySharded { l.distributedOptimizer = false }
     let r = run.with(layout: l)
     let capacity = r.gpu.memory.value
-    return Set([0, p - 1]).allSatisfy { stage in
-      let params = ParameterCount.perGPU(r.model, l, stage: stage)
-      let states = StateMemory.states(
-        parameters: params.total, precision: r.precision, layout: l,
-        linearParameters: ParameterCount.linearPerGPU(r.model, l, stage: stage), fp8: r.model.fp8,
-        fp32Gradients: r.fp32Gradients, expertParameters: params["expert_layers"])
-      return r.memoryBudget.fits(total: states.total.value, capacity: capacity)
+    let layers = ParameterCount.layers(r.model)
+    return l.candidateStages(of: r.model).allSatisfy { stage in
+      let params = ParameterCount.stageParameters(r.model, l, stage: stage, layers: layers)
+      let states = StagePlan.states(r, l, stage: stage, parameters: params, layers: layers)
+      return r.memoryBudget.fits(total: states.total, capacity: capacity)
     }
   }
 }

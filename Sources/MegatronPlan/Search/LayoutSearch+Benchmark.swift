@@ -2,7 +2,7 @@ import Foundation
 
 extension LayoutSearch {
   /// Figures for `megaplan search --benchmark`: how fast the search ran, and how long the same
-  /// space would take one `Estimate` at a time.
+  /// space would take one full evaluation (what `estimate` reports) at a time.
   public struct Benchmark: Sendable, Hashable, Codable {
     /// Complete layouts checked per search (`Result.layouts`).
     public var layouts: Int
@@ -16,16 +16,16 @@ extension LayoutSearch {
     /// Same search on one thread (best of `repetitions`).
     public var singleThreadSeconds: Double
     public var singleThreadLayoutsPerSecond: Double
-    /// Mean time of one `Estimate(run)` over a sample of the space's layouts.
+    /// Mean time of one full `Evaluator.evaluate` over a sample of the space's layouts.
     public var estimateSeconds: Double
     public var estimateSample: Int
-    /// `estimateSeconds × layouts`: the space one `Estimate` at a time, on one thread.
+    /// `estimateSeconds × layouts`: the space one full evaluation at a time, on one thread.
     public var extrapolatedEstimateSeconds: Double
     /// `extrapolatedEstimateSeconds / singleThreadSeconds`.
     public var speedupOverEstimate: Double
   }
 
-  /// Runs the search `repetitions` times on all threads and on one, and times `Estimate` on up
+  /// Runs the search `repetitions` times on all threads and on one, and times a full evaluation on up
   /// to `estimateSample` layouts spread evenly over the space. Uses the clock; results vary.
   public static func benchmark(
     _ base: TrainingRun, options: Options = .init(), repetitions: Int = 5, estimateSample: Int = 500
@@ -72,7 +72,7 @@ extension LayoutSearch {
     for l in sample {
       var run = base
       run.layout = l
-      checksum += Estimate(run).time.iterationSeconds
+      checksum += Evaluator(run).evaluate().seconds
     }
     let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let perEstimate = sample.isEmpty || !checksum.isFinite ? 0 : elapsed / Double(sample.count)

@@ -5,15 +5,9 @@
 /// replaced in place (a trailing `# comment` is kept); a missing key is appended at the end of
 /// its section (the section is created, at the end of its parent or of the file, when missing).
 extension LayoutSearch {
-  /// How `gpus` GPUs sit on nodes of up to `devicesPerNode` (the config's `trainer.devices`):
-  /// whole nodes of that size when it divides the count, otherwise the largest node size below
-  /// it that does (12 GPUs on 8-GPU nodes: 2 × 6), so `num_nodes × devices` is always the count
-  /// and a launcher can start it. A count below one node is one node of that many GPUs.
+  /// `TrainingRun.nodeShape`.
   public static func nodeShape(gpus: Int, devicesPerNode: Int) -> (nodes: Int, devices: Int) {
-    let g = max(1, gpus)
-    var d = max(1, min(devicesPerNode, g))
-    while g % d != 0 { d -= 1 }
-    return (g / d, d)
+    TrainingRun.nodeShape(gpus: gpus, devicesPerNode: devicesPerNode)
   }
 
   /// The keys and values `emitConfig` writes for `layout` (paths are NeMo's, dot-separated).
@@ -210,8 +204,11 @@ extension LayoutSearch {
     if emitted.precision != winner.precision { out.append("precision") }
     if emitted.gpu != winner.gpu { out.append("gpu") }
     if emitted.overlap != winner.overlap { out.append("overlaps") }
-    if emitted.peakSettings != winner.peakSettings { out.append("peak-memory settings") }
-    if emitted.fp32Gradients != winner.fp32Gradients { out.append("gradient precision") }
+    var a = emitted.software, b = winner.software
+    (a.overlap, b.overlap) = (.none, .none)
+    if a.fp32Gradients != b.fp32Gradients { out.append("gradient precision") }
+    (a.fp32Gradients, b.fp32Gradients) = (true, true)
+    if a != b { out.append("software settings") }
     if emitted.constants != winner.constants { out.append("performance constants") }
     if emitted.memoryBudget != winner.memoryBudget { out.append("memory budget") }
     if emitted.trainTokens != winner.trainTokens { out.append("token budget") }

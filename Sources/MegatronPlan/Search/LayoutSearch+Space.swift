@@ -141,13 +141,6 @@ extension LayoutSearch {
     return base.with(layout: layout)
   }
 
-  /// Per-layer quantities shared by every layout with the same t, b and SP.
-  struct Group: Sendable {
-    var times: StepTimeModel.LayerTimes
-    /// `ActivationMemory.profile` by granularity (none, selective, full).
-    var profiles: [ActivationMemory.LayerProfile]
-  }
-
   static func divisorsOrRange(_ fixed: Int?, upTo n: Int) -> ClosedRange<Int> {
     if let fixed { return fixed...fixed }
     return 1...max(1, n)
@@ -269,8 +262,9 @@ extension LayoutSearch {
     return l
   }
 
-  /// The per-layer quantities of one (t, b, SP): through the same functions `Estimate` uses.
-  static func group(_ base: TrainingRun, _ key: GroupKey, file: Layout) -> Group {
+  /// The layer costs of one shard (t, b, SP, cp, EP, ETP), through the evaluator every command
+  /// uses (`Evaluator.costs`): computed once and shared by every layout of the shard.
+  static func group(_ base: TrainingRun, _ key: GroupKey, file: Layout) -> ShardCosts {
     // `base` is already the run of this GPU count; only the vocabulary follows t. `file` is the
     // loaded layout, whose sharding and recompute modules candidates keep.
     var l = Layout(
@@ -279,11 +273,7 @@ extension LayoutSearch {
     l.inheritSharding(from: file)
     l.expertParallel = key.ep
     l.expertTensorParallel = key.etp
-    let times = base.stepTimeModel(layout: l).layerTimes()
-    // One profile per granularity in `Granularity` order (none, selective, full), from one
-    // description of each layer kind.
-    let profiles = ActivationMemory.profiles(base.model, l, precision: base.precision)
-    return Group(times: times, profiles: profiles)
+    return Evaluator(base).costs(l)
   }
 
   static func searchOneCount(_ loaded: TrainingRun, gpus: Int, options: Options) -> Tally {
@@ -341,7 +331,7 @@ extension LayoutSearch {
   /// `base` is the run of the unit's GPU count and t; `file` the run as loaded (whose layout's
   /// sharding, EP, ETP, recompute modules and split candidates keep).
   static func evaluate(
-    _ base: TrainingRun, _ u: Unit, file: TrainingRun, groups: [GroupKey: Group],
+    _ base: TrainingRun, _ u: Unit, file: TrainingRun, groups: [GroupKey: ShardCosts],
     options: Options, into tally: inout Tally
   ) {
     // Megatron-Core builds the expert groups from t·cp·d ranks (`Layout.violations`).
@@ -351,62 +341,20 @@ extension LayoutSearch {
     }
   }
 
-  /// Every complete layout of one work unit with one (EP, ETP).
+  /// Every complete layout of one work unit with one (EP, ETP), scored by `Evaluator.score` on
+  /// the costs of its shard.
   static func evaluate(
     _ base: TrainingRun, _ u: Unit, file: Layout, experts x: (ep: Int, etp: Int),
-    groups: [GroupKey: Group], options: Options, into tally: inout Tally
+    groups: [GroupKey: ShardCosts], options: Options, into tally: inout Tally
   ) {
     let m = base.model, B = base.layout.globalBatch
-    let capacity = base.gpu.memory.value
     let lc = max(1, m.layers / (u.p * u.v))
-    // The layers' parameters (model-only), from any group of this (EP, ETP): computed once.
-    let group0 =
-      groups[GroupKey(t: u.t, b: u.b, sp: u.t > 1, cp: u.cp, ep: x.ep, etp: x.etp)]
-      ?? groups[GroupKey(t: u.t, b: u.b, sp: false, cp: u.cp, ep: x.ep, etp: x.etp)]
-    let last = u.p - 1
-    // Parameters of the first and last stage (the others hold only their layers).
-    let probe = layout(
-      u, globalBatch: B, sp: false, recompute: .none, distributedOptimizer: false,
-      base: file, experts: x)
-    // The stages that can be the most loaded: the first and the last (see below); with an MoE
-    // model or an uneven split also a middle one (its layers differ in kind or number); with a
-    // flexible layout every stage.
-    var stages = last == 0 ? [0] : [0, last]
-    if last > 1 && (m.moe != nil || !probe.split.isEven) { stages.append(1) }
-    if last > 2 && probe.split.chunkLayers != nil { stages += Array(2..<last) }
-    // An encoder–decoder model: each stack's stages are alike but for its first (the most
-    // microbatches in flight, the embedding) and its last (the encoder's final norm and output;
-    // the logits), so the first and last of each stack: 0, r − 1, r, p − 1.
-    if last > 1, probe.split.encoderLayers != nil, let r = probe.split.encoderStages, r > 0 {
-      stages = Array(Set([0, r - 1, r, last])).sorted()
-    }
-    let layerParameters = group0?.times.layerParameters ?? ParameterCount.LayerParameters(m)
-    let params = stages.map {
-      ParameterCount.stageParameters(m, probe, stage: $0, layers: layerParameters)
-    }
-    let linear = stages.map {
-      ParameterCount.linearPerGPU(m, probe, stage: $0, layers: layerParameters)
-    }
-    // The steady state and the device peak of stage i, as `Estimate` computes them.
-    func peak(
-      _ l: Layout, _ i: Int, _ params: ParameterCount.StageParameters, _ linear: Parameters,
-      _ activations: Bytes, _ walk: Double
-    ) -> Double {
-      let states = StateMemory.parts(
-        parameters: Parameters(params.total), precision: base.precision, layout: l,
-        linearParameters: linear, fp8: m.fp8, fp32Gradients: base.fp32Gradients,
-        expertParameters: Parameters(params.expert))
-      let steady = states.total + activations.value
-      return PeakMemory.terms(
-        base, layout: l, stage: i, activationBytes: activations.value, layers: layerParameters,
-        backwardWalk: walk
-      ).device(steady: steady)
-    }
-    let tokensPerIteration = Double(B) * Double(m.tokensPerSample)
+    let evaluator = Evaluator(base)
+    let tokensPerIteration = evaluator.tokensPerIteration(base.layout)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
     let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
-      guard let group = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)]
+      guard let costs = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)]
       else {
         continue
       }
@@ -419,7 +367,6 @@ extension LayoutSearch {
         continue
       }
       for g in Granularity.allCases where options.constraints.recompute.contains(g) {
-        let profile = group.profiles[g.order]
         for recompute in recomputeChoices(
           g, layersPerChunk: lc, partial: options.constraints.partialRecompute)
         {
@@ -428,33 +375,17 @@ extension LayoutSearch {
             base: file, experts: x)
           // Megatron-Core: MoE and the tensor-parallel overlap with t > 1 need SP.
           if (m.moe != nil || base.overlap.tensorParallel) && u.t > 1 && !sp { continue }
-          // The most loaded stage is the first or the last: activations in flight do not grow
-          // along the pipeline (PipelineSchedule.chunksInFlight decreases with the stage index),
-          // every stage holds the same L/p layers' parameters, and only the first stage holds the
-          // embedding (parameters and its dropout mask) and only the last the output layer and
-          // logits. So a middle stage never needs more than the first.
-          // (With MoE layers or an uneven split a middle stage is checked too, above.)
-          let activations = stages.map {
-            ActivationMemory.stage(m, l, stage: $0, precision: base.precision, profile: profile)
-              .total
-          }
-          let walks = stages.map { PeakMemory.layerBackward(profile, m, l, stage: $0) }
-          var times: StepTimeModel.LayerTimes? = nil
+          // The candidate stages' layers and activations, shared by the sharding choices.
+          var planned = evaluator.plans(l, costs: costs)
           for (dOpt, fsdp) in dos {
             l.distributedOptimizer = dOpt
             l.fullySharded = fsdp
-            var total = 0.0
-            for k in stages.indices {
-              total = max(total, peak(l, stages[k], params[k], linear[k], activations[k], walks[k]))
-            }
-            guard base.memoryBudget.fits(total: total, capacity: capacity) else {
+            let score = evaluator.score(l, costs: costs, resharding: &planned)
+            guard score.fits, let seconds = score.seconds else {
               tally.reject(.memory)
               continue
             }
             tally.feasible += 1
-            let model = base.stepTimeModel(layout: l)
-            if times == nil { times = model.layerTimes(reusing: group.times) }
-            let seconds = model.iterationParts(layers: times).total.value
             let tps = tokensPerIteration / seconds
             var meets = false
             if let deadline, let tokens = base.trainTokens {

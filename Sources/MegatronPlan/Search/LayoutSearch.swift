@@ -14,11 +14,12 @@ import Foundation
 /// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute, the distributed optimizer and, for
 /// an MoE model, EP and ETP, with d = GPUs/(t·p); `Constraints` restrict it.
 ///
-/// Speed: a layout is evaluated through the same library functions `Estimate` uses, in two
-/// levels. The per-layer quantities (`ActivationMemory.profile`, `StepTimeModel.layerTimes`)
-/// depend only on t, b, SP and the recompute granularity, so they are computed once per such
-/// group; each layout then combines them with its p, v, d, DO and k (memory of the first and last
-/// stage, `StepTimeModel.iteration(layers:)`). The full `Estimate` is built only for the top K.
+/// Speed: a layout is scored by the evaluator every command uses (`Evaluator.score`), in two
+/// levels. The layer costs (`ShardCosts`: saved bytes, backward peaks, times, parameters) depend
+/// only on t, b, SP, cp, EP and ETP, so they are computed once per such shard; each layout then
+/// assembles its candidate stages from them (`StagePlan`, `Layout.candidateStages`), the
+/// sharding choices re-using one plan of the stages. The full evaluation
+/// (`Evaluator.evaluate`) is made only for the top K.
 public enum LayoutSearch {
   /// What "best" means.
   public enum Objective: String, Sendable, Hashable, Codable, CaseIterable {
@@ -33,22 +34,8 @@ public enum LayoutSearch {
     case gpus
   }
 
-  /// Recompute granularity as a constraint: `full` covers full recompute of every layer
-  /// (`uniform`, 1 layer per group) and partial full recompute (`block`, k layers per chunk).
-  public enum Granularity: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-    case none
-    case selective
-    case full
-
-    public static func < (a: Granularity, b: Granularity) -> Bool { a.order < b.order }
-    var order: Int {
-      switch self {
-      case .none: 0
-      case .selective: 1
-      case .full: 2
-      }
-    }
-  }
+  /// Recompute granularity as a constraint (`RecomputeGranularity`).
+  public typealias Granularity = RecomputeGranularity
 
   /// Sequence parallelism as a constraint. With t = 1 there is no sequence parallelism (Megatron
   /// turns it off), so every choice gives a single "off" layout there.
@@ -186,14 +173,15 @@ public enum LayoutSearch {
     }
   }
 
-  /// One ranked layout with its full estimate.
+  /// One ranked layout, evaluated in full (`Evaluator.evaluate`).
   public struct Candidate: Sendable {
     /// 1 = best.
     public var rank: Int
-    public var run: TrainingRun
-    public var estimate: Estimate
+    public var evaluation: Evaluation
     /// With `Objective.gpus`: finishes the token budget within `maxDays`.
     public var meetsDeadline: Bool?
+    /// The run with the candidate's layout (`TrainingRun.with(layout:)`).
+    public var run: TrainingRun { evaluation.run }
     public var layout: Layout { run.layout }
   }
 
@@ -352,7 +340,7 @@ extension LayoutSearch {
     let candidates = tally.best.enumerated().map { i, s in
       let run = base.with(layout: s.layout)
       return Candidate(
-        rank: i + 1, run: run, estimate: Estimate(run),
+        rank: i + 1, evaluation: Evaluator(run).evaluate(),
         meetsDeadline: options.objective == .gpus ? s.meetsDeadline : nil)
     }
     var rejected: [RejectionReason: Int] = [:]
@@ -368,80 +356,39 @@ extension LayoutSearch {
   }
 
   /// Why `winner` beats `runnerUp`: fewer GPUs when the counts differ (objective `gpus`),
-  /// otherwise the time-breakdown term where the winner saves the most time per iteration.
+  /// otherwise the iteration's term where the winner saves the most time per iteration.
   public static func why(_ winner: Candidate, beats runnerUp: Candidate) -> String {
-    let w = winner.estimate, r = runnerUp.estimate
+    let w = winner.evaluation, r = runnerUp.evaluation
     if w.layout.gpus != r.layout.gpus {
       return "fewer GPUs: \(Format.grouped(w.layout.gpus)) vs \(Format.grouped(r.layout.gpus))"
     }
-    var bestTerm: (name: String, saving: Double)? = nil
-    for term in r.time.breakdown.terms {
-      let saving = term.value.value - w.time.breakdown[term.name].value
-      if saving > (bestTerm?.saving ?? 0) { bestTerm = (term.name, saving) }
+    var best: (term: IterationTime.Term, saving: Double)? = nil
+    for term in IterationTime.Term.allCases
+    where term != .contextParallelComm || r.iteration.contextParallel.value > 0 {
+      let saving = r.iteration[term].value - w.iteration[term].value
+      if saving > (best?.saving ?? 0) { best = (term, saving) }
     }
-    guard let name = bestTerm?.name else {
-      return w.time.iterationSeconds == r.time.iterationSeconds
+    guard let term = best?.term else {
+      return w.seconds == r.seconds
         ? "same estimated time; simpler layout"
-        : "faster: \(Format.seconds(w.time.iterationSeconds)) vs \(Format.seconds(r.time.iterationSeconds)) per iteration"
+        : "faster: \(Format.seconds(w.seconds)) vs \(Format.seconds(r.seconds)) per iteration"
     }
-    let a = w.time.breakdown[name].value, b = r.time.breakdown[name].value
-    switch name {
-    case "pipeline_bubble":
-      return
-        "smaller pipeline bubble: \(Format.percent(w.time.bubbleFraction)) vs \(Format.percent(r.time.bubbleFraction))"
-    default:
-      let phrase =
-        [
-          "forward": "less forward compute", "backward": "less backward compute",
-          "recompute": "less recompute",
-          "tensor_parallel_comm": "less tensor-parallel communication",
-          "pipeline_comm": "less pipeline communication",
-          "data_parallel_comm": "less data-parallel communication",
-          "optimizer": "shorter optimizer step",
-        ][name] ?? "less \(name.replacingOccurrences(of: "_", with: " "))"
-      return "\(phrase): \(Format.fixed(a, 2)) s vs \(Format.fixed(b, 2)) s per iteration"
+    let a = w.iteration[term].value, b = r.iteration[term].value
+    let phrase: String
+    switch term {
+    case .pipelineBubble:
+      let (x, y) = (w.iteration.bubbleFraction, r.iteration.bubbleFraction)
+      return "smaller pipeline bubble: \(Format.percent(x)) vs \(Format.percent(y))"
+    case .forward: phrase = "less forward compute"
+    case .backward: phrase = "less backward compute"
+    case .recompute: phrase = "less recompute"
+    case .tensorParallelComm: phrase = "less tensor-parallel communication"
+    case .contextParallelComm: phrase = "less context parallel comm"
+    case .pipelineComm: phrase = "less pipeline communication"
+    case .dataParallelComm: phrase = "less data-parallel communication"
+    case .optimizer: phrase = "shorter optimizer step"
     }
-  }
-}
-
-// MARK: - JSON
-
-extension LayoutSearch.Result {
-  /// `megaplan search --format json`: counts, the reason, and each candidate's full estimate
-  /// (the `estimate` schema); sorted snake_case keys, byte-stable.
-  public func json() throws -> String {
-    /// Each candidate is the `estimate` JSON object plus `rank` (and `meets_deadline`).
-    struct CandidateJSON: Encodable {
-      var rank: Int
-      var meetsDeadline: Bool?
-      var estimate: Estimate
-      enum Keys: String, CodingKey { case rank, meetsDeadline }
-      func encode(to encoder: any Encoder) throws {
-        try estimate.encode(to: encoder)
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(rank, forKey: .rank)
-        try c.encodeIfPresent(meetsDeadline, forKey: .meetsDeadline)
-      }
-    }
-    struct Document: Encodable {
-      var objective: String
-      var evaluated: Int
-      var layouts: Int
-      var feasible: Int
-      var rejected: [String: Int]
-      var gpuCounts: [Int]
-      var reason: String?
-      var candidates: [CandidateJSON]
-    }
-    let doc = Document(
-      objective: objective.rawValue, evaluated: evaluated, layouts: layouts, feasible: feasible,
-      rejected: Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) }),
-      gpuCounts: gpuCounts,
-      reason: reason,
-      candidates: candidates.map {
-        CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate)
-      })
-    return try JSONOutput.encode(doc)
+    return "\(phrase): \(Format.fixed(a, 2)) s vs \(Format.fixed(b, 2)) s per iteration"
   }
 }
 

@@ -85,11 +85,11 @@ public enum ModelSizing {
     public var shape: ModelShape
     public var parameters: Double
     public var tokens: Double
-    /// The fastest layout that fits, with its estimate (days for `tokens`); nil when none does.
+    /// The fastest layout that fits, evaluated (days for `tokens`); nil when none does.
     public var best: LayoutSearch.Candidate?
     /// Why no layout, when `best` is nil.
     public var reason: String?
-    public var days: Double? { best?.estimate.training.days }
+    public var days: Double? { best?.evaluation.days }
     public var meetsDeadline: Bool
   }
 
@@ -162,7 +162,7 @@ public enum ModelSizing {
         FLOPCount.model(run.model, globalBatch: 1).value / Double(run.model.sequenceLength)
       let peak = run.gpu.peak(for: run.precision).value
       for gpus in counts {
-        if let b = best, Double(gpus) * peak / flopsPerToken < b.estimate.throughput.tokensPerSecond
+        if let b = best, Double(gpus) * peak / flopsPerToken < b.evaluation.tokensPerSecond
         {
           continue
         }
@@ -172,13 +172,13 @@ public enum ModelSizing {
         guard let c = f.best else { continue }
         // Fewest days, then fewer GPUs (counts are tried from the most down).
         if let b = best,
-          (b.estimate.training.days ?? .infinity) < (c.estimate.training.days ?? .infinity)
+          (b.evaluation.days ?? .infinity) < (c.evaluation.days ?? .infinity)
         {
           continue
         }
         best = c
       }
-      let days = best?.estimate.training.days
+      let days = best?.evaluation.days
       let p = Probe(
         rung: i, shape: ladder[i], parameters: parameters, tokens: tokens, best: best,
         reason: best == nil ? reason : nil, meetsDeadline: days.map { $0 <= request.days } ?? false)

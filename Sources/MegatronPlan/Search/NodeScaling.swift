@@ -47,9 +47,9 @@ public enum NodeScaling {
     /// The batch differs from the file's (`adjustBatch`).
     public var batchAdjusted: Bool { globalBatch != fileBatch }
     public var fileBatch: Int
-    /// The run and its estimate; nil when skipped.
-    public var run: TrainingRun?
-    public var estimate: Estimate?
+    /// The row's evaluation; nil when skipped.
+    public var evaluation: Evaluation?
+    public var run: TrainingRun? { evaluation?.run }
     /// Why the count has no row; nil when it has one.
     public var skipped: String?
     /// Tokens per second per GPU over the reference row's; nil when skipped or no reference.
@@ -101,18 +101,18 @@ public enum NodeScaling {
           Row(
             nodes: n, gpus: gpus,
             globalBatch: f.best?.layout.globalBatch ?? base.layout.globalBatch,
-            fileBatch: base.layout.globalBatch, run: f.best?.run, estimate: f.best?.estimate,
+            fileBatch: base.layout.globalBatch, evaluation: f.best?.evaluation,
             skipped: f.reason, efficiency: nil))
       case .file:
         rows.append(fileLayoutRow(base, nodes: n, gpus: gpus, adjustBatch: options.adjustBatch))
       }
     }
-    let reference = rows.first { $0.estimate != nil }
-    if let ref = reference, let e0 = ref.estimate {
-      let perGPU0 = e0.throughput.tokensPerSecond / Double(ref.gpus)
+    let reference = rows.first { $0.evaluation != nil }
+    if let ref = reference, let e0 = ref.evaluation {
+      let perGPU0 = e0.tokensPerSecond / Double(ref.gpus)
       for i in rows.indices {
-        guard let e = rows[i].estimate else { continue }
-        rows[i].efficiency = e.throughput.tokensPerSecond / Double(rows[i].gpus) / perGPU0
+        guard let e = rows[i].evaluation else { continue }
+        rows[i].efficiency = e.tokensPerSecond / Double(rows[i].gpus) / perGPU0
       }
     }
     return Table(
@@ -126,7 +126,7 @@ public enum NodeScaling {
     let l = base.layout
     let B = l.globalBatch
     var row = Row(
-      nodes: nodes, gpus: gpus, globalBatch: B, fileBatch: B, run: nil, estimate: nil,
+      nodes: nodes, gpus: gpus, globalBatch: B, fileBatch: B, evaluation: nil,
       skipped: nil, efficiency: nil)
     let tp = l.tensor * l.pipeline
     guard gpus % tp == 0 else {
@@ -152,8 +152,7 @@ public enum NodeScaling {
       row.skipped = violation.description
       return row
     }
-    row.run = run
-    row.estimate = Estimate(run)
+    row.evaluation = Evaluator(run).evaluate()
     return row
   }
 }

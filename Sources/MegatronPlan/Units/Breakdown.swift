@@ -20,7 +20,13 @@ public struct Breakdown<Unit: QuantityUnit>: Sendable, Hashable, Codable {
     return sum
   }
 
-  public subscript(name: String) -> Quantity<Unit> {
+  /// The term `key` names (zero when absent): reads go through a typed key, so a misspelt
+  /// term does not compile.
+  public subscript<Key: BreakdownKey>(key: Key) -> Quantity<Unit> { self[named: key.rawValue] }
+
+  /// The term of this name (zero when absent). For tests and for names only known at run time
+  /// (a JSON document's); library code reads through `BreakdownKey`s.
+  subscript(named name: String) -> Quantity<Unit> {
     terms.first { $0.name == name }?.value ?? .zero
   }
 
@@ -55,3 +61,7 @@ public struct Breakdown<Unit: QuantityUnit>: Sendable, Hashable, Codable {
     try container.encode(dict)
   }
 }
+
+/// The name of a breakdown term as a type (an enum of a breakdown's terms, raw values the names
+/// reports print).
+public protocol BreakdownKey: RawRepresentable where RawValue == String {}

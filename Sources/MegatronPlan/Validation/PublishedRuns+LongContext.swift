@@ -64,8 +64,8 @@ extension PublishedRun {
           overlap: Overlap(
             tensorParallel: t > 1, gradientReduction: true, parameterGather: true,
             pipelineP2P: overlap.pipelineP2P))
-        run.attentionFLOPs = .full
-        run.attentionKernel = .flash2
+        run.software.attentionFLOPs = .full
+        run.software.attentionKernel = .flash2
         let model = llama3 ? "Llama 3 8B" : "Llama 2 7B"
         let name =
           "\(model) \(k)k, \(gpus) \(gpu == .b200 ? "B200" : "H100"), t\(t)\(p > 1 ? " p\(p)" : "") cp\(cp)"

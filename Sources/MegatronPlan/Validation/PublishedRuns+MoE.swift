@@ -64,8 +64,8 @@ extension PublishedRun {
     let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
     func recipe(_ run: TrainingRun, fp32Gradients: Bool) -> TrainingRun {
       var run = run
-      run.peakSettings.crossEntropyFusion = true
-      run.fp32Gradients = fp32Gradients
+      run.software.crossEntropyFusion = true
+      run.software.fp32Gradients = fp32Gradients
       return run
     }
     let a2a = Overlap(

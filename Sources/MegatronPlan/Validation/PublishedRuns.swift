@@ -9,6 +9,13 @@ public struct PublishedRun: Sendable, Hashable {
     case hardwareTFLOPsPerGPU(Double)
     /// Model TFLOP/s per GPU as the publisher counts them (the run's `attentionFLOPs`).
     case modelTFLOPsPerGPU(Double)
+
+    /// The published number.
+    public var value: Double {
+      switch self {
+      case .iterationSeconds(let x), .hardwareTFLOPsPerGPU(let x), .modelTFLOPsPerGPU(let x): x
+      }
+    }
   }
 
   public var name: String
@@ -34,7 +41,7 @@ public struct PublishedRun: Sendable, Hashable {
       sequenceParallel: present,
       recompute: present ? .selective : .full(method: .uniform, layers: 1))
     var run = TrainingRun(model: model, layout: layout)
-    run.attentionFLOPs = .full  // K22 App. A counts every score
+    run.software.attentionFLOPs = .full  // K22 App. A counts every score
     return PublishedRun(
       name: name, source: source, run: run, published: .iterationSeconds(seconds))
   }
@@ -84,7 +91,7 @@ public struct PublishedRun: Sendable, Hashable {
             tensor: 8, pipeline: 16, data: 8, microBatch: 1, globalBatch: 1536,
             recompute: .full(method: .uniform, layers: 1)),
           precision: .fp16)
-        run.attentionFLOPs = .full  // Megatron-LM's 2021 count (N21 Eq. 3)
+        run.software.attentionFLOPs = .full  // Megatron-LM's 2021 count (N21 Eq. 3)
         return run
       }(),
       published: .hardwareTFLOPsPerGPU(138)),
@@ -115,7 +122,7 @@ public struct PublishedRun: Sendable, Hashable {
     var run = run
     run.overlap = Overlap(
       tensorParallel: true, gradientReduction: true, parameterGather: true, pipelineP2P: true)
-    run.peakSettings.crossEntropyFusion = true
+    run.software.crossEntropyFusion = true
     return run
   }
 
@@ -252,7 +259,7 @@ public struct PublishedRun: Sendable, Hashable {
         recompute: .full(method: .uniform, layers: 1))
       var run = TrainingRun(
         model: gpt(layers: layers, hidden: hidden, heads: heads), layout: layout)
-      run.attentionFLOPs = .full  // N21 Eq. 3 counts every score
+      run.software.attentionFLOPs = .full  // N21 Eq. 3 counts every score
       return PublishedRun(
         name: "N21 \(name) on \(n) GPUs", source: "N21 Table 1", run: run,
         published: .hardwareTFLOPsPerGPU(tflops), searchMicroBatchAndInterleaving: true)

@@ -55,9 +55,9 @@ public struct PublishedTrainingTime: Sendable, Hashable {
 /// One published time against megaplan's prediction.
 public struct TrainingTimeResult: Sendable {
   public var published: PublishedTrainingTime
-  /// The row `NodeScaling` predicts (its `estimate` is nil when the layout cannot run there).
+  /// The row `NodeScaling` predicts (its `evaluation` is nil when the layout cannot run there).
   public var row: NodeScaling.Row
-  public var predictedDays: Double? { row.estimate?.training.days }
+  public var predictedDays: Double? { row.evaluation?.days }
   /// predicted / published − 1 (days).
   public var error: Double? { predictedDays.map { $0 / published.publishedDays - 1 } }
 }
@@ -196,7 +196,7 @@ public enum PublishedTrainingTimes {
             "t\(l.tensor) p\(l.pipeline) d\(l.data) b\(l.microBatch), \(l.recompute.name)\(l.effectiveSequenceParallel ? " + SP" : "") (\(Format.grouped(l.globalBatch)))"
         } ?? (r.row.skipped ?? "-")
       lines.append(
-        "| \(p.model) | \(p.nodes) (\(Format.grouped(r.row.gpus))) | \(what) | \(Format.fixed(p.publishedDays, 2)) | \(r.predictedDays.map { Format.fixed($0, 2) } ?? "-") | \(r.error.map { ($0 >= 0 ? "+" : "") + Format.percent($0) } ?? "-") | \(layout) | \(r.row.estimate.map { $0.memory.fits ? "yes" : "no" } ?? "-") |"
+        "| \(p.model) | \(p.nodes) (\(Format.grouped(r.row.gpus))) | \(what) | \(Format.fixed(p.publishedDays, 2)) | \(r.predictedDays.map { Format.fixed($0, 2) } ?? "-") | \(r.error.map { ($0 >= 0 ? "+" : "") + Format.percent($0) } ?? "-") | \(layout) | \(r.row.evaluation.map { $0.fits ? "yes" : "no" } ?? "-") |"
       )
     }
     let errors = results.compactMap(\.error).map(abs)

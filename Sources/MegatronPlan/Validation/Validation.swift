@@ -8,7 +8,7 @@ public struct ValidationResult: Sendable {
   public var predicted: Double
   /// predicted / published − 1.
   public var error: Double
-  public var estimate: Estimate
+  public var evaluation: Evaluation
   /// The layout predicted (with the micro-batch and interleaving chosen, for N21 rows).
   public var layout: Layout
 }
@@ -27,25 +27,20 @@ public enum Validation {
     var run = published.run
     if let constants { run.constants = constants }
     if published.searchMicroBatchAndInterleaving { run = fastestMicroBatchAndInterleaving(run) }
-    let e = Estimate(run)
+    let e = Evaluator(run).evaluate()
+    let predicted: Double, unit: String
     switch published.published {
-    case .iterationSeconds(let s):
-      return ValidationResult(
-        name: published.name, source: published.source, unit: "s/iteration", published: s,
-        predicted: e.time.iterationSeconds, error: e.time.iterationSeconds / s - 1, estimate: e,
-        layout: run.layout)
-    case .hardwareTFLOPsPerGPU(let x):
-      let predicted = e.throughput.hardwareTflopsPerGpu
-      return ValidationResult(
-        name: published.name, source: published.source, unit: "TFLOP/s per GPU", published: x,
-        predicted: predicted, error: predicted / x - 1, estimate: e, layout: run.layout)
-    case .modelTFLOPsPerGPU(let x):
-      let predicted = e.throughput.modelTflopsPerGpu
-      return ValidationResult(
-        name: published.name, source: published.source, unit: "model TFLOP/s per GPU",
-        published: x, predicted: predicted, error: predicted / x - 1, estimate: e,
-        layout: run.layout)
+    case .iterationSeconds:
+      (predicted, unit) = (e.seconds, "s/iteration")
+    case .hardwareTFLOPsPerGPU:
+      (predicted, unit) = (e.utilization.hardwarePerGPU.teraFLOPs, "TFLOP/s per GPU")
+    case .modelTFLOPsPerGPU:
+      (predicted, unit) = (e.utilization.modelPerGPU.teraFLOPs, "model TFLOP/s per GPU")
     }
+    return ValidationResult(
+      name: published.name, source: published.source, unit: unit,
+      published: published.published.value, predicted: predicted,
+      error: predicted / published.published.value - 1, evaluation: e, layout: run.layout)
   }
 
   /// The fastest micro-batch size and interleaving that fit, by `LayoutSearch` with t, p, the
@@ -79,14 +74,16 @@ public enum Validation {
       let layout = Layout(
         tensor: 8, pipeline: 1, data: 1, microBatch: 4, globalBatch: 4, sequenceParallel: sp,
         recompute: recompute)
-      let model = StepTimeModel(
+      let run = TrainingRun(
         model: PublishedRun.m22B, layout: layout, precision: .bf16, gpu: .a100_80GB,
         constants: constants)
-      let lt = model.layerTimes()
+      let evaluation = Evaluator(run).evaluate()
+      let layer = evaluation.costs.representativeLayer
+      let forward = layer?.forward.total ?? .zero, backward = layer?.backward.total ?? .zero
       return LayerValidationResult(
         name: name, publishedForward: fwd, publishedBackward: bwd,
-        predictedForward: lt.forward.total.value * 1e3,
-        predictedBackward: (lt.backward.total + lt.recompute).value * 1e3)
+        predictedForward: forward.value * 1e3,
+        predictedBackward: (backward + evaluation.representativeRecompute).value * 1e3)
     }
   }
 }

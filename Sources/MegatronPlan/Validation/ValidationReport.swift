@@ -21,7 +21,7 @@ public enum ValidationReport {
             + Format.left(Format.fixed(r.predicted, 2), 12)
             + Format.left((r.error >= 0 ? "+" : "") + Format.percent(r.error), 9)
             + "  \(layout); \(r.unit)")
-        let b = r.estimate.time.breakdown
+        let b = r.evaluation.iteration.breakdown
         let parts = b.terms.filter { $0.value.value > 0 }.map {
           "\($0.name.replacingUnderscores) \(Format.seconds($0.value.value))"
         }

@@ -25,7 +25,7 @@ public struct VocabularyPadding: Sendable, Hashable, Codable {
 
 extension TrainingRun {
   /// This run with `layout` on its GPUs, as a config with that layout would load: the vocabulary
-  /// re-padded for the layout's t (unless fixed), and nodes of `LayoutSearch.nodeShape`'s size
+  /// re-padded for the layout's t (unless fixed), and nodes of `nodeShape`'s size
   /// for the layout's GPU count, whose NVLink domain is min(node, the GPU profile's).
   public func with(layout new: Layout) -> TrainingRun {
     var run = self
@@ -33,12 +33,23 @@ extension TrainingRun {
     if let padding = vocabularyPadding {
       run.model.vocabulary = padding.padded(tensor: new.tensor)
     }
-    let node = LayoutSearch.nodeShape(gpus: new.gpus, devicesPerNode: devicesPerNode).devices
+    let node = Self.nodeShape(gpus: new.gpus, devicesPerNode: devicesPerNode).devices
     if gpu.nvlinkDomain <= gpu.gpusPerNode {
       // A node-sized NVLink domain follows the node; a rack-wide one (NVL72) stays.
       run.gpu.nvlinkDomain = min(gpu.nvlinkDomain, node)
     }
     run.gpu.gpusPerNode = min(node, gpu.gpusPerNode)
     return run
+  }
+
+  /// How `gpus` GPUs sit on nodes of up to `devicesPerNode` (the config's `trainer.devices`):
+  /// whole nodes of that size when it divides the count, otherwise the largest node size below
+  /// it that does (12 GPUs on 8-GPU nodes: 2 × 6), so `num_nodes × devices` is always the count
+  /// and a launcher can start it. A count below one node is one node of that many GPUs.
+  public static func nodeShape(gpus: Int, devicesPerNode: Int) -> (nodes: Int, devices: Int) {
+    let g = max(1, gpus)
+    var d = max(1, min(devicesPerNode, g))
+    while g % d != 0 { d -= 1 }
+    return (g / d, d)
   }
 }

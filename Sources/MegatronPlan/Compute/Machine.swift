@@ -1,0 +1,157 @@
+/// The hardware as megaplan times it: one GPU profile (`GPU`: peaks, HBM, NVLink, the network)
+/// with the achieved shares of it (`PerformanceConstants`). The only place that turns FLOPs,
+/// bytes and messages into seconds: training (`StepTimeModel`, the `Evaluator`) and serving
+/// (`ServingModel`) both call these primitives, and the GPU's own numbers are read nowhere else
+/// for time.
+public struct Machine: Sendable, Hashable {
+  public var gpu: GPU
+  public var constants: PerformanceConstants
+
+  /// `constants` default to the GPU generation's (`PerformanceConstants.forGeneration`).
+  public init(gpu: GPU, constants: PerformanceConstants? = nil) {
+    self.gpu = gpu
+    self.constants = constants ?? .forGeneration(gpu.generation)
+  }
+
+  // MARK: - GEMMs
+
+  /// One GEMM of `flops` FLOPs at `efficiency` of the peak for `precision`, plus the fixed
+  /// cost of a kernel (`gemmFixedSeconds`).
+  public func gemm(_ flops: FLOPs, efficiency: Double, precision: Precision) -> Seconds {
+    flops / (gpu.peak(for: precision) * efficiency) + Seconds(constants.gemmFixedSeconds)
+  }
+
+  /// One GEMM of a layer description in a run of `precision`: FP8 GEMMs at the FP8 peak ×
+  /// `fp8GEMMEfficiency` (on a GPU without FP8 they run at the 16-bit rate), weight GEMMs at
+  /// `gemmEfficiency`, attention GEMMs at `attentionGEMMEfficiency` of their peak.
+  /// A weight GEMM also reads its inputs and writes its output through HBM; when that takes
+  /// longer than the arithmetic (few rows per weight, as in a grouped GEMM over many experts
+  /// with few tokens each: each local expert reads its own k × n weights), the GEMM is
+  /// memory-bound and runs at the streaming rate instead (the roofline).
+  public func time(of g: GEMMShape, precision: Precision) -> Seconds {
+    let peak = gpu.peak(for: precision)
+    let e = precision.activationBytes
+    let efficiency =
+      g.kind == .attention ? constants.attentionGEMMEfficiency : constants.gemmEfficiency
+    let compute: Seconds
+    if g.fp8, let peak8 = gpu.peak8 {
+      let scaled = g.kind == .attention ? efficiency : constants.fp8GEMMEfficiency
+      compute = g.executedFLOPs / (peak8 * scaled)
+    } else {
+      compute = g.executedFLOPs / (peak * efficiency)
+    }
+    guard g.kind == .weight else { return compute + Seconds(constants.gemmFixedSeconds) }
+    let input = g.fp8 && gpu.peak8 != nil ? 1 : e
+    let streamed = stream(
+      (input * (g.m * g.k + g.weightGroups * g.k * g.n) + e * g.m * g.n) * g.batch)
+    return Seconds(max(compute.value, streamed.value)) + Seconds(constants.gemmFixedSeconds)
+  }
+
+  /// One attention core's forward (QKᵀ, softmax, attention over V). A fused kernel
+  /// (FlashAttention, cuDNN through Transformer Engine) performs the GEMMs' executed FLOPs at
+  /// `flashEfficiency` of the peak of its precision; an unfused core runs its batched GEMMs
+  /// (`time(of:precision:)`) and its softmax/dropout kernels at the streaming rate.
+  public func attentionCore(_ core: LayerOp, kernel: FusedAttentionKernel, precision: Precision)
+    -> Seconds
+  {
+    if let calls = core.kernel {
+      let flops = core.gemms.map(\.executedFLOPs).sum()
+      let fp8 = core.gemms.contains { $0.fp8 }
+      let peak = fp8 ? (gpu.peak8 ?? gpu.peak(for: precision)) : gpu.peak(for: precision)
+      return flops / (peak * flashEfficiency(calls, kernel: kernel))
+        + Seconds(constants.gemmFixedSeconds)
+    }
+    var time = Seconds.zero
+    for g in core.gemms { time += self.time(of: g, precision: precision) }
+    return time + stream(core.elementwiseBytes)
+  }
+
+  /// The share of peak a fused attention forward reaches, from its calls' shapes:
+  /// the kernel's `flashForwardEfficiency` for long sequences at head size 128, times
+  /// - n/(n + c) for n = keys/128 key tiles per query tile row: each row of tiles pays a fixed
+  ///   prologue and epilogue (loading Q, rescaling and writing O) and, causal, the partly masked
+  ///   diagonal tiles; c blends `flashTileOverheadCausal` and `flashTileOverheadFull` by the
+  ///   causal share of the work (what makes short sequences and small context-parallel blocks
+  ///   slow);
+  /// - √(min(d_h, 128)/128): smaller heads do less matrix work per softmax exponential, which
+  ///   runs on the much slower special-function units (FlashAttention-3 §3).
+  /// Sources of the constants: `PerformanceConstants`.
+  public func flashEfficiency(_ k: FlashAttentionCalls, kernel: FusedAttentionKernel) -> Double {
+    let tiles = max(1, k.keyLength / 128)
+    let c =
+      k.causalShare * constants.flashTileOverheadCausal + (1 - k.causalShare)
+      * constants.flashTileOverheadFull
+    let head = (min(max(k.headDim, 1), 128) / 128).squareRoot()
+    return constants.flashForwardEfficiency(kernel) * tiles / (tiles + c) * head
+  }
+
+  // MARK: - HBM
+
+  /// Streaming `bytes` through HBM (memory-bound kernels).
+  public func stream(_ bytes: Double) -> Seconds {
+    Bytes(bytes) / (gpu.hbm * constants.hbmEfficiency)
+  }
+
+  // MARK: - Links and collectives
+
+  /// GPUs that reach one another over NVLink (8 GPUs of a DGX node, 72 of an NVL72 rack).
+  public var nvlinkDomain: Int { gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) }
+
+  /// Achieved NVLink bandwidth per direction.
+  var nvlink: BytesPerSecond { gpu.nvlinkPerDirection * constants.nvlinkEfficiency }
+  /// Achieved bandwidth of one GPU's own NIC.
+  var nic: BytesPerSecond { gpu.interNodePerGPU * constants.interNodeEfficiency }
+
+  /// Bandwidth and latency of a group of `size` GPUs whose members are `stride` ranks apart:
+  /// NVLink when the group fits in one node; otherwise InfiniBand, where the k members that share
+  /// a node run k rings in parallel, one per HCA (NCCL's rail-aligned rings), so the group gets
+  /// k × the per-GPU HCA bandwidth (at most NVLink's).
+  public func link(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
+    // Placement follows the NVLink domain (8 GPUs of a DGX node, 72 of an NVL72 rack).
+    if size * stride <= nvlinkDomain {
+      return (nvlink, Seconds(constants.nvlinkLatencySeconds))
+    }
+    let perNode = max(1, min(size, gpu.gpusPerNode / max(1, stride)))
+    let rails = gpu.interNodePerGPU * (constants.interNodeEfficiency * Double(perNode))
+    return (min(rails, nvlink), Seconds(constants.interNodeLatencySeconds))
+  }
+
+  /// Bandwidth and latency of a ring of point-to-point sends among `size` GPUs `stride` ranks
+  /// apart (context parallelism's ring attention): NVLink inside one domain; once the ring
+  /// leaves it, a step lasts as long as its slowest hop, a send through one GPU's own NIC.
+  public func ringLink(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
+    if size * stride <= nvlinkDomain { return link(size: size, stride: stride) }
+    return (min(nic, nvlink), Seconds(constants.interNodeLatencySeconds))
+  }
+
+  /// Ring all-reduce of `bytes` over `n` GPUs: 2(n − 1)/n of the data crosses each link.
+  public func allReduce(_ bytes: Double, n: Int, stride: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    let (bw, lat) = link(size: n, stride: stride)
+    return Bytes(2 * Double(n - 1) / Double(n) * bytes) / bw + lat * Double(2 * (n - 1))
+  }
+
+  /// Ring reduce-scatter or all-gather of `bytes` (the full tensor) over n GPUs: (n − 1)/n.
+  public func gatherOrScatter(_ bytes: Double, n: Int, stride: Int) -> Seconds {
+    guard n > 1 else { return .zero }
+    let (bw, lat) = link(size: n, stride: stride)
+    return Bytes(Double(n - 1) / Double(n) * bytes) / bw + lat * Double(n - 1)
+  }
+
+  /// One all-to-all in which a GPU sends `onDomain` bytes to GPUs of its NVLink domain and
+  /// `offDomain` bytes beyond it, through its own NIC (one per GPU, rail-aligned): both at once,
+  /// so the slower sets the time, plus one message latency (the peers' sends are issued
+  /// together).
+  public func allToAll(onDomain: Double, offDomain: Double) -> Seconds {
+    let inside = Bytes(onDomain) / nvlink
+    guard offDomain > 0 else { return inside + Seconds(constants.nvlinkLatencySeconds) }
+    let outside = Bytes(offDomain) / nic
+    return Seconds(max(inside.value, outside.value)) + Seconds(constants.interNodeLatencySeconds)
+  }
+
+  /// One point-to-point message of `bytes` to a GPU `stride` ranks away (a pipeline hop).
+  public func pointToPoint(_ bytes: Double, stride: Int) -> Seconds {
+    let (bw, lat) = link(size: 2, stride: stride)
+    return Bytes(bytes) / bw + lat
+  }
+}

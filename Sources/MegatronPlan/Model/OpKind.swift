@@ -1,0 +1,49 @@
+/// What an op of a layer is: the key code finds ops by (the router, an attention core, an
+/// expert GEMM), so a misspelt op does not compile. Its raw value is the name reports print.
+public enum OpKind: String, Sendable, Hashable, CaseIterable {
+  case inputNorm = "input_norm"
+  case qkv
+  case qkNorm = "qk_norm"
+  case rotary
+  case attentionCore = "attention_core"
+  case projection
+  case postAttentionNorm = "post_attention_norm"
+  case attentionResidual = "attention_residual"
+  case preMlpNorm = "pre_mlp_norm"
+  case fc1
+  case activation
+  case ffnNorm = "ffn_norm"
+  case fc2
+  case postMlpNorm = "post_mlp_norm"
+  case mlpResidual = "mlp_residual"
+  case router
+  case dispatch
+  case expertFc1 = "expert_fc1"
+  case expertFc2 = "expert_fc2"
+  case expertActivation = "expert_activation"
+  case combine
+  case sharedFc1 = "shared_fc1"
+  case sharedFc2 = "shared_fc2"
+  case sharedGate = "shared_gate"
+  case sharedActivation = "shared_activation"
+  case mlaDownProjection = "mla_down_projection"
+  case mlaUpProjection = "mla_up_projection"
+  case mlaRotary = "mla_rotary"
+  case crossNorm = "cross_norm"
+  case crossQuery = "cross_query"
+  case crossKeyValue = "cross_key_value"
+  case crossAttentionCore = "cross_attention_core"
+  case crossProjection = "cross_projection"
+  case postCrossAttentionNorm = "post_cross_attention_norm"
+  case crossResidual = "cross_residual"
+  case mtpEmbeddingNorm = "mtp_embedding_norm"
+  case mtpHiddenNorm = "mtp_hidden_norm"
+  case mtpProjection = "mtp_projection"
+  case mtpFinalNorm = "mtp_final_norm"
+
+  /// The attention core (self-attention's, or a decoder layer's cross-attention's): timed as one
+  /// fused kernel or as its batched GEMMs and softmax kernels, not as weight GEMMs.
+  public var isAttentionCore: Bool { self == .attentionCore || self == .crossAttentionCore }
+  /// A routed expert's GEMM (fc1 or fc2 of every local expert).
+  public var isExpertGEMM: Bool { self == .expertFc1 || self == .expertFc2 }
+}
