@@ -108,7 +108,7 @@ extension ConfigLoader {
     }
 
     // trainer.devices is the node: GPUs past it are reached over the network. The NVLink domain
-    // is that node, or the GPU profile's when the node is larger (`StepTimeModel.link`).
+    // is that node, or the GPU profile's when the node is larger (`Machine.link`).
     let devices = max(1, try r.optionalInt("trainer.devices") ?? 1)
     run.devicesPerNode = devices
     run.hardwareGPU = run.gpu
