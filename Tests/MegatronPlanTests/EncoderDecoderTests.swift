@@ -327,11 +327,11 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(decoder.tensorParallelRegions == 3 && encoder.tensorParallelRegions == 2)
     let e = 2.0, b = 24.0, h = 2048.0
     let dec = model.tensorParallelComm(decoder), enc = model.tensorParallelComm(encoder)
-    let oneDecoder = model.machine.allReduce(e * b * 128 * h, n: 2, stride: 1)
+    let oneDecoder = model.allReduce(e * b * 128 * h, n: 2)
     #expect(abs((dec.forward - oneDecoder * 3).value) < 1e-12)
-    let crossInput = model.machine.allReduce(e * b * 512 * h, n: 2, stride: 1)
+    let crossInput = model.allReduce(e * b * 512 * h, n: 2)
     #expect(abs((dec.backward - oneDecoder * 3 - crossInput).value) < 1e-12)
-    let oneEncoder = model.machine.allReduce(e * b * 512 * h, n: 2, stride: 1)
+    let oneEncoder = model.allReduce(e * b * 512 * h, n: 2)
     #expect(abs((enc.forward - oneEncoder * 2).value) < 1e-12)
   }
 

@@ -217,16 +217,20 @@ import Testing
         constants: run.constants
       ).layerForward().tensorParallelComm.value
     }
-    // Two ring all-reduces of the b·s·h bf16 output per layer forward (N21 §3.2):
-    // bytes = 2 · 2048 · 1 · 12288 = 50,331,648; each moves 2(t − 1)/t of them with 2(t − 1) steps.
+    // Two ring all-reduces of the b·s·h bf16 output per layer forward (N21 §3.2), as NCCL runs
+    // them: bytes = 2 · 2048 · 1 · 12288 = 50,331,648; each moves 2(t − 1)/t of them.
     let bytes = 2.0 * 2048 * 12288
     let moved = 2.0 * 7 / 8 * bytes
-    // One node: NVLink 300 GB/s per direction (A100 datasheet) at 77% (PerformanceConstants),
-    // 10 µs per step.
-    let nvlink = 2 * (moved / (300e9 * 0.77) + 14 * 10e-6)
+    // One node: NVLink 300 GB/s per direction (A100 datasheet) at 77% (PerformanceConstants);
+    // NCCL's ring with the Simple protocol (faster than LL128 at 50 MB: 56 µs + 381 µs against
+    // 40.6 µs + 415 µs): base 8.4 µs + 14 NVLink hops of 3.4 µs (NCCL tuning.cc).
+    let nvlink = 2 * (moved / (300e9 * 0.77) + (8.4 + 14 * 3.4) * 1e-6)
     // Two nodes of 4: the ring crosses InfiniBand; the 4 GPUs of a node each drive one 25 GB/s
-    // HCA at 50% (N21 §5, PerformanceConstants): 4 × 12.5 GB/s, 20 µs per step.
-    let network = 2 * (moved / (4 * 25e9 * 0.5) + 14 * 20e-6)
+    // HCA at 50% (N21 §5, PerformanceConstants): 4 × 12.5 GB/s. NCCL's Simple ring: 12 hops on
+    // NVLink (3.4 µs, above the 3 µs network overhead) and 2 across (14 µs), × 1.4 for a
+    // multi-node all-reduce; the tree (8.4 + 2 · (3 · 4 + 14) µs, 2 × bytes at 0.92 of the
+    // bus bandwidth) is slower at this size.
+    let network = 2 * (moved / (4 * 25e9 * 0.5) + (8.4 + 12 * 3.4 + 2 * 14) * 1.4 * 1e-6)
     #expect(abs(comm(oneNode) - nvlink) <= 1e-12 * nvlink)
     #expect(abs(comm(twoNodes) - network) <= 1e-12 * network)
     #expect(

@@ -26,15 +26,49 @@ import Testing
     #expect(mean <= 0.08, "mean |error| \(mean)")
   }
 
-  /// The Blackwell rows (`PublishedRun.blackwell`): held out from every fit (the one fitted
-  /// Hopper constant, the FP8 GEMM efficiency, was set on H100 rows only), within the issue's
-  /// 15 % with Hopper's efficiencies at Blackwell's peaks and bandwidths.
-  @Test("Blackwell FP8 runs (Megatron-Bridge), not fitted: within 15 %")
+  /// The Blackwell rows (`PublishedRun.blackwell`): held out from every fit (Blackwell's
+  /// constants come from public GEMM and nccl-tests measurements and Hopper's training-to-
+  /// microbenchmark ratio); issue 23's target, mean |error| ≤ 8 %, each within 15 %.
+  @Test("Blackwell FP8 runs (Megatron-Bridge), not fitted: mean |error| ≤ 8 %, max ≤ 15 %")
   func blackwell() {
     #expect(PublishedRun.blackwell.count == 4)
-    for run in PublishedRun.blackwell {
-      let r = Validation.predict(run)
+    let results = PublishedRun.blackwell.map { Validation.predict($0) }
+    for r in results {
       #expect(abs(r.error) <= 0.15, "\(r.name): published \(r.published), predicted \(r.predicted)")
+    }
+    let mean = results.map { abs($0.error) }.reduce(0, +) / Double(results.count)
+    #expect(mean <= 0.08, "mean |error| \(mean)")
+  }
+
+  /// The scale rows (`PublishedRun.scale`: MLPerf Training v3.0–v5.1 and Megatron-Bridge
+  /// 26.04–26.06, 64–11,616 GPUs, with their published layouts and switches; nothing fitted to
+  /// them). Issue 23's target: mean |error| ≤ 8 %, each within 15 % but for the misses
+  /// docs/validation.md explains — MLPerf v3.0's largest GPT-3 run (v3.0's software is 12–18 %
+  /// slower than megaplan at every size, and than v3.1 on the same layout) and three GB300 rows
+  /// of Megatron-Bridge (FP8 and MXFP8 run 1.2× faster on GB300 than on GB200 where the
+  /// datasheets give the same peaks). A known miss that comes within 15 % fails here too.
+  static let knownScaleMisses: Set<String> = [
+    "MLPerf Training v3.0 gpt3, NVIDIA_CoreWeave, 3584 H100-SXM-80GB, FP8",
+    "Megatron-Bridge 26.06, LLAMA3.1_405B, 256 GB300, FP8",
+    "Megatron-Bridge 26.06, LLAMA3.1_405B, 256 GB300, MXFP8",
+    "Megatron-Bridge 26.04.01, LLAMA3_70B, 64 GB300, MXFP8",
+  ]
+
+  @Test("scale runs (MLPerf, Megatron-Bridge; 64–11,616 GPUs): mean ≤ 8 %, within 15 % but misses")
+  func scale() {
+    #expect(PublishedRun.scale.count == 48)
+    let results = PublishedRun.scale.map { Validation.predict($0) }
+    for r in results {
+      #expect(
+        (abs(r.error) <= 0.15) != Self.knownScaleMisses.contains(r.name),
+        "\(r.name): published \(r.published), predicted \(r.predicted)")
+    }
+    let mean = results.map { abs($0.error) }.reduce(0, +) / Double(results.count)
+    #expect(mean <= 0.08, "mean |error| \(mean)")
+    // Every GPU generation the issue names is in the section.
+    let gpus = Set(PublishedRun.scale.map(\.run.gpu.name))
+    for g in ["h100-sxm", "h200", "b200", "gb200-nvl72", "gb300-nvl72"] {
+      #expect(gpus.contains(g), "no \(g) row")
     }
   }
 
@@ -45,7 +79,7 @@ import Testing
   /// experts). A known miss that comes within 15 % fails here too, so the docs stay true.
   static let knownMoEMisses: Set<String> = [
     "Mixtral 8x7B, 64 H100, BF16, p4 v8 EP8", "Qwen3-30B-A3B, 16 H100, FP8, p2 v24 EP8",
-    "Qwen3-235B-A22B, 256 H100, FP8, t2 p8 v4 EP32",
+    "Qwen3-235B-A22B, 256 H100, FP8, t2 p8 v4 EP32", "DeepSeek-V3, 1,024 H100, FP8, t2 p8 v4 EP64",
   ]
 
   @Test("MoE H100 runs fit their GPUs; within 15 % but for the documented misses")

@@ -21,30 +21,56 @@ public struct Machine: Sendable, Hashable {
     flops / (gpu.peak(for: precision) * efficiency) + Seconds(constants.gemmFixedSeconds)
   }
 
-  /// One GEMM of a layer description in a run of `precision`: FP8 GEMMs at the FP8 peak ×
-  /// `fp8GEMMEfficiency` (on a GPU without FP8 they run at the 16-bit rate), weight GEMMs at
-  /// `gemmEfficiency`, attention GEMMs at `attentionGEMMEfficiency` of their peak.
-  /// A weight GEMM also reads its inputs and writes its output through HBM; when that takes
-  /// longer than the arithmetic (few rows per weight, as in a grouped GEMM over many experts
-  /// with few tokens each: each local expert reads its own k × n weights), the GEMM is
-  /// memory-bound and runs at the streaming rate instead (the roofline).
+  /// One GEMM of a layer description in a run of `precision`: FP4 GEMMs at the FP4 peak ×
+  /// `fp4GEMMEfficiency`, FP8 GEMMs at the FP8 peak × `fp8GEMMEfficiency` (on a GPU without
+  /// them they run at the 16-bit rate), weight GEMMs at `gemmEfficiency`, attention GEMMs at
+  /// `attentionGEMMEfficiency` of their peak; each plus the fixed cost of a kernel.
+  /// The arithmetic is on whole tiles (`tileFLOPs`): an M or N that does not fill its last
+  /// 128-wide tile pays for it, per expert in a grouped GEMM.
+  /// Every GEMM also reads its inputs and writes its output through HBM (A, B and C at their
+  /// element sizes); when that takes longer than the arithmetic — few rows per weight, as in a
+  /// grouped GEMM over many experts with few tokens each, or unfused attention's batched GEMMs,
+  /// whose s × s scores are written at d_h = 128 inner width — the GEMM is memory-bound and runs
+  /// at the streaming rate (the roofline).
   public func time(of g: GEMMShape, precision: Precision) -> Seconds {
     let peak = gpu.peak(for: precision)
     let e = precision.activationBytes
     let efficiency =
       g.kind == .attention ? constants.attentionGEMMEfficiency : constants.gemmEfficiency
+    let flops = tileFLOPs(g)
     let compute: Seconds
-    if g.fp8, let peak8 = gpu.peak8 {
+    var input = e
+    if g.fp4, let peak4 = gpu.peak4 {
+      compute = flops / (peak4 * constants.fp4GEMMEfficiency)
+      input = FP8Training.Recipe.nvfp4Bytes
+    } else if g.fp8, let peak8 = gpu.peak8 {
       let scaled = g.kind == .attention ? efficiency : constants.fp8GEMMEfficiency
-      compute = g.executedFLOPs / (peak8 * scaled)
+      compute = flops / (peak8 * scaled)
+      input = 1
     } else {
-      compute = g.executedFLOPs / (peak * efficiency)
+      compute = flops / (peak * efficiency)
     }
-    guard g.kind == .weight else { return compute + Seconds(constants.gemmFixedSeconds) }
-    let input = g.fp8 && gpu.peak8 != nil ? 1 : e
+    // A: m × k per weight group's rows; B: the k × n weights of each group (one per batch entry
+    // of a batched GEMM); C: m × n, written at the activations' element size.
     let streamed = stream(
       (input * (g.m * g.k + g.weightGroups * g.k * g.n) + e * g.m * g.n) * g.batch)
     return Seconds(max(compute.value, streamed.value)) + Seconds(constants.gemmFixedSeconds)
+  }
+
+  /// Rows and columns of a GEMM tile: the 128 × 128 (or 128 × 256) tiles cuBLAS and CUTLASS
+  /// use on Hopper and Blackwell tensor cores.
+  public static let gemmTile = 128.0
+
+  /// The FLOPs a GEMM executes on whole tiles: M rounded up to a multiple of `gemmTile` per
+  /// weight group (an expert's rows of a grouped GEMM) and N per batch entry; K is not tiled.
+  func tileFLOPs(_ g: GEMMShape) -> FLOPs {
+    let tile = Self.gemmTile
+    let groups = max(1, g.weightGroups)
+    let rows = g.m / groups
+    let m = (rows / tile).rounded(.up) * tile * groups
+    let n = (g.n / tile).rounded(.up) * tile
+    guard m > 0, n > 0, g.m > 0, g.n > 0 else { return g.executedFLOPs }
+    return g.executedFLOPs * (m * n / (g.m * g.n))
   }
 
   /// One attention core's forward (QKᵀ, softmax, attention over V). A fused kernel
@@ -103,16 +129,16 @@ public struct Machine: Sendable, Hashable {
   var nic: BytesPerSecond { gpu.interNodePerGPU * constants.interNodeEfficiency }
 
   /// Bandwidth and latency of a group of `size` GPUs whose members are `stride` ranks apart:
-  /// NVLink when the group fits in one node; otherwise InfiniBand, where the k members that share
-  /// a node run k rings in parallel, one per HCA (NCCL's rail-aligned rings), so the group gets
-  /// k × the per-GPU HCA bandwidth (at most NVLink's).
+  /// NVLink when the group fits in one NVLink domain; otherwise the network, where the k members
+  /// that share a domain run k rings in parallel, one per NIC (NCCL's rail-aligned rings), so
+  /// the group gets k × the per-GPU NIC bandwidth (at most NVLink's). A domain is 8 GPUs of a
+  /// DGX node or the 72 of an NVL72 rack (whose 4-GPU trays each GPU's own NIC serves).
   public func link(size: Int, stride: Int) -> (BytesPerSecond, Seconds) {
-    // Placement follows the NVLink domain (8 GPUs of a DGX node, 72 of an NVL72 rack).
     if size * stride <= nvlinkDomain {
       return (nvlink, Seconds(constants.nvlinkLatencySeconds))
     }
-    let perNode = max(1, min(size, gpu.gpusPerNode / max(1, stride)))
-    let rails = gpu.interNodePerGPU * (constants.interNodeEfficiency * Double(perNode))
+    let perDomain = GroupPlacement(ranks: size, stride: stride, domain: nvlinkDomain).perDomain
+    let rails = gpu.interNodePerGPU * (constants.interNodeEfficiency * Double(perDomain))
     return (min(rails, nvlink), Seconds(constants.interNodeLatencySeconds))
   }
 

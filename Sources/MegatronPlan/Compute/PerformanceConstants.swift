@@ -59,6 +59,33 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// without a mask (context-parallel blocks off the diagonal; bidirectional attention).
   public var flashTileOverheadCausal: Double
   public var flashTileOverheadFull: Double
+  /// NVLink SHARP all-reduce bus bandwidth as a fraction of the NVLink bandwidth per direction
+  /// (`Machine.collective`, NCCL's `nvls`): nccl-tests reach 480 GB/s on 8 H100 (NVIDIA DGX
+  /// Cloud benchmarking recipe, 16 GB all-reduce: 479.99; Azure ND H100 v5: 478.87) against
+  /// 450 per direction; 830 on 8 B200 (NVIDIA/nccl#1807) and 847 in one GB200 NVL72 rack
+  /// (CoreWeave's published nccl-tests, 8 GB) against 900. 0 where the GPU has no NVLS.
+  public var nvlsEfficiency: Double
+  /// Bus bandwidth an NCCL collective sustains through one NIC, as a fraction of its line rate
+  /// (`Machine.collective`): 46–48 GB/s per 400 Gb/s NDR NIC (NCCL maintainers in
+  /// NVIDIA/nccl-tests#290 and #267; NCCL's own topology uses 50 GB/s).
+  public var collectiveNICEfficiency: Double
+  /// Fraction of the dense FP4 peak an NVFP4 GEMM sustains (`GPU.peak4`); 0 where the GPU has
+  /// no FP4 tensor cores.
+  public var fp4GEMMEfficiency: Double
+  /// CPU time to issue one kernel from eager PyTorch (the dispatcher and the CUDA launch);
+  /// what makes small kernels host-bound without CUDA graphs (`StepTimeModel.hostSeconds`).
+  public var hostSecondsPerKernel: Double
+  /// CPU time to launch one captured CUDA graph.
+  public var graphLaunchSeconds: Double
+  /// How much slower compute runs while a collective overlaps it: the communication kernels
+  /// hold SMs and HBM bandwidth the GEMMs would use (Megatron-Core's interleaved schedule says
+  /// as much: "asynchronous communication tends to slow down compute"). Compute slowed by this
+  /// fraction for the length of a hidden collective loses `contentionShare` of that length
+  /// (`StepTimeModel.contention`).
+  public var overlapContention: Double
+  /// The share of a hidden collective's duration the overlapped compute loses: κ/(1 + κ) for a
+  /// slowdown κ (`overlapContention`), the work the slowed kernels do not finish while it runs.
+  public var contentionShare: Double { overlapContention / (1 + overlapContention) }
 
   public init(
     gemmEfficiency: Double, gemmFixedSeconds: Double, attentionGEMMEfficiency: Double,
@@ -69,8 +96,18 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     flash2ForwardEfficiency: Double, flash3ForwardEfficiency: Double? = nil,
     flashBackwardRatio: Double = Self.measuredFlashBackwardRatio,
     flashTileOverheadCausal: Double = Self.measuredFlashTileOverheadCausal,
-    flashTileOverheadFull: Double = Self.measuredFlashTileOverheadFull
+    flashTileOverheadFull: Double = Self.measuredFlashTileOverheadFull,
+    nvlsEfficiency: Double = 0, collectiveNICEfficiency: Double,
+    fp4GEMMEfficiency: Double = 0, hostSecondsPerKernel: Double = Self.eagerHostSecondsPerKernel,
+    graphLaunchSeconds: Double = Self.measuredGraphLaunchSeconds,
+    overlapContention: Double = Self.measuredOverlapContention
   ) {
+    self.overlapContention = overlapContention
+    self.nvlsEfficiency = nvlsEfficiency
+    self.collectiveNICEfficiency = collectiveNICEfficiency
+    self.fp4GEMMEfficiency = fp4GEMMEfficiency
+    self.hostSecondsPerKernel = hostSecondsPerKernel
+    self.graphLaunchSeconds = graphLaunchSeconds
     self.gemmEfficiency = gemmEfficiency
     self.gemmFixedSeconds = gemmFixedSeconds
     self.attentionGEMMEfficiency = attentionGEMMEfficiency
@@ -110,6 +147,23 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   ///   within 4 % (322, 401, 465, 505, 527, 539): c = 3;
   /// - forward without a mask, 497 … 600 TFLOP/s, flat from 1k: c = 0.5;
   /// - backward without a mask, 516–518 TFLOP/s at 8k–16k against the forward's 595–600: 0.86.
+  /// CPU time of one eager PyTorch op that launches a kernel: Python, the pybind11 boundary,
+  /// autograd's bookkeeping, the ATen dispatcher, the backend's setup and `cudaLaunchKernel`,
+  /// about 6–15 µs summed over the chain (jiahuanglin.xyz, "From PyTorch op to kernel launch":
+  /// "~5–25 µs of CPU-side work per op" on H100); megaplan takes 10 µs.
+  public static let eagerHostSecondsPerKernel = 10e-6
+  /// CPU time to launch one CUDA graph: one launch of the driver, 4–6 µs (susun-blog.com,
+  /// "pegainfer 3: CUDA graph", measured per kernel submission); megaplan takes 5 µs.
+  public static let measuredGraphLaunchSeconds = 5e-6
+  /// Compute overlapped with NCCL collectives runs 18.9 % slower on average (40 % at most) than
+  /// alone, measured for GPT and Llama training kernels on 4 A100, H100, MI250 and MI210
+  /// ("Characterizing Compute-Communication Overlap in GPU-Accelerated Distributed Deep
+  /// Learning: Performance and Power Implications", arXiv 2507.03114, abstract). A GEMM that
+  /// shares the GPU with a 24-block NCCL all-gather on an H100 can take twice as long (the wave
+  /// of 132 blocks no longer fits: NVIDIA developer forum, "Compute-communication overlap causes
+  /// severe GEMM performance degradation because of tail effect"); megaplan takes the average.
+  public static let measuredOverlapContention = 0.189
+
   public static let measuredFlashTileOverheadCausal = 3.0
   public static let measuredFlashTileOverheadFull = 0.5
   public static let measuredFlashBackwardRatio = 0.86
@@ -120,7 +174,8 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   public static func forGeneration(_ generation: GPU.Generation) -> PerformanceConstants {
     switch generation {
     case .ampere: .standard
-    case .hopper, .blackwell: .hopper
+    case .hopper: .hopper
+    case .blackwell: .blackwell
     }
   }
 
@@ -153,11 +208,13 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     // (Dao 2023, abstract and Fig. 4), and cuDNN's kernel about as fast there; not part of the
     // fit (the fitted runs use unfused attention).
     flashForwardEfficiency: 0.70,
-    flash2ForwardEfficiency: 0.70
+    flash2ForwardEfficiency: 0.70,
+    // NCCL collectives over InfiniBand at the fit's share of the HDR line rate, as every other
+    // A100 network term (A100 has no NVLS).
+    collectiveNICEfficiency: 0.50
   )
 
-  /// Hopper (and, until measured, Blackwell, with its own peaks and bandwidths — the efficiencies
-  /// are fractions of those): the A100 fit's memory-bound, overlap and network constants, with
+  /// Hopper: the A100 fit's memory-bound, overlap and network constants, with
   /// what differs on Hopper set from public measurements rather than fitted to a published run:
   /// - GEMMs at 75 % of the 16-bit peak: cuBLASLt on H100 SXM sustains about 700–780 TFLOP/s
   ///   BF16 on GEMMs of a few thousand per side (NVIDIA Transformer Engine and cuBLAS benchmark
@@ -197,6 +254,54 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     // → 343; FlashAttention-3 616 at 16k → 630 (within 8 % from 1k; 23 % fast at 512).
     flashForwardEfficiency: 0.558,
     flash2ForwardEfficiency: 0.347,
-    flash3ForwardEfficiency: 0.637
+    flash3ForwardEfficiency: 0.637,
+    // NVLS all-reduce at 480 GB/s on 8 H100 (DGX Cloud benchmarking recipe's nccl-tests, 16 GB:
+    // 479.99) against 450 per direction; 47 of 50 GB/s per NDR NIC (NCCL maintainers,
+    // NVIDIA/nccl-tests#290).
+    nvlsEfficiency: 480.0 / 450.0,
+    collectiveNICEfficiency: 0.94
+  )
+
+  /// Blackwell (B200, GB200, B300, GB300): Hopper's memory-bound, overlap and latency constants,
+  /// with what public Blackwell measurements give instead:
+  /// - BF16 GEMMs at 67 % of the dense peak: torch's BF16 GEMM at M = 16,384 on B200 runs at
+  ///   1,513 TFLOP/s of 2,250 (vllm-project/vllm#19566, the torch-bf16 column);
+  /// - FP8 GEMMs at 47 %: CUTLASS's per-tensor FP8 GEMM on pre-quantised inputs runs at 2,545
+  ///   TFLOP/s of 4,500 (57 %) in the same table (the quantisation kernels are counted apart, as
+  ///   memory-bound passes of the layer description), times what a training step keeps of an
+  ///   isolated FP8 GEMM's rate on Hopper: 0.54 of the peak in training (`hopper`) against the
+  ///   1,200–1,400 TFLOP/s (0.657 at the middle) cuBLASLt benchmarks reach, 0.822 — sustained-
+  ///   load clocks and FP8 bookkeeping are no kinder on Blackwell; MXFP8 runs at the same
+  ///   tensor-core rate;
+  /// - NVFP4 GEMMs at 35.4 % of the dense FP4 peak: CUTLASS's NVFP4 GEMM on pre-quantised inputs,
+  ///   3,645–3,904 TFLOP/s of 9,000 at M ≥ 4,096 (43 %, vllm-project/vllm#20646), times the same
+  ///   0.822;
+  /// - the fixed cost per GEMM scaled from Hopper's 25 µs by the peak ratio 989/2,250: 11 µs;
+  /// - NVLink 5 rings at 80 % of 900 GB/s (NCCL counts 40.1 GB/s per link, 18 links: 722);
+  ///   NVLS all-reduce at 830 of 900 (8 B200, NVIDIA/nccl#1807; one GB200 NVL72 rack reaches 847
+  ///   in CoreWeave's published nccl-tests); NICs at 47 of 50 GB/s (NDR) or 94 of 100 (XDR), as
+  ///   on Hopper.
+  /// Fused attention keeps Hopper's cuDNN share of the peak: no Blackwell flash-attention
+  /// measurement is recorded.
+  public static let blackwell = PerformanceConstants(
+    gemmEfficiency: 0.67,
+    gemmFixedSeconds: 11e-6,
+    attentionGEMMEfficiency: 0.45,
+    hbmEfficiency: 0.90,
+    elementwiseBackwardFactor: 2.0,
+    nvlinkEfficiency: 0.80,
+    interNodeEfficiency: 0.50,
+    nvlinkLatencySeconds: 10e-6,
+    interNodeLatencySeconds: 20e-6,
+    backwardTPOverlap: 0.9,
+    optimizerBytesPerParameter: 46,
+    fp8GEMMEfficiency: 0.47,
+    forwardTPOverlap: 0.9,
+    flashForwardEfficiency: 0.558,
+    flash2ForwardEfficiency: 0.347,
+    flash3ForwardEfficiency: nil,
+    nvlsEfficiency: 830.0 / 900.0,
+    collectiveNICEfficiency: 0.94,
+    fp4GEMMEfficiency: 0.354
   )
 }

@@ -10,6 +10,7 @@ public struct LayerTime: Sendable, Hashable {
     case tensorParallelComm = "tensor_parallel_comm"
     case expertParallelComm = "expert_parallel_comm"
     case contextParallelComm = "context_parallel_comm"
+    case hostOverhead = "host_overhead"
   }
 
   public var gemm = Seconds.zero
@@ -18,6 +19,9 @@ public struct LayerTime: Sendable, Hashable {
   public var tensorParallelComm = Seconds.zero
   public var expertParallelComm = Seconds.zero
   public var contextParallelComm = Seconds.zero
+  /// What the CPU takes to launch the layer's kernels beyond the GPU's time for them: the GPU
+  /// waits for the host (`StepTimeModel.hostSeconds`).
+  public var hostOverhead = Seconds.zero
 
   public subscript(term: Term) -> Seconds {
     switch term {
@@ -27,14 +31,17 @@ public struct LayerTime: Sendable, Hashable {
     case .tensorParallelComm: tensorParallelComm
     case .expertParallelComm: expertParallelComm
     case .contextParallelComm: contextParallelComm
+    case .hostOverhead: hostOverhead
     }
   }
 
   /// Every term (the exposed collectives included).
   public var total: Seconds {
     gemm + attentionCore + elementwise + contextParallelComm + tensorParallelComm
-      + expertParallelComm
+      + expertParallelComm + hostOverhead
   }
+  /// What the GPU runs: every term but the host's overhead.
+  public var device: Seconds { total - hostOverhead }
   /// The tensor- and expert-parallel collectives.
   public var communication: Seconds { tensorParallelComm + expertParallelComm }
   /// What the layer computes: the total less its collectives and context-parallel exchanges.
@@ -53,7 +60,7 @@ public struct LayerTime: Sendable, Hashable {
 /// elementwise kernels at HBM bandwidth, the collectives of tensor, context, expert, pipeline
 /// and data parallelism, recompute, the output layer and the optimizer step. One layer at a
 /// time (`forward`, `backward`, `selectiveRecompute`) and the iteration's own terms
-/// (`pipelineComm`, `dataParallelComm`, `fullyShardedComm`, `optimizerStep`); the `Evaluator`
+/// (`pipelineComm`, `gradientReduction`, `parameterGather`, `optimizerStep`); the `Evaluator`
 /// assembles them into stages (`StagePlan`) and the iteration. Constants: `PerformanceConstants`.
 public struct StepTimeModel: Sendable {
   public var model: TransformerModel
@@ -133,8 +140,9 @@ public struct StepTimeModel: Sendable {
     // Megatron-Core's `tp_comm_overlap` hides most of the forward collectives behind the GEMMs;
     // 2021–2022 Megatron-LM exposed them.
     let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
-    out.tensorParallelComm = tensorParallelComm(layer).forward * (1 - hidden)
+    out.tensorParallelComm = overlapped(tensorParallelComm(layer).forward, hidden: hidden)
     if layer.op(.router) != nil { out.expertParallelComm = expertParallelComm() }
+    out.hostOverhead = Seconds(max(0, hostSeconds(layer, backward: false).value - out.total.value))
     return out
   }
 
@@ -152,13 +160,63 @@ public struct StepTimeModel: Sendable {
     out.gemm = fwd.gemm * 2
     out.attentionCore = attentionCoreBackward(layer)
     out.elementwise = fwd.elementwise * constants.elementwiseBackwardFactor
-    out.tensorParallelComm =
-      tensorParallelComm(layer).backward * (1 - constants.backwardTPOverlap)
+    // The backward's collectives run beside the weight-gradient GEMMs (NCCL's asynchronous
+    // calls, or Transformer Engine's userbuffers with `tp_comm_overlap`), which they slow
+    // (`contention`).
+    out.tensorParallelComm = overlapped(
+      tensorParallelComm(layer).backward, hidden: constants.backwardTPOverlap)
     out.expertParallelComm = fwd.expertParallelComm
     out.contextParallelComm =
       contextParallelComm(coreForward: fwd.attentionCore, coreBackward: out.attentionCore)
       .backward
+    out.hostOverhead = Seconds(max(0, hostSeconds(layer, backward: true).value - out.total.value))
     return out
+  }
+
+  /// The CPU time to launch one layer's kernels for one microbatch, forward or backward: eager
+  /// PyTorch issues each kernel (`hostSecondsPerKernel`); a part of the layer a CUDA graph
+  /// captures (`Software.cudaGraphs`, by `OpKind.graphScope`) launches as one graph
+  /// (`graphLaunchSeconds`; a whole-layer graph, no scope named, is one launch); a
+  /// whole-iteration graph leaves nothing per layer. Kernels per op: its GEMMs (in backward two
+  /// each, data and weight gradients), one memory-bound kernel when it moves bytes, a fused
+  /// attention core one kernel (two in backward), one quantization kernel per low-precision GEMM
+  /// (two with current scaling: the amax, then the cast), and the tensor-parallel collectives:
+  /// two launches per region forward (its gather and scatter, or an all-reduce and the norm's
+  /// copy), three backward, counted with the attention scope. The GPU waits when this exceeds its own time for the layer
+  /// (`LayerTime.hostOverhead`), which is what makes small layers host-bound.
+  public func hostSeconds(_ layer: LayerDescription, backward: Bool) -> Seconds {
+    let graphs = software.cudaGraphs
+    if graphs.fullIteration { return .zero }
+    let moe = layer.op(.router) != nil
+    let current = model.fp8?.recipe == .tensorwise || model.fp8?.recipe == .nvfp4
+    var kernels = 0.0
+    var captured = Set<CUDAGraphs.Scope>()
+    for op in layer.ops {
+      let scope = op.kind.graphScope(inMoELayer: moe)
+      if graphs.captures(scope) {
+        captured.insert(scope)
+        continue
+      }
+      let lowPrecision = Double(op.gemms.filter { $0.fp8 && $0.kind == .weight }.count)
+      var n: Double
+      if op.isAttentionCore && model.fusedAttention {
+        // One fused kernel forward; backward a preprocessing kernel and the main one
+        // (FlashAttention-2 §3.2's dO·O row sums, then dQ, dK, dV).
+        n = backward ? 2 : 1
+      } else {
+        n = Double(op.gemms.count) * (backward && !op.isAttentionCore ? 2 : 1)
+        n += op.elementwiseBytes > 0 ? 1 : 0
+      }
+      n += lowPrecision * (current ? 2 : 1)
+      kernels += n
+    }
+    if layout.tensor > 1 && !graphs.captures(.attn) {
+      kernels += Double(layer.tensorParallelRegions) * (backward ? 3 : 2)
+    }
+    // A whole-layer graph (no scope named) is one launch; named scopes one each.
+    let launches = graphs.scopes.isEmpty ? min(1, captured.count) : captured.count
+    return Seconds(
+      kernels * constants.hostSecondsPerKernel + Double(launches) * constants.graphLaunchSeconds)
   }
 
   /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes
@@ -301,8 +359,10 @@ public struct StepTimeModel: Sendable {
       backward += Seconds(max(0, (sendBackward - blockBackward).value)) * steps
     }
     if traffic.gatheredKeyValue > 0 {
-      let gather = machine.gatherOrScatter(
-        traffic.gatheredKeyValue, n: cp, stride: layout.tensor)
+      let gather = machine.collective(
+        .allGather, bytes: traffic.gatheredKeyValue, n: cp, stride: layout.tensor,
+        software: software
+      ).seconds
       forward += gather
       backward += gather * 2
     }
@@ -326,12 +386,29 @@ public struct StepTimeModel: Sendable {
     let regions = Double(layer.tensorParallelRegions)
     let cross = e * layer.crossAttentionKeyTokens * layer.crossAttentionKeyWidth
     if layout.effectiveSequenceParallel {
-      let one = machine.gatherOrScatter(bytes, n: n, stride: 1)
-      let crossOne = cross > 0 ? machine.gatherOrScatter(cross, n: n, stride: 1) : .zero
+      let one = gatherOrScatter(bytes, n: n)
+      let crossOne = cross > 0 ? gatherOrScatter(cross, n: n) : .zero
       return (one * (2 * regions) + crossOne, one * (3 * regions) + crossOne * 2)
     }
-    let one = machine.allReduce(bytes, n: n, stride: 1) * regions
-    return (one, one + (cross > 0 ? machine.allReduce(cross, n: n, stride: 1) : .zero))
+    let one = allReduce(bytes, n: n) * regions
+    return (one, one + (cross > 0 ? allReduce(cross, n: n) : .zero))
+  }
+
+  /// One tensor-parallel all-gather or reduce-scatter of `bytes` over the t ranks: with
+  /// `tp_comm_overlap`, Transformer Engine's userbuffers exchange chunks over NVLink themselves
+  /// (a ring of point-to-point copies, `Machine.gatherOrScatter`); otherwise NCCL
+  /// (`Machine.collective`).
+  func gatherOrScatter(_ bytes: Double, n: Int) -> Seconds {
+    if overlap.tensorParallel { return machine.gatherOrScatter(bytes, n: n, stride: 1) }
+    return machine.collective(.allGather, bytes: bytes, n: n, stride: 1, software: software)
+      .seconds
+  }
+
+  /// One tensor-parallel all-reduce of `bytes` (`gatherOrScatter`'s two mechanisms).
+  func allReduce(_ bytes: Double, n: Int) -> Seconds {
+    if overlap.tensorParallel { return machine.allReduce(bytes, n: n, stride: 1) }
+    return machine.collective(.allReduce, bytes: bytes, n: n, stride: 1, software: software)
+      .seconds
   }
 
   /// Recompute time of one layer of forward `forward` for one microbatch under the layout's
@@ -393,7 +470,7 @@ public struct StepTimeModel: Sendable {
     let bytes = projection.ops.reduce(0) { $0 + $1.elementwiseBytes }
     let elementwise = machine.stream(bytes) * (1 + constants.elementwiseBackwardFactor)
     let gathered = e * layout.tokens(of: model) * Double(model.hidden)
-    let comm = machine.gatherOrScatter(gathered, n: layout.tensor, stride: 1) * 2
+    let comm = gatherOrScatter(gathered, n: layout.tensor) * 2
     let fwd = forward(layer)
     let one =
       fwd.total + backward(layer, forward: fwd).total + gemms * 3 + elementwise + comm
@@ -424,59 +501,77 @@ public struct StepTimeModel: Sendable {
     let stride = layout.tensor * layout.contextParallel * layout.data
     var message = machine.pointToPoint(bytes / t, stride: stride)
     if !layout.effectiveSequenceParallel && layout.tensor > 1 {
-      message += machine.gatherOrScatter(bytes, n: layout.tensor, stride: 1)
+      message += gatherOrScatter(bytes, n: layout.tensor)
     }
     let total = message * Double(2 * layout.microbatches * layout.virtualStages)
     // `overlap_p2p_comm` (interleaved schedule) runs the sends and receives beside compute.
+    // Point-to-point sends run on a channel or two per peer (NCCL_NCHANNELS_PER_NET_PEER), not
+    // the collectives' dozens of SMs: no contention is charged for them (nor for context
+    // parallelism's ring).
     if overlap.pipelineP2P && layout.interleaved { return total * (1 - constants.forwardTPOverlap) }
     return total
   }
 
-  /// Data-parallel gradient reduction for the most loaded stage's parameters, as two parts
-  /// (reduce, gather): an all-reduce of the fp32 main gradients (4 bytes per parameter), or with
-  /// the distributed optimizer a reduce-scatter of them and an all-gather of the updated weights
-  /// (16-bit, or 1 byte with FP8 primary weights). Tied embeddings with p > 1 add the all-reduce
-  /// of the embedding gradient between the first and last stage. The group is d·cp ranks t apart
-  /// (`Layout.dataParallelWithContext`).
-  /// With full sharding (FSDP) the gradients are reduce-scattered per microbatch in
-  /// `fullyShardedComm` instead and nothing is left here but the embedding all-reduce.
-  public func dataParallelComm(
-    parameters: Parameters, embeddingParameters: Parameters, group: Int? = nil
-  ) -> (reduce: Seconds, gather: Seconds) {
-    let d = group ?? layout.dataParallelWithContext
-    let gradBytes = 4 * parameters.value
-    var reduce = Seconds.zero
-    var gather = Seconds.zero
-    if layout.fullySharded {
-      // Reduced per microbatch (`fullyShardedComm`).
-    } else if layout.distributedOptimizer {
-      reduce = machine.gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
-      gather = machine.gatherOrScatter(weightBytes * parameters.value, n: d, stride: layout.tensor)
-    } else {
-      reduce = machine.allReduce(gradBytes, n: d, stride: layout.tensor)
-    }
-    if model.tiedEmbeddings && layout.pipeline > 1 && embeddingParameters.value > 0 {
-      reduce += machine.allReduce(
-        4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2)
-    }
-    return (reduce, gather)
+  /// What a collective of `seconds` costs the iteration when a share `hidden` of it runs beside
+  /// compute: the exposed rest, and the compute the hidden part slows (`contention(hidden:)`).
+  func overlapped(_ seconds: Seconds, hidden: Double) -> Seconds {
+    seconds * (1 - hidden) + contention(hidden: seconds * hidden)
   }
 
-  /// The first stage's word-embedding gradient (4 bytes per parameter of its V·h/t shard),
-  /// reduced over d·cp after the last microbatch's backward: nothing is left to hide it
-  /// (`Evaluator`'s overlap of the gradient reduction).
-  public func embeddingReduce(embeddingParameters: Parameters) -> Seconds {
-    let d = layout.dataParallelWithContext
-    let bytes = 4 * embeddingParameters.value
-    if layout.fullySharded || d < 2 { return .zero }
-    return layout.distributedOptimizer
-      ? machine.gatherOrScatter(bytes, n: d, stride: layout.tensor)
-      : machine.allReduce(bytes, n: d, stride: layout.tensor)
+  /// The compute lost to collectives running beside it for `hidden` seconds: the kernels run
+  /// `PerformanceConstants.overlapContention` slower meanwhile, so κ/(1 + κ) of that time's
+  /// work is left over.
+  public func contention(hidden: Seconds) -> Seconds { hidden * constants.contentionShare }
+
+  /// Bytes per parameter of the gradient buffer the data-parallel reduction moves: fp32 with
+  /// `grad_reduce_in_fp32` (Megatron-Core `ParamAndGradBuffer`: the buffer's dtype is what the
+  /// collective carries), else the training precision's.
+  var gradientBytes: Double { software.fp32Gradients ? 4 : precision.weightBytes }
+
+  /// The reduction of `parameters` gradients over a data-parallel group of `group` ranks t
+  /// apart, as NCCL runs it (`Machine.collective`): a reduce-scatter with the distributed
+  /// optimizer (or full sharding), else an all-reduce.
+  public func gradientReduction(parameters: Double, group: Int) -> CollectiveTime {
+    machine.collective(
+      layout.distributedOptimizer || layout.fullySharded ? .reduceScatter : .allReduce,
+      bytes: gradientBytes * parameters, n: group, stride: layout.tensor, software: software)
+  }
+
+  /// The distributed optimizer's all-gather of `parameters` updated weights over `group` ranks
+  /// (`weightBytes` each); nothing without it.
+  public func parameterGather(parameters: Double, group: Int) -> CollectiveTime {
+    guard layout.distributedOptimizer && !layout.fullySharded else { return .none }
+    return machine.collective(
+      .allGather, bytes: weightBytes * parameters, n: group, stride: layout.tensor,
+      software: software)
+  }
+
+  /// Megatron-Core's gradient bucket, in parameters (`DistributedDataParallelConfig.bucket_size`
+  /// default, distributed_data_parallel.py): max(40 M, 1 M × the data-parallel size), so each
+  /// rank's share of a bucket stays bandwidth-bound; `bucket_cap_mb` or `ddp_bucket_size` where
+  /// the config sets one. Used with `overlap_grad_reduce` (`DataParallelSync`).
+  public func bucketParameters(group: Int) -> Double {
+    if let bytes = software.bucketBytes { return max(1, bytes / gradientBytes) }
+    return max(40e6, 1e6 * Double(group))
+  }
+
+  /// The all-reduce of the tied embedding's gradient between the first and the last stage
+  /// (Megatron's embedding group), with p > 1.
+  public func embeddingSync(embeddingParameters: Parameters) -> CollectiveTime {
+    guard model.tiedEmbeddings && layout.pipeline > 1 && embeddingParameters.value > 0 else {
+      return .none
+    }
+    return machine.collective(
+      .allReduce, bytes: 4 * embeddingParameters.value, n: 2, stride: gpu.gpusPerNode * 2,
+      software: software)
   }
 
   /// Bytes of one weight as the data-parallel all-gathers move it: 1 with FP8 primary weights,
   /// else the training precision's.
-  var weightBytes: Double { model.fp8?.primaryWeights == true ? 1 : precision.weightBytes }
+  var weightBytes: Double {
+    guard let fp8 = model.fp8, fp8.primaryWeights else { return precision.weightBytes }
+    return fp8.recipe.primaryWeightBytes
+  }
 
   /// Fully sharded data parallelism (Megatron-FSDP, `data_parallel_sharding_strategy:
   /// optim_grads_params`): for every microbatch each layer's weights are all-gathered before its
@@ -487,14 +582,21 @@ public struct StepTimeModel: Sendable {
   public func fullyShardedComm(parameters: Parameters, compute: Seconds, layers: Int) -> Seconds {
     let d = layout.dataParallelWithContext, stride = layout.tensor
     guard layout.fullySharded, d > 1 else { return .zero }
-    let gathers = machine.gatherOrScatter(weightBytes * parameters.value, n: d, stride: stride) * 2
-    let scatter = machine.gatherOrScatter(
-      precision.weightBytes * parameters.value, n: d, stride: stride)
+    let gathers =
+      machine.collective(
+        .allGather, bytes: weightBytes * parameters.value, n: d, stride: stride,
+        software: software
+      ).seconds * 2
+    let scatter = machine.collective(
+      .reduceScatter, bytes: precision.weightBytes * parameters.value, n: d, stride: stride,
+      software: software
+    ).seconds
     let perMicrobatch = gathers + scatter
     let computePerMicrobatch = compute / Double(max(1, layout.microbatches))
     let firstLayer = perMicrobatch / Double(max(1, layers))
     let exposed = Seconds(max(0, (perMicrobatch - computePerMicrobatch).value)) + firstLayer
-    return exposed * Double(layout.microbatches)
+    let hidden = Seconds(max(0, (perMicrobatch - exposed).value))
+    return (exposed + contention(hidden: hidden)) * Double(layout.microbatches)
   }
 
   /// Optimizer step: a memory-bound pass over this GPU's optimizer shard.

@@ -9,6 +9,7 @@ extension ConfigLoader {
   /// NeMo `fp8` (with `fp8_hybrid`/`fp8_e4m3`, `fp8_recipe`, `fp8_params`/`fp8_param_gather`,
   /// `fp8_dot_product_attention`); nil when FP8 is off.
   static func readFP8(_ r: inout KeyReader, gpu: GPU) throws -> FP8Training? {
+    if let fp4 = try readFP4(&r, gpu: gpu) { return fp4 }
     guard try r.bool("model.fp8", default: false) else { return nil }
     guard gpu.peak8 != nil else {
       throw r.error(
@@ -46,6 +47,81 @@ extension ConfigLoader {
       "model.fp8_dot_product_attention", default: false,
       record: r.has("model.fp8_dot_product_attention"))
     return fp8
+  }
+
+  /// NVFP4 training (Megatron-Core `fp4: e2m1` with `fp4_recipe: nvfp4`, Megatron-LM
+  /// `--fp4-format e2m1 --fp4-recipe nvfp4`): the linear layers' GEMMs in FP4
+  /// (`FP8Training.Recipe.nvfp4`), FP4 primary weights with `fp4_param` (`fp4_param_gather`).
+  /// Blackwell only (Transformer Engine supports NVFP4 training on SM 10.0 and 10.3). nil when
+  /// `fp4` is unset, null or false.
+  static func readFP4(_ r: inout KeyReader, gpu: GPU) throws -> FP8Training? {
+    let key = "model.fp4"
+    guard r.has(key) else { return nil }
+    guard let format = try r.optionalString(key, record: true, acceptNumbers: true),
+      !["false", "null", "none"].contains(format.lowercased())
+    else { return nil }
+    guard ["e2m1", "true", "nvfp4"].contains(format.lowercased()) else {
+      throw r.error("unknown fp4 format '\(format)'; expected e2m1", key: key)
+    }
+    guard gpu.peak4 != nil else {
+      throw r.error(
+        "fp4: \(format) needs FP4 tensor cores, which the \(gpu.displayName) does not have (Blackwell)",
+        key: key)
+    }
+    let recipeKey = "model.fp4_recipe"
+    if let recipe = try r.optionalString(recipeKey, record: true), recipe.lowercased() != "nvfp4" {
+      throw r.error(
+        "fp4_recipe '\(recipe)' is not modeled; megaplan models nvfp4", key: recipeKey)
+    }
+    var fp4 = FP8Training(format: .hybrid, recipe: .nvfp4)
+    for k in ["model.fp4_param", "model.fp4_param_gather"] where r.has(k) {
+      fp4.primaryWeights = try r.bool(k, default: false) || fp4.primaryWeights
+    }
+    // Megatron-Core quantizes the attention core with an FP8 recipe only when asked.
+    fp4.attention = try r.bool(
+      "model.fp8_dot_product_attention", default: false,
+      record: r.has("model.fp8_dot_product_attention"))
+    return fp4
+  }
+
+  /// CUDA graphs (`CUDAGraphs`): Megatron-Core's `cuda_graph_impl` (none, local,
+  /// transformer_engine, full_iteration) with `cuda_graph_scope` (a list of attn, mlp, moe,
+  /// moe_router, moe_preprocess, full_iteration; empty: the whole layer), or the older switches
+  /// NeMo and Megatron-LM kept: `enable_cuda_graph` (Megatron-Core's own per-layer graphs) and
+  /// `external_cuda_graph` (Transformer Engine's).
+  static func readCUDAGraphs(_ r: inout KeyReader) throws -> CUDAGraphs {
+    var graphs = CUDAGraphs()
+    let implKey = "model.cuda_graph_impl"
+    if let name = try r.optionalString(implKey, record: true) {
+      guard let impl = CUDAGraphs.Implementation(rawValue: name.lowercased()) else {
+        let names = CUDAGraphs.Implementation.allCases.map(\.rawValue)
+        throw r.error(
+          "unknown cuda_graph_impl '\(name)'; expected \(names.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: names))",
+          key: implKey)
+      }
+      graphs.implementation = impl
+    } else if try r.bool(
+      "model.enable_cuda_graph", default: false, record: r.has("model.enable_cuda_graph"))
+    {
+      graphs.implementation = .local
+    } else if try r.bool(
+      "model.external_cuda_graph", default: false, record: r.has("model.external_cuda_graph"))
+    {
+      graphs.implementation = .transformerEngine
+    }
+    let scopeKey = "model.cuda_graph_scope"
+    if let names = try r.stringList(scopeKey) {
+      for name in names where !name.isEmpty {
+        guard let scope = CUDAGraphs.Scope(rawValue: name.lowercased()) else {
+          let known = CUDAGraphs.Scope.allCases.map(\.rawValue)
+          throw r.error(
+            "unknown cuda_graph_scope '\(name)'; expected \(known.joined(separator: ", "))\(Suggestion.didYouMean(name.lowercased(), in: known))",
+            key: scopeKey)
+        }
+        graphs.scopes.insert(scope)
+      }
+    }
+    return graphs
   }
 
   /// Megatron-Core's overlap switches, with Megatron's defaults (all off).
@@ -185,7 +261,18 @@ extension ConfigLoader {
     let expandable = try r.bool("megaplan.expandable_segments", default: false)
     let nvls = try r.bool("megaplan.nccl_nvls", default: true)
     let fusion = try r.bool("model.cross_entropy_loss_fusion", default: false)
-    return Software(crossEntropyFusion: fusion, expandableSegments: expandable, ncclNVLS: nvls)
+    let sharp = try r.bool("model.sharp", default: false, record: r.has("model.sharp"))
+    var software = Software(
+      crossEntropyFusion: fusion, expandableSegments: expandable, ncclNVLS: nvls, sharp: sharp)
+    software.cudaGraphs = try readCUDAGraphs(&r)
+    if let mb = try r.positiveNumber("model.optim.bucket_cap_mb") {
+      software.bucketBytes = mb * 1_048_576
+    } else if let parameters = try r.positiveNumber("model.ddp_bucket_size") {
+      // Parameters: the bucket's bytes follow the gradient buffer (fp32 unless reduced in 16 bits).
+      let fp32 = try r.bool("model.grad_reduce_in_fp32", default: true, record: false)
+      software.bucketBytes = parameters * (fp32 ? 4 : 2)
+    }
+    return software
   }
 
   /// Whether Megatron's gradient buffer is fp32: `model.grad_reduce_in_fp32` (Megatron-Core's

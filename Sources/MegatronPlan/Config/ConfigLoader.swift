@@ -34,7 +34,9 @@ public enum ConfigLoader {
       "cp_comm_type", "hierarchical_context_parallel_sizes",
       "q_lora_rank", "kv_lora_rank", "qk_head_dim", "qk_pos_emb_head_dim", "v_head_dim",
       "recompute_modules", "moe_router_score_function", "moe_shared_expert_gate",
-      "overlap_moe_expert_parallel_comm", "pipeline_model_parallel_layout",
+      "overlap_moe_expert_parallel_comm", "pipeline_model_parallel_layout", "fp4", "fp4_recipe",
+      "fp4_param", "fp4_param_gather", "sharp", "cuda_graph_impl", "cuda_graph_scope",
+      "enable_cuda_graph", "external_cuda_graph", "ddp_bucket_size",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [

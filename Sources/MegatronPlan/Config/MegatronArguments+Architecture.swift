@@ -60,10 +60,19 @@ extension MegatronArguments {
     ("--moe-shared-expert-gate", "model.moe_shared_expert_gate"),
     ("--overlap-moe-expert-parallel-comm", "model.overlap_moe_expert_parallel_comm"),
     ("--pipeline-model-parallel-layout", "model.pipeline_model_parallel_layout"),
+    ("--fp4-format", "model.fp4"),
+    ("--fp4-recipe", "model.fp4_recipe"),
+    ("--fp4-param-gather", "model.fp4_param_gather"),
+    ("--use-sharp", "model.sharp"),
+    ("--cuda-graph-impl", "model.cuda_graph_impl"),
+    ("--cuda-graph-scope", "model.cuda_graph_scope"),
+    ("--enable-cuda-graph", "model.enable_cuda_graph"),
+    ("--external-cuda-graph", "model.external_cuda_graph"),
+    ("--ddp-bucket-size", "model.ddp_bucket_size"),
   ]
 
   /// Flags that take every following word up to the next flag (argparse `nargs='*'`).
-  static let architectureListFlags: Set<String> = ["--recompute-modules"]
+  static let architectureListFlags: Set<String> = ["--recompute-modules", "--cuda-graph-scope"]
 
   static let architectureValueFlags: Set<String> = [
     "--kv-channels", "--rotary-percent", "--rotary-base", "--hidden-dropout", "--attention-dropout",
@@ -74,7 +83,8 @@ extension MegatronArguments {
     "--moe-token-dispatcher-type", "--expert-model-parallel-size",
     "--expert-tensor-parallel-size", "--mtp-num-layers", "--q-lora-rank", "--kv-lora-rank",
     "--qk-head-dim", "--qk-pos-emb-head-dim", "--v-head-dim", "--recompute-modules",
-    "--moe-router-score-function", "--pipeline-model-parallel-layout",
+    "--moe-router-score-function", "--pipeline-model-parallel-layout", "--fp4-format",
+    "--fp4-recipe", "--cuda-graph-impl", "--cuda-graph-scope", "--ddp-bucket-size",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
@@ -88,6 +98,7 @@ extension MegatronArguments {
     "--use-custom-fsdp", "--use-megatron-fsdp", "--cross-entropy-loss-fusion",
     "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
     "--multi-latent-attention", "--moe-shared-expert-gate", "--overlap-moe-expert-parallel-comm",
+    "--fp4-param-gather", "--use-sharp", "--enable-cuda-graph", "--external-cuda-graph",
   ]
 }
 
@@ -147,6 +158,14 @@ extension Mapper {
       set(["model", "fp8_\(format)"], "true", at: location, key: keyLocation)
     }
     try copy("--fp8-recipe", to: ["model", "fp8_recipe"], integer: false)
+    try copy("--fp4-format", to: ["model", "fp4"], integer: false)
+    try copy("--fp4-recipe", to: ["model", "fp4_recipe"], integer: false)
+    setSwitch("--fp4-param-gather", ["model", "fp4_param_gather"], "true")
+    setSwitch("--use-sharp", ["model", "sharp"], "true")
+    try copy("--cuda-graph-impl", to: ["model", "cuda_graph_impl"], integer: false)
+    setSwitch("--enable-cuda-graph", ["model", "enable_cuda_graph"], "true")
+    setSwitch("--external-cuda-graph", ["model", "external_cuda_graph"], "true")
+    try copy("--ddp-bucket-size", to: ["model", "ddp_bucket_size"], integer: true)
     setSwitch("--fp8-param-gather", ["model", "fp8_param_gather"], "true")
     setSwitch("--tp-comm-overlap", ["model", "tp_comm_overlap"], "true")
     setSwitch("--overlap-param-gather", ["model", "optim", "overlap_param_sync"], "true")
@@ -219,6 +238,7 @@ extension Mapper {
       "--pipeline-model-parallel-layout", to: ["model", "pipeline_model_parallel_layout"],
       integer: false)
     try copy("--recompute-modules", to: ["model", "recompute_modules"], integer: false)
+    try copy("--cuda-graph-scope", to: ["model", "cuda_graph_scope"], integer: false)
     try copy(
       "--moe-router-score-function", to: ["model", "moe_router_score_function"], integer: false)
     setSwitch("--moe-shared-expert-gate", ["model", "moe_shared_expert_gate"], "true")

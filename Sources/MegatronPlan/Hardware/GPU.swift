@@ -12,8 +12,11 @@ public struct GPU: Sendable, Hashable, Codable {
   public var memory: Bytes
   /// Dense 16-bit (BF16/FP16) tensor-core peak; MFU/HFU are reported against this.
   public var peak16: FLOPsPerSecond
-  /// Dense FP8 tensor-core peak; nil where the GPU has no FP8 tensor cores (A100).
+  /// Dense FP8 tensor-core peak; nil where the GPU has no FP8 tensor cores (A100). MXFP8 runs
+  /// at this rate too (Blackwell: same tensor cores, other scales).
   public var peak8: FLOPsPerSecond?
+  /// Dense FP4 (NVFP4) tensor-core peak; nil before Blackwell.
+  public var peak4: FLOPsPerSecond? = nil
   /// Dense fp32 peak used for fp32 training (the plain fp32 rate, which is what fp32 training
   /// gets by default in PyTorch).
   public var peak32: FLOPsPerSecond
@@ -116,15 +119,17 @@ public struct GPU: Sendable, Hashable, Codable {
 
   /// B200 in an HGX/DGX B200 node (1,000 W): 2,250 TFLOP/s dense BF16, 4,500 FP8, 80 fp32
   /// (Blackwell datasheet figures as collected at glennklockwood.com/garden/processors/B200),
+  /// 9,000 dense FP4 (same source),
   /// 180 GB HBM3e at 8 TB/s, NVLink 5 at 1.8 TB/s total, 8 GPUs per NVLink domain, 8 × 400 Gb/s
   /// ConnectX-7 per node (DGX B200 datasheet).
   public static let b200 = GPU(
     name: "b200", displayName: "B200 180GB", generation: .blackwell, memory: .gigabytes(180),
     peak16: .teraFLOPs(2250), peak8: .teraFLOPs(4500), peak32: .teraFLOPs(80),
     hbm: .gigabytesPerSecond(8000), nvlinkPerDirection: .gigabytesPerSecond(900), nvlinkDomain: 8,
-    gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(50))
+    gpusPerNode: 8, interNodePerGPU: .gigabytesPerSecond(50)
+  ).with(peak4: .teraFLOPs(9000))
 
-  /// GB200 NVL72 (each B200 at 1,200 W): 2,500 TFLOP/s dense BF16, 5,000 FP8, 90 fp32 (same
+  /// GB200 NVL72 (each B200 at 1,200 W): 2,500 TFLOP/s dense BF16, 5,000 FP8, 10,000 FP4, 90 fp32 (same
   /// source as B200), 186 GB HBM3e at 8 TB/s (13.4 TB per rack / 72), NVLink 5 at 1.8 TB/s
   /// across all 72 GPUs of the rack (one NVLink domain); 4 GPUs per compute tray (node); one
   /// 400 Gb/s NIC per GPU between racks (GB200 NVL72 product page).
@@ -133,11 +138,48 @@ public struct GPU: Sendable, Hashable, Codable {
     memory: .gigabytes(186), peak16: .teraFLOPs(2500), peak8: .teraFLOPs(5000),
     peak32: .teraFLOPs(90), hbm: .gigabytesPerSecond(8000),
     nvlinkPerDirection: .gigabytesPerSecond(900), nvlinkDomain: 72, gpusPerNode: 4,
-    interNodePerGPU: .gigabytesPerSecond(50))
+    interNodePerGPU: .gigabytesPerSecond(50)
+  ).with(peak4: .teraFLOPs(10_000))
+
+  /// B300 in an HGX/DGX B300 node (Blackwell Ultra): 2,250 TFLOP/s dense BF16 and 4,500 FP8 as
+  /// B200, dense FP4 13,125–14,000 (glennklockwood.com/garden/processors/B300: 13,125 dense;
+  /// verda.com's GB300 architecture post: 14,000) — megaplan takes 13,125; 275,040 MiB of HBM3e
+  /// as nvidia-smi reports it (MLPerf Training v5.1, Nebius `nebius_b300_n1.json`:
+  /// "B300-SXM-270GB") at 8 TB/s, NVLink 5 at 1.8 TB/s total, 8 GPUs per domain, one ConnectX-8
+  /// XDR NIC (800 Gb/s = 100 GB/s) per GPU (same system file).
+  public static let b300 = GPU(
+    name: "b300", displayName: "B300 270GB", generation: .blackwell,
+    memory: Bytes(275_040 * 1_048_576.0), peak16: .teraFLOPs(2250), peak8: .teraFLOPs(4500),
+    peak32: .teraFLOPs(75), hbm: .gigabytesPerSecond(8000),
+    nvlinkPerDirection: .gigabytesPerSecond(900), nvlinkDomain: 8, gpusPerNode: 8,
+    interNodePerGPU: .gigabytesPerSecond(100)
+  ).with(peak4: .teraFLOPs(13_125))
+
+  /// GB300 NVL72 (Blackwell Ultra, 1,400 W): 2,500 TFLOP/s dense BF16, 5,000 FP8, 15,000 dense
+  /// FP4 (verda.com's GB300 NVL72 architecture post, "without sparsity"; NVIDIA's MLPerf v5.1
+  /// announcement: 15 PF NVFP4); 284,208 MiB of HBM3e as nvidia-smi reports it (MLPerf Training
+  /// v5.1, NVIDIA `theia_ngpu512_ngc25.09_nemo.json`) at 8 TB/s; NVLink 5 at 1.8 TB/s across
+  /// the 72 GPUs of the rack; 4 GPUs per tray, one ConnectX-8 XDR NIC (800 Gb/s) per GPU (same
+  /// system file).
+  public static let gb300NVL72 = GPU(
+    name: "gb300-nvl72", displayName: "GB300 NVL72", generation: .blackwell,
+    memory: Bytes(284_208 * 1_048_576.0), peak16: .teraFLOPs(2500), peak8: .teraFLOPs(5000),
+    peak32: .teraFLOPs(80), hbm: .gigabytesPerSecond(8000),
+    nvlinkPerDirection: .gigabytesPerSecond(900), nvlinkDomain: 72, gpusPerNode: 4,
+    interNodePerGPU: .gigabytesPerSecond(100)
+  ).with(peak4: .teraFLOPs(15_000))
 
   public static let all: [GPU] = [
-    .a100_80GB, .a100_40GB, .h100SXM, .h100PCIe, .h100NVL, .h200, .b200, .gb200NVL72,
+    .a100_80GB, .a100_40GB, .h100SXM, .h100PCIe, .h100NVL, .h200, .b200, .gb200NVL72, .b300,
+    .gb300NVL72,
   ]
+
+  /// This GPU with an FP4 peak.
+  func with(peak4: FLOPsPerSecond) -> GPU {
+    var gpu = self
+    gpu.peak4 = peak4
+    return gpu
+  }
 
   /// Looks a GPU up by name, case-insensitively (`A100-80GB`, `a100-80gb`).
   public static func named(_ name: String) -> GPU? {

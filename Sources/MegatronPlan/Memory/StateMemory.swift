@@ -91,10 +91,11 @@ public enum StateMemory {
       let shard = layout.fullySharded ? Double(max(1, layout.dataParallelWithContext)) : 1
       let linear = linearParameters.value / shard
       let copies = fp8.recipe.weightCacheBytesPerElement
-      if fp8.primaryWeights { weights -= linear * (precision.weightBytes - 1) }
+      let primary = fp8.recipe.primaryWeightBytes
+      if fp8.primaryWeights { weights -= linear * (precision.weightBytes - primary) }
       // Megatron-FSDP gathers each layer's weights when it runs and keeps no FP8 copies across
       // microbatches (`keep_fp8_transpose_cache` off, as Megatron-Bridge runs it).
-      if !layout.fullySharded { cache = linear * (fp8.primaryWeights ? copies - 1 : copies) }
+      if !layout.fullySharded { cache = linear * (fp8.primaryWeights ? copies - primary : copies) }
     }
     // The distributed optimizer shards expert states over the expert data-parallel group
     // (Megatron-Core's expert DDP), the rest over d·cp (`Layout.dataParallelWithContext`).

@@ -50,6 +50,7 @@ extension LayerDescription {
       let i = layer.ops.firstIndex(where: { $0.kind == .attentionResidual })
     else { return layer }
     layer.ops.insert(contentsOf: crossAttention(m, encoder: ed.encoder, shard), at: i + 1)
+    layer.applyFP4(m)
     layer.tensorParallelRegions = 3
     layer.crossAttentionKeyTokens = Double(ed.encoderSequence) * shard.sequences
     layer.crossAttentionKeyWidth = Double(ed.encoder.hidden)
@@ -72,8 +73,8 @@ extension LayerDescription {
     let normParams = Double(m.normalization.parametersPerFeature)
     let fp8 = m.fp8
     let linearInput = fp8?.recipe.savedBytesPerElement ?? e
-    let castAfterNorm: Double = fp8 == nil ? 0 : 2
-    let castStandalone: Double = fp8 == nil ? 0 : e + 2
+    let castAfterNorm = fp8?.recipe.castBytes(elementBytes: e, fused: true) ?? 0
+    let castStandalone = fp8?.recipe.castBytes(elementBytes: e, fused: false) ?? 0
     var ops: [LayerOp] = []
     // Pre-norm of the block: saves its input (K22 §4.1), /t with SP.
     ops.append(

@@ -102,8 +102,8 @@ public struct LayerDescription: Sendable, Hashable {
     // 2. The norms' own inputs stay 16-bit.
     let fp8 = m.fp8
     let linearInput = fp8?.recipe.savedBytesPerElement ?? e
-    let castAfterNorm: Double = fp8 == nil ? 0 : 2
-    let castStandalone: Double = fp8 == nil ? 0 : e + 2
+    let castAfterNorm = fp8?.recipe.castBytes(elementBytes: e, fused: true) ?? 0
+    let castStandalone = fp8?.recipe.castBytes(elementBytes: e, fused: false) ?? 0
     var ops: [LayerOp] = []
 
     // A pre-norm saves its input (K22 §4.1: "each LayerNorm stores its input, 2sbh"); RMSNorm
@@ -208,6 +208,7 @@ public struct LayerDescription: Sendable, Hashable {
       self.ops = ops
       self.tokens = tokens
       self.hidden = h
+      applyFP4(m)
       return
     }
     // fc1, column-parallel: h → f/t (2f/t gated). Saves its input 2sbh (/t with SP).
@@ -247,6 +248,18 @@ public struct LayerDescription: Sendable, Hashable {
     self.ops = ops
     self.tokens = tokens
     self.hidden = h
+    applyFP4(m)
+  }
+
+  /// Under the NVFP4 recipe the linear layers' low-precision GEMMs run in FP4 (the attention
+  /// core and the router stay as they are).
+  mutating func applyFP4(_ m: TransformerModel) {
+    guard m.fp8?.recipe.fp4 == true else { return }
+    for i in ops.indices {
+      for j in ops[i].gemms.indices where ops[i].gemms[j].fp8 && ops[i].gemms[j].kind == .weight {
+        ops[i].gemms[j].fp4 = true
+      }
+    }
   }
 
   /// What an attention core's backward holds beside its saved tensors: the gradients of its
@@ -767,6 +780,8 @@ public struct GEMMShape: Sendable, Hashable {
   public var kind: Kind
   /// Runs on the FP8 tensor cores (Transformer Engine FP8 training).
   public var fp8: Bool
+  /// Runs on the FP4 tensor cores (NVFP4; `fp8` is set too: a low-precision GEMM).
+  public var fp4 = false
   /// Share of `flops` the kernel actually performs: ½ for causal fused attention, which skips
   /// the masked blocks; 1 otherwise.
   public var executedFraction: Double

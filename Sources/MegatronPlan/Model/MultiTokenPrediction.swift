@@ -43,7 +43,7 @@ public enum MultiTokenPrediction {
         kind: kind, saved: [SavedTensor(kind.rawValue + "_input", e * tokens * h / r)],
         elementwiseBytes: 2 * e * tokens * h / r, parameters: .init(replicated: normParams * h))
     }
-    return LayerDescription(ops: [
+    var projection = LayerDescription(ops: [
       norm(.mtpEmbeddingNorm),
       norm(.mtpHiddenNorm),
       LayerOp(
@@ -53,6 +53,8 @@ public enum MultiTokenPrediction {
         elementwiseBytes: 2 * e * tokens * 2 * h / r, parameters: .init(sharded: 2 * h * h)),
       norm(.mtpFinalNorm),
     ])
+    projection.applyFP4(m)
+    return projection
   }
 
   /// One MTP depth as one description (`LayerKind.mtp`): its projection's ops, then its

@@ -21,17 +21,63 @@ public struct FP8Training: Sendable, Hashable, Codable {
     case blockwise
     /// Blackwell's microscaling: 32-element blocks with 8-bit scales (`MXFP8BlockScaling`).
     case mxfp8
+    /// NVFP4 (`NVFP4BlockScaling`, Megatron-Core `fp4: e2m1`, `fp4_recipe: nvfp4`; Blackwell):
+    /// E2M1 elements with an E4M3 scale per 16 and an fp32 scale per tensor, 4.5 bits each; all
+    /// three GEMMs of a linear layer take FP4 operands (`GEMMShape.fp4`), the attention core stays
+    /// in 16 bits (Transformer Engine `recipe/__init__.py`, NVFP4BlockScaling; docs
+    /// "nvfp4.rst").
+    case nvfp4
 
     /// Bytes per element of an FP8 tensor Transformer Engine keeps for a GEMM in backward. Per-
     /// tensor recipes on Hopper keep one copy, transposed for the weight-gradient GEMM (1 byte).
     /// Block recipes keep a row-wise and a column-wise copy, each with its scales: 2 × (1 + 4/128)
     /// bytes for 128-element blocks with fp32 scales, 2 × (1 + 1/32) for MXFP8's 32-element
     /// blocks with E8M0 scales.
+    /// NVFP4 keeps the column-wise copy the weight-gradient GEMM reads, transposed (its GEMM
+    /// takes the TN layout only): 0.5625 bytes (Transformer Engine "nvfp4.rst", "Handling
+    /// transposes").
     public var savedBytesPerElement: Double {
       switch self {
       case .delayed, .tensorwise: 1
       case .blockwise: 2 * (1 + 4.0 / 128)
       case .mxfp8: 2 * (1 + 1.0 / 32)
+      case .nvfp4: Self.nvfp4Bytes
+      }
+    }
+
+    /// Bytes of one NVFP4 element with its share of the block scale: 4 bits + 8/16.
+    static let nvfp4Bytes = 0.5 + 1.0 / 16
+
+    /// Bytes of one element of a weight kept in this format (`fp8_param_gather`,
+    /// `fp4_param_gather`): 1 for FP8, 1 + 1/32 for MXFP8, 0.5625 for NVFP4.
+    public var primaryWeightBytes: Double {
+      switch self {
+      case .delayed, .tensorwise: 1
+      case .blockwise: 1 + 4.0 / (128 * 128)
+      case .mxfp8: 1 + 1.0 / 32
+      case .nvfp4: Self.nvfp4Bytes
+      }
+    }
+
+    /// Bytes the memory-bound kernels move per element to quantize a 16-bit tensor of `e`-byte
+    /// elements for a linear layer, `fused` into the norm before it (Transformer Engine's
+    /// LayerNormLinear) or standalone:
+    /// - per-tensor delayed scaling takes the scale from the amax history and computes the new
+    ///   amax while casting: fused, the norm writes the FP8 copy and its transpose (2); standalone,
+    ///   read e, write 2;
+    /// - current (tensorwise) scaling needs the tensor's amax before it casts: the tensor is read
+    ///   twice ("fp8_current_scaling.rst": amax, then cast), and a fused norm writes its 16-bit
+    ///   output first: 3e + 2 fused, 2e + 2 standalone;
+    /// - block scaling (blockwise, MXFP8) computes each block's scale in the cast: read e, write
+    ///   the row-wise and column-wise copies with their scales;
+    /// - NVFP4 needs the per-tensor amax of its global scale first (as current scaling) and writes
+    ///   both copies (row-wise, and the transposed column-wise one).
+    public func castBytes(elementBytes e: Double, fused: Bool) -> Double {
+      switch self {
+      case .delayed: fused ? 2 : e + 2
+      case .tensorwise: fused ? 3 * e + 2 : 2 * e + 2
+      case .blockwise, .mxfp8: (fused ? 0 : e) + savedBytesPerElement
+      case .nvfp4: (fused ? 3 * e : 2 * e) + 2 * Self.nvfp4Bytes
       }
     }
 
@@ -43,8 +89,12 @@ public struct FP8Training: Sendable, Hashable, Codable {
       case .delayed, .tensorwise: 2
       case .blockwise: 2 * (1 + 4.0 / (128 * 128))
       case .mxfp8: 2 * (1 + 1.0 / 32)
+      case .nvfp4: 2 * Self.nvfp4Bytes
       }
     }
+
+    /// Whether the linear GEMMs run in FP4 (`GEMMShape.fp4`).
+    public var fp4: Bool { self == .nvfp4 }
   }
 
   public var format: Format
@@ -158,14 +208,25 @@ public struct Software: Sendable, Hashable, Codable {
   /// which NeMo and Megatron-Bridge set): segments grow in place, so little is stranded.
   public var expandableSegments: Bool
   /// NCCL's NVLink SHARP (NVLS) on NVSwitch systems of Hopper and later (on by default there):
-  /// it reserves multicast buffers per communicator.
+  /// it reserves multicast buffers per communicator, and all-reduces inside an NVLink domain run
+  /// on the switch (`CollectiveAlgorithm.nvls`).
   public var ncclNVLS: Bool
+  /// In-network reduction by the InfiniBand switches (SHARP, NCCL's CollNet) for the
+  /// data-parallel group (Megatron-Core `use_sharp`, NeMo `model.sharp`); the fabric must have it.
+  public var sharp: Bool
+  /// What CUDA graphs capture (`CUDAGraphs`); nothing by default.
+  public var cudaGraphs = CUDAGraphs()
+  /// The data-parallel gradient bucket in bytes, when the config sets one (NeMo's
+  /// `optim.bucket_cap_mb`; Megatron-Core's `ddp_bucket_size` in parameters, converted); nil:
+  /// Megatron-Core's default (`StepTimeModel.bucketParameters`).
+  public var bucketBytes: Double? = nil
 
   public init(
     overlap: Overlap = .none, fp32Gradients: Bool = true, crossEntropyFusion: Bool = false,
     attentionKernel: FusedAttentionKernel = .cudnn, attentionFLOPs: AttentionFLOPCount = .causal,
-    expandableSegments: Bool = false, ncclNVLS: Bool = true
+    expandableSegments: Bool = false, ncclNVLS: Bool = true, sharp: Bool = false
   ) {
+    self.sharp = sharp
     self.overlap = overlap
     self.fp32Gradients = fp32Gradients
     self.crossEntropyFusion = crossEntropyFusion
@@ -173,5 +234,61 @@ public struct Software: Sendable, Hashable, Codable {
     self.attentionFLOPs = attentionFLOPs
     self.expandableSegments = expandableSegments
     self.ncclNVLS = ncclNVLS
+  }
+}
+
+/// CUDA graphs as Megatron-Core captures them (`TransformerConfig.cuda_graph_impl`,
+/// `cuda_graph_scope`; Megatron-LM d98e8a64 transformer_config.py lines 1049–1090): what they
+/// capture launches as one graph instead of kernel by kernel, so its host time is one graph
+/// launch (`StepTimeModel.hostSeconds`).
+public struct CUDAGraphs: Sendable, Hashable, Codable {
+  /// `cuda_graph_impl`.
+  public enum Implementation: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Eager: every kernel launched from Python.
+    case none
+    /// Megatron-Core's own per-layer graphs (`local`; NeMo's `enable_cuda_graph`).
+    case local
+    /// Transformer Engine's `make_graphed_callables` per layer.
+    case transformerEngine = "transformer_engine"
+    /// One graph for the whole forward and backward of the iteration (the optimizer step
+    /// excluded).
+    case fullIteration = "full_iteration"
+  }
+
+  /// `cuda_graph_scope` (`cuda_graph_modules`): the parts of a layer a per-layer graph captures;
+  /// empty is the whole layer.
+  public enum Scope: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The attention block (`TransformerLayer._forward_attention`).
+    case attn
+    /// A dense layer's MLP block.
+    case mlp
+    /// A drop-and-pad MoE layer's MLP block.
+    case moe
+    /// The router (and shared experts not overlapped with the dispatch).
+    case moeRouter = "moe_router"
+    /// The MoE dispatcher's preprocessing (needs `moe_router`).
+    case moePreprocess = "moe_preprocess"
+    /// The whole iteration (the deprecated scope that selects `full_iteration`).
+    case fullIteration = "full_iteration"
+  }
+
+  public var implementation: Implementation
+  public var scopes: Set<Scope>
+
+  public init(implementation: Implementation = .none, scopes: Set<Scope> = []) {
+    self.implementation = implementation
+    self.scopes = scopes
+  }
+
+  /// Whether the whole forward and backward is one graph.
+  public var fullIteration: Bool {
+    implementation == .fullIteration || (implementation != .none && scopes.contains(.fullIteration))
+  }
+
+  /// Whether the part of a layer in `scope` is captured.
+  public func captures(_ scope: Scope) -> Bool {
+    guard implementation != .none else { return false }
+    if fullIteration || scopes.isEmpty { return true }
+    return scopes.contains(scope)
   }
 }

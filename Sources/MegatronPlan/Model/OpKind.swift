@@ -46,4 +46,19 @@ public enum OpKind: String, Sendable, Hashable, CaseIterable {
   public var isAttentionCore: Bool { self == .attentionCore || self == .crossAttentionCore }
   /// A routed expert's GEMM (fc1 or fc2 of every local expert).
   public var isExpertGEMM: Bool { self == .expertFc1 || self == .expertFc2 }
+
+  /// The part of a layer a CUDA graph scope captures it in (`CUDAGraphs.Scope`): the attention
+  /// block (`attn`), a dense layer's MLP block (`mlp`); in an MoE layer the pre-MLP norm, the
+  /// router and the shared experts (`moe_router`), the dispatcher's preprocessing
+  /// (`moe_preprocess`), and the experts and the combine (`moe`).
+  public func graphScope(inMoELayer moe: Bool) -> CUDAGraphs.Scope {
+    switch self {
+    case .preMlpNorm, .postMlpNorm, .mlpResidual: moe ? .moeRouter : .mlp
+    case .fc1, .activation, .ffnNorm, .fc2: .mlp
+    case .router, .sharedFc1, .sharedFc2, .sharedGate, .sharedActivation: .moeRouter
+    case .dispatch: .moePreprocess
+    case .expertFc1, .expertFc2, .expertActivation, .combine: .moe
+    default: .attn
+    }
+  }
 }

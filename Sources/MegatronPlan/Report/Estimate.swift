@@ -235,6 +235,47 @@ public struct Estimate: Sendable, Codable, Hashable {
     public var layerAttentionForwardSeconds: Double
     public var layerAttentionBackwardSeconds: Double
     public var bubbleFraction: Double
+    /// The iteration's collectives by parallelism: how NCCL runs each, their time and the share
+    /// the iteration shows (`CollectiveUse`).
+    public var collectives: [CollectiveSummary]
+  }
+
+  /// One kind of collective of the iteration (`CollectiveUse`).
+  public struct CollectiveSummary: Sendable, Codable, Hashable {
+    public var parallelism: String
+    public var collective: String
+    public var ranks: Int
+    public var bytes: Double
+    public var algorithm: String
+    public var `protocol`: String?
+    public var seconds: Double
+    public var exposedSeconds: Double
+    public var exposedShare: Double
+
+    enum CodingKeys: String, CodingKey {
+      case parallelism, collective, ranks, bytes, algorithm, `protocol`, seconds, exposedSeconds,
+        exposedShare
+    }
+
+    /// null where NCCL picks no protocol (every documented path is always present).
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(parallelism, forKey: .parallelism)
+      try c.encode(collective, forKey: .collective)
+      try c.encode(ranks, forKey: .ranks)
+      try c.encode(bytes, forKey: .bytes)
+      try c.encode(algorithm, forKey: .algorithm)
+      try c.encode(`protocol`, forKey: .protocol)
+      try c.encode(seconds, forKey: .seconds)
+      try c.encode(exposedSeconds, forKey: .exposedSeconds)
+      try c.encode(exposedShare, forKey: .exposedShare)
+    }
+
+    init(_ c: CollectiveUse) {
+      (parallelism, collective, ranks, bytes) = (c.parallelism, c.collective, c.ranks, c.bytes)
+      (algorithm, `protocol`) = (c.algorithm, c.proto)
+      (seconds, exposedSeconds, exposedShare) = (c.seconds, c.exposedSeconds, c.exposedShare)
+    }
   }
 
   public struct ThroughputSummary: Sendable, Codable, Hashable {
@@ -355,7 +396,8 @@ extension Estimate {
       layerRecomputeSeconds: evaluation.representativeRecompute.value,
       layerAttentionForwardSeconds: layer?.forward.attentionCore.value ?? 0,
       layerAttentionBackwardSeconds: layer?.backward.attentionCore.value ?? 0,
-      bubbleFraction: iteration.bubbleFraction)
+      bubbleFraction: iteration.bubbleFraction,
+      collectives: evaluation.collectives.map(CollectiveSummary.init))
 
     let use = evaluation.utilization
     throughput = ThroughputSummary(

@@ -183,6 +183,16 @@ public enum TextReport {
     out.append(
       "  \(Format.pad("iteration", 22))\(Format.left(Format.seconds(e.time.iterationSeconds), 12))  (bubble fraction \(Format.percent(e.time.bubbleFraction)))"
     )
+    if !e.time.collectives.isEmpty {
+      out.append("  collectives (all calls of an iteration, how they run, the share it shows):")
+      for c in e.time.collectives {
+        let how = c.algorithm + (c.protocol.map { "/\($0)" } ?? "")
+        let name = "\(c.parallelism.replacingUnderscores) \(c.collective.replacingUnderscores)"
+        out.append(
+          "    \(Format.pad(name, 44))\(Format.pad("\(c.ranks) ranks, \(how)", 26))\(Format.left(Format.seconds(c.seconds), 11))  \(Format.percent(c.exposedShare)) exposed"
+        )
+      }
+    }
     out.append("")
 
     out.append("Throughput")

@@ -89,3 +89,105 @@ extension StagePlan {
   /// The peak's terms named (`PeakMemory.stage`).
   public var namedPeak: PeakMemory.Stage { PeakMemory.stage(peak, steadyBytes: steadyBytes) }
 }
+
+/// One kind of collective of an iteration, as reports name it: which parallelism, how NCCL (or
+/// Transformer Engine's userbuffers, or point-to-point sends) runs it, all its calls' time on
+/// the slowest stage, and what of that the iteration does not hide.
+public struct CollectiveUse: Sendable, Hashable, Codable {
+  /// `tensor_parallel`, `context_parallel`, `pipeline`, `data_parallel`, `expert_parallel`.
+  public var parallelism: String
+  /// `all_gather`, `reduce_scatter`, `all_reduce`, `send_recv`, `all_to_all`, `ring`.
+  public var collective: String
+  public var ranks: Int
+  /// Bytes of one call.
+  public var bytes: Double
+  /// NCCL's algorithm (`CollectiveAlgorithm`), `userbuffers` or `p2p`.
+  public var algorithm: String
+  /// NCCL's protocol; nil where NCCL does not pick one.
+  public var proto: String?
+  /// All calls of an iteration (the slowest stage's), before any overlap.
+  public var seconds: Double
+  /// What they add to the iteration: the part not hidden behind compute, and the compute the
+  /// hidden part slows (`StepTimeModel.contention`).
+  public var exposedSeconds: Double
+
+  public var exposedShare: Double { seconds > 0 ? min(1, exposedSeconds / seconds) : 0 }
+}
+
+extension Evaluation {
+  /// The iteration's collectives (`CollectiveUse`), for reports: the tensor-parallel
+  /// collectives of the representative layer's kind over the slowest stage's layers and
+  /// microbatches, context parallelism's exchange, the pipeline's sends, and the data-parallel
+  /// reduction and gather (`DataParallelSync`).
+  public var collectives: [CollectiveUse] {
+    let layout = self.layout, time = run.stepTime(layout: layout)
+    var out: [CollectiveUse] = []
+    let slowest = stages[iteration.slowestStage]
+    let layerCalls = Double(slowest.layers.total * max(1, layout.microbatches))
+    let shard = LayerDescription.Shard(layout, precision: run.precision)
+    let layer = LayerDescription(run.model, shard, kind: costs.representative)
+    let t = layout.tensor
+    if t > 1 {
+      let raw = time.tensorParallelComm(layer)
+      let bytes = run.precision.activationBytes * layer.tokens * layer.hidden
+      let sp = layout.effectiveSequenceParallel
+      let kind: CollectiveKind = sp ? .allGather : .allReduce
+      let nccl = run.machine.collective(kind, bytes: bytes, n: t, stride: 1, software: run.software)
+      let overlapped = run.software.overlap.tensorParallel
+      out.append(
+        CollectiveUse(
+          parallelism: "tensor_parallel",
+          collective: sp ? "all_gather+reduce_scatter" : kind.rawValue, ranks: t, bytes: bytes,
+          algorithm: overlapped ? "userbuffers" : nccl.algorithm.rawValue,
+          proto: overlapped ? nil : nccl.proto.rawValue,
+          seconds: (raw.forward + raw.backward).value * layerCalls,
+          exposedSeconds: iteration.communication.value))
+    }
+    if layout.contextParallel > 1 {
+      let traffic = ContextParallelTraffic(
+        run.model, layout, elementBytes: run.precision.activationBytes)
+      let ring = traffic.ringBytesForward > 0
+      out.append(
+        CollectiveUse(
+          parallelism: "context_parallel",
+          collective: ring ? "ring" : "all_gather", ranks: layout.contextParallel,
+          bytes: ring ? traffic.ringBytesForward : traffic.gatheredKeyValue,
+          algorithm: layout.contextParallelComm.name, proto: nil,
+          seconds: iteration.contextParallel.value, exposedSeconds: iteration.contextParallel.value)
+      )
+    }
+    if layout.pipeline > 1 {
+      out.append(
+        CollectiveUse(
+          parallelism: "pipeline", collective: "send_recv", ranks: 2,
+          bytes: run.precision.activationBytes * layout.tokens(of: run.model)
+            * Double(run.model.hidden) / Double(t),
+          algorithm: "p2p", proto: nil, seconds: iteration.pipelineComm.value,
+          exposedSeconds: iteration.pipelineComm.value))
+    }
+    let sync = iteration.dataParallel
+    let group = layout.dataParallelWithContext
+    if sync.reduce.value > 0 {
+      out.append(
+        CollectiveUse(
+          parallelism: "data_parallel",
+          collective: layout.distributedOptimizer ? "reduce_scatter" : "all_reduce",
+          ranks: group, bytes: time.gradientBytes * time.bucketParameters(group: group),
+          algorithm: sync.reduceCollective.algorithm.rawValue,
+          proto: sync.reduceCollective.proto.rawValue, seconds: sync.reduce.value,
+          exposedSeconds: (sync.reduceExposed
+            + time.contention(hidden: sync.reduce - sync.reduceExposed)).value))
+    }
+    if sync.gather.value > 0 {
+      out.append(
+        CollectiveUse(
+          parallelism: "data_parallel", collective: "all_gather", ranks: group,
+          bytes: time.weightBytes * time.bucketParameters(group: group),
+          algorithm: sync.gatherCollective.algorithm.rawValue,
+          proto: sync.gatherCollective.proto.rawValue, seconds: sync.gather.value,
+          exposedSeconds: (sync.gatherExposed
+            + time.contention(hidden: sync.gather - sync.gatherExposed)).value))
+    }
+    return out
+  }
+}

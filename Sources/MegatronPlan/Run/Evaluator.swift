@@ -108,9 +108,9 @@ public struct Evaluator: Sendable {
   /// The iteration of `layout` from its candidate stages (`Layout.candidateStages`, their
   /// memory already planned in `stages`, their time filled in here): the slowest stage's compute
   /// and communication, the pipeline bubble (p − 1)/(v·m) of it (N21 §2.2), the pipeline's
-  /// messages, the data-parallel reduction of the stage with the most parameters (and of the
-  /// experts over their own group), overlapped with backward and forward as the software says,
-  /// and the optimizer step.
+  /// messages, the data-parallel synchronisation's exposed part (`DataParallelSync`: buckets,
+  /// overlapped with backward and forward as Megatron-Core does), and the optimizer step of the
+  /// stage with the most parameters (the experts over their own group).
   func iteration(_ layout: Layout, stages: inout [StagePlan], costs: ShardCosts) -> IterationTime {
     let m = run.model
     let time = run.stepTime(layout: layout)
@@ -127,39 +127,11 @@ public struct Evaluator: Sendable {
       if stages[k].parameters.total > most.total { most = stages[k].parameters }
     }
     let schedule = PipelineSchedule(layout)
-    let t = Double(layout.tensor)
     let maxParams = Parameters(most.total)
-    // Expert weights are reduced over the expert data-parallel group, the rest over d.
     let expertParams = Parameters(most.expert)
-    let embedding = Parameters(Double(m.vocabulary) * Double(m.hidden) / t)
-    var (reduce, gather) = time.dataParallelComm(
-      parameters: maxParams - expertParams, embeddingParameters: embedding)
-    if expertParams.value > 0 {
-      let expertComm = time.dataParallelComm(
-        parameters: expertParams, embeddingParameters: .zero, group: layout.expertData)
-      reduce += expertComm.reduce
-      gather += expertComm.gather
-    }
-    var dp = reduce + gather
-    let overlap = run.software.overlap
-    if overlap.gradientReduction {
-      // Buckets reduce while the last microbatch's backward runs; only what outlasts it shows.
-      // The first stage's word embedding gets its gradient last (its backward ends the pass;
-      // tied to the output layer, its two contributions are summed then), so its bucket is
-      // reduced after backward, with nothing left to hide it: a floor that matters when the
-      // embedding is a large share of the parameters (mT5's 250k vocabulary).
-      let lastBackward = slowest.backward / Double(layout.microbatches)
-      let embeddingReduce = time.embeddingReduce(embeddingParameters: embedding)
-      dp =
-        Seconds(
-          max(reduce.value - lastBackward.value, reduce.value * 0.1, embeddingReduce.value))
-        + gather
-    }
-    if overlap.parameterGather {
-      // The updated weights are gathered bucket by bucket as the next forward needs them.
-      let firstForward = slowest.forward / Double(layout.microbatches)
-      dp = dp - gather + Seconds(max(gather.value - firstForward.value, gather.value * 0.1))
-    }
+    let sync = dataParallelSync(layout, time: time, stages: stages, slowest: slowest)
+    // What the buckets run beside backward and forward slows that compute (`contention`).
+    var dp = sync.exposed + time.contention(hidden: sync.reduce + sync.gather - sync.exposed)
     let stageLayers = layout.split.maxLayersPerStage(of: m.layers, stages: max(1, layout.pipeline))
     dp += time.fullyShardedComm(
       parameters: maxParams, compute: slowest.forward + slowest.backward + slowest.recompute,
@@ -171,7 +143,7 @@ public struct Evaluator: Sendable {
       dataParallelComm: dp,
       optimizer: time.optimizerStep(parameters: maxParams - expertParams)
         + time.optimizerStep(parameters: expertParams, group: layout.expertData),
-      slowestStage: slowestStage, bubbleFraction: schedule.bubbleFraction)
+      slowestStage: slowestStage, bubbleFraction: schedule.bubbleFraction, dataParallel: sync)
   }
 }
 
@@ -195,6 +167,8 @@ public struct IterationTime: Sendable, Hashable {
   public var slowestStage: Int
   /// (p − 1)/(v·m).
   public var bubbleFraction: Double
+  /// The data-parallel synchronisation: collectives, algorithms and exposure.
+  public var dataParallel = DataParallelSync()
 
   public var total: Seconds {
     forward + backward + recompute + communication + contextParallel + bubble + pipelineComm

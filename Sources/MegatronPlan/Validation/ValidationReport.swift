@@ -42,11 +42,14 @@ public enum ValidationReport {
       "Modern H100 runs, Megatron-Core + Transformer Engine, FP8 (Megatron-Bridge performance summary; s/iteration)",
       PublishedRun.modern)
     section(
-      "Blackwell runs, the same summary, FP8 (Hopper's constants at Blackwell's peaks, not fitted; s/iteration)",
+      "Blackwell runs, the same summary, FP8 (Blackwell's constants from public microbenchmarks, not fitted; s/iteration)",
       PublishedRun.blackwell)
     section(
       "Long context with context parallelism, Llama 2 7B FP8 on H100 (NeMo long-sequence table; model TFLOP/s per GPU, full s × s attention)",
       PublishedRun.longContext)
+    section(
+      "Scale: MLPerf Training and Megatron-Bridge runs of 64–11,616 GPUs on H100, H200, B200, GB200, GB300 (published layouts and switches, nothing fitted; s/iteration)",
+      PublishedRun.scale)
     section(
       "Mixture-of-experts H100 runs, Megatron-Core (Megatron-Bridge performance summary, s/iteration; Megatron-LM MoE README, model TFLOP/s per GPU)",
       PublishedRun.moe)
