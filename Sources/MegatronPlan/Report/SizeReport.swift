@@ -13,8 +13,9 @@ public enum SizeReport {
 
   static func layoutLine(_ l: Layout) -> String {
     let v = l.interleaved ? " v\(l.virtualStages)" : ""
+    let cp = l.contextParallel > 1 ? " cp\(l.contextParallel)" : ""
     return
-      "t\(l.tensor) p\(l.pipeline) d\(Format.grouped(l.data))\(v) b\(l.microBatch), sequence parallel \(l.effectiveSequenceParallel ? "on" : "off"), recompute \(l.recompute.description), distributed optimizer \(l.distributedOptimizer ? "on" : "off"); global batch \(Format.grouped(l.globalBatch))"
+      "t\(l.tensor)\(cp) p\(l.pipeline) d\(Format.grouped(l.data))\(v) b\(l.microBatch), sequence parallel \(l.effectiveSequenceParallel ? "on" : "off"), recompute \(l.recompute.description), distributed optimizer \(l.distributedOptimizer ? "on" : "off"); global batch \(Format.grouped(l.globalBatch))"
   }
 
   static func probeDays(_ p: ModelSizing.Probe) -> String {
@@ -66,7 +67,9 @@ public enum SizeReport {
     result.probes.sorted { $0.rung < $1.rung }.map { p in
       let l = p.best?.layout
       let layout =
-        l.map { "t\($0.tensor) p\($0.pipeline) d\($0.data) v\($0.virtualStages) b\($0.microBatch)" }
+        l.map {
+          "t\($0.tensor) cp\($0.contextParallel) p\($0.pipeline) d\($0.data) v\($0.virtualStages) b\($0.microBatch)"
+        }
         ?? "-"
       return [
         String(p.rung), Format.count(p.parameters), String(p.shape.layers),
@@ -94,7 +97,7 @@ public enum SizeReport {
 
   public static func csv(_ result: ModelSizing.Result) -> String {
     var lines = [
-      "rung,parameters,layers,hidden,heads,query_groups,ffn_hidden,tokens,tensor,pipeline,data,virtual,micro_batch,global_batch,days,meets_deadline,answer"
+      "rung,parameters,layers,hidden,heads,query_groups,ffn_hidden,tokens,tensor,context_parallel,pipeline,data,virtual,micro_batch,global_batch,days,meets_deadline,answer"
     ]
     for p in result.probes.sorted(by: { $0.rung < $1.rung }) {
       var values: [String] = [
@@ -104,11 +107,12 @@ public enum SizeReport {
       ]
       if let l = p.best?.layout {
         let layout: [Int] = [
-          l.tensor, l.pipeline, l.data, l.virtualStages, l.microBatch, l.globalBatch,
+          l.tensor, l.contextParallel, l.pipeline, l.data, l.virtualStages, l.microBatch,
+          l.globalBatch,
         ]
         values += layout.map { String($0) }
       } else {
-        values += Array(repeating: "", count: 6)
+        values += Array(repeating: "", count: 7)
       }
       values.append(p.days.map { Format.fixed($0, 3) } ?? "")
       values.append(String(p.meetsDeadline))
