@@ -28,7 +28,8 @@ enum ScaleCommand {
         valueName: "WHICH"),
       OptionSpec(
         name: "--max-memory-fraction", takesValue: true,
-        help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction)",
+        help:
+          "usable memory fraction, as in check (default: megaplan.max_memory_fraction, else \(Format.fixed(MemoryBudget.defaultFraction, 2)))",
         valueName: "F"),
       OptionSpec(
         name: "--chart", takesValue: true,

@@ -63,7 +63,8 @@ enum SearchCommand {
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
       name: "--max-memory-fraction", takesValue: true,
-      help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction or 0.95)",
+      help:
+        "usable memory fraction, as in check (default: megaplan.max_memory_fraction, else \(Format.fixed(MemoryBudget.defaultFraction, 2)))",
       valueName: "F"),
     OptionSpec(
       name: "--emit-config", takesValue: true,
