@@ -88,6 +88,15 @@ public enum ConfigLoader {
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let arch =
       try encoderDecoder?.decoder.arch ?? readArchitecture(&r, hidden: hidden, heads: heads)
+    if encoderDecoder == nil, arch.position == .learnedAbsolute, seq > maxPos {
+      // A learned table has max_position_embeddings rows and the embedding looks up positions
+      // 0 … s − 1 (Megatron-LM's validate_args asserts max_position_embeddings ≥ seq_length).
+      let seqKey =
+        r.has("model.encoder_seq_length") ? "model.encoder_seq_length" : "model.seq_length"
+      throw r.error(
+        "\(KeyReader.leaf(seqKey)) \(seq) exceeds max_position_embeddings \(maxPos), the rows of the learned position table: raise max_position_embeddings to at least \(seq) (a larger table to train) or shorten the sequence",
+        key: "model.max_position_embeddings")
+    }
     var split =
       try encoderDecoder.map {
         PipelineSplit.encoderDecoder(encoderLayers: $0.encoder.layers, splitRank: $0.splitRank)
