@@ -247,6 +247,11 @@ extension PipelineSplit {
     public var embeddingChunks: [Int]
     public var mtpChunks: [Int: Int]
     public var lossChunks: [Int]
+    /// The first and the last layer in Megatron's order (chunks in order, `|` aside):
+    /// Megatron-Core requires the embedding first and the loss last
+    /// (`PipelineParallelLayerLayout.validate_layer_layout`).
+    public var firstLayer: Character? = nil
+    public var lastLayer: Character? = nil
   }
 
   /// Parses Megatron-Core's layout syntax: commas are cosmetic; `(...)*n` repeats its contents
@@ -313,6 +318,10 @@ extension PipelineSplit {
       chunkLayers: [0], embeddingChunks: [], mtpChunks: [:], lossChunks: [])
     for c in unrolled {
       let chunk = layout.chunkLayers.count - 1
+      if c != "|" {
+        if layout.firstLayer == nil { layout.firstLayer = c }
+        layout.lastLayer = c
+      }
       switch c {
       case "|": layout.chunkLayers.append(0)
       case "t": layout.chunkLayers[chunk] += 1
