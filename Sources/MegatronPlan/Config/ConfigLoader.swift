@@ -639,4 +639,25 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
   public var description: String {
     (location.map { "\($0): " } ?? "") + "warning: \(message)"
   }
+
+  /// Warnings shown one by one; beyond them one line counts the rest (a file of 160,000 unknown
+  /// keys printed 50 MB of warnings).
+  public static let shownLimit = 30
+
+  /// `warnings` as the lines a command prints: the first `shownLimit`, then, when there are
+  /// more, one line saying how many more and of which kind, and where the first of them is.
+  public static func rendered(_ warnings: [ConfigWarning], limit: Int = shownLimit) -> String {
+    guard !warnings.isEmpty else { return "" }
+    var out = warnings.prefix(limit).map { $0.description + "\n" }.joined()
+    let rest = warnings.dropFirst(limit)
+    guard let next = rest.first else { return out }
+    let unknown = rest.filter { $0.message.hasPrefix("unknown key") }.count
+    let kinds =
+      unknown == rest.count
+      ? "unknown keys" : unknown == 0 ? "warnings" : "warnings, \(Format.grouped(unknown)) of them unknown keys"
+    out +=
+      (next.location.map { "\($0): " } ?? "")
+      + "warning: \(Format.grouped(rest.count)) more \(kinds) not shown (the first \(limit) are above; this is the next)\n"
+    return out
+  }
 }
