@@ -85,7 +85,7 @@ enum ScaleCommand {
     }
     if let chart {
       let name = (loaded.source.name as NSString).lastPathComponent
-      try OutputFile.write(ScaleChart.svg(table, title: "Scaling: \(name)"), to: chart)
+      io.file(ScaleChart.svg(table, title: "Scaling: \(name)"), to: chart)
     }
     switch format {
     case "json": io.out(try ScaleReport.json(table) + "\n")

@@ -214,7 +214,7 @@ enum SearchCommand {
             "cannot write '\(emitPath)': the file megaplan can emit would not load to the search's row (\(differ.joined(separator: ", ")) differ); set those keys in FILE instead of on the command line"
         )
       }
-      try OutputFile.write(emitted, to: emitPath)
+      io.file(emitted, to: emitPath)
       if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
     }
 
