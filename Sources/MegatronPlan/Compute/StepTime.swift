@@ -449,6 +449,10 @@ public struct StepTimeModel: Sendable {
     var gather = Seconds.zero
     if layout.fullySharded {
       // Reduced per microbatch (`fullyShardedComm`).
+    } else if layout.distributedOptimizer && software.deepSpeedBF16Optimizer {
+      // DeepSpeed's BF16 optimizer: a full all-reduce, then the shard's step, then a gather.
+      reduce = machine.allReduce(gradBytes, n: d, stride: layout.tensor)
+      gather = machine.gatherOrScatter(weightBytes * parameters.value, n: d, stride: layout.tensor)
     } else if layout.distributedOptimizer {
       reduce = machine.gatherOrScatter(gradBytes, n: d, stride: layout.tensor)
       gather = machine.gatherOrScatter(weightBytes * parameters.value, n: d, stride: layout.tensor)
@@ -469,7 +473,7 @@ public struct StepTimeModel: Sendable {
     let d = layout.dataParallelWithContext
     let bytes = 4 * embeddingParameters.value
     if layout.fullySharded || d < 2 { return .zero }
-    return layout.distributedOptimizer
+    return layout.distributedOptimizer && !software.deepSpeedBF16Optimizer
       ? machine.gatherOrScatter(bytes, n: d, stride: layout.tensor)
       : machine.allReduce(bytes, n: d, stride: layout.tensor)
   }

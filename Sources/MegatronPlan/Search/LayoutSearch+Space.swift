@@ -352,7 +352,10 @@ extension LayoutSearch {
     let evaluator = Evaluator(base)
     let tokensPerIteration = evaluator.tokensPerIteration(base.layout)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
-    let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
+    // DeepSpeed's BF16 optimizer always shards the states (no plain choice, no FSDP).
+    let dos =
+      base.software.deepSpeedBF16Optimizer
+      ? [(u.d > 1, false)] : shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
       guard let costs = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)]
       else {
