@@ -40,7 +40,8 @@ func runCLI(_ args: [String], stdin: String) -> (code: Int32, stdout: String, st
     #expect(r.code == 0, "\(r.stderr)")
     let lines = r.stderr.split(separator: "\n").map(String.init)
     #expect(lines.count == ConfigWarning.shownLimit + 1)
-    #expect(lines.prefix(ConfigWarning.shownLimit).allSatisfy { $0.contains("warning: unknown key") })
+    #expect(
+      lines.prefix(ConfigWarning.shownLimit).allSatisfy { $0.contains("warning: unknown key") })
     let last = try #require(lines.last)
     #expect(last.contains("warning: 70 more unknown keys not shown"), "\(last)")
     #expect(last.hasPrefix("<stdin>:"), "\(last)")

@@ -201,7 +201,9 @@ let megaplanExecutable: URL? = {
     defer { try? FileManager.default.removeItem(at: dir) }
     let keep = dir.appendingPathComponent("keep.yaml").path
     let chart = dir.appendingPathComponent("keep.svg").path
-    for path in [keep, chart] { try "keep\n".write(toFile: path, atomically: false, encoding: .utf8) }
+    for path in [keep, chart] {
+      try "keep\n".write(toFile: path, atomically: false, encoding: .utf8)
+    }
     let full = OutputSink { _ in throw SystemError(code: ENOSPC) }
     let commands = [
       ["search", rooted("configs/k22-22b.yaml"), "--emit-config", keep],
@@ -216,14 +218,21 @@ let megaplanExecutable: URL? = {
     #expect(try String(contentsOfFile: keep, encoding: .utf8) == "keep\n")
     #expect(try String(contentsOfFile: chart, encoding: .utf8) == "keep\n")
     // No staged copy is left behind, and a command that succeeds writes its file in place.
-    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["keep.svg", "keep.yaml"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+        "keep.svg", "keep.yaml",
+      ])
     let before = try FileManager.default.attributesOfItem(atPath: keep)[.systemFileNumber] as? Int
     let ok = runCLI(["search", rooted("configs/k22-22b.yaml"), "--emit-config", keep])
     #expect(ok.code == 0, "\(ok.stderr)")
-    #expect(try String(contentsOfFile: keep, encoding: .utf8).contains("tensor_model_parallel_size"))
+    #expect(
+      try String(contentsOfFile: keep, encoding: .utf8).contains("tensor_model_parallel_size"))
     let after = try FileManager.default.attributesOfItem(atPath: keep)[.systemFileNumber] as? Int
     #expect(before == after)
-    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["keep.svg", "keep.yaml"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+        "keep.svg", "keep.yaml",
+      ])
   }
 
   @Test("an output path in a missing folder fails before the search, with nothing on stdout")

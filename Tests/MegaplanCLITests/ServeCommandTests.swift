@@ -138,7 +138,10 @@ import Testing
     let file = rooted("configs/llama3-8b.yaml")
     let long = runCLI(["serve", file, "--input", "100000", "--batch", "1"])
     #expect(long.code == 64 && long.stdout.isEmpty)
-    #expect(long.stderr.contains("100256 tokens exceeds the model's context, max_position_embeddings 8192"), "\(long.stderr)")
+    #expect(
+      long.stderr.contains(
+        "100256 tokens exceeds the model's context, max_position_embeddings 8192"), "\(long.stderr)"
+    )
     #expect(long.stderr.contains("--set model.max_position_embeddings=N"))
     let exact = runCLI(["serve", file, "--input", "7936", "--output", "256", "--batch", "1"])
     #expect(exact.code == 0, "\(exact.stderr)")

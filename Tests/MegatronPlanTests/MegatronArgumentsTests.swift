@@ -203,7 +203,8 @@ import Testing
     let sharded = Estimate(run).memory, whole = Estimate(plain).memory
     let stage = sharded.mostLoadedStage
     #expect(whole.mostLoadedStage == stage)
-    #expect(sharded.weightsBytes == whole.weightsBytes && sharded.gradientsBytes == whole.gradientsBytes)
+    #expect(
+      sharded.weightsBytes == whole.weightsBytes && sharded.gradientsBytes == whole.gradientsBytes)
     #expect(abs(sharded.optimizerBytes * 8 - whole.optimizerBytes) < 1e-3 * whole.optimizerBytes)
     #expect(!whole.fits && sharded.fits)
     // The gradients are all-reduced in full (as plain Adam's), the weights gathered after the
@@ -212,8 +213,10 @@ import Testing
     megatronDO.software.deepSpeedBF16Optimizer = false
     let parameters = Parameters(1e9), none = Parameters(0)
     let ds = run.stepTimeModel.dataParallelComm(parameters: parameters, embeddingParameters: none)
-    let adam = plain.stepTimeModel.dataParallelComm(parameters: parameters, embeddingParameters: none)
-    let mdo = megatronDO.stepTimeModel.dataParallelComm(parameters: parameters, embeddingParameters: none)
+    let adam = plain.stepTimeModel.dataParallelComm(
+      parameters: parameters, embeddingParameters: none)
+    let mdo = megatronDO.stepTimeModel.dataParallelComm(
+      parameters: parameters, embeddingParameters: none)
     #expect(ds.reduce == adam.reduce && ds.gather == mdo.gather && ds.gather.value > 0)
     // The search keeps DeepSpeed's sharding: no candidate is plain Adam or FSDP.
     let searched = try LayoutSearch.search(run, options: .init(top: 50))

@@ -463,7 +463,8 @@ public enum ConfigLoader {
   static func distributedOptimizer(_ r: inout KeyReader, precision: Precision) throws -> (
     Bool, deepSpeedBF16: Bool
   ) {
-    let deepSpeed = try r.bool("megaplan.deepspeed", default: false, record: r.has("megaplan.deepspeed"))
+    let deepSpeed = try r.bool(
+      "megaplan.deepspeed", default: false, record: r.has("megaplan.deepspeed"))
     let zero = try r.optionalInt("megaplan.zero_stage", record: true)
     if deepSpeed {
       guard let zero else {
@@ -678,7 +679,8 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
     let unknown = rest.filter { $0.message.hasPrefix("unknown key") }.count
     let kinds =
       unknown == rest.count
-      ? "unknown keys" : unknown == 0 ? "warnings" : "warnings, \(Format.grouped(unknown)) of them unknown keys"
+      ? "unknown keys"
+      : unknown == 0 ? "warnings" : "warnings, \(Format.grouped(unknown)) of them unknown keys"
     out +=
       (next.location.map { "\($0): " } ?? "")
       + "warning: \(Format.grouped(rest.count)) more \(kinds) not shown (the first \(limit) are above; this is the next)\n"

@@ -41,7 +41,9 @@ struct JSONSyntax {
     guard i < s.count else { return "the end of the file" }
     let c = s[i]
     if c == "\n" || c == "\r" { return "the end of the line" }
-    if c.value < 0x20 { return "a control character (U+\(String(c.value, radix: 16, uppercase: true)))" }
+    if c.value < 0x20 {
+      return "a control character (U+\(String(c.value, radix: 16, uppercase: true)))"
+    }
     return "'\(Character(c))'"
   }
 
@@ -82,7 +84,9 @@ struct JSONSyntax {
     case "t": try literal("true")
     case "f": try literal("false")
     case "n": try literal("null")
-    default: throw error("expected a value (an object, array, string, number, true, false or null), found \(found)")
+    default:
+      throw error(
+        "expected a value (an object, array, string, number, true, false or null), found \(found)")
     }
   }
 
@@ -170,7 +174,8 @@ struct JSONSyntax {
     var out = String.UnicodeScalarView()
     while true {
       guard i < s.count else {
-        throw error("a string is not closed (it opens at line \(open.line), column \(open.column))", at: open)
+        throw error(
+          "a string is not closed (it opens at line \(open.line), column \(open.column))", at: open)
       }
       let c = s[i]
       if c == "\"" {

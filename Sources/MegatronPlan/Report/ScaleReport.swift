@@ -116,7 +116,8 @@ public enum ScaleReport {
     }
     let header = [
       "nodes", "gpus", "global_batch", "batch_adjusted", "tensor", "context_parallel", "pipeline",
-      "data", "expert_parallel", "expert_tensor_parallel", "virtual", "micro_batch", "sequence_parallel", "recompute", "recompute_method", "recompute_num_layers",
+      "data", "expert_parallel", "expert_tensor_parallel", "virtual", "micro_batch",
+      "sequence_parallel", "recompute", "recompute_method", "recompute_num_layers",
       "distributed_optimizer", "peak_bytes", "fits", "iteration_seconds", "tokens_per_second",
       "mfu", "days", "efficiency", "skipped",
     ]
@@ -129,7 +130,8 @@ public enum ScaleReport {
         values += [
           String(e.layout.tensor), String(e.layout.contextParallel), String(e.layout.pipeline),
           String(e.layout.data), String(e.layout.expertParallel),
-          String(e.layout.expertTensorParallel), String(e.layout.virtual ?? 1), String(e.layout.microBatch),
+          String(e.layout.expertTensorParallel), String(e.layout.virtual ?? 1),
+          String(e.layout.microBatch),
           String(e.layout.sequenceParallel), e.layout.recompute, e.layout.recomputeMethod ?? "",
           e.layout.recomputeNumLayers.map(String.init) ?? "",
           String(e.layout.distributedOptimizer), Format.fixed(e.memory.peakBytes, 0),

@@ -183,7 +183,8 @@ public struct Remedy: Sendable {
       var parts: [(key: String, text: String)] = []
       let l = run.layout
       if l.pipeline != b.pipeline {
-        parts.append(("model.pipeline_model_parallel_size", "pipeline_model_parallel_size: \(l.pipeline)"))
+        parts.append(
+          ("model.pipeline_model_parallel_size", "pipeline_model_parallel_size: \(l.pipeline)"))
       }
       if l.contextParallel != b.contextParallel {
         parts.append(("model.context_parallel_size", "context_parallel_size: \(l.contextParallel)"))
