@@ -75,7 +75,7 @@ public enum CLI {
         name: "search",
         summary: "the fastest tensor/context/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
+          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "size",

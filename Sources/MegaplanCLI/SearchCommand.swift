@@ -48,6 +48,11 @@ enum SearchCommand {
       name: "--distributed-optimizer", takesValue: true, help: "on, off or any (default any)",
       valueName: "WHICH"),
     OptionSpec(
+      name: "--pipeline-split", takesValue: true,
+      help:
+        "any (default: where p does not divide the layers, Megatron-Core's uneven splits too) or even",
+      valueName: "WHICH"),
+    OptionSpec(
       name: "--fully-sharded", takesValue: true,
       help: "Megatron-FSDP full sharding: file (as FILE does; default), on, off or any",
       valueName: "WHICH"),
@@ -157,6 +162,8 @@ enum SearchCommand {
     let sharding = try parsed.choice(
       "--fully-sharded", in: LayoutSearch.ShardingChoice.allCases.map(\.rawValue), default: "file")
     constraints.fullySharded = LayoutSearch.ShardingChoice(rawValue: sharding) ?? .asBase
+    constraints.unevenSplits =
+      try parsed.choice("--pipeline-split", in: ["any", "even"], default: "any") == "any"
     constraints.expertParallel = try expertChoice(parsed, "--expert-parallel")
     constraints.expertTensorParallel = try expertChoice(parsed, "--expert-tensor-parallel")
     constraints.allowCrossNodeTensor = parsed.has("--allow-cross-node-tensor")
