@@ -9,9 +9,10 @@ extension LayoutSearch {
   public enum BatchRule: String, Sendable, Hashable, Codable, CaseIterable {
     /// The run's B; layouts whose b·d does not divide it are skipped (`batch_not_divisible`).
     case keep
-    /// Each (t, p) takes the multiple of its d = GPUs/(t·p) nearest the run's B (of b·d when the
-    /// micro-batch is fixed), ties upward, at least one per data-parallel replica: the batch a
-    /// user would pick to keep B as close as the layout allows.
+    /// Each (t, p) takes the multiple of GPUs/(t·p) nearest the run's B (of b times it when the
+    /// micro-batch is fixed), ties upward: every cp's d = GPUs/(t·cp·p) divides it, so every
+    /// layout of the (t, p) can run it; the batch a user would pick to keep B as close as the
+    /// layout allows.
     case nearest
   }
 

@@ -12,7 +12,7 @@ import Foundation
 /// The model, sequence length, global batch, precision, GPU, token budget and performance
 /// constants come from the base `TrainingRun`; its layout is only a starting point. The space
 /// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute, the distributed optimizer and, for
-/// an MoE model, EP and ETP, with d = GPUs/(t·p); `Constraints` restrict it.
+/// an MoE model, EP and ETP, with d = GPUs/(t·cp·p); `Constraints` restrict it.
 ///
 /// Speed: a layout is scored by the evaluator every command uses (`Evaluator.score`), in two
 /// levels. The layer costs (`ShardCosts`: saved bytes, backward peaks, times, parameters) depend
