@@ -77,6 +77,16 @@ import Testing
     // one of them.
     #expect(a.complete && small.next?.complete != false)
     #expect(small.gpuCounts.contains(try #require(a.best).layout.gpus))
+    // Its layout's cp is printed, so t·cp·p·d reads as its GPUs (text and CSV).
+    let l = try #require(a.best).layout
+    #expect(l.contextParallel > 1 && l.tensor * l.contextParallel * l.pipeline * l.data == l.gpus)
+    #expect(SizeReport.text(small).contains("t\(l.tensor) cp\(l.contextParallel) p\(l.pipeline) d"))
+    let csv = SizeReport.csv(small).components(separatedBy: "\n").map {
+      $0.components(separatedBy: ",")
+    }
+    let column = try #require(csv[0].firstIndex(of: "context_parallel"))
+    let row = try #require(csv.first { $0.first == String(a.rung) })
+    #expect(row[column] == String(l.contextParallel))
     // Counts that are not a usable count (1,000 and 1,008 GPUs, 125 and 126 nodes) keep the
     // order too: the larger cluster's counts contain the smaller's.
     var last = 0.0
