@@ -75,7 +75,7 @@ public enum CLI {
         name: "search",
         summary: "the fastest tensor/context/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
+          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "size",
@@ -105,13 +105,32 @@ public enum CLI {
 
   /// Runs one command line. The command's standard output is written only when it has finished
   /// without an error, so any error (exit 64) leaves stdout empty; a failure to write stdout is
-  /// itself an error (one message on stderr, exit 64).
+  /// itself an error (one message on stderr, exit 64). The files it writes (`--chart`,
+  /// `--emit-config`) are staged beside their paths first and written only after stdout has
+  /// been (`OutputFile.Staged`): nothing is written unless the whole command succeeds.
   public static func run(_ arguments: [String], io: CLIOutput) -> Int32 {
     let code = dispatch(arguments, io: io)
+    let files = io.pendingFiles
+    io.pendingFiles = []
+    let staged: OutputFile.Staged
+    do {
+      staged = try OutputFile.stage(files)
+    } catch {
+      io.discard()
+      io.err("error: \((error as? OutputError)?.message ?? "\(error)")\n")
+      return ExitCode.usage
+    }
     do {
       try io.flush()
     } catch {
+      staged.abandon()
       io.err("error: cannot write to standard output: \(error)\n")
+      return ExitCode.usage
+    }
+    do {
+      try staged.commit()
+    } catch {
+      io.err("error: \((error as? OutputError)?.message ?? "\(error)")\n")
       return ExitCode.usage
     }
     return code

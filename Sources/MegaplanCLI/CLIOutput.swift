@@ -40,6 +40,9 @@ public final class CLIOutput: @unchecked Sendable {
   public private(set) var stderr = ""
   /// The current command's output, not yet written.
   var pending = ""
+  /// Files the command writes (`--chart`, `--emit-config`), written only when it has succeeded
+  /// (`CLI.run`, `OutputFile.Staged`).
+  var pendingFiles: [(path: String, text: String)] = []
   let stdoutSink: OutputSink?
   let stderrSink: OutputSink?
   let readInput: @Sendable () throws -> Data
@@ -91,8 +94,15 @@ public final class CLIOutput: @unchecked Sendable {
     try stdoutSink?.write(text)
   }
 
-  /// Drops the held standard output (the command failed).
-  func discard() { pending = "" }
+  /// Holds `text` for `path`, written when the command has finished and its standard output has
+  /// been written.
+  func file(_ text: String, to path: String) { pendingFiles.append((path, text)) }
+
+  /// Drops the held standard output and files (the command failed).
+  func discard() {
+    pending = ""
+    pendingFiles = []
+  }
 
   /// All of standard input, read once (a second `-` sees the same bytes).
   func standardInput() throws -> Data {

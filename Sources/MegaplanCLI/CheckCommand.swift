@@ -9,11 +9,11 @@ enum CheckCommand {
       OptionSpec(
         name: "--max-memory-fraction", takesValue: true,
         help:
-          "fail when total per GPU > capacity × F (default: megaplan.max_memory_fraction or 0.95)",
+          "fail when the peak per GPU > capacity × F (default: megaplan.max_memory_fraction, else \(Format.fixed(MemoryBudget.defaultFraction, 2)))",
         valueName: "F"),
       OptionSpec(
-        name: "--min-mfu", takesValue: true, help: "fail below this MFU (0.45, or 45 for percent)",
-        valueName: "X"),
+        name: "--min-mfu", takesValue: true,
+        help: "fail below this MFU, a fraction in (0, 1]: 0.45 is 45%", valueName: "X"),
       OptionSpec(
         name: "--max-days", takesValue: true,
         help: "fail when training megaplan.train_tokens takes longer", valueName: "D"),
@@ -58,11 +58,15 @@ enum CheckCommand {
       limits.maxMemoryFraction = f
     }
     if let x = try parsed.number("--min-mfu") {
-      guard x > 0, x <= 100 else {
+      // One unit: a fraction, as JSON's `mfu` and --max-memory-fraction are.
+      guard x > 0, x <= 1 else {
+        let text = parsed.value("--min-mfu") ?? String(x)
+        let hint = x > 1 && x <= 100 ? " (\(text)% is \(x / 100))" : ""
         throw UsageError(
-          message: "option '--min-mfu' expects a fraction (0.45) or a percent (45), found '\(x)'")
+          message:
+            "option '--min-mfu' expects a fraction in (0, 1] such as 0.45, found '\(text)'\(hint)")
       }
-      limits.minMFU = x > 1 ? x / 100 : x
+      limits.minMFU = x
     }
     limits.maxDays = try parsed.number("--max-days")
     limits.maxGPUs = try parsed.positiveInt("--max-gpus", max: Int(Int32.max))
@@ -89,8 +93,6 @@ enum CheckCommand {
             "--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)",
             key: "megaplan.train_tokens")
         }
-        let (evaluation, violations) = Check.evaluate(loaded.run, limits: limits)
-        let estimate = Estimate(evaluation)
         var locations: [String: SourceLocation] = [:]
         for setting in loaded.settings {
           switch setting.origin {
@@ -98,6 +100,10 @@ enum CheckCommand {
           default: break
           }
         }
+        let (evaluation, violations) = Check.evaluate(
+          loaded.run, limits: limits,
+          keysInFile: Set(locations.filter { $0.value.file == name }.keys))
+        let estimate = Estimate(evaluation)
         results.append(
           FileResult(
             file: name, ok: violations.isEmpty, error: nil, violations: violations,
@@ -138,8 +144,8 @@ enum CheckCommand {
           let message = v.message + (v.suggestion.map { "; \($0)" } ?? "")
           io.out(
             annotation(
-              file: r.file, at: location(for: v.key, in: r), title: "megaplan check: \(v.what)",
-              message: message))
+              file: r.file, at: r.locations[v.key],
+              title: "megaplan check: \(v.what) (\(v.key))", message: message))
         }
       }
       let failed = results.filter { !$0.ok }.count
@@ -166,7 +172,8 @@ enum CheckCommand {
   }
 
   /// One `::error` workflow command. The location is used when it is in the checked file; a
-  /// problem in a command-line value (`--set`, `--gpu`) is annotated on the file without a line.
+  /// problem in a command-line value (`--set`, `--gpu`), or a finding about a key the file does
+  /// not set, is annotated on the file without a line (never on another key's line).
   static func annotation(
     file: String, at location: SourceLocation?, title: String?, message: String
   )
@@ -178,12 +185,6 @@ enum CheckCommand {
     }
     if let title { properties.append("title=\(escapeProperty(title))") }
     return "::error \(properties.joined(separator: ","))::\(escapeData(message))\n"
-  }
-
-  static func location(for key: String, in result: FileResult) -> SourceLocation? {
-    if let loc = result.locations[key] { return loc }
-    // Fall back to a key that is in the file: the model's size is always there.
-    return result.locations["model.micro_batch_size"] ?? result.locations["model.num_layers"]
   }
 
   /// A workflow command's message: `%`, CR and LF escaped (GitHub's toolkit, `escapeData`).

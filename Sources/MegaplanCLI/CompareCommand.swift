@@ -27,7 +27,7 @@ enum CompareCommand {
       let name = loaded.source.name
       let svg = ComparisonChart.svg(
         comparison, title: "Recompute strategies: \((name as NSString).lastPathComponent)")
-      try OutputFile.write(svg, to: chart)
+      io.file(svg, to: chart)
     }
     switch format {
     case "json": io.out(try ComparisonReport.json(comparison) + "\n")

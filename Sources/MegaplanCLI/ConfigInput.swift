@@ -161,10 +161,9 @@ enum ConfigInput {
       error.note = MegatronArguments.gpuCountNote
       throw error
     }
-    // One write for all warnings (a file of many unknown keys must not cost a write each).
-    if !loaded.warnings.isEmpty {
-      io.err(loaded.warnings.map { $0.description + "\n" }.joined())
-    }
+    // One write for all warnings (a file of many unknown keys must not cost a write each),
+    // the first few dozen one by one and the rest counted.
+    if !loaded.warnings.isEmpty { io.err(ConfigWarning.rendered(loaded.warnings)) }
     return Loaded(source: source, document: document, config: loaded)
   }
 }

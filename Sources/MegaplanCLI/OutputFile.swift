@@ -69,6 +69,82 @@ enum OutputFile {
     }
   }
 
+  /// Files of one command, staged so that nothing is written unless the whole command succeeds
+  /// (`CLI.run`): `stage` writes each regular file's text beside it first (a hidden temporary in
+  /// the folder of the file, or of the file a link points to), which proves the space and the
+  /// permission; a device, FIFO or socket is written at once (nothing there to overwrite). Then
+  /// standard output is written; only when that succeeds does `commit` write each file through
+  /// its path (in place: the link, inode, owner and mode stay) and remove its temporary, and
+  /// when it fails `abandon` removes the temporaries, leaving every file as it was.
+  struct Staged {
+    var files: [(path: String, text: String, temporary: String?)] = []
+
+    func commit() throws {
+      for file in files {
+        // The temporary goes first: its space is what the file's write then takes.
+        if let temporary = file.temporary { unlink(temporary) }
+        try OutputFile.write(file.text, to: file.path)
+      }
+    }
+
+    func abandon() {
+      for case let temporary? in files.map(\.temporary) { unlink(temporary) }
+    }
+  }
+
+  static func stage(_ files: [(path: String, text: String)]) throws -> Staged {
+    var staged = Staged()
+    do {
+      for (path, text) in files {
+        var info = stat()
+        if stat(path, &info) == 0 {
+          switch info.st_mode & S_IFMT {
+          case S_IFDIR: throw directory(path)
+          case S_IFREG: break
+          default:
+            try write(text, to: path)
+            staged.files.append((path, text, nil))
+            continue
+          }
+        }
+        staged.files.append((path, text, try temporaryCopy(of: text, beside: path)))
+      }
+    } catch {
+      staged.abandon()
+      throw error
+    }
+    return staged
+  }
+
+  /// Writes `text` to a new hidden file in the folder `path` resolves into; errors name `path`.
+  static func temporaryCopy(of text: String, beside path: String) throws -> String {
+    var folder = parent(of: path)
+    if let resolved = realpath(path, nil) {
+      folder = parent(of: String(cString: resolved))
+      free(resolved)
+    }
+    var template = Array("\(folder)/.megaplan-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+      guard let base = buffer.baseAddress else { return -1 }
+      return mkstemp(base)
+    }
+    guard fd >= 0 else { throw failure(path, errno) }
+    let temporary = String(cString: template)
+    do {
+      try POSIXIO.writeAll(fd, text)
+    } catch let error as SystemError {
+      close(fd)
+      unlink(temporary)
+      throw failure(path, error.code)
+    }
+    if close(fd) != 0, errno != EINTR {
+      let code = errno
+      unlink(temporary)
+      throw failure(path, code)
+    }
+    return temporary
+  }
+
   static func directory(_ path: String) -> OutputError {
     OutputError(message: "cannot write '\(path)': it is a directory")
   }

@@ -28,7 +28,8 @@ enum ScaleCommand {
         valueName: "WHICH"),
       OptionSpec(
         name: "--max-memory-fraction", takesValue: true,
-        help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction)",
+        help:
+          "usable memory fraction, as in check (default: megaplan.max_memory_fraction, else \(Format.fixed(MemoryBudget.defaultFraction, 2)))",
         valueName: "F"),
       OptionSpec(
         name: "--chart", takesValue: true,
@@ -84,7 +85,7 @@ enum ScaleCommand {
     }
     if let chart {
       let name = (loaded.source.name as NSString).lastPathComponent
-      try OutputFile.write(ScaleChart.svg(table, title: "Scaling: \(name)"), to: chart)
+      io.file(ScaleChart.svg(table, title: "Scaling: \(name)"), to: chart)
     }
     switch format {
     case "json": io.out(try ScaleReport.json(table) + "\n")

@@ -48,6 +48,11 @@ enum SearchCommand {
       name: "--distributed-optimizer", takesValue: true, help: "on, off or any (default any)",
       valueName: "WHICH"),
     OptionSpec(
+      name: "--pipeline-split", takesValue: true,
+      help:
+        "any (default: where p does not divide the layers, Megatron-Core's uneven splits too) or even",
+      valueName: "WHICH"),
+    OptionSpec(
       name: "--fully-sharded", takesValue: true,
       help: "Megatron-FSDP full sharding: file (as FILE does; default), on, off or any",
       valueName: "WHICH"),
@@ -63,7 +68,8 @@ enum SearchCommand {
       help: "let t exceed the GPUs of one node"),
     OptionSpec(
       name: "--max-memory-fraction", takesValue: true,
-      help: "usable memory fraction, as in check (default: megaplan.max_memory_fraction or 0.95)",
+      help:
+        "usable memory fraction, as in check (default: megaplan.max_memory_fraction, else \(Format.fixed(MemoryBudget.defaultFraction, 2)))",
       valueName: "F"),
     OptionSpec(
       name: "--emit-config", takesValue: true,
@@ -156,6 +162,8 @@ enum SearchCommand {
     let sharding = try parsed.choice(
       "--fully-sharded", in: LayoutSearch.ShardingChoice.allCases.map(\.rawValue), default: "file")
     constraints.fullySharded = LayoutSearch.ShardingChoice(rawValue: sharding) ?? .asBase
+    constraints.unevenSplits =
+      try parsed.choice("--pipeline-split", in: ["any", "even"], default: "any") == "any"
     constraints.expertParallel = try expertChoice(parsed, "--expert-parallel")
     constraints.expertTensorParallel = try expertChoice(parsed, "--expert-tensor-parallel")
     constraints.allowCrossNodeTensor = parsed.has("--allow-cross-node-tensor")
@@ -213,7 +221,7 @@ enum SearchCommand {
             "cannot write '\(emitPath)': the file megaplan can emit would not load to the search's row (\(differ.joined(separator: ", ")) differ); set those keys in FILE instead of on the command line"
         )
       }
-      try OutputFile.write(emitted, to: emitPath)
+      io.file(emitted, to: emitPath)
       if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
     }
 

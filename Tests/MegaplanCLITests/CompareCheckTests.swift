@@ -210,6 +210,82 @@ func scratchDirectory() throws -> URL {
     #expect(memory.code == 1 && memory.stdout.contains("memory:"))
   }
 
+  /// Issue 28: one finding names one key. The JSON `key`, the key the GitHub annotation's line
+  /// holds (and its title names) and a key the suggestion changes are the same; a key the file
+  /// does not set gets a file-level annotation, never another key's line.
+  @Test("a finding's JSON key, annotation line and suggestion name the same key")
+  func oneKeyPerFinding() throws {
+    let dir = try scratchDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = try write(Self.tooBig, in: dir, "175b.yaml")
+    let lines = Self.tooBig.components(separatedBy: "\n")
+    let limits = ["--min-mfu", "0.99", "--max-days", "1", "--set", "megaplan.train_tokens=300e9"]
+    let json = runCLI(["check", file, "--format", "json"] + limits)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let files = object?["files"] as? [[String: Any]] ?? []
+    let violations = try #require(files.first?["violations"] as? [[String: Any]])
+    #expect(Set(violations.compactMap { $0["what"] as? String }) == ["memory", "mfu", "days"])
+    let github = runCLI(["check", file, "--format", "github"] + limits).stdout
+      .components(separatedBy: "\n").filter { $0.hasPrefix("::error") }
+    #expect(github.count == violations.count)
+    for v in violations {
+      let what = try #require(v["what"] as? String), key = try #require(v["key"] as? String)
+      let leaf = String(key.split(separator: ".").last ?? "")
+      if let suggestion = v["suggestion"] as? String {
+        #expect(suggestion.contains("\(leaf): "), "\(what): '\(suggestion)' does not set \(key)")
+      }
+      let annotation = try #require(
+        github.first { $0.contains("title=megaplan check%3A \(what) (\(key))") },
+        "no annotation titled with \(key)")
+      // The line of the key in the file (leaf at its indentation), or none.
+      let line = lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix(leaf + ":") }
+      if let line {
+        #expect(annotation.contains(",line=\(line + 1),"), "\(annotation)")
+      } else {
+        #expect(!annotation.contains("line="), "\(annotation)")
+      }
+    }
+    // The memory fix turns on sequence parallelism, which the file sets (line 13).
+    let memory = try #require(violations.first { ($0["what"] as? String) == "memory" })
+    #expect(memory["key"] as? String == "model.sequence_parallel")
+  }
+
+  /// Issue 28: `--min-mfu` has one unit, a fraction (1 was 100 % but 1.5 was 1.5 %).
+  @Test("--min-mfu is a fraction in (0, 1]; a percent is refused with the fraction it means")
+  func minMFUUnit() {
+    let file = rooted("configs/k22-175b.yaml")
+    let one = runCLI(["check", file, "--min-mfu", "1"])
+    #expect(one.code == 1 && one.stdout.contains("below the minimum 100.0%"))
+    let percent = runCLI(["check", file, "--min-mfu", "45"])
+    #expect(percent.code == 64 && percent.stdout.isEmpty)
+    #expect(percent.stderr.contains("'--min-mfu' expects a fraction in (0, 1]"))
+    #expect(percent.stderr.contains("45% is 0.45"))
+    let mixed = runCLI(["check", file, "--min-mfu", "1.5"])
+    #expect(mixed.code == 64 && mixed.stderr.contains("1.5% is 0.015"))
+    let help = runCLI(["check", "--help"]).stdout
+    #expect(help.contains("a fraction in (0, 1]: 0.45 is 45%"))
+  }
+
+  /// Issue 28: the default usable fraction is one value (`MemoryBudget.defaultFraction`), which
+  /// `check --help`, docs/cli.md and the report all show.
+  @Test("check's default memory fraction: one value in the code, the help, the docs and the report")
+  func defaultMemoryFraction() throws {
+    let value = Format.fixed(MemoryBudget.defaultFraction, 2)
+    let help = runCLI(["check", "--help"]).stdout
+    let line = try #require(
+      help.components(separatedBy: "\n").first {
+        $0.trimmingCharacters(in: .whitespaces).hasPrefix("--max-memory-fraction")
+      })
+    #expect(line.contains("else \(value))"), "\(line)")
+    let docs = try String(contentsOfFile: rooted("docs/cli.md"), encoding: .utf8)
+    let row = try #require(
+      docs.components(separatedBy: "\n").first { $0.hasPrefix("| `--max-memory-fraction` | F in") })
+    #expect(row.contains("else \(value)"), "\(row)")
+    let ok = runCLI(["check", rooted("configs/k22-175b.yaml")])
+    let percent = Format.percent(MemoryBudget.defaultFraction, 0)
+    #expect(ok.stdout.contains("usable (\(percent) of"), "\(ok.stdout)")
+  }
+
   @Test("a malformed file exits 64")
   func malformed() throws {
     let dir = try scratchDirectory()

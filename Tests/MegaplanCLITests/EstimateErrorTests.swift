@@ -121,6 +121,27 @@ let badInputs: [BadInput] = [
     name: "absurd line length",
     text: "model:\n  x: " + String(repeating: "a", count: 200_000) + "\n", expected: ["long"],
     at: "2:1"),
+  // Issue 28: a learned position table has max_position_embeddings rows (Megatron-LM asserts
+  // max_position_embeddings ≥ seq_length); the message says what to raise.
+  .edit(
+    "sequence beyond a learned position table", "  encoder_seq_length: 2048\n",
+    "  encoder_seq_length: 4096\n  max_position_embeddings: 2048\n",
+    expect: [
+      "encoder_seq_length 4096 exceeds max_position_embeddings 2048",
+      "raise max_position_embeddings to at least 4096",
+    ], at: "9:28"),
+  // Issue 28: Megatron evaluates moe_layer_freq as a Python list expression; an unbalanced one
+  // was read as if balanced.
+  .edit(
+    "unbalanced moe_layer_freq", "  num_layers: 24\n",
+    "  num_layers: 24\n  num_moe_experts: 8\n  moe_layer_freq: \"(([0]*4+[1]*20)\"\n",
+    expect: ["moe_layer_freq '(([0]*4+[1]*20)' has unbalanced parentheses"], at: "7:19"),
+  // Issue 28: Megatron-Core requires the loss to be the last layer of the layout.
+  .edit(
+    "pipeline layout ending in m after the loss", "  num_layers: 24\n",
+    "  num_layers: 24\n  pipeline_model_parallel_layout: \"Et*11|t*13Lm\"\n",
+    expect: ["pipeline_model_parallel_layout 'Et*11|t*13Lm' must end with the loss L"],
+    at: "6:35"),
 ]
 
 @Suite struct EstimateErrorTests {

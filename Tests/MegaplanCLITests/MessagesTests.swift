@@ -28,6 +28,25 @@ func runCLI(_ args: [String], stdin: String) -> (code: Int32, stdout: String, st
     #expect(!r.stderr.contains("--set") && !r.stderr.contains("megaplan.gpu"))
   }
 
+  /// Issue 28: 160,000 unknown keys printed 50 MB of warnings; past `ConfigWarning.shownLimit`
+  /// one line counts the rest.
+  @Test("many unknown keys: the first few dozen warnings, then one line counting the rest")
+  func manyUnknownKeys() throws {
+    let base = try String(contentsOfFile: rooted("configs/k22-22b.yaml"), encoding: .utf8)
+    let unknown = (0..<100).map { "  made_up_key_\($0): 1\n" }.joined()
+    let text = base.replacingOccurrences(of: "megaplan:\n", with: "megaplan:\n" + unknown)
+    #expect(text != base)
+    let r = runCLI(["estimate", "-"], stdin: text)
+    #expect(r.code == 0, "\(r.stderr)")
+    let lines = r.stderr.split(separator: "\n").map(String.init)
+    #expect(lines.count == ConfigWarning.shownLimit + 1)
+    #expect(
+      lines.prefix(ConfigWarning.shownLimit).allSatisfy { $0.contains("warning: unknown key") })
+    let last = try #require(lines.last)
+    #expect(last.contains("warning: 70 more unknown keys not shown"), "\(last)")
+    #expect(last.hasPrefix("<stdin>:"), "\(last)")
+  }
+
   @Test("--gpus N that the layout cannot use names --gpus")
   func gpusOption() {
     // k22-22b.yaml has t = 8, p = 1: 12 GPUs are not a multiple of 8.

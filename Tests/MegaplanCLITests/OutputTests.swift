@@ -193,6 +193,48 @@ let megaplanExecutable: URL? = {
     #expect(search.stderr == message)
   }
 
+  /// Issue 28: `search … --emit-config keep.yaml > /dev/full` exited 64 having already
+  /// overwritten keep.yaml (`--chart` too): files are staged and written only after stdout.
+  @Test("a stdout that fails leaves --emit-config and --chart files as they were")
+  func nothingWrittenWhenStdoutFails() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let keep = dir.appendingPathComponent("keep.yaml").path
+    let chart = dir.appendingPathComponent("keep.svg").path
+    for path in [keep, chart] {
+      try "keep\n".write(toFile: path, atomically: false, encoding: .utf8)
+    }
+    let full = OutputSink { _ in throw SystemError(code: ENOSPC) }
+    let commands = [
+      ["search", rooted("configs/k22-22b.yaml"), "--emit-config", keep],
+      ["compare", rooted("configs/k22-22b.yaml"), "--chart", chart],
+      ["scale", rooted("configs/k22-22b.yaml"), "--nodes", "1,2", "--chart", chart],
+    ]
+    for args in commands {
+      let r = runCLI(args, stdout: full)
+      #expect(r.code == 64, "\(args)")
+      #expect(r.stderr == "error: cannot write to standard output: No space left on device\n")
+    }
+    #expect(try String(contentsOfFile: keep, encoding: .utf8) == "keep\n")
+    #expect(try String(contentsOfFile: chart, encoding: .utf8) == "keep\n")
+    // No staged copy is left behind, and a command that succeeds writes its file in place.
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+        "keep.svg", "keep.yaml",
+      ])
+    let before = try FileManager.default.attributesOfItem(atPath: keep)[.systemFileNumber] as? Int
+    let ok = runCLI(["search", rooted("configs/k22-22b.yaml"), "--emit-config", keep])
+    #expect(ok.code == 0, "\(ok.stderr)")
+    #expect(
+      try String(contentsOfFile: keep, encoding: .utf8).contains("tensor_model_parallel_size"))
+    let after = try FileManager.default.attributesOfItem(atPath: keep)[.systemFileNumber] as? Int
+    #expect(before == after)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+        "keep.svg", "keep.yaml",
+      ])
+  }
+
   @Test("an output path in a missing folder fails before the search, with nothing on stdout")
   func missingFolder() throws {
     let dir = try temporaryFolder()

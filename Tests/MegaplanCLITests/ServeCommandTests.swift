@@ -129,6 +129,23 @@ import Testing
     #expect(r.code == 64)
     #expect(r.stderr.contains("max_position_embeddings 1024"), "\(r.stderr)")
   }
+
+  /// Issue 28: a rotary model's context is its max_position_embeddings (Llama 3 8B: 8,192, the
+  /// model card's context length): a 100k prompt is refused with what to change, exactly the
+  /// context is served.
+  @Test("input + output beyond a rotary model's context is a usage error naming the fix")
+  func rotaryContext() {
+    let file = rooted("configs/llama3-8b.yaml")
+    let long = runCLI(["serve", file, "--input", "100000", "--batch", "1"])
+    #expect(long.code == 64 && long.stdout.isEmpty)
+    #expect(
+      long.stderr.contains(
+        "100256 tokens exceeds the model's context, max_position_embeddings 8192"), "\(long.stderr)"
+    )
+    #expect(long.stderr.contains("--set model.max_position_embeddings=N"))
+    let exact = runCLI(["serve", file, "--input", "7936", "--output", "256", "--batch", "1"])
+    #expect(exact.code == 0, "\(exact.stderr)")
+  }
 }
 
 /// Serving an MoE config: the bundled Mixtral files, in text and JSON, with the expert keys.

@@ -259,6 +259,40 @@ let hfCases: [HFCase] = [
     #expect(e.message.contains("'num_hidden_layers'"))
   }
 
+  /// Issue 28: a syntax error is placed where it is (it was always 1:1), by RFC 8259's grammar.
+  @Test(
+    "a JSON syntax error points at its line and column",
+    arguments: [
+      // (text, line, column, what the message says): derived by counting the characters.
+      ("{\n  \"hidden_size\": 4096,\n  \"num_hidden_layers\" 32\n}", 3, 23, "expected ':'"),
+      ("{\n  \"hidden_size\": 4096\n  \"num_hidden_layers\": 32\n}", 3, 3, "expected ',' or '}'"),
+      ("{\n  \"hidden_size\": 4096,\n}", 3, 1, "expected a key"),
+      (
+        "{\n  \"rope_scaling\": {\"factor\": 8.0,, \"type\": \"llama3\"}\n}", 2, 34,
+        "expected a key"
+      ),
+      ("{\n  \"hidden_size\": 04096\n}", 2, 19, "leading zero"),
+      ("{\n  \"architectures\": [\"LlamaForCausalLM\"\n}", 3, 1, "expected ',' or ']'"),
+    ])
+  func syntaxErrorLocated(_ text: String, _ line: Int, _ column: Int, _ what: String) throws {
+    let e = try #require(Self.error(text))
+    #expect(e.message.contains("not valid JSON") && e.message.contains(what), "\(e.message)")
+    #expect(
+      e.location?.line == line && e.location?.column == column, "\(String(describing: e.location))")
+  }
+
+  /// Issue 28: a repeated key was silently the last one (as Python's json.load keeps it).
+  @Test("a key repeated in one object is refused at its second place")
+  func duplicateKey() throws {
+    let json =
+      "{\n  \"hidden_size\": 4096,\n  \"num_hidden_layers\": 32,\n  \"hidden_size\": 8192\n}"
+    let e = try #require(Self.error(json))
+    #expect(e.message.contains("duplicate key 'hidden_size' (first at line 2)"), "\(e.message)")
+    #expect(e.location?.line == 4 && e.location?.column == 3)
+    let nested = "{\"rope_scaling\": {\"factor\": 8.0, \"factor\": 4.0}}"
+    #expect(Self.error(nested)?.message.contains("duplicate key 'factor'") == true)
+  }
+
   @Test("text that is not JSON is an error at the top of the file")
   func notJSON() throws {
     let e = try #require(Self.error("hidden_size: 4096\n"))

@@ -158,7 +158,9 @@ import Testing
 
   @Test("hand-counted space of a tiny model")
   func handCountedSpace() throws {
-    let r = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 8)))
+    var evenOnly = LayoutSearch.Constraints(gpus: 8)
+    evenOnly.unevenSplits = false
+    let r = try LayoutSearch.search(Self.tiny, options: .init(constraints: evenOnly))
     #expect(r.layouts == 318)
     #expect(r.feasible == 318)
     #expect(r.rejected(.memory) == 0)
@@ -170,6 +172,78 @@ import Testing
     #expect(r.rejected(.interleavedMicrobatches) == 3)
     #expect(r.evaluated == 318 + 5 + 3 + 1 + 11 + 3)
     #expect(r.rejected[.memory] == nil)
+  }
+
+  /// Issue 28: with uneven splits (the default) p = 3 of the 4 layers splits 1/2/1 with the
+  /// embedding and the loss counted as layers ((4 + 2)/3 = 2 a stage), so its three cuts (t = 1,
+  /// 2, 4) are no longer "p does not divide the layers" but "t·3 does not divide 8 GPUs"; the
+  /// layouts are the same 318.
+  @Test("hand-counted space with uneven splits: p = 3 is cut by the GPUs, not the layers")
+  func handCountedUnevenSpace() throws {
+    let r = try LayoutSearch.search(Self.tiny, options: .init(constraints: .init(gpus: 8)))
+    #expect(r.layouts == 318)
+    #expect(r.rejected(.pipelineDoesNotDivideLayers) == 0)
+    #expect(r.rejected(.gpusNotDivisible) == 1 + 3)
+    #expect(r.evaluated == 318 + 5 + 0 + 4 + 11 + 3)
+    // Megatron-Core's splits of L layers over p stages p does not divide, by hand.
+    let splits = { (l: Int, p: Int) in
+      LayoutSearch.unevenSplits(layers: l, stages: p).map { split in
+        (0..<p).map { i in split.layers(onStage: i, of: l, stages: p) }
+      }
+    }
+    #expect(splits(4, 3) == [[1, 2, 1]])  // (4 + 2)/3; first/last (1, 1) repeats it
+    #expect(splits(6, 4) == [[1, 2, 2, 1]])  // (6 + 2)/4; (6 + 1)/4 is no integer
+    #expect(splits(7, 4) == [[1, 2, 2, 2], [2, 2, 2, 1]])  // (7 + 1)/4: embedding, then loss
+    // 126 layers on 12 stages: 128 and 127 are no multiples of 12; ⌈126/12⌉ = 11 on the 10
+    // middle stages leaves 16, halved: 8 and 8.
+    #expect(splits(126, 12).map { [$0[0], $0[1], $0[11]] } == [[8, 11, 8]])
+    #expect(splits(126, 16).map { [$0[0], $0[1], $0[15]] } == [[7, 8, 7]])  // (126 + 2)/16
+    #expect(splits(8, 4).isEmpty && splits(3, 4).isEmpty)
+  }
+
+  /// The search scores an uneven layout from its candidate stages (`Layout.candidateStages`:
+  /// the first, the second and the last); a full evaluation of every stage agrees, time and
+  /// peak, for every layout it keeps of a 6-layer model on 8 GPUs (p = 4 only splits unevenly).
+  @Test("uneven layouts: the search's score equals a full evaluation of every stage")
+  func unevenAgreesWithEvaluation() throws {
+    var six = Self.tiny
+    six.model.layers = 6
+    let r = try LayoutSearch.search(six, options: .init(top: 1000, constraints: .init(gpus: 8)))
+    let uneven = r.candidates.filter { !$0.layout.split.isEven }
+    #expect(!uneven.isEmpty)
+    for c in uneven {
+      #expect(c.layout.pipeline == 4 && c.layout.split.embeddingCountsAsLayer)
+      let run = six.with(layout: c.layout)
+      let score = Evaluator(run).score(c.layout)
+      let full = Evaluator(run).evaluate(c.layout)
+      #expect(score.seconds == full.seconds, "\(c.layout)")
+      #expect(score.peakBytes == full.mostLoaded.peakBytes, "\(c.layout)")
+    }
+  }
+
+  /// The nearest miss is the rejected layout of least peak: with the usable fraction at its
+  /// peak over the capacity it fits, and a hair below that nothing does.
+  @Test("the nearest miss has the least peak of the space; each fix it names fits")
+  func nearestMiss() throws {
+    let run = Self.tiny
+    let none = try LayoutSearch.search(
+      run, options: .init(constraints: .init(gpus: 8), maxMemoryFraction: 1e-3))
+    #expect(none.candidates.isEmpty)
+    let noFit = try #require(none.noFit)
+    let nearest = try #require(noFit.nearest)
+    let capacity = run.gpu.memory.value
+    let f = nearest.mostLoaded.peakBytes / capacity
+    let at = try LayoutSearch.search(
+      run, options: .init(top: 1000, constraints: .init(gpus: 8), maxMemoryFraction: f))
+    #expect(at.candidates.contains { $0.layout == nearest.layout })
+    #expect(
+      at.candidates.allSatisfy {
+        $0.evaluation.mostLoaded.peakBytes == nearest.mostLoaded.peakBytes
+      })
+    let below = try LayoutSearch.search(
+      run, options: .init(constraints: .init(gpus: 8), maxMemoryFraction: f * (1 - 1e-9)))
+    #expect(below.candidates.isEmpty)
+    for fix in noFit.fixes { #expect(fix.best.evaluation.fits, "\(fix.change)") }
   }
 
   @Test("with no memory allowed every layout is a memory rejection")

@@ -166,6 +166,8 @@ import Testing
     // TRAIN_SAMPLES=220_000_000 (Python int) × 2048.
     .init(key: "megaplan.train_tokens", value: "450560000000", line: 79, column: 15),
     .init(key: "megaplan.zero_stage", value: "0", line: 143, column: 12),
+    // --deepspeed (line 166): the DeepSpeed engine runs the optimizer.
+    .init(key: "megaplan.deepspeed", value: "true", line: 166, column: 5),
   ]
 
   @Test("bloom-tr11-176B-ml.slurm reads through variables, strings and #SBATCH", arguments: bloom)
@@ -176,6 +178,68 @@ import Testing
     #expect(found.value == expected.value)
     #expect(found.line == expected.line)
     #expect(found.column == expected.column)
+  }
+
+  /// Issue 28: BLOOM's own script was said not to fit (80.65 GiB). Its ZeRO stage 0 with bf16
+  /// runs DeepSpeed's BF16_Optimizer (the script: "bf16 must use z0! it implements its own zero
+  /// stage 1 equivalent"; DeepSpeed's engine picks BF16_Optimizer for bf16 without ZeRO), which
+  /// keeps an fp32 partition of the weights and the Adam states per data-parallel rank: the
+  /// 12 bytes per parameter of master weights and moments are divided by d = 384/(4·12) = 8,
+  /// the 2-byte weights and the 4-byte fp32 gradient buffer stay whole.
+  @Test("BLOOM's DeepSpeed BF16 optimizer shards the optimizer states over d: its script fits")
+  func bloomDeepSpeedOptimizer() throws {
+    let text = try Self.fixture("bloom-tr11-176B-ml.slurm")
+    let load = { (text: String) in
+      try ConfigLoader.load(
+        ConfigDocument(root: try MegatronArguments.parse(text, file: "b.slurm"), file: "b.slurm")
+      ).run
+    }
+    let run = try load(text)
+    #expect(run.layout.distributedOptimizer && run.software.deepSpeedBF16Optimizer)
+    #expect(run.layout.data == 8)
+    // Without DeepSpeed (the same script less --deepspeed): plain Adam, nothing sharded.
+    let plain = try load(text.replacingOccurrences(of: "    --deepspeed \\\n", with: ""))
+    #expect(!plain.layout.distributedOptimizer)
+    let sharded = Estimate(run).memory, whole = Estimate(plain).memory
+    let stage = sharded.mostLoadedStage
+    #expect(whole.mostLoadedStage == stage)
+    #expect(
+      sharded.weightsBytes == whole.weightsBytes && sharded.gradientsBytes == whole.gradientsBytes)
+    #expect(abs(sharded.optimizerBytes * 8 - whole.optimizerBytes) < 1e-3 * whole.optimizerBytes)
+    #expect(!whole.fits && sharded.fits)
+    // The gradients are all-reduced in full (as plain Adam's), the weights gathered after the
+    // step (as the distributed optimizer's), per DeepSpeed's pipeline engine and BF16_Optimizer.
+    var megatronDO = run
+    megatronDO.software.deepSpeedBF16Optimizer = false
+    let parameters = 1e9, d = run.layout.data
+    let ds = run.stepTimeModel, adam = plain.stepTimeModel, mdo = megatronDO.stepTimeModel
+    #expect(
+      ds.gradientReduction(parameters: parameters, group: d)
+        == adam.gradientReduction(parameters: parameters, group: d))
+    #expect(
+      ds.parameterGather(parameters: parameters, group: d)
+        == mdo.parameterGather(parameters: parameters, group: d))
+    #expect(ds.parameterGather(parameters: parameters, group: d).seconds.value > 0)
+    #expect(
+      mdo.gradientReduction(parameters: parameters, group: d)
+        != adam.gradientReduction(parameters: parameters, group: d))
+    // The search keeps DeepSpeed's sharding: no candidate is plain Adam or FSDP.
+    let searched = try LayoutSearch.search(run, options: .init(top: 50))
+    #expect(!searched.candidates.isEmpty)
+    for c in searched.candidates {
+      #expect(c.layout.distributedOptimizer == (c.layout.data > 1) && !c.layout.fullySharded)
+    }
+    // Without a ZeRO stage the DeepSpeed config decides, which megaplan does not read: refused.
+    let noStage = text.replacingOccurrences(of: "    --zero-stage ${ZERO_STAGE} \\\n", with: "")
+    #expect(noStage != text)
+    do {
+      _ = try load(noStage)
+      Issue.record("DeepSpeed without a ZeRO stage was read")
+    } catch let error as ConfigError {
+      #expect(error.key == "megaplan.deepspeed")
+      #expect(error.location?.line == 166 && error.location?.column == 5)
+      #expect(error.message.contains("--zero-stage"))
+    }
   }
 
   // MARK: - A synthetic script with every form

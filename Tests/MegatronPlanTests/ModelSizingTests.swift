@@ -56,6 +56,66 @@ import Testing
     }
   }
 
+  /// Issue 28: 24,576 H100s gave 1.90 T where 16,384 gave 2.28 T (a ladder cut to what each
+  /// cluster's memory holds moved the bisection's probes). One ladder for every cluster, and
+  /// usable counts that a larger cluster always contains: more GPUs never give a smaller model.
+  @Test("more GPUs never yield a smaller model (the issue's Llama, 15T tokens in 365 days)")
+  func monotoneInGPUsIssue28() throws {
+    let request = { (gpus: Int) in
+      try ModelSizing.largest(
+        .init(
+          family: .llama, gpus: gpus, days: 365, budget: .tokens(15e12), gpu: .h100SXM,
+          search: Self.lean))
+    }
+    let small = try request(16_384), large = try request(24_576)
+    let a = try #require(small.answer), b = try #require(large.answer)
+    #expect(b.parameters >= a.parameters, "\(b.parameters) < \(a.parameters)")
+    // The same ladder for both clusters: the family's, whole.
+    let ladder = ModelFamily.llama.ladder(sequenceLength: 8192).count
+    #expect(small.ladderSize == ladder && large.ladderSize == ladder)
+    // The answer and the next size are timed over every usable count; the answer's layout uses
+    // one of them.
+    #expect(a.complete && small.next?.complete != false)
+    #expect(small.gpuCounts.contains(try #require(a.best).layout.gpus))
+    // Its layout's cp is printed, so t·cp·p·d reads as its GPUs (text and CSV).
+    let l = try #require(a.best).layout
+    #expect(l.contextParallel > 1 && l.tensor * l.contextParallel * l.pipeline * l.data == l.gpus)
+    #expect(SizeReport.text(small).contains("t\(l.tensor) cp\(l.contextParallel) p\(l.pipeline) d"))
+    let csv = SizeReport.csv(small).components(separatedBy: "\n").map {
+      $0.components(separatedBy: ",")
+    }
+    let column = try #require(csv[0].firstIndex(of: "context_parallel"))
+    let row = try #require(csv.first { $0.first == String(a.rung) })
+    #expect(row[column] == String(l.contextParallel))
+    // Counts that are not a usable count (1,000 and 1,008 GPUs, 125 and 126 nodes) keep the
+    // order too: the larger cluster's counts contain the smaller's.
+    var last = 0.0
+    for gpus in [1_000, 1_008] {
+      let n = try Self.answer(gpus: gpus, days: 30).answer?.parameters ?? 0
+      #expect(n >= last, "\(gpus) GPUs: \(n) < \(last)")
+      last = n
+    }
+  }
+
+  @Test("the family's largest size is named as the family's, and a size that fits nowhere says why")
+  func messages() throws {
+    // A year on 4,096 A100s trains GPT-3's largest rung (1.1 T) on 300B tokens with room to spare.
+    let top = try Self.answer(gpus: 4096, days: 365)
+    #expect(top.atLadderTop)
+    let text = SizeReport.text(top)
+    #expect(text.contains("this is the GPT-3 family's largest size"), "\(text)")
+    #expect(!text.contains("too large for these GPUs' memory"))
+    // One GPU cannot hold GPT-3 20B's states (16 bytes a parameter): the reason is memory.
+    let none = try Self.answer(gpus: 1, days: 1e-9)
+    #expect(none.answer == nil)
+    for p in none.probes where p.best == nil {
+      let why = try #require(p.reason)
+      #expect(
+        why.hasPrefix("no layout of 1 GPUs fits") || why.hasPrefix("even at the GPUs' peak"),
+        "\(why)")
+    }
+  }
+
   @Test("the answer trains in time, the next size does not, and both are the ladder's")
   func bracket() throws {
     let r = try Self.answer(gpus: 640, days: 20)
@@ -115,15 +175,21 @@ import Testing
     #expect(r.next?.rung == 0)
   }
 
-  @Test("the cluster's GPU counts: all, rounded down to 2^k nodes, powers of two below")
+  @Test("the cluster's GPU counts: whole nodes a·2^k (a < 32), one set cut at the cluster")
   func counts() {
-    // 10,000 = 1,250 nodes of 8: multiples of 2, 4, …, 1,024 nodes: 10,000, 9,984, 9,728, 9,216,
-    // 8,192; powers of two of nodes below: 4,096 … 8.
-    #expect(
-      ModelSizing.gpuCounts(upTo: 10_000, gpusPerNode: 8) == [
-        10_000, 9_984, 9_728, 9_216, 8_192, 4_096, 2_048, 1_024, 512, 256, 128, 64, 32, 16, 8,
-      ])
-    #expect(ModelSizing.gpuCounts(upTo: 4, gpusPerNode: 8) == [4])
+    // 10,000 = 1,250 nodes of 8. Node counts a·2^k with a < 32 at or below 1,250, by hand:
+    // 1,216 = 19·64, 1,152 = 9·128, 1,088 = 17·64, 1,024, 992 = 31·32, 960 = 15·64, 928 = 29·32.
+    let counts = ModelSizing.gpuCounts(upTo: 10_000, gpusPerNode: 8)
+    #expect(Array(counts.prefix(7)) == [9_728, 9_216, 8_704, 8_192, 7_936, 7_680, 7_424])
+    // Every node count to 31 is usable, and below a node every GPU count to 7.
+    #expect(Array(counts.suffix(10)) == [24, 16, 8, 7, 6, 5, 4, 3, 2, 1])
+    #expect(ModelSizing.gpuCounts(upTo: 4, gpusPerNode: 8) == [4, 3, 2, 1])
+    // One set cut at the cluster: a larger cluster's counts include every smaller one's.
+    for (small, large) in [(160, 168), (10_000, 10_008), (16_384, 24_576), (12, 16)] {
+      let big = Set(ModelSizing.gpuCounts(upTo: large, gpusPerNode: 8))
+      #expect(Set(ModelSizing.gpuCounts(upTo: small, gpusPerNode: 8)).isSubset(of: big))
+    }
+    #expect(ModelSizing.gpuCounts(upTo: 160, gpusPerNode: 8).first == 160)  // 20 nodes = 5·4
   }
 
   @Test("bad requests throw")

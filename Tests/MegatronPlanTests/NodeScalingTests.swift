@@ -36,6 +36,57 @@ import Testing
     #expect(adjusted.rows[0].efficiency == 1)
   }
 
+  static func bundled(_ name: String) throws -> TrainingRun {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let path = "configs/\(name)"
+    let text = try String(
+      contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    return try ConfigLoader.load(try ConfigDocument.parse(text, file: path)).run
+  }
+
+  /// Issue 28: the file's layout keeps its context parallelism. Megatron-Core's world is
+  /// t·cp·p·d (`initialize_model_parallel`), so d = GPUs/(t·cp·p): Llama 3 8B's t1 cp2 p1 on one
+  /// 8-GPU node is d = 8/(1·2·1) = 4 — the file's own layout on its own GPUs, so the row is
+  /// `estimate`'s evaluation of the file (the same run), not d = 8 on 16 GPUs.
+  @Test("--layout file: d = GPUs/(t·cp·p), the row is the file's own run on its own GPUs")
+  func fileLayoutKeepsContextParallelism() throws {
+    let run = try Self.bundled("llama3-8b.yaml")  // t1 cp2 p1 on 1 × 8 H100
+    #expect(run.layout.contextParallel == 2 && run.layout.gpus == 8)
+    let t = try NodeScaling.table(run, options: .init(nodes: [1, 2], mode: .file))
+    let row = try #require(t.rows[0].evaluation)
+    #expect(row.run.layout.data == 4)
+    #expect(row.run.layout.gpus == 8)
+    #expect(row.tokensPerSecond == Evaluator(run).evaluate().tokensPerSecond)
+    #expect(t.rows[1].run?.layout.data == 8)  // 16 GPUs: 16/(1·2·1)
+    // Llama 3 8B at 128k: t4 cp8 p2 is 64 GPUs a replica; one node cannot hold one.
+    let long = try Self.bundled("llama3-8b-128k.yaml")
+    let skipped = try NodeScaling.table(long, options: .init(nodes: [1, 8], mode: .file))
+    #expect(skipped.rows[0].evaluation == nil)
+    #expect(skipped.rows[0].skipped == "t·cp·p = 4·8·2 = 64 does not divide 8 GPUs")
+    #expect(skipped.rows[1].run?.layout.data == 1)  // 64 GPUs: the recipe's own layout
+  }
+
+  /// The table prints cp (and EP, ETP for experts), so t·cp·p·d reads as the row's GPUs.
+  @Test("text and CSV tables show cp, so t·cp·p·d = GPUs")
+  func tablesShowContextParallelism() throws {
+    let run = try Self.bundled("llama3-8b.yaml")
+    let t = try NodeScaling.table(run, options: .init(nodes: [1], mode: .file))
+    let text = ScaleReport.text(t, source: "llama3-8b.yaml").components(separatedBy: "\n")
+    let header = text[2].split(separator: " ").map(String.init)
+    let cells = text[4].split(separator: " ").map(String.init)
+    let column = { (name: String) in cells[try #require(header.firstIndex(of: name))] }
+    #expect(try column("t") == "1" && column("cp") == "2" && column("p") == "1")
+    #expect(try column("d") == "4")
+    let csv = ScaleReport.csv(t).split(separator: "\n").map { $0.split(separator: ",") }
+    let i = try #require(csv[0].firstIndex(of: "context_parallel"))
+    #expect(csv[1][i] == "2")
+    let mixtral = try Self.bundled("mixtral-8x7b.yaml")  // t1 p4 EP8 on 64 GPUs
+    let m = try NodeScaling.table(mixtral, options: .init(nodes: [8], mode: .file))
+    let mHeader = ScaleReport.text(m, source: "mixtral").components(separatedBy: "\n")[2]
+    #expect(mHeader.contains(" EP ") && mHeader.contains(" ETP "))
+  }
+
   @Test("t·p that does not divide the GPUs skips the count")
   func indivisible() throws {
     var run = try Self.fiveB()

@@ -351,6 +351,24 @@ import Testing
     #expect(memory.suggestion?.hasPrefix("fits with \(first.change) (") == true)
   }
 
+  /// Issue 28: with context parallelism a replica is t·cp·p GPUs, so more stages on the same 8
+  /// GPUs of Llama 3 8B's t1 cp2 leave d = 8/(1·2·2) = 2, not 8/(1·2) = 4 (16 GPUs).
+  @Test("a pipeline remedy on the same GPUs keeps cp: d = GPUs/(t·cp·p)")
+  func pipelineRemedyKeepsContextParallelism() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let text = try String(
+      contentsOf: root.appendingPathComponent("configs/llama3-8b.yaml"), encoding: .utf8)
+    let run = try Self.load(text, sets: [("model.micro_batch_size", "2")]).run
+    #expect(run.layout.contextParallel == 2 && !Estimate(run).memory.fits)
+    let pipeline = try #require(
+      Remedy.find(for: run).first { $0.change.hasPrefix("pipeline_model_parallel_size: 2") })
+    #expect(pipeline.sameGPUs)
+    #expect(pipeline.run.layout.gpus == 8 && pipeline.run.layout.data == 2)
+    #expect(pipeline.run.layout.contextParallel == 2)
+    #expect(pipeline.keys.first == "model.pipeline_model_parallel_size")
+  }
+
   @Test("objective gpus with an impossible deadline says so: no candidate meets it")
   func gpusObjectiveUnmet() throws {
     var run = try Self.load(Self.gpt175B(t: 8, p: 8, nodes: 8, devices: 8)).run

@@ -530,11 +530,15 @@ public struct StepTimeModel: Sendable {
 
   /// The reduction of `parameters` gradients over a data-parallel group of `group` ranks t
   /// apart, as NCCL runs it (`Machine.collective`): a reduce-scatter with the distributed
-  /// optimizer (or full sharding), else an all-reduce.
+  /// optimizer (or full sharding), else an all-reduce. DeepSpeed's BF16 optimizer shards the
+  /// states but all-reduces the gradients in full before its step
+  /// (`PipelineEngine._exec_reduce_grads` → `buffered_allreduce_fallback`).
   public func gradientReduction(parameters: Double, group: Int) -> CollectiveTime {
-    machine.collective(
-      layout.distributedOptimizer || layout.fullySharded ? .reduceScatter : .allReduce,
-      bytes: gradientBytes * parameters, n: group, stride: layout.tensor, software: software)
+    let scatter =
+      (layout.distributedOptimizer && !software.deepSpeedBF16Optimizer) || layout.fullySharded
+    return machine.collective(
+      scatter ? .reduceScatter : .allReduce, bytes: gradientBytes * parameters, n: group,
+      stride: layout.tensor, software: software)
   }
 
   /// The distributed optimizer's all-gather of `parameters` updated weights over `group` ranks

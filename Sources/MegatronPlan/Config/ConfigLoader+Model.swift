@@ -199,14 +199,15 @@ extension ConfigLoader {
       // Megatron-Core's rules (`PipelineParallelLayerLayout.validate_layer_layout`): the
       // embedding first, the loss last, each once; megaplan also keeps the MTP layers with the
       // loss (Megatron-Core allows a "standalone" MTP chunk elsewhere, which is not modeled).
-      guard layout.embeddingChunks == [0] else {
+      guard layout.embeddingChunks == [0], layout.firstLayer == "E" else {
         throw r.error(
           "pipeline_model_parallel_layout '\(text)' must start with the embedding E, once",
           key: layoutKey)
       }
-      guard layout.lossChunks == [last] else {
+      guard layout.lossChunks == [last], layout.lastLayer == "L" else {
         throw r.error(
-          "pipeline_model_parallel_layout '\(text)' must end with the loss L, once", key: layoutKey)
+          "pipeline_model_parallel_layout '\(text)' must end with the loss L, once (after the MTP layers: Et|…|mL)",
+          key: layoutKey)
       }
       if let chunk = layout.mtpChunks.keys.first(where: { $0 != last }) {
         throw r.error(
@@ -379,7 +380,20 @@ extension ConfigLoader {
       _ = try r.optionalInt(key, record: true)
       return (n, 0)
     }
-    let text = (try r.optionalString(key, record: true) ?? "").filter { !" ()'\"".contains($0) }
+    let written = (try r.optionalString(key, record: true) ?? "").filter { $0 != " " }
+    // Megatron evaluates the pattern as a Python list expression: its brackets must balance
+    // (quotes around it, from a shell or YAML, go).
+    var depth = 0
+    for c in written where c == "(" || c == ")" {
+      depth += c == "(" ? 1 : -1
+      if depth < 0 { break }
+    }
+    guard depth == 0 else {
+      throw r.error(
+        "moe_layer_freq '\(written)' has unbalanced parentheses; Megatron reads it as a Python list expression such as ([0]*3+[1]*58)",
+        key: key)
+    }
+    let text = written.filter { !"()'\"".contains($0) }
     var dense = 0
     var moe = 0
     for part in text.split(separator: "+").map(String.init) {

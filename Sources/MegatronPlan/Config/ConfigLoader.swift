@@ -42,7 +42,8 @@ public enum ConfigLoader {
     "megaplan": [
       "gpu", "vocab_size", "tokenizer_vocab_size", "sandwich_norm", "embedding_norm", "hardware",
       "expandable_segments", "nccl_nvls", "moe_imbalance", "max_memory_fraction",
-      "train_tokens", "zero_stage", "fused_attention", "attention_flops", "attention_kernel",
+      "train_tokens", "zero_stage", "deepspeed", "fused_attention", "attention_flops",
+      "attention_kernel",
     ],
   ]
 
@@ -90,6 +91,15 @@ public enum ConfigLoader {
     let tied = try r.bool("model.share_embeddings_and_output_weights", default: true)
     let arch =
       try encoderDecoder?.decoder.arch ?? readArchitecture(&r, hidden: hidden, heads: heads)
+    if encoderDecoder == nil, arch.position == .learnedAbsolute, seq > maxPos {
+      // A learned table has max_position_embeddings rows and the embedding looks up positions
+      // 0 … s − 1 (Megatron-LM's validate_args asserts max_position_embeddings ≥ seq_length).
+      let seqKey =
+        r.has("model.encoder_seq_length") ? "model.encoder_seq_length" : "model.seq_length"
+      throw r.error(
+        "\(KeyReader.leaf(seqKey)) \(seq) exceeds max_position_embeddings \(maxPos), the rows of the learned position table: raise max_position_embeddings to at least \(seq) (a larger table to train) or shorten the sequence",
+        key: "model.max_position_embeddings")
+    }
     var split =
       try encoderDecoder.map {
         PipelineSplit.encoderDecoder(encoderLayers: $0.encoder.layers, splitRank: $0.splitRank)
@@ -143,10 +153,10 @@ public enum ConfigLoader {
     let fused = try fusedAttention(&r)
     let recompute = try encoderDecoder?.encoder.recompute ?? readRecompute(&r)
     let recomputeModules = try readRecomputeModules(&r, recompute: recompute)
-    let distributed = try distributedOptimizer(&r)
     let nodes = try r.size("trainer.num_nodes", default: 1)
     let devices = try r.size("trainer.devices", default: 1)
     let precision = try readPrecision(&r)
+    let (distributed, deepSpeedBF16) = try distributedOptimizer(&r, precision: precision)
     let gpu = try readHardware(&r, base: try readGPU(&r))
     let fp8 = try readFP8(&r, gpu: gpu)
     let overlap = try readOverlap(
@@ -154,6 +164,7 @@ public enum ConfigLoader {
     let fullySharded = try readFullySharded(&r)
     var software = try readSoftware(&r)
     software.fp32Gradients = try readFP32Gradients(&r)
+    software.deepSpeedBF16Optimizer = deepSpeedBF16
     let tokens = try r.positiveNumber("megaplan.train_tokens")
     software.attentionFLOPs = try readAttentionFLOPs(&r)
     software.attentionKernel = try readAttentionKernel(&r)
@@ -441,13 +452,36 @@ public enum ConfigLoader {
 
   static let distributedOptimizers = ["distributed_fused_adam", "mcore_distributed_optim"]
 
-  static func distributedOptimizer(_ r: inout KeyReader) throws -> Bool {
-    if let zero = try r.optionalInt("megaplan.zero_stage", record: true), zero == 1 { return true }
+  /// Whether the optimizer shards its fp32 master weights and Adam states over the d·cp
+  /// data-parallel ranks (`Layout.distributedOptimizer`), and whether that is DeepSpeed's BF16
+  /// optimizer. Megatron's distributed optimizer (`model.optim.name`), or DeepSpeed
+  /// (`megaplan.deepspeed`, Megatron-DeepSpeed's `--deepspeed`) with `megaplan.zero_stage`:
+  /// ZeRO stage 1 shards them; stage 0 with bf16 runs DeepSpeed's `BF16_Optimizer`, which shards
+  /// them the same way (`bf16_optimizer.py`: an fp32 partition of each flat group per
+  /// data-parallel rank, the gradients accumulated in a full fp32 buffer; BLOOM's script: "bf16
+  /// must use z0! it implements its own zero stage 1 equivalent"); stage 0 otherwise does not.
+  /// Stages above 1 are refused (`refuseUnmodeled`). DeepSpeed without a stage is refused: its
+  /// stage is in its JSON config, which megaplan does not read.
+  static func distributedOptimizer(_ r: inout KeyReader, precision: Precision) throws -> (
+    Bool, deepSpeedBF16: Bool
+  ) {
+    let deepSpeed = try r.bool(
+      "megaplan.deepspeed", default: false, record: r.has("megaplan.deepspeed"))
+    let zero = try r.optionalInt("megaplan.zero_stage", record: true)
+    if deepSpeed {
+      guard let zero else {
+        throw r.error(
+          "deepspeed: true needs megaplan.zero_stage: DeepSpeed takes its ZeRO stage from its JSON config, which megaplan does not read; set it to the config's stage (Megatron-DeepSpeed: --zero-stage)",
+          key: "megaplan.deepspeed")
+      }
+      if zero == 0 && precision == .bf16 { return (true, true) }
+    }
+    if zero == 1 { return (true, false) }
     guard let name = try r.optionalString("model.optim.name", record: true) else {
       r.defaulted("model.optim.name", "fused_adam")
-      return false
+      return (false, false)
     }
-    return distributedOptimizers.contains(name.lowercased())
+    return (distributedOptimizers.contains(name.lowercased()), false)
   }
 
   static func readPrecision(_ r: inout KeyReader) throws -> Precision {
@@ -631,5 +665,27 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
   public var location: SourceLocation?
   public var description: String {
     (location.map { "\($0): " } ?? "") + "warning: \(message)"
+  }
+
+  /// Warnings shown one by one; beyond them one line counts the rest (a file of 160,000 unknown
+  /// keys printed 50 MB of warnings).
+  public static let shownLimit = 30
+
+  /// `warnings` as the lines a command prints: the first `shownLimit`, then, when there are
+  /// more, one line saying how many more and of which kind, and where the first of them is.
+  public static func rendered(_ warnings: [ConfigWarning], limit: Int = shownLimit) -> String {
+    guard !warnings.isEmpty else { return "" }
+    var out = warnings.prefix(limit).map { $0.description + "\n" }.joined()
+    let rest = warnings.dropFirst(limit)
+    guard let next = rest.first else { return out }
+    let unknown = rest.filter { $0.message.hasPrefix("unknown key") }.count
+    let kinds =
+      unknown == rest.count
+      ? "unknown keys"
+      : unknown == 0 ? "warnings" : "warnings, \(Format.grouped(unknown)) of them unknown keys"
+    out +=
+      (next.location.map { "\($0): " } ?? "")
+      + "warning: \(Format.grouped(rest.count)) more \(kinds) not shown (the first \(limit) are above; this is the next)\n"
+    return out
   }
 }

@@ -32,6 +32,8 @@ struct JSONObjectReader {
 
   init(_ text: String, file: String) throws {
     self.file = file
+    // Syntax errors and repeated keys, located (JSONSerialization gives no usable position).
+    try JSONSyntax.check(text, file: file)
     let top: Any
     do {
       top = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [])
@@ -65,7 +67,7 @@ struct JSONObjectReader {
           value = .double(Double(raw) ?? .nan)
         }
       }
-      // JSON keeps the last of repeated keys (Python's json.load does too).
+      // Repeated keys were refused by `JSONSyntax`.
       fields[name] = JSONField(name: name, value: value, raw: raw, location: location)
     }
   }

@@ -59,6 +59,7 @@ public enum MegatronArguments {
     ("--train-samples", "megaplan.train_tokens"),
     ("--train-iters", "megaplan.train_tokens"),
     ("--zero-stage", "megaplan.zero_stage"),
+    ("--deepspeed", "megaplan.deepspeed"),
     ("--attention-backend", "megaplan.fused_attention"),
     ("--rampup-batch-size", "model.rampup_batch_size"),
     ("--step-batch-size-schedule", "model.rampup_batch_size"),
@@ -114,6 +115,7 @@ public enum MegatronArguments {
     "--swiglu", "--group-query-attention", "--overlap-grad-reduce", "--use-flash-attn",
     "--tp-comm-overlap", "--overlap-param-gather", "--fp8-hybrid", "--fp8-e4m3",
     "--use-torch-fsdp2", "--use-custom-fsdp", "--use-megatron-fsdp", "--embed-layernorm",
+    "--deepspeed",
   ]
 
   /// Plain scalar keys: flag → NeMo key.
@@ -409,6 +411,8 @@ struct Mapper {
     // Megatron-DeepSpeed: the padded vocabulary as given (it wins over --vocab-size's padding).
     try trainTokens()
     try copy("--zero-stage", to: ["megaplan", "zero_stage"], integer: true)
+    // Megatron-DeepSpeed: the DeepSpeed engine runs the optimizer (`ConfigLoader.distributedOptimizer`).
+    setSwitch("--deepspeed", ["megaplan", "deepspeed"], "true")
     if let gpuName {
       let location = Self.commandLine("--gpu", gpuName)
       set(["megaplan", "gpu"], gpuName, at: location, key: location)

@@ -157,10 +157,20 @@ public struct ServingModel: Sendable {
     guard w.input >= 1, w.output >= 1, w.batch >= 1 else {
       throw ConfigError("input, output and batch must be positive")
     }
-    if model.learnedPositionEmbeddings && w.input + w.output > model.maxPositionEmbeddings {
+    // The context: a learned table's rows, or the length rotary positions were trained (or
+    // extended) to; ALiBi's biases are defined at any distance and are not bounded here.
+    let context = model.maxPositionEmbeddings
+    let tokens = w.input + w.output
+    switch model.positionEmbedding {
+    case .learnedAbsolute where tokens > context:
       throw ConfigError(
-        "input + output = \(w.input + w.output) tokens exceeds max_position_embeddings \(model.maxPositionEmbeddings) of a learned position table",
+        "input + output = \(tokens) tokens exceeds max_position_embeddings \(context), the rows of a learned position table: shorten --input or --output to \(context) tokens together",
         key: "--input")
+    case .rotary where tokens > context:
+      throw ConfigError(
+        "input + output = \(tokens) tokens exceeds the model's context, max_position_embeddings \(context) (rotary positions): shorten --input or --output, or, for a model trained or extended to a longer context, --set model.max_position_embeddings=N",
+        key: "--input")
+    default: break
     }
   }
 

@@ -220,6 +220,11 @@ public struct Software: Sendable, Hashable, Codable {
   /// `optim.bucket_cap_mb`; Megatron-Core's `ddp_bucket_size` in parameters, converted); nil:
   /// Megatron-Core's default (`StepTimeModel.bucketParameters`).
   public var bucketBytes: Double? = nil
+  /// DeepSpeed's `BF16_Optimizer` (ZeRO stage 0 with bf16, Megatron-DeepSpeed): states sharded
+  /// as the distributed optimizer shards them, but the gradients all-reduced in full before the
+  /// step and the updated weights all-gathered after it (`PipelineEngine._exec_reduce_grads` →
+  /// `buffered_allreduce_fallback`; `BF16_Optimizer.step` → `all_gather_dp_groups`).
+  public var deepSpeedBF16Optimizer: Bool = false
 
   public init(
     overlap: Overlap = .none, fp32Gradients: Bool = true, crossEntropyFusion: Bool = false,

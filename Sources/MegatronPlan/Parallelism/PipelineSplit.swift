@@ -210,6 +210,50 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
 }
 
 extension PipelineSplit {
+  /// The layers of the first, a middle and the last stage, as reports print them: "8" for an
+  /// even split, "7/8/7" for an uneven one ("7/8" on two stages).
+  public func stageSummary(layers L: Int, stages p: Int) -> String {
+    guard p > 1, !isEven else { return String(L / max(1, p)) }
+    let first = layers(onStage: 0, of: L, stages: p),
+      last = layers(onStage: p - 1, of: L, stages: p)
+    guard p > 2 else { return "\(first)/\(last)" }
+    return "\(first)/\(layers(onStage: 1, of: L, stages: p))/\(last)"
+  }
+
+  /// The config keys that give this split (NeMo's names, as `ConfigLoader` reads them), each
+  /// with its value; the keys of the other forms at their defaults (null, false). Empty for an
+  /// encoder–decoder split (its rank has its own key).
+  public var configValues: [(key: String, value: String)] {
+    guard encoderLayers == nil else { return [] }
+    var layout = "null"
+    if let text = layoutText, chunkLayers != nil { layout = "\"\(text)\"" }
+    return [
+      ("model.pipeline_model_parallel_layout", layout),
+      ("model.num_layers_in_first_pipeline_stage", firstStageLayers.map(String.init) ?? "null"),
+      ("model.num_layers_in_last_pipeline_stage", lastStageLayers.map(String.init) ?? "null"),
+      (
+        "model.account_for_embedding_in_pipeline_split",
+        chunkLayers == nil && embeddingCountsAsLayer ? "true" : "false"
+      ),
+      (
+        "model.account_for_loss_in_pipeline_split",
+        chunkLayers == nil && lossCountsAsLayer ? "true" : "false"
+      ),
+    ]
+  }
+
+  /// What an uneven split does, in the config's words; nil for an even one.
+  public var configDescription: String? {
+    guard !isEven, encoderLayers == nil else { return nil }
+    if let text = layoutText, chunkLayers != nil { return "pipeline_model_parallel_layout \(text)" }
+    var parts: [String] = []
+    if let f = firstStageLayers { parts.append("num_layers_in_first_pipeline_stage \(f)") }
+    if let l = lastStageLayers { parts.append("num_layers_in_last_pipeline_stage \(l)") }
+    if embeddingCountsAsLayer { parts.append("account_for_embedding_in_pipeline_split") }
+    if lossCountsAsLayer { parts.append("account_for_loss_in_pipeline_split") }
+    return parts.joined(separator: ", ")
+  }
+
   /// The embedding/loss accounting of `embeddingCountsAsLayer` / `lossCountsAsLayer` with v
   /// model chunks per stage, as the flexible layout it is (Megatron-Core counts the embedding and
   /// the loss as one layer each of the first and the last model chunk: (L + extra)/(p·v) layers
@@ -247,6 +291,11 @@ extension PipelineSplit {
     public var embeddingChunks: [Int]
     public var mtpChunks: [Int: Int]
     public var lossChunks: [Int]
+    /// The first and the last layer in Megatron's order (chunks in order, `|` aside):
+    /// Megatron-Core requires the embedding first and the loss last
+    /// (`PipelineParallelLayerLayout.validate_layer_layout`).
+    public var firstLayer: Character? = nil
+    public var lastLayer: Character? = nil
   }
 
   /// Parses Megatron-Core's layout syntax: commas are cosmetic; `(...)*n` repeats its contents
@@ -313,6 +362,10 @@ extension PipelineSplit {
       chunkLayers: [0], embeddingChunks: [], mtpChunks: [:], lossChunks: [])
     for c in unrolled {
       let chunk = layout.chunkLayers.count - 1
+      if c != "|" {
+        if layout.firstLayer == nil { layout.firstLayer = c }
+        layout.lastLayer = c
+      }
       switch c {
       case "|": layout.chunkLayers.append(0)
       case "t": layout.chunkLayers[chunk] += 1

@@ -24,6 +24,18 @@ extension LayoutSearch.Result {
       var gpuCounts: [Int]
       var reason: String?
       var candidates: [CandidateJSON]
+      var noFit: NoFitJSON?
+    }
+    /// When nothing fits: what was tried, the nearest miss and the changes that fit.
+    struct NoFitJSON: Encodable {
+      struct FixJSON: Encodable {
+        var change: String
+        var estimate: Estimate
+      }
+      var tried: String
+      var nearest: Estimate?
+      var fixes: [FixJSON]
+      var triedWithoutFit: [String]
     }
     let doc = Document(
       objective: objective.rawValue, evaluated: evaluated, layouts: layouts, feasible: feasible,
@@ -32,6 +44,12 @@ extension LayoutSearch.Result {
       reason: reason,
       candidates: candidates.map {
         CandidateJSON(rank: $0.rank, meetsDeadline: $0.meetsDeadline, estimate: $0.estimate)
+      },
+      noFit: noFit.map { n in
+        NoFitJSON(
+          tried: n.tried, nearest: n.nearest.map(Estimate.init),
+          fixes: n.fixes.map { .init(change: $0.change, estimate: $0.best.estimate) },
+          triedWithoutFit: n.triedWithoutFit)
       })
     return try JSONOutput.encode(doc)
   }

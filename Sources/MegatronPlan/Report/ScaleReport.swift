@@ -1,17 +1,31 @@
 /// Text, CSV, Markdown and JSON renderings of a node-scaling table (`megaplan scale`).
 public enum ScaleReport {
-  static let headers = [
-    "nodes", "GPUs", "batch", "t", "p", "d", "v", "b", "SP", "recompute", "GiB/GPU", "fits",
-    "iteration (s)", "tokens/s", "MFU", "days", "efficiency",
-  ]
+  /// The columns of the text and Markdown tables. cp is always shown, so t·cp·p·d reads as the
+  /// row's GPUs; EP and ETP when a row's model has experts.
+  static func headers(_ t: NodeScaling.Table) -> [String] {
+    var out = ["nodes", "GPUs", "batch", "t", "cp", "p", "d"]
+    if hasExperts(t) { out += ["EP", "ETP"] }
+    return out + [
+      "v", "b", "SP", "recompute", "GiB/GPU", "fits", "iteration (s)", "tokens/s", "MFU", "days",
+      "efficiency",
+    ]
+  }
 
-  static func cells(_ row: NodeScaling.Row) -> [String]? {
+  static func hasExperts(_ t: NodeScaling.Table) -> Bool {
+    t.rows.contains { $0.run?.model.moe != nil }
+  }
+
+  static func cells(_ row: NodeScaling.Row, experts: Bool) -> [String]? {
     guard let e = row.estimate, let run = row.run else { return nil }
     let l = run.layout
-    return [
+    var out = [
       Format.grouped(row.nodes), Format.grouped(row.gpus),
       Format.grouped(row.globalBatch) + (row.batchAdjusted ? "*" : ""), String(l.tensor),
-      String(l.pipeline), Format.grouped(l.data), String(l.virtualStages), String(l.microBatch),
+      String(l.contextParallel), String(l.pipeline), Format.grouped(l.data),
+    ]
+    if experts { out += [String(l.expertParallel), String(l.expertTensorParallel)] }
+    return out + [
+      String(l.virtualStages), String(l.microBatch),
       l.effectiveSequenceParallel ? "on" : "off", l.recompute.description,
       Format.fixed(e.memory.peakBytes / 1_073_741_824, 2), e.memory.fits ? "yes" : "no",
       Format.fixed(e.time.iterationSeconds, 3), Format.grouped(e.throughput.tokensPerSecond),
@@ -52,16 +66,19 @@ public enum ScaleReport {
 
   public static func text(_ t: NodeScaling.Table, source: String) -> String {
     var out = ["megaplan scale: \(source) (\(heading(t)))", ""]
-    let body = t.rows.compactMap(cells)
+    let experts = hasExperts(t)
+    let body = t.rows.compactMap { cells($0, experts: experts) }
     if body.isEmpty {
       out.append("no node count has a layout")
     } else {
+      let headers = headers(t)
+      let recompute = headers.firstIndex(of: "recompute")
       let table = [headers] + body
       let widths = headers.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
-            i == 9 ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
+            i == recompute ? Format.pad(row[i], widths[i]) : Format.left(row[i], widths[i])
           }.joined(separator: "  "))
         if n == 0 {
           out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
@@ -74,11 +91,12 @@ public enum ScaleReport {
   }
 
   public static func markdown(_ t: NodeScaling.Table) -> String {
+    let headers = headers(t)
     var lines = [
       "| " + headers.joined(separator: " | ") + " |",
       "|" + headers.map { _ in "---" }.joined(separator: "|") + "|",
     ]
-    for row in t.rows.compactMap(cells) {
+    for row in t.rows.compactMap({ cells($0, experts: hasExperts(t)) }) {
       lines.append(
         "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ")
           + " |")
@@ -97,8 +115,9 @@ public enum ScaleReport {
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
     let header = [
-      "nodes", "gpus", "global_batch", "batch_adjusted", "tensor", "pipeline", "data", "virtual",
-      "micro_batch", "sequence_parallel", "recompute", "recompute_method", "recompute_num_layers",
+      "nodes", "gpus", "global_batch", "batch_adjusted", "tensor", "context_parallel", "pipeline",
+      "data", "expert_parallel", "expert_tensor_parallel", "virtual", "micro_batch",
+      "sequence_parallel", "recompute", "recompute_method", "recompute_num_layers",
       "distributed_optimizer", "peak_bytes", "fits", "iteration_seconds", "tokens_per_second",
       "mfu", "days", "efficiency", "skipped",
     ]
@@ -109,8 +128,10 @@ public enum ScaleReport {
       ]
       if let e = row.estimate {
         values += [
-          String(e.layout.tensor), String(e.layout.pipeline), String(e.layout.data),
-          String(e.layout.virtual ?? 1), String(e.layout.microBatch),
+          String(e.layout.tensor), String(e.layout.contextParallel), String(e.layout.pipeline),
+          String(e.layout.data), String(e.layout.expertParallel),
+          String(e.layout.expertTensorParallel), String(e.layout.virtual ?? 1),
+          String(e.layout.microBatch),
           String(e.layout.sequenceParallel), e.layout.recompute, e.layout.recomputeMethod ?? "",
           e.layout.recomputeNumLayers.map(String.init) ?? "",
           String(e.layout.distributedOptimizer), Format.fixed(e.memory.peakBytes, 0),

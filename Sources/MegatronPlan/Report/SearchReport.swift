@@ -5,18 +5,35 @@ public enum SearchReport {
     "iteration (s)", "MFU", "tokens/s", "days",
   ]
 
-  /// The column printed left-aligned (the recompute setting is text).
-  static let recomputeColumn = headers.firstIndex(of: "recompute") ?? 0
   /// The EP and ETP columns, shown for an MoE model only.
   static func expertHeaders(_ r: LayoutSearch.Result) -> [String] {
     r.candidates.contains { $0.run.model.moe != nil } ? ["EP", "ETP"] : []
   }
 
-  static func cells(_ c: LayoutSearch.Candidate, experts: Bool) -> [String] {
+  /// Whether some candidate splits its layers unevenly (a "layers" column then shows the first,
+  /// a middle and the last stage's layers).
+  static func showsSplit(_ r: LayoutSearch.Result) -> Bool {
+    r.candidates.contains { !$0.layout.split.isEven && $0.layout.split.encoderLayers == nil }
+  }
+
+  /// The headers of this result's table: the fixed ones, with "layers" after p and EP, ETP
+  /// after b when they apply.
+  static func tableHeaders(_ r: LayoutSearch.Result) -> [String] {
+    var head = headers
+    head.insert(contentsOf: expertHeaders(r), at: 8)
+    if showsSplit(r) { head.insert("layers", at: 5) }
+    return head
+  }
+
+  static func cells(_ c: LayoutSearch.Candidate, experts: Bool, split: Bool) -> [String] {
     var row = cells(c)
     if experts {
       row.insert(
         contentsOf: [String(c.layout.expertParallel), String(c.layout.expertTensorParallel)], at: 8)
+    }
+    if split {
+      row.insert(
+        c.layout.split.stageSummary(layers: c.run.model.layers, stages: c.layout.pipeline), at: 5)
     }
     return row
   }
@@ -38,10 +55,28 @@ public enum SearchReport {
     ]
   }
 
+  /// One line per uneven split the candidates use: which rows, and the keys that give it.
+  static func splitNotes(_ r: LayoutSearch.Result) -> [String] {
+    var order: [String] = []
+    var ranks: [String: [Int]] = [:]
+    for c in r.candidates {
+      guard let keys = c.layout.split.configDescription else { continue }
+      let l = c.layout
+      let line =
+        "split the \(c.run.model.layers) layers \(l.split.stageSummary(layers: c.run.model.layers, stages: l.pipeline)) (first/middle/last stage) over \(l.pipeline) stages: \(keys)"
+      if ranks[line] == nil { order.append(line) }
+      ranks[line, default: []].append(c.rank)
+    }
+    return order.map { line in
+      (ranks[line] ?? []).map { "#\($0)" }.joined(separator: ", ") + " " + line
+    }
+  }
+
   public static func text(_ r: LayoutSearch.Result, source: String) -> String {
     var out = ["megaplan search: \(source) (objective: \(r.objective.rawValue))", ""]
     if r.candidates.isEmpty {
       out.append("no layout fits")
+      if let miss = r.noFit { out += miss.lines.map { "  " + $0 } }
     } else if r.objective == .gpus && r.candidates.allSatisfy({ $0.meetsDeadline == false }) {
       out.append(
         "no GPU count up to \(Format.grouped(r.gpuCounts.last ?? 0)) meets the deadline; the fastest layouts:"
@@ -49,12 +84,11 @@ public enum SearchReport {
       out.append("")
     }
     if !r.candidates.isEmpty {
-      let experts = !expertHeaders(r).isEmpty
-      var head = headers
-      head.insert(contentsOf: expertHeaders(r), at: 8)
-      let table = [head] + r.candidates.map { cells($0, experts: experts) }
+      let experts = !expertHeaders(r).isEmpty, split = showsSplit(r)
+      let head = tableHeaders(r)
+      let table = [head] + r.candidates.map { cells($0, experts: experts, split: split) }
       let widths = head.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
-      let recomputeColumn = Self.recomputeColumn + (experts ? 2 : 0)
+      let recomputeColumn = head.firstIndex(of: "recompute")
       for (n, row) in table.enumerated() {
         out.append(
           row.indices.map { i in
@@ -75,6 +109,7 @@ public enum SearchReport {
     if r.gpuCounts.count > 1 {
       out.append("GPU counts searched: \(r.gpuCounts.map(Format.grouped).joined(separator: ", "))")
     }
+    out += splitNotes(r)
     if let reason = r.reason { out.append("why #1 beats #2: \(reason)") }
     if let first = r.candidates.first { out.append(TextReport.ruleLine(first.estimate.memory)) }
     return out.joined(separator: "\n") + "\n"
@@ -87,7 +122,7 @@ public enum SearchReport {
       "recompute", "recompute_method",
       "recompute_num_layers", "distributed_optimizer", "fully_sharded", "expert_parallel",
       "expert_tensor_parallel", "peak_bytes", "capacity_bytes", "iteration_seconds", "mfu", "hfu",
-      "tokens_per_second", "days",
+      "tokens_per_second", "days", "layers_per_stage", "pipeline_split",
     ]
     var lines = [header.joined(separator: ",")]
     for c in r.candidates {
@@ -106,6 +141,10 @@ public enum SearchReport {
         Format.fixed(e.throughput.mfu, 4), Format.fixed(e.throughput.hfu, 4),
         Format.fixed(e.throughput.tokensPerSecond, 1),
         e.training.days.map { Format.fixed($0, 2) } ?? "",
+        c.layout.split.stageSummary(layers: c.run.model.layers, stages: c.layout.pipeline),
+        c.layout.split.configDescription.map {
+          "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        } ?? "even",
       ]
       lines.append((layout + figures).joined(separator: ","))
     }
@@ -113,16 +152,21 @@ public enum SearchReport {
   }
 
   public static func markdown(_ r: LayoutSearch.Result) -> String {
-    let experts = !expertHeaders(r).isEmpty
-    var head = headers
-    head.insert(contentsOf: expertHeaders(r), at: 8)
+    let experts = !expertHeaders(r).isEmpty, split = showsSplit(r)
+    let head = tableHeaders(r)
     var lines = [
       "| " + head.joined(separator: " | ") + " |",
       "|" + head.map { _ in "---" }.joined(separator: "|") + "|",
     ]
     for c in r.candidates {
-      lines.append("| " + cells(c, experts: experts).joined(separator: " | ") + " |")
+      lines.append(
+        "| " + cells(c, experts: experts, split: split).joined(separator: " | ") + " |")
     }
+    if r.candidates.isEmpty, let miss = r.noFit {
+      lines.append("")
+      lines += miss.lines.map { "- " + $0 }
+    }
+    lines += splitNotes(r).map { "\n" + $0 }
     lines.append("")
     lines.append(
       "Evaluated \(Format.grouped(r.evaluated)), feasible \(Format.grouped(r.feasible)).\(r.reason.map { " Why #1 beats #2: \($0)." } ?? "")"

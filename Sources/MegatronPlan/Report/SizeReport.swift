@@ -13,8 +13,9 @@ public enum SizeReport {
 
   static func layoutLine(_ l: Layout) -> String {
     let v = l.interleaved ? " v\(l.virtualStages)" : ""
+    let cp = l.contextParallel > 1 ? " cp\(l.contextParallel)" : ""
     return
-      "t\(l.tensor) p\(l.pipeline) d\(Format.grouped(l.data))\(v) b\(l.microBatch), sequence parallel \(l.effectiveSequenceParallel ? "on" : "off"), recompute \(l.recompute.description), distributed optimizer \(l.distributedOptimizer ? "on" : "off"); global batch \(Format.grouped(l.globalBatch))"
+      "t\(l.tensor)\(cp) p\(l.pipeline) d\(Format.grouped(l.data))\(v) b\(l.microBatch), sequence parallel \(l.effectiveSequenceParallel ? "on" : "off"), recompute \(l.recompute.description), distributed optimizer \(l.distributedOptimizer ? "on" : "off"); global batch \(Format.grouped(l.globalBatch))"
   }
 
   static func probeDays(_ p: ModelSizing.Probe) -> String {
@@ -41,7 +42,7 @@ public enum SizeReport {
         )
       } else {
         out.append(
-          "next size  none: this is the ladder's largest model; the budget allows more than the family's rule builds"
+          "next size  none: this is the \(r.family.displayName) family's largest size; the budget allows more than the family's rule builds"
         )
       }
     } else {
@@ -51,14 +52,21 @@ public enum SizeReport {
       if let why = result.next?.reason { out.append("  \(why)") }
     }
     out.append(
-      "searched   \(result.probes.count) of \(Format.grouped(result.ladderSize)) ladder sizes by bisection\(result.excluded > 0 ? " (\(result.excluded) more too large for these GPUs' memory)" : ""), \(Format.grouped(result.layouts)) layouts on \(result.gpuCounts.map(Format.grouped).joined(separator: ", ")) GPUs"
+      "searched   \(result.probes.count) of \(Format.grouped(result.ladderSize)) ladder sizes by bisection, \(Format.grouped(result.layouts)) layouts on up to \(Format.grouped(result.gpuCounts.first ?? 0)) GPUs (\(result.gpuCounts.count) usable counts: \(countsSummary(result.gpuCounts)))"
     )
     return out.joined(separator: "\n") + "\n"
   }
 
+  /// The usable counts, the first few and the last: "9,728, 9,216, 8,704, …, 1".
+  static func countsSummary(_ counts: [Int]) -> String {
+    guard counts.count > 5 else { return counts.map(Format.grouped).joined(separator: ", ") }
+    return (counts.prefix(4).map(Format.grouped) + ["…", Format.grouped(counts.last ?? 0)])
+      .joined(separator: ", ")
+  }
+
   static let headers = [
     "rung", "parameters", "layers", "hidden", "heads", "groups", "ffn", "tokens", "layout", "days",
-    "in time", "answer",
+    "in time", "fastest", "answer",
   ]
 
   /// Every rung timed, smallest first.
@@ -66,14 +74,16 @@ public enum SizeReport {
     result.probes.sorted { $0.rung < $1.rung }.map { p in
       let l = p.best?.layout
       let layout =
-        l.map { "t\($0.tensor) p\($0.pipeline) d\($0.data) v\($0.virtualStages) b\($0.microBatch)" }
+        l.map {
+          "t\($0.tensor) cp\($0.contextParallel) p\($0.pipeline) d\($0.data) v\($0.virtualStages) b\($0.microBatch)"
+        }
         ?? "-"
       return [
         String(p.rung), Format.count(p.parameters), String(p.shape.layers),
         String(p.shape.hidden), String(p.shape.heads), String(p.shape.queryGroups),
         String(p.shape.ffnHidden), Format.count(p.tokens), layout,
         p.days.map { Format.fixed($0, 2) } ?? "-", p.meetsDeadline ? "yes" : "no",
-        p.rung == result.answer?.rung ? "yes" : "",
+        p.complete ? "yes" : "no", p.rung == result.answer?.rung ? "yes" : "",
       ]
     }
   }
@@ -94,7 +104,7 @@ public enum SizeReport {
 
   public static func csv(_ result: ModelSizing.Result) -> String {
     var lines = [
-      "rung,parameters,layers,hidden,heads,query_groups,ffn_hidden,tokens,tensor,pipeline,data,virtual,micro_batch,global_batch,days,meets_deadline,answer"
+      "rung,parameters,layers,hidden,heads,query_groups,ffn_hidden,tokens,tensor,context_parallel,pipeline,data,virtual,micro_batch,global_batch,days,meets_deadline,fastest,answer"
     ]
     for p in result.probes.sorted(by: { $0.rung < $1.rung }) {
       var values: [String] = [
@@ -104,14 +114,16 @@ public enum SizeReport {
       ]
       if let l = p.best?.layout {
         let layout: [Int] = [
-          l.tensor, l.pipeline, l.data, l.virtualStages, l.microBatch, l.globalBatch,
+          l.tensor, l.contextParallel, l.pipeline, l.data, l.virtualStages, l.microBatch,
+          l.globalBatch,
         ]
         values += layout.map { String($0) }
       } else {
-        values += Array(repeating: "", count: 6)
+        values += Array(repeating: "", count: 7)
       }
       values.append(p.days.map { Format.fixed($0, 3) } ?? "")
       values.append(String(p.meetsDeadline))
+      values.append(String(p.complete))
       values.append(String(p.rung == result.answer?.rung))
       lines.append(values.joined(separator: ","))
     }
@@ -128,9 +140,10 @@ public enum SizeReport {
       var tokens: Double
       var days: Double?
       var meetsDeadline: Bool
+      var complete: Bool
       var reason: String?
       enum CodingKeys: String, CodingKey {
-        case rung, shape, parameters, tokens, days, meetsDeadline, reason
+        case rung, shape, parameters, tokens, days, meetsDeadline, complete, reason
       }
       func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -140,6 +153,7 @@ public enum SizeReport {
         try c.encode(tokens, forKey: .tokens)
         try c.encode(days, forKey: .days)
         try c.encode(meetsDeadline, forKey: .meetsDeadline)
+        try c.encode(complete, forKey: .complete)
         try c.encode(reason, forKey: .reason)
       }
       init(_ p: ModelSizing.Probe) {
@@ -149,6 +163,7 @@ public enum SizeReport {
         tokens = p.tokens
         days = p.days
         meetsDeadline = p.meetsDeadline
+        complete = p.complete
         reason = p.reason
       }
     }
@@ -161,7 +176,6 @@ public enum SizeReport {
       var tokensPerParameter: Double?
       var sequenceLength: Int
       var ladderSize: Int
-      var excluded: Int
       var gpuCounts: [Int]
       var atLadderTop: Bool
       var answer: ProbeJSON?
@@ -171,7 +185,7 @@ public enum SizeReport {
       var layouts: Int
       enum CodingKeys: String, CodingKey {
         case family, gpus, gpu, days, tokens, tokensPerParameter, sequenceLength, ladderSize,
-          excluded, gpuCounts, atLadderTop, answer, estimate, next, probes, layouts
+          gpuCounts, atLadderTop, answer, estimate, next, probes, layouts
       }
       func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -183,7 +197,6 @@ public enum SizeReport {
         try c.encode(tokensPerParameter, forKey: .tokensPerParameter)
         try c.encode(sequenceLength, forKey: .sequenceLength)
         try c.encode(ladderSize, forKey: .ladderSize)
-        try c.encode(excluded, forKey: .excluded)
         try c.encode(gpuCounts, forKey: .gpuCounts)
         try c.encode(atLadderTop, forKey: .atLadderTop)
         try c.encode(answer, forKey: .answer)
@@ -203,7 +216,7 @@ public enum SizeReport {
     let doc = Document(
       family: r.family.rawValue, gpus: r.gpus, gpu: r.gpu.name, days: r.days, tokens: tokens,
       tokensPerParameter: perParameter, sequenceLength: r.sequenceLength,
-      ladderSize: result.ladderSize, excluded: result.excluded, gpuCounts: result.gpuCounts,
+      ladderSize: result.ladderSize, gpuCounts: result.gpuCounts,
       atLadderTop: result.atLadderTop,
       answer: result.answer.map(ProbeJSON.init), estimate: result.answer?.best?.estimate,
       next: result.next.map(ProbeJSON.init), probes: result.probes.map(ProbeJSON.init),

@@ -70,7 +70,10 @@ public enum TextReport {
     out.append(
       "Layout   \(Format.grouped(l.gpus)) × \(run.gpu.displayName): t=\(l.tensor)\(l.contextParallel > 1 ? " cp=\(l.contextParallel)" : "") p=\(l.pipeline) d=\(l.data)\(interleave); micro-batch \(l.microBatch), global batch \(Format.grouped(l.globalBatch)), \(Format.grouped(l.microbatches)) microbatch\(l.microbatches == 1 ? "" : "es") per iteration"
     )
-    var optimizer = l.distributedOptimizer ? "distributed optimizer" : "Adam"
+    var optimizer =
+      l.distributedOptimizer
+      ? (run.software.deepSpeedBF16Optimizer
+        ? "DeepSpeed BF16 optimizer (states sharded over d)" : "distributed optimizer") : "Adam"
     if case .selective = run.layout.recompute,
       run.layout.recomputeModules != .standard
     {

@@ -128,6 +128,9 @@ public struct Comparison: Sendable {
 public struct Remedy: Sendable {
   /// What to change, in config terms: "pipeline_model_parallel_size: 16".
   public var change: String
+  /// The config keys `change` sets, in its order (NeMo paths: `model.pipeline_model_parallel_size`;
+  /// `trainer.num_nodes` for more GPUs).
+  public var keys: [String] = []
   public var evaluation: Evaluation
   public var run: TrainingRun { evaluation.run }
   /// The change keeps the run's GPU count.
@@ -176,37 +179,47 @@ public struct Remedy: Sendable {
   public static func find(for base: TrainingRun) -> [Remedy] {
     var out: [Remedy] = []
     let b = base.layout
-    func describe(_ run: TrainingRun) -> String {
-      var parts: [String] = []
+    func describe(_ run: TrainingRun) -> (change: String, keys: [String]) {
+      var parts: [(key: String, text: String)] = []
       let l = run.layout
-      if l.pipeline != b.pipeline { parts.append("pipeline_model_parallel_size: \(l.pipeline)") }
-      if l.contextParallel != b.contextParallel {
-        parts.append("context_parallel_size: \(l.contextParallel)")
+      if l.pipeline != b.pipeline {
+        parts.append(
+          ("model.pipeline_model_parallel_size", "pipeline_model_parallel_size: \(l.pipeline)"))
       }
-      if l.gpus != b.gpus { parts.append("\(l.gpus) GPUs (d = \(l.data))") }
+      if l.contextParallel != b.contextParallel {
+        parts.append(("model.context_parallel_size", "context_parallel_size: \(l.contextParallel)"))
+      }
+      if l.gpus != b.gpus { parts.append(("trainer.num_nodes", "\(l.gpus) GPUs (d = \(l.data))")) }
       if l.virtualStages != b.virtualStages {
         parts.append(
-          "virtual_pipeline_model_parallel_size: \(l.interleaved ? String(l.virtualStages) : "null")"
-        )
+          (
+            "model.virtual_pipeline_model_parallel_size",
+            "virtual_pipeline_model_parallel_size: \(l.interleaved ? String(l.virtualStages) : "null")"
+          ))
       }
-      if l.microBatch != b.microBatch { parts.append("micro_batch_size: \(l.microBatch)") }
+      if l.microBatch != b.microBatch {
+        parts.append(("model.micro_batch_size", "micro_batch_size: \(l.microBatch)"))
+      }
       if l.distributedOptimizer != b.distributedOptimizer {
-        parts.append("optim.name: distributed_fused_adam")
+        parts.append(("model.optim.name", "optim.name: distributed_fused_adam"))
       }
       if l.recompute != b.recompute {
+        let key = "model.activations_checkpoint_granularity"
         switch l.recompute {
-        case .none: parts.append("activations_checkpoint_granularity: null")
-        case .selective: parts.append("activations_checkpoint_granularity: selective")
+        case .none: parts.append((key, "activations_checkpoint_granularity: null"))
+        case .selective: parts.append((key, "activations_checkpoint_granularity: selective"))
         case .full(let method, let k):
           parts.append(
-            "activations_checkpoint_granularity: full (\(method.rawValue), \(k) layer\(k == 1 ? "" : "s"))"
-          )
+            (
+              key,
+              "activations_checkpoint_granularity: full (\(method.rawValue), \(k) layer\(k == 1 ? "" : "s"))"
+            ))
         }
       }
       if l.sequenceParallel != b.sequenceParallel {
-        parts.append("sequence_parallel: \(l.sequenceParallel)")
+        parts.append(("model.sequence_parallel", "sequence_parallel: \(l.sequenceParallel)"))
       }
-      return parts.joined(separator: ", ")
+      return (parts.map(\.text).joined(separator: ", "), parts.map(\.key))
     }
     /// Adds `layout` when it is valid and fits as it is.
     @discardableResult
@@ -219,10 +232,10 @@ public struct Remedy: Sendable {
       return true
     }
     func add(_ run: TrainingRun, _ e: Evaluation) {
-      let change = describe(run)
+      let (change, keys) = describe(run)
       guard !change.isEmpty, !out.contains(where: { $0.change == change }) else { return }
       out.append(
-        Remedy(change: change, evaluation: e, sameGPUs: run.layout.gpus == b.gpus))
+        Remedy(change: change, keys: keys, evaluation: e, sameGPUs: run.layout.gpus == b.gpus))
     }
     let spPossible = b.tensor > 1
     // 1. SP alone.
@@ -287,8 +300,10 @@ public struct Remedy: Sendable {
         l.pipeline = p
         l.virtualStages = 1
         if sameGPUs {
-          guard b.gpus % (b.tensor * p) == 0 else { continue }
-          l.data = b.gpus / (b.tensor * p)
+          // A replica is t·cp·p GPUs (`Layout.gpus`).
+          let replica = b.tensor * b.contextParallel * p
+          guard b.gpus % replica == 0 else { continue }
+          l.data = b.gpus / replica
         }
         for distributed in [b.distributedOptimizer, true] where l.data > 1 || !distributed {
           l.distributedOptimizer = distributed

@@ -9,9 +9,10 @@ extension LayoutSearch {
   public enum BatchRule: String, Sendable, Hashable, Codable, CaseIterable {
     /// The run's B; layouts whose b·d does not divide it are skipped (`batch_not_divisible`).
     case keep
-    /// Each (t, p) takes the multiple of its d = GPUs/(t·p) nearest the run's B (of b·d when the
-    /// micro-batch is fixed), ties upward, at least one per data-parallel replica: the batch a
-    /// user would pick to keep B as close as the layout allows.
+    /// Each (t, p) takes the multiple of GPUs/(t·p) nearest the run's B (of b times it when the
+    /// micro-batch is fixed), ties upward: every cp's d = GPUs/(t·cp·p) divides it, so every
+    /// layout of the (t, p) can run it; the batch a user would pick to keep B as close as the
+    /// layout allows.
     case nearest
   }
 
@@ -46,11 +47,19 @@ extension LayoutSearch {
   public static func fastest(
     _ loaded: TrainingRun, gpus: Int, rule: BatchRule, options: Options = .init(top: 1)
   ) throws -> Fastest {
+    try fastest(loaded, gpus: gpus, rule: rule, options: options, cache: GroupCache())
+  }
+
+  /// `fastest`, its searches sharing `cache` (as every count of one `size` rung does).
+  static func fastest(
+    _ loaded: TrainingRun, gpus: Int, rule: BatchRule, options: Options, cache: GroupCache
+  ) throws -> Fastest {
     var run = loaded
     if let f = options.maxMemoryFraction { run.memoryBudget = MemoryBudget(usableFraction: f) }
     var opts = options
     opts.top = 1
     opts.objective = .throughput
+    opts.explainNoFit = false
     opts.constraints.gpus = gpus
     var out = Fastest(
       best: nil, searches: 0, evaluated: 0, layouts: 0, feasible: 0, rejected: [:], reason: nil)
@@ -66,7 +75,7 @@ extension LayoutSearch {
     }
     switch rule {
     case .keep:
-      absorb(try search(run, options: opts))
+      absorb(try search(run, options: opts, cache: cache))
     case .nearest:
       for (t, p) in tensorPipelinePairs(run, gpus: gpus, constraints: opts.constraints) {
         // A (t, p) whose model states alone cannot fit has no layout that fits: not searched.
@@ -81,7 +90,7 @@ extension LayoutSearch {
         var adjusted = run
         adjusted.layout.globalBatch = nearestMultiple(
           of: d * (opts.constraints.microBatch ?? 1), to: run.layout.globalBatch)
-        absorb(try search(adjusted, options: pinned))
+        absorb(try search(adjusted, options: pinned, cache: cache))
       }
     }
     if out.best == nil { out.reason = noLayoutReason(run, gpus: gpus, rule: rule, out) }
@@ -100,8 +109,10 @@ extension LayoutSearch {
     var out: [(Int, Int)] = []
     for t in divisorsOrRange(c.tensor, upTo: tMax)
     where t <= tMax && m.heads % t == 0 && m.queryGroups % t == 0 {
-      for p in divisorsOrRange(c.pipeline, upTo: m.layers)
-      where m.layers % p == 0 && gpus % (t * p) == 0 {
+      for p in divisorsOrRange(c.pipeline, upTo: m.layers) where gpus % (t * p) == 0 {
+        // p dividing the layers, or with one of Megatron-Core's uneven splits (`units`).
+        guard m.layers % p == 0 || (c.unevenSplits && !unevenSplits(of: m, stages: p).isEmpty)
+        else { continue }
         out.append((t, p))
       }
     }
@@ -143,10 +154,29 @@ extension LayoutSearch {
   static func statesCanFit(
     _ run: TrainingRun, gpus: Int, tensor t: Int, pipeline p: Int, _ c: Constraints
   ) -> Bool {
+    // With p not dividing the layers, any of the uneven splits the search tries may hold them.
+    let L = run.model.layers
+    let splits =
+      L % p == 0 || !c.unevenSplits ? [PipelineSplit.even] : unevenSplits(of: run.model, stages: p)
+    return splits.contains {
+      statesCanFit(run, gpus: gpus, tensor: t, pipeline: p, split: $0, c)
+    }
+  }
+
+  /// The uneven splits `units` tries for `model` on p stages (none for an encoder–decoder
+  /// model, whose split is at its rank).
+  static func unevenSplits(of model: TransformerModel, stages p: Int) -> [PipelineSplit] {
+    model.encoderDecoder == nil ? unevenSplits(layers: model.layers, stages: p) : []
+  }
+
+  static func statesCanFit(
+    _ run: TrainingRun, gpus: Int, tensor t: Int, pipeline p: Int, split: PipelineSplit,
+    _ c: Constraints
+  ) -> Bool {
     let d = gpus / max(1, t * p)
     var l = Layout(
       tensor: t, pipeline: p, data: d, microBatch: 1, globalBatch: run.layout.globalBatch,
-      distributedOptimizer: d > 1)
+      distributedOptimizer: d > 1, split: split)
     l.inheritSharding(from: run.layout)
     switch c.fullySharded {
     case .on, .any: l.fullySharded = d > 1

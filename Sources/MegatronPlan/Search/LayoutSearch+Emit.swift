@@ -58,6 +58,8 @@ extension LayoutSearch {
     if layout.fullySharded {
       out.append(("model.data_parallel_sharding_strategy", "optim_grads_params"))
     }
+    // An uneven split's keys (an even split writes none; `emitConfig` clears a file's).
+    if !layout.split.isEven { out += layout.split.configValues.map { ($0.key, $0.value) } }
     // Expert parallelism, when the layout has any (ETP defaults to t when absent).
     if layout.expertParallel > 1 || layout.expertTensorParallel != layout.tensor {
       out.append(("model.expert_model_parallel_size", String(layout.expertParallel)))
@@ -177,6 +179,13 @@ extension LayoutSearch {
         "model.account_for_embedding_in_pipeline_split", "model.account_for_loss_in_pipeline_split",
       ] where doc.index(of: key) != nil {
         doc.set(key, "false")
+      }
+    }
+    if w.split != b.split && !w.split.isEven && w.split.encoderLayers == nil {
+      // The search's uneven split: its keys, the other forms' cleared where the file has them.
+      for (key, value) in w.split.configValues {
+        if (value == "null" || value == "false") && doc.index(of: key) == nil { continue }
+        doc.set(key, value)
       }
     }
     if changed.contains("model.expert_model_parallel_size") {

@@ -27,6 +27,8 @@ extension LayoutSearch {
   struct Unit: Sendable, Hashable {
     var t: Int, p: Int, d: Int, b: Int, v: Int
     var cp: Int = 1
+    /// How the layers are split over the p stages (with v chunks each).
+    var split: PipelineSplit = .even
   }
 
   struct GroupKey: Sendable, Hashable {
@@ -141,6 +143,57 @@ extension LayoutSearch {
     return base.with(layout: layout)
   }
 
+  /// Megatron-Core's uneven splits of L layers over p stages that p does not divide, before
+  /// interleaving (`unevenSplit(_:layers:stages:virtual:)` applies v): the embedding and/or the
+  /// loss counted as a layer (`account_for_embedding_in_pipeline_split`,
+  /// `account_for_loss_in_pipeline_split`: (L + 2)/p or (L + 1)/p layers a stage, one fewer on
+  /// the first and/or the last), and the first and last stage's counts
+  /// (`num_layers_in_first_pipeline_stage`, `num_layers_in_last_pipeline_stage`) with ⌈L/p⌉ on
+  /// every middle stage and the remainder r = L − (p − 2)·⌈L/p⌉ halved over the first and last
+  /// (the first the lighter). A split whose stage counts repeat an earlier one's is left out (it
+  /// would be the same layout). Empty when p divides L, p < 2, or no split gives every stage a
+  /// layer.
+  static func unevenSplits(layers L: Int, stages p: Int) -> [PipelineSplit] {
+    guard p >= 2, L % p != 0, L >= p else { return [] }
+    var out: [PipelineSplit] = []
+    var seen: Set<[Int]> = []
+    func offer(_ split: PipelineSplit) {
+      let counts = [0, 1, p - 1].map { split.layers(onStage: $0, of: L, stages: p) }
+      guard counts.allSatisfy({ $0 >= 1 }), split.problem(layers: L, stages: p, virtual: 1) == nil,
+        seen.insert(counts).inserted
+      else { return }
+      out.append(split)
+    }
+    offer(PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true))
+    offer(PipelineSplit(embeddingCountsAsLayer: true))
+    offer(PipelineSplit(lossCountsAsLayer: true))
+    if p >= 3 {
+      let k = (L + p - 1) / p, r = L - (p - 2) * k
+      if r >= 2 && r <= 2 * k {
+        let half = r / 2
+        offer(PipelineSplit(firstStageLayers: half, lastStageLayers: r - half))
+      }
+    }
+    return out
+  }
+
+  /// `split` with v chunks a stage, as a config with those keys loads it: accounting with v > 1
+  /// becomes the flexible layout Megatron-Core builds from it (`asFlexibleLayout`); first/last
+  /// counts need v to divide every stage's layers. nil when the split cannot take v.
+  static func unevenSplit(
+    _ split: PipelineSplit, layers L: Int, stages p: Int, virtual v: Int, mtp: Bool = false
+  ) -> PipelineSplit? {
+    guard v > 1 else { return split }
+    if split.firstStageLayers == nil && split.lastStageLayers == nil {
+      // A flexible layout must place MTP layers (`ConfigLoader`): not generated for them.
+      guard !mtp else { return nil }
+      return split.asFlexibleLayout(layers: L, stages: p, virtual: v).flatMap {
+        ($0.chunkLayers ?? []).allSatisfy { $0 >= 1 } ? $0 : nil
+      }
+    }
+    return split.problem(layers: L, stages: p, virtual: v) == nil ? split : nil
+  }
+
   static func divisorsOrRange(_ fixed: Int?, upTo n: Int) -> ClosedRange<Int> {
     if let fixed { return fixed...fixed }
     return 1...max(1, n)
@@ -154,6 +207,8 @@ extension LayoutSearch {
     let node = run(base, gpus: gpus, t: 1).gpu.gpusPerNode
     var out: [Unit] = []
     let tMax = c.allowCrossNodeTensor ? gpus : min(node, gpus)
+    // The uneven splits of each p, found once per search (they depend on p and L only).
+    var unevenByStages: [Int: [PipelineSplit]] = [:]
     for t in divisorsOrRange(c.tensor, upTo: tMax) {
       if !c.allowCrossNodeTensor && t > node { tally.reject(.tensorExceedsNode); continue }
       if m.heads % t != 0 || (m.encoderDecoder.map { $0.encoder.heads % t != 0 } ?? false) {
@@ -165,7 +220,17 @@ extension LayoutSearch {
           let keepsSplit =
             !base.layout.split.isEven
             && (p == base.layout.pipeline || base.layout.split.encoderLayers != nil)
-          if L % p != 0 && !keepsSplit {
+          // Where p does not divide L: Megatron-Core's uneven splits (unless the file's is kept).
+          var uneven: [PipelineSplit] = []
+          if L % p != 0 && !keepsSplit && c.unevenSplits {
+            if let known = unevenByStages[p] {
+              uneven = known
+            } else {
+              uneven = unevenSplits(of: m, stages: p)
+              unevenByStages[p] = uneven
+            }
+          }
+          if L % p != 0 && !keepsSplit && uneven.isEmpty {
             tally.reject(.pipelineDoesNotDivideLayers)
             continue
           }
@@ -175,21 +240,38 @@ extension LayoutSearch {
           for b in divisorsOrRange(c.microBatch, upTo: B / d) {
             if (B / d) % b != 0 { tally.reject(.batchNotDivisible); continue }
             let microbatches = B / (b * d)
-            for v in divisorsOrRange(c.virtualStages, upTo: p > 1 ? L / p : 1) {
+            // An uneven split's chunks hold about (L + 2)/(p·v) layers.
+            let vMax = p == 1 ? 1 : uneven.isEmpty ? L / p : (L + 2) / p
+            for v in divisorsOrRange(c.virtualStages, upTo: vMax) {
               if v > 1 && p == 1 { tally.reject(.virtualWithoutPipeline); continue }
-              // The file's uneven split or flexible layout, kept at the file's p (and v).
-              let uneven = split(base, p: p, v: v)
-              if !uneven.isEven {
-                if uneven.problem(layers: L, stages: p, virtual: v) != nil {
-                  tally.reject(v > 1 ? .virtualDoesNotDivideLayers : .pipelineDoesNotDivideLayers)
+              var splits: [PipelineSplit] = []
+              if !uneven.isEmpty {
+                splits = uneven.compactMap {
+                  unevenSplit($0, layers: L, stages: p, virtual: v, mtp: m.mtpLayers > 0)
+                }
+                if splits.isEmpty {
+                  tally.reject(.virtualDoesNotDivideLayers)
                   continue
                 }
-              } else if (L / p) % v != 0 || L % p != 0 {
-                tally.reject(.virtualDoesNotDivideLayers)
-                continue
+              } else {
+                // The file's uneven split or flexible layout, kept at the file's p (and v).
+                let kept = split(base, p: p, v: v)
+                if !kept.isEven {
+                  if kept.problem(layers: L, stages: p, virtual: v) != nil {
+                    tally.reject(
+                      v > 1 ? .virtualDoesNotDivideLayers : .pipelineDoesNotDivideLayers)
+                    continue
+                  }
+                } else if (L / p) % v != 0 || L % p != 0 {
+                  tally.reject(.virtualDoesNotDivideLayers)
+                  continue
+                }
+                splits = [kept]
               }
               if v > 1 && microbatches % p != 0 { tally.reject(.interleavedMicrobatches); continue }
-              out.append(Unit(t: t, p: p, d: d, b: b, v: v, cp: cp))
+              for split in splits {
+                out.append(Unit(t: t, p: p, d: d, b: b, v: v, cp: cp, split: split))
+              }
             }
           }
         }
@@ -251,10 +333,8 @@ extension LayoutSearch {
       globalBatch: globalBatch,
       sequenceParallel: sp, recompute: recompute, distributedOptimizer: distributedOptimizer,
       contextParallel: u.cp)
-    if let base {
-      l.inheritSharding(from: base)
-      l.split = split(base, p: u.p, v: u.v)
-    }
+    l.split = u.split
+    if let base { l.inheritSharding(from: base) }
     if let experts {
       l.expertParallel = experts.ep
       l.expertTensorParallel = experts.etp
@@ -276,7 +356,21 @@ extension LayoutSearch {
     return Evaluator(base).costs(l)
   }
 
-  static func searchOneCount(_ loaded: TrainingRun, gpus: Int, options: Options) -> Tally {
+  /// Shard costs (`ShardCosts`) of one run, by shard and node size (the NVLink domain a GPU
+  /// count's nodes give): what the searches of `fastest` and `size` share. Read and written
+  /// only between the parallel parts of `searchOneCount`.
+  final class GroupCache: @unchecked Sendable {
+    struct Key: Hashable {
+      var group: GroupKey
+      var node: Int
+    }
+    var costs: [Key: ShardCosts] = [:]
+    init() {}
+  }
+
+  static func searchOneCount(
+    _ loaded: TrainingRun, gpus: Int, options: Options, cache: GroupCache? = nil
+  ) -> Tally {
     let objective = options.objective
     var tally = Tally(top: options.top)
     var ordered = units(loaded, gpus: gpus, constraints: options.constraints, tally: &tally)
@@ -301,10 +395,19 @@ extension LayoutSearch {
         }
       }
     }
-    let groupList = parallelMap(keys, threads: threads) {
+    let node = run(loaded, gpus: gpus, t: 1).gpu.gpusPerNode
+    let missing = keys.filter { cache?.costs[GroupCache.Key(group: $0, node: node)] == nil }
+    let groupList = parallelMap(missing, threads: threads) {
       group(run(loaded, gpus: gpus, t: $0.t), $0, file: loaded.layout)
     }
-    let groups = Dictionary(uniqueKeysWithValues: zip(keys, groupList))
+    var found = Dictionary(uniqueKeysWithValues: zip(missing, groupList))
+    if let cache {
+      for (key, costs) in found { cache.costs[GroupCache.Key(group: key, node: node)] = costs }
+      for key in keys where found[key] == nil {
+        found[key] = cache.costs[GroupCache.Key(group: key, node: node)]
+      }
+    }
+    let groups = found
 
     // Level 2: work units in contiguous chunks, each with its own tally, merged in chunk order
     // (the merge is order-independent anyway: counts add, the ranking is a total order).
@@ -352,7 +455,10 @@ extension LayoutSearch {
     let evaluator = Evaluator(base)
     let tokensPerIteration = evaluator.tokensPerIteration(base.layout)
     let deadline: Double? = options.objective == .gpus ? options.maxDays : nil
-    let dos = shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
+    // DeepSpeed's BF16 optimizer always shards the states (no plain choice, no FSDP).
+    let dos =
+      base.software.deepSpeedBF16Optimizer
+      ? [(u.d > 1, false)] : shardingChoices(d: u.d, options.constraints, base: file.fullySharded)
     for sp in sequenceParallelChoices(t: u.t, options.constraints.sequenceParallel) {
       guard let costs = groups[GroupKey(t: u.t, b: u.b, sp: sp, cp: u.cp, ep: x.ep, etp: x.etp)]
       else {
@@ -382,7 +488,7 @@ extension LayoutSearch {
             l.fullySharded = fsdp
             let score = evaluator.score(l, costs: costs, resharding: &planned)
             guard score.fits, let seconds = score.seconds else {
-              tally.reject(.memory)
+              tally.miss(l, peak: score.peakBytes)
               continue
             }
             tally.feasible += 1

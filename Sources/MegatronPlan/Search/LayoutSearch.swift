@@ -12,7 +12,7 @@ import Foundation
 /// The model, sequence length, global batch, precision, GPU, token budget and performance
 /// constants come from the base `TrainingRun`; its layout is only a starting point. The space
 /// (`LayoutSearch+Space.swift`) is t, p, v, b, SP, recompute, the distributed optimizer and, for
-/// an MoE model, EP and ETP, with d = GPUs/(t·p); `Constraints` restrict it.
+/// an MoE model, EP and ETP, with d = GPUs/(t·cp·p); `Constraints` restrict it.
 ///
 /// Speed: a layout is scored by the evaluator every command uses (`Evaluator.score`), in two
 /// levels. The layer costs (`ShardCosts`: saved bytes, backward peaks, times, parameters) depend
@@ -102,6 +102,10 @@ public enum LayoutSearch {
     /// ETP for an MoE model: 1 and t (default), the file's (t when the file's follows t), or a
     /// fixed one.
     public var expertTensorParallel: ExpertChoice = .any
+    /// Where p does not divide the layers, try Megatron-Core's uneven splits (the embedding or
+    /// loss counted as a layer, the first/last stage's layer counts: `unevenSplits`); off: only
+    /// p dividing the layers (and the file's own split at its p).
+    public var unevenSplits: Bool = true
 
     public init(
       gpus: Int? = nil, tensor: Int? = nil, pipeline: Int? = nil, virtualStages: Int? = nil,
@@ -137,6 +141,9 @@ public enum LayoutSearch {
     public var threads: Int?
     /// Order in which work units are evaluated; results do not depend on it (tests vary it).
     var order: EvaluationOrder = .forward
+    /// When nothing fits, say what was tried, the nearest miss and what would fit (`NoFit`,
+    /// which searches again with each change); off inside other searches (`fastest`, `size`).
+    public var explainNoFit: Bool = true
 
     public init(
       objective: Objective = .throughput, top: Int = 5, maxDays: Double? = nil,
@@ -204,6 +211,9 @@ public enum LayoutSearch {
     public var gpuCounts: [Int]
     /// Why the winner beats the runner-up, from their time breakdowns; nil with fewer than two.
     public var reason: String?
+    /// When nothing fits (and `Options.explainNoFit`): what was tried, the nearest miss and the
+    /// changes that would fit.
+    public var noFit: NoFit? = nil
 
     public var best: Candidate? { candidates.first }
     public func rejected(_ reason: RejectionReason) -> Int { rejected[reason] ?? 0 }
@@ -211,6 +221,13 @@ public enum LayoutSearch {
 
   /// Searches the layouts of `base`'s model, batch and precision.
   public static func search(_ loaded: TrainingRun, options: Options = .init()) throws -> Result {
+    try search(loaded, options: options, cache: nil)
+  }
+
+  /// `search`, with the shard costs kept in `cache` for the next search of the same run (the
+  /// searches of `fastest` and of `size` differ only in the GPU count and the global batch,
+  /// which the costs of a shard do not depend on).
+  static func search(_ loaded: TrainingRun, options: Options, cache: GroupCache?) throws -> Result {
     var base = loaded
     if let f = options.maxMemoryFraction { base.memoryBudget = MemoryBudget(usableFraction: f) }
     let c = options.constraints
@@ -231,14 +248,18 @@ public enum LayoutSearch {
     var searched: [Int] = []
     for n in counts {
       // Fewest GPUs first: once K candidates meet the deadline, larger counts rank below them.
-      let tally = searchOneCount(base, gpus: n, options: options)
+      let tally = searchOneCount(base, gpus: n, options: options, cache: cache)
       total.merge(tally, objective: options.objective)
       searched.append(n)
       if options.objective == .gpus && total.best.filter(\.meetsDeadline).count >= options.top {
         break
       }
     }
-    return result(base, total, searched: searched, options: options)
+    var out = result(base, total, searched: searched, options: options)
+    if out.candidates.isEmpty && options.explainNoFit && options.objective != .gpus {
+      out.noFit = try NoFit.explain(base, gpus: gpus, options: options, nearest: total.nearest)
+    }
+    return out
   }
 
   /// Candidate GPU counts for `Objective.gpus`: every whole number of nodes up to `limit`, and
@@ -290,11 +311,27 @@ extension LayoutSearch {
     case .full(.block, let k): recompute = (3, k)
     }
     return [
-      l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, l.microBatch,
-      l.effectiveSequenceParallel ? 1 : 0,
+      l.tensor * l.pipeline, l.virtualStages, l.tensor, l.pipeline, splitOrder(l.split),
+      l.split.firstStageLayers ?? 0, l.microBatch, l.effectiveSequenceParallel ? 1 : 0,
       recompute.0, recompute.1, l.distributedOptimizer ? 1 : 0, l.gpus, l.expertParallel,
       l.expertTensorParallel,
     ]
+  }
+
+  /// Simpler splits first: even (or the file's own), the embedding and loss counted, the
+  /// embedding, the loss, first/last counts (`unevenSplits`' order); a flexible layout from
+  /// accounting by its counts.
+  static func splitOrder(_ s: PipelineSplit) -> Int {
+    if s.isEven { return 0 }
+    if s.firstStageLayers != nil || s.lastStageLayers != nil { return 4 }
+    if s.embeddingCountsAsLayer && s.lossCountsAsLayer { return 1 }
+    if s.embeddingCountsAsLayer { return 2 }
+    if s.lossCountsAsLayer { return 3 }
+    guard let chunks = s.chunkLayers, let first = chunks.first, let last = chunks.last,
+      chunks.count > 1
+    else { return 0 }
+    let middle = chunks[1]
+    return first < middle && last < middle ? 1 : first < middle ? 2 : last < middle ? 3 : 0
   }
 
   /// Counts and the best K of one part of the space; merging is order-independent.
@@ -303,10 +340,25 @@ extension LayoutSearch {
     var best: [Scored] = []
     var rejected = [Int](repeating: 0, count: RejectionReason.allCases.count)
     var feasible = 0
+    /// The layout over the memory budget by the least (its peak), ties to the simpler.
+    var nearest: (peak: Double, layout: Layout)? = nil
 
     init(top: Int) { self.top = top }
 
     mutating func reject(_ reason: RejectionReason, _ n: Int = 1) { rejected[reason.index] += n }
+
+    /// A layout rejected for memory at `peak` bytes.
+    mutating func miss(_ layout: Layout, peak: Double) {
+      rejected[RejectionReason.memory.index] += 1
+      if let n = nearest,
+        n.peak < peak
+          || (n.peak == peak
+            && !LayoutSearch.tieKey(layout).lexicographicallyPrecedes(LayoutSearch.tieKey(n.layout)))
+      {
+        return
+      }
+      nearest = (peak, layout)
+    }
 
     mutating func offer(_ s: Scored, objective: Objective) {
       if best.count == top, let last = best.last,
@@ -331,6 +383,10 @@ extension LayoutSearch {
       feasible += other.feasible
       for i in rejected.indices { rejected[i] += other.rejected[i] }
       for s in other.best { offer(s, objective: objective) }
+      if let n = other.nearest {
+        rejected[RejectionReason.memory.index] -= 1  // `miss` counts it again
+        miss(n.layout, peak: n.peak)
+      }
     }
   }
 

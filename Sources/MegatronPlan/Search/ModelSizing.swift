@@ -4,25 +4,27 @@ import Foundation
 /// deadline on a cluster — NeMo's auto-configurator's "model size recommendation", with the
 /// layout search in place of its fixed TFLOP/s per GPU. Design note: docs/sizing.md.
 ///
-/// The family's `ladder` orders its models by size. Each rung is timed by its fastest layout
-/// that fits (`LayoutSearch.fastest` with each (t, p) at the batch nearest the recipe's), and
-/// "trains in time" is that layout's days ≤ the deadline. The answer is found by bisection over
-/// the ladder, about log₂(rungs) searches.
+/// The family's `ladder` orders its models by size; it is the same for every cluster. A rung
+/// trains in time on a cluster of N GPUs when some usable count c ≤ N (`gpuCounts`: one fixed set
+/// of counts, cut at N) has a layout that fits (`LayoutSearch.fastest` with each (t, p) at the
+/// batch nearest the recipe's) and finishes within the deadline. The answer is found by
+/// bisection over the ladder, about log₂(rungs) rung classifications; the answer and the next
+/// size are then timed by their fastest layout over every usable count.
 ///
-/// Monotone by construction in the deadline and the token budget: bisection is a monotone map
-/// from the vector of per-rung answers to its result (the first probe where two vectors differ
-/// sends the one with "yes" above it and the other below it), and a later deadline (or fewer
-/// tokens per parameter) only turns "no" into "yes", rung by rung. So more days never yield a
-/// smaller model. The bisection finds the largest rung when "trains in time" holds for every rung
-/// below it, which is the family's premise: a larger rung has more parameters and (up to the few
-/// per cent a wider, shallower rung saves in attention work) more FLOPs per token and more memory
-/// per GPU, so it does not train faster. Where a rung's layer count admits fewer pipeline splits
+/// Monotone by construction in the deadline, the token budget and the GPUs. Bisection over one
+/// ladder is a monotone map from the vector of per-rung answers to its result (the first probe
+/// where two vectors differ sends the one with "yes" above it and the other below it). A later
+/// deadline (or fewer tokens per parameter) only turns "no" into "yes", rung by rung; so does a
+/// larger cluster, whose usable counts include every count of a smaller one. So more days or
+/// more GPUs never yield a smaller model.
+///
+/// The bisection finds the largest rung when "trains in time" holds for every rung below it,
+/// which is the family's premise: a larger rung has more parameters and (up to the few per cent
+/// a wider, shallower rung saves in attention work) more FLOPs per token and more memory per
+/// GPU, so it does not train faster. Where a rung's layer count admits fewer pipeline splits
 /// than its neighbour's the premise can fail locally; the bisection then stops below that rung,
-/// never above a rung that misses the deadline. More GPUs: a cluster's GPU counts
-/// (`gpuCounts`) include every power-of-two node count of any smaller cluster, so a rung that
-/// trains in time on 2ᵏ nodes does so on every cluster of at least 2ᵏ nodes; beyond that, more
-/// GPUs make each rung faster through more data-parallel replicas, which is the layout search's
-/// answer, not a construction, and the tests check it over GPU counts.
+/// never above a rung that misses the deadline: the answer trains in time and the next size
+/// does not, though a larger size past it may.
 public enum ModelSizing {
   /// Tokens to train: a fixed count, or a multiple of the model's parameters (Hoffmann et al.
   /// 2022, "Training Compute-Optimal Large Language Models": about 20 tokens per parameter).
@@ -80,7 +82,7 @@ public enum ModelSizing {
 
   /// One rung timed.
   public struct Probe: Sendable {
-    /// Index into the ladder the bisection walks (the family's, less `Result.excluded`).
+    /// Index into the family's ladder, which the bisection walks.
     public var rung: Int
     public var shape: ModelShape
     public var parameters: Double
@@ -91,21 +93,22 @@ public enum ModelSizing {
     public var reason: String?
     public var days: Double? { best?.evaluation.days }
     public var meetsDeadline: Bool
+    /// `best` is the fastest over every usable count (the answer and the next size); otherwise
+    /// the bisection stopped once the rung was classified, and `best` is the fastest of the
+    /// counts searched (the first that met the deadline, or of those that could).
+    public var complete: Bool = true
   }
 
   public struct Result: Sendable {
     public var request: Request
-    /// Rungs of the family's ladder the bisection walks: those whose model states fit some
-    /// layout of the GPUs (`statesFit`).
+    /// Rungs of the family's ladder, which the bisection walks (the same for every cluster).
     public var ladderSize: Int
-    /// Rungs left out because no layout of the GPUs holds their model states.
-    public var excluded: Int
-    /// The GPU counts each rung was timed on (`gpuCounts(upTo:gpusPerNode:)`).
+    /// The GPU counts each rung may be timed on (`gpuCounts(upTo:gpusPerNode:)`).
     public var gpuCounts: [Int]
     /// The largest rung that trains in time; nil when not even the smallest does.
     public var answer: Probe?
     /// The rung above the answer (or the smallest rung when there is no answer), which does not
-    /// train in time; nil when the answer is the ladder's top.
+    /// train in time; nil when the answer is the family's largest rung.
     public var next: Probe?
     /// Every rung timed, in the order the bisection asked.
     public var probes: [Probe]
@@ -134,56 +137,92 @@ public enum ModelSizing {
     default: break
     }
     var base = try request.family.baseRun(gpu: request.gpu, sequenceLength: request.sequenceLength)
+    // Even splits only: each family's layer counts are chosen so that p = 1, 2, 4, 8 divide
+    // them (docs/sizing.md), and uneven splits would triple the search of every rung.
+    var search = request.search
+    search.constraints.unevenSplits = false
     if let f = request.search.maxMemoryFraction {
       base.memoryBudget = MemoryBudget(usableFraction: f)
     }
     let counts = gpuCounts(upTo: request.gpus, gpusPerNode: base.devicesPerNode)
-    let family = request.family.ladder(sequenceLength: request.sequenceLength)
-    // Rungs that no layout of these GPUs can hold (their weights, gradients and optimizer state
-    // alone exceed the usable memory at every t·p that divides the GPUs) are not candidates.
-    let ladder = family.filter {
-      let run = request.family.run($0, base: base, batchTokens: request.batchTokens)
-      return counts.contains { statesFit(run, gpus: $0, search: request.search) }
+    // The family's whole ladder, whatever the cluster: a ladder that depended on the GPUs would
+    // move the bisection's probes with them, and the answer is monotone only over one ladder.
+    let ladder = request.family.ladder(sequenceLength: request.sequenceLength)
+    // Each rung's progress over the counts, largest first: the bisection only asks whether a
+    // rung trains in time (it stops at the first count that does, and skips the counts that
+    // cannot: c GPUs at their peak on the model FLOPs of a token are an upper bound on tokens/s,
+    // so a count below the deadline's tokens/s, or below the best so far, is not searched); the
+    // answer and the next size are then completed to their fastest layout over every count.
+    struct Rung {
+      var run: TrainingRun
+      var parameters: Double
+      var tokens: Double
+      /// Tokens/s of c GPUs at their peak, per GPU: c × this bounds any layout of c GPUs.
+      var ceilingPerGPU: Double
+      /// Index of the next count to look at.
+      var next = 0
+      var best: LayoutSearch.Candidate? = nil
+      var reasons: [String] = []
+      var complete = false
+      /// The shard costs its searches share.
+      var cache = LayoutSearch.GroupCache()
     }
-    var cache: [Int: Probe] = [:]
+    var rungs: [Int: Rung] = [:]
     var order: [Int] = []
     var layouts = 0
-    func probe(_ i: Int) throws -> Probe {
-      if let p = cache[i] { return p }
-      var run = request.family.run(ladder[i], base: base, batchTokens: request.batchTokens)
-      let parameters = ParameterCount.total(run.model).total.value
-      let tokens = request.budget.tokens(parameters: parameters)
-      run.trainTokens = tokens
-      var best: LayoutSearch.Candidate? = nil
-      var reason: String? = nil
-      // No layout of c GPUs runs faster than c GPUs at their peak on the model FLOPs of a token
-      // (MFU ≤ 1): a count below that bound cannot beat the best so far and is not searched.
-      let flopsPerToken =
-        FLOPCount.model(run.model, globalBatch: 1).value / Double(run.model.sequenceLength)
-      let peak = run.gpu.peak(for: run.precision).value
-      for gpus in counts {
-        if let b = best, Double(gpus) * peak / flopsPerToken < b.evaluation.tokensPerSecond {
-          continue
-        }
-        let f = try LayoutSearch.fastest(run, gpus: gpus, rule: .nearest, options: request.search)
+    func meets(_ best: LayoutSearch.Candidate?) -> Bool {
+      best?.evaluation.days.map { $0 <= request.days } ?? false
+    }
+    func probe(_ i: Int, complete: Bool = false) throws -> Probe {
+      var rung: Rung
+      if let known = rungs[i] {
+        rung = known
+      } else {
+        var run = request.family.run(ladder[i], base: base, batchTokens: request.batchTokens)
+        let parameters = ParameterCount.total(run.model).total.value
+        let tokens = request.budget.tokens(parameters: parameters)
+        run.trainTokens = tokens
+        let flopsPerToken =
+          FLOPCount.model(run.model, globalBatch: 1).value / Double(run.model.sequenceLength)
+        rung = Rung(
+          run: run, parameters: parameters, tokens: tokens,
+          ceilingPerGPU: run.gpu.peak(for: run.precision).value / flopsPerToken)
+        order.append(i)
+      }
+      let needed = rung.tokens / (request.days * 86_400)
+      while rung.next < counts.count {
+        let gpus = counts[rung.next]
+        let ceiling = Double(gpus) * rung.ceilingPerGPU
+        if !complete && (meets(rung.best) || ceiling < needed) { break }
+        rung.next += 1
+        if let b = rung.best, ceiling < b.evaluation.tokensPerSecond { continue }
+        let f = try LayoutSearch.fastest(
+          rung.run, gpus: gpus, rule: .nearest, options: search, cache: rung.cache)
         layouts += f.layouts
-        if reason == nil { reason = f.reason }
+        if let why = f.reason { rung.reasons.append(why) }
         guard let c = f.best else { continue }
         // Fewest days, then fewer GPUs (counts are tried from the most down).
-        if let b = best,
+        if let b = rung.best,
           (b.evaluation.days ?? .infinity) < (c.evaluation.days ?? .infinity)
         {
           continue
         }
-        best = c
+        rung.best = c
       }
-      let days = best?.evaluation.days
-      let p = Probe(
-        rung: i, shape: ladder[i], parameters: parameters, tokens: tokens, best: best,
-        reason: best == nil ? reason : nil, meetsDeadline: days.map { $0 <= request.days } ?? false)
-      cache[i] = p
-      order.append(i)
-      return p
+      if complete { rung.complete = true }
+      rungs[i] = rung
+      var reason: String? = nil
+      if rung.best == nil {
+        let most = counts.first ?? 0
+        let atPeak = rung.tokens / (Double(most) * rung.ceilingPerGPU) / 86_400
+        reason =
+          noLayoutReason(rung.reasons, counts: counts)
+          ?? "even at the GPUs' peak (MFU 100%) its \(Format.count(rung.tokens)) tokens take \(Format.fixed(atPeak, 1)) days on \(Format.grouped(most)) GPUs"
+      }
+      return Probe(
+        rung: i, shape: ladder[i], parameters: rung.parameters, tokens: rung.tokens,
+        best: rung.best, reason: reason,
+        meetsDeadline: meets(rung.best), complete: rung.complete)
     }
     // Invariant: rungs ≤ lo train in time (lo = −1: none known), rungs ≥ hi do not (hi = n).
     var lo = -1, hi = ladder.count
@@ -191,43 +230,53 @@ public enum ModelSizing {
       let mid = lo + (hi - lo) / 2
       if try probe(mid).meetsDeadline { lo = mid } else { hi = mid }
     }
+    let answer = lo >= 0 ? try probe(lo, complete: true) : nil
+    let next = hi < ladder.count ? try probe(hi, complete: true) : nil
     return Result(
-      request: request, ladderSize: ladder.count, excluded: family.count - ladder.count,
-      gpuCounts: counts, answer: lo >= 0 ? cache[lo] : nil,
-      next: hi < ladder.count ? try probe(hi) : nil, probes: order.compactMap { cache[$0] },
-      layouts: layouts)
+      request: request, ladderSize: ladder.count, gpuCounts: counts, answer: answer, next: next,
+      probes: try order.map { try probe($0) }, layouts: layouts)
   }
 
-  /// The GPU counts a plan for a cluster of `n` GPUs may use, largest first: all of them, `n`
-  /// rounded down to a multiple of 2^k nodes for each k (10,000 GPUs in nodes of 8: 10,000,
-  /// 9,984, 9,728, 9,216, 8,192), and every power-of-two number of nodes below (4,096, 2,048, …,
-  /// 8). Leaving nodes idle is what a user does when the full count's factors suit no layout
-  /// (10,000 = 2⁴·5⁴ has no t·p = 128 for a model of 2ᵏ layers) or when the global batch is too
-  /// small to keep more pipelines busy. A cluster's counts include every power-of-two node
-  /// count of any smaller cluster, so a rung that trains in time on 2ᵏ nodes does so on every
-  /// cluster of at least 2ᵏ nodes.
+  /// Why a rung has no layout on the counts searched, largest first: the first count's memory
+  /// reason (what a layout of it needs against the usable memory), else the first reason (a
+  /// divisibility rule, never called memory).
+  static func noLayoutReason(_ reasons: [String], counts: [Int]) -> String? {
+    guard let first = reasons.first(where: { $0.hasPrefix("no layout of") }) ?? reasons.first
+    else { return nil }
+    return reasons.count > 1 ? first + " (nor on the fewer GPUs searched)" : first
+  }
+
+  /// Significant binary digits of the node counts a plan may use (`gpuCounts`).
+  public static let countDigits = 5
+
+  /// The GPU counts a plan for a cluster of `n` GPUs may use, largest first: every count of
+  /// whole nodes whose node count has at most `countDigits` significant binary digits (a·2^k
+  /// nodes, a < 32: all counts to 31 nodes, even ones to 62, multiples of 4 to 124, …), and below
+  /// one node the GPU counts of that form, up to `n`. 10,000 GPUs in nodes of 8 (1,250 nodes)
+  /// may use 9,728 (1,216 nodes), 9,216, 8,704, 8,192, 7,936, … : a plan leaves idle less than
+  /// 1/16 of the nodes, which is what a user does when the full count's factors suit no layout
+  /// (10,000 = 2⁴·5⁴ has no t·p = 128) or when the global batch cannot keep more pipelines busy.
+  ///
+  /// The set is one fixed set cut at `n`, so a cluster's counts include every count of any
+  /// smaller cluster: a rung that trains in time on some cluster does on every larger one, and
+  /// with one ladder for every cluster the bisection's answer is monotone in the GPUs by
+  /// construction (docs/sizing.md).
   public static func gpuCounts(upTo n: Int, gpusPerNode: Int) -> [Int] {
-    var out = [n]
     let node = max(1, gpusPerNode)
-    var unit = node
-    while unit <= n {
-      let c = n / unit * unit
-      if !out.contains(c) { out.append(c) }
-      unit *= 2
+    func usable(_ units: Int) -> Bool {
+      var a = units
+      while a > 0 && a % 2 == 0 { a /= 2 }
+      return a < 1 << countDigits
     }
-    unit = node
-    while unit <= n {
-      if !out.contains(unit) { out.append(unit) }
-      unit *= 2
+    var out: [Int] = []
+    var nodes = n / node
+    while nodes >= 1 {
+      if usable(nodes) { out.append(nodes * node) }
+      nodes -= 1
     }
-    return out.sorted(by: >)
-  }
-
-  /// Whether some layout of `gpus` GPUs can hold the model states of `run`
-  /// (`LayoutSearch.statesCanFit` for some (t, p)).
-  static func statesFit(_ run: TrainingRun, gpus: Int, search: LayoutSearch.Options) -> Bool {
-    LayoutSearch.tensorPipelinePairs(run, gpus: gpus, constraints: search.constraints).contains {
-      LayoutSearch.statesCanFit(run, gpus: gpus, tensor: $0.0, pipeline: $0.1, search.constraints)
+    for gpus in stride(from: min(n, node - 1), through: 1, by: -1) where usable(gpus) {
+      out.append(gpus)
     }
+    return out
   }
 }

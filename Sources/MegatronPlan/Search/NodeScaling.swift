@@ -120,22 +120,26 @@ public enum NodeScaling {
       devicesPerNode: node, rows: rows, referenceNodes: reference?.nodes)
   }
 
-  /// The file's layout on `gpus` GPUs: d = GPUs/(t·p); the batch kept, or with `adjustBatch`
-  /// the multiple of b·d nearest it; any other rule the layout breaks skips the count.
+  /// The file's layout on `gpus` GPUs: d = GPUs/(t·cp·p) (the model-parallel ranks of one
+  /// replica are t·cp·p, `Layout.gpus`); the batch kept, or with `adjustBatch` the multiple of
+  /// b·d nearest it; any other rule the layout breaks (an MoE layout's EP·ETP dividing t·cp·d)
+  /// skips the count.
   static func fileLayoutRow(_ base: TrainingRun, nodes: Int, gpus: Int, adjustBatch: Bool) -> Row {
     let l = base.layout
     let B = l.globalBatch
     var row = Row(
       nodes: nodes, gpus: gpus, globalBatch: B, fileBatch: B, evaluation: nil,
       skipped: nil, efficiency: nil)
-    let tp = l.tensor * l.pipeline
-    guard gpus % tp == 0 else {
+    let replica = l.tensor * l.contextParallel * l.pipeline
+    guard gpus % replica == 0 else {
       row.skipped =
-        "t·p = \(l.tensor)·\(l.pipeline) = \(tp) does not divide \(Format.grouped(gpus)) GPUs"
+        l.contextParallel > 1
+        ? "t·cp·p = \(l.tensor)·\(l.contextParallel)·\(l.pipeline) = \(Format.grouped(replica)) does not divide \(Format.grouped(gpus)) GPUs"
+        : "t·p = \(l.tensor)·\(l.pipeline) = \(Format.grouped(replica)) does not divide \(Format.grouped(gpus)) GPUs"
       return row
     }
     var layout = l
-    layout.data = gpus / tp
+    layout.data = gpus / replica
     let step = l.microBatch * layout.data
     if B % step != 0 {
       let nearest = LayoutSearch.nearestMultiple(of: step, to: B)
