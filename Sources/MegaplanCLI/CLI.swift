@@ -198,19 +198,15 @@ public enum CLI {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// The single positional FILE argument (config.json's path when --hf-config is the input).
+  /// The positional FILE argument (config.json's path when --hf-config is the input). Further
+  /// files are override YAML merged over a Megatron-Bridge FILE (`ConfigInput.load`).
   static func singleFile(_ parsed: ParsedArguments) throws -> String {
     guard let file = parsed.positional.first else {
       // --hf-config alone is the whole input.
       if let hf = parsed.value("--hf-config"), !parsed.has("--megatron-args") { return hf }
       throw UsageError(message: "missing FILE (a NeMo YAML config, or --hf-config config.json)")
     }
-    guard parsed.positional.count == 1 else {
-      throw UsageError(
-        message:
-          "expected one FILE, found \(parsed.positional.count): \(parsed.positional.joined(separator: " "))"
-      )
-    }
     return file
   }
+
 }

@@ -59,6 +59,33 @@ public enum YAMLReader {
     return try parser.finish()
   }
 
+  /// The flow collection (`[a, b]`, `{k: v}`) that starts at Character `start` of `line`, a
+  /// line of its own (a command-line argument): its nodes are located on that line, and nothing
+  /// but spaces may follow it.
+  public static func flowValue(_ line: String, from start: Int, file: String, lineNumber: Int)
+    throws -> ConfigNode
+  {
+    var parser = Parser(file: file)
+    parser.lineText = line
+    var glyphs: [Glyph] = []
+    var offsets: [String.Index] = []
+    var index = line.startIndex
+    while index < line.endIndex {
+      glyphs.append(Glyph(line[index]))
+      offsets.append(index)
+      index = line.index(after: index)
+    }
+    offsets.append(line.endIndex)
+    parser.offsets = offsets
+    guard start < glyphs.count, glyphs[start] == "[" || glyphs[start] == "{" else {
+      throw ConfigError(
+        "expected a flow collection ('[' or '{')",
+        at: SourceLocation(
+          file: file, line: lineNumber, column: start + 1, length: 1, lineText: line))
+    }
+    return try parser.flowCollection(line: glyphs, number: lineNumber, start: start)
+  }
+
   /// One open block: a mapping or a list whose entries start at `indent`.
   struct Frame {
     var indent: Int

@@ -139,6 +139,21 @@ public struct GPU: Sendable, Hashable, Codable {
     .a100_80GB, .a100_40GB, .h100SXM, .h100PCIe, .h100NVL, .h200, .b200, .gb200NVL72,
   ]
 
+  /// GPUs megaplan has no profile of yet (Megatron-Bridge's performance recipes name them), by
+  /// name: a config that names one is refused with the name unless it describes the hardware
+  /// (`megaplan.hardware` with a `base`).
+  public static let unprofiled: [String: String] = [
+    "b300": "B300", "gb300": "GB300 NVL72", "gb300-nvl72": "GB300 NVL72",
+    "vr200": "Vera Rubin VR200", "r100": "Rubin R100",
+  ]
+
+  /// The message for a GPU without a profile.
+  public static func unprofiledMessage(_ name: String) -> String? {
+    guard let display = unprofiled[name.lowercased()] else { return nil }
+    return
+      "megaplan has no profile of the \(display) ('\(name)') yet; describe it under megaplan.hardware (a base profile such as b200 and its own figures) or choose one of \(all.map(\.name).joined(separator: ", "))"
+  }
+
   /// Looks a GPU up by name, case-insensitively (`A100-80GB`, `a100-80gb`).
   public static func named(_ name: String) -> GPU? {
     let key = name.lowercased()
