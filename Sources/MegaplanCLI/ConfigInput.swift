@@ -24,6 +24,10 @@ enum ConfigInput {
     var config: LoadedConfig
     /// For a Megatron-Bridge FILE, where each NeMo key came from.
     var bridge: BridgeTranslation? = nil
+    /// For a Megatron-Bridge FILE: its own tree, and the tree the run was translated from (override
+    /// files and the command line's overrides in).
+    var bridgeFile: ConfigNode? = nil
+    var bridgeTree: ConfigNode? = nil
     var run: TrainingRun { config.run }
     var settings: [EffectiveSetting] { config.settings }
   }
@@ -131,6 +135,7 @@ enum ConfigInput {
     let source = try read(path, io: io)
     var document: ConfigDocument
     var bridge: BridgeTranslation? = nil
+    var bridgeTrees: (file: ConfigNode, tree: ConfigNode)? = nil
     let overrides = try overrides(parsed)
     let merges = mergeFiles ?? Array(parsed.positional.dropFirst())
     // --hf-config without FILE: config.json is the whole input (CLI.singleFile gives its path).
@@ -154,10 +159,12 @@ enum ConfigInput {
     } else {
       document = try ConfigDocument.parse(source.text, file: source.name)
       if parsed.has("--bridge") || BridgeConfig.isContainer(document.root) {
-        let translation = try loadBridge(
+        let file = document.root
+        let (translation, tree) = try loadBridge(
           &document, merges: merges, overrides: overrides, parsed: parsed,
           applyGPUCount: applyGPUCount)
         bridge = translation
+        bridgeTrees = (file, tree)
       } else {
         try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
       }
@@ -199,7 +206,9 @@ enum ConfigInput {
     if !warnings.isEmpty {
       io.err(warnings.map { $0.description + "\n" }.joined())
     }
-    return Loaded(source: source, document: document, config: loaded, bridge: bridge)
+    return Loaded(
+      source: source, document: document, config: loaded, bridge: bridge,
+      bridgeFile: bridgeTrees?.file, bridgeTree: bridgeTrees?.tree)
   }
 
   /// A Megatron-Bridge FILE: override YAML merged over it, `--gpus`/`--gpu` as
@@ -208,7 +217,7 @@ enum ConfigInput {
   static func loadBridge(
     _ document: inout ConfigDocument, merges: [String], overrides: [ConfigOverride],
     parsed: ParsedArguments, applyGPUCount: Bool
-  ) throws -> BridgeTranslation {
+  ) throws -> (BridgeTranslation, ConfigNode) {
     for path in merges {
       let text = try readText(path)
       let over = try ConfigDocument.parse(text, file: path)
@@ -235,10 +244,11 @@ enum ConfigInput {
     }
     try apply(options + overrides, to: &document, rules: rules)
     let translation = try BridgeConfig.translate(document)
+    let tree = document.root
     var translated = ConfigDocument(root: translation.root, file: document.file)
     translated.markOverridden(translation.overridden)
     document = translated
-    return translation
+    return (translation, tree)
   }
 
 }

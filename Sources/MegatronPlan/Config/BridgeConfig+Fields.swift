@@ -125,7 +125,10 @@ extension BridgeTranslator {
   // MARK: - Architecture
 
   mutating func architecture() throws {
-    for field in BridgeConfig.directFields {
+    // Multi-latent attention has its own head sizes; Megatron-Core's MLA does not read
+    // kv_channels (Megatron-Bridge's DeepSeek dumps carry 64 for h/a = 56).
+    let mla = try bool("model.multi_latent_attention", false)
+    for field in BridgeConfig.directFields where !(mla && field.bridge == "model.kv_channels") {
       try copy(field.bridge, to: field.nemo, default: field.fallback)
     }
     // RMSNorm / LayerNorm, Megatron-Core's spelling.
