@@ -552,7 +552,9 @@ public struct ServingModel: Sendable {
     for kind in layerKinds {
       let layer = self.layer(layout, length: w.input, sequences: w.batch, moe: kind.moe)
       var gemms = Seconds.zero
-      for g in linearShapes(tensor: t, layer: layer) { gemms += machine.time(of: g, precision: .bf16) }
+      for g in linearShapes(tensor: t, layer: layer) {
+        gemms += machine.time(of: g, precision: .bf16)
+      }
       let weights = layerWeights(layout, moe: kind.moe)
       let read =
         weights.shared

@@ -26,7 +26,8 @@ public enum ParameterCount {
       case .dense: dense
       case .moe: m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
       case .encoder, .decoder:
-        m.encoderDecoder == nil ? LayerOp.Parameters() : LayerDescription(m, whole, kind: kind).parameters
+        m.encoderDecoder == nil
+          ? LayerOp.Parameters() : LayerDescription(m, whole, kind: kind).parameters
       case .mtp: MultiTokenPrediction.parameters(m)
       }
     }

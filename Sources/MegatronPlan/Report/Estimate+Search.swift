@@ -37,7 +37,6 @@ extension LayoutSearch.Result {
   }
 }
 
-
 extension LayoutSearch.Candidate {
   /// The candidate's estimate (the `estimate` schema of its evaluation).
   public var estimate: Estimate { Estimate(evaluation) }

@@ -111,8 +111,7 @@ public struct Evaluator: Sendable {
   /// messages, the data-parallel reduction of the stage with the most parameters (and of the
   /// experts over their own group), overlapped with backward and forward as the software says,
   /// and the optimizer step.
-  func iteration(_ layout: Layout, stages: inout [StagePlan], costs: ShardCosts) -> IterationTime
-  {
+  func iteration(_ layout: Layout, stages: inout [StagePlan], costs: ShardCosts) -> IterationTime {
     let m = run.model
     let time = run.stepTime(layout: layout)
     var slowest = StageTime(), slowestStage = 0

@@ -36,7 +36,8 @@ public struct TrainingRun: Sendable, Hashable {
     self.precision = precision
     self.gpu = gpu
     self.trainTokens = trainTokens
-    self.software = Software(overlap: overlap ?? Overlap(gradientReduction: overlapGradientReduction))
+    self.software = Software(
+      overlap: overlap ?? Overlap(gradientReduction: overlapGradientReduction))
     self.constants = constants ?? .forGeneration(gpu.generation)
   }
 

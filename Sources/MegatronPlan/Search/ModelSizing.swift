@@ -162,8 +162,7 @@ public enum ModelSizing {
         FLOPCount.model(run.model, globalBatch: 1).value / Double(run.model.sequenceLength)
       let peak = run.gpu.peak(for: run.precision).value
       for gpus in counts {
-        if let b = best, Double(gpus) * peak / flopsPerToken < b.evaluation.tokensPerSecond
-        {
+        if let b = best, Double(gpus) * peak / flopsPerToken < b.evaluation.tokensPerSecond {
           continue
         }
         let f = try LayoutSearch.fastest(run, gpus: gpus, rule: .nearest, options: request.search)
