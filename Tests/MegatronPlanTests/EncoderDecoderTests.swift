@@ -159,7 +159,9 @@ func loadFixture(_ path: String, _ overrides: [String] = []) throws -> TrainingR
     #expect(dec.total.value == 371_982_336)
     #expect(dec[named: "cross_key_value"].value == 100_663_296)
     #expect(dec[named: "cross_softmax_statistics"].value == 393_216)
-    #expect(enc[named: "fc1_input"].value == 50_331_648 && dec[named: "fc1_input"].value == 12_582_912)
+    #expect(
+      enc[named: "fc1_input"].value == 50_331_648
+        && dec[named: "fc1_input"].value == 12_582_912)
     #expect(!enc.terms.contains { $0.name.hasPrefix("cross_") })
     let gpt = Estimate(try loadFixture("nemo-launcher/gpt3/5b.yaml"))
     #expect(gpt.memory.encoderActivationsPerLayer == nil)

@@ -71,7 +71,9 @@ import Testing
     #expect(full[named: "value"].value == Double(2 * sb * Self.qw / t))
     // Fused softmax, no dropout: its 16-bit output once (the GEMM over V reuses it).
     #expect(full[named: "softmax_output"].value == Double(2 * Self.scores))
-    #expect(full[named: "softmax_dropout_mask"].value == 0 && full[named: "attention_dropout_output"].value == 0)
+    #expect(
+      full[named: "softmax_dropout_mask"].value == 0
+        && full[named: "attention_dropout_output"].value == 0)
     let selective = LayerDescription(m, .init(Self.layout(.selective), precision: .bf16))
       .savedUnderSelective
     // The QKV output (its Q, K and V parts) plus the rotated Q and K.
@@ -132,7 +134,9 @@ import Testing
     // activation_func_fp8_input_store: the fused SwiGLU keeps its 2f-wide input in FP8, 1 byte
     // per element (Megatron-Core `bias_swiglu_impl`); unfused SwiGLU and GeLU ignore it.
     let store = KernelFusions(fp8ActivationInput: true)
-    #expect(act(Self.llama(fusions: store))[named: "activation_input"].value == Double(sb * 2 * f / t))
+    #expect(
+      act(Self.llama(fusions: store))[named: "activation_input"].value
+        == Double(sb * 2 * f / t))
     let unfusedStore = KernelFusions(biasActivation: false, fp8ActivationInput: true)
     #expect(
       act(Self.llama(fusions: unfusedStore))[named: "activation_input"].value
@@ -145,7 +149,9 @@ import Testing
   @Test("hidden dropout 0 stores no masks; 0.1 stores sbh each after attention and MLP")
   func dropoutMasks() {
     let none = LayerDescription(Self.llama(), .init(Self.layout(), precision: .bf16)).saved
-    #expect(none[named: "attention_dropout_mask"].value == 0 && none[named: "mlp_dropout_mask"].value == 0)
+    #expect(
+      none[named: "attention_dropout_mask"].value == 0
+        && none[named: "mlp_dropout_mask"].value == 0)
     let on = LayerDescription(
       Self.llama(dropout: Dropout(hidden: 0.1, attention: 0)),
       .init(Self.layout(), precision: .bf16)
@@ -154,7 +160,9 @@ import Testing
     #expect(on[named: "mlp_dropout_mask"].value == Double(Self.sb * Self.h))
     // The first stage's embedding dropout mask follows hidden_dropout too (K22 §4.3).
     let l = Self.layout()
-    #expect(ActivationMemory.stage(Self.llama(), l, stage: 0)[named: "embedding_dropout_mask"].value == 0)
+    #expect(
+      ActivationMemory.stage(Self.llama(), l, stage: 0)[named: "embedding_dropout_mask"].value
+        == 0)
   }
 
   @Test("QK layer norm saves the queries and keys it normalises; kv_channels sets the widths")
@@ -162,7 +170,9 @@ import Testing
     let sb = Self.sb, t = Self.t
     let withNorm = LayerDescription(
       Self.llama(qkNorm: true), .init(Self.layout(), precision: .bf16))
-    #expect(withNorm.saved[named: "qk_norm_inputs"].value == Double(2 * sb * (Self.qw + Self.kvw) / t))
+    #expect(
+      withNorm.saved[named: "qk_norm_inputs"].value
+        == Double(2 * sb * (Self.qw + Self.kvw) / t))
     // Two per-head RMSNorms of d_h weights each, replicated.
     #expect(withNorm.parameters.replicated == Double(2 * Self.h + 2 * Self.dh))
     // Gemma-style head size 64 with 8 heads: queries 512 wide on a 256-wide model.

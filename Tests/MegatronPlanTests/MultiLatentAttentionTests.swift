@@ -98,17 +98,23 @@ import Testing
     #expect(saved[named: "mla_rope_key_input"].value == 0)
     // Megatron-Core's default selective recompute: the core's statistics go, Q, K, V stay.
     let core = layer.saved(recomputing: .coreAttention)
-    #expect(core[named: "softmax_statistics"].value == 0 && core[named: "query_key"] == saved[named: "query_key"])
+    #expect(
+      core[named: "softmax_statistics"].value == 0
+        && core[named: "query_key"] == saved[named: "query_key"])
     // mla_up_proj: Q, K, V and the up projections' inputs are discarded; the checkpoint keeps
     // the latents (the norms' inputs) and the rope key part, gathered: 2·T·64.
     let up = layer.saved(recomputing: .mlaUpProjection)
     #expect(up[named: "query_key"].value == 0 && up[named: "value"].value == 0)
-    #expect(up[named: "q_up_projection_input"].value == 0 && up[named: "kv_up_projection_input"].value == 0)
+    #expect(
+      up[named: "q_up_projection_input"].value == 0
+        && up[named: "kv_up_projection_input"].value == 0)
     #expect(up[named: "q_latent_norm_input"] == saved[named: "q_latent_norm_input"])
     #expect(up[named: "mla_rope_key_input"].value == 2 * T * 64)
     // layernorm: the input norm is a module of its own in the MLA spec; its output goes.
     #expect(layer.saved(recomputing: .layerNorm)[named: "mla_down_input"].value == 0)
-    #expect(layer.saved(recomputing: .layerNorm)[named: "layernorm_inputs"] == saved[named: "layernorm_inputs"])
+    #expect(
+      layer.saved(recomputing: .layerNorm)[named: "layernorm_inputs"]
+        == saved[named: "layernorm_inputs"])
     // The dense layer's MLP under `mlp`: fc1's input, the SwiGLU input and fc2's input go.
     let mlp = layer.saved(recomputing: .mlp)
     #expect(saved[named: "fc2_input"].value == 2 * T * 18432 / t)

@@ -217,7 +217,9 @@ import Testing
     // Allocator slack: 10 % of what comes and goes (activations + transients); CUDA context
     // 512 MiB; NCCL: the tensor-parallel group and the two pipeline neighbours, 128 MiB each
     // without NVLS (Ampere).
-    #expect(first.peak[named: "allocator_slack"].value == 0.10 * (first.activationsBytes + transients))
+    #expect(
+      first.peak[named: "allocator_slack"].value
+        == 0.10 * (first.activationsBytes + transients))
     #expect(first.peak[named: "cuda_context"].value == 512 * 1_048_576)
     #expect(first.peak[named: "nccl"].value == 3 * 128 * 1_048_576)
     #expect(
