@@ -67,6 +67,47 @@ import Testing
     #expect((file["memory"] as? [String: Any])?["usable_fraction"] as? Double == 0.9)
   }
 
+  /// A Megatron-Bridge FILE's winner: an override YAML of the fields that change, which
+  /// `estimate FILE OUT` merges over FILE to the row.
+  static func searchBridge(_ file: String, _ args: [String]) throws -> (
+    row: [String: Any], file: [String: Any], emitted: String
+  ) {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("winner.yaml").path
+    let search = runCLI(
+      ["search", file] + args + ["--top", "1", "--format", "json", "--emit-config", out])
+    try #require(search.code == 0, "\(search.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [String: Any])
+    let row = try #require((object["candidates"] as? [[String: Any]])?.first)
+    let again = runCLI(["estimate", file, out, "--format", "json"])
+    try #require(again.code == 0, "\(again.stderr)")
+    let estimate = try #require(
+      try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+    return (row, estimate, try String(contentsOfFile: out, encoding: .utf8))
+  }
+
+  @Test("a Bridge FILE's winner as a Bridge override: only what changes, merged back to the row")
+  func bridge() throws {
+    // 64 GPUs instead of the file's 32: d > 1, where Bridge's comm_overlap would turn the
+    // data-parallel overlaps on that the row (the file's, off at d 1) leaves off: they are pinned.
+    let (row, file, emitted) = try Self.searchBridge(
+      rooted("configs/bridge-llama3-70b.yaml"), ["--gpus", "64", "train.global_batch_size=1024"])
+    Self.expectSame(row, file)
+    #expect(emitted.hasPrefix("# megaplan search: the winner for "))
+    #expect(emitted.contains("\ntrain:\n  global_batch_size: 1024\n"))
+    #expect(emitted.contains("\nmegaplan:\n  num_gpus: 64\n"))
+    #expect(emitted.contains("  overlap_grad_reduce: false\n"))
+    // Nothing the winner keeps: the model's shape is not repeated.
+    #expect(!emitted.contains("num_layers"))
+    // An MoE file with expert parallelism.
+    let (moeRow, moeFile, moeEmitted) = try Self.searchBridge(
+      rooted("configs/bridge-qwen3-30b-a3b.yaml"), ["--gpus", "16"])
+    Self.expectSame(moeRow, moeFile)
+    #expect(moeEmitted.contains("num_gpus: 16"))
+  }
+
   @Test("a launch script whose own GPU count cannot hold t × p asks for --gpus")
   func scriptGPUCountNote() {
     let r = runCLI([

@@ -77,6 +77,7 @@ extension BridgeConfig {
     field("model.moe_expert_capacity_factor"),
     field("model.moe_pad_expert_input_to_capacity"),
     field("model.moe_grouped_gemm", nil, .bool(false), gptProvider),
+    field("model.moe_token_dispatcher_type", nil, .string("allgather"), transformerConfig),
     field("model.moe_router_score_function"),
     field("model.moe_shared_expert_gate"),
     field("model.recompute_granularity", "model.activations_checkpoint_granularity"),
@@ -98,7 +99,7 @@ extension BridgeConfig {
     "model.normalization", "model.activation_func", "model.gated_linear_unit",
     "model.add_bias_linear", "model.add_qkv_bias", "model.position_embedding_type",
     "model.transformer_impl", "model.attention_backend", "model.pipeline_model_parallel_layout",
-    "model.seq_length", "model.vocab_size", "model.moe_token_dispatcher_type",
+    "model.seq_length", "model.vocab_size",
     "model.moe_router_force_load_balancing", "model.bf16", "model.fp16", "model.fp8",
     "model.fp8_recipe", "model.fp8_param", "model.fp8_dot_product_attention",
     "model.tp_comm_overlap", "model.overlap_p2p_comm", "model.overlap_moe_expert_parallel_comm",
@@ -403,8 +404,10 @@ extension BridgeTranslator {
       BridgeConfig.gpuAliases[$0.lowercased()] ?? $0
     }
     let profile = gpuName.flatMap { GPU.named($0) }
-    if let gpuName, let message = GPU.unprofiledMessage(gpuName), !has("megaplan.hardware.base") {
-      refuse("megaplan.gpu", message, at: try read("megaplan.gpu")?.location)
+    if let gpuName, let advice = GPU.unprofiledAdvice(gpuName), !has("megaplan.hardware.base") {
+      refuse(
+        "megaplan.gpu", "megaplan.gpu: \(gpuName) is not modeled yet; \(advice)",
+        at: try read("megaplan.gpu")?.location)
     }
     guard let count = try read("megaplan.num_gpus"), !count.isNull else {
       throw ConfigError(

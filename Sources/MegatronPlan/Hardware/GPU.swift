@@ -147,11 +147,16 @@ public struct GPU: Sendable, Hashable, Codable {
     "vr200": "Vera Rubin VR200", "r100": "Rubin R100",
   ]
 
-  /// The message for a GPU without a profile.
-  public static func unprofiledMessage(_ name: String) -> String? {
+  /// What to say about a GPU without a profile: that it has none, and what to do.
+  public static func unprofiledAdvice(_ name: String) -> String? {
     guard let display = unprofiled[name.lowercased()] else { return nil }
     return
-      "megaplan has no profile of the \(display) ('\(name)') yet; describe it under megaplan.hardware (a base profile such as b200 and its own figures) or choose one of \(all.map(\.name).joined(separator: ", "))"
+      "megaplan has no profile of the \(display) yet; describe it under megaplan.hardware (a base profile such as b200 and its own figures) or choose one of \(all.map(\.name).joined(separator: ", "))"
+  }
+
+  /// The message for a GPU without a profile.
+  public static func unprofiledMessage(_ name: String) -> String? {
+    unprofiledAdvice(name).map { "GPU '\(name)': \($0)" }
   }
 
   /// Looks a GPU up by name, case-insensitively (`A100-80GB`, `a100-80gb`).
