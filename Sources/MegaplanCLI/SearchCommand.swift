@@ -219,14 +219,13 @@ enum SearchCommand {
       // The text the config was read from (for `-`, standard input as read, not read again).
       // Every command-line override base was loaded with goes into the file too, so that it
       // loads to the row (checked: a file that would not is an error, never written).
-      var overrides: [(key: String, value: String)] = []
+      var overrides: [(key: String, value: String?)] = []
       if let gpu = parsed.value("--gpu") {
         overrides.append((key: "megaplan.gpu", value: "'\(gpu)'"))
       }
-      for text in parsed.all("--set") {
-        guard let eq = text.firstIndex(of: "=") else { continue }
+      for override in try ConfigInput.overrides(parsed) {
         overrides.append(
-          (key: String(text[..<eq]), value: String(text[text.index(after: eq)...])))
+          (key: override.key, value: override.operation == .delete ? nil : override.yamlText))
       }
       if let f = options.maxMemoryFraction {
         overrides.append((key: "megaplan.max_memory_fraction", value: String(f)))

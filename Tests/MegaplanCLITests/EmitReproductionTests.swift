@@ -67,6 +67,41 @@ import Testing
     #expect((file["memory"] as? [String: Any])?["usable_fraction"] as? Double == 0.9)
   }
 
+  @Test(
+    "Hydra overrides after FILE go into the emitted NeMo file: a list as a list, ~ drops the key")
+  func hydraOverridesWritten() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("run.yaml")
+    try """
+    trainer:
+      devices: 8
+    model:
+      num_layers: 4
+      hidden_size: 512
+      num_attention_heads: 8
+      encoder_seq_length: 1024
+      micro_batch_size: 1
+      global_batch_size: 64
+      activations_checkpoint_granularity: selective
+      recompute_modules:
+      - core_attn
+      hidden_dropout: 0.0
+    megaplan:
+      vocab_size: 1024
+      gpu: h100-sxm
+
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let (row, estimate, emitted) = try Self.searchAndReestimate([
+      file.path, "--recompute", "selective", "model.recompute_modules=[core_attn,mlp]",
+      "~model.hidden_dropout",
+    ])
+    Self.expectSame(row, estimate)
+    #expect(emitted.contains("  recompute_modules: [core_attn,mlp]\n"))
+    #expect(!emitted.contains("- core_attn"))
+    #expect(!emitted.contains("hidden_dropout"))
+  }
+
   /// A Megatron-Bridge FILE's winner: an override YAML of the fields that change, which
   /// `estimate FILE OUT` merges over FILE to the row.
   static func searchBridge(_ file: String, _ args: [String]) throws -> (

@@ -70,12 +70,12 @@ public enum BridgeConfig {
   }
 
   /// Every Bridge field the translation reads.
-  public static var knownFields: Set<String> {
+  public static let knownFields: Set<String> = {
     var out = Set(directFields.map(\.bridge))
     out.formUnion(readFields)
     out.formUnion(notModeled.map(\.key))
     return out
-  }
+  }()
 }
 
 /// A translated ConfigContainer.
