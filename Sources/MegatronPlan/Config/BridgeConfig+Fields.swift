@@ -78,6 +78,9 @@ extension BridgeConfig {
     field("model.moe_pad_expert_input_to_capacity"),
     field("model.moe_grouped_gemm", nil, .bool(false), gptProvider),
     field("model.moe_token_dispatcher_type", nil, .string("allgather"), transformerConfig),
+    // Balanced routing is megaplan's default (`megaplan.moe_imbalance` 1.0); the NeMo key is
+    // written for when the imbalance of unforced routing is modeled.
+    field("model.moe_router_force_load_balancing"),
     field("model.moe_router_score_function"),
     field("model.moe_shared_expert_gate"),
     field("model.recompute_granularity", "model.activations_checkpoint_granularity"),
@@ -99,8 +102,8 @@ extension BridgeConfig {
     "model.normalization", "model.activation_func", "model.gated_linear_unit",
     "model.add_bias_linear", "model.add_qkv_bias", "model.position_embedding_type",
     "model.transformer_impl", "model.attention_backend", "model.pipeline_model_parallel_layout",
-    "model.seq_length", "model.vocab_size",
-    "model.moe_router_force_load_balancing", "model.bf16", "model.fp16", "model.fp8",
+    "model.seq_length", "model.vocab_size", "model.cuda_graph_scope", "model.bf16", "model.fp16",
+    "model.fp8",
     "model.fp8_recipe", "model.fp8_param", "model.fp8_dot_product_attention",
     "model.tp_comm_overlap", "model.overlap_p2p_comm", "model.overlap_moe_expert_parallel_comm",
     "dataset.seq_length", "dataset.sequence_length", "train.train_iters", "train.train_samples",

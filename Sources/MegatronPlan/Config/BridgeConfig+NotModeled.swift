@@ -249,6 +249,10 @@ extension BridgeTranslator {
           BridgeTranslator.node(scalar, at: location ?? nearestLocation(path)),
           from: nil, path: path)
       }
+      if entry.key == "model.cuda_graph_impl" {
+        // The scope goes with the implementation (a list of attn, mlp, moe_router, …).
+        try copy("model.cuda_graph_scope", to: "model.cuda_graph_scope")
+      }
       let shown = scalar.map { KeyReader.shown($0) } ?? ((try? read(path))??.shown ?? "set")
       refuse(
         path, "\(path): \(shown)\(note.map { " (\($0))" } ?? "") is not modeled yet; \(entry.what)",
