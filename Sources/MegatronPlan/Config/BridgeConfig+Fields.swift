@@ -422,17 +422,14 @@ extension BridgeTranslator {
       throw typeError(count, "a positive number of GPUs")
     }
     let perNodeValue = try read("megaplan.gpus_per_node")
-    let perNode: Int
+    var perNode = profile?.gpusPerNode ?? 8
     if let given = try int("megaplan.gpus_per_node") {
-      guard given > 0, let value = perNodeValue else {
+      guard given > 0 else {
         throw ConfigError(
           "gpus_per_node must be a positive integer, found \(given)", key: "megaplan.gpus_per_node",
           at: perNodeValue?.location)
       }
-      _ = value
       perNode = given
-    } else {
-      perNode = profile?.gpusPerNode ?? 8
     }
     let devices = min(gpus, perNode)
     guard gpus % devices == 0 else {

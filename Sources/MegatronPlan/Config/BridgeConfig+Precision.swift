@@ -239,7 +239,7 @@ extension BridgeTranslator {
   /// when the section is there. Also records the effective `delay_wgrad_compute`,
   /// `defer_embedding_wgrad_compute` and `overlap_param_gather_with_optimizer_step` for the
   /// refusals.
-  mutating func dataParallel(precision: BridgePrecision) throws {
+  mutating func dataParallel() throws {
     let ddpDistributed = try bool("ddp.use_distributed_optimizer", false)
     let distributed = try ddpDistributed || bool("optimizer.use_distributed_optimizer", false)
     let distributedPath =
@@ -361,6 +361,5 @@ extension BridgeTranslator {
       "model.optim.overlap_param_sync", .bool(param), path: paramPath,
       note: paramPath == key ? dataNote : nil, isDefault: !has(paramPath) && paramPath != key,
       overridden: try read(paramPath)?.overridden ?? false)
-    _ = precision
   }
 }

@@ -328,7 +328,7 @@ struct BridgeTranslator {
     try vocabulary()
     try hardware()
     let precision = try mixedPrecision()  // BridgeConfig+Precision.swift
-    try dataParallel(precision: precision)
+    try dataParallel()
     try checkNotModeled(precision: precision)  // BridgeConfig+NotModeled.swift
     if let first = refusals.first {
       var error = ConfigError(first.message, key: first.key, at: first.location)
