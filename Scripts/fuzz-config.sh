@@ -19,7 +19,7 @@ echo "seeded $count files"
 if [ "${SEED_ONLY:-}" = 1 ]; then exit 0; fi
 swiftc -sanitize=fuzzer,address -parse-as-library -O \
   $(find Sources/MegatronPlan -name '*.swift') Scripts/fuzz/FuzzConfig.swift \
-  -module-name MegatronPlanFuzz -o "$build/fuzz-config"
+  -module-name MegatronPlan -o "$build/fuzz-config"
 "$build/fuzz-config" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
   -print_final_stats=1 "$corpus" 2>&1 | tee "$build/last-run.log" | grep -E '^(#[0-9]+.*(pulse|DONE)|stat::|==|SUMMARY|ERROR|Done)' || true
 grep -E 'stat::number_of_executed_units|SUMMARY|ERROR' "$build/last-run.log" || true

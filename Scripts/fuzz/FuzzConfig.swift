@@ -29,6 +29,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = TextReport.estimate(estimate, run: loaded.run, source: "fuzz.yaml")
     _ = try? estimate.json()
   }
+  // A Megatron-Bridge ConfigContainer: translated into the NeMo tree, then loaded.
+  if BridgeConfig.isContainer(document.root),
+    let translation = try? BridgeConfig.translate(document),
+    let loaded = try? ConfigLoader.load(ConfigDocument(root: translation.root, file: "fuzz.yaml"))
+  {
+    _ = Estimate(loaded.run)
+  }
+  // The first line as a Hydra override and as --set, applied.
+  let line = String(text.prefix { $0 != "\n" })
+  if let override = try? ConfigOverride.parse(hydra: line, index: 0) {
+    try? document.apply(override, rules: ConfigLoader.overrideRules)
+  }
+  if let override = try? ConfigOverride.parse(set: line, index: 0) {
+    try? document.apply(override, rules: BridgeConfig.overrideRules(original: document.root))
+  }
   if let first = paths.first {
     try? document.override(
       first, with: "${\(first)}", location: SourceLocation(file: "--set", line: 1, column: 1))

@@ -16,7 +16,10 @@ struct OptionSpec {
 }
 
 struct ParsedArguments {
+  /// FILE arguments (and, for a Megatron-Bridge FILE, override YAML files merged over it).
   var positional: [String] = []
+  /// Hydra-style overrides after FILE (`key=value`, `+key=value`, `~key`), in order.
+  var overrides: [String] = []
   var values: [String: [String]] = [:]
   var flags: Set<String> = []
 
@@ -34,7 +37,11 @@ struct ParsedArguments {
       let arg = args[i]
       i += 1
       if onlyPositional || !arg.hasPrefix("-") || arg == "-" {
-        out.positional.append(arg)
+        if ConfigOverride.isOverride(arg) {
+          out.overrides.append(arg)
+        } else {
+          out.positional.append(arg)
+        }
         continue
       }
       if arg == "--" {

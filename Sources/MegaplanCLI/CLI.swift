@@ -28,11 +28,17 @@ public enum CLI {
   static let commonConfigOptions: [OptionSpec] = [
     OptionSpec(
       name: "--set", takesValue: true, repeatable: true,
-      help: "override a config key (repeatable), e.g. --set model.tensor_model_parallel_size=4",
+      help:
+        "override a config key (repeatable; a list as [a,b]), e.g. --set model.tensor_model_parallel_size=4",
       valueName: "KEY=VALUE"),
     OptionSpec(
       name: "--megatron-args", takesValue: false,
       help: "FILE is a Megatron-LM launch script or argument list, not NeMo YAML"),
+    OptionSpec(
+      name: "--bridge", takesValue: false,
+      help:
+        "FILE is a Megatron-Bridge ConfigContainer YAML (detected by its groups otherwise); files after it are override YAML merged over it"
+    ),
     OptionSpec(
       name: "--hf-config", takesValue: true,
       help:
@@ -53,7 +59,7 @@ public enum CLI {
         name: "estimate",
         summary: "per-GPU memory, FLOPs, step time and time to train for one config",
         usage:
-          "megaplan estimate FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan estimate FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: [
           OptionSpec(
             name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
@@ -63,19 +69,19 @@ public enum CLI {
         name: "compare",
         summary: "recompute strategies side by side, with the fastest that fits marked",
         usage:
-          "megaplan compare FILE [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan compare FILE [KEY=VALUE]... [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: CompareCommand.options, run: CompareCommand.run),
       Command(
         name: "check",
         summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
         usage:
-          "megaplan check FILE|DIR... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan check FILE|DIR... [KEY=VALUE]... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: CheckCommand.options, run: CheckCommand.run),
       Command(
         name: "search",
         summary: "the fastest tensor/context/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json]",
+          "megaplan search FILE [KEY=VALUE]... [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "size",
@@ -89,13 +95,13 @@ public enum CLI {
         name: "serve",
         summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
         usage:
-          "megaplan serve FILE [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args]",
+          "megaplan serve FILE [KEY=VALUE]... [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge]",
         options: ServeCommand.options, run: ServeCommand.run),
       Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
         usage:
-          "megaplan config FILE [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan config FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: ConfigCommand.options, run: ConfigCommand.run),
       Command(
         name: "validate", summary: "published Megatron runs against megaplan's predictions",
@@ -199,9 +205,11 @@ public enum CLI {
       "  megaplan COMMAND --help    options of one command",
       "  megaplan --version",
       "",
-      "FILE is a NeMo training YAML (the file you give NeMo) or, with --megatron-args, a",
-      "Megatron-LM launch script; - reads it from standard input. Exit codes: 0 done, 1 a check",
-      "failed or search, size or scale found nothing that fits, 64 usage, config or output error.",
+      "FILE is a NeMo training YAML (the file you give NeMo), a Megatron-Bridge ConfigContainer",
+      "YAML (override YAML files may follow it) or, with --megatron-args, a Megatron-LM launch",
+      "script; - reads it from standard input. KEY=VALUE arguments after FILE override keys as",
+      "Hydra does (+KEY=VALUE adds, ~KEY removes). Exit codes: 0 done, 1 a check failed or",
+      "search, size or scale found nothing that fits, 64 usage, config or output error.",
     ]
     return lines.joined(separator: "\n") + "\n"
   }
@@ -217,19 +225,15 @@ public enum CLI {
     return lines.joined(separator: "\n") + "\n"
   }
 
-  /// The single positional FILE argument (config.json's path when --hf-config is the input).
+  /// The positional FILE argument (config.json's path when --hf-config is the input). Further
+  /// files are override YAML merged over a Megatron-Bridge FILE (`ConfigInput.load`).
   static func singleFile(_ parsed: ParsedArguments) throws -> String {
     guard let file = parsed.positional.first else {
       // --hf-config alone is the whole input.
       if let hf = parsed.value("--hf-config"), !parsed.has("--megatron-args") { return hf }
       throw UsageError(message: "missing FILE (a NeMo YAML config, or --hf-config config.json)")
     }
-    guard parsed.positional.count == 1 else {
-      throw UsageError(
-        message:
-          "expected one FILE, found \(parsed.positional.count): \(parsed.positional.joined(separator: " "))"
-      )
-    }
     return file
   }
+
 }

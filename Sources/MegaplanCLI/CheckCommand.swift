@@ -87,7 +87,8 @@ enum CheckCommand {
       let warnings = io.capturing()
       let name = file == ConfigInput.standardInputArgument ? ConfigInput.standardInputName : file
       do {
-        let loaded = try ConfigInput.load(path: file, parsed: parsed, io: warnings)
+        let loaded = try ConfigInput.load(
+          path: file, parsed: parsed, io: warnings, mergeFiles: [])
         if limits.maxDays != nil && loaded.run.trainTokens == nil {
           throw ConfigError(
             "--max-days needs a token budget: set megaplan.train_tokens in the file (or --set megaplan.train_tokens=300e9)",

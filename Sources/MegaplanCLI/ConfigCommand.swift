@@ -1,7 +1,9 @@
 import MegatronPlan
 
 /// `megaplan config FILE`: the effective configuration megaplan uses, with where each value came
-/// from (file:line:column, --set, an option such as --gpu, default, or derived).
+/// from (file:line:column, --set, an override, an option such as --gpu, default, or derived).
+/// For a Megatron-Bridge FILE each key shows the Bridge field it was read from
+/// (`train.micro_batch_size → model.micro_batch_size`) and how, when it is not a copy.
 enum ConfigCommand {
   static let options: [OptionSpec] =
     [
@@ -16,17 +18,27 @@ enum ConfigCommand {
     switch format {
     case "json":
       let entries = try loaded.settings.map { setting in
-        Entry(
+        let source = loaded.bridge?.sources[setting.key]
+        return Entry(
           key: setting.key, value: try value(of: setting, in: loaded.document),
-          source: origin(setting.origin))
+          source: origin(setting.origin, source), bridgeKey: source?.path)
       }
       io.out(try JSONOutput.encode(entries) + "\n")
     default:
       io.out("megaplan config: \(loaded.source.name)\n\n")
-      let width = (loaded.settings.map(\.key.count).max() ?? 0) + 2
+      let keys = loaded.settings.map { setting -> String in
+        guard let source = loaded.bridge?.sources[setting.key], source.path != setting.key else {
+          return setting.key
+        }
+        return "\(source.path) → \(setting.key)"
+      }
+      let width = (keys.map(\.count).max() ?? 0) + 2
       let valueWidth = min(40, (loaded.settings.map(\.value.count).max() ?? 0) + 2)
-      for s in loaded.settings {
-        io.out(Format.pad(s.key, width) + Format.pad(s.value, valueWidth) + origin(s.origin) + "\n")
+      for (key, s) in zip(keys, loaded.settings) {
+        let source = loaded.bridge?.sources[s.key]
+        io.out(
+          Format.pad(key, width) + Format.pad(s.value, valueWidth) + origin(s.origin, source)
+            + "\n")
       }
     }
     return ExitCode.success
@@ -37,6 +49,13 @@ enum ConfigCommand {
     var key: String
     var value: Value
     var source: String
+    /// The Megatron-Bridge field the key was read from (Bridge input only).
+    var bridgeKey: String?
+
+    enum CodingKeys: String, CodingKey {
+      case key, value, source
+      case bridgeKey = "bridge_key"
+    }
   }
 
   /// A JSON value typed as the config typed it: integers and floats as numbers, booleans as
@@ -77,13 +96,23 @@ enum ConfigCommand {
     }
   }
 
-  static func origin(_ origin: EffectiveSetting.Origin) -> String {
+  static func origin(_ origin: EffectiveSetting.Origin, _ bridge: BridgeSource? = nil) -> String {
+    if let bridge, bridge.isDefault, case .file = origin {
+      return "default" + (bridge.note.map { " (\($0))" } ?? "")
+    }
+    let note = bridge?.note.map { " (\($0))" } ?? ""
     switch origin {
-    case .file(let loc): "\(loc.file):\(loc.line):\(loc.column)"
-    // A --set argument, or an option that stands for a key (--gpu h100-sxm), as typed.
-    case .override(let loc): loc.file == "--set" ? "--set (\(loc.lineText))" : loc.lineText
-    case .defaulted: "default"
-    case .derived(let why): "derived: \(why)"
+    case .file(let loc): return "\(loc.file):\(loc.line):\(loc.column)" + note
+    // A --set argument, a Hydra-style override, or an option that stands for a key (--gpu
+    // h100-sxm), as typed.
+    case .override(let loc):
+      switch loc.file {
+      case ConfigOverride.setFile: return "--set (\(loc.lineText))" + note
+      case ConfigOverride.hydraFile: return "override (\(loc.lineText))" + note
+      default: return loc.lineText + note
+      }
+    case .defaulted: return "default"
+    case .derived(let why): return "derived: \(why)"
     }
   }
 }

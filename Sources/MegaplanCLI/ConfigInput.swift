@@ -22,6 +22,12 @@ enum ConfigInput {
     var source: Source
     var document: ConfigDocument
     var config: LoadedConfig
+    /// For a Megatron-Bridge FILE, where each NeMo key came from.
+    var bridge: BridgeTranslation? = nil
+    /// For a Megatron-Bridge FILE: its own tree, and the tree the run was translated from (override
+    /// files and the command line's overrides in).
+    var bridgeFile: ConfigNode? = nil
+    var bridgeTree: ConfigNode? = nil
     var run: TrainingRun { config.run }
     var settings: [EffectiveSetting] { config.settings }
   }
@@ -69,28 +75,30 @@ enum ConfigInput {
     return text
   }
 
-  /// `--set KEY=VALUE` arguments applied in order. Locations point into the argument itself.
-  static func applyOverrides(_ sets: [String], to document: inout ConfigDocument) throws {
-    for (index, text) in sets.enumerated() {
+  /// The command line's overrides in the order they apply: the Hydra-style arguments after
+  /// FILE, then `--set KEY=VALUE`. Locations point into the argument itself.
+  static func overrides(_ parsed: ParsedArguments) throws -> [ConfigOverride] {
+    var out: [ConfigOverride] = []
+    for (index, text) in parsed.overrides.enumerated() {
+      out.append(try ConfigOverride.parse(hydra: text, index: index))
+    }
+    for (index, text) in parsed.all("--set").enumerated() {
       guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
         throw UsageError(
           message:
             "--set expects KEY=VALUE (e.g. --set model.tensor_model_parallel_size=4), found '\(text)'"
         )
       }
-      let key = String(text[..<eq])
-      let value = String(text[text.index(after: eq)...])
-      let column = text.distance(from: text.startIndex, to: eq) + 2
-      let location = SourceLocation(
-        file: "--set", line: index + 1, column: column, length: max(1, value.count), lineText: text)
-      guard key.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty })
-      else {
-        throw ConfigError(
-          "--set key '\(key)' is not a dotted key path like model.hidden_size", key: key,
-          at: location)
-      }
-      try document.override(key, with: value, location: location)
+      out.append(try ConfigOverride.parse(set: text, index: index))
     }
+    return out
+  }
+
+  /// `overrides` applied in order.
+  static func apply(
+    _ overrides: [ConfigOverride], to document: inout ConfigDocument, rules: OverrideRules
+  ) throws {
+    for override in overrides { try document.apply(override, rules: rules) }
   }
 
   /// Where a value given as an option lies: the option as typed (`--gpu H100`), so a message
@@ -118,37 +126,60 @@ enum ConfigInput {
     }
   }
 
-  /// Reads, overrides and loads; warnings go to `io`'s stderr.
-  static func load(path: String, parsed: ParsedArguments, io: CLIOutput, applyGPUCount: Bool = true)
-    throws -> Loaded
-  {
+  /// Reads, overrides and loads; warnings go to `io`'s stderr. `mergeFiles` are override YAML
+  /// merged over a Megatron-Bridge FILE (by default the positional arguments after FILE).
+  static func load(
+    path: String, parsed: ParsedArguments, io: CLIOutput, applyGPUCount: Bool = true,
+    mergeFiles: [String]? = nil
+  ) throws -> Loaded {
     let source = try read(path, io: io)
     var document: ConfigDocument
+    var bridge: BridgeTranslation? = nil
+    var bridgeTrees: (file: ConfigNode, tree: ConfigNode)? = nil
+    let overrides = try overrides(parsed)
+    let merges = mergeFiles ?? Array(parsed.positional.dropFirst())
     // --hf-config without FILE: config.json is the whole input (CLI.singleFile gives its path).
     let hfAlone = parsed.has("--hf-config") && parsed.positional.isEmpty
     if hfAlone && parsed.has("--megatron-args") {
       throw UsageError(message: "--megatron-args needs FILE, the Megatron-LM script")
     }
     if parsed.has("--megatron-args") {
+      if parsed.has("--bridge") {
+        throw UsageError(message: "--bridge and --megatron-args name different inputs; give one")
+      }
       let root = try MegatronArguments.parse(
         source.text, file: source.name,
         gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
         gpuName: parsed.value("--gpu"))
       document = ConfigDocument(root: root, file: source.name)
-    } else {
-      document =
-        hfAlone
-        ? ConfigDocument(
-          root: try HuggingFaceConfig.standalone(source.text, file: source.name),
-          file: source.name)
-        : try ConfigDocument.parse(source.text, file: source.name)
+    } else if hfAlone {
+      document = ConfigDocument(
+        root: try HuggingFaceConfig.standalone(source.text, file: source.name), file: source.name)
       try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
+    } else {
+      document = try ConfigDocument.parse(source.text, file: source.name)
+      if parsed.has("--bridge") || BridgeConfig.isContainer(document.root) {
+        let file = document.root
+        let (translation, tree) = try loadBridge(
+          &document, merges: merges, overrides: overrides, parsed: parsed,
+          applyGPUCount: applyGPUCount)
+        bridge = translation
+        bridgeTrees = (file, tree)
+      } else {
+        try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
+      }
+    }
+    if bridge == nil, let extra = merges.first {
+      throw UsageError(
+        message:
+          "'\(extra)': files after FILE are override YAML merged over a Megatron-Bridge config; \(source.name) is not one (pass key=value overrides or --set instead)"
+      )
     }
     if let hf = parsed.value("--hf-config"), !hfAlone {
       // config.json supplies the model's shape, FILE the rest (config.json wins for the model).
       document.root = try HuggingFaceConfig.merged(readText(hf), file: hf, into: document.root)
     }
-    try applyOverrides(parsed.all("--set"), to: &document)
+    if bridge == nil { try apply(overrides, to: &document, rules: ConfigLoader.overrideRules) }
     let loaded: LoadedConfig
     do {
       loaded = try ConfigLoader.load(document)
@@ -160,10 +191,63 @@ enum ConfigInput {
       // with t 8 p 16): the count to run on comes from the command line.
       error.note = MegatronArguments.gpuCountNote
       throw error
+    } catch var error as ConfigError where bridge != nil {
+      // Name the Bridge field the NeMo key was read from.
+      if let key = error.key, let field = bridge?.bridgeKey(for: key), field != key {
+        error.key = field
+        if error.note == nil {
+          error.note = "megaplan reads Megatron-Bridge's '\(field)' as '\(key)'"
+        }
+      }
+      throw error
     }
     // One write for all warnings (a file of many unknown keys must not cost a write each),
     // the first few dozen one by one and the rest counted.
-    if !loaded.warnings.isEmpty { io.err(ConfigWarning.rendered(loaded.warnings)) }
-    return Loaded(source: source, document: document, config: loaded)
+    let warnings = (bridge?.warnings ?? []) + loaded.warnings
+    if !warnings.isEmpty { io.err(ConfigWarning.rendered(warnings)) }
+    return Loaded(
+      source: source, document: document, config: loaded, bridge: bridge,
+      bridgeFile: bridgeTrees?.file, bridgeTree: bridgeTrees?.tree)
   }
+
+  /// A Megatron-Bridge FILE: override YAML merged over it, `--gpus`/`--gpu` as
+  /// `megaplan.num_gpus`/`megaplan.gpu`, the command line's overrides, then the translation
+  /// into the NeMo tree (`BridgeConfig.translate`), which replaces `document`.
+  static func loadBridge(
+    _ document: inout ConfigDocument, merges: [String], overrides: [ConfigOverride],
+    parsed: ParsedArguments, applyGPUCount: Bool
+  ) throws -> (BridgeTranslation, ConfigNode) {
+    for path in merges {
+      let text = try readText(path)
+      let over = try ConfigDocument.parse(text, file: path)
+      document.root = ConfigDocument.merged(document.root, over.root)
+    }
+    let rules = BridgeConfig.overrideRules(original: document.root)
+    var options: [ConfigOverride] = []
+    if applyGPUCount, let text = parsed.value("--gpus") {
+      let gpus = try parsed.positiveInt("--gpus") ?? 1
+      let location = optionLocation("--gpus", text)
+      options.append(
+        ConfigOverride(
+          syntax: .set, operation: .forceAdd, key: "megaplan.num_gpus",
+          value: ConfigNode(.scalar(String(gpus), style: .plain), at: location),
+          argument: "--gpus \(text)", location: location, yamlText: String(gpus)))
+    }
+    if let gpu = parsed.value("--gpu") {
+      let location = optionLocation("--gpu", gpu)
+      options.append(
+        ConfigOverride(
+          syntax: .set, operation: .forceAdd, key: "megaplan.gpu",
+          value: ConfigNode(.scalar(gpu, style: .singleQuoted), at: location),
+          argument: "--gpu \(gpu)", location: location, yamlText: "'\(gpu)'"))
+    }
+    try apply(options + overrides, to: &document, rules: rules)
+    let translation = try BridgeConfig.translate(document)
+    let tree = document.root
+    var translated = ConfigDocument(root: translation.root, file: document.file)
+    translated.markOverridden(translation.overridden)
+    document = translated
+    return (translation, tree)
+  }
+
 }

@@ -73,7 +73,8 @@ enum SearchCommand {
       valueName: "F"),
     OptionSpec(
       name: "--emit-config", takesValue: true,
-      help: "write the winner as NeMo YAML (FILE with the layout keys replaced)",
+      help:
+        "write the winner as NeMo YAML (FILE with the layout keys replaced), or for a Megatron-Bridge FILE as a Bridge override YAML of the fields that change",
       valueName: "OUT.yaml"),
     OptionSpec(
       name: "--format", takesValue: true, help: "text (default), json, csv or markdown",
@@ -115,7 +116,9 @@ enum SearchCommand {
     if let emitPath {
       guard !parsed.has("--megatron-args"), !parsed.has("--hf-config") else {
         throw UsageError(
-          message: "--emit-config writes NeMo YAML and needs a YAML FILE without --hf-config")
+          message:
+            "--emit-config writes NeMo or Megatron-Bridge YAML and needs a YAML FILE without --hf-config"
+        )
       }
       try OutputFile.checkWritable(emitPath)
     }
@@ -195,18 +198,42 @@ enum SearchCommand {
     default: io.out(SearchReport.text(result, source: loaded.source.name))
     }
 
-    if let emitPath, let best = result.best {
+    if let emitPath, let best = result.best, let file = loaded.bridgeFile,
+      let tree = loaded.bridgeTree
+    {
+      // A Megatron-Bridge FILE: an override YAML of the fields that change, merged over FILE.
+      let header = """
+        megaplan search: the winner for \(loaded.source.name) as a Megatron-Bridge override
+        (the fields that differ from it). Merge it over that file: megaplan estimate \(loaded.source.name) \(emitPath)
+        or Megatron-Bridge's --config-file.
+        """
+      let emitted = try LayoutSearch.emitBridgeConfig(
+        file: file, tree: tree, winner: best.run, base: base, header: header)
+      var merged = ConfigDocument(root: file, file: loaded.source.name)
+      merged.root = ConfigDocument.merged(
+        file, try ConfigDocument.parse(emitted, file: emitPath).root)
+      let translated = try BridgeConfig.translate(merged)
+      let reread = try ConfigLoader.load(ConfigDocument(root: translated.root, file: emitPath)).run
+      let differ = LayoutSearch.emitMismatches(reread, winner: best.run)
+      guard differ.isEmpty else {
+        throw OutputError(
+          message:
+            "cannot write '\(emitPath)': the override megaplan can emit would not load to the search's row (\(differ.joined(separator: ", ")) differ); set those fields in FILE instead of on the command line"
+        )
+      }
+      try OutputFile.write(emitted, to: emitPath)
+      if format == "text" { io.out("wrote the winner to \(emitPath)\n") }
+    } else if let emitPath, let best = result.best {
       // The text the config was read from (for `-`, standard input as read, not read again).
       // Every command-line override base was loaded with goes into the file too, so that it
       // loads to the row (checked: a file that would not is an error, never written).
-      var overrides: [(key: String, value: String)] = []
+      var overrides: [(key: String, value: String?)] = []
       if let gpu = parsed.value("--gpu") {
         overrides.append((key: "megaplan.gpu", value: "'\(gpu)'"))
       }
-      for text in parsed.all("--set") {
-        guard let eq = text.firstIndex(of: "=") else { continue }
+      for override in try ConfigInput.overrides(parsed) {
         overrides.append(
-          (key: String(text[..<eq]), value: String(text[text.index(after: eq)...])))
+          (key: override.key, value: override.operation == .delete ? nil : override.yamlText))
       }
       if let f = options.maxMemoryFraction {
         overrides.append((key: "megaplan.max_memory_fraction", value: String(f)))

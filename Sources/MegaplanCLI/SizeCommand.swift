@@ -49,10 +49,10 @@ enum SizeCommand {
   ]
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
-    guard parsed.positional.isEmpty else {
+    guard parsed.positional.isEmpty && parsed.overrides.isEmpty else {
       throw UsageError(
         message:
-          "size takes no FILE (the model comes from --family), found '\(parsed.positional.joined(separator: " "))'"
+          "size takes no FILE (the model comes from --family), found '\((parsed.positional + parsed.overrides).joined(separator: " "))'"
       )
     }
     let format = try parsed.choice(

@@ -7,7 +7,9 @@ enum ValidateCommand {
   ]
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
-    guard parsed.positional.isEmpty else { throw UsageError(message: "validate takes no FILE") }
+    guard parsed.positional.isEmpty && parsed.overrides.isEmpty else {
+      throw UsageError(message: "validate takes no FILE")
+    }
     io.out(ValidationReport.text())
     return ExitCode.success
   }

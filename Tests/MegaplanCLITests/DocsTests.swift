@@ -20,6 +20,14 @@ import Testing
     }
   }
 
+  @Test("docs/config.md lists every Megatron-Bridge field megaplan reads or refuses")
+  func bridgeFields() {
+    let text = doc("config.md")
+    for field in BridgeConfig.knownFields.sorted() {
+      #expect(text.contains("`\(field)`"), "docs/config.md lacks the Bridge field \(field)")
+    }
+  }
+
   @Test("docs/cli.md documents every command and option")
   func cliOptions() {
     let text = doc("cli.md")

@@ -67,6 +67,82 @@ import Testing
     #expect((file["memory"] as? [String: Any])?["usable_fraction"] as? Double == 0.9)
   }
 
+  @Test(
+    "Hydra overrides after FILE go into the emitted NeMo file: a list as a list, ~ drops the key")
+  func hydraOverridesWritten() throws {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("run.yaml")
+    try """
+    trainer:
+      devices: 8
+    model:
+      num_layers: 4
+      hidden_size: 512
+      num_attention_heads: 8
+      encoder_seq_length: 1024
+      micro_batch_size: 1
+      global_batch_size: 64
+      activations_checkpoint_granularity: selective
+      recompute_modules:
+      - core_attn
+      hidden_dropout: 0.0
+    megaplan:
+      vocab_size: 1024
+      gpu: h100-sxm
+
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let (row, estimate, emitted) = try Self.searchAndReestimate([
+      file.path, "--recompute", "selective", "model.recompute_modules=[core_attn,mlp]",
+      "~model.hidden_dropout",
+    ])
+    Self.expectSame(row, estimate)
+    #expect(emitted.contains("  recompute_modules: [core_attn,mlp]\n"))
+    #expect(!emitted.contains("- core_attn"))
+    #expect(!emitted.contains("hidden_dropout"))
+  }
+
+  /// A Megatron-Bridge FILE's winner: an override YAML of the fields that change, which
+  /// `estimate FILE OUT` merges over FILE to the row.
+  static func searchBridge(_ file: String, _ args: [String]) throws -> (
+    row: [String: Any], file: [String: Any], emitted: String
+  ) {
+    let dir = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("winner.yaml").path
+    let search = runCLI(
+      ["search", file] + args + ["--top", "1", "--format", "json", "--emit-config", out])
+    try #require(search.code == 0, "\(search.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [String: Any])
+    let row = try #require((object["candidates"] as? [[String: Any]])?.first)
+    let again = runCLI(["estimate", file, out, "--format", "json"])
+    try #require(again.code == 0, "\(again.stderr)")
+    let estimate = try #require(
+      try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+    return (row, estimate, try String(contentsOfFile: out, encoding: .utf8))
+  }
+
+  @Test("a Bridge FILE's winner as a Bridge override: only what changes, merged back to the row")
+  func bridge() throws {
+    // 64 GPUs instead of the file's 32: d > 1, where Bridge's comm_overlap would turn the
+    // data-parallel overlaps on that the row (the file's, off at d 1) leaves off: they are pinned.
+    let (row, file, emitted) = try Self.searchBridge(
+      rooted("configs/bridge-llama3-70b.yaml"), ["--gpus", "64", "train.global_batch_size=1024"])
+    Self.expectSame(row, file)
+    #expect(emitted.hasPrefix("# megaplan search: the winner for "))
+    #expect(emitted.contains("\ntrain:\n  global_batch_size: 1024\n"))
+    #expect(emitted.contains("\nmegaplan:\n  num_gpus: 64\n"))
+    #expect(emitted.contains("  overlap_grad_reduce: false\n"))
+    // Nothing the winner keeps: the model's shape is not repeated.
+    #expect(!emitted.contains("num_layers"))
+    // An MoE file with expert parallelism.
+    let (moeRow, moeFile, moeEmitted) = try Self.searchBridge(
+      rooted("configs/bridge-qwen3-30b-a3b.yaml"), ["--gpus", "16"])
+    Self.expectSame(moeRow, moeFile)
+    #expect(moeEmitted.contains("num_gpus: 16"))
+  }
+
   @Test("a launch script whose own GPU count cannot hold t × p asks for --gpus")
   func scriptGPUCountNote() {
     let r = runCLI([

@@ -264,7 +264,8 @@ let megaplanExecutable: URL? = {
     #expect(r.stdout.isEmpty)
     #expect(
       r.stderr.hasPrefix(
-        "error: --emit-config writes NeMo YAML and needs a YAML FILE without --hf-config\n"))
+        "error: --emit-config writes NeMo or Megatron-Bridge YAML and needs a YAML FILE without --hf-config\n"
+      ))
     #expect(!FileManager.default.fileExists(atPath: out))
   }
 

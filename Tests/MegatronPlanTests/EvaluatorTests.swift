@@ -19,7 +19,15 @@ import Testing
     where name.hasSuffix(".yaml") {
       let text = try String(
         contentsOfFile: dir.appendingPathComponent(name).path, encoding: .utf8)
-      out.append((name, try ConfigLoader.load(ConfigDocument.parse(text, file: name)).run))
+      let document = try ConfigDocument.parse(text, file: name)
+      if BridgeConfig.isContainer(document.root) {
+        // A Megatron-Bridge file: translated to the NeMo keys first, as the CLI does.
+        let translation = try BridgeConfig.translate(document)
+        let translated = ConfigDocument(root: translation.root, file: name)
+        out.append((name, try ConfigLoader.load(translated).run))
+      } else {
+        out.append((name, try ConfigLoader.load(document).run))
+      }
     }
     for (path, sets) in [
       ("nemo-launcher/gpt3/175b.yaml", [String]()),

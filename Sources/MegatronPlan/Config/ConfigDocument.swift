@@ -87,7 +87,18 @@ public struct ConfigDocument: Sendable {
     }
     return ConfigValue(
       path: path, scalar: scalar, node: resolved, location: node.location,
-      overridden: overriddenPaths.contains(p.joined(separator: ".")))
+      overridden: isOverridden(p))
+  }
+
+  /// Whether the value at `parts` (or a mapping or list holding it) was set by an override.
+  func isOverridden(_ parts: [String]) -> Bool {
+    guard !overriddenPaths.isEmpty else { return false }
+    var path = ""
+    for (i, part) in parts.enumerated() {
+      path += i == 0 ? part : "." + part
+      if overriddenPaths.contains(path) { return true }
+    }
+    return false
   }
 
   public func keys(under path: String) -> [String] {

@@ -367,8 +367,9 @@ extension ConfigLoader {
     return n
   }
 
-  /// `moe_layer_freq`: an integer N (every N-th layer is MoE), or Megatron's pattern string
-  /// `([0]*k+[1]*n)` (k dense layers, then n MoE layers: DeepSeek's `first_k_dense_replace`).
+  /// `moe_layer_freq`: an integer N (every N-th layer is MoE), Megatron's pattern string
+  /// `([0]*k+[1]*n)` (k dense layers, then n MoE layers: DeepSeek's `first_k_dense_replace`), or
+  /// Megatron-Core's list of one 0 or 1 per layer of either shape.
   static func readMoELayerPattern(_ r: inout KeyReader, layers: Int) throws -> (Int, Int) {
     let key = "model.moe_layer_freq"
     guard r.has(key) else {
@@ -379,6 +380,27 @@ extension ConfigLoader {
       guard n >= 1 else { throw r.error("moe_layer_freq must be at least 1, found \(n)", key: key) }
       _ = try r.optionalInt(key, record: true)
       return (n, 0)
+    }
+    if let node = r.document.node(at: r.document.parts(key)), case .sequence = node.kind,
+      let flags = try r.optionalIntList(key)
+    {
+      // Megatron-Core's list form: one 0 (dense) or 1 (MoE) per layer.
+      guard flags.count == layers, flags.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+        throw r.error(
+          "moe_layer_freq lists \(flags.count) entries of 0 and 1; num_layers is \(layers)",
+          key: key)
+      }
+      let dense = flags.prefix { $0 == 0 }.count
+      if flags.dropFirst(dense).allSatisfy({ $0 == 1 }) { return (1, dense) }
+      // Every N-th layer (layer i is MoE when i % N = 0), as the integer N reads.
+      if let n = flags.dropFirst().firstIndex(of: 1),
+        flags.indices.allSatisfy({ flags[$0] == ($0 % n == 0 ? 1 : 0) })
+      {
+        return (n, 0)
+      }
+      throw r.error(
+        "moe_layer_freq \(flags.map(String.init).joined(separator: ",")): megaplan models dense layers first, then MoE layers, or every N-th layer",
+        key: key)
     }
     let written = (try r.optionalString(key, record: true) ?? "").filter { $0 != " " }
     // Megatron evaluates the pattern as a Python list expression: its brackets must balance

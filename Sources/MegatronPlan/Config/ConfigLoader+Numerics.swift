@@ -111,7 +111,8 @@ extension ConfigLoader {
     }
     let scopeKey = "model.cuda_graph_scope"
     if let names = try r.stringList(scopeKey) {
-      for name in names where !name.isEmpty {
+      // Megatron-Core's older string form: "full" is the whole layer (no scope named).
+      for name in names where !name.isEmpty && name.lowercased() != "full" {
         guard let scope = CUDAGraphs.Scope(rawValue: name.lowercased()) else {
           let known = CUDAGraphs.Scope.allCases.map(\.rawValue)
           throw r.error(

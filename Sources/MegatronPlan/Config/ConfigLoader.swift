@@ -507,6 +507,11 @@ public enum ConfigLoader {
       return .a100_80GB
     }
     guard let gpu = GPU.named(name) else {
+      if let message = GPU.unprofiledMessage(name) {
+        // Described by megaplan.hardware (its base replaces this placeholder), or refused.
+        if r.has("megaplan.hardware.base") { return .a100_80GB }
+        throw r.error(message, key: key)
+      }
       throw r.error("unknown GPU '\(name)'; \(GPU.suggestion(for: name))", key: key)
     }
     return gpu

@@ -1,8 +1,9 @@
-/// A reader for the YAML subset NeMo configs use (shared/configs/README.md lists it): block
-/// mappings and lists (also with the dash at the parent key's indent), one-line flow lists,
-/// comments, quoted and plain scalars. Anything outside that subset (anchors, aliases, tags,
-/// block scalars, flow mappings, multi-line scalars, several documents, tabs in indentation) is
-/// a located "not supported" error, never a wrong value.
+/// A reader for the YAML subset NeMo and Megatron-Bridge configs use (shared/configs/README.md
+/// lists it): block mappings and lists (also with the dash at the parent key's indent), one-line
+/// flow collections (`[a, b]`, `{a: 1, b: [x, y]}`, `{}`, nested), comments, quoted and plain
+/// scalars. Anything outside that subset (anchors, aliases, tags, block scalars, multi-line
+/// scalars and flow collections, several documents, tabs in indentation) is a located "not
+/// supported" error, never a wrong value.
 ///
 /// Iterative (an explicit stack, depth-bounded), linear in the input, and trap-free on any input.
 public enum YAMLReader {
@@ -56,6 +57,33 @@ public enum YAMLReader {
       start = end + 1
     }
     return try parser.finish()
+  }
+
+  /// The flow collection (`[a, b]`, `{k: v}`) that starts at Character `start` of `line`, a
+  /// line of its own (a command-line argument): its nodes are located on that line, and nothing
+  /// but spaces may follow it.
+  public static func flowValue(_ line: String, from start: Int, file: String, lineNumber: Int)
+    throws -> ConfigNode
+  {
+    var parser = Parser(file: file)
+    parser.lineText = line
+    var glyphs: [Glyph] = []
+    var offsets: [String.Index] = []
+    var index = line.startIndex
+    while index < line.endIndex {
+      glyphs.append(Glyph(line[index]))
+      offsets.append(index)
+      index = line.index(after: index)
+    }
+    offsets.append(line.endIndex)
+    parser.offsets = offsets
+    guard start < glyphs.count, glyphs[start] == "[" || glyphs[start] == "{" else {
+      throw ConfigError(
+        "expected a flow collection ('[' or '{')",
+        at: SourceLocation(
+          file: file, line: lineNumber, column: start + 1, length: 1, lineText: line))
+    }
+    return try parser.flowCollection(line: glyphs, number: lineNumber, start: start)
   }
 
   /// One open block: a mapping or a list whose entries start at `indent`.
@@ -295,6 +323,19 @@ public enum YAMLReader {
         stack[stack.count - 1].pendingItem = location(line, number, indent)
         return
       }
+      if line[start] == "-" && (start + 1 == line.count || line[start + 1] == " ") {
+        // `- - x`: a list item that is itself a list, its first item on the dash line and the
+        // rest below at `start` (PyYAML writes lists of lists so).
+        guard stack.count < YAMLReader.maximumDepth else {
+          throw error(
+            "nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number,
+            start)
+        }
+        stack.append(
+          Frame(indent: start, isSequence: true, location: location(line, number, start)))
+        try listItem(line: line, number: number, indent: start)
+        return
+      }
       if let colon = keySeparator(line, from: start) {
         // `- key: value`: a mapping item whose keys sit at `start`.
         guard stack.count < YAMLReader.maximumDepth else {
@@ -397,7 +438,7 @@ public enum YAMLReader {
 
     // MARK: - Values
 
-    /// The value starting at `start`: a quoted or plain scalar or a one-line flow list.
+    /// The value starting at `start`: a quoted or plain scalar or a one-line flow collection.
     func scalarValue(line: [Glyph], number: Int, start: Int) throws -> ConfigNode {
       let c = line[start]
       switch c {
@@ -407,12 +448,8 @@ public enum YAMLReader {
         return ConfigNode(
           .scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted),
           at: location(line, number, start, end - start))
-      case "[":
-        return try flowList(line: line, number: number, start: start)
-      case "{":
-        throw error(
-          "flow mappings ('{ … }') are not supported; write the mapping as indented 'key: value' lines",
-          line, number, start)
+      case "[", "{":
+        return try flowCollection(line: line, number: number, start: start)
       case "&":
         throw error("YAML anchors ('&') are not supported", line, number, start)
       case "*":
@@ -537,65 +574,177 @@ public enum YAMLReader {
         line, number, start, line.count - start)
     }
 
-    /// `[a, b, 'c']` on one line: scalars only.
-    func flowList(line: [Glyph], number: Int, start: Int) throws -> ConfigNode {
-      var items: [ConfigNode] = []
-      var i = start + 1
-      func skipSpaces() { while i < line.count, line[i] == " " { i += 1 } }
-      skipSpaces()
-      if i < line.count, line[i] == "]" {
-        try expectNothingAfter(line: line, number: number, from: i + 1)
-        return ConfigNode(.sequence([]), at: location(line, number, start, i + 1 - start))
+    /// A flow collection on one line: `[a, b, 'c']`, `{a: 1, b: [x, y]}`, `{}`, nested to the
+    /// depth limit, each scalar located where it is written. Nothing but a comment may follow it.
+    func flowCollection(line: [Glyph], number: Int, start: Int) throws -> ConfigNode {
+      var i = start
+      let node = try flowNode(line: line, number: number, at: &i, depth: stack.count)
+      try expectNothingAfter(line: line, number: number, from: i)
+      return node
+    }
+
+    /// The flow node at `i` (a collection, a quoted or a plain scalar); `i` moves past it.
+    /// `inMapping` ends a plain scalar also at `: ` (a key's end).
+    func flowNode(
+      line: [Glyph], number: Int, at i: inout Int, depth: Int, inMapping: Bool = false
+    ) throws -> ConfigNode {
+      let c = line[i]
+      if c == "[" || c == "{" {
+        guard depth < YAMLReader.maximumDepth else {
+          throw error(
+            "nesting deeper than \(YAMLReader.maximumDepth) levels is not supported", line, number,
+            i)
+        }
+        return c == "["
+          ? try flowSequence(line: line, number: number, at: &i, depth: depth + 1)
+          : try flowMapping(line: line, number: number, at: &i, depth: depth + 1)
       }
-      while i < line.count {
-        skipSpaces()
-        guard i < line.count else { break }
-        let c = line[i]
-        if c == "[" || c == "{" {
-          throw error("nested flow collections are not supported", line, number, i)
+      if c == "\"" || c == "'" {
+        let (text, end) = try quoted(line: line, number: number, start: i)
+        let node = ConfigNode(
+          .scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted),
+          at: location(line, number, i, end - i))
+        i = end
+        return node
+      }
+      switch c {
+      case "&": throw error("YAML anchors ('&') are not supported", line, number, i)
+      case "*": throw error("YAML aliases ('*') are not supported", line, number, i)
+      case "!": throw error("YAML tags ('!') are not supported", line, number, i)
+      default: break
+      }
+      // A plain scalar: up to `,`, `]`, `}` (and in a mapping `: `), outside `${…}`.
+      var end = i
+      var interpolation = 0
+      while end < line.count {
+        let d = line[end]
+        if d == "$" && end + 1 < line.count && line[end + 1] == "{" {
+          interpolation += 1
+          end += 2
+          continue
         }
-        if c == "\"" || c == "'" {
-          let (text, end) = try quoted(line: line, number: number, start: i)
-          items.append(
-            ConfigNode(
-              .scalar(text, style: c == "\"" ? .doubleQuoted : .singleQuoted),
-              at: location(line, number, i, end - i)))
-          i = end
-        } else {
-          var end = i
-          var depth = 0
-          while end < line.count {
-            let d = line[end]
-            if d == "$" && end + 1 < line.count && line[end + 1] == "{" {
-              depth += 1; end += 2; continue
-            }
-            if d == "}" && depth > 0 { depth -= 1 }
-            if depth == 0 && (d == "," || d == "]") { break }
-            end += 1
-          }
-          var trimmed = end
-          while trimmed > i, line[trimmed - 1] == " " { trimmed -= 1 }
-          if trimmed == i { throw error("empty item in a flow list", line, number, i) }
-          items.append(
-            ConfigNode(
-              .scalar(text(i, trimmed), style: .plain),
-              at: location(line, number, i, trimmed - i)))
-          i = end
+        if d == "}" && interpolation > 0 {
+          interpolation -= 1
+          end += 1
+          continue
         }
-        skipSpaces()
+        if interpolation == 0 {
+          if d == "," || d == "]" || d == "}" || d == "[" || d == "{" { break }
+          if d == "#" && end > i && line[end - 1] == " " { break }
+          if inMapping && d == ":" && (end + 1 == line.count || line[end + 1] == " ") { break }
+        }
+        end += 1
+      }
+      var trimmed = end
+      while trimmed > i, line[trimmed - 1] == " " { trimmed -= 1 }
+      if trimmed == i {
+        throw error(
+          "empty item in a flow \(inMapping ? "mapping" : "list")", line, number, i)
+      }
+      let node = ConfigNode(
+        .scalar(text(i, trimmed), style: .plain), at: location(line, number, i, trimmed - i))
+      i = end
+      return node
+    }
+
+    func skipSpaces(_ line: [Glyph], _ i: inout Int) {
+      while i < line.count, line[i] == " " { i += 1 }
+    }
+
+    /// `[a, [b, c], {d: e}]`: `i` at `[`, moved past `]`.
+    func flowSequence(line: [Glyph], number: Int, at i: inout Int, depth: Int) throws
+      -> ConfigNode
+    {
+      let start = i
+      var items: [ConfigNode] = []
+      i += 1
+      while true {
+        skipSpaces(line, &i)
+        guard i < line.count, !(line[i] == "#" && line[i - 1] == " ") else { break }
+        if line[i] == "]" {
+          i += 1
+          return ConfigNode(.sequence(items), at: location(line, number, start, i - start))
+        }
+        if line[i] == "," { throw error("empty item in a flow list", line, number, i) }
+        items.append(try flowNode(line: line, number: number, at: &i, depth: depth))
+        skipSpaces(line, &i)
         guard i < line.count else { break }
         if line[i] == "," {
           i += 1
           continue
         }
-        if line[i] == "]" {
-          try expectNothingAfter(line: line, number: number, from: i + 1)
-          return ConfigNode(.sequence(items), at: location(line, number, start, i + 1 - start))
-        }
+        if line[i] == "]" { continue }
+        if line[i] == "#" { break }
         throw error("expected ',' or ']' in a flow list", line, number, i)
       }
       throw error(
         "unclosed flow list: '[' must be closed by ']' on the same line", line, number, start,
+        line.count - start)
+    }
+
+    /// `{a: 1, 'b': [x], c: {d: e}}`: `i` at `{`, moved past `}`. Keys are scalars, unique;
+    /// `key:` with nothing before the `,` or `}` is null.
+    func flowMapping(line: [Glyph], number: Int, at i: inout Int, depth: Int) throws
+      -> ConfigNode
+    {
+      let start = i
+      var entries: [ConfigNode.MappingEntry] = []
+      var seen: Set<String> = []
+      i += 1
+      while true {
+        skipSpaces(line, &i)
+        guard i < line.count, !(line[i] == "#" && line[i - 1] == " ") else { break }
+        if line[i] == "}" {
+          i += 1
+          return ConfigNode(.mapping(entries), at: location(line, number, start, i - start))
+        }
+        if line[i] == "," { throw error("empty entry in a flow mapping", line, number, i) }
+        if line[i] == "[" || line[i] == "{" {
+          throw error(
+            "complex mapping keys (a collection as a key) are not supported", line,
+            number, i)
+        }
+        let keyStart = i
+        let keyNode = try flowNode(
+          line: line, number: number, at: &i, depth: depth, inMapping: true)
+        guard case .scalar(let key, _) = keyNode.kind else { break }
+        if key == "<<" {
+          throw error("merge keys ('<<') are not supported", line, number, keyStart, 2)
+        }
+        guard !seen.contains(key) else {
+          throw error(
+            "duplicate key '\(key)' in a flow mapping", line, number, keyStart, i - keyStart)
+        }
+        seen.insert(key)
+        skipSpaces(line, &i)
+        guard i < line.count, line[i] == ":" else {
+          throw error(
+            "expected 'key: value' in a flow mapping, found '\(key)' without ':'", line, number,
+            keyStart, max(1, i - keyStart))
+        }
+        i += 1
+        skipSpaces(line, &i)
+        let value: ConfigNode
+        if i < line.count, line[i] == "," || line[i] == "}" {
+          value = ConfigNode(.scalar("", style: .plain), at: location(line, number, i))
+        } else {
+          guard i < line.count else { break }
+          value = try flowNode(line: line, number: number, at: &i, depth: depth)
+        }
+        entries.append(
+          ConfigNode.MappingEntry(key: key, keyLocation: keyNode.location, value: value))
+        skipSpaces(line, &i)
+        guard i < line.count else { break }
+        if line[i] == "," {
+          i += 1
+          continue
+        }
+        if line[i] == "}" { continue }
+        if line[i] == "#" { break }
+        throw error("expected ',' or '}' in a flow mapping", line, number, i)
+      }
+      throw error(
+        "unclosed flow mapping: '{' must be closed by '}' on the same line", line, number, start,
         line.count - start)
     }
   }

@@ -181,6 +181,25 @@ public struct GPU: Sendable, Hashable, Codable {
     return gpu
   }
 
+  /// GPUs megaplan has no profile of yet (Megatron-Bridge's performance recipes name them), by
+  /// name: a config that names one is refused with the name unless it describes the hardware
+  /// (`megaplan.hardware` with a `base`).
+  public static let unprofiled: [String: String] = [
+    "vr200": "Vera Rubin VR200", "r100": "Rubin R100",
+  ]
+
+  /// What to say about a GPU without a profile: that it has none, and what to do.
+  public static func unprofiledAdvice(_ name: String) -> String? {
+    guard let display = unprofiled[name.lowercased()] else { return nil }
+    return
+      "megaplan has no profile of the \(display) yet; describe it under megaplan.hardware (a base profile such as b200 and its own figures) or choose one of \(all.map(\.name).joined(separator: ", "))"
+  }
+
+  /// The message for a GPU without a profile.
+  public static func unprofiledMessage(_ name: String) -> String? {
+    unprofiledAdvice(name).map { "GPU '\(name)': \($0)" }
+  }
+
   /// Looks a GPU up by name, case-insensitively (`A100-80GB`, `a100-80gb`).
   public static func named(_ name: String) -> GPU? {
     let key = name.lowercased()

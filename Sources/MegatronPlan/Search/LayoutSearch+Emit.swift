@@ -99,16 +99,20 @@ extension LayoutSearch {
   /// changes; nodes and devices together when the GPU count or node shape changes; with the
   /// distributed optimizer turned off, a `megaplan.zero_stage: 1` becomes 0.
   ///
-  /// `overrides` are the command line's `--set KEY=VALUE` (and `--gpu`, `--max-memory-fraction`
+  /// `overrides` are the command line's overrides (`--gpu`, the Hydra-style ones after FILE,
+  /// `--set KEY=VALUE`, `--max-memory-fraction` as the keys they stand for; a nil value is `~KEY`,
+  /// which drops the key)
   /// as the keys they stand for), in order: `base` was loaded with them, so they are written
   /// first, as `yamlScalar` spells each value, and the file then loads to `base` before the
   /// layout keys go in.
   public static func emitConfig(
     _ yaml: String, winner: TrainingRun, base: TrainingRun,
-    overrides: [(key: String, value: String)] = []
+    overrides: [(key: String, value: String?)] = []
   ) -> String {
     var doc = YAMLLines(yaml)
-    for (key, value) in overrides { doc.set(key, yamlScalar(value)) }
+    for (key, value) in overrides {
+      if let value { doc.set(key, yamlScalar(value)) } else { doc.remove(key) }
+    }
     let w = winner.layout, b = base.layout
     let optimizer = doc.index(of: "model.optim.name").map { doc.value(at: $0) }
     let all = configValues(
@@ -234,6 +238,12 @@ func yamlScalar(_ value: String) -> String {
   if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
     return value
   }
+  // A one-line flow collection (`[a, b]`, `{k: v}`) is written as it is: a list stays a list.
+  if let first = value.first, first == "[" || first == "{",
+    (try? YAMLReader.flowValue(value, from: 0, file: "", lineNumber: 1)) != nil
+  {
+    return value
+  }
   let indicators: Set<Character> = [
     "[", "]", "{", "}", "&", "*", "!", "|", ">", "%", "@", "`", "#", ",", "'", "\"",
   ]
@@ -295,8 +305,43 @@ struct YAMLLines {
     return value.trimmingCharacters(in: .whitespaces)
   }
 
+  /// The lines below line `i` that belong to its key's block value (more indented, or a list
+  /// with its dashes at the key's indent).
+  func blockEnd(after i: Int) -> Int {
+    guard let (indent, _) = Self.keyLine(lines[i]) else { return i + 1 }
+    var end = i + 1
+    while end < lines.count {
+      let line = lines[end]
+      let trimmed = line.drop { $0 == " " }
+      let lineIndent = line.count - trimmed.count
+      if trimmed.isEmpty || trimmed.first == "#" || lineIndent > indent
+        || (lineIndent == indent && trimmed.hasPrefix("-"))
+      {
+        end += 1
+        continue
+      }
+      break
+    }
+    // Trailing blank and comment lines stay with what follows.
+    while end > i + 1,
+      lines[end - 1].trimmingCharacters(in: .whitespaces).isEmpty
+        || lines[end - 1].trimmingCharacters(in: .whitespaces).hasPrefix("#")
+    {
+      end -= 1
+    }
+    return end
+  }
+
+  /// Drops the key at `path` and its block value.
+  mutating func remove(_ path: String) {
+    guard let i = index(of: path) else { return }
+    lines.removeSubrange(i..<blockEnd(after: i))
+  }
+
   mutating func set(_ path: String, _ value: String) {
     if let i = index(of: path) {
+      // A block value below the key (a nested list or mapping) is replaced too.
+      if self.value(at: i).isEmpty { lines.removeSubrange((i + 1)..<blockEnd(after: i)) }
       let line = lines[i]
       guard let colon = line.firstIndex(of: ":") else { return }
       let head = line[...colon]
