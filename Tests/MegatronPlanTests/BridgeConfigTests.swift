@@ -78,25 +78,23 @@ import Testing
   /// The expected refusals, read from the files with PyYAML by the rules of
   /// docs/config.md "Not modeled yet" (an implementation of its own, not megaplan's): NVFP4 is
   /// `mixed_precision.fp4: e2m1` (line 230 of each NVFP4 file); the DeepSeek files' flex
-  /// dispatcher uses `moe_flex_dispatcher_backend: hybridep` and MLAModelProvider's
-  /// `deallocate_pipeline_outputs: false` with p > 1, and `use_precision_aware_optimizer: true`;
-  /// every MoE file sets `moe_permute_fusion` and `moe_router_fusion` true; GPT-OSS's
+  /// provider keeps MLAModelProvider's `deallocate_pipeline_outputs: false` with p > 1 and
+  /// `use_precision_aware_optimizer: true`; GPT-OSS's
   /// `quick_gelu` with `glu_linear_offset: 1.0`, `activation_func_clamp_value: 7.0`,
   /// `window_size: [127, 0]`, `softmax_type: learnable`; `cuda_graph_impl: transformer_engine`
   /// where the recipe captures graphs; the Llama SFT files' `disable_parameter_transpose_cache:
   /// true` under MXFP8 and `packed_sequence_size: 4096`; the 70B SFT's
-  /// `comm_overlap.defer_embedding_wgrad_compute: true`; GPT-OSS GB200 v2's
-  /// `comm_overlap.delay_wgrad_compute: true`; and `megaplan.gpu` for the GPUs without a profile.
+  /// `comm_overlap.defer_embedding_wgrad_compute: true`; and `megaplan.gpu` for the GPUs
+  /// without a profile.
   static let dumps: [Dump] = {
-    let dsv3 = [
-      "model.moe_flex_dispatcher_backend", "model.moe_permute_fusion", "model.moe_router_fusion",
-      "model.deallocate_pipeline_outputs", "optimizer.use_precision_aware_optimizer",
-    ]
+    let dsv3 = ["model.deallocate_pipeline_outputs", "optimizer.use_precision_aware_optimizer"]
     let oss = [
       "model.window_size", "model.softmax_type", "model.glu_linear_offset",
       "model.activation_func_clamp_value",
     ]
-    let fusions = ["model.moe_permute_fusion", "model.moe_router_fusion"]
+    // The fused permutation and router, HybridEP and the delayed weight gradients are read
+    // since issue 24: no longer refused.
+    let fusions: [String] = []
     let gpu = "megaplan.gpu"
     let act = "model.activation_func"
     let packed = "dataset.packed_sequence_specs.packed_sequence_size"
@@ -123,7 +121,7 @@ import Testing
       d("gpt_oss_120b_pretrain_gb200_fp8_mx_v1", 64, "gb200", [act] + fusions + oss),
       d(
         "gpt_oss_120b_pretrain_gb200_fp8_mx_v2", 64, "gb200",
-        [act] + fusions + ["comm_overlap.delay_wgrad_compute"] + oss),
+        [act] + fusions + oss),
       d("gpt_oss_120b_pretrain_gb300_fp8_mx_v1", 64, "gb300", [act] + fusions + oss),
       d("gpt_oss_120b_pretrain_gb300_fp8_mx_v2", 64, "gb300", [act] + fusions + oss),
       d("gpt_oss_120b_pretrain_h100_fp8_mx_v1", 64, "h100", [act] + fusions + oss),
@@ -141,16 +139,16 @@ import Testing
       d("qwen3_235b_a22b_pretrain_b300_nvfp4_v2", 256, "b300", fusions),
       d(
         "qwen3_235b_a22b_pretrain_gb200_nvfp4_v1", 64, "gb200",
-        ["model.moe_flex_dispatcher_backend"] + fusions),
+        fusions),
       d(
         "qwen3_235b_a22b_pretrain_gb200_nvfp4_v2", 256, "gb200",
-        ["model.moe_flex_dispatcher_backend"] + fusions),
+        fusions),
       d(
         "qwen3_235b_a22b_pretrain_gb300_nvfp4_v1", 64, "gb300",
-        ["model.moe_flex_dispatcher_backend"] + fusions),
+        fusions),
       d(
         "qwen3_235b_a22b_pretrain_gb300_nvfp4_v2", 256, "gb300",
-        ["model.moe_flex_dispatcher_backend"] + fusions),
+        fusions),
     ]
   }()
 
@@ -166,8 +164,15 @@ import Testing
     "each real dump parses and is refused with exactly its unmodeled fields, in order",
     arguments: dumps)
   func refusedByName(_ dump: Dump) throws {
-    let error = try #require(
-      try Self.refusal(dump.file, ["megaplan.num_gpus=\(dump.gpus)", "megaplan.gpu=\(dump.gpu)"]))
+    let overrides = ["megaplan.num_gpus=\(dump.gpus)", "megaplan.gpu=\(dump.gpu)"]
+    guard !dump.refused.isEmpty else {
+      // Nothing unmodeled (the Qwen3-235B NVFP4 recipes since issues 23 and 24): it translates
+      // and loads as it is.
+      #expect(try Self.refusal(dump.file, overrides) == nil)
+      _ = try Self.load(try Self.text(dump.file), file: dump.file, overrides)
+      return
+    }
+    let error = try #require(try Self.refusal(dump.file, overrides))
     let first = try #require(dump.refused.first)
     #expect(error.key == first)
     #expect(error.message.hasPrefix("\(first): "), "\(error.message)")

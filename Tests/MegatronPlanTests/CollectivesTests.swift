@@ -180,10 +180,11 @@ import Testing
       return n
     }
     #expect(
-      abs(time.hostSeconds(layer, backward: false).value - kernels(layer.ops) * 10e-6) < 1e-12)
+      abs(time.hostSeconds(layer, backward: false).total.value - kernels(layer.ops) * 10e-6) < 1e-12
+    )
     // A whole-iteration graph leaves nothing per layer.
     time.software.cudaGraphs = CUDAGraphs(implementation: .fullIteration)
-    #expect(time.hostSeconds(layer, backward: false) == .zero)
+    #expect(time.hostSeconds(layer, backward: false).total == .zero)
     // Per-layer graphs of the attention and the MLP: everything else eager, two graph launches.
     let captured: Set<CUDAGraphs.Scope> = [.attn, .mlp]
     time.software.cudaGraphs = CUDAGraphs(implementation: .transformerEngine, scopes: captured)
@@ -192,10 +193,10 @@ import Testing
       .intersection(captured).count
     #expect(scopes == 2)
     let expected = kernels(eager) * 10e-6 + Double(scopes) * 5e-6
-    #expect(abs(time.hostSeconds(layer, backward: false).value - expected) < 1e-12)
+    #expect(abs(time.hostSeconds(layer, backward: false).total.value - expected) < 1e-12)
     // A whole-layer graph (no scope named) is one launch.
     time.software.cudaGraphs = CUDAGraphs(implementation: .local)
-    #expect(abs(time.hostSeconds(layer, backward: false).value - 5e-6) < 1e-12)
+    #expect(abs(time.hostSeconds(layer, backward: false).total.value - 5e-6) < 1e-12)
   }
 
   // MARK: - NVFP4, GEMM roofline

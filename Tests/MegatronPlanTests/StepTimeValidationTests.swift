@@ -73,22 +73,23 @@ import Testing
   }
 
   /// The MoE rows (`PublishedRun.moe`, with their sources): each fits its 80 GB GPU at the
-  /// modeled peak, as it did in practice, and is predicted within the issue's 15 %, except the
-  /// misses docs/validation.md explains (the network all-to-all of Qwen3-235B at the network
-  /// constant's 50 % of line rate, Mixtral's compute, Qwen3-30B-A3B's launch-bound small
-  /// experts). A known miss that comes within 15 % fails here too, so the docs stay true.
+  /// modeled peak, as it did in practice, and is predicted within issue 24's 20 %, except the
+  /// misses docs/validation.md explains (the Qwen3 runs, 25–38 % fast: the kernel chain megaplan
+  /// builds accounts for what a single MoE layer takes on 8 GPUs, not for what these whole runs
+  /// lose beyond it). A known miss that comes within 20 % fails here too, so the docs stay true.
   static let knownMoEMisses: Set<String> = [
-    "Mixtral 8x7B, 64 H100, BF16, p4 v8 EP8", "Qwen3-30B-A3B, 16 H100, FP8, p2 v24 EP8",
-    "Qwen3-235B-A22B, 256 H100, FP8, t2 p8 v4 EP32", "DeepSeek-V3, 1,024 H100, FP8, t2 p8 v4 EP64",
+    "Qwen3-30B-A3B, 16 H100, FP8, EP16 HybridEP", "Qwen3-235B-A22B, 256 H100, FP8, t2 p8 v4 EP32",
+    "Qwen3-235B-A22B, 256 H100, BF16, DeepEP t2 p8 v4 EP32",
+    "Qwen3-235B-A22B, 256 H100, BF16, alltoall t2 p32 v3 EP8",
   ]
 
-  @Test("MoE H100 runs fit their GPUs; within 15 % but for the documented misses")
+  @Test("MoE H100 runs fit their GPUs; within 20 % but for the documented misses")
   func moe() {
-    #expect(PublishedRun.moe.count == 4)
+    #expect(PublishedRun.moe.count == 6)
     for run in PublishedRun.moe {
       let r = Validation.predict(run)
       #expect(r.evaluation.fits, "\(r.name) does not fit at the modeled peak")
-      let within = abs(r.error) <= 0.15
+      let within = abs(r.error) <= 0.20
       #expect(
         within != Self.knownMoEMisses.contains(r.name),
         "\(r.name): published \(r.published), predicted \(r.predicted)")

@@ -37,7 +37,7 @@ public struct Machine: Sendable, Hashable {
     let e = precision.activationBytes
     let efficiency =
       g.kind == .attention ? constants.attentionGEMMEfficiency : constants.gemmEfficiency
-    let flops = tileFLOPs(g)
+    let flops = tileFLOPs(g) / groupedRowsEfficiency(g)
     let compute: Seconds
     var input = e
     if g.fp4, let peak4 = gpu.peak4 {
@@ -60,6 +60,32 @@ public struct Machine: Sendable, Hashable {
   /// Rows and columns of a GEMM tile: the 128 × 128 (or 128 × 256) tiles cuBLAS and CUTLASS
   /// use on Hopper and Blackwell tensor cores.
   public static let gemmTile = 128.0
+
+  /// A grouped GEMM's rate against its rows per group m: m/(m + m₀) of its large-m rate, m₀ =
+  /// 128 rows, the efficiency constants holding at training's m of 4,096 (so the factor is 1
+  /// from there up). DeepGEMM's grouped FP8 GEMMs on H800 (README tables, N 4,096 K 7,168):
+  /// 932 TFLOP/s at 256 rows per group, 1,040 at 512, 1,233 at 1,024, 1,346 at 4,096–8,192 —
+  /// m₀ = 125 fits the 256 and 4,096 points and puts 1,024 at 1,236; N 7,168 K 2,048 gives 138.
+  /// Dense GEMMs (one group) keep the plain efficiency: their m is a microbatch's tokens.
+  public static let groupedHalfRateRows = 128.0
+
+  /// The factor ≤ 1 a grouped GEMM's rate takes from its rows per group
+  /// (`groupedHalfRateRows`).
+  func groupedRowsEfficiency(_ g: GEMMShape) -> Double {
+    guard g.weightGroups > 1, g.m > 0, g.k > 0 else { return 1 }
+    let m0 = Self.groupedHalfRateRows, rows = g.m / g.weightGroups
+    let byRows = min(1, rows / (rows + m0) / (4096 / (4096 + m0)))
+    // Expert GEMMs are also where K falls to 768–2,048 (a fine-grained expert's width): the
+    // rate follows K/(K + k₀), k₀ = 480, from DeepGEMM's dense FP8 tables on H800 (M 4,096:
+    // 1,410 TFLOP/s at K 7,168, 1,168 at K 2,048, 775 at K 512); 1 from K 4,096 up, where
+    // the dense GEMMs the efficiency constants describe sit.
+    let k0 = Self.halfRateDepth
+    let byDepth = min(1, g.k / (g.k + k0) / (4096 / (4096 + k0)))
+    return byRows * byDepth
+  }
+
+  /// k₀ of `groupedRowsEfficiency`'s depth factor (DeepGEMM's dense FP8 tables, H800).
+  public static let halfRateDepth = 480.0
 
   /// The FLOPs a GEMM executes on whole tiles: M rounded up to a multiple of `gemmTile` per
   /// weight group (an expert's rows of a grouped GEMM) and N per batch entry; K is not tiled.
@@ -125,8 +151,10 @@ public struct Machine: Sendable, Hashable {
 
   /// Achieved NVLink bandwidth per direction.
   var nvlink: BytesPerSecond { gpu.nvlinkPerDirection * constants.nvlinkEfficiency }
-  /// Achieved bandwidth of one GPU's own NIC.
-  var nic: BytesPerSecond { gpu.interNodePerGPU * constants.interNodeEfficiency }
+  /// Achieved bandwidth of one GPU's own NIC, as NCCL's collectives, sends and all-to-alls reach
+  /// it (`collectiveNICEfficiency`: 47 of 50 GB/s on NDR; NCCL's maintainers: "alltoall cannot
+  /// aggregate the bandwidth of multiple NICs", 48–49 GB/s per NDR NIC, NVIDIA/nccl-tests#267).
+  var nic: BytesPerSecond { gpu.interNodePerGPU * constants.collectiveNICEfficiency }
 
   /// Bandwidth and latency of a group of `size` GPUs whose members are `stride` ranks apart:
   /// NVLink when the group fits in one NVLink domain; otherwise the network, where the k members

@@ -1,6 +1,15 @@
 /// One layer's time for one microbatch on one GPU, by term (forward or backward): its GEMMs,
 /// its attention core, its memory-bound kernels, and the exposed part of the collectives of
 /// each parallelism it runs. Typed terms: a report names them through `Term`.
+/// The CPU time to launch one layer's kernels for one microbatch (`StepTimeModel.hostSeconds`):
+/// before and after the point where an MoE layer's dispatcher waits for the GPU, and that wait.
+public struct HostTime: Sendable, Hashable {
+  public var beforeSync = Seconds.zero
+  public var afterSync = Seconds.zero
+  public var sync = Seconds.zero
+  public var total: Seconds { beforeSync + afterSync + sync }
+}
+
 public struct LayerTime: Sendable, Hashable {
   /// The terms, named as reports print them.
   public enum Term: String, Sendable, Hashable, CaseIterable, BreakdownKey {
@@ -22,6 +31,13 @@ public struct LayerTime: Sendable, Hashable {
   /// What the CPU takes to launch the layer's kernels beyond the GPU's time for them: the GPU
   /// waits for the host (`StepTimeModel.hostSeconds`).
   public var hostOverhead = Seconds.zero
+  /// Of a forward's terms: what its memory-bound kernels take in backward (not a term itself):
+  /// `elementwiseBackwardFactor` × their forward bytes, but a permutation's backward is the
+  /// inverse permutation, the same bytes once (the MoE dispatch and combine).
+  var backwardElementwise = Seconds.zero
+  /// Of an MoE layer's forward (not terms): its routed experts' GEMMs and its shared experts.
+  var expertGEMMs = Seconds.zero
+  var sharedExperts = Seconds.zero
 
   public subscript(term: Term) -> Seconds {
     switch term {
@@ -118,9 +134,21 @@ public struct StepTimeModel: Sendable {
     // GEMMs of one tensor-parallel shard (column-parallel QKV and fc1, row-parallel projection
     // and fc2), each at the GEMM efficiency plus its fixed cost.
     var weightGEMMs = Seconds.zero
-    var elementwise = 0.0
+    var elementwise = 0.0, backwardBytes = 0.0
+    // What runs after an MoE layer's dispatcher has synchronised with the host
+    // (`hostSeconds`): the ops from the dispatch on.
+    var afterSync = Seconds.zero, synced = false
+    // The shared experts' and the routed experts' GEMMs (`moe_shared_expert_overlap`,
+    // `delay_wgrad_compute`).
+    var shared = Seconds.zero, expert = Seconds.zero
     for op in layer.ops where !op.isAttentionCore {
-      for g in op.gemms { weightGEMMs += machine.time(of: g, precision: precision) }
+      if op.kind == .dispatch { synced = true }
+      var opTime = Seconds.zero
+      for g in op.gemms { opTime += machine.time(of: g, precision: precision) }
+      weightGEMMs += opTime
+      if op.kind.isSharedExpert { shared += opTime + machine.stream(op.elementwiseBytes) }
+      if op.kind.isExpertGEMM { expert += opTime }
+      if synced { afterSync += opTime + machine.stream(op.elementwiseBytes) }
       if let experts = model.moe, !experts.groupedGEMM, op.kind.isExpertGEMM {
         // Without grouped GEMM each local expert runs its own GEMM, each with the fixed cost.
         let local = max(1, experts.experts / max(1, layout.expertParallel))
@@ -130,19 +158,44 @@ public struct StepTimeModel: Sendable {
       // adds (read input and residual, write output and a 1-byte mask), the activation (reads
       // fc1's output, writes f), rotary and QK norms where present.
       elementwise += op.elementwiseBytes
+      backwardBytes +=
+        op.elementwiseBytes * (op.kind.isPermutation ? 1 : constants.elementwiseBackwardFactor)
     }
     out.gemm = weightGEMMs
     let core = attentionCoreForward(layer)
     out.attentionCore = core
     out.elementwise = machine.stream(elementwise)
+    out.backwardElementwise = machine.stream(backwardBytes)
     out.contextParallelComm =
       contextParallelComm(coreForward: core, coreBackward: attentionCoreBackward(layer)).forward
     // Megatron-Core's `tp_comm_overlap` hides most of the forward collectives behind the GEMMs;
     // 2021–2022 Megatron-LM exposed them.
     let hidden = overlap.tensorParallel ? constants.forwardTPOverlap : 0
     out.tensorParallelComm = overlapped(tensorParallelComm(layer).forward, hidden: hidden)
-    if layer.op(.router) != nil { out.expertParallelComm = expertParallelComm() }
-    out.hostOverhead = Seconds(max(0, hostSeconds(layer, backward: false).value - out.total.value))
+    if layer.op(.router) != nil {
+      out.expertParallelComm = expertParallelComm()
+      if let experts = model.moe, experts.sharedExpertOverlap {
+        // Megatron-Core runs the shared experts on a side stream during the dispatch (half the
+        // layer's exchange): what of the dispatch they cover does not show.
+        out.expertParallelComm =
+          out.expertParallelComm
+          - Seconds(min(shared.value, out.expertParallelComm.value / 2))
+      }
+      out.expertGEMMs = expert
+      out.sharedExperts = shared
+    }
+    let host = hostSeconds(layer, backward: false)
+    if host.sync > .zero {
+      // The dispatcher waits for the GPU (the token counts it copies to the host): the CPU can
+      // run ahead of the layer's kernels before that point and after it, but not across it.
+      let after = afterSync + out.expertParallelComm
+      let before = out.total - after
+      out.hostOverhead =
+        Seconds(max(0, (host.beforeSync - before).value)) + host.sync
+        + Seconds(max(0, (host.afterSync - after).value))
+    } else {
+      out.hostOverhead = Seconds(max(0, (host.total - out.total).value))
+    }
     return out
   }
 
@@ -159,17 +212,26 @@ public struct StepTimeModel: Sendable {
     // Two GEMMs (dgrad, wgrad) of the forward's size each: twice the forward GEMM time.
     out.gemm = fwd.gemm * 2
     out.attentionCore = attentionCoreBackward(layer)
-    out.elementwise = fwd.elementwise * constants.elementwiseBackwardFactor
+    out.elementwise = fwd.backwardElementwise
     // The backward's collectives run beside the weight-gradient GEMMs (NCCL's asynchronous
     // calls, or Transformer Engine's userbuffers with `tp_comm_overlap`), which they slow
     // (`contention`).
     out.tensorParallelComm = overlapped(
       tensorParallelComm(layer).backward, hidden: constants.backwardTPOverlap)
     out.expertParallelComm = fwd.expertParallelComm
+    if let experts = model.moe, experts.delayWeightGradient, fwd.expertGEMMs > .zero {
+      // `delay_wgrad_compute`: the experts' weight-gradient GEMMs (one forward's worth) run
+      // after the data gradients, beside the backward's dispatch exchange (half the layer's).
+      let full = expertParallelComm()
+      out.expertParallelComm =
+        out.expertParallelComm
+        - Seconds(min(fwd.expertGEMMs.value, full.value / 2, out.expertParallelComm.value))
+    }
     out.contextParallelComm =
       contextParallelComm(coreForward: fwd.attentionCore, coreBackward: out.attentionCore)
       .backward
-    out.hostOverhead = Seconds(max(0, hostSeconds(layer, backward: true).value - out.total.value))
+    out.hostOverhead = Seconds(
+      max(0, (hostSeconds(layer, backward: true).total - out.total).value))
     return out
   }
 
@@ -184,16 +246,19 @@ public struct StepTimeModel: Sendable {
   /// two launches per region forward (its gather and scatter, or an all-reduce and the norm's
   /// copy), three backward, counted with the attention scope. The GPU waits when this exceeds its own time for the layer
   /// (`LayerTime.hostOverhead`), which is what makes small layers host-bound.
-  public func hostSeconds(_ layer: LayerDescription, backward: Bool) -> Seconds {
+  public func hostSeconds(_ layer: LayerDescription, backward: Bool) -> HostTime {
     let graphs = software.cudaGraphs
-    if graphs.fullIteration { return .zero }
-    let moe = layer.op(.router) != nil
+    if graphs.fullIteration { return HostTime() }
+    let experts = layer.op(.router) != nil ? model.moe : nil
     let current = model.fp8?.recipe == .tensorwise || model.fp8?.recipe == .nvfp4
-    var kernels = 0.0
+    var before = 0.0, after = 0.0, synced = false
     var captured = Set<CUDAGraphs.Scope>()
     for op in layer.ops {
-      let scope = op.kind.graphScope(inMoELayer: moe)
-      if graphs.captures(scope) {
+      if op.kind == .dispatch { synced = true }
+      let scope = op.kind.graphScope(inMoELayer: experts != nil)
+      // The experts and the combine capture only with static shapes (drop-and-pad): a dropless
+      // layer's token counts change every step (Megatron-Core's `moe` scope).
+      if graphs.captures(scope) && (scope != .moe || experts?.padToCapacity == true) {
         captured.insert(scope)
         continue
       }
@@ -203,20 +268,64 @@ public struct StepTimeModel: Sendable {
         // One fused kernel forward; backward a preprocessing kernel and the main one
         // (FlashAttention-2 §3.2's dO·O row sums, then dQ, dK, dV).
         n = backward ? 2 : 1
+      } else if let experts, let moeKernels = moeKernels(op.kind, experts, backward: backward) {
+        n = moeKernels
       } else {
         n = Double(op.gemms.count) * (backward && !op.isAttentionCore ? 2 : 1)
         n += op.elementwiseBytes > 0 ? 1 : 0
       }
       n += lowPrecision * (current ? 2 : 1)
-      kernels += n
+      if synced { after += n } else { before += n }
     }
     if layout.tensor > 1 && !graphs.captures(.attn) {
-      kernels += Double(layer.tensorParallelRegions) * (backward ? 3 : 2)
+      before += Double(layer.tensorParallelRegions) * (backward ? 3 : 2)
     }
     // A whole-layer graph (no scope named) is one launch; named scopes one each.
     let launches = graphs.scopes.isEmpty ? min(1, captured.count) : captured.count
-    return Seconds(
-      kernels * constants.hostSecondsPerKernel + Double(launches) * constants.graphLaunchSeconds)
+    var out = HostTime()
+    out.beforeSync = Seconds(
+      before * constants.hostSecondsPerKernel + Double(launches) * constants.graphLaunchSeconds)
+    out.afterSync = Seconds(after * constants.hostSecondsPerKernel)
+    // A dropless MoE layer's forward copies its token counts to the host before the experts
+    // run (the grouped GEMM's splits live on the CPU): the copy and the wait, then Python issues
+    // the next op, two launches' worth with nothing queued on the GPU.
+    if let experts, !backward, !(experts.capacityFactor != nil && experts.padToCapacity) {
+      out.sync = Seconds(2 * constants.hostSecondsPerKernel)
+    }
+    return out
+  }
+
+  /// Eager kernels of an MoE layer's op, forward or backward (nil: the generic count), as
+  /// Megatron-Core's `MoELayer` issues them:
+  /// - the router: its GEMM and, unfused, the score function, top-k, the probabilities'
+  ///   scatter and the auxiliary loss's counts and sums (8 ops forward, 4 backward); fused
+  ///   (`moe_router_fusion`, Transformer Engine's fused top-k and aux-loss kernels) 3 and 2;
+  /// - the dispatch: the token counts (a bincount and their exchange), the permutation
+  ///   (fused: an index map and the permute, 2; unfused: sort, index and gather, 4), the
+  ///   exchange itself (one NCCL all-to-all, or DeepEP/HybridEP's layout, notify and dispatch
+  ///   kernels, 3) and, for the alltoall dispatcher with several local experts, the sort of
+  ///   the received chunks by expert; backward the inverse moves;
+  /// - the experts' GEMMs: Transformer Engine's `GroupedLinear` issues one GEMM per local
+  ///   expert (two per expert in backward, data and weight gradients); without grouped GEMM
+  ///   the same count;
+  /// - the combine: the exchange back and the unpermutation (fused 1, unfused 2).
+  func moeKernels(_ kind: OpKind, _ experts: MixtureOfExperts, backward: Bool) -> Double? {
+    let local = Double(max(1, experts.experts / max(1, layout.expertParallel)))
+    let exchange: Double = experts.dispatcher == .flex ? 3 : 1
+    let chunkSort: Double = experts.dispatcher == .alltoall && local > 1 ? 1 : 0
+    switch kind {
+    case .router:
+      return experts.routerFusion ? (backward ? 2 : 3) : (backward ? 4 : 8)
+    case .dispatch:
+      let permute: Double = experts.permuteFusion ? 2 : 4
+      return backward ? permute / 2 + exchange + chunkSort : 2 + permute + exchange + chunkSort
+    case .expertFc1, .expertFc2:
+      return local * (backward ? 2 : 1)
+    case .combine:
+      return exchange + chunkSort + (experts.permuteFusion ? 1 : 2)
+    default:
+      return nil
+    }
   }
 
   /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes
@@ -253,10 +362,21 @@ public struct StepTimeModel: Sendable {
         let on = copies * Double(perDomain - 1) / Double(ep)
         time += machine.allToAll(onDomain: on, offDomain: off) * 2
       case .flex:
+        // DeepEP and HybridEP send a token once to each rank that holds any of its experts
+        // (the receiver copies it to its local experts), and across domains once per remote
+        // domain, forwarded over NVLink there (DeepEP's README, "normal kernels with NVLink
+        // and RDMA forwarding"): a rank holds one of the k experts with probability
+        // `holds(groups: ep)`; of the deliveries to the other ranks of the domain all go over
+        // NVLink, of those to other domains the forwarded share (perDomain − 1)/perDomain.
         let remote = experts.remoteDomains(domains)
         let imbalance = copies / max(1, e * tokensIn * Double(experts.topK) * h)
-        let off = e * tokensIn * h * remote * imbalance
-        let on = copies * Double(perDomain - 1) / Double(perDomain)
+        let token = e * tokensIn * h * imbalance
+        let rank = experts.holds(groups: ep)
+        let off = token * remote
+        let on =
+          token * rank
+          * (Double(perDomain - 1) + Double(ep - perDomain) * Double(perDomain - 1)
+            / Double(perDomain))
         time += machine.allToAll(onDomain: on, offDomain: off) * 2
       case .allgather:
         time += machine.gatherOrScatter(e * tokensIn * h * Double(ep), n: ep, stride: etp) * 2

@@ -82,11 +82,16 @@ extension BridgeConfig {
     field("model.moe_pad_expert_input_to_capacity"),
     field("model.moe_grouped_gemm", nil, .bool(false), gptProvider),
     field("model.moe_token_dispatcher_type", nil, .string("allgather"), transformerConfig),
-    // Balanced routing is megaplan's default (`megaplan.moe_imbalance` 1.0); the NeMo key is
-    // written for when the imbalance of unforced routing is modeled.
+    // Forced balance: every expert gets the balanced share (`megaplan.moe_imbalance` 1.0).
     field("model.moe_router_force_load_balancing"),
     field("model.moe_router_score_function"),
     field("model.moe_shared_expert_gate"),
+    field("model.moe_flex_dispatcher_backend", nil, .string("deepep"), transformerConfig),
+    field("model.moe_permute_fusion", nil, .bool(false), transformerConfig),
+    field("model.moe_router_fusion", nil, .bool(false), transformerConfig),
+    field("model.moe_shared_expert_overlap", nil, .bool(false), transformerConfig),
+    field("model.moe_router_num_groups"),
+    field("model.moe_router_group_topk"),
     field("model.recompute_granularity", "model.activations_checkpoint_granularity"),
     field("model.recompute_method", "model.activations_checkpoint_method"),
     field("model.recompute_num_layers", "model.activations_checkpoint_num_layers"),

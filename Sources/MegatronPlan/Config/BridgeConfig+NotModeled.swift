@@ -58,25 +58,6 @@ extension BridgeConfig {
       refuses: { v, c in v == .bool(true) && (c.fp8 || c.fp4) }),
     // Mixture of experts.
     NotModeled(
-      key: "model.moe_flex_dispatcher_backend", nemo: "model.moe_flex_dispatcher_backend",
-      what: "a flex dispatcher backend other than DeepEP (megaplan models flex as DeepEP)",
-      refuses: { v, c in c.experts && c.dispatcher == "flex" && v != .string("deepep") }),
-    NotModeled(
-      key: "model.moe_permute_fusion", nemo: "model.moe_permute_fusion",
-      what: "the fused MoE token permutation",
-      refuses: { v, c in c.experts && v == .bool(true) }),
-    NotModeled(
-      key: "model.moe_router_fusion", nemo: "model.moe_router_fusion",
-      what: "the fused MoE router (top-k and aux loss in one kernel)",
-      refuses: { v, c in c.experts && v == .bool(true) }),
-    NotModeled(
-      key: "model.delay_wgrad_compute", nemo: "model.delay_wgrad_compute",
-      what: "weight-gradient GEMMs delayed to overlap the expert-parallel all-to-all",
-      refuses: isTrue),
-    NotModeled(
-      key: "model.moe_shared_expert_overlap", nemo: "model.moe_shared_expert_overlap",
-      what: "shared experts overlapped with the token dispatch", refuses: isTrue),
-    NotModeled(
       key: "model.moe_token_dropping", nemo: nil, what: "token dropping", refuses: isTrue),
     NotModeled(
       key: "model.moe_latent_size", nemo: nil, what: "a latent projection around the experts",

@@ -355,6 +355,11 @@ extension BridgeTranslator {
       )
     }
     effective["optimizer.overlap_param_gather_with_optimizer_step"] = (withStep, withStepPath)
+    if let (delay, from) = effective["model.delay_wgrad_compute"], delay {
+      put(
+        "model.delay_wgrad_compute", .bool(true), path: from,
+        note: from == "model.delay_wgrad_compute" ? nil : "comm_overlap")
+    }
     // ConfigContainer.validate OR-syncs the parameter-gather overlap of DDP and the optimizer.
     if !param, try bool("optimizer.overlap_param_gather", false) {
       (param, paramPath) = (true, "optimizer.overlap_param_gather")

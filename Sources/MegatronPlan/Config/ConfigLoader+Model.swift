@@ -313,11 +313,65 @@ extension ConfigLoader {
     } else {
       r.defaulted(scoreKey, "softmax")
     }
-    return MixtureOfExperts(
+    var moe = MixtureOfExperts(
       experts: experts, topK: topK, expertFFN: expertFFN, sharedExpertFFN: shared,
       frequency: frequency, firstDenseLayers: firstDense, capacityFactor: capacity,
       padToCapacity: pad, imbalance: imbalance, dispatcher: dispatcher, groupedGEMM: grouped,
       sharedExpertGate: gate, scoreFunction: score)
+    try readMoEKernels(&r, into: &moe)
+    return moe
+  }
+
+  /// The MoE layer's kernel switches (`MixtureOfExperts`): the flex dispatcher's backend, the
+  /// fused permutation and router, forced balance, group-limited routing, the shared experts'
+  /// overlap and the delayed expert weight gradients.
+  static func readMoEKernels(_ r: inout KeyReader, into moe: inout MixtureOfExperts) throws {
+    let backendKey = "model.moe_flex_dispatcher_backend"
+    if let name = try r.optionalString(backendKey, record: true) {
+      let names = MixtureOfExperts.FlexBackend.allCases.map(\.rawValue)
+      guard let backend = MixtureOfExperts.FlexBackend(rawValue: name.lowercased()) else {
+        throw r.error(
+          "unknown moe_flex_dispatcher_backend '\(name)'; expected \(names.joined(separator: " or "))\(Suggestion.didYouMean(name.lowercased(), in: names))",
+          key: backendKey)
+      }
+      moe.flexBackend = backend
+    }
+    func flag(_ key: String) throws -> Bool {
+      try r.bool("model." + key, default: false, record: r.has("model." + key))
+    }
+    moe.permuteFusion = try flag("moe_permute_fusion")
+    moe.routerFusion = try flag("moe_router_fusion")
+    moe.sharedExpertOverlap = try flag("moe_shared_expert_overlap")
+    moe.delayWeightGradient = try flag("delay_wgrad_compute")
+    if try flag("moe_router_force_load_balancing"), moe.imbalance > 1 {
+      // Forced balance routes tokens uniformly at random (Megatron-Core's `RandomSTE`): the
+      // busiest expert gets the balanced share, which a larger imbalance contradicts.
+      throw r.error(
+        "moe_router_force_load_balancing: true routes every expert the balanced share; megaplan.moe_imbalance \(moe.imbalance) says otherwise (leave it at 1.0)",
+        key: "megaplan.moe_imbalance")
+    }
+    let groupsKey = "model.moe_router_num_groups", topKey = "model.moe_router_group_topk"
+    if r.has(groupsKey) || r.has(topKey) {
+      guard let groups = try r.optionalInt(groupsKey, record: true),
+        let top = try r.optionalInt(topKey, record: true)
+      else {
+        throw r.error(
+          "group-limited routing needs both moe_router_num_groups and moe_router_group_topk",
+          key: r.has(groupsKey) ? groupsKey : topKey)
+      }
+      guard groups >= 1, moe.experts % groups == 0 else {
+        throw r.error(
+          "moe_router_num_groups \(groups) must divide num_moe_experts \(moe.experts)",
+          key: groupsKey)
+      }
+      guard top >= 1, top <= groups, top * (moe.experts / groups) >= moe.topK else {
+        throw r.error(
+          "moe_router_group_topk \(top) must be 1…\(groups) and its groups must hold moe_router_topk \(moe.topK) experts",
+          key: topKey)
+      }
+      moe.routerGroups = groups
+      moe.groupTopK = top
+    }
   }
 
   /// Multi-latent attention (Megatron-Core `MLATransformerConfig` keys, its defaults): nil

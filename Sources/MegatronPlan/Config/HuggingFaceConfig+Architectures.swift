@@ -504,8 +504,9 @@ extension HuggingFaceConfig {
   /// dense layers of `intermediate_size`, then MoE layers of `n_routed_experts` experts of
   /// `moe_intermediate_size`, top `num_experts_per_tok`, `n_shared_experts` shared experts of
   /// the same width and the router's `scoring_func`; `num_nextn_predict_layers` MTP layers.
-  /// Group-limited routing (`n_group`, `topk_group`) and `routed_scaling_factor` change which
-  /// experts a token picks, not how many: megaplan's volumes do not depend on them.
+  /// Group-limited routing (`n_group`, `topk_group`: DeepSeek-V3's 8 groups of which a token
+  /// reaches 4) bounds the ranks and nodes a token's copies travel to (`model.moe_router_num_
+  /// groups`, `moe_router_group_topk`); `routed_scaling_factor` only scales the weights.
   static func readDeepseekV3(
     _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
   ) throws -> Int {
@@ -564,6 +565,12 @@ extension HuggingFaceConfig {
     set(
       "model.moe_layer_freq", k == 0 ? "1" : "([0]*\(k)+[1]*\(layers - k))",
       dense?.1 ?? f.origin, false)
+    let groups = try f.size("n_group", key: "model.moe_router_num_groups")
+    let groupTop = try f.size("topk_group", key: "model.moe_router_group_topk")
+    if (groups?.0 ?? 8) > 1 {
+      set("model.moe_router_num_groups", String(groups?.0 ?? 8), groups?.1 ?? f.origin, false)
+      set("model.moe_router_group_topk", String(groupTop?.0 ?? 4), groupTop?.1 ?? f.origin, false)
+    }
     if let (name, at) = try f.string("scoring_func", key: "model.moe_router_score_function") {
       set("model.moe_router_score_function", name, at, false)
     } else {

@@ -58,6 +58,14 @@ extension MegatronArguments {
     ("--recompute-modules", "model.recompute_modules"),
     ("--moe-router-score-function", "model.moe_router_score_function"),
     ("--moe-shared-expert-gate", "model.moe_shared_expert_gate"),
+    ("--moe-flex-dispatcher-backend", "model.moe_flex_dispatcher_backend"),
+    ("--moe-permute-fusion", "model.moe_permute_fusion"),
+    ("--moe-router-fusion", "model.moe_router_fusion"),
+    ("--moe-router-force-load-balancing", "model.moe_router_force_load_balancing"),
+    ("--moe-router-num-groups", "model.moe_router_num_groups"),
+    ("--moe-router-group-topk", "model.moe_router_group_topk"),
+    ("--moe-shared-expert-overlap", "model.moe_shared_expert_overlap"),
+    ("--delay-wgrad-compute", "model.delay_wgrad_compute"),
     ("--overlap-moe-expert-parallel-comm", "model.overlap_moe_expert_parallel_comm"),
     ("--pipeline-model-parallel-layout", "model.pipeline_model_parallel_layout"),
     ("--fp4-format", "model.fp4"),
@@ -85,6 +93,7 @@ extension MegatronArguments {
     "--qk-head-dim", "--qk-pos-emb-head-dim", "--v-head-dim", "--recompute-modules",
     "--moe-router-score-function", "--pipeline-model-parallel-layout", "--fp4-format",
     "--fp4-recipe", "--cuda-graph-impl", "--cuda-graph-scope", "--ddp-bucket-size",
+    "--moe-flex-dispatcher-backend", "--moe-router-num-groups", "--moe-router-group-topk",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
@@ -99,6 +108,8 @@ extension MegatronArguments {
     "--grad-reduce-in-bf16", "--moe-pad-expert-input-to-capacity", "--moe-grouped-gemm",
     "--multi-latent-attention", "--moe-shared-expert-gate", "--overlap-moe-expert-parallel-comm",
     "--fp4-param-gather", "--use-sharp", "--enable-cuda-graph", "--external-cuda-graph",
+    "--moe-permute-fusion", "--moe-router-fusion", "--moe-router-force-load-balancing",
+    "--moe-shared-expert-overlap", "--delay-wgrad-compute",
   ]
 }
 
@@ -244,6 +255,19 @@ extension Mapper {
     setSwitch("--moe-shared-expert-gate", ["model", "moe_shared_expert_gate"], "true")
     setSwitch(
       "--overlap-moe-expert-parallel-comm", ["model", "overlap_moe_expert_parallel_comm"], "true")
+    try copy(
+      "--moe-flex-dispatcher-backend", to: ["model", "moe_flex_dispatcher_backend"],
+      integer: false)
+    try copy("--moe-router-num-groups", to: ["model", "moe_router_num_groups"], integer: true)
+    try copy("--moe-router-group-topk", to: ["model", "moe_router_group_topk"], integer: true)
+    for (flag, key) in [
+      ("--moe-permute-fusion", "moe_permute_fusion"), ("--moe-router-fusion", "moe_router_fusion"),
+      ("--moe-router-force-load-balancing", "moe_router_force_load_balancing"),
+      ("--moe-shared-expert-overlap", "moe_shared_expert_overlap"),
+      ("--delay-wgrad-compute", "delay_wgrad_compute"),
+    ] {
+      setSwitch(flag, ["model", key], "true")
+    }
     if has("--num-experts") {
       if let location = flagLocation("--moe-grouped-gemm") {
         set(["model", "moe_grouped_gemm"], "true", at: location, key: location)

@@ -40,6 +40,41 @@ public struct MixtureOfExperts: Sendable, Hashable, Codable {
   /// do not depend on it; it is reported. The auxiliary and z losses reuse the same scores and
   /// cost no memory (`MoEAuxLossAutoScaler` keeps a scalar).
   public var scoreFunction: ScoreFunction
+  /// Group-limited routing: G router groups of E/G experts (`moe_router_num_groups`; DeepSeek's
+  /// `n_group`) of which each token picks M (`moe_router_group_topk`; `topk_group`), then its
+  /// k experts among those; nil: plain top-k. With groups laid out over the EP ranks it bounds
+  /// the ranks and domains a token reaches (`holds(groups:)`).
+  public var routerGroups: Int? = nil
+  public var groupTopK: Int? = nil
+  /// The flex dispatcher's backend (`moe_flex_dispatcher_backend`): DeepEP's normal kernels or
+  /// NVIDIA's HybridEP, each at its measured bandwidths (`Machine.expertDispatch`).
+  public var flexBackend: FlexBackend = .deepep
+  /// Transformer Engine's fused token permutation and unpermutation (`moe_permute_fusion`): one
+  /// kernel each instead of PyTorch's sort, gather and scatter.
+  public var permuteFusion = false
+  /// The fused router (`moe_router_fusion`): top-k, scores and the auxiliary loss's statistics
+  /// in one kernel instead of several.
+  public var routerFusion = false
+  /// The shared experts run beside the dispatch on another stream
+  /// (`moe_shared_expert_overlap`).
+  public var sharedExpertOverlap = false
+  /// Weight gradients of the experts delayed to overlap the backward's combine all-to-all
+  /// (`delay_wgrad_compute`, with the EP all-to-all overlap).
+  public var delayWeightGradient = false
+
+  public enum FlexBackend: String, Sendable, Hashable, Codable, CaseIterable {
+    case deepep, hybridep
+  }
+
+  /// How the tokens travel, as reports name it: NCCL's all-to-all, the all-gather dispatcher,
+  /// or the flex dispatcher's backend.
+  public var dispatcherName: String {
+    switch dispatcher {
+    case .alltoall: "nccl_alltoall"
+    case .allgather: "allgather"
+    case .flex: flexBackend.rawValue
+    }
+  }
 
   public enum Dispatcher: String, Sendable, Hashable, Codable, CaseIterable {
     case alltoall, allgather, flex
@@ -102,17 +137,41 @@ public struct MixtureOfExperts: Sendable, Hashable, Codable {
   /// of times DeepEP sends a token over the network (once per remote domain).
   public func remoteDomains(_ domains: Int) -> Double {
     guard domains > 1 else { return 0 }
-    let E = Double(experts), perDomain = E / Double(domains)
-    // C(E − E/D, k)/C(E, k) = Π_{i<k} (E − E/D − i)/(E − i).
-    var miss = 1.0
-    for i in 0..<topK {
-      let num = E - perDomain - Double(i)
-      if num <= 0 {
-        miss = 0
-        break
+    return Double(domains - 1) * holds(groups: domains)
+  }
+
+  /// The probability that one of `groups` equal groups of the experts (the ranks of an EP
+  /// group, or its NVLink domains) holds at least one of a token's k distinct experts, drawn
+  /// uniformly: 1 − C(E − E/groups, k)/C(E, k).
+  public func holds(groups: Int) -> Double {
+    guard groups > 1 else { return 1 }
+    let E = Double(experts)
+    if let G = routerGroups, let M = groupTopK, G > 1, M < G {
+      // Group-limited routing (DeepSeek-V3's node-limited routing, Megatron-Core
+      // `moe_router_num_groups`/`moe_router_group_topk`): the token first picks M of the G
+      // equal router groups, then its k experts among their M·E/G.
+      if groups >= G {
+        // A part (rank) inside a router group: its group is picked with probability M/G, then
+        // it holds one of the k experts drawn from the M·E/G candidates.
+        return Double(M) / Double(G)
+          * (1 - Self.missing(pool: Double(M) * E / Double(G), held: E / Double(groups), k: topK))
       }
-      miss *= num / (E - Double(i))
+      // A part holding G/groups router groups: hit when one of them is picked (a picked group
+      // receives at least one of the k ≥ M experts).
+      return 1 - Self.missing(pool: Double(G), held: Double(G / groups), k: M)
     }
-    return Double(domains - 1) * (1 - miss)
+    return 1 - Self.missing(pool: E, held: E / Double(groups), k: topK)
+  }
+
+  /// C(pool − held, k)/C(pool, k): the probability that k distinct draws from `pool` miss all
+  /// `held` of them, Π_{i<k} (pool − held − i)/(pool − i).
+  static func missing(pool: Double, held: Double, k: Int) -> Double {
+    var miss = 1.0
+    for i in 0..<k {
+      let num = pool - held - Double(i)
+      if num <= 0 { return 0 }
+      miss *= num / (pool - Double(i))
+    }
+    return miss
   }
 }

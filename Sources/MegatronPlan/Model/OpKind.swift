@@ -46,6 +46,13 @@ public enum OpKind: String, Sendable, Hashable, CaseIterable {
   public var isAttentionCore: Bool { self == .attentionCore || self == .crossAttentionCore }
   /// A routed expert's GEMM (fc1 or fc2 of every local expert).
   public var isExpertGEMM: Bool { self == .expertFc1 || self == .expertFc2 }
+  /// The MoE token permutation and its inverse (with the combine's weighted sum): memory moves
+  /// whose backward is the inverse move, the same bytes once.
+  public var isPermutation: Bool { self == .dispatch || self == .combine }
+  /// The shared experts' ops.
+  public var isSharedExpert: Bool {
+    self == .sharedFc1 || self == .sharedFc2 || self == .sharedActivation || self == .sharedGate
+  }
 
   /// The part of a layer a CUDA graph scope captures it in (`CUDAGraphs.Scope`): the attention
   /// block (`attn`), a dense layer's MLP block (`mlp`); in an MoE layer the pre-MLP norm, the

@@ -162,6 +162,10 @@ public struct PipelineSplit: Sendable, Hashable, Codable {
         "the first/last stage layer counts cannot be combined with accounting the embedding or loss as a layer (Megatron-Core allows one or the other)"
     }
     if p == 1 {
+      // One stage holds everything: counting the embedding or the loss as a layer changes
+      // nothing (Megatron-Bridge's Qwen3-235B recipes set both at p = 1); stage layer counts
+      // need stages.
+      if firstStageLayers == nil && lastStageLayers == nil { return nil }
       return "an uneven pipeline split needs pipeline_model_parallel_size > 1"
     }
     if firstStageLayers == nil && lastStageLayers == nil {

@@ -94,7 +94,7 @@ extension StagePlan {
 /// Transformer Engine's userbuffers, or point-to-point sends) runs it, all its calls' time on
 /// the slowest stage, and what of that the iteration does not hide.
 public struct CollectiveUse: Sendable, Hashable, Codable {
-  /// `tensor_parallel`, `context_parallel`, `pipeline`, `data_parallel`, `expert_parallel`.
+  /// `tensor_parallel`, `expert_parallel`, `context_parallel`, `pipeline`, `data_parallel`.
   public var parallelism: String
   /// `all_gather`, `reduce_scatter`, `all_reduce`, `send_recv`, `all_to_all`, `ring`.
   public var collective: String
@@ -142,6 +142,21 @@ extension Evaluation {
           proto: overlapped ? nil : nccl.proto.rawValue,
           seconds: (raw.forward + raw.backward).value * layerCalls,
           exposedSeconds: iteration.communication.value))
+    }
+    if let experts = run.model.moe, layout.expertParallel > 1 || experts.dispatcher == .allgather,
+      slowest.layers[.moe] > 0
+    {
+      // Dispatch and combine, forward and backward, of every MoE layer of the slowest stage.
+      let calls = Double(slowest.layers[.moe] * max(1, layout.microbatches))
+      let tokens = layout.tokens(of: run.model) / Double(t)
+      out.append(
+        CollectiveUse(
+          parallelism: "expert_parallel", collective: "all_to_all", ranks: layout.expertParallel,
+          bytes: run.precision.activationBytes * tokens * experts.routedFactor
+            * Double(run.model.hidden),
+          algorithm: experts.dispatcherName, proto: nil,
+          seconds: 2 * time.expertParallelComm().value * calls,
+          exposedSeconds: iteration.expertParallel.value))
     }
     if layout.contextParallel > 1 {
       let traffic = ContextParallelTraffic(

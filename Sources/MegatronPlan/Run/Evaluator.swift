@@ -139,6 +139,7 @@ public struct Evaluator: Sendable {
     return IterationTime(
       forward: slowest.forward, backward: slowest.backward, recompute: slowest.recompute,
       communication: slowest.communication, contextParallel: slowest.contextParallel,
+      expertParallel: slowest.expertParallel,
       bubble: slowest.total * schedule.bubbleFraction, pipelineComm: time.pipelineComm(),
       dataParallelComm: dp,
       optimizer: time.optimizerStep(parameters: maxParams - expertParams)
@@ -154,6 +155,7 @@ public struct IterationTime: Sendable, Hashable {
   public enum Term: String, Sendable, Hashable, CaseIterable, BreakdownKey {
     case forward, backward, recompute
     case tensorParallelComm = "tensor_parallel_comm"
+    case expertParallelComm = "expert_parallel_comm"
     case contextParallelComm = "context_parallel_comm"
     case pipelineBubble = "pipeline_bubble"
     case pipelineComm = "pipeline_comm"
@@ -162,6 +164,8 @@ public struct IterationTime: Sendable, Hashable {
   }
 
   public var forward, backward, recompute, communication, contextParallel: Seconds
+  /// The MoE dispatch and combine that show (`StageTime.expertParallel`).
+  public var expertParallel = Seconds.zero
   public var bubble, pipelineComm, dataParallelComm, optimizer: Seconds
   /// The stage whose time sets the iteration.
   public var slowestStage: Int
@@ -171,8 +175,8 @@ public struct IterationTime: Sendable, Hashable {
   public var dataParallel = DataParallelSync()
 
   public var total: Seconds {
-    forward + backward + recompute + communication + contextParallel + bubble + pipelineComm
-      + dataParallelComm + optimizer
+    forward + backward + recompute + communication + expertParallel + contextParallel + bubble
+      + pipelineComm + dataParallelComm + optimizer
   }
 
   public subscript(term: Term) -> Seconds {
@@ -181,6 +185,7 @@ public struct IterationTime: Sendable, Hashable {
     case .backward: backward
     case .recompute: recompute
     case .tensorParallelComm: communication
+    case .expertParallelComm: expertParallel
     case .contextParallelComm: contextParallel
     case .pipelineBubble: bubble
     case .pipelineComm: pipelineComm
@@ -189,10 +194,12 @@ public struct IterationTime: Sendable, Hashable {
     }
   }
 
-  /// The parts by name (context parallelism's only when it has any).
+  /// The parts by name (context and expert parallelism's only when they have any).
   public var breakdown: Breakdown<SecondUnit> {
     var out = Breakdown<SecondUnit>()
-    for term in Term.allCases where term != .contextParallelComm || contextParallel.value > 0 {
+    for term in Term.allCases {
+      if term == .contextParallelComm && contextParallel.value <= 0 { continue }
+      if term == .expertParallelComm && expertParallel.value <= 0 { continue }
       out.add(term.rawValue, self[term])
     }
     return out

@@ -117,7 +117,8 @@ public struct StagePlan: Sendable {
     let recomputePerLayer = time.recompute(
       forward: fwdTotal, selective: layer.selectiveRecompute, stage: i)
     var rerun = recomputePerLayer * perStage
-    var communication = (fwdComm + bwdComm) * perStage
+    var communication = (fwd.tensorParallelComm + bwd.tensorParallelComm) * perStage
+    var expert = (fwd.expertParallelComm + bwd.expertParallelComm) * perStage
     var context = (fwdContext + bwdContext) * perStage
     if time.software.overlap.expertParallel, time.model.moe != nil,
       case let epComm = fwd.expertParallelComm + bwd.expertParallelComm,
@@ -133,20 +134,22 @@ public struct StagePlan: Sendable {
         max(0, steps - Double(PipelineSchedule(layout).chunksInFlight(stage: i))) / steps
       let compute = (fwdTotal - fwdComm - fwdContext) + (bwd.total - bwdComm - bwdContext)
       let hidden = Seconds(min(epComm.value, compute.value)) * paired
-      communication = communication - hidden * perStage
+      expert = expert - hidden * perStage
     }
     if case .full = layout.recompute, fwdTotal.value > 0 {
       // A recomputed forward includes its own collectives; count them as communication.
       let share = recomputePerLayer / fwdTotal
-      let rerunComm = fwdComm * share * perStage
+      let rerunTP = fwd.tensorParallelComm * share * perStage
+      let rerunEP = fwd.expertParallelComm * share * perStage
       let rerunContext = fwdContext * share * perStage
-      rerun = rerun - rerunComm - rerunContext
-      communication += rerunComm
+      rerun = rerun - rerunTP - rerunEP - rerunContext
+      communication += rerunTP
+      expert += rerunEP
       context += rerunContext
     }
     return StageTime(
       forward: forward, backward: backward, recompute: rerun, communication: communication,
-      contextParallel: context)
+      expertParallel: expert, contextParallel: context)
   }
 }
 
@@ -159,14 +162,19 @@ public struct StageTime: Sendable, Hashable, Codable, Comparable {
     a.backward += b.backward
     a.recompute += b.recompute
     a.communication += b.communication
+    a.expertParallel += b.expertParallel
     a.contextParallel += b.contextParallel
   }
   public var forward = Seconds.zero
   public var backward = Seconds.zero
   public var recompute = Seconds.zero
-  /// Tensor- and expert-parallel collectives.
+  /// Tensor-parallel collectives.
   public var communication = Seconds.zero
+  /// The MoE token dispatch and combine (expert-parallel all-to-alls), what of them shows.
+  public var expertParallel = Seconds.zero
   /// Context parallelism's exposed exchanges (`StepTimeModel.contextParallelComm`).
   public var contextParallel = Seconds.zero
-  public var total: Seconds { forward + backward + recompute + communication + contextParallel }
+  public var total: Seconds {
+    forward + backward + recompute + communication + expertParallel + contextParallel
+  }
 }

@@ -439,6 +439,7 @@ extension LayoutSearch {
     case .backward: phrase = "less backward compute"
     case .recompute: phrase = "less recompute"
     case .tensorParallelComm: phrase = "less tensor-parallel communication"
+    case .expertParallelComm: phrase = "less expert-parallel (MoE all-to-all) communication"
     case .contextParallelComm: phrase = "less context parallel comm"
     case .pipelineComm: phrase = "less pipeline communication"
     case .dataParallelComm: phrase = "less data-parallel communication"

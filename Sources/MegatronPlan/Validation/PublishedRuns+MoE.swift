@@ -34,33 +34,58 @@ extension PublishedRun {
       vocabulary: vocabulary, tiedEmbeddings: false, normalization: .rmsNorm, activation: .swiglu,
       linearBiases: false, qkLayerNorm: true, positionEmbedding: .rotary(percentage: 1, base: 1e4),
       dropout: .none, fusions: KernelFusions(rope: true), fusedAttention: true, fp8: fp8,
-      moe: MixtureOfExperts(
-        experts: 256, topK: 8, expertFFN: 2048, sharedExpertFFN: 2048, firstDenseLayers: 3,
-        dispatcher: .flex, scoreFunction: .sigmoid),
+      moe: {
+        var moe = MixtureOfExperts(
+          experts: 256, topK: 8, expertFFN: 2048, sharedExpertFFN: 2048, firstDenseLayers: 3,
+          dispatcher: .flex, scoreFunction: .sigmoid)
+        // config.json: n_group 8, topk_group 4 (each token reaches at most 4 groups).
+        (moe.routerGroups, moe.groupTopK) = (8, 4)
+        return moe
+      }(),
       mla: MultiLatentAttention(
         queryRank: 1536, keyValueRank: 512, qkHeadDim: 128, ropeHeadDim: 64, valueHeadDim: 128),
       mtpLayers: mtpLayers)
   }
 
-  /// The MoE rows `megaplan validate` checks:
-  /// - Megatron-Bridge docs/performance-summary.md (performance-summary-archive.md in the
-  ///   repository now), DGX-H100 tables: Qwen3-30B-A3B and Qwen3-235B-A22B from the 25.11
-  ///   container, FP8 current scaling (the recipes of scripts/performance/configs/qwen at that
-  ///   release: `moe_a2a_overlap` on H100, the alltoall dispatcher, no recompute, bf16
-  ///   gradient reduction, the distributed optimizer with overlapped reduce and gather);
-  ///   DeepSeek-V3 from the 25.09 container (its DeepSeek-V3 recipe and run script: one MTP
-  ///   layer with the flexible layout `Et|(tt|)*30mL`, DeepEP, the EP all-to-all overlap,
-  ///   selective recompute of mla_up_proj and mlp). Iteration time = global batch × sequence /
-  ///   (tokens/s/GPU × GPUs).
-  /// - Megatron-LM megatron/core/transformer/moe/README.md (MCore v0.9 era, before #2830):
-  ///   "468 TFLOPS for Mixtral 8X7B bf16 training", on its reference mapping (64 H100, TP 1,
-  ///   EP 8, PP 4, VP 8, MBS 1, GBS 256, sequence 4,096, dropless all-to-all); compared as
-  ///   model TFLOP/s per GPU, which Megatron-LM counted then as megaplan does (k experts per
-  ///   token, the full s² of attention).
-  /// Left out: GB200/GB300/B300 rows (Blackwell's constants are Hopper's until measured) and
-  /// rows that need context parallelism (none of the MoE rows here does).
+  /// Megatron-Bridge's MoE switches of its performance recipes: the fused permutation and
+  /// router, force-balanced routing (Bridge's performance summary: "we force-balance the token
+  /// distribution among experts and all benchmarks are token-dropless").
+  static func bridgeMoE(
+    _ model: TransformerModel, dispatcher: MixtureOfExperts.Dispatcher,
+    backend: MixtureOfExperts.FlexBackend = .deepep
+  ) -> TransformerModel {
+    var model = model
+    model.moe?.dispatcher = dispatcher
+    model.moe?.flexBackend = backend
+    model.moe?.permuteFusion = true
+    model.moe?.routerFusion = true
+    return model
+  }
+
+  /// The MoE rows `megaplan validate` checks, from ../shared/reference/moe-runs-dev.json (each
+  /// row's source there): for each model its newest published H100 run with the release's
+  /// switches, and Megatron-MoE-ModelZoo's Qwen3-235B layouts.
+  /// - Mixtral 8x7B: Megatron-LM megatron/core/transformer/moe/README.md (MCore v0.9: "468
+  ///   TFLOPS for Mixtral 8X7B bf16 training" on 64 H100, TP 1 EP 8 PP 4 VP 8, GBS 256, dropless
+  ///   alltoall), model TFLOP/s as Megatron-LM counted then (k experts per token, full s²);
+  /// - Qwen3-30B-A3B: Megatron-Bridge performance summary, 26.06 container (8,826 tokens/s/GPU
+  ///   on 16 H100, FP8 current scaling, TP 1 PP 1 EP 16, GBS 1,024, the flex dispatcher with
+  ///   HybridEP, no EP overlap);
+  /// - Qwen3-235B-A22B: the same summary, 26.04.01 (TP 2 PP 8 VP 4 EP 32 on 256 H100, GBS 8,192,
+  ///   alltoall with the EP all-to-all overlap);
+  /// - DeepSeek-V3: the same summary, 25.09 (its recipe and run script: one MTP layer with the
+  ///   flexible layout `Et|(tt|)*30mL`, DeepEP, the EP all-to-all overlap, selective recompute
+  ///   of mla_up_proj and mlp);
+  /// - Megatron-MoE-ModelZoo best_practice/Qwen3/readme.md, 256 H100, BF16: DeepEP TP 2 EP 32
+  ///   PP 8 VP 4 with the 1F1B all-to-all overlap (17.6 s) and the alltoall dispatcher TP 2
+  ///   EP 8 PP 32 VP 3 (24.2 s), both recomputing layernorm and moe_act.
+  /// Iteration time = global batch × sequence / (tokens/s/GPU × GPUs) where the source gives
+  /// throughput. Left out: Nemotron 3 Nano (Mamba layers, not modeled), GPT-OSS 120B (sliding
+  /// window and sinks), older releases of the same runs (their spread for one layout, up to
+  /// 2× for Qwen3-30B-A3B between 25.09 and 25.11, is the software's, docs/validation.md).
   public static let moe: [PublishedRun] = {
-    let bridge = "Megatron-Bridge docs/performance-summary.md, DGX-H100"
+    let bridge = "Megatron-Bridge docs/performance-summary-archive.md, DGX-H100"
+    let zoo = "Megatron-MoE-ModelZoo best_practice/Qwen3/readme.md, 256 H100 BF16"
     let fp8 = FP8Training(format: .hybrid, recipe: .tensorwise, primaryWeights: true)
     func recipe(_ run: TrainingRun, fp32Gradients: Bool) -> TrainingRun {
       var run = run
@@ -71,16 +96,30 @@ extension PublishedRun {
     let a2a = Overlap(
       gradientReduction: true, parameterGather: true, pipelineP2P: true, expertParallel: true)
     let noA2A = Overlap(gradientReduction: true, parameterGather: true, pipelineP2P: true)
+    let qwen30 = qwen3MoE(
+      layers: 48, hidden: 2048, heads: 32, ffn: 6144, expertFFN: 768, fp8: fp8,
+      vocabulary: 151_936)
+    let qwen235 = qwen3MoE(
+      layers: 94, hidden: 4096, heads: 64, ffn: 12288, expertFFN: 1536, fp8: fp8,
+      vocabulary: 152_064)
+    var qwen235BF16 = qwen235
+    qwen235BF16.fp8 = nil
 
-    var qwen235Layout = Layout(
-      tensor: 2, pipeline: 8, data: 16, virtualStages: 4, microBatch: 1, globalBatch: 2048,
-      sequenceParallel: true, distributedOptimizer: true, expertParallel: 32,
-      expertTensorParallel: 1)
-    // account_for_embedding/loss_in_pipeline_split (the Qwen3-235B recipe): 94 + 2 = 96 over
-    // 8 × 4 chunks of 3.
-    qwen235Layout.split =
-      PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true)
-      .asFlexibleLayout(layers: 94, stages: 8, virtual: 4) ?? .even
+    // account_for_embedding/loss_in_pipeline_split (the Qwen3-235B recipes): 94 + 2 = 96 over
+    // p × v chunks.
+    func qwen235Layout(
+      t: Int, p: Int, v: Int, d: Int, ep: Int, batch: Int, recompute: RecomputeModules? = nil
+    ) -> Layout {
+      var layout = Layout(
+        tensor: t, pipeline: p, data: d, virtualStages: v, microBatch: 1, globalBatch: batch,
+        sequenceParallel: t > 1, recompute: recompute == nil ? .none : .selective,
+        distributedOptimizer: true, expertParallel: ep, expertTensorParallel: 1)
+      if let recompute { layout.recomputeModules = recompute }
+      layout.split =
+        PipelineSplit(embeddingCountsAsLayer: true, lossCountsAsLayer: true)
+        .asFlexibleLayout(layers: 94, stages: p, virtual: v) ?? .even
+      return layout
+    }
 
     // The 25.09 run script (scripts/performance/run_script.py) on H100: DeepEP (the flex
     // dispatcher) with force-balanced routing, the EP all-to-all overlap (`A2A_1F1B`), selective
@@ -95,6 +134,7 @@ extension PublishedRun {
       dsv3Layout.split.mtpChunk = 31
       dsv3Layout.split.mtpLayers = 1
     }
+    let zooRecompute: RecomputeModules = [.layerNorm, .moeActivation]
 
     return [
       PublishedRun(
@@ -114,28 +154,25 @@ extension PublishedRun {
           gpu: .h100SXM, overlap: noA2A),
         published: .modelTFLOPsPerGPU(468)),
       PublishedRun(
-        name: "Qwen3-30B-A3B, 16 H100, FP8, p2 v24 EP8",
-        source: bridge + ", 25.11 container (5,275 tokens/s/GPU)",
+        name: "Qwen3-30B-A3B, 16 H100, FP8, EP16 HybridEP",
+        source: bridge + ", 26.06 container (8,826 tokens/s/GPU)",
         run: recipe(
           TrainingRun(
-            model: qwen3MoE(
-              layers: 48, hidden: 2048, heads: 32, ffn: 6144, expertFFN: 768, fp8: fp8,
-              vocabulary: 151_936),
+            model: bridgeMoE(qwen30, dispatcher: .flex, backend: .hybridep),
             layout: Layout(
-              tensor: 1, pipeline: 2, data: 8, virtualStages: 24, microBatch: 2, globalBatch: 512,
-              distributedOptimizer: true, expertParallel: 8, expertTensorParallel: 1),
-            gpu: .h100SXM, overlap: a2a), fp32Gradients: false),
-        published: .iterationSeconds(512 * 4096 / (5_275 * 16.0))),
+              tensor: 1, pipeline: 1, data: 16, microBatch: 1, globalBatch: 1024,
+              distributedOptimizer: true, expertParallel: 16, expertTensorParallel: 1),
+            gpu: .h100SXM, overlap: noA2A), fp32Gradients: false),
+        published: .iterationSeconds(1024 * 4096 / (8_826 * 16.0))),
       PublishedRun(
         name: "Qwen3-235B-A22B, 256 H100, FP8, t2 p8 v4 EP32",
-        source: bridge + ", 25.11 container (1,575 tokens/s/GPU)",
+        source: bridge + ", 26.04.01 container (1,712 tokens/s/GPU)",
         run: recipe(
           TrainingRun(
-            model: qwen3MoE(
-              layers: 94, hidden: 4096, heads: 64, ffn: 12288, expertFFN: 1536, fp8: fp8,
-              vocabulary: 152_064),
-            layout: qwen235Layout, gpu: .h100SXM, overlap: a2a), fp32Gradients: false),
-        published: .iterationSeconds(2048 * 4096 / (1_575 * 256.0))),
+            model: bridgeMoE(qwen235, dispatcher: .alltoall),
+            layout: qwen235Layout(t: 2, p: 8, v: 4, d: 16, ep: 32, batch: 8192),
+            gpu: .h100SXM, overlap: a2a), fp32Gradients: false),
+        published: .iterationSeconds(8192 * 4096 / (1_712 * 256.0))),
       PublishedRun(
         name: "DeepSeek-V3, 1,024 H100, FP8, t2 p8 v4 EP64",
         source: bridge + ", 25.09 container (1,297 tokens/s/GPU)",
@@ -146,6 +183,26 @@ extension PublishedRun {
             overlap: Overlap(parameterGather: true, pipelineP2P: true, expertParallel: true)),
           fp32Gradients: false),
         published: .iterationSeconds(8192 * 4096 / (1_297 * 1024.0))),
+      PublishedRun(
+        name: "Qwen3-235B-A22B, 256 H100, BF16, DeepEP t2 p8 v4 EP32",
+        source: zoo + " (cross-node EP, 1F1B all-to-all overlap: 17.6 s)",
+        run: recipe(
+          TrainingRun(
+            model: bridgeMoE(qwen235BF16, dispatcher: .flex),
+            layout: qwen235Layout(
+              t: 2, p: 8, v: 4, d: 16, ep: 32, batch: 2048, recompute: zooRecompute),
+            gpu: .h100SXM, overlap: a2a), fp32Gradients: false),
+        published: .iterationSeconds(17.6)),
+      PublishedRun(
+        name: "Qwen3-235B-A22B, 256 H100, BF16, alltoall t2 p32 v3 EP8",
+        source: zoo + " (intra-node EP: 24.2 s)",
+        run: recipe(
+          TrainingRun(
+            model: bridgeMoE(qwen235BF16, dispatcher: .alltoall),
+            layout: qwen235Layout(
+              t: 2, p: 32, v: 3, d: 4, ep: 8, batch: 2048, recompute: zooRecompute),
+            gpu: .h100SXM, overlap: noA2A), fp32Gradients: false),
+        published: .iterationSeconds(24.2)),
     ]
   }()
 }

@@ -1,0 +1,212 @@
+import Foundation
+import Testing
+
+@testable import MegatronPlan
+
+/// Issue 24: the MoE layer from its kernels, against Megatron-LM's per-layer H100 timings
+/// (tests/functional_tests/test_cases/common/moe_perf/baseline.json at d98e8a64, in
+/// ../shared/reference/moe-kernels.json: one MoELayer's forward and backward on 8 H100, EP 8,
+/// 4,096 tokens per GPU, force-balanced routing, fused permutation and router, CUDA-event
+/// means) and hand-derived dispatch volumes.
+@Suite struct MoEKernelTests {
+  struct LayerCase: Sendable, CustomStringConvertible {
+    var name: String
+    var deepseek: Bool
+    var dispatcher: MixtureOfExperts.Dispatcher
+    var backend: MixtureOfExperts.FlexBackend
+    var fp8: Bool
+    var forwardMS: Double
+    var backwardMS: Double
+    var description: String { name }
+  }
+
+  /// The baseline.json rows: DeepSeek-like (h 7,168, 32 experts of 2,048 top-8, a shared
+  /// expert of 2,048, sigmoid router with 8 groups top-4) and Mixtral-like (h 4,096, 8 experts
+  /// of 14,336 top-2, softmax); BF16 or FP8 blockwise.
+  static let cases: [LayerCase] = [
+    LayerCase(
+      name: "deepseek_a2a_tp1ep8_bf16", deepseek: true, dispatcher: .alltoall, backend: .deepep,
+      fp8: false, forwardMS: 7.119, backwardMS: 10.483),
+    LayerCase(
+      name: "deepseek_a2a_tp1ep8_fp8", deepseek: true, dispatcher: .alltoall, backend: .deepep,
+      fp8: true, forwardMS: 7.609, backwardMS: 10.126),
+    LayerCase(
+      name: "deepseek_deepep_tp1ep8_bf16", deepseek: true, dispatcher: .flex, backend: .deepep,
+      fp8: false, forwardMS: 5.682, backwardMS: 9.055),
+    LayerCase(
+      name: "deepseek_deepep_tp1ep8_fp8", deepseek: true, dispatcher: .flex, backend: .deepep,
+      fp8: true, forwardMS: 6.035, backwardMS: 8.602),
+    LayerCase(
+      name: "deepseek_hybridep_tp1ep8_bf16", deepseek: true, dispatcher: .flex,
+      backend: .hybridep, fp8: false, forwardMS: 5.391, backwardMS: 8.795),
+    LayerCase(
+      name: "deepseek_hybridep_tp1ep8_fp8", deepseek: true, dispatcher: .flex,
+      backend: .hybridep, fp8: true, forwardMS: 5.143, backwardMS: 7.687),
+    LayerCase(
+      name: "mixtral_a2a_tp1ep8_bf16", deepseek: false, dispatcher: .alltoall, backend: .deepep,
+      fp8: false, forwardMS: 4.327, backwardMS: 7.684),
+    LayerCase(
+      name: "mixtral_a2a_tp1ep8_fp8", deepseek: false, dispatcher: .alltoall, backend: .deepep,
+      fp8: true, forwardMS: 3.788, backwardMS: 6.618),
+    LayerCase(
+      name: "mixtral_deepep_tp1ep8_bf16", deepseek: false, dispatcher: .flex, backend: .deepep,
+      fp8: false, forwardMS: 4.636, backwardMS: 7.854),
+    LayerCase(
+      name: "mixtral_deepep_tp1ep8_fp8", deepseek: false, dispatcher: .flex, backend: .deepep,
+      fp8: true, forwardMS: 4.101, backwardMS: 6.827),
+    LayerCase(
+      name: "mixtral_hybridep_tp1ep8_bf16", deepseek: false, dispatcher: .flex,
+      backend: .hybridep, fp8: false, forwardMS: 4.343, backwardMS: 7.741),
+    LayerCase(
+      name: "mixtral_hybridep_tp1ep8_fp8", deepseek: false, dispatcher: .flex,
+      backend: .hybridep, fp8: true, forwardMS: 3.701, backwardMS: 6.572),
+  ]
+
+  /// megaplan's MoE layer (the ops of `MoELayer`: router, dispatch, experts, combine, shared
+  /// expert) for one case, forward and backward, milliseconds.
+  static func predict(_ c: LayerCase) -> (forward: Double, backward: Double) {
+    var moe =
+      c.deepseek
+      ? MixtureOfExperts(
+        experts: 32, topK: 8, expertFFN: 2048, sharedExpertFFN: 2048, dispatcher: c.dispatcher,
+        scoreFunction: .sigmoid)
+      : MixtureOfExperts(experts: 8, topK: 2, expertFFN: 14336, dispatcher: c.dispatcher)
+    if c.deepseek { (moe.routerGroups, moe.groupTopK) = (8, 4) }
+    moe.flexBackend = c.backend
+    moe.permuteFusion = true
+    moe.routerFusion = true
+    let h = c.deepseek ? 7168 : 4096
+    let model = TransformerModel(
+      layers: 1, hidden: h, heads: 32, queryGroups: 8, ffnHidden: moe.expertFFN,
+      sequenceLength: 4096, vocabulary: 32_000, tiedEmbeddings: false, normalization: .rmsNorm,
+      activation: .swiglu, linearBiases: false,
+      positionEmbedding: .rotary(percentage: 1, base: 1e6), dropout: .none,
+      fusedAttention: true, fp8: c.fp8 ? FP8Training(format: .hybrid, recipe: .blockwise) : nil,
+      moe: moe)
+    let layout = Layout(
+      tensor: 1, data: 8, microBatch: 1, globalBatch: 8, expertParallel: 8,
+      expertTensorParallel: 1)
+    let run = TrainingRun(model: model, layout: layout, gpu: .h100SXM)
+    let time = run.stepTime(layout: layout)
+    var layer = LayerDescription(model, .init(layout, precision: .bf16), kind: .moe)
+    let moeOps: Set<OpKind> = [
+      .router, .dispatch, .expertFc1, .expertActivation, .expertFc2, .combine, .sharedFc1,
+      .sharedActivation, .sharedFc2,
+    ]
+    layer.ops = layer.ops.filter { moeOps.contains($0.kind) }
+    let forward = time.forward(layer)
+    let backward = time.backward(layer, forward: forward)
+    return (forward.total.value * 1e3, backward.total.value * 1e3)
+  }
+
+  /// The cases beyond 15 % (docs/validation.md): BF16 backwards predicted 15–32 % slow (the
+  /// baseline's backward implies its GEMMs above the 75 % BF16 efficiency of dense Hopper
+  /// GEMMs), and the DeepSeek-like layer over DeepEP and HybridEP predicted 16–29 % slow (its
+  /// measured forward leaves less time for the exchange than NVLink's NCCL rate gives).
+  static let knownMisses: Set<String> = [
+    "deepseek_deepep_tp1ep8_bf16", "deepseek_hybridep_tp1ep8_bf16", "deepseek_hybridep_tp1ep8_fp8",
+    "deepseek_a2a_tp1ep8_bf16", "mixtral_a2a_tp1ep8_bf16",
+  ]
+
+  @Test(
+    "MoE layer forward and backward within 15 % of Megatron-LM's H100 timings", arguments: cases)
+  func perLayer(_ c: LayerCase) {
+    let (f, b) = Self.predict(c)
+    let worst = max(abs(f / c.forwardMS - 1), abs(b / c.backwardMS - 1))
+    #expect(
+      (worst <= 0.15) != Self.knownMisses.contains(c.name),
+      "\(c.name): forward \(f) vs \(c.forwardMS) ms, backward \(b) vs \(c.backwardMS) ms")
+  }
+
+  @Test("DeepEP sends a token once per rank holding its experts; group-limited routing bounds it")
+  func dispatchDedup() {
+    // 32 experts on 8 ranks (4 each), k = 8 uniform: a rank misses all 8 with probability
+    // C(28, 8)/C(32, 8) = (24·23·22·21)/(32·31·30·29) = 255,024/863,040.
+    var moe = MixtureOfExperts(experts: 32, topK: 8, expertFFN: 2048, dispatcher: .flex)
+    #expect(abs(moe.holds(groups: 8) - (1 - 255_024.0 / 863_040)) < 1e-12)
+    // DeepSeek's 8 router groups of 4, top-4 groups: a rank is one group, picked 4 times in 8;
+    // then k = 8 among the 16 experts of the picked groups miss its 4 with probability
+    // C(12, 8)/C(16, 8) = 495/12,870.
+    (moe.routerGroups, moe.groupTopK) = (8, 4)
+    #expect(abs(moe.holds(groups: 8) - 0.5 * (1 - 495.0 / 12_870)) < 1e-12)
+    // Four domains of two groups each: a domain is hit unless both its groups are left out,
+    // C(6, 4)/C(8, 4) = 15/70.
+    #expect(abs(moe.holds(groups: 4) - (1 - 15.0 / 70)) < 1e-12)
+  }
+
+  @Test("the dropless dispatcher's host sync is charged once per MoE layer forward")
+  func hostSync() {
+    let moe = MixtureOfExperts(experts: 8, topK: 2, expertFFN: 1024)
+    let model = TransformerModel(
+      layers: 1, hidden: 1024, heads: 8, ffnHidden: 1024, sequenceLength: 512,
+      vocabulary: 1024, tiedEmbeddings: false, normalization: .rmsNorm, activation: .swiglu,
+      linearBiases: false, positionEmbedding: .rotary(percentage: 1, base: 1e4),
+      dropout: .none, fusedAttention: true, moe: moe)
+    let layout = Layout(
+      tensor: 1, data: 8, microBatch: 1, globalBatch: 8, expertParallel: 8,
+      expertTensorParallel: 1)
+    let time = TrainingRun(model: model, layout: layout, gpu: .h100SXM).stepTime(layout: layout)
+    let layer = LayerDescription(model, .init(layout, precision: .bf16), kind: .moe)
+    // Two launches' worth (the copy and the wait, 2 × 10 µs) forward, none backward.
+    #expect(time.hostSeconds(layer, backward: false).sync.value == 20e-6)
+    #expect(time.hostSeconds(layer, backward: true).sync == .zero)
+    // Drop-and-pad has static shapes: no sync.
+    var padded = model
+    padded.moe?.capacityFactor = 1
+    padded.moe?.padToCapacity = true
+    let paddedTime = TrainingRun(model: padded, layout: layout, gpu: .h100SXM)
+      .stepTime(layout: layout)
+    let paddedLayer = LayerDescription(padded, .init(layout, precision: .bf16), kind: .moe)
+    #expect(paddedTime.hostSeconds(paddedLayer, backward: false).sync == .zero)
+  }
+
+  @Test("grouped GEMMs slow below 4,096 rows per group and K below 4,096 (DeepGEMM's tables)")
+  func groupedEfficiency() {
+    let machine = Machine(gpu: .h100SXM)
+    // 256 rows per group, K 7,168: (256/384)/(4,096/4,224) of the rate.
+    var g = GEMMShape("e", m: 1024, n: 4096, k: 7168, weightGroups: 4)
+    #expect(abs(machine.groupedRowsEfficiency(g) - (256.0 / 384) / (4096.0 / 4224)) < 1e-12)
+    // K 1,536 at 4,096 rows: (1,536/2,016)/(4,096/4,576).
+    g = GEMMShape("e", m: 16384, n: 4096, k: 1536, weightGroups: 4)
+    #expect(abs(machine.groupedRowsEfficiency(g) - (1536.0 / 2016) / (4096.0 / 4576)) < 1e-12)
+    // A dense GEMM keeps its rate.
+    #expect(machine.groupedRowsEfficiency(GEMMShape("d", m: 256, n: 4096, k: 512)) == 1)
+  }
+
+  @Test("MoE kernel keys: NeMo YAML and Megatron-LM flags; group-limited routing checked")
+  func keys() throws {
+    let base = """
+      trainer:
+        devices: 8
+      model:
+        num_layers: 2
+        hidden_size: 1024
+        num_attention_heads: 8
+        encoder_seq_length: 1024
+        micro_batch_size: 1
+        global_batch_size: 8
+        num_moe_experts: 32
+        moe_router_topk: 8
+        expert_model_parallel_size: 8
+        moe_token_dispatcher_type: flex
+      """
+    func load(_ extra: String) throws -> MixtureOfExperts? {
+      let text = base + "\n" + extra + "\nmegaplan:\n  vocab_size: 1024\n  gpu: h100-sxm\n"
+      return try ConfigLoader.load(ConfigDocument.parse(text, file: "m.yaml")).run.model.moe
+    }
+    let moe = try #require(
+      try load(
+        "  moe_flex_dispatcher_backend: hybridep\n  moe_permute_fusion: true\n  moe_router_fusion: true\n  moe_router_num_groups: 8\n  moe_router_group_topk: 4\n  moe_router_force_load_balancing: true"
+      ))
+    #expect(moe.flexBackend == .hybridep && moe.permuteFusion && moe.routerFusion)
+    #expect(moe.routerGroups == 8 && moe.groupTopK == 4)
+    #expect(throws: ConfigError.self) { try load("  moe_flex_dispatcher_backend: nccl") }
+    // 3 groups do not divide 32 experts; one group of 4 cannot hold k = 8 experts.
+    #expect(throws: ConfigError.self) {
+      try load("  moe_router_num_groups: 3\n  moe_router_group_topk: 1")
+    }
+    #expect(throws: ConfigError.self) {
+      try load("  moe_router_num_groups: 8\n  moe_router_group_topk: 1")
+    }
+  }
+}
