@@ -125,9 +125,16 @@ extension Evaluator {
           if let r = restRun { finish = r.served(after: finish) }
         }
       } else {
-        // The dense and the expert buckets share the stream: bucket by bucket in time order.
-        ChunkBuckets.merged(groups, { $0.reduction }) { ready, seconds in
-          finish = max(finish, ready) + seconds
+        // The dense and the expert buckets share the stream: each chunk's buckets of both
+        // groups as one run spread over the same backward (`BucketRun.merging`).
+        for c in (0..<v).reversed() {
+          var merged = BucketRun.Merge()
+          for g in groups {
+            let (full, rest) = g.reductions(chunk: c)
+            merged.add(full)
+            merged.add(rest)
+          }
+          if let run = merged.run { finish = run.served(after: finish) }
         }
       }
       out.reduceExposed = Seconds(max(0, finish) + embedding)
@@ -146,9 +153,14 @@ extension Evaluator {
           if let r = restRun { (finish, stall) = r.stalls(finish: finish, stall: stall) }
         }
       } else {
-        ChunkBuckets.merged(groups, { $0.gather }) { need, seconds in
-          finish += seconds
-          stall = max(stall, finish - need)
+        for c in 0..<v {
+          var merged = BucketRun.Merge()
+          for g in groups {
+            let (full, rest) = g.gathers(chunk: c)
+            merged.add(full)
+            merged.add(rest)
+          }
+          if let run = merged.run { (finish, stall) = run.stalls(finish: finish, stall: stall) }
         }
       }
       out.gatherExposed = Seconds(stall)
@@ -206,38 +218,6 @@ struct ChunkBuckets {
     )
   }
 
-  /// The j-th reduction in time order: chunk v − 1 − j/K, bucket j mod K.
-  func reduction(_ j: Int) -> (time: Double, seconds: Double) {
-    let K = count, c = chunks - 1 - j / K, k = j % K, b = backward
-    let end = -(Double(c) * spacing + Double(stage)) * b
-    return (end - b + Double(k + 1) / Double(K) * b, k < full ? reduceFull : reduceRest)
-  }
-
-  /// The j-th gather in time order: chunk j/K, bucket j mod K.
-  func gather(_ j: Int) -> (time: Double, seconds: Double) {
-    let K = count, c = j / K, k = j % K, f = forward
-    let start = (Double(c) * spacing + Double(stage)) * f
-    return (start + Double(k) / Double(K) * f, k < full ? gatherFull : gatherRest)
-  }
-
-  /// Visits the buckets of several groups in one time order (each bucket's time and duration),
-  /// `item` picking reductions or gathers.
-  static func merged(
-    _ groups: [ChunkBuckets], _ item: (ChunkBuckets) -> (Int) -> (time: Double, seconds: Double),
-    _ visit: (Double, Double) -> Void
-  ) {
-    var next = [Int](repeating: 0, count: groups.count)
-    while true {
-      var best = -1, bestItem = (time: Double.infinity, seconds: 0.0)
-      for g in groups.indices where next[g] < groups[g].chunks * groups[g].count {
-        let it = item(groups[g])(next[g])
-        if it.time < bestItem.time { (best, bestItem) = (g, it) }
-      }
-      guard best >= 0 else { return }
-      visit(bestItem.time, bestItem.seconds)
-      next[best] += 1
-    }
-  }
 }
 
 /// `count` buckets of one size on the data-parallel stream, each taking `seconds`, the first at
@@ -252,6 +232,30 @@ struct BucketRun {
   var seconds: Double
 
   var total: Double { Double(count) * seconds }
+
+  /// Several runs of one chunk (the dense and the expert buckets, each evenly through the same
+  /// backward or forward) as one: their buckets spread evenly from the first to the last, at
+  /// their mean duration. The stream's total is exact; the order within the chunk, which only
+  /// moves the tail by part of one bucket, is not followed bucket by bucket.
+  struct Merge {
+    var count = 0
+    var first = Double.infinity, last = -Double.infinity, total = 0.0
+
+    mutating func add(_ run: BucketRun?) {
+      guard let run else { return }
+      count += run.count
+      first = min(first, run.first)
+      last = max(last, run.first + Double(run.count - 1) * run.spacing)
+      total += run.total
+    }
+
+    var run: BucketRun? {
+      guard count > 0 else { return nil }
+      return BucketRun(
+        first: first, spacing: count > 1 ? (last - first) / Double(count - 1) : 0, count: count,
+        seconds: total / Double(count))
+    }
+  }
 
   /// When the stream, busy until `busy`, finishes the run's reductions (each starts when it is
   /// ready and the one before has finished): max(busy, first) + count·seconds, or the last
