@@ -209,4 +209,31 @@ import Testing
       try load("  moe_router_num_groups: 8\n  moe_router_group_topk: 1")
     }
   }
+
+  @Test("Kimi K2's config.json reads as DeepSeek-V3's architecture: 1.03 T, 32.9 B active by hand")
+  func kimiK2() throws {
+    let model = try MixtureOfExpertsTests.loadHF("kimi-k2/config.json")
+    // By hand from the file: per layer MLA h·1,536 + 1,536 + 1,536·64·192 + h·576 + 512 +
+    // 512·64·256 + 64·128·h + 2h; layer 0 dense 3·h·18,432; 60 MoE layers h·384 (router) +
+    // 384·3·h·2,048 + 3·h·2,048 (shared); embedding and output 2·163,840·h; final norm h.
+    // Active: the MoE layers with 8 of the 384 experts.
+    let h = 7168.0
+    let attention =
+      h * 1536 + 1536 + 1536 * 64 * 192 + h * 576 + 512 + 512 * 64 * 256 + 64 * 128 * h + 2 * h
+    let dense = 3 * h * 18432
+    let common = 2 * 163_840 * h + h + 61 * attention + dense + 60 * (h * 384 + 3 * h * 2048)
+    let total = common + 60 * 384 * 3 * h * 2048
+    let active = common + 60 * 8 * 3 * h * 2048
+    #expect(abs(ParameterCount.total(model).total.value / total - 1) < 1e-9)
+    #expect(abs(ParameterCount.active(model).value / active - 1) < 1e-9)
+    #expect(model.moe?.routerGroups == nil)  // n_group 1: no group limit
+    // Without `architectures`, `model_type: kimi_k2` names the same architecture.
+    let (text, file) = try fixture("hf/kimi-k2/config.json")
+    let bare = text.replacingOccurrences(
+      of: "  \"architectures\": [\"DeepseekV3ForCausalLM\"],\n", with: "")
+    #expect(bare != text)
+    let root = try HuggingFaceConfig.standalone(bare, file: file)
+    let typed = try ConfigLoader.load(ConfigDocument(root: root, file: file)).run.model
+    #expect(ParameterCount.total(typed).total == ParameterCount.total(model).total)
+  }
 }

@@ -82,6 +82,11 @@ extension HuggingFaceConfig {
     }
   }
 
+  /// `model_type`s of models built as another architecture: Kimi K2's `kimi_k2` is
+  /// DeepSeek-V3's (its config.json names `DeepseekV3ForCausalLM`; Moonshot's deployment guide:
+  /// "Kimi-K2 reuses the DeepSeekV3CausalLM architecture").
+  static let modelTypeAliases = ["kimi_k2": "deepseek_v3"]
+
   /// The architecture, from `architectures[0]` (what `from_pretrained` instantiates), else
   /// `model_type`.
   static func identify(_ json: JSONObjectReader, text: String, file: String) throws -> (
@@ -101,7 +106,7 @@ extension HuggingFaceConfig {
       (name, location) = (list.first, list.location)
     }
     if name == nil, let f = json.fields["model_type"], case .string(let type) = f.value {
-      let known = supportedArchitectures.first { $0.modelType == type }
+      let known = supportedArchitectures.first { $0.modelType == (modelTypeAliases[type] ?? type) }
       (name, location) = (known?.name ?? type, f.location)
     }
     guard let name else {
