@@ -11,8 +11,16 @@ enum ServeCommand {
   static let options: [OptionSpec] =
     [
       OptionSpec(
+        name: "--engine", takesValue: true,
+        help: "serving engine: vllm (default), trtllm, sglang or pytorch (docs/serve.md, Engines)",
+        valueName: "E"),
+      OptionSpec(
+        name: "--cuda-graphs", takesValue: true,
+        help: "decode steps as CUDA graphs: on or off (default: the engine's)", valueName: "on|off"),
+      OptionSpec(
         name: "--precision", takesValue: true,
-        help: "weights: bf16, fp16, fp8, int8 or int4 (default: the training precision)",
+        help:
+          "weights: bf16, fp16, fp8, int8, int4 or nvfp4 (Blackwell) (default: the training precision)",
         valueName: "P"),
       OptionSpec(
         name: "--kv-precision", takesValue: true,
@@ -84,8 +92,15 @@ enum ServeCommand {
       precision == .fp16 || (precision != .bf16 && trainingPrecision == .fp16) ? .fp16 : .bf16
     let kvName = try parsed.choice(
       "--kv-precision", in: KVCachePrecision.allCases.map(\.rawValue), default: defaultKV.rawValue)
+    let engineName = try parsed.choice(
+      "--engine", in: ServingEngine.allCases.map(\.rawValue), default: ServingEngine.vllm.rawValue)
+    let engine = ServingEngine(rawValue: engineName) ?? .vllm
+    let graphs = try parsed.value("--cuda-graphs").map { _ in
+      try parsed.choice("--cuda-graphs", in: ["on", "off"], default: "on") == "on"
+    }
     var settings = ServingModel.Settings(
-      precision: precision, kvPrecision: KVCachePrecision(rawValue: kvName) ?? defaultKV)
+      precision: precision, kvPrecision: KVCachePrecision(rawValue: kvName) ?? defaultKV,
+      engine: engine, cudaGraphs: graphs)
     if let f = try parsed.number("--gpu-memory-utilization") {
       guard f > 0, f <= 1 else {
         throw UsageError(

@@ -215,8 +215,7 @@ public struct StepTimeModel: Sendable {
     }
     // A whole-layer graph (no scope named) is one launch; named scopes one each.
     let launches = graphs.scopes.isEmpty ? min(1, captured.count) : captured.count
-    return Seconds(
-      kernels * constants.hostSecondsPerKernel + Double(launches) * constants.graphLaunchSeconds)
+    return machine.hostSeconds(kernels: kernels, graphLaunches: Double(launches))
   }
 
   /// The token dispatch and combine of one MoE layer's forward (backward moves the same bytes

@@ -85,9 +85,14 @@ public struct ServeReport: Sendable {
       var decodeBound: String
       /// MoE: routed experts a decode step reads per MoE layer on the busiest GPU; null dense.
       var expertsReadPerLayer: Double?
+      /// One decode step by term (`StepTime.Term`), seconds.
+      var decodeStep: [String: Double]
+      /// The decode step replays a CUDA graph.
+      var decodeGraphed: Bool
 
       enum CodingKeys: String, CodingKey {
-        case ttftSeconds, tpotSeconds, endToEndSeconds, decodeBound, expertsReadPerLayer
+        case ttftSeconds, tpotSeconds, endToEndSeconds, decodeBound, expertsReadPerLayer,
+          decodeStep, decodeGraphed
       }
 
       func encode(to encoder: any Encoder) throws {
@@ -97,6 +102,8 @@ public struct ServeReport: Sendable {
         try c.encode(endToEndSeconds, forKey: .endToEndSeconds)
         try c.encode(decodeBound, forKey: .decodeBound)
         try c.encode(expertsReadPerLayer, forKey: .expertsReadPerLayer)
+        try c.encode(decodeStep, forKey: .decodeStep)
+        try c.encode(decodeGraphed, forKey: .decodeGraphed)
       }
     }
     struct ThroughputJSON: Codable {
@@ -133,7 +140,10 @@ public struct ServeReport: Sendable {
       latency: .init(
         ttftSeconds: p.ttft, tpotSeconds: p.decode.total, endToEndSeconds: p.endToEnd,
         decodeBound: p.decode.memoryBound ? "memory" : "compute",
-        expertsReadPerLayer: moe == nil ? nil : p.decode.expertsRead),
+        expertsReadPerLayer: moe == nil ? nil : p.decode.expertsRead,
+        decodeStep: Dictionary(
+          uniqueKeysWithValues: StepTime.Term.allCases.map { ($0.rawValue, p.decode[$0]) }),
+        decodeGraphed: p.decode.graphed),
       throughput: .init(
         tokensPerSecond: p.tokensPerSecond, tokensPerSecondPerGpu: p.tokensPerSecondPerGPU),
       meetsTarget: row.meetsTarget)
