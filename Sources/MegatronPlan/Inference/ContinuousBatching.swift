@@ -183,13 +183,13 @@ extension ServingModel {
     return low
   }
 
-  /// The throughput–latency curve: the steady state at `points` rates spread evenly up to the
-  /// saturation rate (its last point just below it).
+  /// The throughput–latency curve: the steady state at `points` rates spread evenly up to 98 %
+  /// of the saturation rate (at the saturation itself the prefill queue grows without bound).
   public func curve(_ layout: Layout, _ mix: RequestMix, points: Int = 10) -> [LoadPoint] {
     let top = saturationRate(layout, mix)
     guard top > 0 else { return [] }
     return (1...max(1, points)).compactMap { i in
-      load(layout, mix, rate: top * Double(i) / Double(max(1, points)) * 0.999)
+      load(layout, mix, rate: top * Double(i) / Double(max(1, points)) * 0.98)
     }
   }
 

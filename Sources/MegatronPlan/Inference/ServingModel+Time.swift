@@ -228,8 +228,12 @@ extension ServingModel {
   public func step(_ layout: Layout, _ work: StepWork) -> StepTime {
     let t = layout.tensor
     let e = Self.activationBytes
-    let b = work.decodeSequences, prefill = work.prefillTokens
-    let tokens = max(work.tokens, 1e-9)
+    // With data-parallel attention each of its D replicas runs 1/D of the step's requests; the
+    // experts of every GPU see all D replicas' tokens.
+    let groups = Double(layout.attentionDataParallel)
+    let b = work.decodeSequences / groups, prefill = work.prefillTokens / groups
+    let total = max(work.tokens, 1e-9)
+    let tokens = total / groups
     let h = Double(model.hidden), dh = Double(model.headDim)
     let kvHeads = Double(kvHeadsPerGPU(tensor: t))
     let q = Double(model.heads / max(1, t)) * dh, kv = kvHeads * dh
@@ -238,7 +242,7 @@ extension ServingModel {
     let context = engine.staticCache ? work.cacheLength : work.decodeContext
     var out = StepTime()
     out.graphed = graphed
-    let experts = expertsRead(tokens: tokens, expertParallel: layout.expertParallel)
+    let experts = expertsRead(tokens: total, expertParallel: layout.expertParallel)
     for kind in layerKinds {
       let n = Double(kind.count)
       let layer = self.layer(layout, length: 1, sequences: tokens, moe: kind.moe)
@@ -270,7 +274,7 @@ extension ServingModel {
         var width = ffn, opTokens = tokens
         if op.kind == .expertActivation, let moe = model.moe {
           width = Double(moe.expertFFN) / Double(layout.expertTensor)
-          opTokens = tokens * moe.routedFactor / Double(max(1, layout.expertParallel))
+          opTokens = total * moe.routedFactor / Double(max(1, layout.expertParallel))
         } else if op.kind == .sharedActivation, let moe = model.moe {
           width = Double(moe.sharedExpertFFN) / Double(max(1, t))
         }
@@ -281,13 +285,25 @@ extension ServingModel {
           + machine.stream(k.bytesPerToken * opTokens)
         kernels += Double(k.count)
       }
+      var dispatch = Seconds.zero
       if kind.moe, let moe = model.moe {
         // Routing, permutation and the weighted sum: h-wide copies in and out.
-        let copies = tokens * moe.routedFactor / Double(max(1, layout.expertParallel))
+        let copies = total * moe.routedFactor / Double(max(1, layout.expertParallel))
         var count = Double(engine.moeKernels)
         if settings.engine == .pytorch { count += 6 * experts }
         small += Seconds(constants.smallKernelSeconds) * count + machine.stream(4 * copies * h * e)
         kernels += count
+        if groups > 1 {
+          // Dispatch and combine: each GPU sends its share of its replica's token copies
+          // (tokens/t · k, h 16-bit values each) to the experts' GPUs and gets them back; the
+          // share beyond its NVLink domain crosses its own NIC (`Machine.allToAll`).
+          let sent = tokens / Double(t) * moe.routedFactor * h * e
+          let ep = Double(layout.expertParallel), domain = Double(machine.nvlinkDomain)
+          let off = max(0, ep - domain) / ep
+          let on = (min(ep, domain) - 1) / ep
+          dispatch = machine.allToAll(onDomain: sent * on, offDomain: sent * off) * 2
+          kernels += 2
+        }
       }
       // Attention: decode reads the cache; prefill runs the engine's flash kernel.
       var attention = Seconds.zero
@@ -315,6 +331,7 @@ extension ServingModel {
       out.smallKernels += small.value * n
       out.attention += attention.value * n
       out.tensorParallel += allReduces.value * n
+      out.expertParallel += dispatch.value * n
       out.kernels += kernels * n
       out.bytesRead += bytes * n
       out.linearFLOPs += flops * n

@@ -62,19 +62,29 @@ public struct ServingModel: Sendable {
   /// the t ranks of a stage also hold the experts, as serving engines shard them: EP of them
   /// each hold E/EP whole experts' worth, each expert split over ETP = t/EP ranks. EP = 1 (every
   /// expert tensor-parallel over the t ranks) is vLLM's and TensorRT-LLM's default
-  /// (`moe_tp_size` = tp); EP = t is vLLM's `--enable-expert-parallel`.
+  /// (`moe_tp_size` = tp); EP = t is vLLM's `--enable-expert-parallel`. EP beyond t spreads the
+  /// experts over D = EP/t attention replicas, each its own t GPUs with its own requests (data-
+  /// parallel attention: vLLM's `--data-parallel-size D --enable-expert-parallel`, where EP =
+  /// TP × DP; SGLang's `--enable-dp-attention`; TensorRT-LLM's `enable_attention_dp`): a
+  /// replica is then t·p·D GPUs, and every MoE layer dispatches tokens to their experts' GPUs
+  /// and combines them back (all-to-all).
   public struct Layout: Sendable, Hashable, Codable {
     public var tensor: Int
     public var pipeline: Int
-    /// EP among the t ranks of a stage (1 for dense models).
+    /// EP: over the t ranks of a stage, or over D attention replicas of t ranks each (1 for
+    /// dense models).
     public var expertParallel: Int
     public init(tensor: Int, pipeline: Int, expertParallel: Int = 1) {
       self.tensor = tensor
       self.pipeline = pipeline
       self.expertParallel = expertParallel
     }
-    public var gpus: Int { tensor * pipeline }
-    /// ETP = t/EP: the ranks each expert's MLP is split over.
+    /// D: attention replicas the experts span (EP/t when EP exceeds t, else 1).
+    public var attentionDataParallel: Int {
+      expertParallel > tensor ? expertParallel / max(1, tensor) : 1
+    }
+    public var gpus: Int { tensor * pipeline * attentionDataParallel }
+    /// ETP = t/EP: the ranks each expert's MLP is split over (1 with data-parallel attention).
     public var expertTensor: Int { max(1, tensor / max(1, expertParallel)) }
   }
 
@@ -147,9 +157,9 @@ public struct ServingModel: Sendable {
       }
       return
     }
-    guard ep >= 1, t % ep == 0 else {
+    guard ep >= 1, t % ep == 0 || ep % t == 0 else {
       throw ConfigError(
-        "expert parallel size \(ep) does not divide tensor parallel size \(t) (the experts of a stage are spread over its t ranks)",
+        "expert parallel size \(ep) neither divides tensor parallel size \(t) (experts spread over a stage's t ranks) nor is a multiple of it (over EP/t data-parallel attention replicas)",
         key: "--expert-parallel")
     }
     guard experts.experts % ep == 0 else {
@@ -162,6 +172,29 @@ public struct ServingModel: Sendable {
       throw ConfigError(
         "expert tensor parallel size t/EP = \(etp) does not divide moe_ffn_hidden_size \(experts.expertFFN)",
         key: "--expert-parallel")
+    }
+  }
+
+  /// Throws when the engine cannot serve the settings: a weight format it has no path for (plain
+  /// PyTorch: 16-bit and FP8 only), NVFP4 without FP4 tensor cores (before Blackwell), FP8 KV
+  /// caches or weights in plain PyTorch on a GPU without FP8 (A100).
+  public func validateSettings() throws {
+    let p = settings.precision, engine = settings.engine
+    guard settings.profile.precisions.contains(p) else {
+      let allowed = ServingPrecision.allCases.filter { settings.profile.precisions.contains($0) }
+      throw ConfigError(
+        "\(engine.displayName) does not serve \(p.rawValue) weights (it serves \(allowed.map(\.rawValue).joined(separator: ", ")))",
+        key: "--precision")
+    }
+    if p.computesInFP4 && gpu.peak4 == nil {
+      throw ConfigError(
+        "nvfp4 weights need FP4 tensor cores (Blackwell); \(gpu.displayName) has none: use fp8 or int4",
+        key: "--precision")
+    }
+    if engine == .pytorch && p == .fp8 && gpu.peak8 == nil {
+      throw ConfigError(
+        "plain PyTorch runs fp8 weights with torch._scaled_mm, which needs FP8 tensor cores; \(gpu.displayName) has none",
+        key: "--precision")
     }
   }
 
@@ -408,7 +441,10 @@ public struct ServingModel: Sendable {
     let t = layout.tensor, p = max(1, layout.pipeline)
     let dense = layerWeights(layout)
     let sparse = model.moe == nil ? dense : layerWeights(layout, moe: true)
-    let kvPerLayer = layerKVCacheBytes(tensor: t, workload: w)
+    // With data-parallel attention each replica of it holds its share of the requests.
+    var group = w
+    group.batch = (w.batch + layout.attentionDataParallel - 1) / layout.attentionDataParallel
+    let kvPerLayer = layerKVCacheBytes(tensor: t, workload: group)
     func stage(_ i: Int) -> (weights: Double, experts: Double, kv: Double) {
       let kinds = model.layerKinds(in: layerRange(onStage: i, stages: p))
       let n = Double(kinds.dense + kinds.moe)
@@ -429,7 +465,7 @@ public struct ServingModel: Sendable {
     }
     return Memory(
       weights: worst.weights, expertWeights: worst.experts, kvCache: worst.kv,
-      activations: activationBytes(layout, workload: w),
+      activations: activationBytes(layout, workload: group),
       runtime: runtimeBytes(layout),
       capacity: gpu.memory.value * settings.gpuMemoryUtilization)
   }
