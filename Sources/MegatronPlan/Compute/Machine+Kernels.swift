@@ -20,12 +20,14 @@ extension Machine {
   /// tiles (`tileFLOPs`) once a weight has a tile's worth of rows; a skinny GEMM runs one
   /// partial M-tile (cuBLAS's and CUTLASS's 8–64-row tiles, vLLM's fused-MoE `BLOCK_SIZE_M` 16
   /// for few tokens per expert) whose unused arithmetic hides under the weight stream, so it
-  /// counts the rows it has.
+  /// counts the rows it has. Tiles round a count of rows; a mean (continuous batching's steady
+  /// state, a fraction) is counted as it is.
   public func servingGEMM(
     _ g: GEMMShape, weightBytes: Double, activationBytes: Double, rate: FLOPsPerSecond
   ) -> Seconds {
     let rowsPerWeight = g.m / max(1, g.weightGroups)
-    let flops = rowsPerWeight >= Self.gemmTile ? tileFLOPs(g) : g.executedFLOPs
+    let whole = rowsPerWeight == rowsPerWeight.rounded() && g.m == g.m.rounded()
+    let flops = whole && rowsPerWeight >= Self.gemmTile ? tileFLOPs(g) : g.executedFLOPs
     let compute = flops / rate
     let streamed = stream(weightBytes + activationBytes)
     return Seconds(constants.skinnyGEMMSeconds) + Seconds(max(compute.value, streamed.value))

@@ -75,6 +75,9 @@ extension ServingModel {
   /// the fixed point exists, P fits the token budget left by the decodes (`maxBatchedTokens` −
   /// B), and the KV cache holds B sequences (`sequenceCapacity`).
   ///
+  /// A step carries P/s prompt tokens on a share s of the steps (the arrivals per step, in
+  /// chunks) and none on the rest, so τ is the mean of the two kinds of step.
+  ///
   /// TPOT = τ. TTFT = τ/2 (a request waits on average half a step to join), plus the steps its
   /// prompt takes, n = ⌈input / (budget − B)⌉, each a step carrying its chunk, plus the queue
   /// for prefill: the engine prefills at most μ = R / step(B, R) prompt tokens per second (R
@@ -121,6 +124,17 @@ extension ServingModel {
       guard rho < 1 else { return nil }
       return tau / 2 + service + rho / (2 * (1 - rho)) * (I / mu)
     }
+    // The mean step: P prompt tokens per step on average arrive as whole prompts, so when
+    // fewer than one prompt's chunks fall on a step, a share s = min(1, P/input · chunks) of
+    // the steps carry chunks of P/s tokens and the rest decode only (and replay their graph).
+    func meanStep(_ b: Double, _ p: Double) -> Double {
+      guard p > 0 else { return step(layout, work(b, 0)).total }
+      let chunks = (I / Swift.max(1, budget - b)).rounded(.up)
+      let share = min(1, p / I * chunks)
+      let carrying = step(layout, work(b, p / share)).total
+      guard share < 1 else { return carrying }
+      return (1 - share) * step(layout, work(b, 0)).total + share * carrying
+    }
     var tau = step(layout, work(0, 0)).total
     var rate = fixedRate ?? 0
     var ttft = 0.0
@@ -136,7 +150,7 @@ extension ServingModel {
       var p = rate * I * tau
       if let clients = concurrency { p *= Double(clients - 1) / Double(clients) }
       guard b + p <= budget, tau.isFinite, tau < 1e4 else { return nil }
-      let next = step(layout, work(b, p)).total
+      let next = meanStep(b, p)
       guard let first = firstToken(next, b, p) else { return nil }
       ttft = first
       if abs(next - tau) <= 1e-9 * next {

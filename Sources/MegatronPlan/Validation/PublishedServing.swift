@@ -15,6 +15,8 @@ public struct PublishedServingRun: Sendable, Hashable {
     case stepWithPrefill = "step_with_prefill"
     /// Time to first token under concurrent load (queueing and other requests' steps included).
     case ttftUnderLoad = "ttft_under_load"
+    /// A static batch's end-to-end latency: TTFT + (output − 1) × TPOT.
+    case endToEnd = "end_to_end"
   }
 
   /// How a row is used.
@@ -39,7 +41,10 @@ public struct PublishedServingRun: Sendable, Hashable {
   public var model: TransformerModel
   public var gpu: GPU
   public var tensor: Int
+  public var pipeline: Int = 1
   public var settings: ServingModel.Settings
+  /// The engine as the report names it (the profile's name unless the row ran another).
+  public var engineLabel: String? = nil
   public var input: Int
   public var output: Int
   public var scenario: Scenario
@@ -51,7 +56,7 @@ public struct PublishedServingRun: Sendable, Hashable {
   /// The prediction, seconds (nil when the layout cannot run the workload).
   public func predict() -> Double? {
     let serving = ServingModel(model: model, gpu: gpu, settings: settings)
-    let layout = ServingModel.Layout(tensor: tensor, pipeline: 1)
+    let layout = ServingModel.Layout(tensor: tensor, pipeline: pipeline)
     switch scenario {
     case .staticBatch(let batch):
       let w = ServingModel.Workload(input: input, output: output, batch: batch)
@@ -62,6 +67,8 @@ public struct PublishedServingRun: Sendable, Hashable {
       case .stepWithPrefill:
         let decode = serving.decodeStep(layout, w).total
         return (ttft + Double(output - 1) * decode) / Double(output)
+      case .endToEnd:
+        return ttft + Double(output - 1) * serving.decodeStep(layout, w).total
       }
     case .concurrency(let clients):
       guard
@@ -72,6 +79,7 @@ public struct PublishedServingRun: Sendable, Hashable {
       case .ttft, .ttftUnderLoad: return p.ttft
       case .tpot: return p.tpot
       case .stepWithPrefill: return p.endToEnd / Double(output)
+      case .endToEnd: return p.endToEnd
       }
     }
   }
@@ -326,4 +334,65 @@ extension PublishedServingRun {
     nimRow(33, clients: 25, input: 5000, output: 500, .ttftUnderLoad, ms: 688.69),
     nimRow(34, clients: 50, input: 5000, output: 500, .ttftUnderLoad, ms: 834.51),
   ]
+
+  // MARK: - FasterTransformer, 2022
+
+  /// GPT-3 as the NeMo launcher trained and served it: learned positions 2,048, LayerNorm, GeLU,
+  /// biases, tied embeddings, V 51,200 (the launcher's inference model specs).
+  static func gpt3(layers: Int, hidden: Int, heads: Int) -> TransformerModel {
+    TransformerModel(
+      layers: layers, hidden: hidden, heads: heads, sequenceLength: 2048, vocabulary: 51200,
+      fusedAttention: true)
+  }
+
+  /// FasterTransformer on Triton (2022) as the closest profile megaplan has: TensorRT-LLM's
+  /// fused kernels (its predecessor's), no CUDA graphs, NCCL all-reduces, the whole batch
+  /// prefilled in one pass, attention as the decoder kernels of the time (one thread block per
+  /// head), fp16.
+  static let fasterTransformer: ServingModel.Settings = {
+    var s = ServingModel.Settings(
+      precision: .fp16, kvPrecision: .fp16, gpuMemoryUtilization: 1, engine: .trtllm,
+      cudaGraphs: false)
+    s.maxBatchedTokens = nil
+    s.profile.customAllReduce = false
+    s.profile.sharedKVRead = false
+    return s
+  }()
+
+  static func ftRow(
+    _ name: String, _ model: TransformerModel, input: Int, output: Int, batch: Int, t: Int,
+    p: Int = 1, ms: Double
+  ) -> PublishedServingRun {
+    PublishedServingRun(
+      name: "FT GPT-3 \(name) \(input)/\(output) b\(batch) t\(t)\(p > 1 ? " p\(p)" : "")",
+      row: -1,
+      source:
+        "NeMo-Megatron-Launcher README §6.1.3.9 (commit 2c95835b), FasterTransformer on DGX A100 80GB",
+      model: model, gpu: .a100_80GB, tensor: t, pipeline: p, settings: fasterTransformer,
+      engineLabel: "FasterTransformer (no CUDA graphs, NCCL)", input: input, output: output,
+      scenario: .staticBatch(batch), measure: .endToEnd, published: ms / 1e3)
+  }
+
+  /// NVIDIA's end-to-end latencies of GPT-3 on FasterTransformer (the table docs/serve.md
+  /// compares layouts against): a 2022 engine, reported as its own section.
+  public static let fasterTransformerGPT3: [PublishedServingRun] = {
+    let m5 = gpt3(layers: 24, hidden: 4096, heads: 32)
+    let m20 = gpt3(layers: 44, hidden: 6144, heads: 48)
+    let m89 = gpt3(layers: 48, hidden: 12288, heads: 96)
+    let m175 = gpt3(layers: 96, hidden: 12288, heads: 96)
+    let m310 = gpt3(layers: 96, hidden: 16384, heads: 128)
+    let m530 = gpt3(layers: 105, hidden: 20480, heads: 128)
+    return [
+      ftRow("5B", m5, input: 60, output: 20, batch: 1, t: 4, ms: 93),
+      ftRow("20B", m20, input: 60, output: 20, batch: 1, t: 8, ms: 251),
+      ftRow("89B", m89, input: 60, output: 20, batch: 1, t: 8, ms: 464),
+      ftRow("175B", m175, input: 60, output: 20, batch: 1, t: 8, ms: 923),
+      ftRow("310B", m310, input: 60, output: 20, batch: 1, t: 8, ms: 1354),
+      ftRow("530B", m530, input: 60, output: 20, batch: 1, t: 8, p: 2, ms: 2118),
+      ftRow("175B", m175, input: 200, output: 200, batch: 1, t: 8, ms: 8873),
+      ftRow("5B", m5, input: 60, output: 20, batch: 256, t: 1, ms: 1143),
+      ftRow("20B", m20, input: 200, output: 200, batch: 256, t: 4, ms: 10453),
+      ftRow("175B", m175, input: 60, output: 20, batch: 256, t: 8, ms: 2033),
+    ]
+  }()
 }

@@ -39,6 +39,9 @@ public enum ServingValidationReport {
       section(
         "Time to first token under concurrent load (ms; queueing and other requests' steps included)",
         PublishedServingRun.underLoad),
+      section(
+        "End to end, GPT-3 on FasterTransformer (2022), NVIDIA's serving table (ms; an engine megaplan approximates)",
+        PublishedServingRun.fasterTransformerGPT3),
     ]
   }
 
@@ -53,12 +56,15 @@ public enum ServingValidationReport {
         let run = r.run
         var error = r.error.map { ($0 >= 0 ? "+" : "") + Format.percent($0) } ?? "-"
         if case .calibration = run.role { error += "*" }
+        let engine =
+          run.engineLabel
+          ?? run.settings.engine.displayName + (run.settings.cudaGraphs ? "" : " (no CUDA graphs)")
         out.append(
-          Format.pad(String(run.row), 5) + Format.pad(run.name, 50)
+          Format.pad(run.row >= 0 ? String(run.row) : "-", 5) + Format.pad(run.name, 50)
             + Format.left(Format.fixed(run.published * 1e3, 2), 11)
             + Format.left(r.predicted.map { Format.fixed($0 * 1e3, 2) } ?? "-", 11)
             + Format.left(error, 9)
-            + "  \(run.settings.engine.displayName)\(run.settings.cudaGraphs ? "" : " (no CUDA graphs)"), \(run.gpu.displayName)"
+            + "  \(engine), \(run.gpu.displayName)"
         )
       }
       out.append(
