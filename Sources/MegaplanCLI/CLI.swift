@@ -93,9 +93,10 @@ public enum CLI {
         usage: ScaleCommand.usage, options: ScaleCommand.options, run: ScaleCommand.run),
       Command(
         name: "serve",
-        summary: "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch",
+        summary:
+          "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch or at a rate and latency target",
         usage:
-          "megaplan serve FILE [KEY=VALUE]... [--hf-config config.json] [--gpu NAME] [--precision bf16|fp16|fp8|int8|int4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge]",
+          "megaplan serve FILE [KEY=VALUE]... [--hf-config config.json] [--gpu NAME] [--engine vllm|trtllm|sglang|pytorch] [--cuda-graphs on|off] [--precision bf16|fp16|fp8|int8|int4|nvfp4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--rate R] [--slo ttft=X,tpot=Y] [--chart OUT.svg] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge]",
         options: ServeCommand.options, run: ServeCommand.run),
       Command(
         name: "config",
@@ -104,8 +105,10 @@ public enum CLI {
           "megaplan config FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
         options: ConfigCommand.options, run: ConfigCommand.run),
       Command(
-        name: "validate", summary: "published Megatron runs against megaplan's predictions",
-        usage: "megaplan validate", options: ValidateCommand.options, run: ValidateCommand.run),
+        name: "validate",
+        summary: "published Megatron runs (and with --serve, public serving rows) against megaplan",
+        usage: "megaplan validate [--serve]", options: ValidateCommand.options,
+        run: ValidateCommand.run),
     ]
   }
 

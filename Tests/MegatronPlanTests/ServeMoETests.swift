@@ -83,20 +83,21 @@ import Testing
     #expect(abs(got - c.2) <= 1e-9 * c.2, "\(got)")
   }
 
-  // Decode at batch 1, t = 2, EP 1 on H100. Bytes per layer: shared weights (12,582,912 +
-  // 8,388,608 + 8,192 + 32,768) · 2 = 42,024,960; two touched experts' halves 2 · 88,080,384 · 2
-  // = 352,321,536; KV at the mean context 1024 + 128 = 1,152: 2 · 4 · 128 · 1,152 · 2 =
-  // 2,359,296: 396,705,792 × 32 = 12,694,585,344 bytes read from HBM. FLOPs per layer: 2 ·
-  // (12,582,912 + 8,388,608 + 32,768) = 42,008,576 shared, and 2 token copies through one
-  // expert slice 2 · 2 · 88,080,384 = 352,321,536: the active parameters only; attention
-  // 4 · 16 heads · 128 · 1,152 = 9,437,184.
+  // Decode at batch 1, t = 2, EP 1 on H100. Bytes per layer: the GEMMs' shared weights
+  // (12,582,912 + 8,388,608 + 32,768) · 2 = 42,008,576 (the norms' 8,192 are read by their own
+  // kernels); two touched experts' halves 2 · 88,080,384 · 2 = 352,321,536; KV at the mean
+  // context 1024 + 128 = 1,152: 2 · 4 · 128 · 1,152 · 2 = 2,359,296: 396,689,408 × 32 =
+  // 12,694,061,056, and the logits GEMM's 32,000 · 4,096 / 2 · 2 = 131,072,000: 12,825,133,056
+  // bytes read from HBM. FLOPs per layer: 2 · (12,582,912 + 8,388,608 + 32,768) = 42,008,576
+  // shared, and 2 token copies through one expert slice 2 · 2 · 88,080,384 = 352,321,536: the
+  // active parameters only; attention 4 · 16 heads · 128 · 1,152 = 9,437,184.
   @Test("an MoE decode step reads the shared weights and the touched experts only (hand count)")
   func decodeStep() {
     let s = Self.serving()
     let d = s.decodeStep(.init(tensor: 2, pipeline: 1), Self.workload)
     let c = PerformanceConstants.forGeneration(.hopper)
     let bandwidth = GPU.h100SXM.hbm.value * c.hbmEfficiency
-    #expect(abs(d.memorySeconds * bandwidth - 12_694_585_344) <= 1e-6 * 12_694_585_344)
+    #expect(abs(d.memorySeconds * bandwidth - 12_825_133_056) <= 1e-6 * 12_825_133_056)
     let peak = GPU.h100SXM.peak16.value
     let compute =
       32
@@ -120,15 +121,18 @@ import Testing
     #expect(row.point.layout.gpus == 2 && row.point.memory.fits)
   }
 
-  @Test("EP must divide t and E, ETP the expert width; a dense model takes EP 1 only")
+  @Test("EP divides t or is a multiple of it, and divides E; a dense model takes EP 1 only")
   func validation() {
     let s = Self.serving()
+    // t 4, EP 6: neither divides the other (and 6 does not divide Mixtral's 8 experts).
     #expect(throws: ConfigError.self) {
-      try s.validate(.init(tensor: 2, pipeline: 1, expertParallel: 4))
+      try s.validate(.init(tensor: 4, pipeline: 1, expertParallel: 6))
     }
     #expect(throws: ConfigError.self) {
       try s.validate(.init(tensor: 4, pipeline: 1, expertParallel: 3))
     }
+    // t 2, EP 4: two data-parallel attention replicas of 2 GPUs, two whole experts per GPU.
+    #expect((try? s.validate(.init(tensor: 2, pipeline: 1, expertParallel: 4))) != nil)
     #expect((try? s.validate(.init(tensor: 8, pipeline: 1, expertParallel: 8))) != nil)
     let dense = ServingModel(model: ServeMemoryTests.llama3_70B, gpu: .h100SXM)
     #expect(throws: ConfigError.self) {

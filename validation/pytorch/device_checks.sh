@@ -38,6 +38,10 @@ step attention 90 python3 validation/pytorch/measure_attention.py --out "$out/at
 step llama-layer 60 python3 validation/pytorch/measure_llama_layer.py --device cuda \
   --hidden 4096 --heads 32 --groups 8 --ffn 14336 --seq 4096 --micro-batch 1 --tensor 1 \
   --attention sdpa --norm fused --json-out "$out/llama-layer-gpu.json"
-# 5. Decode steps (issue 16).
+# 5. Decode steps (issue 16), and as megaplan's `pytorch` engine assumes them (issue 25):
+#    static cache, CUDA graphs, batches 1-64 at 1024/128, a prefill sweep at batch 1.
 step decode 60 python3 validation/pytorch/measure_decode.py --out "$out/decode.json"
+step decode-graphs 150 python3 validation/pytorch/measure_decode.py --cuda-graphs \
+  --models llama-1b,llama3-8b --batches 1,2,4,8,16,32,64 --input 1024 --output 128 \
+  --prefill-lengths 128,512,1024,2048,4096 --out "$out/decode-graphs.json"
 ls -l "$out" >> "$log"

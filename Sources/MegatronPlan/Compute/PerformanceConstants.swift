@@ -86,6 +86,14 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// The share of a hidden collective's duration the overlapped compute loses: κ/(1 + κ) for a
   /// slowdown κ (`overlapContention`), the work the slowed kernels do not finish while it runs.
   public var contentionShare: Double { overlapContention / (1 + overlapContention) }
+  /// Device time of one small memory-bound kernel launched from a CUDA graph, beyond moving its
+  /// bytes (`Machine.smallKernel`): the gap between dependent graph nodes and the kernel's own
+  /// ramp (schedule its blocks, one dependent trip to HBM before it can write, drain).
+  public var smallKernelSeconds: Double
+  /// Fixed device time of one skinny GEMM (a decode step's M = batch rows) beyond streaming its
+  /// weights at `hbmEfficiency` (`Machine.decodeGEMM`): the ramp and tail of a kernel whose work
+  /// is one wave of weight tiles.
+  public var skinnyGEMMSeconds: Double
 
   public init(
     gemmEfficiency: Double, gemmFixedSeconds: Double, attentionGEMMEfficiency: Double,
@@ -100,8 +108,12 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
     nvlsEfficiency: Double = 0, collectiveNICEfficiency: Double,
     fp4GEMMEfficiency: Double = 0, hostSecondsPerKernel: Double = Self.eagerHostSecondsPerKernel,
     graphLaunchSeconds: Double = Self.measuredGraphLaunchSeconds,
-    overlapContention: Double = Self.measuredOverlapContention
+    overlapContention: Double = Self.measuredOverlapContention,
+    smallKernelSeconds: Double = Self.measuredSmallKernelSeconds,
+    skinnyGEMMSeconds: Double = Self.measuredSkinnyGEMMSeconds
   ) {
+    self.smallKernelSeconds = smallKernelSeconds
+    self.skinnyGEMMSeconds = skinnyGEMMSeconds
     self.overlapContention = overlapContention
     self.nvlsEfficiency = nvlsEfficiency
     self.collectiveNICEfficiency = collectiveNICEfficiency
@@ -163,6 +175,20 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   /// of 132 blocks no longer fits: NVIDIA developer forum, "Compute-communication overlap causes
   /// severe GEMM performance degradation because of tail effect"); megaplan takes the average.
   public static let measuredOverlapContention = 0.189
+  /// A small kernel in a captured CUDA graph: 0.5–0.6 µs between dependent graph nodes (NVIDIA,
+  /// "Getting Started with CUDA Graphs": 3.4 µs per kernel in a graph for a 2.9 µs kernel; a
+  /// probe of chained no-op kernels, ahrefs/ocannl#488: 0.58 µs per node), plus the kernel's own
+  /// minimum, one dependent HBM round trip before it writes (H100 HBM3 ≈ 600 cycles ≈ 0.5 µs
+  /// at 1.1–1.98 GHz) and the launch and drain of its blocks, about 1 µs more: megaplan takes
+  /// 2 µs. Not fitted to a serving row; `validation/pytorch/measure_decode.py` measures it.
+  public static let measuredSmallKernelSeconds = 2e-6
+  /// A skinny GEMM on H100 SXM beyond streaming its weights at 3,015 GB/s (`hbmEfficiency`):
+  /// CUTLASS's best FP8 kernel for 16–64 × 14,336 × 4,096 (58.7 MB of weights) reached 2.2 TB/s
+  /// (NVIDIA/cutlass#1139): 26.7 µs, 7.2 µs over the stream; cuBLAS for the FP16 2,752 × 16 ×
+  /// 4,096 (22.5 MB) reached about 40 % of 3.35 TB/s (NVIDIA/cutlass#1176): 16.8 µs, 9.3 µs
+  /// over it. megaplan takes the mean, 8.3 µs, on every GPU (a wave's ramp and tail, set by HBM
+  /// latency more than by the peak).
+  public static let measuredSkinnyGEMMSeconds = 8.3e-6
 
   public static let measuredFlashTileOverheadCausal = 3.0
   public static let measuredFlashTileOverheadFull = 0.5

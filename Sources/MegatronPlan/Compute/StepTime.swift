@@ -283,14 +283,13 @@ public struct StepTimeModel: Sendable {
     // A whole-layer graph (no scope named) is one launch; named scopes one each.
     let launches = graphs.scopes.isEmpty ? min(1, captured.count) : captured.count
     var out = HostTime()
-    out.beforeSync = Seconds(
-      before * constants.hostSecondsPerKernel + Double(launches) * constants.graphLaunchSeconds)
-    out.afterSync = Seconds(after * constants.hostSecondsPerKernel)
+    out.beforeSync = machine.hostSeconds(kernels: before, graphLaunches: Double(launches))
+    out.afterSync = machine.hostSeconds(kernels: after, graphLaunches: 0)
     // A dropless MoE layer's forward copies its token counts to the host before the experts
     // run (the grouped GEMM's splits live on the CPU): the copy and the wait, then Python issues
     // the next op, two launches' worth with nothing queued on the GPU.
     if let experts, !backward, !(experts.capacityFactor != nil && experts.padToCapacity) {
-      out.sync = Seconds(2 * constants.hostSecondsPerKernel)
+      out.sync = machine.hostSeconds(kernels: 2, graphLaunches: 0)
     }
     return out
   }

@@ -19,29 +19,42 @@ public struct ServingModel: Sendable {
     }
   }
 
-  /// Serving-engine settings, with vLLM's defaults.
+  /// Serving-engine settings: the engine (`ServingEngine`, vLLM by default) and what it is
+  /// told.
   public struct Settings: Sendable, Hashable, Codable {
     public var precision: ServingPrecision
     public var kvPrecision: KVCachePrecision
     /// Share of the device memory the engine may use for everything (vLLM
     /// `--gpu-memory-utilization`, default 0.9).
     public var gpuMemoryUtilization: Double
-    /// Tokens per KV-cache block (vLLM `--block-size`, default 16): a sequence holds
-    /// ⌈(input + output)/16⌉ blocks (PagedAttention, Kwon et al. 2023 §4.1).
+    /// The engine whose kernels, graphs, all-reduce and scheduling the times follow, with its
+    /// settings (`ServingEngine.profile` unless changed).
+    public var profile: EngineProfile
+    public var engine: ServingEngine { profile.engine }
+    /// Decode steps replay as CUDA graphs (the engine's default unless set).
+    public var cudaGraphs: Bool
+    /// Tokens per KV-cache block (the engine's: vLLM `--block-size` 16, TensorRT-LLM 64,
+    /// SGLang 1): a sequence holds ⌈(input + output)/block⌉ blocks (PagedAttention, Kwon et al.
+    /// 2023 §4.1); 0 for a static cache of exactly input + output tokens.
     public var blockTokens: Int
-    /// Most prompt tokens one prefill pass processes (vLLM `max_num_batched_tokens` with chunked
-    /// prefill, 8,192 in vLLM V1): the activation workspace is sized for this chunk.
-    public var maxBatchedTokens: Int
+    /// Most prompt tokens one step prefills (chunked prefill's budget: vLLM V1
+    /// `max_num_batched_tokens` 8,192, TensorRT-LLM `max_num_tokens`, SGLang
+    /// `chunked_prefill_size`); nil: the whole batch in one pass. The activation workspace is
+    /// sized for this chunk.
+    public var maxBatchedTokens: Int?
 
     public init(
       precision: ServingPrecision = .bf16, kvPrecision: KVCachePrecision = .bf16,
-      gpuMemoryUtilization: Double = 0.9, blockTokens: Int = 16, maxBatchedTokens: Int = 8192
+      gpuMemoryUtilization: Double = 0.9, engine: ServingEngine = .vllm, cudaGraphs: Bool? = nil
     ) {
       self.precision = precision
       self.kvPrecision = kvPrecision
       self.gpuMemoryUtilization = gpuMemoryUtilization
-      self.blockTokens = blockTokens
-      self.maxBatchedTokens = maxBatchedTokens
+      let profile = engine.profile
+      self.profile = profile
+      self.cudaGraphs = cudaGraphs ?? profile.cudaGraphs
+      self.blockTokens = profile.kvBlockTokens
+      self.maxBatchedTokens = profile.maxBatchedTokens
     }
   }
 
@@ -49,19 +62,29 @@ public struct ServingModel: Sendable {
   /// the t ranks of a stage also hold the experts, as serving engines shard them: EP of them
   /// each hold E/EP whole experts' worth, each expert split over ETP = t/EP ranks. EP = 1 (every
   /// expert tensor-parallel over the t ranks) is vLLM's and TensorRT-LLM's default
-  /// (`moe_tp_size` = tp); EP = t is vLLM's `--enable-expert-parallel`.
+  /// (`moe_tp_size` = tp); EP = t is vLLM's `--enable-expert-parallel`. EP beyond t spreads the
+  /// experts over D = EP/t attention replicas, each its own t GPUs with its own requests (data-
+  /// parallel attention: vLLM's `--data-parallel-size D --enable-expert-parallel`, where EP =
+  /// TP × DP; SGLang's `--enable-dp-attention`; TensorRT-LLM's `enable_attention_dp`): a
+  /// replica is then t·p·D GPUs, and every MoE layer dispatches tokens to their experts' GPUs
+  /// and combines them back (all-to-all).
   public struct Layout: Sendable, Hashable, Codable {
     public var tensor: Int
     public var pipeline: Int
-    /// EP among the t ranks of a stage (1 for dense models).
+    /// EP: over the t ranks of a stage, or over D attention replicas of t ranks each (1 for
+    /// dense models).
     public var expertParallel: Int
     public init(tensor: Int, pipeline: Int, expertParallel: Int = 1) {
       self.tensor = tensor
       self.pipeline = pipeline
       self.expertParallel = expertParallel
     }
-    public var gpus: Int { tensor * pipeline }
-    /// ETP = t/EP: the ranks each expert's MLP is split over.
+    /// D: attention replicas the experts span (EP/t when EP exceeds t, else 1).
+    public var attentionDataParallel: Int {
+      expertParallel > tensor ? expertParallel / max(1, tensor) : 1
+    }
+    public var gpus: Int { tensor * pipeline * attentionDataParallel }
+    /// ETP = t/EP: the ranks each expert's MLP is split over (1 with data-parallel attention).
     public var expertTensor: Int { max(1, tensor / max(1, expertParallel)) }
   }
 
@@ -134,9 +157,9 @@ public struct ServingModel: Sendable {
       }
       return
     }
-    guard ep >= 1, t % ep == 0 else {
+    guard ep >= 1, t % ep == 0 || ep % t == 0 else {
       throw ConfigError(
-        "expert parallel size \(ep) does not divide tensor parallel size \(t) (the experts of a stage are spread over its t ranks)",
+        "expert parallel size \(ep) neither divides tensor parallel size \(t) (experts spread over a stage's t ranks) nor is a multiple of it (over EP/t data-parallel attention replicas)",
         key: "--expert-parallel")
     }
     guard experts.experts % ep == 0 else {
@@ -149,6 +172,29 @@ public struct ServingModel: Sendable {
       throw ConfigError(
         "expert tensor parallel size t/EP = \(etp) does not divide moe_ffn_hidden_size \(experts.expertFFN)",
         key: "--expert-parallel")
+    }
+  }
+
+  /// Throws when the engine cannot serve the settings: a weight format it has no path for (plain
+  /// PyTorch: 16-bit and FP8 only), NVFP4 without FP4 tensor cores (before Blackwell), FP8 KV
+  /// caches or weights in plain PyTorch on a GPU without FP8 (A100).
+  public func validateSettings() throws {
+    let p = settings.precision, engine = settings.engine
+    guard settings.profile.precisions.contains(p) else {
+      let allowed = ServingPrecision.allCases.filter { settings.profile.precisions.contains($0) }
+      throw ConfigError(
+        "\(engine.displayName) does not serve \(p.rawValue) weights (it serves \(allowed.map(\.rawValue).joined(separator: ", ")))",
+        key: "--precision")
+    }
+    if p.computesInFP4 && gpu.peak4 == nil {
+      throw ConfigError(
+        "nvfp4 weights need FP4 tensor cores (Blackwell); \(gpu.displayName) has none: use fp8 or int4",
+        key: "--precision")
+    }
+    if engine == .pytorch && p == .fp8 && gpu.peak8 == nil {
+      throw ConfigError(
+        "plain PyTorch runs fp8 weights with torch._scaled_mm, which needs FP8 tensor cores; \(gpu.displayName) has none",
+        key: "--precision")
     }
   }
 
@@ -216,13 +262,15 @@ public struct ServingModel: Sendable {
 
   /// One layer's description for `tokens` = sequences × length on a rank of `layout` (an MoE
   /// layer with `moe`), sized for the busiest rank (`MixtureOfExperts.imbalance`).
-  func layer(_ layout: Layout, length: Int, sequences: Int, moe: Bool = false) -> LayerDescription {
+  func layer(_ layout: Layout, length: Int, sequences: Double, moe: Bool = false)
+    -> LayerDescription
+  {
     var m = model
     m.sequenceLength = max(1, length)
     return LayerDescription(
       m,
       .init(
-        tensor: layout.tensor, sequenceParallel: false, sequences: Double(sequences),
+        tensor: layout.tensor, sequenceParallel: false, sequences: sequences,
         precision: .bf16, expertParallel: layout.expertParallel,
         expertTensor: layout.expertTensor, busiest: true),
       moe: moe)
@@ -341,7 +389,7 @@ public struct ServingModel: Sendable {
   /// logits of the last token of each sequence (V/t each).
   public func activationBytes(_ layout: Layout, workload w: Workload) -> Double {
     let t = layout.tensor
-    let chunk = Double(min(w.batch * w.input, max(1, settings.maxBatchedTokens)))
+    let chunk = Double(min(w.batch * w.input, max(1, settings.maxBatchedTokens ?? Int.max)))
     let td = Double(max(1, t)), h = Double(model.hidden)
     let qkv = Double((model.heads / max(1, t) + 2 * kvHeadsPerGPU(tensor: t)) * model.headDim)
     let attention = qkv + Double(model.queryWidth) / td
@@ -393,7 +441,10 @@ public struct ServingModel: Sendable {
     let t = layout.tensor, p = max(1, layout.pipeline)
     let dense = layerWeights(layout)
     let sparse = model.moe == nil ? dense : layerWeights(layout, moe: true)
-    let kvPerLayer = layerKVCacheBytes(tensor: t, workload: w)
+    // With data-parallel attention each replica of it holds its share of the requests.
+    var group = w
+    group.batch = (w.batch + layout.attentionDataParallel - 1) / layout.attentionDataParallel
+    let kvPerLayer = layerKVCacheBytes(tensor: t, workload: group)
     func stage(_ i: Int) -> (weights: Double, experts: Double, kv: Double) {
       let kinds = model.layerKinds(in: layerRange(onStage: i, stages: p))
       let n = Double(kinds.dense + kinds.moe)
@@ -414,7 +465,7 @@ public struct ServingModel: Sendable {
     }
     return Memory(
       weights: worst.weights, expertWeights: worst.experts, kvCache: worst.kv,
-      activations: activationBytes(layout, workload: w),
+      activations: activationBytes(layout, workload: group),
       runtime: runtimeBytes(layout),
       capacity: gpu.memory.value * settings.gpuMemoryUtilization)
   }
@@ -470,226 +521,6 @@ public struct ServingModel: Sendable {
     return tokens >= 1 ? max(1, expectedMax) : expectedMax
   }
 
-  // MARK: - Time
-
-  /// The hardware serving runs on: its GEMM, HBM and collective primitives are training's.
-  var machine: Machine { Machine(gpu: gpu, constants: constants) }
-
-  /// A prefill's attention cores: fused kernels at their measured rate (`Machine.attentionCore`,
-  /// cuDNN's kernel in 16 bits).
-  func attentionCores(_ layer: LayerDescription) -> Seconds {
-    var time = Seconds.zero
-    for op in layer.ops where op.isAttentionCore {
-      time += machine.attentionCore(op, kernel: .cudnn, precision: .bf16)
-    }
-    return time
-  }
-
-  /// Sustained rate of the linear GEMMs: the FP8 peak × `fp8GEMMEfficiency` for FP8 weights on
-  /// a GPU with FP8 tensor cores, else the 16-bit peak × `gemmEfficiency` (weight-only INT8/INT4
-  /// dequantise to 16-bit and compute there).
-  var linearRate: FLOPsPerSecond {
-    if settings.precision.computesInFP8, let peak8 = gpu.peak8 {
-      return peak8 * constants.fp8GEMMEfficiency
-    }
-    return gpu.peak16 * constants.gemmEfficiency
-  }
-
-  /// The decode batch above which one step's linear GEMMs take longer than reading their
-  /// weights: per weight a token costs 2 FLOPs and a step reads its bytes once, so b* = rate ·
-  /// bytes per weight / (2 · HBM bandwidth × `hbmEfficiency`) (the roofline ridge point; the
-  /// KV cache, read per sequence, never becomes compute-bound and is left out).
-  public var rooflineCrossoverBatch: Double {
-    linearRate.value * settings.precision.weightBytes
-      / (2 * gpu.hbm.value * constants.hbmEfficiency)
-  }
-
-  /// The same ridge for a routed expert: a touched expert sees about b·k/E of a step's b tokens,
-  /// so its weights turn compute-bound at b ≈ b*·E/k; nil for a dense model.
-  public var expertRooflineCrossoverBatch: Double? {
-    guard let experts = model.moe else { return nil }
-    return rooflineCrossoverBatch * Double(experts.experts) / Double(max(1, experts.topK))
-  }
-
-  /// A tensor-parallel all-reduce of `bytes` over n GPUs as serving engines run it. Inside an
-  /// NVLink domain they do not use NCCL's ring for these small messages (b·h per decode step):
-  /// vLLM's custom all-reduce and TensorRT-LLM's all-reduce kernels read the peers' buffers
-  /// directly over NVLink/NVSwitch, in one stage (every GPU reads the n − 1 others' whole
-  /// buffers: α + (n − 1)·bytes / B) or two (reduce-scatter then all-gather: 2α + 2(n − 1)/n ·
-  /// bytes / B), whichever is faster (vLLM `custom_all_reduce.cuh`, `cross_device_reduce_1stage`
-  /// and `_2stage`). α is one collective's latency inside a node (`nvlinkLatencySeconds`, 10 µs;
-  /// nccl-tests' small-message all-reduce with CUDA graphs takes 6 µs on 2 H100s with NVLS and
-  /// 12–16 µs on H20s: NVIDIA/nccl#1259, deepseek-ai/DeepEP#303), B the NVLink bandwidth per
-  /// direction × `nvlinkEfficiency`. The ring's 2(n − 1) latencies (`Machine.allReduce`),
-  /// which training's large messages amortise, would charge 140 µs per all-reduce at t = 8.
-  /// Across nodes: the ring.
-  func allReduce(_ bytes: Double, n: Int) -> Seconds {
-    guard n > 1 else { return .zero }
-    guard n <= gpu.nvlinkGroup(devicesPerNode: gpu.gpusPerNode) else {
-      return machine.allReduce(bytes, n: n, stride: 1)
-    }
-    let (bandwidth, latency) = machine.link(size: n, stride: 1)
-    let nd = Double(n)
-    let oneStage = latency + Bytes((nd - 1) * bytes) / bandwidth
-    let twoStage = latency * 2 + Bytes(2 * (nd - 1) / nd * bytes) / bandwidth
-    return min(oneStage, twoStage)
-  }
-
-  /// Point-to-point transfer of `bytes` between adjacent pipeline stages (t ranks apart).
-  func pipelineHop(bytes: Double, tensor t: Int) -> Seconds {
-    machine.pointToPoint(bytes, stride: t)
-  }
-
-  /// The layers of each kind in the whole model, with whether the kind is MoE.
-  var layerKinds: [(count: Int, moe: Bool)] {
-    let kinds = model.layerKinds(in: 0..<model.layers)
-    return [(kinds.dense, false), (kinds.moe, true)].filter { $0.0 > 0 }
-  }
-
-  /// Time to first token: the prefill of all b prompts, layer after layer on every stage (one
-  /// batch in flight). Per layer: the linear GEMMs over b·input tokens at the GEMM efficiency
-  /// (`Machine.time(of:precision:)`; an MoE layer's experts as one grouped GEMM over the token
-  /// copies routed to this rank), but never faster than reading the layer's weights from HBM
-  /// (an MoE layer's touched experts, `expertsRead`); flash attention over the prompt
-  /// (`attentionCoreForward`); norms, activation, residual adds and the MoE dispatch and combine
-  /// at HBM bandwidth; two tensor-parallel all-reduces of the b·input·h output. Then the output
-  /// layer for the last token of each sequence and p − 1 pipeline hops.
-  public func timeToFirstToken(_ layout: Layout, _ w: Workload) -> Seconds {
-    let t = layout.tensor
-    let tokens = Double(w.batch * w.input)
-    let activation = Self.activationBytes * tokens * Double(model.hidden)
-    var layers = Seconds.zero
-    for kind in layerKinds {
-      let layer = self.layer(layout, length: w.input, sequences: w.batch, moe: kind.moe)
-      var gemms = Seconds.zero
-      for g in linearShapes(tensor: t, layer: layer) {
-        gemms += machine.time(of: g, precision: .bf16)
-      }
-      let weights = layerWeights(layout, moe: kind.moe)
-      let read =
-        weights.shared
-        + weights.expert * expertsRead(tokens: tokens, expertParallel: layout.expertParallel)
-      var elementwise = 0.0
-      for op in layer.ops where op.kind != .attentionCore { elementwise += op.elementwiseBytes }
-      let perLayer =
-        max(gemms, machine.stream(kind.moe ? read : weights.total))
-        + attentionCores(layer) + machine.stream(elementwise)
-        + allReduce(activation, n: t) * 2
-      layers += perLayer * Double(kind.count)
-    }
-    let hops = pipelineHop(bytes: activation, tensor: t) * Double(layout.pipeline - 1)
-    return layers + outputLayer(layout, batch: w.batch) + hops
-  }
-
-  /// The output layer for b tokens: 2·b·h·V/t FLOPs against reading its V·h/t 16-bit weights.
-  func outputLayer(_ layout: Layout, batch: Int) -> Seconds {
-    let hv = Double(model.hidden) * Double(model.vocabulary) / Double(max(1, layout.tensor))
-    let compute = FLOPs(2 * Double(batch) * hv) / (gpu.peak16 * constants.gemmEfficiency)
-    return max(compute, machine.stream(Self.denseWeightBytes * hv))
-  }
-
-  /// One decode step, by part. Per layer on one rank: the weights the step needs and the KV
-  /// cache of the b sequences are read from HBM once (the cache at its mean length over the
-  /// output, input + output/2); the linear GEMMs (2 FLOPs per weight per token) and attention
-  /// (4·(a/t)·d_h FLOPs per cached token per sequence) compute meanwhile; the layer takes the
-  /// longer of the two (a roofline; CUDA graphs hide kernel launches, so no fixed cost per GEMM),
-  /// plus two tensor-parallel all-reduces of b·h. Then the output layer and p − 1 hops of b·h.
-  ///
-  /// In an MoE layer the step reads the shared weights (attention, router, shared experts) and
-  /// only the routed experts its b tokens touch (`expertsRead`: E·(1 − (1 − k/E)^b) of them over
-  /// the stage's ranks, the busiest rank's share with EP > 1), and computes the active
-  /// parameters only: 2 FLOPs per weight for the shared ones, and for the experts the b·k
-  /// token copies (× `moe_imbalance`, over EP) each through one expert slice. The experts'
-  /// outputs are summed by the same all-reduce as a dense MLP's (vLLM's fused MoE with TP or EP
-  /// inside a tensor-parallel group).
-  public struct DecodeStep: Sendable, Hashable, Codable {
-    /// Σ over layers of the HBM time of what the step reads.
-    public var memorySeconds: Double
-    /// Σ over layers of the GEMM and attention time.
-    public var computeSeconds: Double
-    /// Σ over layers of the longer of the two (the roofline, per layer kind).
-    public var layerSeconds: Double
-    public var communicationSeconds: Double
-    public var outputLayerSeconds: Double
-    /// Routed experts read per MoE layer on the busiest rank (0 for a dense model).
-    public var expertsRead: Double = 0
-    public var total: Double { layerSeconds + communicationSeconds + outputLayerSeconds }
-    /// The step is bound by reading weights and cache rather than by arithmetic.
-    public var memoryBound: Bool { memorySeconds >= computeSeconds }
-  }
-
-  public func decodeStep(_ layout: Layout, _ w: Workload) -> DecodeStep {
-    let t = layout.tensor
-    let b = Double(w.batch)
-    let context = Double(w.input) + Double(w.output) / 2
-    let kvHeads = Double(kvHeadsPerGPU(tensor: t))
-    let kvRead = 2 * kvHeads * Double(model.headDim) * context * b * settings.kvPrecision.bytes
-    let headsHere = Double(model.heads / max(1, t))
-    let attentionFLOPs = FLOPs(4 * b * headsHere * Double(model.headDim) * context)
-    let attention = attentionFLOPs / (gpu.peak16 * constants.attentionGEMMEfficiency)
-    let experts = expertsRead(tokens: b, expertParallel: layout.expertParallel)
-    var memory = Seconds.zero, compute = Seconds.zero, roofline = Seconds.zero
-    for kind in layerKinds {
-      let weights = layerWeights(layout, moe: kind.moe)
-      let read = weights.shared + (kind.moe ? weights.expert * experts : 0)
-      let layerMemory = machine.stream(read + kvRead)
-      let shapes = linearShapes(
-        tensor: t, layer: layer(layout, length: 1, sequences: 1, moe: kind.moe))
-      let sharedWeights = shapes.filter { !Self.isExpert($0) }.reduce(0.0) { $0 + $1.k * $1.n }
-      var flops = 2 * b * sharedWeights
-      if kind.moe, let moe = model.moe {
-        let slice = shapes.filter(Self.isExpert).reduce(0.0) { $0 + $1.k * $1.n }
-        let copies = b * moe.routedFactor / Double(max(1, layout.expertParallel))
-        flops += 2 * copies * slice
-      }
-      let layerCompute = FLOPs(flops) / linearRate + attention
-      let n = Double(kind.count)
-      memory += layerMemory * n
-      compute += layerCompute * n
-      roofline += max(layerMemory, layerCompute) * n
-    }
-    let L = Double(model.layers)
-    let activation = Self.activationBytes * b * Double(model.hidden)
-    let comm =
-      allReduce(activation, n: t) * (2 * L)
-      + pipelineHop(bytes: activation, tensor: t) * Double(layout.pipeline - 1)
-    return DecodeStep(
-      memorySeconds: memory.value, computeSeconds: compute.value, layerSeconds: roofline.value,
-      communicationSeconds: comm.value,
-      outputLayerSeconds: outputLayer(layout, batch: w.batch).value,
-      expertsRead: model.moe == nil ? 0 : experts)
-  }
-
-  /// Everything megaplan reports for one layout and workload.
-  public struct Point: Sendable, Hashable, Codable {
-    public var layout: Layout
-    public var workload: Workload
-    public var memory: Memory
-    public var largestBatch: Int
-    public var ttft: Double
-    public var decode: DecodeStep
-    /// TTFT + (output − 1) × TPOT: the first token comes out of the prefill.
-    public var endToEnd: Double { ttft + Double(max(0, workload.output - 1)) * decode.total }
-    /// Output tokens per second of one replica: b · output / end-to-end.
-    public var tokensPerSecond: Double {
-      Double(workload.batch * workload.output) / max(endToEnd, .leastNonzeroMagnitude)
-    }
-    public var tokensPerSecondPerGPU: Double { tokensPerSecond / Double(max(1, layout.gpus)) }
-  }
-
-  public func evaluate(_ layout: Layout, _ w: Workload) throws -> Point {
-    try validate(layout)
-    try validate(w)
-    return point(layout, w, largestBatch: true)
-  }
-
-  /// `evaluate` without validation; the largest batch (a search) only when asked for.
-  func point(_ layout: Layout, _ w: Workload, largestBatch withLargest: Bool) -> Point {
-    Point(
-      layout: layout, workload: w, memory: memory(layout, w),
-      largestBatch: withLargest ? largestBatch(layout, w) : 0,
-      ttft: timeToFirstToken(layout, w).value, decode: decodeStep(layout, w))
-  }
 }
 
 /// The training layout type, named apart from `ServingModel.Layout` (without the module name, so

@@ -49,10 +49,12 @@ public struct ServeReport: Sendable {
       var expertParallel: Int?
       var expertTensorParallel: Int?
       var expertsPerGpu: Int?
+      /// MoE: data-parallel attention replicas the experts span (EP/t when EP > t, else 1).
+      var attentionDataParallel: Int?
 
       enum CodingKeys: String, CodingKey {
         case gpus, tensor, pipeline, kvHeadsPerGpu, kvHeadsReplicated, expertParallel,
-          expertTensorParallel, expertsPerGpu
+          expertTensorParallel, expertsPerGpu, attentionDataParallel
       }
 
       func encode(to encoder: any Encoder) throws {
@@ -65,6 +67,7 @@ public struct ServeReport: Sendable {
         try c.encode(expertParallel, forKey: .expertParallel)
         try c.encode(expertTensorParallel, forKey: .expertTensorParallel)
         try c.encode(expertsPerGpu, forKey: .expertsPerGpu)
+        try c.encode(attentionDataParallel, forKey: .attentionDataParallel)
       }
     }
     struct MemoryJSON: Codable {
@@ -85,9 +88,14 @@ public struct ServeReport: Sendable {
       var decodeBound: String
       /// MoE: routed experts a decode step reads per MoE layer on the busiest GPU; null dense.
       var expertsReadPerLayer: Double?
+      /// One decode step by term (`StepTime.Term`), seconds.
+      var decodeStep: [String: Double]
+      /// The decode step replays a CUDA graph.
+      var decodeGraphed: Bool
 
       enum CodingKeys: String, CodingKey {
-        case ttftSeconds, tpotSeconds, endToEndSeconds, decodeBound, expertsReadPerLayer
+        case ttftSeconds, tpotSeconds, endToEndSeconds, decodeBound, expertsReadPerLayer,
+          decodeStep, decodeGraphed
       }
 
       func encode(to encoder: any Encoder) throws {
@@ -97,6 +105,8 @@ public struct ServeReport: Sendable {
         try c.encode(endToEndSeconds, forKey: .endToEndSeconds)
         try c.encode(decodeBound, forKey: .decodeBound)
         try c.encode(expertsReadPerLayer, forKey: .expertsReadPerLayer)
+        try c.encode(decodeStep, forKey: .decodeStep)
+        try c.encode(decodeGraphed, forKey: .decodeGraphed)
       }
     }
     struct ThroughputJSON: Codable {
@@ -124,7 +134,8 @@ public struct ServeReport: Sendable {
         kvHeadsReplicated: serving.kvHeadsReplicated(tensor: t),
         expertParallel: moe == nil ? nil : p.layout.expertParallel,
         expertTensorParallel: moe == nil ? nil : p.layout.expertTensor,
-        expertsPerGpu: moe.map { $0.experts / max(1, p.layout.expertParallel) }),
+        expertsPerGpu: moe.map { $0.experts / max(1, p.layout.expertParallel) },
+        attentionDataParallel: moe == nil ? nil : p.layout.attentionDataParallel),
       memory: .init(
         weightsBytes: m.weights, expertWeightsBytes: m.expertWeights, kvCacheBytes: m.kvCache,
         activationsBytes: m.activations,
@@ -133,7 +144,10 @@ public struct ServeReport: Sendable {
       latency: .init(
         ttftSeconds: p.ttft, tpotSeconds: p.decode.total, endToEndSeconds: p.endToEnd,
         decodeBound: p.decode.memoryBound ? "memory" : "compute",
-        expertsReadPerLayer: moe == nil ? nil : p.decode.expertsRead),
+        expertsReadPerLayer: moe == nil ? nil : p.decode.expertsRead,
+        decodeStep: Dictionary(
+          uniqueKeysWithValues: StepTime.Term.allCases.map { ($0.rawValue, p.decode[$0]) }),
+        decodeGraphed: p.decode.graphed),
       throughput: .init(
         tokensPerSecond: p.tokensPerSecond, tokensPerSecondPerGpu: p.tokensPerSecondPerGPU),
       meetsTarget: row.meetsTarget)
@@ -196,7 +210,7 @@ public struct ServeReport: Sendable {
       let l = first.point.layout
       let crossover = serving.expertRooflineCrossoverBatch.map { Format.fixed($0, 0) } ?? "-"
       out.append(
-        "experts: \(experts.experts) per MoE layer, top-\(experts.topK); EP \(l.expertParallel) × ETP \(l.expertTensor) over each stage's t GPUs (\(experts.experts / max(1, l.expertParallel)) experts per GPU, each split over \(l.expertTensor)); a decode step reads only the experts its batch touches, E·(1 − (1 − k/E)^batch) under uniform routing (\(Format.fixed(first.point.decode.expertsRead, 2)) per layer at batch \(first.point.workload.batch)); experts turn compute-bound at a batch of about \(crossover)"
+        "experts: \(experts.experts) per MoE layer, top-\(experts.topK); EP \(l.expertParallel) × ETP \(l.expertTensor) over \(l.attentionDataParallel > 1 ? "\(l.attentionDataParallel) data-parallel attention replicas of t GPUs, tokens dispatched and combined by all-to-all" : "each stage's t GPUs") (\(experts.experts / max(1, l.expertParallel)) experts per GPU, each split over \(l.expertTensor)); a decode step reads only the experts its batch touches, E·(1 − (1 − k/E)^batch) under uniform routing (\(Format.fixed(first.point.decode.expertsRead, 2)) per layer at batch \(first.point.workload.batch)); experts turn compute-bound at a batch of about \(crossover)"
       )
     }
     let replicated = rows.filter { serving.kvHeadsReplicated(tensor: $0.point.layout.tensor) }
