@@ -103,8 +103,10 @@ enum ServeCommand {
 
     // The hardware's own nodes, not the training file's `trainer.devices`: serve lays out
     // its replicas itself.
+    // The run's constants: a calibrated profile (`megaplan.hardware`, `--hardware`) applies.
     let serving = ServingModel(
-      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
+      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings,
+      constants: run.constants)
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,
       tensor: try parsed.positiveInt("--tensor"), pipeline: try parsed.positiveInt("--pipeline"),
