@@ -29,10 +29,10 @@ public struct SteadyState: Sendable, Hashable {
   }
 
   /// Each of `log`'s steps classified: the first `warmupSteps` steps of each segment (each
-  /// process) are warm-up, a window after an evaluation or a checkpoint save is left out, the
+  /// process, from its origin: `TrainingLog.segmentOrigins`) are warm-up, a window after an evaluation or a checkpoint save is left out, the
   /// rest is steady.
   public static func windows(_ log: TrainingLog) -> [Window] {
-    var segmentStart: [Int: Int] = [:]
+    var segmentStart = log.segmentOrigins
     for step in log.steps where segmentStart[step.segment] == nil {
       segmentStart[step.segment] = step.first
     }

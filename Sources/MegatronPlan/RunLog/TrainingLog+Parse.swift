@@ -152,18 +152,20 @@ struct LogParser {
   mutating func readIteration(_ c: LineContext) throws {
     let timeMarkers = ["elapsed time per iteration (ms):", "elapsed_time_per_iteration_ms="]
     let count = timeMarkers.map { c.text.components(separatedBy: $0).count - 1 }.reduce(0, +)
-    if count > 1 {
+    let iterations = c.iterationNumbers()
+    if count > 1 || iterations.count > 1 {
       throw c.error(
         "two iteration lines run together on one line (the output of two ranks or runs interleaved): megaplan reads one record per line",
-        at: c.text.startIndex)
+        at: iterations.dropFirst().first?.1 ?? c.text.startIndex)
     }
-    guard let (it, itIndex) = c.iterationNumber() else {
+    guard let (it, itIndex) = iterations.first else {
       throw c.error(
         "an iteration line without 'iteration N/TOTAL' before its time: not a Megatron-LM line megaplan can place",
         at: c.text.startIndex)
     }
     let marker = timeMarkers.first { c.text.contains($0) } ?? timeMarkers[0]
-    guard let ms = try c.number(after: marker, closedBy: "|") else {
+    // Every field of the line is closed by ` |`: a number at the line's end was cut off.
+    guard let ms = try c.number(after: marker, closedBy: "|", endCloses: false) else {
       if c.partial {
         note(c, "the last line has no line end and was not read (a log still being written?)")
         return
@@ -279,6 +281,11 @@ struct LogParser {
         at: s.index)
     }
     if let last = nemoLast, step < last.step { segment += 1 }
+    // global_step counts from the run's start: the first segment's process began at step 1; a
+    // later one (the steps went back: a restart) at its own first step.
+    if log.segmentOrigins[segment] == nil {
+      log.segmentOrigins[segment] = segment == 0 ? 1 : step + 1
+    }
     nemoLast = (step, s.value, c.number)
     // NeMo counts global steps from 0: step k is the run's (k + 1)-th.
     log.steps.append(
@@ -458,6 +465,7 @@ struct LogParser {
             first: index, last: index, seconds: record.seconds, segment: 0,
             location: record.location))
       }
+      log.segmentOrigins[0] = 1
     }
     guard sawAnything else {
       let (line, text) = firstLine ?? (1, "")
@@ -568,8 +576,9 @@ struct LineContext {
     return Number(value: value, text: digits, index: start)
   }
 
-  /// `iteration N/TOTAL` (or `iteration=  N/ TOTAL`): N and where it is.
-  func iterationNumber() -> (Int, String.Index)? {
+  /// Every `iteration N/TOTAL` (or `iteration=  N/ TOTAL`) of the line: N and where it is.
+  func iterationNumbers() -> [(Int, String.Index)] {
+    var out: [(Int, String.Index)] = []
     var search = text.startIndex
     while let r = text.range(of: "iteration", range: search..<text.endIndex) {
       search = r.upperBound
@@ -579,9 +588,9 @@ struct LineContext {
       while i < text.endIndex, text[i].isNumber { i = text.index(after: i) }
       guard i > start, let n = Int(text[start..<i]) else { continue }
       while i < text.endIndex, text[i] == " " { i = text.index(after: i) }
-      if i < text.endIndex, text[i] == "/" { return (n, start) }
+      if i < text.endIndex, text[i] == "/" { out.append((n, start)) }
     }
-    return nil
+    return out
   }
 
   /// The rank of `srun --label`'s `N: ` prefix.

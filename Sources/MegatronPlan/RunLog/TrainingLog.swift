@@ -102,6 +102,12 @@ public struct TrainingLog: Sendable {
   public var nodes: Located<Int>?
   /// What was left unread, one message each (a last line without a line end).
   public var notes: [ConfigWarning] = []
+  /// The step each segment's process started at, where the format numbers steps from the
+  /// run's start (NeMo's `global_step`, MLPerf's tokens consumed): step 1 for the first segment,
+  /// whatever step an excerpt of the log begins at. Megatron-LM segments start at their first
+  /// window (a resumed run logs from its checkpoint's iteration on). Absent: the segment's first
+  /// step (`SteadyState.windows`).
+  public var segmentOrigins: [Int: Int] = [:]
 
   public init(file: String) { self.file = file }
 }
