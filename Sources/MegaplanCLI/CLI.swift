@@ -215,7 +215,7 @@ public enum CLI {
       "",
       "commands:",
     ]
-    for command in commands { lines.append("  \(Format.pad(command.name, 10)) \(command.summary)") }
+    for command in commands { lines.append("  \(Format.pad(command.name, 11)) \(command.summary)") }
     lines += [
       "",
       "  megaplan COMMAND --help    options of one command",

@@ -69,15 +69,14 @@ public enum CalibrationReport {
           + Format.left(Format.fixed(x.multiplier, 4), 9))
     }
     out.append("")
-    out.append(
-      "measurement                                                  measured    before    error    fitted    error"
-    )
+    out.append("measurement      measured     before     error     fitted     error   run: logs")
     for r in c.residuals {
       let what = r.term.map { "\($0.rawValue)" } ?? "step time"
       out.append(
-        "  " + Format.pad("\(r.label) (\(what))", 58) + Format.left(seconds(r.measured), 11)
-          + Format.left(seconds(r.before), 10) + Format.left(signed(r.before / r.measured - 1), 9)
-          + Format.left(seconds(r.after), 10) + Format.left(signed(r.after / r.measured - 1), 9))
+        "  " + Format.pad(what, 13) + Format.left(seconds(r.measured), 11)
+          + Format.left(seconds(r.before), 11) + Format.left(signed(r.before / r.measured - 1), 10)
+          + Format.left(seconds(r.after), 11) + Format.left(signed(r.after / r.measured - 1), 10)
+          + "   " + r.label)
     }
     out.append("")
     let entries = profileEntries(c).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
@@ -160,5 +159,5 @@ public enum CalibrationReport {
   }
 
   static func seconds(_ s: Double) -> String { RunExplanationReport.seconds(s) }
-  static func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + Format.percent(x, 2) }
+  static func signed(_ x: Double) -> String { RunExplanationReport.signed(x, digits: 2) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `megaplan explain-run` as a document (`--format json`, docs/json-schema.md) and as text: a
 /// pure mapping of a `RunComparison`.
 public struct RunExplanation: Sendable, Codable {
@@ -294,7 +296,13 @@ public enum RunExplanationReport {
     return Format.seconds(s)
   }
 
-  static func signed(_ x: Double) -> String { (x >= 0 ? "+" : "") + Format.percent(x) }
+  /// `+3.2%`, `-8.6%`; a value that rounds to zero is `+0.0%`.
+  public static func signed(_ x: Double, digits: Int = 1) -> String {
+    let scale = pow(10, Double(digits + 2))
+    let rounded = (x * scale).rounded() / scale
+    let shown = rounded == 0 ? 0 : rounded
+    return (shown >= 0 ? "+" : "") + Format.percent(shown, digits)
+  }
 
   /// `0–3, 8` for ranks 0, 1, 2, 3, 8.
   static func rankList(_ ranks: [Int]) -> String {
