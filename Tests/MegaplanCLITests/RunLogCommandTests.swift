@@ -179,4 +179,12 @@ import Testing
           "megaplan.gpu 'h100-sxm' is replaced by the hardware profile's base 'b200'")
     )
   }
+
+  @Test("explain-run's and calibrate's text (golden files)")
+  func golden() {
+    let explain = runCLI(["explain-run", Self.config4096, Self.log4096])
+    assertSnapshot(relativized(explain.stdout), named: "explain-run-mlperf31-4096.txt")
+    let calibrate = runCLI(["calibrate", Self.config512, Self.log512])
+    assertSnapshot(relativized(calibrate.stdout), named: "calibrate-mlperf31-512.txt")
+  }
 }

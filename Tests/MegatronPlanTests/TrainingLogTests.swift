@@ -294,4 +294,27 @@ let realLogs: [RealLogCase] = [
     let log = try TrainingLog.parse(text, file: "tqdm.log")
     #expect(log.steps.count == 1 && log.steps[0].seconds == 5.21 && log.steps[0].first == 10)
   }
+
+  /// Megatron-Bridge's own lines, as its source prints them (NVIDIA-NeMo/Megatron-Bridge@067f987
+  /// `src/megatron/bridge/training/utils/train_utils.py`: `Step Time : {:.2f}s GPU utilization:
+  /// {:.1f}MODEL_TFLOP/s/GPU`, and the memory report's `MEMORY_KEYS` in GB); no real Bridge log
+  /// is public, so the lines are built from those format strings.
+  @Test("Megatron-Bridge: Step Time lines in seconds, the memory report in GB")
+  func bridge() throws {
+    var text = ""
+    for (k, s) in [4.91, 2.52, 2.50, 2.51, 2.49].enumerated() {
+      text += "Step Time : \(s)s GPU utilization: 512.7MODEL_TFLOP/s/GPU\n"
+      if k == 1 {
+        text +=
+          "[Rank 0] (after 2 iterations) memory (GB) | mem-allocated-gigabytes: 48.465 | mem-max-allocated-gigabytes: 75.078 | mem-max-reserved-gigabytes: 75.682 | mem-alloc-retires: 0 |\n"
+      }
+    }
+    let log = try TrainingLog.parse(text, file: "bridge.log")
+    #expect(log.stepFormat == .megatronBridge)
+    // Steps 1–5; steps 4 and 5 are steady: (2.51 + 2.49) / 2.
+    #expect(abs((SteadyState([log]).median ?? 0) - 2.50) < 1e-12)
+    // 75.078 GB = 75.078e9 bytes.
+    #expect(log.memory.first?.maxAllocated == 75.078e9)
+    #expect(log.memory.first?.maxReserved == 75.682e9)
+  }
 }
