@@ -267,6 +267,22 @@ enum CheckCommand {
       var departure: Double
       var ok: Bool
       var line: Int?
+
+      enum CodingKeys: String, CodingKey {
+        case what, stage, measured, planned, departure, ok, line
+      }
+
+      /// Absent values are written as null (`stage` of the step time, a `line` not known).
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(what, forKey: .what)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(measured, forKey: .measured)
+        try c.encode(planned, forKey: .planned)
+        try c.encode(departure, forKey: .departure)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(line, forKey: .line)
+      }
     }
     var config: String
     var logs: [String]

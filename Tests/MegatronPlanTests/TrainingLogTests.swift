@@ -317,4 +317,26 @@ let realLogs: [RealLogCase] = [
     #expect(log.memory.first?.maxAllocated == 75.078e9)
     #expect(log.memory.first?.maxReserved == 75.682e9)
   }
+
+  @Test(
+    "MLPerf without train_step_timing: each block's clock over its steps, within 1 % of the log's")
+  func mlperfBlocks() throws {
+    let text = try fixture("logs/mlperf31-gpt3-175b-512xH100.log").text.components(
+      separatedBy: "\n"
+    ).filter { !$0.contains("train_step_timing") }.joined(separator: "\n")
+    let log = try TrainingLog.parse(text, file: "blocks.log")
+    // Three blocks of epoch_count 50,331,648 tokens = 12 steps of 2,048 × 2,048: steps 1–12
+    // (warm-up), 13–24, and 277–288 (first_epoch_num 1,157,627,904 = 276 steps).
+    #expect(log.steps.map(\.first) == [1, 13, 277] && log.steps.map(\.count) == [12, 12, 12])
+    // block_start → block_stop, time_ms: 1696466503655 → 1696466636376 and 1696469706598 →
+    // 1696469839337, over 12 steps each.
+    let second: Double = 1_696_466_636_376 - 1_696_466_503_655
+    let last: Double = 1_696_469_839_337 - 1_696_469_706_598
+    let expected: Double = (second + last) / 2 / 1000 / 12
+    let median = try #require(SteadyState([log]).median)
+    #expect(abs(median - expected) < 1e-9)
+    // The whole log's median train_step_timing, 11.0450 s: the blocks also hold what runs
+    // between the steps.
+    #expect(abs(median / 11.0450 - 1) < 0.01)
+  }
 }

@@ -21,6 +21,17 @@ public struct CalibrationDocument: Sendable, Codable {
     public var beforeSeconds: Double
     public var afterSeconds: Double
     public var relativeStandardError: Double
+
+    /// Absent values are written as null, so every documented path is always present.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(label, forKey: .label)
+      try c.encode(term, forKey: .term)
+      try c.encode(measuredSeconds, forKey: .measuredSeconds)
+      try c.encode(beforeSeconds, forKey: .beforeSeconds)
+      try c.encode(afterSeconds, forKey: .afterSeconds)
+      try c.encode(relativeStandardError, forKey: .relativeStandardError)
+    }
   }
   public var gpu: String
   public var constants: [Constant]
@@ -29,6 +40,16 @@ public struct CalibrationDocument: Sendable, Codable {
   public var reducedChiSquare: Double?
   /// The `megaplan.hardware` section's keys and values the profile writes.
   public var profile: [String: String]
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(gpu, forKey: .gpu)
+    try c.encode(constants, forKey: .constants)
+    try c.encode(measurements, forKey: .measurements)
+    try c.encode(degreesOfFreedom, forKey: .degreesOfFreedom)
+    try c.encode(reducedChiSquare, forKey: .reducedChiSquare)
+    try c.encode(profile, forKey: .profile)
+  }
 
   public init(_ c: Calibration) {
     gpu = c.gpu.name

@@ -18,6 +18,17 @@ public struct RunExplanation: Sendable, Codable {
     public var memoryReports: Int
     public var timerBlocks: Int
     public var notes: [String]
+
+    /// Absent values are written as null, so every documented path is always present.
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(file, forKey: .file)
+      try c.encode(format, forKey: .format)
+      try c.encode(windows, forKey: .windows)
+      try c.encode(memoryReports, forKey: .memoryReports)
+      try c.encode(timerBlocks, forKey: .timerBlocks)
+      try c.encode(notes, forKey: .notes)
+    }
   }
   public struct Time: Sendable, Codable {
     public var measuredSeconds: Double?
@@ -32,6 +43,20 @@ public struct RunExplanation: Sendable, Codable {
     public var skippedSteps: Int
     /// The plan's iteration by term (`time.breakdown` of `estimate --format json`).
     public var predicted: [String: Double]
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(measuredSeconds, forKey: .measuredSeconds)
+      try c.encode(predictedSeconds, forKey: .predictedSeconds)
+      try c.encode(error, forKey: .error)
+      try c.encode(relativeStandardError, forKey: .relativeStandardError)
+      try c.encode(steadyWindows, forKey: .steadyWindows)
+      try c.encode(steadySteps, forKey: .steadySteps)
+      try c.encode(warmupWindows, forKey: .warmupWindows)
+      try c.encode(evaluationWindows, forKey: .evaluationWindows)
+      try c.encode(skippedSteps, forKey: .skippedSteps)
+      try c.encode(predicted, forKey: .predicted)
+    }
   }
   public struct Memory: Sendable, Codable {
     public var stage: Int
@@ -41,6 +66,17 @@ public struct RunExplanation: Sendable, Codable {
     public var measuredMaxReservedBytes: Double?
     public var error: Double
     public var line: Int
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(stage, forKey: .stage)
+      try c.encode(ranks, forKey: .ranks)
+      try c.encode(measuredMaxAllocatedBytes, forKey: .measuredMaxAllocatedBytes)
+      try c.encode(predictedAllocatedBytes, forKey: .predictedAllocatedBytes)
+      try c.encode(measuredMaxReservedBytes, forKey: .measuredMaxReservedBytes)
+      try c.encode(error, forKey: .error)
+      try c.encode(line, forKey: .line)
+    }
   }
   public struct Timer: Sendable, Codable {
     public var term: String
@@ -61,6 +97,19 @@ public struct RunExplanation: Sendable, Codable {
     public var after: Double?
     public var plausible: Bool
     public var limit: String?
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(kind, forKey: .kind)
+      try c.encode(name, forKey: .name)
+      try c.encode(plannedSeconds, forKey: .plannedSeconds)
+      try c.encode(measuredSeconds, forKey: .measuredSeconds)
+      try c.encode(factor, forKey: .factor)
+      try c.encode(before, forKey: .before)
+      try c.encode(after, forKey: .after)
+      try c.encode(plausible, forKey: .plausible)
+      try c.encode(limit, forKey: .limit)
+    }
   }
 
   public var run: Run
@@ -74,6 +123,19 @@ public struct RunExplanation: Sendable, Codable {
   public var loggedFlopsPerIteration: Double?
   public var plannedFlopsPerIteration: Double
   public var flopsDisagree: Bool
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(run, forKey: .run)
+    try c.encode(logs, forKey: .logs)
+    try c.encode(time, forKey: .time)
+    try c.encode(memory, forKey: .memory)
+    try c.encode(timers, forKey: .timers)
+    try c.encode(causes, forKey: .causes)
+    try c.encode(loggedFlopsPerIteration, forKey: .loggedFlopsPerIteration)
+    try c.encode(plannedFlopsPerIteration, forKey: .plannedFlopsPerIteration)
+    try c.encode(flopsDisagree, forKey: .flopsDisagree)
+  }
 
   public init(_ c: RunComparison, config: String) {
     let l = c.run.layout

@@ -64,6 +64,10 @@ struct LogParser {
   var bridgeSteps: [(Double, SourceLocation)] = []
   /// MLPerf `train_step_timing` records: seconds, the tokens consumed (`metadata.step`).
   var mlperfSteps: [(seconds: Double, tokens: Double?, location: SourceLocation)] = []
+  /// MLPerf blocks (`block_start` … `block_stop`): the clock at each end, and the block's
+  /// first epoch and epoch count (samples, or tokens for GPT-3).
+  var mlperfBlocks:
+    [(start: Double, first: Double, count: Double, stop: Double?, location: SourceLocation)] = []
   /// NeMo steps by global step, to drop a progress bar's redraws.
   var nemoLast: (step: Int, seconds: Double, line: Int)? = nil
   var sawAnything = false
@@ -399,6 +403,20 @@ struct LogParser {
       {
         log.nodes = .init(value: n, location: location)
       }
+    case "block_start":
+      if let time = LogParser.double(object["time_ms"]),
+        let first = LogParser.double(metadata?["first_epoch_num"]),
+        let count = LogParser.double(metadata?["epoch_count"]), count > 0
+      {
+        mlperfBlocks.append((time, first, count, nil, location))
+      }
+    case "block_stop":
+      if let time = LogParser.double(object["time_ms"]),
+        let first = LogParser.double(metadata?["first_epoch_num"]),
+        let k = mlperfBlocks.lastIndex(where: { $0.first == first && $0.stop == nil })
+      {
+        mlperfBlocks[k].stop = time
+      }
     case "tracked_stats":
       guard let stats = value as? [String: Any], let timing = stats["train_step_timing"] else {
         return
@@ -412,6 +430,57 @@ struct LogParser {
         (seconds, LogParser.double(metadata?["step"]), location))
     default:
       break
+    }
+  }
+
+  /// MLPerf logs without `train_step_timing`: each block (`block_start` to `block_stop`, the
+  /// training between two evaluations, `mlperf_logging`'s definition) is a window of its
+  /// `epoch_count` over the samples or tokens of one step — tokens (global batch × sequence)
+  /// where the count is a whole number of them, as GPT-3 counts its epochs, else samples (the
+  /// global batch); a block that is neither a whole number of steps is left out with a note.
+  /// Its time per step is the block's wall clock over its steps, which holds what the run does
+  /// between steps too (data loading, logging).
+  mutating func mlperfBlockWindows() {
+    guard let batch = log.globalBatch?.value else {
+      if let first = mlperfBlocks.first {
+        log.notes.append(
+          ConfigWarning(
+            message: "MLPerf blocks without the header's global_batch_size are not timed",
+            location: first.location))
+      }
+      return
+    }
+    let tokens = log.sequenceLength.map { Double(batch * $0.value) }
+    for block in mlperfBlocks {
+      guard let stop = block.stop, stop > block.start else { continue }
+      var perStep: Double? = nil
+      for unit in [tokens, Double(batch)] {
+        guard let unit else { continue }
+        let n = block.count / unit
+        if n >= 1 && n == n.rounded() {
+          perStep = unit
+          break
+        }
+      }
+      guard let unit = perStep else {
+        log.notes.append(
+          ConfigWarning(
+            message:
+              "the block's epoch_count \(Format.grouped(block.count)) is not a whole number of steps of \(batch) samples\(tokens.map { " or \(Format.grouped($0)) tokens" } ?? "")",
+            location: block.location))
+        continue
+      }
+      let first = Int(block.first / unit) + 1
+      let steps = Int(block.count / unit)
+      log.steps.append(
+        TrainingLog.Step(
+          first: first, last: first + steps - 1,
+          seconds: (stop - block.start) / 1000 / Double(steps),
+          segment: 0, location: block.location))
+    }
+    if !log.steps.isEmpty {
+      log.segmentOrigins[0] = 1
+      log.stepFormat = .mlperf
     }
   }
 
@@ -466,6 +535,8 @@ struct LogParser {
             location: record.location))
       }
       log.segmentOrigins[0] = 1
+    } else if !mlperfBlocks.isEmpty {
+      mlperfBlockWindows()
     }
     guard sawAnything else {
       let (line, text) = firstLine ?? (1, "")
