@@ -50,8 +50,15 @@ public enum CLI {
     OptionSpec(
       name: "--gpu", takesValue: true, help: "GPU type: \(gpuNames) (overrides megaplan.gpu)",
       valueName: "NAME"),
+    hardwareOption,
     OptionSpec(name: "--help", takesValue: false, help: "show this help"),
   ]
+
+  static let hardwareOption = OptionSpec(
+    name: "--hardware", takesValue: true,
+    help:
+      "a hardware profile (megaplan.hardware, as megaplan calibrate -o writes it) in place of the config's",
+    valueName: "FILE")
 
   static var commands: [Command] {
     [
@@ -59,7 +66,7 @@ public enum CLI {
         name: "estimate",
         summary: "per-GPU memory, FLOPs, step time and time to train for one config",
         usage:
-          "megaplan estimate FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan estimate FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME] [--hardware FILE]",
         options: [
           OptionSpec(
             name: "--format", takesValue: true, help: "text (default) or json", valueName: "FORMAT")
@@ -69,19 +76,19 @@ public enum CLI {
         name: "compare",
         summary: "recompute strategies side by side, with the fastest that fits marked",
         usage:
-          "megaplan compare FILE [KEY=VALUE]... [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan compare FILE [KEY=VALUE]... [--format text|json|csv|markdown] [--chart OUT.svg] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME] [--hardware FILE]",
         options: CompareCommand.options, run: CompareCommand.run),
       Command(
         name: "check",
         summary: "a CI gate: fail (exit 1) when a config does not fit or misses a limit",
         usage:
-          "megaplan check FILE|DIR... [KEY=VALUE]... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan check FILE|DIR... [KEY=VALUE]... [--max-memory-fraction F] [--min-mfu X] [--max-days D] [--max-gpus N] [--format text|json|github] [--against LOG]... [--tolerance T] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME] [--hardware FILE]",
         options: CheckCommand.options, run: CheckCommand.run),
       Command(
         name: "search",
         summary: "the fastest tensor/context/pipeline/data layout that fits, found exhaustively",
         usage:
-          "megaplan search FILE [KEY=VALUE]... [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json]",
+          "megaplan search FILE [KEY=VALUE]... [--gpus N | --nodes N] [--gpu NAME] [--top K] [--objective throughput|days|gpus] [--max-days D] [--tensor N] [--context-parallel N] [--pipeline N] [--virtual N] [--micro-batch N] [--recompute none,selective,full] [--sequence-parallel on|off|any] [--distributed-optimizer on|off|any] [--pipeline-split any|even] [--fully-sharded file|on|off|any] [--expert-parallel any|file|N] [--expert-tensor-parallel any|file|N] [--allow-cross-node-tensor] [--max-memory-fraction F] [--emit-config OUT.yaml] [--format text|json|csv|markdown] [--benchmark] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--hardware FILE]",
         options: SearchCommand.options, run: SearchCommand.run),
       Command(
         name: "size",
@@ -96,14 +103,23 @@ public enum CLI {
         summary:
           "inference sizing: GPUs, memory, TTFT, time per token and throughput per batch or at a rate and latency target",
         usage:
-          "megaplan serve FILE [KEY=VALUE]... [--hf-config config.json] [--gpu NAME] [--engine vllm|trtllm|sglang|pytorch] [--cuda-graphs on|off] [--precision bf16|fp16|fp8|int8|int4|nvfp4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--rate R] [--slo ttft=X,tpot=Y] [--chart OUT.svg] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge]",
+          "megaplan serve FILE [KEY=VALUE]... [--hf-config config.json] [--gpu NAME] [--engine vllm|trtllm|sglang|pytorch] [--cuda-graphs on|off] [--precision bf16|fp16|fp8|int8|int4|nvfp4] [--kv-precision P] [--input N] [--output N] [--batch N|LIST] [--rate R] [--slo ttft=X,tpot=Y] [--chart OUT.svg] [--tensor N] [--pipeline N] [--expert-parallel N] [--max-latency-ms X] [--min-throughput X] [--gpu-memory-utilization F] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hardware FILE]",
         options: ServeCommand.options, run: ServeCommand.run),
       Command(
         name: "config",
         summary: "the effective configuration megaplan uses, and where each value came from",
         usage:
-          "megaplan config FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME]",
+          "megaplan config FILE [KEY=VALUE]... [--format text|json] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpus N] [--gpu NAME] [--hardware FILE]",
         options: ConfigCommand.options, run: ConfigCommand.run),
+      Command(
+        name: "explain-run",
+        summary: "a run's training log against its plan: step time, memory, timers, likely causes",
+        usage: ExplainRunCommand.usage, options: ExplainRunCommand.options,
+        run: ExplainRunCommand.run),
+      Command(
+        name: "calibrate",
+        summary: "cluster constants fitted to runs' logs, written as a hardware profile",
+        usage: CalibrateCommand.usage, options: CalibrateCommand.options, run: CalibrateCommand.run),
       Command(
         name: "validate",
         summary: "published Megatron runs (and with --serve, public serving rows) against megaplan",
@@ -202,7 +218,7 @@ public enum CLI {
       "",
       "commands:",
     ]
-    for command in commands { lines.append("  \(Format.pad(command.name, 10)) \(command.summary)") }
+    for command in commands { lines.append("  \(Format.pad(command.name, 11)) \(command.summary)") }
     lines += [
       "",
       "  megaplan COMMAND --help    options of one command",

@@ -23,6 +23,14 @@ enum CheckCommand {
       OptionSpec(
         name: "--format", takesValue: true,
         help: "text (default), json or github (workflow annotations)", valueName: "FORMAT"),
+      OptionSpec(
+        name: "--against", takesValue: true, repeatable: true,
+        help:
+          "fail when the run's measured step time or memory in this training log departs from the plan (repeatable: logs of one run)",
+        valueName: "LOG"),
+      OptionSpec(
+        name: "--tolerance", takesValue: true,
+        help: "with --against: the departure allowed, 10% or 0.1 (default 10%)", valueName: "T"),
     ] + CLI.commonConfigOptions
 
   struct FileResult: Encodable {
@@ -49,6 +57,11 @@ enum CheckCommand {
 
   static func run(_ parsed: ParsedArguments, _ io: CLIOutput) throws -> Int32 {
     let format = try parsed.choice("--format", in: ["text", "json", "github"], default: "text")
+    if parsed.has("--against") { return try against(parsed, io, format: format) }
+    if parsed.has("--tolerance") {
+      throw UsageError(
+        message: "--tolerance needs --against LOG (the log to check the plan against)")
+    }
     var limits = CheckLimits()
     if let f = try parsed.number("--max-memory-fraction") {
       guard f > 0, f <= 1 else {
@@ -221,5 +234,132 @@ enum CheckCommand {
       }
     }
     return out
+  }
+
+  // MARK: - Against a training log
+
+  /// The default `--tolerance`.
+  static let defaultTolerance = 0.10
+
+  /// `--tolerance`: `10%` or a fraction in (0, 1].
+  static func tolerance(_ parsed: ParsedArguments) throws -> Double {
+    guard let text = parsed.value("--tolerance") else { return defaultTolerance }
+    let percent = text.hasSuffix("%")
+    let number = Double(percent ? String(text.dropLast()) : text)
+    guard let x = number.map({ percent ? $0 / 100 : $0 }), x.isFinite, x > 0, x <= 1 else {
+      let hint =
+        number.map { !percent && $0 > 1 && $0 <= 100 ? " (\(text)% is \($0 / 100))" : "" } ?? ""
+      throw UsageError(
+        message:
+          "option '--tolerance' expects a percentage such as 10% or a fraction in (0, 1] such as 0.1, found '\(text)'\(hint)"
+      )
+    }
+    return x
+  }
+
+  struct AgainstResult: Encodable {
+    struct Departure: Encodable {
+      /// `step_time` or `memory`.
+      var what: String
+      var stage: Int?
+      var measured: Double
+      var planned: Double
+      var departure: Double
+      var ok: Bool
+      var line: Int?
+
+      enum CodingKeys: String, CodingKey {
+        case what, stage, measured, planned, departure, ok, line
+      }
+
+      /// Absent values are written as null (`stage` of the step time, a `line` not known).
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(what, forKey: .what)
+        try c.encode(stage, forKey: .stage)
+        try c.encode(measured, forKey: .measured)
+        try c.encode(planned, forKey: .planned)
+        try c.encode(departure, forKey: .departure)
+        try c.encode(ok, forKey: .ok)
+        try c.encode(line, forKey: .line)
+      }
+    }
+    var config: String
+    var logs: [String]
+    var tolerance: Double
+    var departures: [Departure]
+    var ok: Bool
+  }
+
+  /// `check CONFIG --against LOG... [--tolerance T]`: one config, its run's logs.
+  static func against(_ parsed: ParsedArguments, _ io: CLIOutput, format: String) throws -> Int32 {
+    let limits = ["--max-memory-fraction", "--min-mfu", "--max-days", "--max-gpus"]
+    if let given = limits.first(where: { parsed.has($0) }) {
+      throw UsageError(
+        message:
+          "--against checks a run's log against its plan; check the plan's limits (\(given)) in a check of its own"
+      )
+    }
+    let tol = try tolerance(parsed)
+    guard parsed.positional.count == 1, let config = parsed.positional.first else {
+      throw UsageError(
+        message:
+          "--against takes one CONFIG, the run's config (found \(parsed.positional.count)); the logs follow --against"
+      )
+    }
+    let logs = parsed.all("--against")
+    let comparison = try ExplainRunCommand.compare(
+      config: config, logs: logs, parsed: parsed, io: io)
+    let departures = comparison.departures(tolerance: tol)
+    guard !departures.isEmpty else {
+      throw ConfigError(
+        "\(logs.joined(separator: ", ")): nothing to check: no steady-state step (the first \(SteadyState.warmupSteps) steps of a run are warm-up) and no memory report"
+      )
+    }
+    let name = config == ConfigInput.standardInputArgument ? ConfigInput.standardInputName : config
+    let result = AgainstResult(
+      config: name, logs: logs, tolerance: tol,
+      departures: departures.map { d in
+        let (what, stage): (String, Int?) =
+          switch d.what {
+          case .stepTime: ("step_time", nil)
+          case .memory(let s): ("memory", s)
+          }
+        return AgainstResult.Departure(
+          what: what, stage: stage, measured: d.measured, planned: d.planned,
+          departure: d.departure, ok: d.within, line: d.location?.line)
+      }, ok: departures.allSatisfy(\.within))
+    func describe(_ d: LogDeparture) -> String {
+      let signed = (d.departure >= 0 ? "+" : "") + Format.percent(d.departure)
+      switch d.what {
+      case .stepTime:
+        return
+          "step time: measured \(RunExplanationReport.seconds(d.measured)), planned \(RunExplanationReport.seconds(d.planned)) (\(signed), tolerance \(Format.percent(tol, 0)))"
+      case .memory(let stage):
+        return
+          "memory of stage \(stage) (max allocated): measured \(Format.gib(d.measured)), planned \(Format.gib(d.planned)) (\(signed), tolerance \(Format.percent(tol, 0)))"
+      }
+    }
+    switch format {
+    case "json":
+      io.out(try JSONOutput.encode(result) + "\n")
+    case "github":
+      for d in departures where !d.within {
+        let file = d.location?.file ?? name
+        io.out(
+          annotation(
+            file: file, at: d.location, title: "megaplan check --against",
+            message: describe(d) + " departs from the plan"))
+      }
+      io.out(
+        "megaplan check: \(name) against \(logs.joined(separator: ", ")): \(result.ok ? "passed" : "failed")\n"
+      )
+    default:
+      io.out("\(result.ok ? "ok  " : "FAIL") \(name) against \(logs.joined(separator: ", "))\n")
+      for d in departures {
+        io.out("  \(d.within ? "ok  " : "FAIL") \(describe(d))\n")
+      }
+    }
+    return result.ok ? ExitCode.success : ExitCode.failure
   }
 }

@@ -126,6 +126,18 @@ enum ConfigInput {
     }
   }
 
+  /// `--hardware FILE`: the profile's `megaplan.hardware` in place of the config's
+  /// (`HardwareProfile`), before any override (so `--set megaplan.hardware.…` still adjusts it).
+  static func applyHardware(_ parsed: ParsedArguments, to root: inout ConfigNode) throws
+    -> [ConfigWarning]
+  {
+    guard let path = parsed.value("--hardware") else { return [] }
+    let profile = try ConfigDocument.parse(readText(path), file: path)
+    let (applied, warnings) = try HardwareProfile.applying(profile, to: root)
+    root = applied
+    return warnings
+  }
+
   /// Reads, overrides and loads; warnings go to `io`'s stderr. `mergeFiles` are override YAML
   /// merged over a Megatron-Bridge FILE (by default the positional arguments after FILE).
   static func load(
@@ -136,6 +148,7 @@ enum ConfigInput {
     var document: ConfigDocument
     var bridge: BridgeTranslation? = nil
     var bridgeTrees: (file: ConfigNode, tree: ConfigNode)? = nil
+    var hardwareWarnings: [ConfigWarning] = []
     let overrides = try overrides(parsed)
     let merges = mergeFiles ?? Array(parsed.positional.dropFirst())
     // --hf-config without FILE: config.json is the whole input (CLI.singleFile gives its path).
@@ -152,9 +165,11 @@ enum ConfigInput {
         gpus: applyGPUCount ? try parsed.positiveInt("--gpus") : nil,
         gpuName: parsed.value("--gpu"))
       document = ConfigDocument(root: root, file: source.name)
+      hardwareWarnings = try applyHardware(parsed, to: &document.root)
     } else if hfAlone {
       document = ConfigDocument(
         root: try HuggingFaceConfig.standalone(source.text, file: source.name), file: source.name)
+      hardwareWarnings = try applyHardware(parsed, to: &document.root)
       try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
     } else {
       document = try ConfigDocument.parse(source.text, file: source.name)
@@ -162,10 +177,11 @@ enum ConfigInput {
         let file = document.root
         let (translation, tree) = try loadBridge(
           &document, merges: merges, overrides: overrides, parsed: parsed,
-          applyGPUCount: applyGPUCount)
+          applyGPUCount: applyGPUCount, hardwareWarnings: &hardwareWarnings)
         bridge = translation
         bridgeTrees = (file, tree)
       } else {
+        hardwareWarnings = try applyHardware(parsed, to: &document.root)
         try applyOptions(parsed, applyGPUCount: applyGPUCount, to: &document)
       }
     }
@@ -203,7 +219,7 @@ enum ConfigInput {
     }
     // One write for all warnings (a file of many unknown keys must not cost a write each),
     // the first few dozen one by one and the rest counted.
-    let warnings = (bridge?.warnings ?? []) + loaded.warnings
+    let warnings = hardwareWarnings + (bridge?.warnings ?? []) + loaded.warnings
     if !warnings.isEmpty { io.err(ConfigWarning.rendered(warnings)) }
     return Loaded(
       source: source, document: document, config: loaded, bridge: bridge,
@@ -215,13 +231,14 @@ enum ConfigInput {
   /// into the NeMo tree (`BridgeConfig.translate`), which replaces `document`.
   static func loadBridge(
     _ document: inout ConfigDocument, merges: [String], overrides: [ConfigOverride],
-    parsed: ParsedArguments, applyGPUCount: Bool
+    parsed: ParsedArguments, applyGPUCount: Bool, hardwareWarnings: inout [ConfigWarning]
   ) throws -> (BridgeTranslation, ConfigNode) {
     for path in merges {
       let text = try readText(path)
       let over = try ConfigDocument.parse(text, file: path)
       document.root = ConfigDocument.merged(document.root, over.root)
     }
+    hardwareWarnings = try applyHardware(parsed, to: &document.root)
     let rules = BridgeConfig.overrideRules(original: document.root)
     var options: [ConfigOverride] = []
     if applyGPUCount, let text = parsed.value("--gpus") {

@@ -5,7 +5,7 @@ import MegatronPlan
 /// several node counts (`NodeScaling`).
 enum ScaleCommand {
   static let usage =
-    "megaplan scale FILE [KEY=VALUE]... --nodes 1,2,4,... [--tokens T] [--adjust-batch] [--layout search|file] [--max-memory-fraction F] [--chart OUT.svg] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpu NAME]"
+    "megaplan scale FILE [KEY=VALUE]... --nodes 1,2,4,... [--tokens T] [--adjust-batch] [--layout search|file] [--max-memory-fraction F] [--chart OUT.svg] [--format text|json|csv|markdown] [--set KEY=VALUE]... [--megatron-args] [--bridge] [--hf-config config.json] [--gpu NAME] [--hardware FILE]"
 
   /// The config options every command takes, less `--gpus` (the GPU counts are the nodes').
   static let options: [OptionSpec] =

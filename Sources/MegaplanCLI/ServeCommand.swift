@@ -138,8 +138,10 @@ enum ServeCommand {
 
     // The hardware's own nodes, not the training file's `trainer.devices`: serve lays out
     // its replicas itself.
+    // The run's constants: a calibrated profile (`megaplan.hardware`, `--hardware`) applies.
     let serving = ServingModel(
-      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings)
+      model: run.model, gpu: run.hardwareGPU ?? run.gpu, settings: settings,
+      constants: run.constants)
     try serving.validateSettings()
     let rows = try ServingPlan.plan(
       serving, input: input, output: output, batches: batches,

@@ -20,6 +20,14 @@ import Testing
     }
   }
 
+  @Test("docs/config.md lists every key of megaplan.hardware, the calibrated constants among them")
+  func hardwareKeys() {
+    let text = doc("config.md")
+    for key in ConfigLoader.hardwareKeys {
+      #expect(text.contains("`\(key)`"), "docs/config.md lacks megaplan.hardware.\(key)")
+    }
+  }
+
   @Test("docs/config.md lists every Megatron-Bridge field megaplan reads or refuses")
   func bridgeFields() {
     let text = doc("config.md")

@@ -204,13 +204,38 @@ extension ConfigLoader {
     return true
   }
 
+  /// The keys of `megaplan.hardware`: the GPU's figures (datasheet values) and the cluster
+  /// constants `megaplan calibrate` writes (`calibratedConstantKeys`).
+  public static let hardwareFigureKeys = [
+    "base", "name", "memory_gib", "peak_bf16_tflops", "peak_fp8_tflops", "peak_fp32_tflops",
+    "hbm_gbps", "nvlink_gbps", "nvlink_domain", "gpus_per_node", "network_gbps", "generation",
+  ]
+  /// The `PerformanceConstants` fields a `megaplan.hardware` section may set, by key: what
+  /// `megaplan calibrate` fits (`CalibrationKnob.profileKeys`).
+  public static var calibratedConstantKeys: [String] {
+    CalibrationKnob.allCases.flatMap { $0.profileKeys.map(\.key) }
+  }
+  public static var hardwareKeys: [String] { hardwareFigureKeys + calibratedConstantKeys }
+
   /// `megaplan.hardware`: a GPU of the user's own, or a profile with some figures replaced.
   /// Keys: `base` (a profile name; a100-80gb when absent), `name`, `memory_gib`,
   /// `peak_bf16_tflops`, `peak_fp8_tflops`, `peak_fp32_tflops`, `hbm_gbps` (GB/s),
   /// `nvlink_gbps` (per direction, GB/s), `nvlink_domain`, `gpus_per_node`, `network_gbps` (per
-  /// GPU and direction, GB/s), `generation` (ampere, hopper, blackwell).
+  /// GPU and direction, GB/s), `generation` (ampere, hopper, blackwell); and the calibrated
+  /// constants (`readCalibratedConstants`). Any other key is an error: a misspelt constant
+  /// would otherwise be dropped without a word.
   static func readHardware(_ r: inout KeyReader, base: GPU) throws -> GPU {
     guard r.has("megaplan.hardware") else { return base }
+    let section = "megaplan.hardware"
+    guard let value = try r.lookup(section), case .mapping(let entries) = value.node.kind else {
+      throw r.error(
+        "megaplan.hardware must be a mapping of keys (base, name, memory_gib, …)", key: section)
+    }
+    for entry in entries where !hardwareKeys.contains(entry.key) {
+      throw ConfigError(
+        "unknown key 'megaplan.hardware.\(entry.key)'\(Suggestion.didYouMean(entry.key, in: hardwareKeys)); megaplan.hardware reads \(hardwareKeys.joined(separator: ", "))",
+        key: "\(section).\(entry.key)", at: entry.keyLocation)
+    }
     var gpu = base
     if let name = try r.optionalString("megaplan.hardware.base", record: true) {
       guard let profile = GPU.named(name) else {
@@ -223,7 +248,9 @@ extension ConfigLoader {
       gpu.name = name.lowercased()
       gpu.displayName = name
     } else {
-      gpu.displayName += " (modified)"
+      // Only calibrated constants: the same GPU, measured on the user's cluster.
+      let figures = entries.map(\.key).filter { $0 != "base" && hardwareFigureKeys.contains($0) }
+      gpu.displayName += figures.isEmpty ? " (calibrated)" : " (modified)"
     }
     func number(_ key: String) throws -> Double? {
       try r.positiveNumber("megaplan.hardware." + key)
@@ -250,6 +277,32 @@ extension ConfigLoader {
       gpu.generation = generation
     }
     return gpu
+  }
+
+  /// The cluster constants of `megaplan.hardware` (`calibratedConstantKeys`) set on
+  /// `constants`, the GPU generation's: an efficiency in (0, 2] (NVLS's passes 1: the switch
+  /// reduces), the host's seconds per kernel in (0, 0.001].
+  static func readCalibratedConstants(_ r: inout KeyReader, _ constants: PerformanceConstants)
+    throws -> PerformanceConstants
+  {
+    var c = constants
+    for knob in CalibrationKnob.allCases {
+      for (key, field) in knob.profileKeys {
+        let path = "megaplan.hardware." + key
+        guard let (x, value) = try r.number(path) else { continue }
+        let limit = knob == .host ? 1e-3 : 2.0
+        guard x.isFinite, x > 0, x <= limit else {
+          throw ConfigError(
+            knob == .host
+              ? "\(key) must be a time in seconds in (0, 0.001] (10e-6 is 10 µs), found \(KeyReader.shown(value.scalar))"
+              : "\(key) must be a fraction of the datasheet figure in (0, 2], found \(KeyReader.shown(value.scalar))",
+            key: path, at: value.location)
+        }
+        r.record(path, value, KeyReader.shown(value.scalar))
+        c[keyPath: field] = x
+      }
+    }
+    return c
   }
 
   /// The settings that change the peak but not the steady state: Megatron-Core's fused cross

@@ -254,6 +254,7 @@ public enum ConfigLoader {
     software.overlap = overlap
     run.software = software
     run.vocabularyPadding = padding
+    run.constants = try readCalibratedConstants(&r, run.constants)
     let notes = try finishRun(&run, &r)  // ConfigLoader+Ignored.swift
     return LoadedConfig(
       file: document.file, run: run, settings: r.settings,
