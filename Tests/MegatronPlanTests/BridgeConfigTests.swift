@@ -79,24 +79,19 @@ import Testing
   /// docs/config.md "Not modeled yet" (an implementation of its own, not megaplan's): NVFP4 is
   /// `mixed_precision.fp4: e2m1` (line 230 of each NVFP4 file); the DeepSeek files' flex
   /// provider keeps MLAModelProvider's `deallocate_pipeline_outputs: false` with p > 1 and
-  /// `use_precision_aware_optimizer: true`; GPT-OSS's
-  /// `quick_gelu` with `glu_linear_offset: 1.0`, `activation_func_clamp_value: 7.0`,
-  /// `window_size: [127, 0]`, `softmax_type: learnable`; `cuda_graph_impl: transformer_engine`
+  /// `use_precision_aware_optimizer: true` (GPT-OSS's `quick_gelu` with `glu_linear_offset:
+  /// 1.0`, `activation_func_clamp_value: 7.0`, `window_size: [127, 0]`, `softmax_type:
+  /// learnable` are read since issue 24); `cuda_graph_impl: transformer_engine`
   /// where the recipe captures graphs; the Llama SFT files' `disable_parameter_transpose_cache:
   /// true` under MXFP8 and `packed_sequence_size: 4096`; the 70B SFT's
   /// `comm_overlap.defer_embedding_wgrad_compute: true`; and `megaplan.gpu` for the GPUs
   /// without a profile.
   static let dumps: [Dump] = {
     let dsv3 = ["model.deallocate_pipeline_outputs", "optimizer.use_precision_aware_optimizer"]
-    let oss = [
-      "model.window_size", "model.softmax_type", "model.glu_linear_offset",
-      "model.activation_func_clamp_value",
-    ]
-    // The fused permutation and router, HybridEP and the delayed weight gradients are read
-    // since issue 24: no longer refused.
+    // The fused permutation and router, HybridEP and the delayed weight gradients, and
+    // GPT-OSS's window, sinks and clamped quick-GeGLU are read since issue 24: no longer refused.
     let fusions: [String] = []
     let gpu = "megaplan.gpu"
-    let act = "model.activation_func"
     let packed = "dataset.packed_sequence_specs.packed_sequence_size"
     let transpose = "model.disable_parameter_transpose_cache"
     func d(_ f: String, _ n: Int, _ g: String, _ r: [String]) -> Dump {
@@ -114,18 +109,18 @@ import Testing
       d("deepseek_v3_pretrain_vr200_fp8_cs_v2", 256, "vr200", [gpu] + dsv3),
       d("deepseek_v3_pretrain_vr200_fp8_mx_v2", 256, "vr200", [gpu] + dsv3),
       d("deepseek_v3_pretrain_vr200_nvfp4_v2", 256, "vr200", [gpu] + dsv3),
-      d("gpt_oss_120b_pretrain_b200_fp8_mx_v1", 64, "b200", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_b200_fp8_mx_v2", 64, "b200", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_b300_fp8_mx_v1", 64, "b300", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_b300_fp8_mx_v2", 64, "b300", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_gb200_fp8_mx_v1", 64, "gb200", [act] + fusions + oss),
+      d("gpt_oss_120b_pretrain_b200_fp8_mx_v1", 64, "b200", []),
+      d("gpt_oss_120b_pretrain_b200_fp8_mx_v2", 64, "b200", []),
+      d("gpt_oss_120b_pretrain_b300_fp8_mx_v1", 64, "b300", []),
+      d("gpt_oss_120b_pretrain_b300_fp8_mx_v2", 64, "b300", []),
+      d("gpt_oss_120b_pretrain_gb200_fp8_mx_v1", 64, "gb200", []),
       d(
         "gpt_oss_120b_pretrain_gb200_fp8_mx_v2", 64, "gb200",
-        [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_gb300_fp8_mx_v1", 64, "gb300", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_gb300_fp8_mx_v2", 64, "gb300", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_h100_fp8_mx_v1", 64, "h100", [act] + fusions + oss),
-      d("gpt_oss_120b_pretrain_h100_fp8_mx_v2", 64, "h100", [act] + fusions + oss),
+        []),
+      d("gpt_oss_120b_pretrain_gb300_fp8_mx_v1", 64, "gb300", []),
+      d("gpt_oss_120b_pretrain_gb300_fp8_mx_v2", 64, "gb300", []),
+      d("gpt_oss_120b_pretrain_h100_fp8_mx_v1", 64, "h100", []),
+      d("gpt_oss_120b_pretrain_h100_fp8_mx_v2", 64, "h100", []),
       d(
         "llama3_70b_sft_gb200_fp8_mx_v1", 32, "gb200",
         [transpose, "comm_overlap.defer_embedding_wgrad_compute", packed]),
@@ -166,8 +161,8 @@ import Testing
   func refusedByName(_ dump: Dump) throws {
     let overrides = ["megaplan.num_gpus=\(dump.gpus)", "megaplan.gpu=\(dump.gpu)"]
     guard !dump.refused.isEmpty else {
-      // Nothing unmodeled (the Qwen3-235B NVFP4 recipes since issues 23 and 24): it translates
-      // and loads as it is.
+      // Nothing unmodeled (the Qwen3-235B NVFP4 recipes since issues 23 and 24, GPT-OSS's since
+      // issue 24): it translates and loads as it is.
       #expect(try Self.refusal(dump.file, overrides) == nil)
       _ = try Self.load(try Self.text(dump.file), file: dump.file, overrides)
       return

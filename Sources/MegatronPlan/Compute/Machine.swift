@@ -127,12 +127,20 @@ public struct Machine: Sendable, Hashable {
   ///   slow);
   /// - √(min(d_h, 128)/128): smaller heads do less matrix work per softmax exponential, which
   ///   runs on the much slower special-function units (FlashAttention-3 §3).
+  /// A sliding window's calls (`band`) see n = W/128 key tiles per query tile row, the first
+  /// and the last partly masked as a causal call's diagonal tile is. In time per row, the fits
+  /// give a call without a mask n + c_full tiles and a causal one, whose rows average n/2 tiles,
+  /// n/2 + c_causal/2: the diagonal tile costs c_causal/2 − c_full more than an unmasked row's
+  /// overhead. A band's two masked tiles then cost c_full + 2(c_causal/2 − c_full) =
+  /// c_causal − c_full (2.5 tiles with the H100 fits) per row beside its n useful tiles.
   /// Sources of the constants: `PerformanceConstants`.
   public func flashEfficiency(_ k: FlashAttentionCalls, kernel: FusedAttentionKernel) -> Double {
     let tiles = max(1, k.keyLength / 128)
     let c =
-      k.causalShare * constants.flashTileOverheadCausal + (1 - k.causalShare)
-      * constants.flashTileOverheadFull
+      k.band
+      ? constants.flashTileOverheadCausal - constants.flashTileOverheadFull
+      : k.causalShare * constants.flashTileOverheadCausal + (1 - k.causalShare)
+        * constants.flashTileOverheadFull
     let head = (min(max(k.headDim, 1), 128) / 128).squareRoot()
     return constants.flashForwardEfficiency(kernel) * tiles / (tiles + c) * head
   }

@@ -73,6 +73,12 @@ extension BridgeConfig {
     field("model.qk_pos_emb_head_dim"),
     field("model.v_head_dim"),
     field("model.mtp_num_layers"),
+    // GPT-OSS: the sliding window, the attention sinks, the gated unit's offset and clamp.
+    field("model.window_size"),
+    field("model.window_attn_skip_freq"),
+    field("model.softmax_type", nil, .string("vanilla"), transformerConfig),
+    field("model.glu_linear_offset"),
+    field("model.activation_func_clamp_value"),
     field("model.num_moe_experts"),
     field("model.moe_router_topk"),
     field("model.moe_ffn_hidden_size"),
@@ -173,8 +179,9 @@ extension BridgeTranslator {
     try implementation()
   }
 
-  /// `activation_func` (a function: `silu`, `gelu`, …) and `gated_linear_unit` → NeMo's
-  /// `activation` (`swiglu`, `geglu`, `reglu`, `gelu`, `relu`, `squared-relu`).
+  /// `activation_func` (a function: `silu`, `gelu`, `quick_gelu`, …) and `gated_linear_unit` →
+  /// NeMo's `activation` (`swiglu`, `geglu`, `reglu`, `quick-geglu`, `gelu`, `relu`,
+  /// `squared-relu`).
   mutating func activation() throws {
     let key = "model.activation_func"
     let value = try read(key)
@@ -192,6 +199,8 @@ extension BridgeTranslator {
     case ("gelu", true), ("fast_gelu", true): activation = "geglu"
     case ("gelu", false), ("fast_gelu", false), ("openai_gelu", false): activation = "gelu"
     case ("relu", true): activation = "reglu"
+    // Megatron-Core's `quick_gelu` (fused_bias_geglu.py) gated: GPT-OSS's experts.
+    case ("quick_gelu", true): activation = "quick-geglu"
     case ("relu", false): activation = "relu"
     case ("squared_relu", false), ("relu2", false): activation = "squared-relu"
     default: activation = nil
@@ -199,7 +208,7 @@ extension BridgeTranslator {
     guard let activation else {
       refuse(
         key,
-        "\(key): \(name)\(gated ? " with gated_linear_unit: true" : "") is not modeled; megaplan models silu, gelu and relu gated or not, and squared_relu",
+        "\(key): \(name)\(gated ? " with gated_linear_unit: true" : "") is not modeled; megaplan models silu, gelu and relu gated or not, squared_relu, and quick_gelu gated",
         at: value?.location ?? nearestLocation(key))
       return
     }

@@ -70,18 +70,6 @@ extension BridgeConfig {
       what: "MoE layer recompute (recompute_modules [moe] is modeled)", refuses: isTrue),
     // Attention and the layer.
     NotModeled(
-      key: "model.window_size", nemo: nil, what: "sliding-window attention", refuses: notNull),
-    NotModeled(
-      key: "model.softmax_type", nemo: nil,
-      what: "attention sinks (a learnable or off-by-one softmax)",
-      refuses: { v, _ in v != .null && v != .string("vanilla") }),
-    NotModeled(
-      key: "model.glu_linear_offset", nemo: nil,
-      what: "an offset in the gated linear unit (GPT-OSS's SwiGLU)", refuses: nonZero),
-    NotModeled(
-      key: "model.activation_func_clamp_value", nemo: nil,
-      what: "a clamped activation (GPT-OSS's SwiGLU)", refuses: notNull),
-    NotModeled(
       key: "model.attention_output_gate", nemo: nil, what: "a gate on the attention output",
       refuses: isTrue),
     NotModeled(

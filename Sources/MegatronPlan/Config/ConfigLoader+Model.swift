@@ -106,6 +106,7 @@ extension ConfigLoader {
     "gelu": .gelu, "fast-gelu": .gelu, "approx-gelu": .gelu, "openai-gelu": .gelu,
     "swiglu": .swiglu, "fast-swiglu": .swiglu, "geglu": .geglu, "fast-geglu": .geglu,
     "reglu": .reglu, "fast-reglu": .reglu, "squared-relu": .squaredReLU, "relu": .relu,
+    "quick-geglu": .quickGeGLU,
   ]
 
   static func readActivation(_ r: inout KeyReader, prefix: String = "model") throws -> Activation {

@@ -39,7 +39,8 @@ public enum ConfigLoader {
       "moe_router_num_groups", "moe_router_group_topk",
       "overlap_moe_expert_parallel_comm", "pipeline_model_parallel_layout", "fp4", "fp4_recipe",
       "fp4_param", "fp4_param_gather", "sharp", "cuda_graph_impl", "cuda_graph_scope",
-      "enable_cuda_graph", "external_cuda_graph", "ddp_bucket_size",
+      "enable_cuda_graph", "external_cuda_graph", "ddp_bucket_size", "window_size",
+      "window_attn_skip_freq", "softmax_type", "glu_linear_offset", "activation_func_clamp_value",
     ],
     "trainer": ["num_nodes", "devices", "precision"],
     "megaplan": [
@@ -115,6 +116,9 @@ public enum ConfigLoader {
     }
     let mla = try readMultiLatentAttention(&r, heads: heads, groups: arch.queryGroups)
     let mtp = try readMultiTokenPrediction(&r)
+    let variants = try readAttentionVariants(
+      &r, layers: layers, activation: arch.activation, multiLatent: mla != nil,
+      encoderDecoder: encoderDecoder != nil)
     if let chunks = split.chunkLayers {
       // The layout fixes v: its chunks over p (Megatron-Core derives
       // virtual_pipeline_model_parallel_size from it).
@@ -218,6 +222,19 @@ public enum ConfigLoader {
       fusions: arch.fusions, fusedAttention: fused, fp8: fp8, moe: moe, mla: mla,
       mtpLayers: mtp)
     model.blockType = arch.blockType
+    model.attentionWindow = variants.window
+    model.softmax = variants.softmax
+    model.gluLinearOffset = variants.gluLinearOffset
+    model.activationClamp = variants.activationClamp
+    if arch.activation == .quickGeGLU, arch.fusions.biasActivation,
+      model.layerKinds(in: 0..<layers).denseLayers > 0
+    {
+      // megatron/core/transformer/mlp.py: with bias_activation_fusion the dense MLP fuses only
+      // gelu and swiglu ("Only support fusion of gelu and swiglu"); the experts fuse quick-geglu.
+      throw r.error(
+        "activation quick-geglu in dense layers needs bias_activation_fusion: false (Megatron-Core's dense MLP fuses only gelu and swiglu; its experts fuse quick-geglu)",
+        key: "model.bias_activation_fusion")
+    }
     // Transformer Engine's flash-attn backend (before Hopper, or asked for by
     // `megaplan.attention_kernel`) keeps the core's output twice (`flashOutputCopy`).
     let flashOutputCopy =

@@ -17,9 +17,12 @@ extension HuggingFaceConfig {
     case qwen2MoE = "qwen2_moe"
     case qwen3MoE = "qwen3_moe"
     case deepseekV3 = "deepseek_v3"
+    case gptOss = "gpt_oss"
 
     /// Families whose config.json describes experts (read as mixture of experts).
-    var isMixtureOfExperts: Bool { [.mixtral, .qwen2MoE, .qwen3MoE, .deepseekV3].contains(self) }
+    var isMixtureOfExperts: Bool {
+      [.mixtral, .qwen2MoE, .qwen3MoE, .deepseekV3, .gptOss].contains(self)
+    }
   }
 
   /// Fields megaplan reads from one config.json, typed, with errors located at the field.
@@ -207,6 +210,7 @@ extension HuggingFaceConfig {
     switch family {
     case .gpt2: positions = try readGPT2(f, set: set)
     case .deepseekV3: positions = try readDeepseekV3(f, set: set)
+    case .gptOss: positions = try readGptOss(f, set: set)
     default: positions = try readLlamaLike(f, family: family, set: set)
     }
     model.maxPositions = positions
@@ -607,5 +611,124 @@ extension HuggingFaceConfig {
       set("model.attention_dropout", String(p), at, true)
     }
     return positions
+  }
+
+  /// GPT-OSS (`GptOssConfig`, modeling_gpt_oss.py; OpenAI's gpt-oss-20b and gpt-oss-120b
+  /// config.json): every layer an MoE layer of `num_local_experts` experts of
+  /// `intermediate_size`, top `num_experts_per_tok`, with biases on every expert projection and
+  /// on the router (`GptOssExperts.gate_up_proj_bias`, `down_proj_bias`; `GptOssTopKRouter.bias`)
+  /// and on q/k/v/o (`attention_bias`); grouped-query attention of `head_dim`; a learned sink
+  /// logit per head (`GptOssAttention.sinks`: Megatron-Core `softmax_type` learnable); the
+  /// layers of `layer_types` "sliding_attention" attend over `sliding_window` keys (by default
+  /// layers 0, 2, 4, …); the experts' activation is the clamped quick-GeLU GLU
+  /// (`_apply_gate`: gate.clamp(max = `swiglu_limit`), up.clamp(±`swiglu_limit`),
+  /// gate·σ(1.702·gate)·(up + 1)), whatever `hidden_act` says. Megatron-Bridge builds the same
+  /// model (megatron/bridge/models/gpt_oss/gpt_oss_bridge.py: quick_gelu, clamp 7.0,
+  /// glu_linear_offset 1.0, softmax_type learnable, window_size (sliding_window − 1, 0),
+  /// window_attn_skip_freq 2, add_bias_linear). Defaults: `GptOssConfig`'s (transformers),
+  /// which are gpt-oss-120b's; YaRN (`rope_scaling`) changes frequencies only.
+  static func readGptOss(
+    _ f: Fields, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws -> Int {
+    let (layers, _, heads, headsAt, positions) = try readDecoderShape(f, set: set)
+    let groups = try f.size("num_key_value_heads", key: "model.num_query_groups")
+    if let (g, at) = groups, heads % g != 0 {
+      throw ConfigError(
+        "num_key_value_heads \(g) does not divide num_attention_heads \(heads)",
+        key: "model.num_query_groups", at: at)
+    }
+    set("model.num_query_groups", String(groups?.0 ?? heads), groups?.1 ?? headsAt, false)
+    let headDim = try f.size("head_dim", key: "model.kv_channels")
+    set("model.kv_channels", String(headDim?.0 ?? 64), headDim?.1 ?? f.origin, false)
+    // Experts: every layer (`GptOssDecoderLayer` always builds `GptOssMLP`).
+    let ffn = try f.size("intermediate_size", key: "model.moe_ffn_hidden_size")
+    set("model.ffn_hidden_size", String(ffn?.0 ?? 2880), ffn?.1 ?? f.origin, false)
+    set("model.moe_ffn_hidden_size", String(ffn?.0 ?? 2880), ffn?.1 ?? f.origin, false)
+    let experts = try f.size("num_local_experts", key: "model.num_moe_experts")
+    set("model.num_moe_experts", String(experts?.0 ?? 128), experts?.1 ?? f.origin, false)
+    let topK = try f.size("num_experts_per_tok", key: "model.moe_router_topk")
+    set("model.moe_router_topk", String(topK?.0 ?? 4), topK?.1 ?? f.origin, false)
+    set("model.moe_layer_freq", "1", f.origin, false)
+    // Biases everywhere: the experts and the router always have them, the attention when
+    // `attention_bias` (Megatron's one add_bias_linear covers both, so they must agree).
+    if let (on, at) = try f.bool("attention_bias", key: "model.bias"), !on {
+      throw ConfigError(
+        "'attention_bias': false is not modeled for GPT-OSS: its experts and router keep their biases, and Megatron's one 'bias' (add_bias_linear) covers attention and MLP alike",
+        key: "model.bias", at: at)
+    }
+    set("model.bias", "true", f.json.fields["attention_bias"]?.location ?? f.origin, false)
+    set("model.add_qkv_bias", "true", f.json.fields["attention_bias"]?.location ?? f.origin, false)
+    // The experts' GLU: quick-GeLU of the clamped gate times the clamped up half plus 1.
+    set("model.activation", "quick-geglu", f.origin, false)
+    set("model.glu_linear_offset", "1.0", f.origin, false)
+    if let (limit, at) = try f.number("swiglu_limit", key: "model.activation_func_clamp_value") {
+      guard limit > 0 else {
+        throw ConfigError(
+          "swiglu_limit \(limit) must be positive (the experts clamp the gate to at most it)",
+          key: "model.activation_func_clamp_value", at: at)
+      }
+      set("model.activation_func_clamp_value", String(limit), at, false)
+    } else {
+      set("model.activation_func_clamp_value", "7.0", f.origin, false)
+    }
+    set("model.softmax_type", "learnable", f.origin, false)
+    try readSlidingWindow(f, layers: layers, set: set)
+    set("model.normalization", "rmsnorm", f.origin, false)
+    set("megaplan.sandwich_norm", "false", f.origin, false)
+    set("model.qk_layernorm", "false", f.origin, false)
+    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
+    set(
+      "model.share_embeddings_and_output_weights", String(tied?.0 ?? false), tied?.1 ?? f.origin,
+      false)
+    set("model.position_embedding_type", "rope", f.origin, false)
+    let theta = try f.number("rope_theta", key: "model.rotary_base")
+    set("model.rotary_base", String(theta?.0 ?? 150_000), theta?.1 ?? f.origin, false)
+    set("model.rotary_percentage", "1.0", f.origin, false)
+    if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
+      set("model.attention_dropout", String(p), at, true)
+    }
+    return positions
+  }
+
+  /// `sliding_window` W and `layer_types` (one "sliding_attention" or "full_attention" per
+  /// layer; `GptOssConfig` defaults to sliding on even layers) as Megatron-Core's
+  /// `window_size` [W − 1, 0] and `window_attn_skip_freq`: 2 when the layers alternate from a
+  /// sliding one, else the list of 1 (sliding) and 0 (full). A null window: none.
+  static func readSlidingWindow(
+    _ f: Fields, layers: Int, set: (String, String, SourceLocation, Bool) -> Void
+  ) throws {
+    let windowField = f.json.fields["sliding_window"]
+    if windowField?.value == .null { return }
+    let window = try f.size("sliding_window", key: "model.window_size")
+    let size = window?.0 ?? 128
+    let at = window?.1 ?? f.origin
+    var sliding = (0..<layers).map { $0 % 2 == 0 }
+    var typesAt = f.origin
+    if let field = f.field("layer_types") {
+      guard case .array = field.value, let types = f.json.stringArrays["layer_types"] else {
+        throw f.wrongType(
+          field, "a list of \"sliding_attention\" and \"full_attention\"",
+          key: "model.window_attn_skip_freq")
+      }
+      let known = ["sliding_attention", "full_attention"]
+      if let bad = types.first(where: { !known.contains($0) }) {
+        throw ConfigError(
+          "layer_types holds '\(bad)'; megaplan reads \(known.joined(separator: " and "))\(Suggestion.didYouMean(bad, in: known))",
+          key: "model.window_attn_skip_freq", at: field.location)
+      }
+      guard types.count == layers else {
+        throw ConfigError(
+          "layer_types lists \(types.count) layers; num_hidden_layers is \(layers)",
+          key: "model.window_attn_skip_freq", at: field.location)
+      }
+      sliding = types.map { $0 == "sliding_attention" }
+      typesAt = field.location
+    }
+    guard sliding.contains(true) else { return }
+    set("model.window_size", "[\(size - 1), 0]", at, false)
+    let alternating = sliding.indices.allSatisfy { sliding[$0] == ($0 % 2 == 0) }
+    let freq =
+      alternating ? "2" : "[" + sliding.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]"
+    set("model.window_attn_skip_freq", freq, typesAt, false)
   }
 }

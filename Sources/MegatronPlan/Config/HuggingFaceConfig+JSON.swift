@@ -29,6 +29,8 @@ struct JSONObjectReader {
   private(set) var fields: [String: JSONField] = [:]
   /// The number of elements of each top-level array field.
   private(set) var arrayLengths: [String: Int] = [:]
+  /// The elements of each top-level array field whose elements are all strings.
+  private(set) var stringArrays: [String: [String]] = [:]
 
   init(_ text: String, file: String) throws {
     self.file = file
@@ -59,7 +61,10 @@ struct JSONObjectReader {
       case "{": value = .object
       case "[":
         value = .array
-        arrayLengths[name] = (object[name] as? [Any])?.count ?? 0
+        let elements = object[name] as? [Any] ?? []
+        arrayLengths[name] = elements.count
+        let strings = elements.compactMap { $0 as? String }
+        if strings.count == elements.count { stringArrays[name] = strings }
       default:
         if raw.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) {
           value = Int(raw).map { .int($0) } ?? .overflow

@@ -28,10 +28,11 @@ public enum HuggingFaceConfig {
       "DeepseekV3ForCausalLM", "deepseek_v3",
       "transformers/models/deepseek_v3/modeling_deepseek_v3.py"
     ),
+    ("GptOssForCausalLM", "gpt_oss", "transformers/models/gpt_oss/modeling_gpt_oss.py"),
   ]
 
   /// Mixture-of-experts architectures megaplan does not read yet (Mixtral, Qwen2-MoE,
-  /// Qwen3-MoE and DeepSeek-V3 it does), refused by name.
+  /// Qwen3-MoE, DeepSeek-V3 and GPT-OSS it does), refused by name.
   static let mixtureOfExperts = [
     "DeepseekV2ForCausalLM", "OlmoeForCausalLM", "DbrxForCausalLM", "JambaForCausalLM",
     "PhimoeForCausalLM", "GraniteMoeForCausalLM",

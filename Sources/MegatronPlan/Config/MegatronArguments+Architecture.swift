@@ -13,6 +13,12 @@ extension MegatronArguments {
     ("--hidden-dropout", "model.hidden_dropout"),
     ("--attention-dropout", "model.attention_dropout"),
     ("--squared-relu", "model.activation"),
+    ("--quick-geglu", "model.activation"),
+    ("--glu-linear-offset", "model.glu_linear_offset"),
+    ("--activation-func-clamp-value", "model.activation_func_clamp_value"),
+    ("--window-size", "model.window_size"),
+    ("--window-attn-skip-freq", "model.window_attn_skip_freq"),
+    ("--softmax-type", "model.softmax_type"),
     ("--apply-layernorm-1p", "model.normalization"),
     ("--no-bias-gelu-fusion", "model.bias_activation_fusion"),
     ("--no-bias-swiglu-fusion", "model.bias_activation_fusion"),
@@ -94,10 +100,12 @@ extension MegatronArguments {
     "--moe-router-score-function", "--pipeline-model-parallel-layout", "--fp4-format",
     "--fp4-recipe", "--cuda-graph-impl", "--cuda-graph-scope", "--ddp-bucket-size",
     "--moe-flex-dispatcher-backend", "--moe-router-num-groups", "--moe-router-group-topk",
+    "--glu-linear-offset", "--activation-func-clamp-value", "--window-size",
+    "--window-attn-skip-freq", "--softmax-type",
   ]
 
   static let architectureSwitchFlags: Set<String> = [
-    "--disable-bias-linear", "--add-qkv-bias", "--qk-layernorm", "--squared-relu",
+    "--disable-bias-linear", "--add-qkv-bias", "--qk-layernorm", "--squared-relu", "--quick-geglu",
     "--apply-layernorm-1p", "--no-bias-gelu-fusion", "--no-bias-swiglu-fusion",
     "--no-masked-softmax-fusion", "--no-rope-fusion", "--activation-func-fp8-input-store",
     "--account-for-embedding-in-pipeline-split",
@@ -127,6 +135,25 @@ extension Mapper {
     try copy("--hidden-dropout", to: ["model", "hidden_dropout"], integer: false)
     try copy("--attention-dropout", to: ["model", "attention_dropout"], integer: false)
     setSwitch("--squared-relu", ["model", "activation"], "squared-relu")
+    // GPT-OSS's activation: `--quick-geglu` (gated quick-GeLU), `--glu-linear-offset`,
+    // `--activation-func-clamp-value` (TransformerConfig fields, argparse from their names).
+    setSwitch("--quick-geglu", ["model", "activation"], "quick-geglu")
+    try copy("--glu-linear-offset", to: ["model", "glu_linear_offset"], integer: false)
+    try copy(
+      "--activation-func-clamp-value", to: ["model", "activation_func_clamp_value"],
+      integer: false)
+    // Sliding windows: `--window-size` is Megatron's `tuple_type` ("127,0" or "(127,0)"), kept
+    // as a string; `--window-attn-skip-freq` an integer or a list expression, as
+    // `--moe-layer-freq`.
+    try copy("--window-size", to: ["model", "window_size"], integer: false) { text in
+      "'\(text.filter { $0 != "'" && $0 != "\"" })'"
+    }
+    try copy("--window-attn-skip-freq", to: ["model", "window_attn_skip_freq"], integer: false) {
+      text in
+      let bare = text.filter { $0 != "'" && $0 != "\"" }
+      return Int(bare) != nil ? bare : "'\(bare)'"
+    }
+    try copy("--softmax-type", to: ["model", "softmax_type"], integer: false)
     setSwitch("--apply-layernorm-1p", ["model", "normalization"], "layernorm1p")
     setSwitch("--no-bias-gelu-fusion", ["model", "bias_activation_fusion"], "false")
     setSwitch("--no-bias-swiglu-fusion", ["model", "bias_activation_fusion"], "false")

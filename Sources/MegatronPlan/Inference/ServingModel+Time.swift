@@ -190,10 +190,20 @@ extension ServingModel {
     machine.pointToPoint(bytes, stride: t)
   }
 
-  /// The layers of each kind in the whole model, with whether the kind is MoE.
-  var layerKinds: [(count: Int, moe: Bool)] {
-    let kinds = model.layerKinds(in: 0..<model.layers)
-    return [(kinds.dense, false), (kinds.moe, true)].filter { $0.0 > 0 }
+  /// The layers of each kind in the whole model, with whether the kind is MoE and whether its
+  /// attention is a sliding window (whatever the training sequence length: serving's context
+  /// can exceed the window at any length).
+  var layerKinds: [(count: Int, moe: Bool, sliding: Bool)] {
+    var counts = [0, 0, 0, 0]  // dense, MoE, sliding dense, sliding MoE
+    for i in 0..<model.layers {
+      let moe = model.moe?.isMoE(layer: i) ?? false
+      let sliding = model.attentionWindow?.isWindowed(layer: i) ?? false
+      counts[(moe ? 1 : 0) + (sliding ? 2 : 0)] += 1
+    }
+    return [
+      (counts[0], false, false), (counts[1], true, false), (counts[2], false, true),
+      (counts[3], true, true),
+    ].filter { $0.0 > 0 }
   }
 
   /// Bytes of one GEMM's weights on this rank: 16-bit for the router; at the serving
@@ -305,8 +315,13 @@ extension ServingModel {
           kernels += 2
         }
       }
-      // Attention: decode reads the cache; prefill runs the engine's flash kernel.
+      // Attention: decode reads the cache; prefill runs the engine's flash kernel. A
+      // sliding-window layer's decode reads at most the window's W positions per sequence.
       var attention = Seconds.zero
+      var context = context
+      if kind.sliding, let window = model.attentionWindow {
+        context = min(context, Double(window.size))
+      }
       if b > 0 {
         // Without a GQA-aware decode kernel each query head reads its KV head's cache.
         let reads = engine.sharedKVRead ? 1 : max(1, q / max(1, kv))
@@ -320,7 +335,7 @@ extension ServingModel {
       if prefill > 0 {
         let prompts = self.layer(
           layout, length: Int(work.promptLength), sequences: prefill / work.promptLength,
-          moe: kind.moe)
+          moe: kind.moe, sliding: kind.sliding)
         for op in prompts.ops where op.isAttentionCore {
           attention += machine.attentionCore(op, kernel: engine.prefillAttention, precision: .bf16)
         }

@@ -261,10 +261,11 @@ public struct ServingModel: Sendable {
   static func isExpert(_ g: GEMMShape) -> Bool { g.op?.isExpertGEMM ?? false }
 
   /// One layer's description for `tokens` = sequences × length on a rank of `layout` (an MoE
-  /// layer with `moe`), sized for the busiest rank (`MixtureOfExperts.imbalance`).
-  func layer(_ layout: Layout, length: Int, sequences: Double, moe: Bool = false)
-    -> LayerDescription
-  {
+  /// layer with `moe`, a sliding-window one with `sliding`), sized for the busiest rank
+  /// (`MixtureOfExperts.imbalance`).
+  func layer(
+    _ layout: Layout, length: Int, sequences: Double, moe: Bool = false, sliding: Bool = false
+  ) -> LayerDescription {
     var m = model
     m.sequenceLength = max(1, length)
     return LayerDescription(
@@ -273,7 +274,7 @@ public struct ServingModel: Sendable {
         tensor: layout.tensor, sequenceParallel: false, sequences: sequences,
         precision: .bf16, expertParallel: layout.expertParallel,
         expertTensor: layout.expertTensor, busiest: true),
-      moe: moe)
+      moe: moe, sliding: sliding)
   }
 
   /// Layers of stage i when L layers are split over p stages as evenly as they go (the first
@@ -372,11 +373,32 @@ public struct ServingModel: Sendable {
     return (Double(w.input + w.output) / block).rounded(.up) * block
   }
 
+  /// Tokens of one sequence's KV cache in a sliding-window layer: the window's W most recent
+  /// positions, in the blocks that hold them — ⌈W/block⌉ + 1 blocks, as the window need not
+  /// start at a block's start (vLLM `SlidingWindowSpec.max_memory_usage_bytes`, vllm/v1/
+  /// kv_cache_interface.py, with one new token per step; TensorRT-LLM likewise sizes a
+  /// window layer's cyclic cache by its `max_attention_window`); a static cache keeps W
+  /// positions (transformers' sliding-window cache layers) — or all of them when fewer.
+  public func slidingCachedTokens(_ w: Workload, window: AttentionWindow) -> Double {
+    let all = cachedTokens(w)
+    let size = Double(window.size)
+    guard settings.blockTokens > 0 else { return min(all, size) }
+    let block = Double(settings.blockTokens)
+    return min(all, ((size / block).rounded(.up) + 1) * block)
+  }
+
   /// KV-cache bytes of one layer on one rank: 2 (K and V) · kv heads per rank · d_h · cached
-  /// tokens · batch · bytes per element. MoE layers cache as dense ones (the experts replace
-  /// the MLP, not the attention).
-  public func layerKVCacheBytes(tensor t: Int, workload w: Workload) -> Double {
-    2 * Double(kvHeadsPerGPU(tensor: t) * model.headDim) * cachedTokens(w) * Double(w.batch)
+  /// tokens · batch · bytes per element; a sliding-window layer caches its window
+  /// (`slidingCachedTokens`). MoE layers cache as dense ones (the experts replace the MLP, not
+  /// the attention).
+  public func layerKVCacheBytes(tensor t: Int, workload w: Workload, sliding: Bool = false)
+    -> Double
+  {
+    var tokens = cachedTokens(w)
+    if sliding, let window = model.attentionWindow {
+      tokens = slidingCachedTokens(w, window: window)
+    }
+    return 2 * Double(kvHeadsPerGPU(tensor: t) * model.headDim) * tokens * Double(w.batch)
       * settings.kvPrecision.bytes
   }
 
@@ -400,7 +422,7 @@ public struct ServingModel: Sendable {
       let fs = Double(experts.sharedExpertFFN), fs1 = model.gatedMLP ? 2 * fs : fs
       let routed = copies * (h + (fe1 + fe) / Double(layout.expertTensor)) + (fs1 + fs) / td
       // Dense layers keep their MLP (DeepSeek's first layers): the larger of the two.
-      mlp = model.layerKinds(in: 0..<model.layers).dense > 0 ? max(mlp, routed) : routed
+      mlp = model.layerKinds(in: 0..<model.layers).denseLayers > 0 ? max(mlp, routed) : routed
     }
     let perToken = 2 * h + max(attention, mlp)
     return Self.activationBytes * chunk * perToken
@@ -445,13 +467,19 @@ public struct ServingModel: Sendable {
     var group = w
     group.batch = (w.batch + layout.attentionDataParallel - 1) / layout.attentionDataParallel
     let kvPerLayer = layerKVCacheBytes(tensor: t, workload: group)
+    let kvPerSlidingLayer = layerKVCacheBytes(tensor: t, workload: group, sliding: true)
     func stage(_ i: Int) -> (weights: Double, experts: Double, kv: Double) {
-      let kinds = model.layerKinds(in: layerRange(onStage: i, stages: p))
-      let n = Double(kinds.dense + kinds.moe)
-      let experts = Double(kinds.moe) * sparse.expert * Double(sparse.localExperts)
+      let range = layerRange(onStage: i, stages: p)
+      let kinds = model.layerKinds(in: range)
+      // Serving attends over the whole context, so the window limits every layer it covers,
+      // whatever the training sequence length.
+      let sliding = Double(model.attentionWindow?.windowedLayers(in: range) ?? 0)
+      let n = Double(kinds.total)
+      let experts = Double(kinds.moeLayers) * sparse.expert * Double(sparse.localExperts)
       return (
-        Double(kinds.dense) * dense.total + Double(kinds.moe) * sparse.total
-          + boundaryWeightBytes(stage: i, layout: layout), experts, n * kvPerLayer
+        Double(kinds.denseLayers) * dense.total + Double(kinds.moeLayers) * sparse.total
+          + boundaryWeightBytes(stage: i, layout: layout), experts,
+        (n - sliding) * kvPerLayer + sliding * kvPerSlidingLayer
       )
     }
     var worst = stage(0)

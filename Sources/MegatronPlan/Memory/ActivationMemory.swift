@@ -121,7 +121,7 @@ public enum ActivationMemory {
         LayerDescription(m, shard, kind: kind),
         checkpoint: checkpointedLayerInput(ed?.encoder ?? m, layout, precision: shard.precision),
         modules: modules, elementBytes: e)
-    case .dense, .moe, .decoder:
+    case .dense, .moe, .slidingDense, .slidingMoE, .decoder:
       return LayerMemory(
         LayerDescription(m, shard, kind: kind),
         checkpoint: checkpointedLayerInput(m, layout, precision: shard.precision),

@@ -23,8 +23,10 @@ public enum ParameterCount {
     let dense = LayerDescription(m, whole).parameters
     return PerKind { kind in
       switch kind {
-      case .dense: dense
-      case .moe: m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
+      // A sliding-window layer holds its full-attention twin's weights.
+      case .dense, .slidingDense: dense
+      case .moe, .slidingMoE:
+        m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
       case .encoder, .decoder:
         m.encoderDecoder == nil
           ? LayerOp.Parameters() : LayerDescription(m, whole, kind: kind).parameters
@@ -44,7 +46,7 @@ public enum ParameterCount {
     let perExpert = layers(m).moe.expert / Double(max(1, experts.experts))
     return all
       - Parameters(
-        Double(kinds.moe + mtpMoE) * perExpert * Double(experts.experts - experts.topK))
+        Double(kinds.moeLayers + mtpMoE) * perExpert * Double(experts.experts - experts.topK))
   }
 
   /// One norm over h features (the final norm, the embedding norm): h weights for RMSNorm, 2h
@@ -67,7 +69,9 @@ public enum ParameterCount {
     var b = Breakdown<ParameterUnit>()
     b.add(
       "transformer_layers",
-      Parameters(Double(kinds.dense) * layers.dense.total + Double(kinds.moe) * layers.moe.total))
+      Parameters(
+        Double(kinds.denseLayers) * layers.dense.total + Double(kinds.moeLayers)
+          * layers.moe.total))
     b.add("word_embedding", Parameters(V * h))
     if m.embeddingNorm { b.add("embedding_norm", Parameters(normOverHidden(m))) }
     if m.learnedPositionEmbeddings {
@@ -199,8 +203,9 @@ extension ParameterCount {
       mtp = layers.mtp.sharded / t + layers.mtp.expert / expertShard
     }
     return Parameters(
-      Double(kinds.dense) * layers.dense.sharded / t
-        + Double(kinds.moe) * (layers.moe.sharded / t + layers.moe.expert / expertShard) + mtp)
+      Double(kinds.denseLayers) * layers.dense.sharded / t
+        + Double(kinds.moeLayers) * (layers.moe.sharded / t + layers.moe.expert / expertShard)
+        + mtp)
   }
 }
 
@@ -214,7 +219,7 @@ extension PerKind where Value == LayerOp.Parameters {
     let expertShard = Double(max(1, layout.expertParallel * layout.expertTensorParallel))
     var all = 0.0
     for kind in LayerKind.stack { all += Double(kinds[kind]) * self[kind].perGPU(layout) }
-    return (all, Double(kinds.moe) * moe.expert / expertShard)
+    return (all, Double(kinds.moeLayers) * moe.expert / expertShard)
   }
 
   /// All `kinds` layers, whole.

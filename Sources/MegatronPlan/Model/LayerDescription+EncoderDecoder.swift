@@ -18,12 +18,14 @@
 /// t5-layer-cpu.json (docs/validation.md, "T5 layers: saved bytes measured on CPU"); they agree
 /// but for the norms' per-row statistics, which `LayerDescription` leaves out (K22's method).
 extension LayerDescription {
-  /// A layer of `kind` of `m`: dense, MoE, an encoder–decoder model's encoder or decoder
-  /// layer, or one multi-token-prediction depth.
+  /// A layer of `kind` of `m`: dense or MoE, with full or sliding-window attention, an
+  /// encoder–decoder model's encoder or decoder layer, or one multi-token-prediction depth.
   public init(_ m: TransformerModel, _ shard: Shard, kind: LayerKind) {
     switch kind {
     case .dense: self.init(m, shard)
     case .moe: self.init(m, shard, moe: true)
+    case .slidingDense: self.init(m, shard, sliding: true)
+    case .slidingMoE: self.init(m, shard, moe: true, sliding: true)
     case .encoder: self = Self.encoderLayer(m, shard)
     case .decoder: self = Self.decoderLayer(m, shard)
     case .mtp: self = MultiTokenPrediction.description(m, shard)

@@ -78,8 +78,9 @@ public struct LayerDescription: Sendable, Hashable {
     }
   }
 
-  /// A dense layer, or with `moe` the model's MoE layer (its MLP replaced by experts).
-  public init(_ m: TransformerModel, _ shard: Shard, moe: Bool = false) {
+  /// A dense layer, or with `moe` the model's MoE layer (its MLP replaced by experts); with
+  /// `sliding` its self-attention is the model's sliding window (`AttentionWindow`).
+  public init(_ m: TransformerModel, _ shard: Shard, moe: Bool = false, sliding: Bool = false) {
     let t = Double(shard.tensor)
     let e = shard.precision.activationBytes
     let s = Double(m.sequenceLength)
@@ -177,7 +178,8 @@ public struct LayerDescription: Sendable, Hashable {
             kind: .rotary, saved: tables, elementwiseBytes: 2 * rotated * (m.fusions.rope ? 1 : 4))
         )
       }
-      ops.append(Self.attentionCore(m, shard, tokens: tokens))
+      ops.append(
+        Self.attentionCore(m, shard, tokens: tokens, window: sliding ? m.slidingWindow : nil))
       // Output projection, row-parallel: a·d_h / t → h. Saves its input (the attention output,
       // 2sbh/t), which a fused attention kernel also keeps as its output: one tensor.
       // In FP8 the projection keeps an FP8 copy of its input, and a fused attention kernel still
@@ -280,8 +282,11 @@ public struct LayerDescription: Sendable, Hashable {
     return e * tokens * 4 * qw / t + gradients * e * scores
   }
 
-  /// QKᵀ, softmax, dropout and attention over V for a/t heads.
-  static func attentionCore(_ m: TransformerModel, _ shard: Shard, tokens: Double) -> LayerOp {
+  /// QKᵀ, softmax, dropout and attention over V for a/t heads; with `window`, over the W most
+  /// recent keys of each query (`AttentionWindow`).
+  static func attentionCore(
+    _ m: TransformerModel, _ shard: Shard, tokens: Double, window: AttentionWindow? = nil
+  ) -> LayerOp {
     let t = Double(shard.tensor), e = shard.precision.activationBytes
     let s = Double(m.sequenceLength), a = Double(m.heads), dh = Double(m.headDim)
     let qw = Double(m.queryWidth), kvw = Double(m.keyValueWidth)
@@ -290,19 +295,30 @@ public struct LayerDescription: Sendable, Hashable {
     // parallelism a rank's s/cp queries attend over all s keys: 1/cp of the work (and with the
     // load-balanced chunking of `ContextParallelComm` every rank gets the same share of the
     // causal half).
+    // A sliding window of W attends s·W − W²/2 key positions per head instead of s²/2
+    // (`AttentionWindow.attendedShare`): the GEMMs count s·(2W/s − (W/s)²) keys per query, so
+    // that the causal half of the count is what the window attends, as the causal half of s²
+    // is what causal attention attends.
     let heads = shard.sequences * a / t
     let queries = s / Double(shard.contextParallel)
+    let share = window?.attendedShare(sequence: s) ?? 1
+    let keys = s * share
     let fp8 = m.fp8?.attention ?? false
     // A fused (flash) kernel skips the blocks above the causal diagonal, so it does about half
-    // of the s² work (FlashAttention-2 §3.1.1); the unfused path computes every score and masks
-    // them. FLOP counts keep the full s² (K22's convention); only the time uses the fraction.
-    let executed = m.fusedAttention ? 0.5 : 1
+    // of the s² work (FlashAttention-2 §3.1.1); and outside a window's band, so it does the
+    // window's half of its count (flash-attn's local attention starts each query block at its
+    // first unmasked key block, `n_block_min` from `window_size_left`; Transformer Engine's
+    // cuDNN backend takes the window as a band of the mask). The unfused path computes every
+    // score of the s × s matrix and masks them (Megatron-Core `FusedScaleMaskSoftmax` with
+    // `window_size`): 1/share of the count. FLOP counts keep the full s² (K22's convention) or
+    // the window's count; only the time uses the fraction.
+    let executed = m.fusedAttention ? 0.5 : 1 / share
     let gemms = [
       GEMMShape(
-        "attention_scores", m: queries, n: s, k: dh, batch: heads, kind: .attention, fp8: fp8,
+        "attention_scores", m: queries, n: keys, k: dh, batch: heads, kind: .attention, fp8: fp8,
         executedFraction: executed),
       GEMMShape(
-        "attention_over_values", m: queries, n: dh, k: s, batch: heads, kind: .attention,
+        "attention_over_values", m: queries, n: dh, k: keys, batch: heads, kind: .attention,
         fp8: fp8, executedFraction: executed),
     ]
     let attentionDropout = m.dropout.attention > 0
@@ -381,8 +397,13 @@ public struct LayerDescription: Sendable, Hashable {
       }
       if attentionDropout { bytes += (2 * e + 1) * scores }
     }
+    // Attention sinks (`softmax_type` learnable): one learned logit per head, a/t on each rank
+    // (Megatron-Core `DotProductAttention.softmax_offset`). Their arithmetic, one more term in
+    // each row's softmax (a·s·b exponentials against the a·s·b·W of the scores), and their
+    // gradient are left out.
     var core = LayerOp(
       kind: .attentionCore, gemms: gemms, saved: saved, elementwiseBytes: bytes,
+      parameters: .init(sharded: Double(m.softmax.parameters(heads: m.heads))),
       recompute: .coreAttention,
       backwardTransient: coreBackwardTransient(m, shard, tokens: tokens))
     if m.fusedAttention {
@@ -391,9 +412,15 @@ public struct LayerDescription: Sendable, Hashable {
       // steps, each over one block of s/R keys, the first (the rank's own block) causal and the
       // other R − 1 not (load-balanced chunks: a later block is either wholly visible or wholly
       // masked for half of the queries); a2a and all_gather attend over the whole sequence.
+      // A window's calls each see a band of W keys per query (`FlashAttentionCalls.band`).
       let (_, ring) = shard.contextParallelComm.levels(cp: shard.contextParallel)
       let r = shard.contextParallel > 1 ? Double(ring) : 1
-      core.kernel = FlashAttentionCalls(keyLength: s / r, causalShare: 1 / r, headDim: dh)
+      if let window {
+        core.kernel = FlashAttentionCalls(
+          keyLength: min(Double(window.size), s), causalShare: 1, headDim: dh, band: true)
+      } else {
+        core.kernel = FlashAttentionCalls(keyLength: s / r, causalShare: 1 / r, headDim: dh)
+      }
     }
     return core
   }
@@ -557,6 +584,30 @@ public struct LayerDescription: Sendable, Hashable {
       saved.append(
         SavedTensor(prefix + "activation_gate_output", e * tokens * f / t, recomputedBy: inside))
       bytes += 2 * e * tokens * f / t
+      if m.activation == .quickGeGLU {
+        // quick_gelu(x) = x·σ(1.702x) as PyTorch ops: the product keeps σ's output, f wide.
+        saved.append(
+          SavedTensor(prefix + "activation_sigmoid", e * tokens * f / t, recomputedBy: inside))
+        bytes += 2 * e * tokens * f / t
+      }
+      if m.gluLinearOffset != 0 && m.activationClamp == nil {
+        // up + offset is a new f-wide tensor, which the product keeps.
+        saved.append(
+          SavedTensor(prefix + "activation_offset_up", e * tokens * f / t, recomputedBy: inside))
+        bytes += 2 * e * tokens * f / t
+      }
+    }
+    if m.gatedMLP, m.activationClamp != nil {
+      // The clamp (Megatron-Core `weighted_bias_quick_geglu_impl` and the unfused `glu`:
+      // gate.clamp(max: c), up.clamp(−c, c), concatenated again for the fused kernel) runs as
+      // PyTorch ops beside the activation: each clamp keeps its input for backward (views of
+      // fc1's output, which `activation_input` counts), and the activation keeps the clamped
+      // copy, f₁ wide, not fc1's output. The two clamps and the concatenation read and write f₁
+      // each. Under `moe_act` the checkpoint keeps only fc1's output.
+      saved.append(
+        SavedTensor(
+          prefix + "activation_clamped_input", e * tokens * f1 / t, recomputedBy: inside))
+      bytes += 4 * e * tokens * f1 / t
     }
     if m.dropout.ffn > 0 {
       // NeMo `ffn_dropout` after the activation: a 1-byte mask of f/t per token.
@@ -713,6 +764,9 @@ public struct FlashAttentionCalls: Sendable, Hashable {
   public var keyLength: Double
   public var causalShare: Double
   public var headDim: Double
+  /// Each query attends a band of `keyLength` keys (a sliding window), whose first and last
+  /// key tiles are partly masked, instead of every key before it.
+  public var band = false
 }
 
 /// A tensor kept for backward.

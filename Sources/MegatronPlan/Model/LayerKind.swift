@@ -17,9 +17,20 @@ public enum LayerKind: Int, Sendable, Hashable, Codable, CaseIterable {
   /// The multi-token-prediction layers after the last layer (`MultiTokenPrediction`): they run
   /// on the last stage beside the output layer, not in the stack a pipeline splits.
   case mtp
+  /// A dense layer whose self-attention is a sliding window (`AttentionWindow`).
+  case slidingDense
+  /// An MoE layer whose self-attention is a sliding window.
+  case slidingMoE
 
   /// The kinds a pipeline splits into stages (all but `mtp`).
-  public static let stack: [LayerKind] = [.dense, .moe, .encoder, .decoder]
+  public static let stack: [LayerKind] = [
+    .dense, .moe, .slidingDense, .slidingMoE, .encoder, .decoder,
+  ]
+
+  /// The layer's MLP is a mixture of experts.
+  public var isMoE: Bool { self == .moe || self == .slidingMoE }
+  /// The layer's self-attention is a sliding window.
+  public var isSliding: Bool { self == .slidingDense || self == .slidingMoE }
 }
 
 /// One value per layer kind: the table every per-kind quantity lives in (layer counts of a
@@ -30,6 +41,8 @@ public struct PerKind<Value> {
   public var encoder: Value
   public var decoder: Value
   public var mtp: Value
+  public var slidingDense: Value
+  public var slidingMoE: Value
 
   /// Each kind's value from `make`.
   public init(_ make: (LayerKind) throws -> Value) rethrows {
@@ -38,10 +51,13 @@ public struct PerKind<Value> {
     encoder = try make(.encoder)
     decoder = try make(.decoder)
     mtp = try make(.mtp)
+    slidingDense = try make(.slidingDense)
+    slidingMoE = try make(.slidingMoE)
   }
 
   public init(repeating value: Value) {
     (dense, moe, encoder, decoder, mtp) = (value, value, value, value, value)
+    (slidingDense, slidingMoE) = (value, value)
   }
 
   public subscript(kind: LayerKind) -> Value {
@@ -52,6 +68,8 @@ public struct PerKind<Value> {
       case .encoder: encoder
       case .decoder: decoder
       case .mtp: mtp
+      case .slidingDense: slidingDense
+      case .slidingMoE: slidingMoE
       }
     }
     set {
@@ -61,6 +79,8 @@ public struct PerKind<Value> {
       case .encoder: encoder = newValue
       case .decoder: decoder = newValue
       case .mtp: mtp = newValue
+      case .slidingDense: slidingDense = newValue
+      case .slidingMoE: slidingMoE = newValue
       }
     }
   }
@@ -79,16 +99,25 @@ extension PerKind: Hashable where Value: Hashable {}
 public typealias LayerCounts = PerKind<Int>
 
 extension PerKind where Value == Int {
-  public init(dense: Int = 0, moe: Int = 0, encoder: Int = 0, decoder: Int = 0, mtp: Int = 0) {
+  public init(
+    dense: Int = 0, moe: Int = 0, encoder: Int = 0, decoder: Int = 0, mtp: Int = 0,
+    slidingDense: Int = 0, slidingMoE: Int = 0
+  ) {
     self.dense = dense
     self.moe = moe
     self.encoder = encoder
     self.decoder = decoder
     self.mtp = mtp
+    self.slidingDense = slidingDense
+    self.slidingMoE = slidingMoE
   }
 
   /// Layers of the stack's kinds (`LayerKind.stack`).
-  public var total: Int { dense + moe + encoder + decoder }
+  public var total: Int { dense + moe + slidingDense + slidingMoE + encoder + decoder }
+  /// Layers with a mixture-of-experts MLP (full or sliding-window attention).
+  public var moeLayers: Int { moe + slidingMoE }
+  /// Layers with a dense MLP in a decoder-only model (full or sliding-window attention).
+  public var denseLayers: Int { dense + slidingDense }
 
   static func + (a: LayerCounts, b: LayerCounts) -> LayerCounts {
     LayerCounts { a[$0] + b[$0] }

@@ -71,6 +71,19 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   /// An encoder stack in front (T5, mT5): this model is then the decoder stack, and `layers`
   /// counts both stacks' layers, the encoder's first (`EncoderDecoder`).
   public var encoderDecoder: EncoderDecoder? = nil
+  /// Sliding-window attention on some layers (`AttentionWindow`: GPT-OSS, Gemma 2, Mistral);
+  /// nil: every layer attends causally over the whole sequence.
+  public var attentionWindow: AttentionWindow? = nil
+  /// The attention softmax (`AttentionSoftmax`): GPT-OSS's learnable sinks add one logit per
+  /// head.
+  public var softmax: AttentionSoftmax = .vanilla
+  /// The gated MLP's linear offset: act(gate) · (up + offset) (Megatron-Core
+  /// `glu_linear_offset`; GPT-OSS 1.0). Elementwise inside the activation: no FLOPs, no saved
+  /// tensor.
+  public var gluLinearOffset: Double = 0
+  /// The gated MLP's clamp c: gate ≤ c, −c ≤ up ≤ c before the activation (Megatron-Core
+  /// `activation_func_clamp_value`; GPT-OSS's `swiglu_limit` 7.0); nil without.
+  public var activationClamp: Double? = nil
 
   public init(
     layers: Int, hidden: Int, heads: Int, queryGroups: Int? = nil, headDim: Int? = nil,
@@ -112,21 +125,52 @@ public struct TransformerModel: Sendable, Hashable, Codable {
 
   /// The layer kinds this model has, whose costs a run computes (`PerKind`): an encoder–decoder
   /// model's encoder and decoder; otherwise dense (the representative layer reports quote),
-  /// MoE with experts, and MTP with multi-token-prediction layers.
+  /// MoE with experts, their sliding-window variants where the model has such layers, and MTP
+  /// with multi-token-prediction layers.
   public var presentKinds: [LayerKind] {
     if encoderDecoder != nil { return [.encoder, .decoder] }
-    return [.dense] + (moe != nil ? [.moe] : []) + (mtpLayers > 0 ? [.mtp] : [])
+    var kinds: [LayerKind] = [.dense]
+    if moe != nil { kinds.append(.moe) }
+    if slidingWindow != nil {
+      let all = layerKinds(in: 0..<layers)
+      if all.slidingDense > 0 { kinds.append(.slidingDense) }
+      if all.slidingMoE > 0 { kinds.append(.slidingMoE) }
+    }
+    if mtpLayers > 0 { kinds.append(.mtp) }
+    return kinds
+  }
+
+  /// The window when it limits attention at this sequence length (W < s) on a decoder-only
+  /// model; nil otherwise (a window of s or more attends as causal attention does).
+  public var slidingWindow: AttentionWindow? {
+    guard encoderDecoder == nil, let w = attentionWindow, w.limits(sequence: sequenceLength)
+    else { return nil }
+    return w
   }
 
   /// The layers of each kind among layers `range` (0-based, of the whole model): dense and
-  /// MoE layers, or for an encoder–decoder model encoder and decoder layers.
+  /// MoE layers, each split into full and sliding-window attention, or for an encoder–decoder
+  /// model encoder and decoder layers. Counting allocates nothing (it runs per stage).
   public func layerKinds(in range: Range<Int>) -> LayerCounts {
     if let ed = encoderDecoder {
       let encoder = max(0, min(range.upperBound, ed.encoderLayers) - range.lowerBound)
       return LayerCounts(encoder: min(encoder, range.count), decoder: range.count - encoder)
     }
     let moe = self.moe?.moeLayers(in: range) ?? 0
-    return LayerCounts(dense: range.count - moe, moe: moe)
+    guard let window = slidingWindow else {
+      return LayerCounts(dense: range.count - moe, moe: moe)
+    }
+    let windowed = window.windowedLayers(in: range)
+    var slidingMoE = 0
+    if let experts = self.moe, windowed > 0, moe > 0 {
+      for i in range where window.isWindowed(layer: i) && experts.isMoE(layer: i) {
+        slidingMoE += 1
+      }
+    }
+    let slidingDense = windowed - slidingMoE
+    return LayerCounts(
+      dense: range.count - moe - slidingDense, moe: moe - slidingMoE,
+      slidingDense: slidingDense, slidingMoE: slidingMoE)
   }
 
   /// Gated MLP (SwiGLU, GeGLU, ReGLU): fc1 produces gate and value, 2f wide.
@@ -169,8 +213,14 @@ public enum Activation: String, Sendable, Hashable, Codable, CaseIterable {
   case relu
   /// relu(x)² (Nemotron-4, Primer).
   case squaredReLU = "squared-relu"
+  /// Quick-GeLU-gated, x·σ(1.702x) of the gate times the up half (GPT-OSS: transformers
+  /// `GptOssExperts._apply_gate`, alpha 1.702; Megatron `--quick-geglu`, Megatron-Core
+  /// `quick_geglu` in fused_bias_geglu.py).
+  case quickGeGLU = "quick-geglu"
 
-  public var gated: Bool { self == .swiglu || self == .geglu || self == .reglu }
+  public var gated: Bool {
+    self == .swiglu || self == .geglu || self == .reglu || self == .quickGeGLU
+  }
 }
 
 /// How positions enter the model.

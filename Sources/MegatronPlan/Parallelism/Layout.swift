@@ -190,7 +190,7 @@ public struct Layout: Sendable, Hashable, Codable {
         ? LayerCounts(encoder: encoder / r)
         : LayerCounts(decoder: (model.layers - encoder) / (p - r))
     }
-    guard model.moe != nil || model.encoderDecoder != nil else {
+    guard model.moe != nil || model.encoderDecoder != nil || model.slidingWindow != nil else {
       return LayerCounts(dense: layers(onStage: i, of: model))
     }
     var counts = LayerCounts()
@@ -204,8 +204,10 @@ public struct Layout: Sendable, Hashable, Codable {
   /// uses (`Evaluator`): the first (the most microbatches in flight, the embedding) and the last
   /// (the output layer, the logits, the MTP layers); the stage after the first when a middle
   /// stage can differ from it (an uneven split holds other layer counts there; with MoE layers
-  /// it can hold more expert layers than the first, which may hold the dense ones); every stage
-  /// of a flexible layout (`pipeline_model_parallel_layout`); and both sides of an
+  /// it can hold more expert layers than the first, which may hold the dense ones; with sliding-
+  /// window layers, more full-attention ones); every stage of a flexible layout
+  /// (`pipeline_model_parallel_layout`) and each stage of another mix of sliding-window and
+  /// full-attention layers than those before it; and both sides of an
   /// encoder–decoder split (each stack's stages are alike but for its first and last). The
   /// other stages hold what the first holds less the embedding, with fewer microbatches in
   /// flight (`PipelineSchedule.chunksInFlight` decreases along the pipeline), so none needs
@@ -214,10 +216,24 @@ public struct Layout: Sendable, Hashable, Codable {
     let p = max(1, pipeline), last = p - 1
     guard p > 1 else { return [0] }
     let even = split.isEven
-    if even && model.moe == nil { return [0, last] }  // the common case, without a set
+    let mixed = model.moe != nil || model.slidingWindow != nil
+    if even && !mixed { return [0, last] }  // the common case, without a set
     var stages = [0]
-    if last > 1 && (model.moe != nil || !even) { stages.append(1) }
-    if last > 2 && split.chunkLayers != nil { stages += Array(2..<last) }
+    if last > 1 && (mixed || !even) { stages.append(1) }
+    if last > 2 && split.chunkLayers != nil {
+      stages += Array(2..<last)
+    } else if last > 2 && model.slidingWindow != nil {
+      // Sliding-window and full-attention layers alternate by layer index, so a middle stage
+      // can hold another mix than stages 0 and 1: each distinct mix once.
+      var seen = [layerKinds(onStage: 0, of: model), layerKinds(onStage: 1, of: model)]
+      for i in 2..<last {
+        let counts = layerKinds(onStage: i, of: model)
+        if !seen.contains(counts) {
+          stages.append(i)
+          seen.append(counts)
+        }
+      }
+    }
     if split.encoderLayers != nil, let r = split.encoderStages, r > 0, r < p {
       stages += [r - 1, r]
     }
@@ -265,6 +281,9 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
   case contextShardNotDivisibleByTensor(localSequence: Int, tensor: Int)
   case contextDoesNotDivideHeads(headsPerRank: Int, groupsPerRank: Int, context: Int)
   case hierarchicalContextSizes(a2a: Int, context: Int)
+  /// Transformer Engine's fused attention runs a sliding window with context parallelism only
+  /// over `a2a` or `all_gather`, and attention sinks only over `a2a`.
+  case contextCommForAttention(comm: String, feature: String, allowed: String)
   /// An encoder–decoder model's own rules (its encoder stack's heads, its pipeline, context
   /// parallelism): the key and the message.
   case encoderDecoder(key: String, message: String)
@@ -300,6 +319,7 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "model.context_parallel_size"
     case .contextDoesNotDivideHeads: "model.cp_comm_type"
     case .hierarchicalContextSizes: "model.hierarchical_context_parallel_sizes"
+    case .contextCommForAttention: "model.cp_comm_type"
     case .encoderDecoder(let key, _): key
     }
   }
@@ -349,6 +369,8 @@ public enum LayoutViolation: Sendable, Hashable, CustomStringConvertible {
       "cp_comm_type a2a scatters heads over the context-parallel ranks: the \(a) query heads and \(g) key/value groups of a tensor-parallel rank must be multiples of \(cp)"
     case .hierarchicalContextSizes(let a, let cp):
       "hierarchical_context_parallel_sizes: an a2a level of \(a) does not divide context_parallel_size \(cp)"
+    case .contextCommForAttention(let comm, let feature, let allowed):
+      "cp_comm_type \(comm) does not run \(feature) with context parallelism (Transformer Engine's fused attention runs it over \(allowed))"
     case .encoderDecoder(_, let message): message
     }
   }
@@ -490,6 +512,19 @@ extension Layout {
       found.append(.sequenceNotDivisibleByContext(sequence: s, context: cp))
     } else if effectiveSequenceParallel, (s / cp) % tensor != 0 {
       found.append(.contextShardNotDivisibleByTensor(localSequence: s / cp, tensor: tensor))
+    }
+    // Transformer Engine `get_attention_backend`: FusedAttention is disabled for a sliding
+    // window with cp_comm_type p2p or a2a+p2p, and for a softmax other than vanilla with any
+    // cp_comm_type but a2a (and FlashAttention for such a softmax altogether).
+    let comm = contextParallelComm
+    if model.softmax != .vanilla, comm != .a2a {
+      found.append(
+        .contextCommForAttention(
+          comm: comm.name, feature: "softmax_type \(model.softmax.rawValue)", allowed: "a2a"))
+    } else if model.slidingWindow != nil, comm != .a2a, comm != .allGather {
+      found.append(
+        .contextCommForAttention(
+          comm: comm.name, feature: "sliding-window attention", allowed: "a2a or all_gather"))
     }
     let (a2a, _) = contextParallelComm.levels(cp: cp)
     if case .a2aP2P(let level) = contextParallelComm, level < 1 || cp % level != 0 {

@@ -45,6 +45,24 @@ public enum TextReport {
     if model.mtpLayers > 0 {
       arch.append("\(model.mtpLayers) MTP layer\(model.mtpLayers == 1 ? "" : "s")")
     }
+    if let window = model.attentionWindow, model.encoderDecoder == nil {
+      let n = window.windowedLayers(in: 0..<model.layers)
+      arch.append(
+        "sliding window \(Format.grouped(window.size)) on \(n) of \(model.layers) layers\(window.limits(sequence: model.sequenceLength) ? "" : " (not shorter than the sequence)")"
+      )
+    }
+    switch model.softmax {
+    case .vanilla: break
+    case .offByOne: arch.append("off-by-one softmax")
+    case .learnable: arch.append("attention sinks")
+    }
+    if let clamp = model.activationClamp {
+      arch.append(
+        "GLU clamp \(Format.fixed(clamp, 1))\(model.gluLinearOffset != 0 ? ", offset \(Format.fixed(model.gluLinearOffset, 1))" : "")"
+      )
+    } else if model.gluLinearOffset != 0 {
+      arch.append("GLU offset \(Format.fixed(model.gluLinearOffset, 1))")
+    }
     switch model.blockType {
     case .preLN: break
     case .postLN: arch.append("post-LN")

@@ -144,10 +144,10 @@ extension Evaluation {
           exposedSeconds: iteration.communication.value))
     }
     if let experts = run.model.moe, layout.expertParallel > 1 || experts.dispatcher == .allgather,
-      slowest.layers[.moe] > 0
+      slowest.layers.moeLayers > 0
     {
       // Dispatch and combine, forward and backward, of every MoE layer of the slowest stage.
-      let calls = Double(slowest.layers[.moe] * max(1, layout.microbatches))
+      let calls = Double(slowest.layers.moeLayers * max(1, layout.microbatches))
       let tokens = layout.tokens(of: run.model) / Double(t)
       out.append(
         CollectiveUse(
