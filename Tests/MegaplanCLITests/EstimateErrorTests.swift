@@ -142,6 +142,26 @@ let badInputs: [BadInput] = [
     "  num_layers: 24\n  pipeline_model_parallel_layout: \"Et*11|t*13Lm\"\n",
     expect: ["pipeline_model_parallel_layout 'Et*11|t*13Lm' must end with the loss L"],
     at: "6:35"),
+  // Issue 24: GPT-OSS's sliding window, sinks and clamped GLU.
+  .edit(
+    "negative window", "  num_layers: 24\n", "  num_layers: 24\n  window_size: [-5, 0]\n",
+    expect: ["window_size [-5, 0]", "left size must be -1 (no window) or at least 0"],
+    at: "6:16"),
+  .edit(
+    "window attention skip frequency 0", "  num_layers: 24\n",
+    "  num_layers: 24\n  window_size: [127, 0]\n  window_attn_skip_freq: 0\n",
+    expect: ["window_attn_skip_freq must be a positive integer", "found 0"], at: "7:26"),
+  .edit(
+    "window pattern of the wrong length", "  num_layers: 24\n",
+    "  num_layers: 24\n  window_size: [127, 0]\n  window_attn_skip_freq: \"[1,1,1,0]*5\"\n",
+    expect: ["window_attn_skip_freq lists 20 entries", "num_layers is 24"], at: "7:26"),
+  .edit(
+    "unknown softmax type", "  num_layers: 24\n", "  num_layers: 24\n  softmax_type: learned\n",
+    expect: ["softmax_type 'learned' is not one of vanilla, off-by-one, learnable"], at: "6:17"),
+  .edit(
+    "negative activation clamp", "  num_layers: 24\n",
+    "  num_layers: 24\n  activation: swiglu\n  activation_func_clamp_value: -7\n",
+    expect: ["activation_func_clamp_value must be a positive finite number", "-7"], at: "7:32"),
 ]
 
 @Suite struct EstimateErrorTests {

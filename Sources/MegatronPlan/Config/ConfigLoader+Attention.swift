@@ -80,14 +80,9 @@ extension ConfigLoader {
   static func readAttentionWindow(_ r: inout KeyReader, layers: Int) throws -> AttentionWindow? {
     let key = "model.window_size"
     let freqKey = "model.window_attn_skip_freq"
-    guard r.has(key) else {
-      if r.has(freqKey) {
-        throw r.error(
-          "window_attn_skip_freq without window_size: Megatron-Core uses full attention in every layer (set window_size, e.g. [127, 0] for a window of 128)",
-          key: freqKey)
-      }
-      return nil
-    }
+    // Without a window, Megatron-Core ignores `window_attn_skip_freq` (`is_layer_window_attention`
+    // returns false for every layer), and so does megaplan.
+    guard r.has(key) else { return nil }
     var pair: [Int]
     if let node = r.document.node(at: r.document.parts(key)), case .sequence = node.kind {
       pair = try r.optionalIntList(key) ?? []
@@ -202,9 +197,10 @@ enum PythonListExpression {
       guard var out = atom() else { return nil }
       while index < chars.count, chars[index] == "*" {
         index += 1
-        guard let n = integer(), n >= 0, out.isEmpty || n <= limit / max(1, out.count) else {
-          return nil
-        }
+        guard let n = integer(), n >= 0 else { return nil }
+        // An empty list stays empty, however often repeated; a long one may not pass `limit`.
+        guard !out.isEmpty else { continue }
+        guard n <= limit / out.count else { return nil }
         out = Array(repeating: out, count: n).flatMap { $0 }
       }
       return out

@@ -458,6 +458,9 @@ public struct LayerDescription: Sendable, Hashable {
     // The rank's local experts, each with its own weights in the grouped GEMM.
     let local = max(1, E / Double(shard.expertParallel))
     var ops: [LayerOp] = []
+    // The router's h × E weight and, with biases on (`add_bias_linear`), an E bias
+    // (Megatron-Core `TopKRouter`, megatron/core/transformer/moe/router.py: `self.bias` when
+    // `config.add_bias_linear`; GPT-OSS's `mlp.router.bias`).
     ops.append(
       LayerOp(
         kind: .router, gemms: [GEMMShape("router", m: tokensIn, n: E, k: h)],
@@ -466,7 +469,7 @@ public struct LayerDescription: Sendable, Hashable {
           SavedTensor("router_probabilities", 4 * tokensIn * E, recomputedBy: layer),
         ],
         elementwiseBytes: 3 * 4 * tokensIn * E,  // softmax/sigmoid and top-k over fp32 scores
-        parameters: .init(replicated: h * E), recompute: layer))
+        parameters: .init(replicated: h * E + bias * E), recompute: layer))
     // Dispatch: permute the token copies (read and write them).
     ops.append(
       LayerOp(kind: .dispatch, elementwiseBytes: 2 * e * routed * h, recompute: layer))
