@@ -295,6 +295,23 @@ import Testing
     #expect(!plain.terms.contains { $0.name == "expert_activation_clamped_input" })
   }
 
+  // MARK: - Validation
+
+  /// `megaplan validate`'s GPT-OSS row (`PublishedRun.moe`) and the bundled config describe the
+  /// same run (Megatron-Bridge's H100 BF16 benchmark): the same parameters, layout and predicted
+  /// iteration. Published: 1,280 × 4,096 tokens / (5,824 tokens/s/GPU × 64 GPUs) = 14.066 s
+  /// (Megatron-Bridge performance summary, 26.04.01).
+  @Test("the validate row is the bundled config's run; published 14.07 s per iteration")
+  func validateRow() throws {
+    let row = try #require(PublishedRun.moe.first { $0.name.hasPrefix("GPT-OSS 120B") })
+    #expect(abs(row.published.value - 1280 * 4096 / (5824 * 64.0)) < 1e-12)
+    let bundled = try Self.bundled()
+    #expect(ParameterCount.total(row.run.model).total == ParameterCount.total(bundled.model).total)
+    #expect(row.run.layout == bundled.layout)
+    let predicted = Validation.predict(row).predicted
+    #expect(abs(predicted / Evaluator(bundled).evaluate().seconds - 1) < 1e-9)
+  }
+
   // MARK: - Rules
 
   @Test("context parallelism: a window needs a2a or all_gather, sinks a2a (Transformer Engine)")

@@ -224,13 +224,12 @@ public struct Layout: Sendable, Hashable, Codable {
       stages += Array(2..<last)
     } else if last > 2 && model.slidingWindow != nil {
       // Sliding-window and full-attention layers alternate by layer index, so a middle stage
-      // can hold another mix than stages 0 and 1: each distinct mix once.
-      var seen = [layerKinds(onStage: 0, of: model), layerKinds(onStage: 1, of: model)]
+      // can hold another mix than stages 0 and 1: each distinct mix once (counted again rather
+      // than kept, so the search allocates nothing more per layout).
       for i in 2..<last {
         let counts = layerKinds(onStage: i, of: model)
-        if !seen.contains(counts) {
+        if !stages.contains(where: { layerKinds(onStage: $0, of: model) == counts }) {
           stages.append(i)
-          seen.append(counts)
         }
       }
     }

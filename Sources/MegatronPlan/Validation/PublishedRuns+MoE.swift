@@ -47,6 +47,30 @@ extension PublishedRun {
       mtpLayers: mtpLayers)
   }
 
+  /// GPT-OSS 120B (openai/gpt-oss-120b config.json, `GptOssForCausalLM`): 36 layers, h 2,880,
+  /// 64 query heads of 64 in 8 key/value groups with q/k/v/o biases and a learned sink logit per
+  /// head; layers 0, 2, … attend over a sliding window of 128 keys, the others in full; every
+  /// layer 128 biased experts of 2,880, top-4, a biased softmax router; the experts' GLU the
+  /// quick-GeLU of the gate clamped to 7 times the up half clamped to ±7 plus 1; vocabulary
+  /// 201,088 (Megatron-Bridge uses the model's `vocab_size` unpadded), untied, RMSNorm, YaRN
+  /// rotary positions (θ 150,000). As Megatron-Bridge's provider builds it (gpt_oss_bridge.py):
+  /// quick_gelu, activation_func_clamp_value 7.0, glu_linear_offset 1.0, softmax_type
+  /// learnable, window_size (127, 0), window_attn_skip_freq 2, add_bias_linear.
+  static func gptOss120B() -> TransformerModel {
+    var model = TransformerModel(
+      layers: 36, hidden: 2880, heads: 64, queryGroups: 8, headDim: 64, ffnHidden: 2880,
+      sequenceLength: 4096, maxPositionEmbeddings: 131_072, vocabulary: 201_088,
+      tiedEmbeddings: false, normalization: .rmsNorm, activation: .quickGeGLU,
+      linearBiases: true, positionEmbedding: .rotary(percentage: 1, base: 150_000),
+      dropout: .none, fusions: KernelFusions(rope: true), fusedAttention: true,
+      moe: MixtureOfExperts(experts: 128, topK: 4, expertFFN: 2880))
+    model.attentionWindow = AttentionWindow(size: 128, layers: .allButEvery(2))
+    model.softmax = .learnable
+    model.gluLinearOffset = 1
+    model.activationClamp = 7
+    return model
+  }
+
   /// Megatron-Bridge's MoE switches of its performance recipes: the fused permutation and
   /// router, force-balanced routing (Bridge's performance summary: "we force-balance the token
   /// distribution among experts and all benchmarks are token-dropless").
@@ -78,11 +102,20 @@ extension PublishedRun {
   ///   of mla_up_proj and mlp);
   /// - Megatron-MoE-ModelZoo best_practice/Qwen3/readme.md, 256 H100, BF16: DeepEP TP 2 EP 32
   ///   PP 8 VP 4 with the 1F1B all-to-all overlap (17.6 s) and the alltoall dispatcher TP 2
-  ///   EP 8 PP 32 VP 3 (24.2 s), both recomputing layernorm and moe_act.
+  ///   EP 8 PP 32 VP 3 (24.2 s), both recomputing layernorm and moe_act;
+  /// - GPT-OSS 120B: the same summary, 26.04.01 (5,824 tokens/s/GPU on 64 H100, BF16, TP 1 PP 4
+  ///   EP 8 ETP 1, GBS 1,280, MBS 1), its workload GPT_OSS_120B_PRETRAIN_CONFIG_H100_BF16_V2
+  ///   (scripts/performance/configs/gpt_oss/gpt_oss_workload_base_configs.py at v0.4.1, the
+  ///   release nearest the container: recompute of layernorm and moe_act) with
+  ///   gpt_oss_llm_pretrain.py's switches (the fused router, force-balanced routing, BF16
+  ///   gradient reduction) over the recipe's (recipes/gpt_oss/gpt_oss.py: alltoall with fused
+  ///   permutation and grouped GEMMs, the fused cross entropy, overlapped gradient reduce and
+  ///   parameter gather, no CUDA graphs, no EP overlap).
   /// Iteration time = global batch × sequence / (tokens/s/GPU × GPUs) where the source gives
-  /// throughput. Left out: Nemotron 3 Nano (Mamba layers, not modeled), GPT-OSS 120B (sliding
-  /// window and sinks), older releases of the same runs (their spread for one layout, up to
-  /// 2× for Qwen3-30B-A3B between 25.09 and 25.11, is the software's, docs/validation.md).
+  /// throughput. Left out: Nemotron 3 Nano (Mamba layers, not modeled), older releases of the
+  /// same runs (their spread for one layout, up to 2× for Qwen3-30B-A3B between 25.09 and 25.11,
+  /// is the software's, docs/validation.md; GPT-OSS 120B's four 26.x rows span 5,810–5,993
+  /// tokens/s/GPU, 3 %).
   public static let moe: [PublishedRun] = {
     let bridge = "Megatron-Bridge docs/performance-summary-archive.md, DGX-H100"
     let zoo = "Megatron-MoE-ModelZoo best_practice/Qwen3/readme.md, 256 H100 BF16"
@@ -104,6 +137,11 @@ extension PublishedRun {
       vocabulary: 152_064)
     var qwen235BF16 = qwen235
     qwen235BF16.fp8 = nil
+    var gptOssLayout = Layout(
+      tensor: 1, pipeline: 4, data: 16, microBatch: 1, globalBatch: 1280,
+      recompute: .selective, distributedOptimizer: true, expertParallel: 8,
+      expertTensorParallel: 1)
+    gptOssLayout.recomputeModules = [.layerNorm, .moeActivation]
 
     // account_for_embedding/loss_in_pipeline_split (the Qwen3-235B recipes): 94 + 2 = 96 over
     // p × v chunks.
@@ -203,6 +241,14 @@ extension PublishedRun {
               t: 2, p: 32, v: 3, d: 4, ep: 8, batch: 2048, recompute: zooRecompute),
             gpu: .h100SXM, overlap: noA2A), fp32Gradients: false),
         published: .iterationSeconds(24.2)),
+      PublishedRun(
+        name: "GPT-OSS 120B, 64 H100, BF16, p4 EP8",
+        source: bridge + ", 26.04.01 container (5,824 tokens/s/GPU)",
+        run: recipe(
+          TrainingRun(
+            model: bridgeMoE(gptOss120B(), dispatcher: .alltoall), layout: gptOssLayout,
+            gpu: .h100SXM, overlap: noA2A), fp32Gradients: false),
+        published: .iterationSeconds(1280 * 4096 / (5_824 * 64.0))),
     ]
   }()
 }
