@@ -364,3 +364,38 @@ import Testing
     #expect(abs((plain.bytesRead - step.bytesRead) - 18 * perPosition * (2176 - 128)) < 1)
   }
 }
+
+/// The same window read from Gemma 2's and Mistral 7B v0.1's config.json (transformers
+/// `Gemma2Config`: `sliding_window` 4,096 on layers 0, 2, …; `MistralConfig`: 4,096 on every
+/// layer): exact causal attention at their default 4,096 tokens, a window beyond.
+@Suite struct SlidingWindowReaderTests {
+  /// Gemma 2 9B: 42 layers, 21 of them windowed; at s = 4,096 = W the window limits nothing
+  /// (no sliding kinds); at s = 8,192 21 dense layers and 21 windowed ones.
+  @Test("Gemma 2 9B: a window of 4,096 on 21 of 42 layers, inert at s = 4,096")
+  func gemma2() throws {
+    var m = try MixtureOfExpertsTests.loadHF("gemma-2-9b.json")
+    #expect(m.attentionWindow == AttentionWindow(size: 4096, layers: .allButEvery(2)))
+    #expect(m.sequenceLength == 4096 && m.slidingWindow == nil)
+    #expect(m.layerKinds(in: 0..<42) == LayerCounts(dense: 42))
+    m.sequenceLength = 8192
+    #expect(m.layerKinds(in: 0..<42) == LayerCounts(dense: 21, slidingDense: 21))
+  }
+
+  /// Mistral 7B v0.1 at s = 8,192, W = 4,096: share 2·4,096/8,192 − (4,096/8,192)² = 0.75, so
+  /// QKᵀ counts 2 · 8,192 · 6,144 · 128 · 32 = 412,316,860,416 FLOPs per sequence against
+  /// 2 · 8,192² · 4,096 = 549,755,813,888 unwindowed. Served by vLLM at 8,192 + 1,024 tokens,
+  /// batch 1: a layer caches min(9,216, (4,096/16 + 1)·16 = 4,112) positions of 2 · 8 · 128 · 2 =
+  /// 4,096 bytes, 16,842,752 bytes; the 32 layers 538,968,064.
+  @Test("Mistral 7B: every layer windowed; 0.75 of the scores at s = 8,192; 4,112 cached positions")
+  func mistral() throws {
+    var m = try MixtureOfExpertsTests.loadHF("mistral-7b-v0.1.json")
+    #expect(m.attentionWindow == AttentionWindow(size: 4096, layers: .all))
+    m.sequenceLength = 8192
+    #expect(m.layerKinds(in: 0..<32) == LayerCounts(slidingDense: 32))
+    let layer = LayerDescription(m, .whole(sequences: 1), kind: .slidingDense)
+    #expect(layer.gemmFLOPs[named: "attention_scores"].value == 412_316_860_416)
+    let w = ServingModel.Workload(input: 8192, output: 1024, batch: 1)
+    let serving = ServingModel(model: m, gpu: .h100SXM, settings: .init())
+    #expect(serving.memory(.init(tensor: 1, pipeline: 1), w).kvCache == 538_968_064)
+  }
+}

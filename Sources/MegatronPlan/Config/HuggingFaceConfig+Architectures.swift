@@ -289,7 +289,7 @@ extension HuggingFaceConfig {
   static func readLlamaLike(
     _ f: Fields, family: Family, set: (String, String, SourceLocation, Bool) -> Void
   ) throws -> Int {
-    let (_, hidden, heads, headsAt, positions) = try readDecoderShape(f, set: set)
+    let (layers, hidden, heads, headsAt, positions) = try readDecoderShape(f, set: set)
     let (ffn, ffnAt) = try f.requiredSize("intermediate_size", key: "model.ffn_hidden_size")
     set("model.ffn_hidden_size", String(ffn), ffnAt, false)
     if family == .mixtral {
@@ -356,6 +356,15 @@ extension HuggingFaceConfig {
 
     try readActivation(f, family: family, set: set)
     try readBiases(f, family: family, set: set)
+    // Sliding windows: Gemma 2 on layers 0, 2, … (`Gemma2Config.layer_types`' default; `sliding_
+    // window` 4096 by default), Mistral on every layer (`MistralConfig.sliding_window`, 4096 by
+    // default, null from v0.2 on). A window of at least the sequence attends as causal attention
+    // does: it changes nothing until the sequence (or a served context) is longer.
+    if family == .gemma2 {
+      try readSlidingWindow(f, layers: layers, set: set, fallback: 4096)
+    } else if family == .mistral {
+      try readSlidingWindow(f, layers: layers, set: set, fallback: 4096, everyLayer: true)
+    }
 
     // tie_word_embeddings: PretrainedConfig's default is true; LlamaConfig, MistralConfig,
     // Qwen2Config and NemotronConfig default it to false, GemmaConfig and Gemma2Config to true.
@@ -690,21 +699,24 @@ extension HuggingFaceConfig {
     return positions
   }
 
-  /// `sliding_window` W and `layer_types` (one "sliding_attention" or "full_attention" per
-  /// layer; `GptOssConfig` defaults to sliding on even layers) as Megatron-Core's
-  /// `window_size` [W − 1, 0] and `window_attn_skip_freq`: 2 when the layers alternate from a
-  /// sliding one, else the list of 1 (sliding) and 0 (full). A null window: none.
+  /// `sliding_window` W (`fallback` when absent) and `layer_types` (one "sliding_attention" or
+  /// "full_attention" per layer; `GptOssConfig` and `Gemma2Config` default to sliding on even
+  /// layers) as Megatron-Core's `window_size` [W − 1, 0] and `window_attn_skip_freq`: 2 when the
+  /// layers alternate from a sliding one, none when all slide (`everyLayer`: Mistral, whose
+  /// modeling ignores `layer_types`), else the list of 1 (sliding) and 0 (full). A null window:
+  /// none.
   static func readSlidingWindow(
-    _ f: Fields, layers: Int, set: (String, String, SourceLocation, Bool) -> Void
+    _ f: Fields, layers: Int, set: (String, String, SourceLocation, Bool) -> Void,
+    fallback: Int = 128, everyLayer: Bool = false
   ) throws {
     let windowField = f.json.fields["sliding_window"]
     if windowField?.value == .null { return }
     let window = try f.size("sliding_window", key: "model.window_size")
-    let size = window?.0 ?? 128
+    let size = window?.0 ?? fallback
     let at = window?.1 ?? f.origin
-    var sliding = (0..<layers).map { $0 % 2 == 0 }
+    var sliding = (0..<layers).map { everyLayer || $0 % 2 == 0 }
     var typesAt = f.origin
-    if let field = f.field("layer_types") {
+    if !everyLayer, let field = f.field("layer_types") {
       guard case .array = field.value, let types = f.json.stringArrays["layer_types"] else {
         throw f.wrongType(
           field, "a list of \"sliding_attention\" and \"full_attention\"",
@@ -726,6 +738,7 @@ extension HuggingFaceConfig {
     }
     guard sliding.contains(true) else { return }
     set("model.window_size", "[\(size - 1), 0]", at, false)
+    if sliding.allSatisfy({ $0 }) { return }  // every layer: no skip frequency
     let alternating = sliding.indices.allSatisfy { sliding[$0] == ($0 % 2 == 0) }
     let freq =
       alternating ? "2" : "[" + sliding.map { $0 ? "1" : "0" }.joined(separator: ", ") + "]"
