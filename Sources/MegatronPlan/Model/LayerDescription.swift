@@ -307,8 +307,9 @@ public struct LayerDescription: Sendable, Hashable {
     // A fused (flash) kernel skips the blocks above the causal diagonal, so it does about half
     // of the s² work (FlashAttention-2 §3.1.1); and outside a window's band, so it does the
     // window's half of its count (flash-attn's local attention starts each query block at its
-    // first unmasked key block, `n_block_min` from `window_size_left`; Transformer Engine's
-    // cuDNN backend takes the window as a band of the mask). The unfused path computes every
+    // first unmasked key block: csrc/flash_attn/src/flash_fwd_kernel.h, `n_block_min` from
+    // `window_size_left`; Transformer Engine hands cuDNN the window as a band of the causal
+    // mask, taken to skip the same blocks). The unfused path computes every
     // score of the s × s matrix and masks them (Megatron-Core `FusedScaleMaskSoftmax` with
     // `window_size`): 1/share of the count. FLOP counts keep the full s² (K22's convention) or
     // the window's count; only the time uses the fraction.
