@@ -94,7 +94,7 @@ let documentedExamples: [DocumentedExample] = {
       ("Modern H100 runs", "Megatron-Bridge H100 FP8 runs"),
       ("Long context", "NeMo long-context runs"),
       ("Blackwell runs", "four B200/GB200 runs never fitted to"),
-      ("Mixture-of-experts", "the seven mixture-of-experts runs mean"),
+      ("Mixture-of-experts", "mixture-of-experts runs mean"),
       ("Scale:", "GB200 and GB300 mean"),
     ]
     for (title, phrase) in quoted {

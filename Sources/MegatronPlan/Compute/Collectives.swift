@@ -84,8 +84,8 @@ extension Machine {
     /// baseLat[algorithm][LL, LL128, Simple].
     static func base(_ a: CollectiveAlgorithm, _ p: CollectiveProtocol) -> Double {
       switch a {
-      case .tree: [6.8, 14.0, 8.4][p.index]
-      case .ring: [6.6, 14.0, 8.4][p.index]
+      case .tree: p.pick(6.8, 14.0, 8.4)
+      case .ring: p.pick(6.6, 14.0, 8.4)
       case .pat: 8.0
       case .nvls, .nvlsTree, .sharp: 0
       }
@@ -93,8 +93,8 @@ extension Machine {
     /// hwLat[NVLINK][algorithm][protocol].
     static func nvlink(_ a: CollectiveAlgorithm, _ p: CollectiveProtocol) -> Double {
       switch a {
-      case .tree: [0.6, 1.25, 4.0][p.index]
-      case .ring: [0.6, 1.9, 3.4][p.index]
+      case .tree: p.pick(0.6, 1.25, 4.0)
+      case .ring: p.pick(0.6, 1.9, 3.4)
       case .sharp: 3.7
       case .nvls, .nvlsTree: 25
       case .pat: 4.0
@@ -103,8 +103,8 @@ extension Machine {
     /// hwLat[NET][algorithm][protocol].
     static func network(_ a: CollectiveAlgorithm, _ p: CollectiveProtocol) -> Double {
       switch a {
-      case .tree: [5.0, 8.5, 14][p.index]
-      case .ring: [2.7, 4.0, 14.0][p.index]
+      case .tree: p.pick(5.0, 8.5, 14)
+      case .ring: p.pick(2.7, 4.0, 14.0)
       case .sharp: 31
       case .nvls: 18
       case .nvlsTree: 20.9
@@ -231,11 +231,15 @@ extension Machine {
 func log2i(_ n: Int) -> Double { Double(Int.bitWidth - 1 - max(1, n).leadingZeroBitCount) }
 
 extension CollectiveProtocol {
-  var index: Int {
+  /// The entry of an NCCL table row [LL, LL128, Simple] for this protocol (a switch, not an
+  /// array: it runs for every collective of every layout the search evaluates).
+  @inline(__always)
+  func pick(_ ll: Double, _ ll128: Double, _ simple: Double) -> Double {
     switch self {
-    case .ll: 0
-    case .ll128: 1
-    case .simple: 2
+    case .ll: ll
+    case .ll128: ll128
+    case .simple: simple
     }
   }
+
 }

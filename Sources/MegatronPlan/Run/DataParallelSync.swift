@@ -84,24 +84,26 @@ extension Evaluator {
     let i = plan.stage
     let overlap = run.software.overlap
     // The dense and the expert weights, each over its own group, as chunks of buckets
-    // (`ChunkBuckets`).
-    var groups: [ChunkBuckets] = []
-    for (parameters, group) in [
-      (plan.parameters.total - plan.parameters.expert, layout.dataParallelWithContext),
-      (plan.parameters.expert, layout.expertData),
-    ] where parameters > 0 && group > 1 {
+    // (`ChunkBuckets`); two fixed slots, no array, as this runs once per stage of every layout
+    // the search evaluates.
+    func buckets(_ parameters: Double, _ group: Int) -> ChunkBuckets? {
+      guard parameters > 0 && group > 1 else { return nil }
       let perChunk = parameters / Double(v)
       let bucket =
         overlap.gradientReduction && i == 0 ? time.bucketParameters(group: group) : perChunk
       let full = Int(perChunk / bucket), rest = perChunk - Double(full) * bucket
       let reduceFull = time.gradientReduction(parameters: bucket, group: group)
       let gatherFull = time.parameterGather(parameters: bucket, group: group)
+      // A chunk that divides into whole buckets has no rest bucket to time.
+      let hasRest = rest > 0
       let chunks = ChunkBuckets(
         chunks: v, stage: i, spacing: spacing, forward: f, backward: b, full: full,
-        rest: rest > 0, reduceFull: reduceFull.seconds.value,
-        reduceRest: time.gradientReduction(parameters: rest, group: group).seconds.value,
+        rest: hasRest, reduceFull: reduceFull.seconds.value,
+        reduceRest: hasRest
+          ? time.gradientReduction(parameters: rest, group: group).seconds.value : 0,
         gatherFull: gatherFull.seconds.value,
-        gatherRest: time.parameterGather(parameters: rest, group: group).seconds.value)
+        gatherRest: hasRest ? time.parameterGather(parameters: rest, group: group).seconds.value : 0
+      )
       if out.reduceCollective == .none {
         out.reduceCollective = reduceFull
         out.gatherCollective = gatherFull
@@ -109,8 +111,13 @@ extension Evaluator {
       }
       out.reduce += Seconds(chunks.reduceTotal)
       out.gather += Seconds(chunks.gatherTotal)
-      groups.append(chunks)
+      return chunks
     }
+    let dense = buckets(
+      plan.parameters.total - plan.parameters.expert, layout.dataParallelWithContext)
+    let expert = buckets(plan.parameters.expert, layout.expertData)
+    // One group alone, or both sharing the stream.
+    let single = dense == nil ? expert : (expert == nil ? dense : nil)
     // The tied embedding's all-reduce after backward (first and last stage).
     let embedding =
       i == 0 || i == layout.pipeline - 1
@@ -118,22 +125,23 @@ extension Evaluator {
     if overlap.gradientReduction {
       // One communication stream, in order of readiness.
       var finish = -Double.infinity
-      if groups.count == 1 {
+      if let g = single {
         for c in (0..<v).reversed() {
-          let (fullRun, restRun) = groups[0].reductions(chunk: c)
+          let (fullRun, restRun) = g.reductions(chunk: c)
           if let r = fullRun { finish = r.served(after: finish) }
           if let r = restRun { finish = r.served(after: finish) }
         }
-      } else {
+      } else if let dense, let expert {
         // The dense and the expert buckets share the stream: each chunk's buckets of both
         // groups as one run spread over the same backward (`BucketRun.merging`).
         for c in (0..<v).reversed() {
           var merged = BucketRun.Merge()
-          for g in groups {
-            let (full, rest) = g.reductions(chunk: c)
-            merged.add(full)
-            merged.add(rest)
-          }
+          let (denseFull, denseRest) = dense.reductions(chunk: c)
+          let (expertFull, expertRest) = expert.reductions(chunk: c)
+          merged.add(denseFull)
+          merged.add(denseRest)
+          merged.add(expertFull)
+          merged.add(expertRest)
           if let run = merged.run { finish = run.served(after: finish) }
         }
       }
@@ -146,20 +154,21 @@ extension Evaluator {
       // Issued together at the start, run in order; a forward that needs an unfinished bucket
       // waits, and what follows shifts by the wait.
       var finish = 0.0, stall = 0.0
-      if groups.count == 1 {
+      if let g = single {
         for c in 0..<v {
-          let (fullRun, restRun) = groups[0].gathers(chunk: c)
+          let (fullRun, restRun) = g.gathers(chunk: c)
           if let r = fullRun { (finish, stall) = r.stalls(finish: finish, stall: stall) }
           if let r = restRun { (finish, stall) = r.stalls(finish: finish, stall: stall) }
         }
-      } else {
+      } else if let dense, let expert {
         for c in 0..<v {
           var merged = BucketRun.Merge()
-          for g in groups {
-            let (full, rest) = g.gathers(chunk: c)
-            merged.add(full)
-            merged.add(rest)
-          }
+          let (denseFull, denseRest) = dense.gathers(chunk: c)
+          let (expertFull, expertRest) = expert.gathers(chunk: c)
+          merged.add(denseFull)
+          merged.add(denseRest)
+          merged.add(expertFull)
+          merged.add(expertRest)
           if let run = merged.run { (finish, stall) = run.stalls(finish: finish, stall: stall) }
         }
       }

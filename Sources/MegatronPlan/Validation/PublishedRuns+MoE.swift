@@ -135,8 +135,11 @@ extension PublishedRun {
     let qwen235 = qwen3MoE(
       layers: 94, hidden: 4096, heads: 64, ffn: 12288, expertFFN: 1536, fp8: fp8,
       vocabulary: 152_064)
+    // Megatron-MoE-ModelZoo's Qwen3-235B-A22B.yaml: make-vocab-size-divisible-by 1,187
+    // (151,936 = 1,187 × 128), so t = 2 and t = 4 pad nothing.
     var qwen235BF16 = qwen235
     qwen235BF16.fp8 = nil
+    qwen235BF16.vocabulary = 151_936
     var gptOssLayout = Layout(
       tensor: 1, pipeline: 4, data: 16, microBatch: 1, globalBatch: 1280,
       recompute: .selective, distributedOptimizer: true, expertParallel: 8,
@@ -173,6 +176,25 @@ extension PublishedRun {
       dsv3Layout.split.mtpLayers = 1
     }
     let zooRecompute: RecomputeModules = [.layerNorm, .moeActivation]
+
+    // The ModelZoo's long-context table (best_practice/Qwen3/readme.md, "Long Context"):
+    // Qwen3-235B-A22B on 32 nodes of H100, DeepEP, BF16, t 4, p 8, v 4, EP 8, GBS 256, cp = s/16k,
+    // selective recompute of layernorm and the MoE layer, no EP overlap (sbatch_benchmarking.sh);
+    // the forced-balance column (`moe_router_force_load_balancing`), model TFLOP/s per GPU.
+    func zooLongContext(_ k: Int, cp: Int, tflops: Double) -> PublishedRun {
+      var model = bridgeMoE(qwen235BF16, dispatcher: .flex)
+      model.sequenceLength = k * 1024
+      var layout = qwen235Layout(
+        t: 4, p: 8, v: 4, d: 8 / cp, ep: 8, batch: 256, recompute: [.layerNorm, .moe])
+      layout.contextParallel = cp
+      return PublishedRun(
+        name: "Qwen3-235B-A22B \(k)k, 256 H100, BF16, DeepEP t4 cp\(cp) EP8",
+        source: zoo + " (long context, forced balance: \(Int(tflops)) TFLOP/s)",
+        run: recipe(
+          TrainingRun(model: model, layout: layout, gpu: .h100SXM, overlap: noA2A),
+          fp32Gradients: false),
+        published: .modelTFLOPsPerGPU(tflops))
+    }
 
     return [
       PublishedRun(
@@ -249,6 +271,8 @@ extension PublishedRun {
             model: bridgeMoE(gptOss120B(), dispatcher: .alltoall), layout: gptOssLayout,
             gpu: .h100SXM, overlap: noA2A), fp32Gradients: false),
         published: .iterationSeconds(1280 * 4096 / (5_824 * 64.0))),
+      zooLongContext(16, cp: 1, tflops: 295), zooLongContext(32, cp: 2, tflops: 335),
+      zooLongContext(64, cp: 4, tflops: 368), zooLongContext(128, cp: 8, tflops: 389),
     ]
   }()
 }
