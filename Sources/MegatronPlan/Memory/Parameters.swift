@@ -21,12 +21,12 @@ public enum ParameterCount {
   public static func layers(_ m: TransformerModel) -> PerKind<LayerOp.Parameters> {
     let whole = LayerDescription.Shard.whole(sequences: 1)
     let dense = LayerDescription(m, whole).parameters
+    let moe = m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
     return PerKind { kind in
       switch kind {
       // A sliding-window layer holds its full-attention twin's weights.
       case .dense, .slidingDense: dense
-      case .moe, .slidingMoE:
-        m.moe == nil ? dense : LayerDescription(m, whole, kind: .moe).parameters
+      case .moe, .slidingMoE: moe
       case .encoder, .decoder:
         m.encoderDecoder == nil
           ? LayerOp.Parameters() : LayerDescription(m, whole, kind: kind).parameters

@@ -130,8 +130,9 @@ public struct TransformerModel: Sendable, Hashable, Codable {
   public var presentKinds: [LayerKind] {
     if encoderDecoder != nil { return [.encoder, .decoder] }
     var kinds: [LayerKind] = [.dense]
+    kinds.reserveCapacity(5)
     if moe != nil { kinds.append(.moe) }
-    if slidingWindow != nil {
+    if hasSlidingLayers {
       let all = layerKinds(in: 0..<layers)
       if all.slidingDense > 0 { kinds.append(.slidingDense) }
       if all.slidingMoE > 0 { kinds.append(.slidingMoE) }
@@ -142,10 +143,13 @@ public struct TransformerModel: Sendable, Hashable, Codable {
 
   /// The window when it limits attention at this sequence length (W < s) on a decoder-only
   /// model; nil otherwise (a window of s or more attends as causal attention does).
-  public var slidingWindow: AttentionWindow? {
-    guard encoderDecoder == nil, let w = attentionWindow, w.limits(sequence: sequenceLength)
-    else { return nil }
-    return w
+  public var slidingWindow: AttentionWindow? { hasSlidingLayers ? attentionWindow : nil }
+
+  /// Whether some layers attend over a window shorter than the sequence (`slidingWindow` is
+  /// not nil). Reads only the window's size, so the search's per-stage counts stay cheap for
+  /// the models without one.
+  public var hasSlidingLayers: Bool {
+    (attentionWindow?.size ?? .max) < sequenceLength && encoderDecoder == nil
   }
 
   /// The layers of each kind among layers `range` (0-based, of the whole model): dense and
@@ -157,9 +161,15 @@ public struct TransformerModel: Sendable, Hashable, Codable {
       return LayerCounts(encoder: min(encoder, range.count), decoder: range.count - encoder)
     }
     let moe = self.moe?.moeLayers(in: range) ?? 0
-    guard let window = slidingWindow else {
+    guard (attentionWindow?.size ?? .max) < sequenceLength, let window = attentionWindow else {
       return LayerCounts(dense: range.count - moe, moe: moe)
     }
+    return slidingKinds(in: range, moe: moe, window: window)
+  }
+
+  /// `layerKinds(in:)` with a window: the `moe` MoE layers of `range` split by their attention
+  /// (apart, so the common path stays small enough to inline).
+  func slidingKinds(in range: Range<Int>, moe: Int, window: AttentionWindow) -> LayerCounts {
     let windowed = window.windowedLayers(in: range)
     var slidingMoE = 0
     if let experts = self.moe, windowed > 0, moe > 0 {

@@ -190,7 +190,7 @@ public struct Layout: Sendable, Hashable, Codable {
         ? LayerCounts(encoder: encoder / r)
         : LayerCounts(decoder: (model.layers - encoder) / (p - r))
     }
-    guard model.moe != nil || model.encoderDecoder != nil || model.slidingWindow != nil else {
+    guard model.moe != nil || model.encoderDecoder != nil || model.hasSlidingLayers else {
       return LayerCounts(dense: layers(onStage: i, of: model))
     }
     var counts = LayerCounts()
@@ -216,13 +216,13 @@ public struct Layout: Sendable, Hashable, Codable {
     let p = max(1, pipeline), last = p - 1
     guard p > 1 else { return [0] }
     let even = split.isEven
-    let mixed = model.moe != nil || model.slidingWindow != nil
+    let mixed = model.moe != nil || model.hasSlidingLayers
     if even && !mixed { return [0, last] }  // the common case, without a set
     var stages = [0]
     if last > 1 && (mixed || !even) { stages.append(1) }
     if last > 2 && split.chunkLayers != nil {
       stages += Array(2..<last)
-    } else if last > 2 && model.slidingWindow != nil {
+    } else if last > 2 && model.hasSlidingLayers {
       // Sliding-window and full-attention layers alternate by layer index, so a middle stage
       // can hold another mix than stages 0 and 1: each distinct mix once (counted again rather
       // than kept, so the search allocates nothing more per layout).
