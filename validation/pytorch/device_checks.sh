@@ -44,4 +44,7 @@ step decode 60 python3 validation/pytorch/measure_decode.py --out "$out/decode.j
 step decode-graphs 150 python3 validation/pytorch/measure_decode.py --cuda-graphs \
   --models llama-1b,llama3-8b --batches 1,2,4,8,16,32,64 --input 1024 --output 128 \
   --prefill-lengths 128,512,1024,2048,4096 --out "$out/decode-graphs.json"
+# 6. Host time (issues 23 and 24): the CPU time of an eager op, with and without autograd, of a
+#    CUDA graph launch and of a host round trip, the constants of megaplan's host model.
+step host 60 python3 validation/pytorch/measure_host.py --out "$out/host.json"
 ls -l "$out" >> "$log"
