@@ -274,3 +274,35 @@ import Testing
     }
   }
 }
+
+/// DeepEP's normal kernels reach over NVLink only the GPUs of one host (deepseek-ai/DeepEP#392:
+/// at most 8 per node; GB200 NVL72 has 4 per compute tray): on GB200 its exchange is the one a
+/// machine of 4-GPU NVLink domains would run, while HybridEP spans the rack's 72.
+@Suite struct DeepEPReachTests {
+  static func exchange(_ backend: MixtureOfExperts.FlexBackend, gpu: GPU) -> Double {
+    var moe = MixtureOfExperts(
+      experts: 256, topK: 8, expertFFN: 2048, dispatcher: .flex, scoreFunction: .sigmoid)
+    moe.flexBackend = backend
+    let model = TransformerModel(
+      layers: 4, hidden: 7168, heads: 128, ffnHidden: 2048, sequenceLength: 4096,
+      vocabulary: 129_280, tiedEmbeddings: false, normalization: .rmsNorm, activation: .swiglu,
+      linearBiases: false, positionEmbedding: .rotary(percentage: 1, base: 1e4), dropout: .none,
+      fusedAttention: true, moe: moe)
+    let layout = Layout(
+      tensor: 1, data: 32, microBatch: 1, globalBatch: 64, distributedOptimizer: true,
+      expertParallel: 32, expertTensorParallel: 1)
+    return TrainingRun(model: model, layout: layout, gpu: gpu).stepTime(layout: layout)
+      .expertParallelComm().value
+  }
+
+  @Test("DeepEP on GB200 crosses the trays by RDMA; HybridEP stays on NVLink")
+  func reach() {
+    var trays = GPU.gb200NVL72
+    trays.nvlinkDomain = 4
+    let deepep = Self.exchange(.deepep, gpu: .gb200NVL72)
+    #expect(deepep == Self.exchange(.hybridep, gpu: trays))
+    #expect(Self.exchange(.hybridep, gpu: .gb200NVL72) < deepep / 2)
+    // On 8-GPU hosts (H100, B200) the two reach the same GPUs.
+    #expect(Self.exchange(.deepep, gpu: .h100SXM) == Self.exchange(.hybridep, gpu: .h100SXM))
+  }
+}

@@ -353,7 +353,16 @@ public struct StepTimeModel: Sendable {
     let copies = e * tokensIn * experts.routedFactor * h
     var time = Seconds.zero
     if ep > 1 {
-      let perDomain = max(1, min(ep, machine.nvlinkDomain / max(1, etp)))
+      // DeepEP's normal kernels reach over NVLink only the GPUs of one host (at most 8) and
+      // send beyond it by RDMA, also inside a multi-node NVLink domain: "the current normal
+      // kernels limit the number of GPUs per node to 8, the normal mode doesn't support GB200
+      // yet" (DeepEP maintainers, deepseek-ai/DeepEP#392; #579: the NVL72 variant is not public).
+      // HybridEP (`NVLINK_DOMAIN_SIZE`, `USE_MNNVL`) and NCCL span the whole domain.
+      let deepEPHost = experts.dispatcher == .flex && experts.flexBackend == .deepep
+      let reach =
+        deepEPHost
+        ? min(machine.nvlinkDomain, min(8, machine.gpu.gpusPerNode)) : machine.nvlinkDomain
+      let perDomain = max(1, min(ep, reach / max(1, etp)))
       let domains = (ep + perDomain - 1) / perDomain
       switch experts.dispatcher {
       case .alltoall:
