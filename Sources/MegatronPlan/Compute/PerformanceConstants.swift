@@ -309,25 +309,14 @@ public struct PerformanceConstants: Sendable, Hashable, Codable {
   ///   on Hopper.
   /// Fused attention keeps Hopper's cuDNN share of the peak: no Blackwell flash-attention
   /// measurement is recorded.
-  public static let blackwell = PerformanceConstants(
-    gemmEfficiency: 0.67,
-    gemmFixedSeconds: 11e-6,
-    attentionGEMMEfficiency: 0.45,
-    hbmEfficiency: 0.90,
-    elementwiseBackwardFactor: 2.0,
-    nvlinkEfficiency: 0.80,
-    interNodeEfficiency: 0.50,
-    nvlinkLatencySeconds: 10e-6,
-    interNodeLatencySeconds: 20e-6,
-    backwardTPOverlap: 0.9,
-    optimizerBytesPerParameter: 46,
-    fp8GEMMEfficiency: 0.47,
-    forwardTPOverlap: 0.9,
-    flashForwardEfficiency: 0.558,
-    flash2ForwardEfficiency: 0.347,
-    flash3ForwardEfficiency: nil,
-    nvlsEfficiency: 830.0 / 900.0,
-    collectiveNICEfficiency: 0.94,
-    fp4GEMMEfficiency: 0.354
-  )
+  public static let blackwell: PerformanceConstants = {
+    var c = hopper
+    c.gemmEfficiency = 0.67
+    c.gemmFixedSeconds = 11e-6
+    c.fp8GEMMEfficiency = 0.47
+    c.fp4GEMMEfficiency = 0.354
+    c.flash3ForwardEfficiency = nil
+    c.nvlsEfficiency = 830.0 / 900.0
+    return c
+  }()
 }

@@ -369,29 +369,39 @@ extension HuggingFaceConfig {
     // tie_word_embeddings: PretrainedConfig's default is true; LlamaConfig, MistralConfig,
     // Qwen2Config and NemotronConfig default it to false, GemmaConfig and Gemma2Config to true.
     let tiedDefault = family == .gemma || family == .gemma2
-    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
-    set(
-      "model.share_embeddings_and_output_weights", String(tied?.0 ?? tiedDefault),
-      tied?.1 ?? f.origin, false)
-
     // Rotary embeddings: rope_theta (default 10000.0 in every configuration_*.py here);
     // partial_rotary_factor (NemotronConfig default 0.5; others 1.0, as transformers'
     // `_compute_default_rope_parameters` reads it). rope_scaling changes frequencies only.
-    set("model.position_embedding_type", "rope", f.origin, false)
-    let theta = try f.number("rope_theta", key: "model.rotary_base")
-    set("model.rotary_base", String(theta?.0 ?? 10_000), theta?.1 ?? f.origin, false)
+    // attention_dropout (LlamaConfig et al., default 0.0) on the attention probabilities; these
+    // models have no hidden dropout.
+    try readOutputAndRotary(
+      f, tiedDefault: tiedDefault, thetaDefault: 10_000, set: set)
     let partial = try f.number("partial_rotary_factor", key: "model.rotary_percentage")
     let partialDefault = family == .nemotron ? 0.5 : 1.0
     set(
       "model.rotary_percentage", String(partial?.0 ?? partialDefault), partial?.1 ?? f.origin,
       false)
+    return positions
+  }
 
-    // attention_dropout (LlamaConfig et al., default 0.0) on the attention probabilities; these
-    // models have no hidden dropout.
+  /// What every rotary decoder here reads alike: `tie_word_embeddings` (the family's default
+  /// when absent), rotary positions at `rope_theta` (`thetaDefault` when absent; `rope_scaling`
+  /// changes frequencies only) and `attention_dropout` on the probabilities when given. The
+  /// rotary share (`model.rotary_percentage`) is the caller's.
+  static func readOutputAndRotary(
+    _ f: Fields, tiedDefault: Bool, thetaDefault: Double,
+    set: (String, String, SourceLocation, Bool) -> Void
+  ) throws {
+    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
+    set(
+      "model.share_embeddings_and_output_weights", String(tied?.0 ?? tiedDefault),
+      tied?.1 ?? f.origin, false)
+    set("model.position_embedding_type", "rope", f.origin, false)
+    let theta = try f.number("rope_theta", key: "model.rotary_base")
+    set("model.rotary_base", String(theta?.0 ?? thetaDefault), theta?.1 ?? f.origin, false)
     if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
       set("model.attention_dropout", String(p), at, true)
     }
-    return positions
   }
 
   /// The MLP's activation: `hidden_act` (Gemma: `hidden_activation`, which GemmaMLP prefers)
@@ -607,18 +617,9 @@ extension HuggingFaceConfig {
     }
     set("model.bias", "false", f.origin, false)
     set("model.add_qkv_bias", "false", f.origin, false)
-    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
-    set(
-      "model.share_embeddings_and_output_weights", String(tied?.0 ?? false), tied?.1 ?? f.origin,
-      false)
     // Rotary on the rope parts (YaRN scaling in `rope_scaling` changes frequencies only).
-    set("model.position_embedding_type", "rope", f.origin, false)
-    let theta = try f.number("rope_theta", key: "model.rotary_base")
-    set("model.rotary_base", String(theta?.0 ?? 10_000), theta?.1 ?? f.origin, false)
+    try readOutputAndRotary(f, tiedDefault: false, thetaDefault: 10_000, set: set)
     set("model.rotary_percentage", "1.0", f.origin, false)
-    if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
-      set("model.attention_dropout", String(p), at, true)
-    }
     return positions
   }
 
@@ -685,17 +686,9 @@ extension HuggingFaceConfig {
     set("model.normalization", "rmsnorm", f.origin, false)
     set("megaplan.sandwich_norm", "false", f.origin, false)
     set("model.qk_layernorm", "false", f.origin, false)
-    let tied = try f.bool("tie_word_embeddings", key: "model.share_embeddings_and_output_weights")
-    set(
-      "model.share_embeddings_and_output_weights", String(tied?.0 ?? false), tied?.1 ?? f.origin,
-      false)
-    set("model.position_embedding_type", "rope", f.origin, false)
-    let theta = try f.number("rope_theta", key: "model.rotary_base")
-    set("model.rotary_base", String(theta?.0 ?? 150_000), theta?.1 ?? f.origin, false)
+    // GptOssConfig: rope_theta 150,000, untied.
+    try readOutputAndRotary(f, tiedDefault: false, thetaDefault: 150_000, set: set)
     set("model.rotary_percentage", "1.0", f.origin, false)
-    if let (p, at) = try f.number("attention_dropout", key: "model.attention_dropout") {
-      set("model.attention_dropout", String(p), at, true)
-    }
     return positions
   }
 

@@ -95,31 +95,9 @@ public enum ComparisonChart {
     labels: [String],
     recommended: [Bool], segments: [Segment], title: String, axis: String
   ) -> [String] {
-    var s: [String] = []
-    s.append("<g class=\"panel\">")
-    s.append(
-      "<text x=\"\(fmt(x + width / 2))\" y=\"\(fmt(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(escape(title))</text>"
-    )
-    // Axes and ticks.
-    s.append(
-      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
-    )
-    s.append(
-      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y + height))\" x2=\"\(fmt(x + width))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
-    )
-    for i in 0...5 {
-      let v = maxValue * Double(i) / 5
-      let ty = y + height * (1 - Double(i) / 5)
-      s.append(
-        "<line x1=\"\(fmt(x - 4))\" y1=\"\(fmt(ty))\" x2=\"\(fmt(x))\" y2=\"\(fmt(ty))\" stroke=\"black\"/>"
-      )
-      s.append(
-        "<text x=\"\(fmt(x - 6))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>"
-      )
-    }
-    s.append(
-      "<text transform=\"translate(\(fmt(x - 48)) \(fmt(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(axis))</text>"
-    )
+    var s = frame(
+      x: x, y: y, width: width, height: height, maxValue: maxValue, title: title, axis: axis,
+      axisOffset: 48)
     let n = max(1, values.count)
     let slot = width / Double(n)
     let barWidth = min(44, slot * 0.6)
@@ -165,6 +143,38 @@ public enum ComparisonChart {
   }
 
   /// 1, 2, 2.5, 5 × 10^k at or above x.
+  /// What every chart's panel opens with: its group, the title above it, the y and x axes, six
+  /// y ticks from 0 to `maxValue` and the y axis's label, rotated, `axisOffset` left of it.
+  static func frame(
+    x: Double, y: Double, width: Double, height: Double, maxValue: Double, title: String,
+    axis: String, axisOffset: Double
+  ) -> [String] {
+    var s = ["<g class=\"panel\">"]
+    s.append(
+      "<text x=\"\(fmt(x + width / 2))\" y=\"\(fmt(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(escape(title))</text>"
+    )
+    s.append(
+      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y))\" x2=\"\(fmt(x))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
+    )
+    s.append(
+      "<line x1=\"\(fmt(x))\" y1=\"\(fmt(y + height))\" x2=\"\(fmt(x + width))\" y2=\"\(fmt(y + height))\" stroke=\"black\"/>"
+    )
+    for i in 0...5 {
+      let v = maxValue * Double(i) / 5
+      let ty = y + height * (1 - Double(i) / 5)
+      s.append(
+        "<line x1=\"\(fmt(x - 4))\" y1=\"\(fmt(ty))\" x2=\"\(fmt(x))\" y2=\"\(fmt(ty))\" stroke=\"black\"/>"
+      )
+      s.append(
+        "<text x=\"\(fmt(x - 6))\" y=\"\(fmt(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>"
+      )
+    }
+    s.append(
+      "<text transform=\"translate(\(fmt(x - axisOffset)) \(fmt(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(axis))</text>"
+    )
+    return s
+  }
+
   static func niceCeiling(_ x: Double) -> Double {
     guard x > 0, x.isFinite else { return 1 }
     var scale = 1.0

@@ -51,29 +51,9 @@ public enum ScaleChart {
   ) -> [String] {
     let f = ComparisonChart.fmt
     let esc = ComparisonChart.escape
-    var s = ["<g class=\"panel\">"]
-    s.append(
-      "<text x=\"\(f(x + width / 2))\" y=\"\(f(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(esc(title))</text>"
-    )
-    s.append(
-      "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x))\" y2=\"\(f(y + height))\" stroke=\"black\"/>"
-    )
-    s.append(
-      "<line x1=\"\(f(x))\" y1=\"\(f(y + height))\" x2=\"\(f(x + width))\" y2=\"\(f(y + height))\" stroke=\"black\"/>"
-    )
-    for i in 0...5 {
-      let v = maxValue * Double(i) / 5
-      let ty = y + height * (1 - Double(i) / 5)
-      s.append(
-        "<line x1=\"\(f(x - 4))\" y1=\"\(f(ty))\" x2=\"\(f(x))\" y2=\"\(f(ty))\" stroke=\"black\"/>"
-      )
-      s.append(
-        "<text x=\"\(f(x - 6))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>"
-      )
-    }
-    s.append(
-      "<text transform=\"translate(\(f(x - 52)) \(f(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(esc(axis))</text>"
-    )
+    var s = ComparisonChart.frame(
+      x: x, y: y, width: width, height: height, maxValue: maxValue, title: title, axis: axis,
+      axisOffset: 52)
     if let reference, maxValue > 0 {
       let ry = y + height * (1 - reference / maxValue)
       s.append(

@@ -49,28 +49,13 @@ public enum ServeCurveChart {
     color: String
   ) -> [String] {
     let f = ComparisonChart.fmt
-    let esc = ComparisonChart.escape
     let yMax = ComparisonChart.niceCeiling(max(ys.max() ?? 1, target ?? 0, operating?.1 ?? 0))
     func px(_ v: Double) -> Double { x + width * (xMax > 0 ? v / xMax : 0) }
     func py(_ v: Double) -> Double { y + height * (1 - (yMax > 0 ? v / yMax : 0)) }
-    var s = ["<g class=\"panel\">"]
-    s.append(
-      "<text x=\"\(f(x + width / 2))\" y=\"\(f(y - 14))\" text-anchor=\"middle\" font-size=\"13\">\(esc(title))</text>"
-    )
-    s.append(
-      "<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x))\" y2=\"\(f(y + height))\" stroke=\"black\"/>"
-    )
-    s.append(
-      "<line x1=\"\(f(x))\" y1=\"\(f(y + height))\" x2=\"\(f(x + width))\" y2=\"\(f(y + height))\" stroke=\"black\"/>"
-    )
+    var s = ComparisonChart.frame(
+      x: x, y: y, width: width, height: height, maxValue: yMax, title: title, axis: axis,
+      axisOffset: 52)
     for i in 0...5 {
-      let v = yMax * Double(i) / 5, ty = py(v)
-      s.append(
-        "<line x1=\"\(f(x - 4))\" y1=\"\(f(ty))\" x2=\"\(f(x))\" y2=\"\(f(ty))\" stroke=\"black\"/>"
-      )
-      s.append(
-        "<text x=\"\(f(x - 6))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(Format.fixed(v, v < 10 ? 1 : 0))</text>"
-      )
       let u = xMax * Double(i) / 5, tx = px(u)
       s.append(
         "<line x1=\"\(f(tx))\" y1=\"\(f(y + height))\" x2=\"\(f(tx))\" y2=\"\(f(y + height + 4))\" stroke=\"black\"/>"
@@ -79,9 +64,6 @@ public enum ServeCurveChart {
         "<text x=\"\(f(tx))\" y=\"\(f(y + height + 16))\" text-anchor=\"middle\">\(Format.fixed(u, u < 10 ? 1 : 0))</text>"
       )
     }
-    s.append(
-      "<text transform=\"translate(\(f(x - 52)) \(f(y + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(esc(axis))</text>"
-    )
     if let target {
       let ty = py(target)
       s.append(
